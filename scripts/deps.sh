@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Install the Debian packages the project needs, idempotently (only what is missing).
+set -euo pipefail
+
+pkgs=(
+	# build
+	gcc make pkg-config libc6-dev clang
+	libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev libjson-c-dev zlib1g-dev
+	libcmocka-dev
+	# images and the lab
+	qemu-system-x86 busybox-static cpio e2fsprogs kmod iproute2
+	# baselines and clients (runtime issue)
+	runc podman
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing+=("$p")
+	fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing packages: ${missing[*]} (run as root or install them)" >&2
+	exit 1
+fi
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+# A fresh machine has no package lists yet; refresh them once per day at most.
+stamp=/var/lib/apt/periodic/minivm-update-stamp
+if [ ! -f "$stamp" ] || [ -n "$(find "$stamp" -mmin +1440)" ]; then
+	apt-get update -qq
+	mkdir -p "$(dirname "$stamp")" && touch "$stamp"
+fi
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

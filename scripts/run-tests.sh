@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# The one test harness. Three kinds of test, one convention (exit 0 pass, 77 skip, else fail):
+#   build/san/tests/unit/*   cmocka unit tests, on the host
+#   tests/host/*.sh          need only this host (its /dev/kvm is fine for tiny guests)
+#   tests/lab/*.sh           need a real guest kernel, pure cgroup v2 or soft-dirty: run directly
+#                            on a host with VT-x/AMD-V, else inside the lab (docs/lab.md)
+# Every script gets ROOT (the checkout), BIN (sanitized binaries), MINI_CACHE and the
+# images-env assignments. Usage: run-tests.sh [NAME-FILTER]
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+export ROOT
+export BIN=${BIN:-$ROOT/build/san/bin}
+export MINI_CACHE=${MINI_CACHE:-/var/cache/minivm}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+eval "$(scripts/images.sh env)"
+export MINIVM_KERNEL MINIVM_VMLINUX MINIVM_INITRD
+filter=${1:-}
+logdir=$ROOT/build/test-logs
+rm -rf "$logdir" && mkdir -p "$logdir"
+
+# Where lab tests run: the host when its /dev/kvm is hardware-backed, else the lab.
+lab_where=lab
+if [ -c /dev/kvm ] && [ ! -d /sys/module/kvm_pvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo; then
+	lab_where=host
+fi
+echo "tests needing a real guest kernel run on: $lab_where" \
+	"($([ "$lab_where" = lab ] && echo "host /dev/kvm is ${KVM_KIND:-PVM or missing}" || echo "hardware VT-x/AMD-V"))"
+
+pass=0 fail=0 skip=0
+failed=()
+run_one() { # name, command...
+	local name=$1
+	shift
+	[ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && return
+	local log=$logdir/${name//\//_}.log start=$SECONDS rc
+	"$@" >"$log" 2>&1 </dev/null
+	rc=$?
+	local t=$((SECONDS - start))
+	case $rc in
+	0) pass=$((pass + 1)); printf 'PASS %-48s %4ss\n' "$name" "$t" ;;
+	77) skip=$((skip + 1)); printf 'SKIP %-48s %s\n' "$name" "$(tail -n 1 "$log")" ;;
+	*) fail=$((fail + 1)); failed+=("$name"); printf 'FAIL %-48s %4ss (exit %d)\n' "$name" "$t" "$rc"
+	   sed 's/^/    | /' "$log" | tail -n 40 ;;
+	esac
+}
+
+for t in build/san/tests/unit/*; do
+	[ -x "$t" ] && run_one "unit/$(basename "$t")" "$t"
+done
+for t in tests/host/*.sh; do
+	[ -f "$t" ] && run_one "host/$(basename "$t" .sh)" bash "$t"
+done
+
+lab_tests=()
+for t in tests/lab/*.sh; do
+	[ -f "$t" ] || continue
+	[ -n "$filter" ] && [[ "lab/$(basename "$t" .sh)" != *"$filter"* ]] && continue
+	lab_tests+=("$t")
+done
+if [ ${#lab_tests[@]} -gt 0 ]; then
+	started_lab=0
+	if [ "$lab_where" = lab ] && ! build/bin/minilab status >/dev/null 2>&1; then
+		if build/bin/minilab start >"$logdir/lab-start.log" 2>&1; then
+			started_lab=1
+		else
+			echo "lab failed to start:" && sed 's/^/    | /' "$logdir/lab-start.log"
+		fi
+	fi
+	for t in "${lab_tests[@]}"; do
+		if [ "$lab_where" = lab ]; then
+			run_one "lab/$(basename "$t" .sh)" build/bin/minilab run -- \
+				env ROOT="$ROOT" BIN="$BIN" MINI_CACHE="$MINI_CACHE" MINIVM_KERNEL="$MINIVM_KERNEL" \
+				MINIVM_VMLINUX="$MINIVM_VMLINUX" MINIVM_INITRD="$MINIVM_INITRD" \
+				ASAN_OPTIONS="$ASAN_OPTIONS" UBSAN_OPTIONS="$UBSAN_OPTIONS" MINI_IN_LAB=1 \
+				bash "$ROOT/$t"
+		else
+			run_one "lab/$(basename "$t" .sh)" bash "$t"
+		fi
+	done
+	[ $started_lab = 1 ] && build/bin/minilab stop >/dev/null 2>&1
+fi
+
+echo
+[ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]} (logs in $logdir)"
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
