@@ -1,0 +1,178 @@
+/* guestinit: PID 1 of a minivm guest (and, unchanged, of the same initramfs under QEMU).
+ *
+ *   1. mount /proc, /sys, /dev (devtmpfs), /tmp; attach the console to fds 0-2
+ *   2. load the kernel modules listed in /lib/modules/load.list (one absolute path a line,
+ *      dependency order) with finit_module(2)
+ *   3. run the command given as init's arguments (what follows `--` on the kernel command
+ *      line), or /bin/sh when there is none, as a session leader with the console as its tty
+ *   4. report milestones (init, ready, exit status) on the debug port (debug_port.h)
+ *   5. sync and power off with reboot(2)
+ *
+ * It never returns: PID 1 exiting panics the kernel.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/io.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "debug_port.h"
+
+#define LOAD_LIST "/lib/modules/load.list"
+
+static int have_port;
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(buf) - 2)
+		n = sizeof(buf) - 2;
+	buf[n++] = '\n';
+	ssize_t w = write(2, "guestinit: ", 11);
+	w = write(2, buf, (size_t)n);
+	(void)w;
+}
+
+static void milestone(unsigned code, unsigned payload)
+{
+	if (have_port)
+		outl(MINI_DBG_VALUE(code, payload), MINI_DEBUG_PORT);
+}
+
+static void mount_one(const char *src, const char *dir, const char *type, unsigned long flags,
+		      const char *data)
+{
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		say("mkdir %s: %s", dir, strerror(errno));
+	if (mount(src, dir, type, flags, data) < 0 && errno != EBUSY)
+		say("mount %s on %s: %s", type, dir, strerror(errno));
+}
+
+/* The kernel gives init /dev/console as fds 0-2 only if the initramfs has that node. */
+static void attach_console(void)
+{
+	if (fcntl(0, F_GETFD) >= 0)
+		return;
+	int fd = open("/dev/console", O_RDWR | O_NOCTTY);
+	if (fd < 0)
+		return;
+	for (int i = 0; i < 3; i++)
+		if (fd != i)
+			dup2(fd, i);
+	if (fd > 2)
+		close(fd);
+}
+
+static void load_modules(void)
+{
+	FILE *f = fopen(LOAD_LIST, "re");
+	if (!f) {
+		if (errno != ENOENT)
+			say("open %s: %s", LOAD_LIST, strerror(errno));
+		return;
+	}
+	char line[4096];
+	while (fgets(line, sizeof(line), f)) {
+		size_t n = strcspn(line, "\r\n");
+		line[n] = '\0';
+		char *p = line;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!*p || *p == '#')
+			continue;
+		int fd = open(p, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			say("module %s: %s (skipped)", p, strerror(errno));
+			continue;
+		}
+		if (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST)
+			say("finit_module %s: %s", p, strerror(errno));
+		close(fd);
+	}
+	fclose(f);
+}
+
+/* Run argv as a session leader on the console; return its status as a shell would. */
+static int run_command(char **argv)
+{
+	pid_t pid = fork();
+	if (pid < 0) {
+		say("fork: %s", strerror(errno));
+		return 127;
+	}
+	if (pid == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		setsid();
+		ioctl(0, TIOCSCTTY, 0); /* job control for an interactive shell; may fail */
+		execvp(argv[0], argv);
+		say("exec %s: %s", argv[0], strerror(errno));
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	for (;;) {
+		int status;
+		pid_t w = waitpid(-1, &status, 0); /* PID 1 reaps orphans too */
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			say("waitpid: %s", strerror(errno));
+			return 127;
+		}
+		if (w != pid)
+			continue;
+		if (WIFEXITED(status))
+			return WEXITSTATUS(status);
+		if (WIFSIGNALED(status))
+			return 128 + WTERMSIG(status);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	have_port = ioperm(MINI_DEBUG_PORT, 4, 1) == 0;
+	int port_errno = errno;
+	milestone(MINI_DBG_INIT, 0);
+
+	mount_one("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+	attach_console();
+	mount_one("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	mount_one("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	mount_one("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+	if (!have_port)
+		say("debug port 0x%x unavailable: %s", MINI_DEBUG_PORT, strerror(port_errno));
+
+	setenv("PATH", "/bin:/sbin:/usr/bin:/usr/sbin", 1);
+	setenv("HOME", "/", 0);
+	setenv("TERM", "linux", 0);
+	load_modules();
+
+	static char *shell[] = {"/bin/sh", NULL};
+	char **cmd = argc > 1 ? argv + 1 : shell;
+	milestone(MINI_DBG_READY, 0);
+	int status = run_command(cmd);
+	milestone(MINI_DBG_EXIT, (unsigned)status);
+
+	sync();
+	reboot(RB_POWER_OFF);
+	say("reboot: %s", strerror(errno));
+	for (;;)
+		pause();
+}
