@@ -8,7 +8,7 @@ pkgs=(
 	libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev libjson-c-dev zlib1g-dev
 	libcmocka-dev
 	# images and the lab
-	qemu-system-x86 busybox-static cpio e2fsprogs kmod iproute2
+	qemu-system-x86 busybox-static cpio lz4 python3 e2fsprogs kmod iproute2
 	# baselines and clients (runtime issue)
 	runc podman
 )

@@ -16,3 +16,11 @@ $(BUILD)/tests/unit/%.o: tests/unit/%.c
 
 test-bins: $(UNIT_BINS)
 .PHONY: test-bins
+
+# Small test programs: tests/tools/<name>.c -> $(BUILD)/tests/tools/<name>
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/tools/%)
+$(BUILD)/tests/tools/%: tests/tools/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+test-bins: $(TOOL_BINS)

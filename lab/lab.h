@@ -1,0 +1,36 @@
+/* minilab: the nested-KVM lab (docs/lab.md). The host side: start/stop/status of the QEMU TCG
+ * VM and its virtio-fs daemons, and `run`, the client of the agent inside. */
+#ifndef LAB_LAB_H
+#define LAB_LAB_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+/* minilab's own failures (lab can't start, connection lost): as `docker run` does. */
+#define LAB_EXIT_FAILURE 125
+
+struct lab_paths {
+	char checkout[4096]; /* the project checkout this minilab belongs to */
+	char state[4200];    /* <checkout>/build/lab: token, port, pids, logs */
+	char sockdir[256];   /* /run/minilab/<hash>: vhost-user sockets (short paths) */
+};
+
+struct lab_state {
+	pid_t qemu, vfs_root, vfs_checkout;
+	uint16_t port;
+	char token[80];
+};
+
+int lab_paths_init(struct lab_paths *p, mc_err *err);
+/* 1 if a lab of this checkout is running (st filled), 0 if not, -1 on error. */
+int lab_running(const struct lab_paths *p, struct lab_state *st, mc_err *err);
+int lab_start(const struct lab_paths *p, int quiet, mc_err *err);
+int lab_stop(const struct lab_paths *p, mc_err *err);
+/* Connect to the agent and authenticate; returns the socket. */
+int lab_connect(const struct lab_state *st, mc_err *err);
+/* Run argv in the lab, relaying stdio; *status gets the command's exit status. */
+int lab_run(const struct lab_state *st, char **argv, int *status, mc_err *err);
+
+#endif

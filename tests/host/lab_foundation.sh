@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The lab end to end, in a lab of its own: it boots with a pure cgroup2 hierarchy and the stock
+# kernel, its nested /dev/kvm runs a guest (tests/tools/kvm_smoke), files go in and come out
+# through the checkout, stdio and exit status cross, and stop leaves nothing running. Then a
+# one-shot `minilab run` with no lab started boots and stops a lab by itself.
+. "$ROOT/tests/lib.sh"
+ML=$BIN/minilab
+state=$(mktemp -d /tmp/minilab-foundation.XXXXXX)
+xfer=$(mktemp -d "$ROOT/build/lab-xfer.XXXXXX")
+trap 'MINILAB_STATE=$state $ML stop >/dev/null 2>&1; rm -rf "$state" "$xfer"' EXIT
+export MINILAB_STATE=$state
+eval "$(grep -E '^LAB_KVER' "$ROOT/build/lab.env")"
+
+run_capture out rc "$ML" start
+expect_eq "start" "$rc" 0
+expect_contains "start message" "$out" "lab ready in"
+echo "$out"
+run_capture out rc "$ML" status
+expect_eq "status while running" "$rc" 0
+
+run_capture out rc "$ML" run -- uname -r
+expect_eq "uname in the lab" "$out" "$LAB_KVER"
+run_capture out rc "$ML" run -- cat /sys/fs/cgroup/cgroup.controllers
+expect_contains "pure cgroup2 with memory" "$out" "memory"
+expect_contains "pure cgroup2 with pids" "$out" "pids"
+run_capture out rc "$ML" run -- grep -c -w svm /proc/cpuinfo
+[ "${out:-0}" -ge 1 ] || fail "no svm flag in the lab's CPU: $out"
+
+run_capture out rc "$ML" run -- "$ROOT/build/tests/tools/kvm_smoke"
+expect_eq "kvm_smoke in the lab ($out)" "$rc" 0
+
+echo "from the host $$" >"$xfer/in"
+run_capture out rc "$ML" run -- sh -c "cat '$xfer/in'; echo 'from the lab' >'$xfer/out'"
+expect_eq "file into the lab" "$out" "from the host $$"
+expect_eq "file out of the lab" "$(cat "$xfer/out")" "from the lab"
+
+run_capture out rc "$ML" run -- sh -c 'exit 7'
+expect_eq "exit status" "$rc" 7
+run_capture out rc "$ML" run -- sh -c 'kill -TERM $$'
+expect_eq "death by signal" "$rc" $((128 + 15))
+out=$("$ML" run -- sh -c 'echo to-out; echo to-err >&2' 2>/dev/null)
+expect_eq "stdout alone" "$out" "to-out"
+out=$(echo "piped in" | "$ML" run -- sh -c 'read l; echo "got $l"')
+expect_eq "stdin" "$out" "got piped in"
+run_capture out rc "$ML" run -- /nonexistent/command
+expect_eq "missing command" "$rc" 127
+out=$(cd "$xfer" && "$ML" run -- pwd)
+expect_eq "working directory" "$out" "$xfer"
+
+qemu_pid=$(pids_matching "$state" | head -n 1)
+run_capture out rc "$ML" stop
+expect_eq "stop" "$rc" 0
+expect_eq "processes after stop" "$(pids_matching "$state")" ""
+[ ! -e "$state/state" ] || fail "state file left after stop"
+grep -q "reboot: Power down" "$state/console.log" || fail "the lab did not power off by itself"
+[ -z "$qemu_pid" ] || [ ! -d "/proc/$qemu_pid" ] || grep -q '^State:.*Z' "/proc/$qemu_pid/status" ||
+	fail "qemu $qemu_pid still there"
+
+# one-shot: no lab running, run starts one and stops it again
+run_capture out rc "$ML" run -- sh -c 'echo once; exit 3'
+expect_eq "one-shot run status" "$rc" 3
+expect_eq "one-shot run output" "$out" "once"
+expect_eq "processes after one-shot run" "$(pids_matching "$state")" ""
+echo "lab foundation checks pass"
