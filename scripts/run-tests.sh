@@ -12,22 +12,29 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 export ROOT
 export BIN=${BIN:-$ROOT/build/san/bin}
+export TOOLS=${TOOLS:-$ROOT/build/san/tests/tools}
 export MINI_CACHE=${MINI_CACHE:-/var/cache/minivm}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 eval "$(scripts/images.sh env)"
-export MINIVM_KERNEL MINIVM_VMLINUX MINIVM_INITRD
+export MINIVM_KERNEL MINIVM_VMLINUX MINIVM_INITRD MINIVM_KVER
 filter=${1:-}
 logdir=$ROOT/build/test-logs
 rm -rf "$logdir" && mkdir -p "$logdir"
 
 # Where lab tests run: the host when its /dev/kvm is hardware-backed, else the lab.
 lab_where=lab
-if [ -c /dev/kvm ] && [ ! -d /sys/module/kvm_pvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo; then
+if [ ! -c /dev/kvm ]; then
+	why="this host has no /dev/kvm"
+elif [ -d /sys/module/kvm_pvm ]; then
+	why="this host's /dev/kvm is PVM, which can't run stock kernels"
+elif ! grep -qwE 'vmx|svm' /proc/cpuinfo; then
+	why="this host's CPU shows neither vmx nor svm"
+else
 	lab_where=host
+	why="this host has hardware VT-x/AMD-V"
 fi
-echo "tests needing a real guest kernel run on: $lab_where" \
-	"($([ "$lab_where" = lab ] && echo "host /dev/kvm is ${KVM_KIND:-PVM or missing}" || echo "hardware VT-x/AMD-V"))"
+echo "tests needing a real guest kernel run in: the $lab_where ($why)"
 
 pass=0 fail=0 skip=0
 failed=()
@@ -72,8 +79,8 @@ if [ ${#lab_tests[@]} -gt 0 ]; then
 	for t in "${lab_tests[@]}"; do
 		if [ "$lab_where" = lab ]; then
 			run_one "lab/$(basename "$t" .sh)" build/bin/minilab run -- \
-				env ROOT="$ROOT" BIN="$BIN" MINI_CACHE="$MINI_CACHE" MINIVM_KERNEL="$MINIVM_KERNEL" \
-				MINIVM_VMLINUX="$MINIVM_VMLINUX" MINIVM_INITRD="$MINIVM_INITRD" \
+				env ROOT="$ROOT" BIN="$BIN" TOOLS="$TOOLS" MINI_CACHE="$MINI_CACHE" MINIVM_KERNEL="${MINIVM_KERNEL:-}" \
+				MINIVM_VMLINUX="${MINIVM_VMLINUX:-}" MINIVM_INITRD="${MINIVM_INITRD:-}" \
 				ASAN_OPTIONS="$ASAN_OPTIONS" UBSAN_OPTIONS="$UBSAN_OPTIONS" MINI_IN_LAB=1 \
 				bash "$ROOT/$t"
 		else

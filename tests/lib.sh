@@ -2,6 +2,7 @@
 set -u
 : "${ROOT:?ROOT must point at the checkout}"
 : "${BIN:=$ROOT/build/san/bin}"
+: "${TOOLS:=$ROOT/build/san/tests/tools}"
 
 fail() {
 	echo "FAIL: $*" >&2

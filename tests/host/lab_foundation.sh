@@ -26,7 +26,7 @@ expect_contains "pure cgroup2 with pids" "$out" "pids"
 run_capture out rc "$ML" run -- grep -c -w svm /proc/cpuinfo
 [ "${out:-0}" -ge 1 ] || fail "no svm flag in the lab's CPU: $out"
 
-run_capture out rc "$ML" run -- "$ROOT/build/tests/tools/kvm_smoke"
+run_capture out rc "$ML" run -- "$TOOLS/kvm_smoke"
 expect_eq "kvm_smoke in the lab ($out)" "$rc" 0
 
 echo "from the host $$" >"$xfer/in"
