@@ -29,7 +29,7 @@ endif
 BIN := $(BUILD)/bin
 
 # Libraries per program (only what each one needs).
-LIBS_minivm    := -lpthread -lz
+LIBS_minivm    := -lpthread -lz -ljson-c
 LIBS_minict    := -lseccomp -lcap -lnl-3 -lnl-route-3 -ljson-c
 LIBS_minilab   :=
 LIBS_minibench := -lm -ljson-c

@@ -1,0 +1,191 @@
+#include "boot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "acpi.h"
+#include "bytes.h"
+#include "bzimage.h"
+#include "cleanup.h"
+#include "layout.h"
+#include "pvh.h"
+#include "util.h"
+
+#define PVH_CMDLINE_MAX 2047 /* x86 COMMAND_LINE_SIZE - 1 */
+
+int boot_build_cmdline(const char *base, char **args, size_t nargs, char *out, size_t max,
+		       mc_err *err)
+{
+	size_t n = 0;
+#define APPEND(s, l)                                                                               \
+	do {                                                                                       \
+		if ((l) > max - n)                                                                 \
+			return mc_error(err, 0, "kernel command line longer than %zu bytes", max); \
+		memcpy(out + n, (s), (l));                                                         \
+		n += (l);                                                                          \
+	} while (0)
+	APPEND(base, strlen(base));
+	if (nargs) {
+		APPEND(" --", 3);
+		for (size_t i = 0; i < nargs; i++) {
+			const char *a = args[i];
+			if (strchr(a, '"'))
+				return mc_error(err, 0,
+						"argument `%s`: the kernel command line cannot "
+						"carry a `\"`",
+						a);
+			if (strpbrk(a, "\n\r"))
+				return mc_error(err, 0, "argument %zu holds a line break", i + 1);
+			bool quote = !*a || strpbrk(a, " \t");
+			APPEND(" ", 1);
+			if (quote)
+				APPEND("\"", 1);
+			APPEND(a, strlen(a));
+			if (quote)
+				APPEND("\"", 1);
+		}
+	}
+#undef APPEND
+	out[n] = '\0';
+	return 0;
+}
+
+int boot_place_initrd(uint64_t size, uint64_t floor, uint64_t limit, uint64_t *addr)
+{
+	if (size > limit)
+		return -1;
+	uint64_t a = (limit - size) & ~0xfffull;
+	if (a < floor)
+		return -1;
+	*addr = a;
+	return 0;
+}
+
+static int load_initrd(struct vm *vm, const char *path, uint64_t floor, uint64_t limit,
+		       uint64_t *addr, uint64_t *size, mc_err *err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return mc_error(err, errno, "initrd: open `%s`", path);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return mc_error(err, errno, "initrd: stat `%s`", path);
+	if (!S_ISREG(st.st_mode))
+		return mc_error(err, 0, "initrd `%s` is not a regular file", path);
+	uint64_t sz = (uint64_t)st.st_size;
+	if (sz == 0)
+		return mc_error(err, 0, "initrd `%s` is empty", path);
+	if (boot_place_initrd(sz, floor, limit, addr) < 0)
+		return mc_error(err, 0,
+				"initrd `%s` (%llu MiB) does not fit in guest memory (%llu MiB) "
+				"above the kernel: raise --mem",
+				path, (unsigned long long)(sz >> 20) + 1,
+				(unsigned long long)(vm->gm.size >> 20));
+	uint8_t *dst = gm_ptr(&vm->gm, *addr, sz);
+	if (!dst || mc_read_all(fd, dst, sz) != (ssize_t)sz)
+		return mc_error(err, errno, "initrd: read `%s`", path);
+	*size = sz;
+	return 0;
+}
+
+/* GDT and an identity map of the first 4 GiB with 2 MiB pages (64-bit entry only needs what
+ * covers the kernel, zero page and command line; 4 GiB covers everything we place). */
+static int write_gdt_and_pages(struct vm *vm, bool long_mode, mc_err *err)
+{
+	uint8_t *gdt = gm_ptr(&vm->gm, GDT_ADDR, 5 * 8);
+	uint8_t *pml4 = gm_ptr(&vm->gm, PML4_ADDR, 4096);
+	uint8_t *pdpt = gm_ptr(&vm->gm, PDPT_ADDR, 4096);
+	uint8_t *pd = gm_ptr(&vm->gm, PD_ADDR, 4 * 4096);
+	if (!gdt || !pml4 || !pdpt || !pd)
+		return mc_error(err, 0, "guest memory too small for boot tables");
+	put64(gdt + 0, 0);
+	put64(gdt + 8, 0);
+	put64(gdt + BOOT_CS, long_mode ? 0x00af9b000000ffffull : 0x00cf9b000000ffffull);
+	put64(gdt + BOOT_DS, 0x00cf93000000ffffull);
+	put64(gdt + BOOT_TSS, 0x00008b0000000067ull);
+	if (!long_mode)
+		return 0;
+	memset(pml4, 0, 4096);
+	memset(pdpt, 0, 4096);
+	put64(pml4, PDPT_ADDR | 3);
+	for (uint64_t i = 0; i < 4; i++)
+		put64(pdpt + 8 * i, (PD_ADDR + 4096 * i) | 3);
+	for (uint64_t i = 0; i < 4 * 512; i++)
+		put64(pd + 8 * i, (i << 21) | 0x83); /* present, writable, 2 MiB page */
+	return 0;
+}
+
+int boot_load(struct vm *vm, const struct boot_config *bc, mc_err *err)
+{
+	_cleanup_free_ char *img_c = NULL;
+	size_t len = 0;
+	if (mc_read_file(bc->kernel, BOOT_KERNEL_MAX, &img_c, &len, err) < 0)
+		return mc_wrap(err, "kernel");
+	const uint8_t *img = (const uint8_t *)img_c;
+	bool is_elf = len >= 4 && memcmp(img,
+					 "\x7f"
+					 "ELF",
+					 4) == 0;
+	bool is_bz = len >= 0x206 && memcmp(img + 0x202, "HdrS", 4) == 0;
+	if (!is_elf && !is_bz)
+		return mc_error(err, 0, "kernel `%s` is neither a bzImage nor an ELF vmlinux",
+				bc->kernel);
+
+	struct bz_info bz;
+	struct pvh_info pvh;
+	uint64_t kernel_end, initrd_limit;
+	size_t cmdline_max;
+	if (is_elf) {
+		if (pvh_parse(img, len, &pvh, err) < 0 || pvh_load(&pvh, img, &vm->gm, err) < 0)
+			return mc_wrap(err, "kernel `%s`", bc->kernel);
+		kernel_end = pvh.hi;
+		initrd_limit = vm->gm.low_end;
+		cmdline_max = PVH_CMDLINE_MAX;
+	} else {
+		if (bz_parse(img, len, &bz, err) < 0 || bz_load(&bz, img, &vm->gm, err) < 0)
+			return mc_wrap(err, "kernel `%s`", bc->kernel);
+		kernel_end = bz.pref_address + bz.init_size;
+		initrd_limit = (uint64_t)bz.initrd_addr_max + 1;
+		if (initrd_limit > vm->gm.low_end)
+			initrd_limit = vm->gm.low_end;
+		cmdline_max = bz.cmdline_size < CMDLINE_MAX - 1 ? bz.cmdline_size : CMDLINE_MAX - 1;
+	}
+
+	char *cmdline = gm_ptr(&vm->gm, CMDLINE_ADDR, cmdline_max + 1);
+	if (!cmdline)
+		return mc_error(err, 0, "guest memory too small for the command line");
+	if (boot_build_cmdline(bc->cmdline ? bc->cmdline : BOOT_DEFAULT_CMDLINE, bc->args,
+			       bc->nargs, cmdline, cmdline_max, err) < 0)
+		return -1;
+
+	uint64_t initrd_addr = 0, initrd_size = 0;
+	if (bc->initrd && load_initrd(vm, bc->initrd, (kernel_end + 0xfff) & ~0xfffull,
+				      initrd_limit, &initrd_addr, &initrd_size, err) < 0)
+		return -1;
+
+	uint64_t rsdp;
+	if (acpi_build(&vm->gm, vm->ncpus, &rsdp, err) < 0)
+		return -1;
+	if (write_gdt_and_pages(vm, !is_elf, err) < 0)
+		return -1;
+	if (is_elf) {
+		if (pvh_start_info(&vm->gm, CMDLINE_ADDR, initrd_addr, initrd_size, rsdp, err) < 0)
+			return -1;
+		vm->entry = (struct boot_entry){.mode = BOOT_MODE_PROT32,
+						.rip = pvh.entry,
+						.rbx = START_INFO_ADDR,
+						.protocol = "PVH"};
+	} else {
+		if (bz_boot_params(&bz, img, &vm->gm, CMDLINE_ADDR, initrd_addr, initrd_size, rsdp,
+				   err) < 0)
+			return -1;
+		vm->entry = (struct boot_entry){.mode = BOOT_MODE_LONG64,
+						.rip = bz.pref_address + 0x200,
+						.rsi = BOOT_PARAMS_ADDR,
+						.protocol = "bzImage"};
+	}
+	return 0;
+}

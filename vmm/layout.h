@@ -1,0 +1,40 @@
+/* Guest physical memory layout shared by the boot protocols, ACPI and the VM (docs/boot.md). */
+#ifndef MINIVM_LAYOUT_H
+#define MINIVM_LAYOUT_H
+
+#define GDT_ADDR	 0x0500ull /* boot GDT: null, null, code 0x10, data 0x18, TSS 0x20 */
+#define START_INFO_ADDR	 0x6000ull /* PVH hvm_start_info */
+#define PVH_MODLIST_ADDR 0x6040ull /* PVH module list (the initrd) */
+#define PVH_MEMMAP_ADDR	 0x6100ull /* PVH memory map */
+#define BOOT_PARAMS_ADDR 0x7000ull /* Linux zero page */
+#define PML4_ADDR	 0x9000ull /* identity map of the first 4 GiB for 64-bit entry */
+#define PDPT_ADDR	 0xa000ull
+#define PD_ADDR		 0xb000ull  /* four page directories of 2 MiB pages */
+#define CMDLINE_ADDR	 0x20000ull /* kernel command line */
+#define CMDLINE_MAX	 0x10000ull
+#define EBDA_START	 0x9fc00ull /* end of usable low memory */
+#define ACPI_ADDR	 0xe0000ull /* RSDP (16-byte aligned, in the BIOS scan area), then tables */
+#define ACPI_MAX	 0x10000ull
+#define HIGH_MEM_START	 0x100000ull   /* 1 MiB */
+#define MMIO_HOLE_START	 0xc0000000ull /* 3 GiB: RAM above goes to 4 GiB and beyond */
+#define MMIO_HOLE_END	 0x100000000ull
+#define IOAPIC_ADDR	 0xfec00000ull
+#define LAPIC_ADDR	 0xfee00000ull
+#define TSS_KVM_ADDR	 0xfffbd000ull /* KVM_SET_TSS_ADDR (three pages, Intel real mode) */
+
+#define BOOT_CS	 0x10
+#define BOOT_DS	 0x18
+#define BOOT_TSS 0x20
+
+/* Legacy devices */
+#define COM1_PORT      0x3f8
+#define COM1_IRQ       4
+#define I8042_CMD_PORT 0x64
+#define CMOS_PORT      0x70
+/* ACPI hardware-reduced mode: the FADT's sleep control/status and reset registers. */
+#define ACPI_SLEEP_PORT	 0x600 /* write (SLP_TYP << 2) | SLP_EN (0x20) */
+#define ACPI_RESET_PORT	 0x601 /* write ACPI_RESET_VALUE */
+#define ACPI_RESET_VALUE 0x01
+#define ACPI_S5_SLP_TYP	 5 /* the value \_S5 in our DSDT tells the guest to use */
+
+#endif

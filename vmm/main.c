@@ -1,0 +1,27 @@
+/* minivm: a small VMM on /dev/kvm. `minivm run ...` boots a kernel; `minivm doctor` tells what
+ * this host's KVM can do. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmds.h"
+#include "log.h"
+#include "timings.h"
+
+int main(int argc, char **argv)
+{
+	timings_start();
+	mc_log_open("minivm", NULL, MC_LOG_TEXT);
+	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+		fprintf(argc < 2 ? stderr : stdout,
+			"usage: minivm run --kernel PATH [options] [-- CMD ARGS]\n"
+			"       minivm doctor\n"
+			"Run `minivm run --help` for the options.\n");
+		return argc < 2 ? 2 : 0;
+	}
+	if (strcmp(argv[1], "run") == 0)
+		return cmd_run(argc - 1, argv + 1);
+	if (strcmp(argv[1], "doctor") == 0)
+		return cmd_doctor(argc - 1, argv + 1);
+	fprintf(stderr, "minivm: unknown command `%s` (run or doctor)\n", argv[1]);
+	return 2;
+}

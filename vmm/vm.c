@@ -1,0 +1,227 @@
+/* The VM: KVM set-up, guest RAM, vCPU threads and how a run ends. */
+#include "vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "layout.h"
+#include "log.h"
+
+static void kick_handler(int sig)
+{
+	(void)sig;
+}
+
+/* Ask KVM whether a capability is there (> 0). */
+static int has_cap(int fd, long cap)
+{
+	return ioctl(fd, KVM_CHECK_EXTENSION, cap) > 0;
+}
+
+static int get_supported_cpuid(struct vm *vm, mc_err *err)
+{
+	for (unsigned n = 64; n <= 4096; n *= 2) {
+		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
+		if (!c)
+			return mc_error(err, ENOMEM, "CPUID");
+		c->nent = n;
+		if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
+			vm->cpuid = c;
+			return 0;
+		}
+		int e = errno;
+		free(c);
+		if (e != E2BIG)
+			return mc_error(err, e, "KVM_GET_SUPPORTED_CPUID");
+	}
+	return mc_error(err, E2BIG, "KVM_GET_SUPPORTED_CPUID");
+}
+
+static int add_slot(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size, void *host,
+		    mc_err *err)
+{
+	struct kvm_userspace_memory_region r = {.slot = slot,
+						.guest_phys_addr = gpa,
+						.memory_size = size,
+						.userspace_addr = (uint64_t)(uintptr_t)host};
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+		return mc_error(err, errno, "KVM_SET_USER_MEMORY_REGION (slot %u, %llu MiB)", slot,
+				(unsigned long long)(size >> 20));
+	return 0;
+}
+
+int vm_create(struct vm *vm, unsigned ncpus, uint64_t mem, mc_err *err)
+{
+	memset(vm, 0, sizeof(*vm));
+	vm->kvm_fd = vm->vm_fd = -1;
+	vm->guest_status = -1;
+	vm->ncpus = ncpus;
+	vm->pio.name = "port";
+	vm->mmio.name = "mmio";
+	pthread_mutex_init(&vm->end_lock, NULL);
+	for (unsigned i = 0; i < VM_MAX_CPUS; i++)
+		vm->vcpus[i].fd = -1;
+
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0)
+		return mc_error(err, errno, "open `/dev/kvm`%s",
+				errno == ENOENT ? " (no KVM here: see `minivm doctor`)"
+				: errno == EACCES
+				    ? " (no permission: join the kvm group or run as root)"
+				    : "");
+	int api = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+	if (api != KVM_API_VERSION)
+		return mc_error(err, 0, "/dev/kvm speaks API version %d, not %d", api,
+				KVM_API_VERSION);
+	static const struct {
+		long cap;
+		const char *name;
+	} need[] = {{KVM_CAP_IRQCHIP, "IRQCHIP"},
+		    {KVM_CAP_PIT2, "PIT2"},
+		    {KVM_CAP_USER_MEMORY, "USER_MEMORY"},
+		    {KVM_CAP_EXT_CPUID, "EXT_CPUID"},
+		    {KVM_CAP_IMMEDIATE_EXIT, "IMMEDIATE_EXIT"}};
+	for (size_t i = 0; i < MC_ARRAY_SIZE(need); i++)
+		if (!has_cap(vm->kvm_fd, need[i].cap))
+			return mc_error(err, 0, "/dev/kvm lacks KVM_CAP_%s (see `minivm doctor`)",
+					need[i].name);
+	int max_cpus = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+	if (max_cpus <= 0)
+		max_cpus = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
+	if (max_cpus > 0 && ncpus > (unsigned)max_cpus)
+		return mc_error(err, 0, "--cpus %u: this KVM supports at most %d", ncpus, max_cpus);
+
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0)
+		return mc_error(err, errno, "KVM_CREATE_VM");
+	if (has_cap(vm->kvm_fd, KVM_CAP_SET_TSS_ADDR) &&
+	    ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)TSS_KVM_ADDR) < 0)
+		return mc_error(err, errno, "KVM_SET_TSS_ADDR");
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+		return mc_error(err, errno, "KVM_CREATE_IRQCHIP");
+	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+		return mc_error(err, errno, "KVM_CREATE_PIT2");
+
+	void *ram = mmap(NULL, mem, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (ram == MAP_FAILED)
+		return mc_error(err, errno, "mmap %llu MiB of guest memory",
+				(unsigned long long)(mem >> 20));
+	vm->ram = ram;
+	gm_init(&vm->gm, ram, mem);
+	madvise(ram, mem, MADV_HUGEPAGE); /* fewer EPT/NPT walks; fine if unsupported */
+	if (add_slot(vm, 0, 0, vm->gm.low_end, ram, err) < 0)
+		return -1;
+	if (mem > vm->gm.low_end &&
+	    add_slot(vm, 1, MMIO_HOLE_END, mem - vm->gm.low_end, vm->ram + vm->gm.low_end, err) < 0)
+		return -1;
+	return get_supported_cpuid(vm, err);
+}
+
+int vm_add_devices(struct vm *vm, int console_fd, mc_err *err)
+{
+	return devices_register(vm, console_fd, err);
+}
+
+int vm_create_vcpus(struct vm *vm, mc_err *err)
+{
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		if (vcpu_create(vm, i, err) < 0)
+			return -1;
+	return 0;
+}
+
+void vm_end(struct vm *vm, enum vm_end why, const char *fmt, ...)
+{
+	pthread_mutex_lock(&vm->end_lock);
+	if (vm->end != VM_RUNNING) {
+		pthread_mutex_unlock(&vm->end_lock);
+		return;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(vm->end_msg, sizeof(vm->end_msg), fmt, ap);
+	va_end(ap);
+	__atomic_store_n(&vm->end, why, __ATOMIC_RELEASE);
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		if (!v->started)
+			continue;
+		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_RELEASE);
+		pthread_kill(v->thread, SIGUSR1);
+	}
+	pthread_kill(vm->main_thread, SIGUSR2);
+	pthread_mutex_unlock(&vm->end_lock);
+}
+
+int vm_run(struct vm *vm, mc_err *err)
+{
+	struct sigaction sa = {.sa_handler = kick_handler};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	sigset_t wait_set;
+	sigemptyset(&wait_set);
+	sigaddset(&wait_set, SIGINT);
+	sigaddset(&wait_set, SIGTERM);
+	sigaddset(&wait_set, SIGUSR2);
+	sigset_t block = wait_set;
+	sigaddset(&block, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &block, NULL);
+	vm->main_thread = pthread_self();
+
+	pthread_mutex_lock(&vm->end_lock); /* vm_end waits until every thread is known */
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		int e = pthread_create(&v->thread, NULL, vcpu_thread, v);
+		if (e) {
+			pthread_mutex_unlock(&vm->end_lock);
+			vm_end(vm, VM_FAILED, "start vCPU %u: %s", i, strerror(e));
+			break;
+		}
+		v->started = true;
+	}
+	if (vm->end == VM_RUNNING)
+		pthread_mutex_unlock(&vm->end_lock);
+
+	while (__atomic_load_n(&vm->end, __ATOMIC_ACQUIRE) == VM_RUNNING) {
+		int sig = sigwaitinfo(&wait_set, NULL);
+		if (sig == SIGINT || sig == SIGTERM) {
+			vm->signal = sig;
+			vm_end(vm, VM_SIGNALED, "minivm got signal %d (%s)", sig, strsignal(sig));
+		}
+	}
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		if (vm->vcpus[i].started)
+			pthread_join(vm->vcpus[i].thread, NULL);
+	if (vm->end == VM_FAILED)
+		return mc_error(err, 0, "%s", vm->end_msg);
+	return 0;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		vcpu_destroy(&vm->vcpus[i]);
+	if (vm->ram)
+		munmap(vm->ram, vm->gm.size);
+	vm->ram = NULL;
+	uart_destroy(&vm->uart);
+	free(vm->cpuid);
+	vm->cpuid = NULL;
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	vm->vm_fd = vm->kvm_fd = -1;
+	pthread_mutex_destroy(&vm->end_lock);
+}
