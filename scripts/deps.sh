@@ -4,7 +4,7 @@ set -euo pipefail
 
 pkgs=(
 	# build
-	gcc make pkg-config libc6-dev clang
+	gcc make pkg-config libc6-dev clang libclang-rt-14-dev
 	libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev libjson-c-dev zlib1g-dev
 	libcmocka-dev
 	# images and the lab

@@ -24,3 +24,18 @@ $(BUILD)/tests/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 test-bins: $(TOOL_BINS)
+
+# libFuzzer targets: tests/fuzz/<component>_<name>.c, built by clang with the component's
+# library sources and lib/ (all instrumented). `make fuzz`; tests/host/fuzz.sh runs each briefly.
+FUZZ_SRCS := $(wildcard tests/fuzz/*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Ilib -I. -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=undefined
+define fuzz_target
+build/fuzz/$(1): tests/fuzz/$(1).c $$(filter-out $(2)/main.c,$$(wildcard $(2)/*.c)) $$(LIB_SRCS) $$(wildcard $(2)/*.h lib/*.h)
+	@mkdir -p $$(dir $$@)
+	clang $$(FUZZ_CFLAGS) $$(CFLAGS_$$(PROG_$(2))) -o $$@ $$(filter %.c,$$^) $$(LIBS_$$(PROG_$(2)))
+endef
+$(foreach t,$(FUZZ_SRCS:tests/fuzz/%.c=%),$(eval $(call fuzz_target,$(t),$(firstword $(subst _, ,$(t))))))
+fuzz: $(FUZZ_BINS)
+.PHONY: fuzz
