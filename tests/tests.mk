@@ -39,3 +39,4 @@ endef
 $(foreach t,$(FUZZ_SRCS:tests/fuzz/%.c=%),$(eval $(call fuzz_target,$(t),$(firstword $(subst _, ,$(t))))))
 fuzz: $(FUZZ_BINS)
 .PHONY: fuzz
+-include tests/guests/guests.mk

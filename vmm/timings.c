@@ -40,12 +40,11 @@ double timings_ms(enum milestone m)
 
 void timings_print_json(FILE *f, const char *end_reason, int status)
 {
+	json_c_set_serialization_double_format("%.3f", JSON_C_OPTION_THREAD);
 	json_object *o = json_object_new_object();
 	for (int i = 0; i < MS_COUNT; i++) {
 		double ms = timings_ms((enum milestone)i);
-		json_object_object_add(
-		    o, names[i],
-		    ms < 0 ? NULL : json_object_new_double(((int64_t)(ms * 1000)) / 1000.0));
+		json_object_object_add(o, names[i], ms < 0 ? NULL : json_object_new_double(ms));
 	}
 	json_object_object_add(o, "end", json_object_new_string(end_reason));
 	json_object_object_add(o, "status", json_object_new_int(status));
