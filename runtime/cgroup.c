@@ -1,0 +1,538 @@
+/* Container cgroups: layout detection, placement, entering, freeze/kill, removal. */
+#include "cgroup.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "log.h"
+#include "util.h"
+
+#define CG_ROOT "/sys/fs/cgroup"
+
+static const char *ctrl_names[MC_CG_NCTRL] = {"memory", "cpu", "cpuacct", "cpuset",
+					      "pids",	"io",  "freezer"};
+/* v1 hierarchy directory per controller */
+static const char *v1_dirs[MC_CG_NCTRL] = {"memory", "cpu",   "cpuacct", "cpuset",
+					   "pids",   "blkio", "freezer"};
+
+const char *mc_cg_ctrl_name(enum mc_cg_ctrl c)
+{
+	return ctrl_names[c];
+}
+
+static bool is_fs(const char *path, unsigned long magic)
+{
+	struct statfs sf;
+	return statfs(path, &sf) == 0 && (unsigned long)sf.f_type == magic;
+}
+
+enum mc_cg_layout mc_cg_detect(void)
+{
+	if (is_fs(CG_ROOT, CGROUP2_SUPER_MAGIC))
+		return MC_CG_V2;
+	if (!is_fs(CG_ROOT, TMPFS_MAGIC))
+		return MC_CG_NONE;
+	if (is_fs(CG_ROOT "/unified", CGROUP2_SUPER_MAGIC))
+		return MC_CG_HYBRID;
+	return MC_CG_V1;
+}
+
+const char *mc_cg_layout_name(enum mc_cg_layout l)
+{
+	static const char *n[] = {"none", "v1", "v2", "hybrid"};
+	return n[l];
+}
+
+static const char *v2_root(enum mc_cg_layout l)
+{
+	return l == MC_CG_V2 ? CG_ROOT : l == MC_CG_HYBRID ? CG_ROOT "/unified" : NULL;
+}
+
+/* The path of our own cgroup in a hierarchy: "" for v2 ("0::"), else the v1 controller. */
+static char *own_cgroup(const char *v1ctrl)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/cgroup", "re");
+	char line[4096];
+	while (f && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		char *c1 = strchr(line, ':');
+		char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		if (!c2)
+			continue;
+		*c2 = 0;
+		const char *ctrls = c1 + 1, *path = c2 + 1;
+		if (!v1ctrl) {
+			if (!*ctrls && !strncmp(line, "0", 1))
+				return strdup(path);
+			continue;
+		}
+		char *save = NULL, *copy = strdup(ctrls);
+		for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+			if (!strcmp(t, v1ctrl)) {
+				free(copy);
+				return strdup(path);
+			}
+		free(copy);
+	}
+	return strdup("/");
+}
+
+static bool v2_has(const char *root, const char *ctrl)
+{
+	_cleanup_free_ char *path = NULL, *buf = NULL;
+	size_t len;
+	mc_err e = NULL;
+	if (asprintf(&path, "%s/cgroup.controllers", root) < 0 ||
+	    mc_read_file(path, 4096, &buf, &len, &e) < 0) {
+		mc_error_free(&e);
+		return false;
+	}
+	const char *want = !strcmp(ctrl, "cpuacct") ? "cpu" : ctrl;
+	for (char *save = NULL, *t = strtok_r(buf, " \n", &save); t;
+	     t = strtok_r(NULL, " \n", &save))
+		if (!strcmp(t, want))
+			return true;
+	return false;
+}
+
+static bool needed(enum mc_cg_ctrl c, const struct mc_resources *res)
+{
+	switch (c) {
+	case MC_CG_MEMORY:
+	case MC_CG_PIDS:
+	case MC_CG_CPU:
+	case MC_CG_CPUACCT:
+		return true; /* accounting for stats, even without limits */
+	case MC_CG_CPUSET:
+		return res && (res->cpus || res->mems);
+	case MC_CG_IO:
+		return res && (res->has_blkio_weight || res->nthrottle);
+	case MC_CG_FREEZER:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* mkdir -p below base, recording what we made; v1 dirs get init_dir at each new level. */
+static int make_dirs(struct mc_cgroup *cg, const char *base, const char *rel,
+		     const struct mc_cg_ops *ops, enum mc_cg_ctrl ctrl, bool v2_enable, char **out,
+		     mc_err *err)
+{
+	_cleanup_free_ char *path = NULL;
+	if (asprintf(&path, "%s/%s", base, rel) < 0)
+		return mc_error(err, ENOMEM, "cgroup");
+	size_t blen = strlen(base);
+	for (char *p = path + blen + 1;; p++) {
+		if (*p != '/' && *p != 0)
+			continue;
+		char saved = *p;
+		*p = 0;
+		if (v2_enable) {
+			/* enable the controller in the parent's subtree_control */
+			char *slash = strrchr(path, '/');
+			*slash = 0;
+			_cleanup_free_ char *sc = NULL, *cur = NULL;
+			size_t len;
+			mc_err e2 = NULL;
+			const char *name = ctrl == MC_CG_CPUACCT ? "cpu" : ctrl_names[ctrl];
+			if (asprintf(&sc, "%s/cgroup.subtree_control", path) >= 0 &&
+			    mc_read_file(sc, 4096, &cur, &len, &e2) == 0 && !strstr(cur, name)) {
+				char buf[32];
+				int n = snprintf(buf, sizeof(buf), "+%s", name);
+				int tries = 0;
+				while (mc_write_file(sc, buf, n, &e2) < 0 && e2->errnum == EBUSY &&
+				       ++tries < 5) {
+					mc_error_free(&e2);
+					usleep(1000);
+				}
+				if (e2) {
+					*slash = '/';
+					mc_error_free(&e2);
+					*p = saved;
+					return mc_error(err, EBUSY, "enable %s in `%s`", name, sc);
+				}
+			}
+			mc_error_free(&e2);
+			*slash = '/';
+		}
+		if (mkdir(path, 0755) == 0) {
+			char **n = realloc(cg->created, (cg->ncreated + 1) * sizeof(char *));
+			if (!n)
+				return mc_error(err, ENOMEM, "cgroup");
+			cg->created = n;
+			cg->created[cg->ncreated++] = strdup(path);
+			if (ops->init_dir && ops->init_dir(path, ctrl, err) < 0)
+				return -1;
+		} else if (errno != EEXIST) {
+			int e = errno;
+			*p = saved;
+			return mc_error(err, e, "mkdir `%s`", path);
+		} else if (saved == 0) {
+			/* the leaf must be new: never adopt a cgroup we did not create */
+			return mc_error(err, EEXIST, "cgroup `%s`", path);
+		}
+		*p = saved;
+		if (!saved)
+			break;
+	}
+	*out = mc_steal_ptr(&path);
+	return 0;
+}
+
+static char *relative_path(const char *cgroups_path, const char *id, const char *own)
+{
+	char *rel = NULL;
+	if (cgroups_path && *cgroups_path) {
+		const char *c1 = strchr(cgroups_path, ':');
+		if (c1 && cgroups_path[0] != '/') {
+			/* systemd style "slice:prefix:name": lay it out as a plain path */
+			const char *c2 = strchr(c1 + 1, ':');
+			if (c2 && asprintf(&rel, "%.*s/%.*s-%s.scope", (int)(c1 - cgroups_path),
+					   cgroups_path, (int)(c2 - c1 - 1), c1 + 1, c2 + 1) < 0)
+				rel = NULL;
+		} else if (cgroups_path[0] == '/') {
+			rel = strdup(cgroups_path + 1);
+		} else if (asprintf(&rel, "%s/%s", strcmp(own, "/") ? own + 1 : "", cgroups_path) <
+			   0) {
+			rel = NULL;
+		}
+	} else if (asprintf(&rel, "%s%sminict/%s", strcmp(own, "/") ? own + 1 : "",
+			    strcmp(own, "/") ? "/" : "", id) < 0) {
+		rel = NULL;
+	}
+	/* squeeze leading slashes */
+	while (rel && rel[0] == '/')
+		memmove(rel, rel + 1, strlen(rel));
+	return rel;
+}
+
+int mc_cg_create(struct mc_cgroup *cg, const char *cgroups_path, const char *id,
+		 const struct mc_resources *res, mc_err *err)
+{
+	memset(cg, 0, sizeof(*cg));
+	cg->layout = mc_cg_detect();
+	if (cg->layout == MC_CG_NONE)
+		return mc_error(err, 0, "cgroup: no cgroup filesystem at " CG_ROOT);
+	const char *v2 = v2_root(cg->layout);
+	if (v2) {
+		_cleanup_free_ char *own = own_cgroup(NULL);
+		_cleanup_free_ char *rel = own ? relative_path(cgroups_path, id, own) : NULL;
+		if (!rel)
+			return mc_error(err, ENOMEM, "cgroup");
+		if (make_dirs(cg, v2, rel, &mc_cg_v2_ops, MC_CG_FREEZER, false, &cg->unified, err) <
+		    0)
+			goto fail;
+	}
+	for (int c = 0; c < MC_CG_NCTRL; c++) {
+		if (!needed(c, res))
+			continue;
+		if (v2 && (c == MC_CG_FREEZER || v2_has(v2, ctrl_names[c]))) {
+			if (c != MC_CG_FREEZER && c != MC_CG_CPUACCT) {
+				/* enable the controller down the path (cpuacct rides on cpu) */
+				_cleanup_free_ char *own = own_cgroup(NULL);
+				_cleanup_free_ char *rel = relative_path(cgroups_path, id, own);
+				char *dummy = NULL;
+				/* the leaf exists now: enable from the root down to its parent */
+				size_t blen = strlen(v2);
+				_cleanup_free_ char *full = NULL;
+				if (asprintf(&full, "%s/%s", v2, rel) < 0)
+					return mc_error(err, ENOMEM, "cgroup");
+				for (char *p = full + blen; p && *p;) {
+					char *next = strchr(p + 1, '/');
+					*p = 0;
+					_cleanup_free_ char *sc = NULL, *cur = NULL;
+					size_t len;
+					mc_err e2 = NULL;
+					if (asprintf(&sc, "%s/cgroup.subtree_control", full) >= 0 &&
+					    mc_read_file(sc, 4096, &cur, &len, &e2) == 0 &&
+					    !strstr(cur, ctrl_names[c])) {
+						char buf[32];
+						int n = snprintf(buf, sizeof(buf), "+%s",
+								 ctrl_names[c]);
+						if (mc_write_file(sc, buf, n, &e2) < 0) {
+							mc_error(err, e2->errnum,
+								 "cgroup: enable %s in `%s`",
+								 ctrl_names[c], sc);
+							mc_error_free(&e2);
+							*p = '/';
+							goto fail;
+						}
+					}
+					mc_error_free(&e2);
+					*p = '/';
+					p = next;
+				}
+				(void)dummy;
+			}
+			cg->path[c] = strdup(cg->unified);
+			cg->ops[c] = &mc_cg_v2_ops;
+			continue;
+		}
+		if (cg->layout == MC_CG_V2)
+			continue; /* pure v2 without this controller */
+		char base[128];
+		snprintf(base, sizeof(base), CG_ROOT "/%s", v1_dirs[c]);
+		if (!is_fs(base, CGROUP_SUPER_MAGIC))
+			continue;
+		_cleanup_free_ char *own = own_cgroup(v1_dirs[c]);
+		_cleanup_free_ char *rel = own ? relative_path(cgroups_path, id, own) : NULL;
+		if (!rel)
+			return mc_error(err, ENOMEM, "cgroup");
+		if (make_dirs(cg, base, rel, &mc_cg_v1_ops, c, false, &cg->path[c], err) < 0)
+			goto fail;
+		cg->ops[c] = &mc_cg_v1_ops;
+	}
+	return 0;
+fail : {
+	mc_err e2 = NULL;
+	mc_cg_destroy(cg, &e2);
+	mc_error_free(&e2);
+	return mc_wrap(err, "cgroup");
+}
+}
+
+int mc_cg_apply(struct mc_cgroup *cg, const struct mc_resources *res, mc_err *err)
+{
+	if (!res)
+		return 0;
+	for (int c = 0; c < MC_CG_NCTRL; c++) {
+		if (!cg->path[c])
+			continue;
+		if (cg->ops[c]->apply(cg->path[c], c, res, err) < 0)
+			return mc_wrap(err, "cgroup %s (%s)", ctrl_names[c], cg->ops[c]->name);
+	}
+	/* limits asked for but with no controller anywhere: say so rather than ignore */
+	if ((res->has_mem_limit || res->has_mem_swap) && !cg->path[MC_CG_MEMORY])
+		return mc_error(err, 0, "cgroup: memory limit given but no memory controller");
+	if (res->has_pids_limit && !cg->path[MC_CG_PIDS])
+		return mc_error(err, 0, "cgroup: pids limit given but no pids controller");
+	if ((res->has_cpu_quota || res->has_cpu_shares) && !cg->path[MC_CG_CPU])
+		return mc_error(err, 0, "cgroup: cpu limit given but no cpu controller");
+	return 0;
+}
+
+int mc_cg_enter(struct mc_cgroup *cg, pid_t pid, mc_err *err)
+{
+	char buf[24];
+	int n = snprintf(buf, sizeof(buf), "%d", pid);
+	const char *done[MC_CG_NCTRL + 1];
+	size_t ndone = 0;
+	for (int c = -1; c < MC_CG_NCTRL; c++) {
+		const char *dir = c < 0 ? cg->unified : cg->path[c];
+		if (!dir)
+			continue;
+		bool dup = false;
+		for (size_t i = 0; i < ndone; i++)
+			dup |= !strcmp(done[i], dir);
+		if (dup)
+			continue;
+		done[ndone++] = dir;
+		_cleanup_free_ char *p = NULL;
+		if (asprintf(&p, "%s/cgroup.procs", dir) < 0)
+			return mc_error(err, ENOMEM, "cgroup");
+		if (mc_write_file(p, buf, n, err) < 0)
+			return mc_wrap(err, "cgroup: add pid %d", pid);
+	}
+	return 0;
+}
+
+int mc_cg_freeze(struct mc_cgroup *cg, bool frozen, mc_err *err)
+{
+	if (cg->unified)
+		return mc_cg_v2_ops.freeze(cg->unified, frozen, err);
+	if (cg->path[MC_CG_FREEZER])
+		return mc_cg_v1_ops.freeze(cg->path[MC_CG_FREEZER], frozen, err);
+	return mc_error(err, ENOTSUP, "cgroup: no freezer");
+}
+
+bool mc_cg_is_frozen(struct mc_cgroup *cg)
+{
+	if (cg->unified)
+		return mc_cg_v2_ops.frozen(cg->unified) == 1;
+	if (cg->path[MC_CG_FREEZER])
+		return mc_cg_v1_ops.frozen(cg->path[MC_CG_FREEZER]) == 1;
+	return false;
+}
+
+static const char *procs_dir(struct mc_cgroup *cg)
+{
+	if (cg->unified)
+		return cg->unified;
+	for (int c = 0; c < MC_CG_NCTRL; c++)
+		if (cg->path[c])
+			return cg->path[c];
+	return NULL;
+}
+
+int mc_cg_pids(struct mc_cgroup *cg, pid_t **pids, size_t *n, mc_err *err)
+{
+	const char *dir = procs_dir(cg);
+	*pids = NULL;
+	*n = 0;
+	if (!dir)
+		return 0;
+	_cleanup_free_ char *p = NULL, *buf = NULL;
+	size_t len;
+	if (asprintf(&p, "%s/cgroup.procs", dir) < 0)
+		return mc_error(err, ENOMEM, "cgroup");
+	if (mc_read_file(p, 1 << 22, &buf, &len, err) < 0)
+		return -1;
+	size_t cap = 16;
+	pid_t *v = malloc(cap * sizeof(pid_t));
+	if (!v)
+		return mc_error(err, ENOMEM, "cgroup");
+	for (char *save = NULL, *t = strtok_r(buf, "\n", &save); t;
+	     t = strtok_r(NULL, "\n", &save)) {
+		if (*n == cap) {
+			pid_t *nv = realloc(v, (cap *= 2) * sizeof(pid_t));
+			if (!nv) {
+				free(v);
+				return mc_error(err, ENOMEM, "cgroup");
+			}
+			v = nv;
+		}
+		v[(*n)++] = atoi(t);
+	}
+	*pids = v;
+	return 0;
+}
+
+int mc_cg_kill_all(struct mc_cgroup *cg, int sig, mc_err *err)
+{
+	if (sig == SIGKILL && cg->unified) {
+		_cleanup_free_ char *p = NULL;
+		if (asprintf(&p, "%s/cgroup.kill", cg->unified) < 0)
+			return mc_error(err, ENOMEM, "cgroup");
+		if (access(p, F_OK) == 0)
+			return mc_write_file(p, "1", 1, err);
+	}
+	/* one pass over cgroup.procs; SIGKILL loops until the cgroup is empty */
+	for (int round = 0; round < 100; round++) {
+		pid_t *pids;
+		size_t n;
+		if (mc_cg_pids(cg, &pids, &n, err) < 0)
+			return -1;
+		for (size_t i = 0; i < n; i++)
+			kill(pids[i], sig);
+		free(pids);
+		if (sig != SIGKILL || n == 0)
+			return 0;
+		usleep(1000);
+	}
+	return 0;
+}
+
+json_object *mc_cg_stats(struct mc_cgroup *cg)
+{
+	json_object *o = json_object_new_object();
+	for (int c = 0; c < MC_CG_NCTRL; c++)
+		if (cg->path[c] && cg->ops[c]->stats)
+			cg->ops[c]->stats(cg->path[c], c, o);
+	return o;
+}
+
+int mc_cg_destroy(struct mc_cgroup *cg, mc_err *err)
+{
+	int ret = 0;
+	for (size_t i = cg->ncreated; i-- > 0;) {
+		if (!cg->created[i])
+			continue;
+		int tries = 0;
+		while (rmdir(cg->created[i]) < 0) {
+			if (errno == ENOENT)
+				break;
+			if (errno == EBUSY && i + 1 < cg->ncreated) {
+				/* a shared parent (other containers live there): keep it */
+				break;
+			}
+			if (errno == EBUSY && ++tries < 200) {
+				usleep(tries < 20 ? 500 : 5000);
+				continue;
+			}
+			ret = mc_error(err, errno, "cgroup: rmdir `%s`", cg->created[i]);
+			break;
+		}
+	}
+	return ret;
+}
+
+void mc_cg_free(struct mc_cgroup *cg)
+{
+	for (int c = 0; c < MC_CG_NCTRL; c++)
+		free(cg->path[c]);
+	free(cg->unified);
+	for (size_t i = 0; i < cg->ncreated; i++)
+		free(cg->created[i]);
+	free(cg->created);
+	memset(cg, 0, sizeof(*cg));
+}
+
+json_object *mc_cg_to_json(const struct mc_cgroup *cg)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "layout", json_object_new_string(mc_cg_layout_name(cg->layout)));
+	if (cg->unified)
+		json_object_object_add(o, "unified", json_object_new_string(cg->unified));
+	for (int c = 0; c < MC_CG_NCTRL; c++) {
+		if (!cg->path[c])
+			continue;
+		char buf[4200];
+		snprintf(buf, sizeof(buf), "%s:%s", cg->ops[c]->name, cg->path[c]);
+		json_object_object_add(o, ctrl_names[c], json_object_new_string(buf));
+	}
+	json_object *a = json_object_new_array();
+	for (size_t i = 0; i < cg->ncreated; i++)
+		json_object_array_add(a, json_object_new_string(cg->created[i]));
+	json_object_object_add(o, "created", a);
+	return o;
+}
+
+static bool under_cgroupfs(const char *p)
+{
+	return !strncmp(p, CG_ROOT "/", strlen(CG_ROOT "/")) && !strstr(p, "/../");
+}
+
+int mc_cg_from_json(json_object *o, struct mc_cgroup *cg, mc_err *err)
+{
+	memset(cg, 0, sizeof(*cg));
+	json_object *v;
+	cg->layout = mc_cg_detect();
+	if (json_object_object_get_ex(o, "unified", &v) &&
+	    under_cgroupfs(json_object_get_string(v)))
+		cg->unified = strdup(json_object_get_string(v));
+	for (int c = 0; c < MC_CG_NCTRL; c++) {
+		if (!json_object_object_get_ex(o, ctrl_names[c], &v))
+			continue;
+		const char *s = json_object_get_string(v);
+		if (!strncmp(s, "v1:", 3) && under_cgroupfs(s + 3))
+			cg->ops[c] = &mc_cg_v1_ops;
+		else if (!strncmp(s, "v2:", 3) && under_cgroupfs(s + 3))
+			cg->ops[c] = &mc_cg_v2_ops;
+		else
+			return mc_error(err, 0, "state: bad cgroup entry for %s", ctrl_names[c]);
+		cg->path[c] = strdup(s + 3);
+	}
+	if (json_object_object_get_ex(o, "created", &v) &&
+	    json_object_is_type(v, json_type_array)) {
+		size_t n = json_object_array_length(v);
+		cg->created = calloc(n + 1, sizeof(char *));
+		for (size_t i = 0; cg->created && i < n; i++) {
+			const char *s = json_object_get_string(json_object_array_get_idx(v, i));
+			if (s && under_cgroupfs(s))
+				cg->created[cg->ncreated++] = strdup(s);
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,194 @@
+/* cgroup v1 knobs: memory.limit_in_bytes, cpu.cfs_quota_us, pids.max, freezer.state... */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "cleanup.h"
+#include "log.h"
+#include "util.h"
+
+static int put(const char *dir, const char *file, const char *val, mc_err *err)
+{
+	_cleanup_free_ char *p = NULL;
+	if (asprintf(&p, "%s/%s", dir, file) < 0)
+		return mc_error(err, ENOMEM, "cgroup");
+	mc_debug("cgroup v1: %s = %s", p, val);
+	if (mc_write_file(p, val, strlen(val), err) < 0)
+		return mc_wrap(err, "write %s", val);
+	return 0;
+}
+
+static int put_i64(const char *dir, const char *file, int64_t v, mc_err *err)
+{
+	char buf[32];
+	snprintf(buf, sizeof(buf), "%" PRId64, v);
+	return put(dir, file, buf, err);
+}
+
+static int v1_apply(const char *dir, enum mc_cg_ctrl ctrl, const struct mc_resources *r,
+		    mc_err *err)
+{
+	switch (ctrl) {
+	case MC_CG_MEMORY:
+		/* OCI's v1 "swap" is memory+swap; raise memsw after the limit when growing */
+		if (r->has_mem_limit &&
+		    put_i64(dir, "memory.limit_in_bytes", r->mem_limit, err) < 0)
+			return -1;
+		if (r->has_mem_reservation &&
+		    put_i64(dir, "memory.soft_limit_in_bytes", r->mem_reservation, err) < 0)
+			return -1;
+		if (r->has_mem_swap) {
+			_cleanup_free_ char *p = NULL;
+			if (asprintf(&p, "%s/memory.memsw.limit_in_bytes", dir) < 0)
+				return mc_error(err, ENOMEM, "cgroup");
+			if (access(p, F_OK) < 0) {
+				if (r->mem_swap != r->mem_limit && r->mem_swap != -1)
+					mc_warn("memory.swap: no swap accounting on this host "
+						"(memory.memsw missing), swap limit not applied");
+			} else if (put_i64(dir, "memory.memsw.limit_in_bytes", r->mem_swap, err) <
+				   0)
+				return -1;
+		}
+		return 0;
+	case MC_CG_CPU:
+		if (r->has_cpu_shares && put_i64(dir, "cpu.shares", r->cpu_shares, err) < 0)
+			return -1;
+		if (r->has_cpu_period && put_i64(dir, "cpu.cfs_period_us", r->cpu_period, err) < 0)
+			return -1;
+		if (r->has_cpu_quota && put_i64(dir, "cpu.cfs_quota_us", r->cpu_quota, err) < 0)
+			return -1;
+		return 0;
+	case MC_CG_CPUSET:
+		if (r->cpus && *r->cpus && put(dir, "cpuset.cpus", r->cpus, err) < 0)
+			return -1;
+		if (r->mems && *r->mems && put(dir, "cpuset.mems", r->mems, err) < 0)
+			return -1;
+		return 0;
+	case MC_CG_PIDS:
+		if (r->has_pids_limit) {
+			if (r->pids_limit <= 0)
+				return put(dir, "pids.max", "max", err);
+			return put_i64(dir, "pids.max", r->pids_limit, err);
+		}
+		return 0;
+	case MC_CG_IO:
+		if (r->has_blkio_weight && put_i64(dir, "blkio.weight", r->blkio_weight, err) < 0)
+			return -1;
+		for (size_t i = 0; i < r->nthrottle; i++) {
+			static const char *f[4] = {
+			    "blkio.throttle.read_bps_device", "blkio.throttle.write_bps_device",
+			    "blkio.throttle.read_iops_device", "blkio.throttle.write_iops_device"};
+			char buf[64];
+			const struct mc_throttle *t = &r->throttle[i];
+			snprintf(buf, sizeof(buf), "%" PRId64 ":%" PRId64 " %" PRIu64, t->major,
+				 t->minor, t->rate);
+			if (put(dir, f[t->kind], buf, err) < 0)
+				return -1;
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static int v1_init_dir(const char *dir, enum mc_cg_ctrl ctrl, mc_err *err)
+{
+	if (ctrl != MC_CG_CPUSET)
+		return 0;
+	/* a new v1 cpuset starts empty: inherit the parent's cpus and mems */
+	static const char *files[2] = {"cpuset.cpus", "cpuset.mems"};
+	for (int i = 0; i < 2; i++) {
+		_cleanup_free_ char *pp = NULL, *val = NULL;
+		size_t len;
+		const char *slash = strrchr(dir, '/');
+		if (asprintf(&pp, "%.*s/%s", (int)(slash - dir), dir, files[i]) < 0)
+			return mc_error(err, ENOMEM, "cgroup");
+		if (mc_read_file(pp, 4096, &val, &len, err) < 0)
+			return -1;
+		val[strcspn(val, "\n")] = 0;
+		if (put(dir, files[i], val, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int v1_freeze(const char *dir, bool frozen, mc_err *err)
+{
+	if (put(dir, "freezer.state", frozen ? "FROZEN" : "THAWED", err) < 0)
+		return -1;
+	for (int i = 0; frozen && i < 1000; i++) {
+		int f = mc_cg_v1_ops.frozen(dir);
+		if (f == 1)
+			return 0;
+		usleep(1000);
+	}
+	return frozen ? mc_error(err, ETIMEDOUT, "freezer: `%s` did not freeze", dir) : 0;
+}
+
+static int v1_frozen(const char *dir)
+{
+	_cleanup_free_ char *p = NULL, *buf = NULL;
+	size_t len;
+	mc_err e = NULL;
+	if (asprintf(&p, "%s/freezer.state", dir) < 0 || mc_read_file(p, 64, &buf, &len, &e) < 0) {
+		mc_error_free(&e);
+		return -1;
+	}
+	return !strncmp(buf, "FROZEN", 6);
+}
+
+static int64_t read_i64(const char *dir, const char *file)
+{
+	_cleanup_free_ char *p = NULL, *buf = NULL;
+	size_t len;
+	mc_err e = NULL;
+	if (asprintf(&p, "%s/%s", dir, file) < 0 || mc_read_file(p, 4096, &buf, &len, &e) < 0) {
+		mc_error_free(&e);
+		return -1;
+	}
+	return strtoll(buf, NULL, 10);
+}
+
+static void v1_stats(const char *dir, enum mc_cg_ctrl ctrl, json_object *out)
+{
+	json_object *o = json_object_new_object();
+	switch (ctrl) {
+	case MC_CG_MEMORY:
+		json_object_object_add(
+		    o, "usage", json_object_new_int64(read_i64(dir, "memory.usage_in_bytes")));
+		json_object_object_add(
+		    o, "max_usage",
+		    json_object_new_int64(read_i64(dir, "memory.max_usage_in_bytes")));
+		json_object_object_add(
+		    o, "limit", json_object_new_int64(read_i64(dir, "memory.limit_in_bytes")));
+		json_object_object_add(o, "failcnt",
+				       json_object_new_int64(read_i64(dir, "memory.failcnt")));
+		break;
+	case MC_CG_PIDS:
+		json_object_object_add(o, "current",
+				       json_object_new_int64(read_i64(dir, "pids.current")));
+		break;
+	case MC_CG_CPUACCT:
+		json_object_object_add(o, "usage_ns",
+				       json_object_new_int64(read_i64(dir, "cpuacct.usage")));
+		break;
+	default:
+		json_object_put(o);
+		return;
+	}
+	json_object_object_add(o, "hierarchy", json_object_new_string("v1"));
+	json_object_object_add(out, mc_cg_ctrl_name(ctrl), o);
+}
+
+const struct mc_cg_ops mc_cg_v1_ops = {
+    .name = "v1",
+    .apply = v1_apply,
+    .freeze = v1_freeze,
+    .frozen = v1_frozen,
+    .stats = v1_stats,
+    .init_dir = v1_init_dir,
+};

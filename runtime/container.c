@@ -1,0 +1,364 @@
+/* The parent side of create/start/delete. minict clones the container init directly into
+ * its new namespaces and overlaps its own slow work (joining v1 cgroups, which can block for
+ * milliseconds, and the veth) with the child's mount set-up. */
+#include "container.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "hooks.h"
+#include "log.h"
+#include "network.h"
+#include "sync.h"
+#include "terminal.h"
+#include "util.h"
+
+static int write_idmap(pid_t pid, const char *file, const struct mc_idmap *m, size_t n, mc_err *err)
+{
+	char buf[340 * 40], path[64];
+	size_t len = 0;
+	for (size_t i = 0; i < n && len + 40 < sizeof(buf); i++)
+		len += snprintf(buf + len, sizeof(buf) - len, "%u %u %u\n", m[i].container_id,
+				m[i].host_id, m[i].size);
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
+	return mc_write_file(path, buf, len, err);
+}
+
+static void now_rfc3339(char *buf, size_t n)
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	size_t l = strftime(buf, n, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + l, n - l, ".%09ldZ", ts.tv_nsec);
+}
+
+static char *hook_state(const char *id, pid_t pid, const char *bundle, const char *status,
+			json_object *annotations)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "ociVersion", json_object_new_string("1.0.2"));
+	json_object_object_add(o, "id", json_object_new_string(id));
+	json_object_object_add(o, "status", json_object_new_string(status));
+	json_object_object_add(o, "pid", json_object_new_int(pid));
+	json_object_object_add(o, "bundle", json_object_new_string(bundle ? bundle : ""));
+	if (annotations)
+		json_object_object_add(o, "annotations", json_object_get(annotations));
+	char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	return s;
+}
+
+static int clone_flags(const struct mc_spec *spec, mc_err *err)
+{
+	int flags = 0;
+	for (size_t i = 0; i < spec->nnamespaces; i++) {
+		const struct mc_namespace *ns = &spec->namespaces[i];
+		if (ns->type == CLONE_NEWTIME)
+			return mc_error(err, 0,
+					"linux.namespaces: time namespaces are not supported");
+		if (ns->path || ns->type == CLONE_NEWCGROUP)
+			continue; /* joined by the child; cgroup ns is unshared after joining */
+		flags |= ns->type;
+	}
+	return flags;
+}
+
+int mc_container_create(struct mc_spec *spec, const struct mc_create_opts *opts,
+			struct mc_state *st, int *sync_out, mc_err *err)
+{
+	struct mc_cgroup cg = {0};
+	int sv[2] = {-1, -1};
+	_cleanup_close_ int fifo = -1, console = -1;
+	pid_t pid = -1;
+	bool claimed = false, have_cg = false;
+	char veth[16] = "";
+	_cleanup_free_ char *dir = NULL, *fifo_path = NULL;
+
+	int flags = clone_flags(spec, err);
+	if (flags < 0)
+		return -1;
+	if (mc_state_claim(opts->root, opts->id, err) < 0)
+		return -1;
+	claimed = true;
+	dir = mc_state_dir(opts->root, opts->id);
+	if (!dir || asprintf(&fifo_path, "%s/exec.fifo", dir) < 0) {
+		mc_error(err, ENOMEM, "create");
+		goto fail;
+	}
+	if (!opts->foreground) {
+		if (mkfifo(fifo_path, 0600) < 0) {
+			mc_error(err, errno, "mkfifo `%s`", fifo_path);
+			goto fail;
+		}
+		fifo = open(fifo_path, O_PATH | O_CLOEXEC);
+		if (fifo < 0) {
+			mc_error(err, errno, "open `%s`", fifo_path);
+			goto fail;
+		}
+	}
+	if (opts->console_socket) {
+		console = mc_console_connect(opts->console_socket, err);
+		if (console < 0)
+			goto fail;
+	} else if (opts->console_sock_fd >= 0) {
+		console = dup(opts->console_sock_fd);
+	}
+	if (spec->process.terminal && console < 0) {
+		mc_error(err, 0, "process.terminal is true: --console-socket is required");
+		goto fail;
+	}
+	if (mc_cg_create(&cg, spec->cgroups_path, opts->id, spec->has_resources ? &spec->res : NULL,
+			 err) < 0)
+		goto fail;
+	have_cg = true;
+	if (mc_cg_apply(&cg, spec->has_resources ? &spec->res : NULL, err) < 0)
+		goto fail;
+	for (int c = 0; c < MC_CG_NCTRL; c++)
+		if (cg.path[c])
+			mc_debug("cgroup: %s -> %s %s", mc_cg_ctrl_name(c), cg.ops[c]->name,
+				 cg.path[c]);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		mc_error(err, errno, "socketpair");
+		goto fail;
+	}
+	const char *pidns = NULL;
+	if (mc_spec_has_ns(spec, CLONE_NEWPID, &pidns) && pidns) {
+		_cleanup_close_ int nfd = open(pidns, O_RDONLY | O_CLOEXEC);
+		if (nfd < 0 || setns(nfd, CLONE_NEWPID) < 0) {
+			mc_error(err, errno, "join pid namespace `%s`", pidns);
+			goto fail;
+		}
+	}
+	struct mc_init_args ia = {.spec = spec,
+				  .opts = opts,
+				  .cg = &cg,
+				  .sync_fd = sv[1],
+				  .fifo_fd = fifo,
+				  .console_fd = console,
+				  .net_config = spec->net_bridge && spec->net_cidr};
+	pid = syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, 0);
+	if (pid < 0) {
+		mc_error(err, errno, "clone");
+		goto fail;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		mc_init_main(&ia);
+	}
+	close(sv[1]);
+	sv[1] = -1;
+	if (mc_spec_has_ns(spec, CLONE_NEWUSER, &pidns) && !pidns) {
+		if (write_idmap(pid, "uid_map", spec->uid_maps, spec->nuid_maps, err) < 0 ||
+		    write_idmap(pid, "gid_map", spec->gid_maps, spec->ngid_maps, err) < 0) {
+			mc_wrap(err, "user namespace maps");
+			goto fail;
+		}
+		mc_sync_send(sv[0], MC_SYNC_MAPS, 0, NULL);
+	}
+	/* overlapped with the child's mounts */
+	if (mc_cg_enter(&cg, pid, err) < 0)
+		goto fail;
+	if (ia.net_config) {
+		mc_net_ifname(opts->id, veth);
+		if (mc_net_setup_host(spec->net_bridge, spec->net_cidr, veth, pid, err) < 0) {
+			veth[0] = 0;
+			goto fail;
+		}
+	}
+	if (mc_sync_expect(sv[0], MC_SYNC_PREPIVOT, err) < 0)
+		goto fail;
+	if (spec->hooks.count[MC_HOOK_PRESTART] || spec->hooks.count[MC_HOOK_CREATE_RUNTIME]) {
+		_cleanup_free_ char *hs =
+		    hook_state(opts->id, pid, opts->bundle, "creating", spec->annotations);
+		if (mc_hooks_run(spec, MC_HOOK_PRESTART, hs, err) < 0 ||
+		    mc_hooks_run(spec, MC_HOOK_CREATE_RUNTIME, hs, err) < 0)
+			goto fail;
+	}
+	mc_sync_send(sv[0], MC_SYNC_CONTINUE, 0, NULL);
+	if (mc_sync_expect(sv[0], MC_SYNC_READY, err) < 0)
+		goto fail;
+
+	char created[64];
+	now_rfc3339(created, sizeof(created));
+	memset(st, 0, sizeof(*st));
+	st->id = strdup(opts->id);
+	st->pid = pid;
+	st->start_time = mc_proc_start_time(pid);
+	st->bundle = opts->bundle ? strdup(opts->bundle) : NULL;
+	st->rootfs = strdup(spec->root_path);
+	st->created = strdup(created);
+	st->annotations = spec->annotations ? json_object_get(spec->annotations) : NULL;
+	st->cg = cg;
+	st->has_cg = true;
+	have_cg = false;
+	st->veth = veth[0] ? strdup(veth) : NULL;
+	st->net_bridge = veth[0] && spec->net_bridge ? strdup(spec->net_bridge) : NULL;
+	if (mc_state_save(opts->root, st, err) < 0) {
+		cg = st->cg;
+		have_cg = true;
+		memset(&st->cg, 0, sizeof(st->cg));
+		mc_state_free(st);
+		goto fail;
+	}
+	if (opts->pid_file) {
+		char b[24];
+		int n = snprintf(b, sizeof(b), "%d", pid);
+		_cleanup_free_ char *tmp = NULL;
+		int fd = -1;
+		if (asprintf(&tmp, "%s.tmp", opts->pid_file) < 0 ||
+		    (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0 ||
+		    mc_write_all(fd, b, n) < 0 || close(fd) < 0 ||
+		    rename(tmp, opts->pid_file) < 0) {
+			mc_error(err, errno, "pid file `%s`", opts->pid_file);
+			if (tmp)
+				unlink(tmp);
+			cg = st->cg;
+			have_cg = true;
+			memset(&st->cg, 0, sizeof(st->cg));
+			mc_state_free(st);
+			goto fail;
+		}
+	}
+	if (sync_out)
+		*sync_out = sv[0];
+	else
+		close(sv[0]);
+	return 0;
+
+fail:
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	mc_err e2 = NULL;
+	if (veth[0])
+		mc_net_remove(veth, &e2);
+	mc_error_free(&e2);
+	if (have_cg) {
+		/* the dead init may linger a moment in the cgroup */
+		mc_cg_destroy(&cg, &e2);
+		mc_error_free(&e2);
+		mc_cg_free(&cg);
+	}
+	if (claimed)
+		mc_state_remove(opts->root, opts->id);
+	return mc_wrap(err, "create");
+}
+
+int mc_container_start(const char *root, struct mc_state *st, mc_err *err)
+{
+	enum mc_status s = mc_state_status(root, st);
+	if (s != MC_CREATED)
+		return mc_error(err, 0, "container \"%s\" is %s, not created: cannot start", st->id,
+				mc_status_name(s));
+	_cleanup_free_ char *dir = mc_state_dir(root, st->id), *fifo = NULL;
+	if (!dir || asprintf(&fifo, "%s/exec.fifo", dir) < 0)
+		return mc_error(err, ENOMEM, "start");
+	_cleanup_close_ int fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return mc_error(err, errno, "start: open `%s`", fifo);
+	_cleanup_close_ int pidfd = syscall(SYS_pidfd_open, st->pid, 0);
+	for (;;) {
+		struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
+				      {.fd = pidfd, .events = POLLIN}};
+		if (poll(p, pidfd >= 0 ? 2 : 1, 10000) <= 0)
+			return mc_error(err, ETIMEDOUT, "start: container init did not answer");
+		if (p[0].revents & POLLIN)
+			break;
+		if (pidfd >= 0 && (p[1].revents & POLLIN))
+			return mc_error(err, 0, "start: container init exited");
+	}
+	char c;
+	if (read(fd, &c, 1) != 1)
+		return mc_error(err, errno, "start: read exec.fifo");
+	unlink(fifo);
+	if (st->bundle) {
+		struct mc_spec *spec = NULL;
+		mc_err e2 = NULL;
+		if (mc_spec_load(st->bundle, &spec, &e2) == 0 &&
+		    spec->hooks.count[MC_HOOK_POSTSTART]) {
+			_cleanup_free_ char *hs =
+			    hook_state(st->id, st->pid, st->bundle, "running", st->annotations);
+			if (mc_hooks_run(spec, MC_HOOK_POSTSTART, hs, &e2) < 0)
+				mc_warn("%s", mc_error_text(e2));
+		}
+		mc_error_free(&e2);
+		mc_spec_free(spec);
+	}
+	return 0;
+}
+
+static void wait_gone(pid_t pid, uint64_t start_time)
+{
+	int pidfd = syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd >= 0) {
+		struct pollfd p = {.fd = pidfd, .events = POLLIN};
+		poll(&p, 1, 10000);
+		close(pidfd);
+	}
+	/* reap it if it is our child (run) */
+	waitpid(pid, NULL, WNOHANG);
+	for (int i = 0; i < 1000 && mc_proc_start_time(pid) == start_time && start_time; i++)
+		usleep(1000);
+}
+
+int mc_container_destroy(const char *root, struct mc_state *st, mc_err *err)
+{
+	if (mc_state_alive(st)) {
+		if (st->has_cg) {
+			if (mc_cg_is_frozen(&st->cg)) {
+				mc_err e2 = NULL;
+				mc_cg_kill_all(&st->cg, SIGKILL, &e2);
+				mc_cg_freeze(&st->cg, false, &e2);
+				mc_error_free(&e2);
+			}
+			if (mc_cg_kill_all(&st->cg, SIGKILL, err) < 0)
+				return mc_wrap(err, "delete");
+		}
+		kill(st->pid, SIGKILL);
+		wait_gone(st->pid, st->start_time);
+	}
+	int ret = 0;
+	mc_err e2 = NULL;
+	if (st->veth && mc_net_remove(st->veth, &e2) < 0) {
+		mc_warn("%s", mc_error_text(e2));
+		mc_error_free(&e2);
+	}
+	if (st->has_cg && mc_cg_destroy(&st->cg, err) < 0)
+		ret = mc_wrap(err, "delete");
+	if (st->bundle) {
+		struct mc_spec *spec = NULL;
+		if (mc_spec_load(st->bundle, &spec, &e2) == 0 &&
+		    spec->hooks.count[MC_HOOK_POSTSTOP]) {
+			_cleanup_free_ char *hs =
+			    hook_state(st->id, st->pid, st->bundle, "stopped", st->annotations);
+			if (mc_hooks_run(spec, MC_HOOK_POSTSTOP, hs, &e2) < 0)
+				mc_warn("%s", mc_error_text(e2));
+		}
+		mc_error_free(&e2);
+		mc_spec_free(spec);
+	}
+	if (ret == 0)
+		mc_state_remove(root, st->id);
+	return ret;
+}

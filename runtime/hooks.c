@@ -1,0 +1,71 @@
+#include "hooks.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "util.h"
+
+const char *mc_hook_kind_name(int kind)
+{
+	static const char *n[MC_HOOK_KINDS] = {"prestart",	 "createRuntime", "createContainer",
+					       "startContainer", "poststart",	  "poststop"};
+	return n[kind];
+}
+
+static int run_one(const struct mc_hook *h, const char *state_json, mc_err *err)
+{
+	int in[2];
+	if (pipe2(in, O_CLOEXEC) < 0)
+		return mc_error(err, errno, "pipe");
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(in[0]);
+		close(in[1]);
+		return mc_error(err, errno, "fork");
+	}
+	if (pid == 0) {
+		dup2(in[0], 0);
+		char *const empty[] = {NULL};
+		char *const argv0[] = {h->path, NULL};
+		execve(h->path, h->args ? h->args : argv0, h->env ? h->env : empty);
+		_exit(127);
+	}
+	close(in[0]);
+	mc_write_all(in[1], state_json, strlen(state_json));
+	close(in[1]);
+	int status = 0;
+	if (h->timeout > 0) {
+		int pfd = syscall(SYS_pidfd_open, pid, 0);
+		struct pollfd p = {.fd = pfd, .events = POLLIN};
+		int r = pfd >= 0 ? poll(&p, 1, h->timeout * 1000) : 1;
+		if (pfd >= 0)
+			close(pfd);
+		if (r == 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			return mc_error(err, 0, "`%s` timed out after %d s", h->path, h->timeout);
+		}
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (WIFEXITED(status))
+		return mc_error(err, 0, "`%s` exited with status %d", h->path, WEXITSTATUS(status));
+	return mc_error(err, 0, "`%s` killed by signal %d", h->path, WTERMSIG(status));
+}
+
+int mc_hooks_run(const struct mc_spec *spec, int kind, const char *state_json, mc_err *err)
+{
+	for (size_t i = 0; i < spec->hooks.count[kind]; i++)
+		if (run_one(&spec->hooks.list[kind][i], state_json, err) < 0)
+			return mc_wrap(err, "hooks.%s[%zu]", mc_hook_kind_name(kind), i);
+	return 0;
+}

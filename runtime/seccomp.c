@@ -1,0 +1,75 @@
+/* Load a seccomp filter from struct mc_seccomp with libseccomp. */
+#include <errno.h>
+#include <seccomp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "security.h"
+
+int mc_seccomp_load(const struct mc_spec *spec, mc_err *err)
+{
+	struct mc_seccomp def;
+	const struct mc_seccomp *sc = &spec->seccomp;
+	bool own = false;
+	if (!spec->has_seccomp) {
+		if (mc_seccomp_default(&spec->process, &def, err) < 0)
+			return mc_wrap(err, "seccomp: default profile");
+		sc = &def;
+		own = true;
+	}
+	int ret = 0;
+	scmp_filter_ctx ctx = seccomp_init(sc->default_action);
+	if (!ctx) {
+		ret = mc_error(err, EINVAL, "seccomp: init");
+		goto out;
+	}
+	for (size_t i = 0; i < sc->narchs; i++) {
+		int r = seccomp_arch_add(ctx, sc->archs[i]);
+		if (r < 0 && r != -EEXIST) {
+			ret = mc_error(err, -r, "seccomp: architectures[%zu]", i);
+			goto out;
+		}
+	}
+	if (sc->flag_log)
+		seccomp_attr_set(ctx, SCMP_FLTATR_CTL_LOG, 1);
+	if (sc->flag_spec_allow)
+		seccomp_attr_set(ctx, SCMP_FLTATR_CTL_SSB, 1);
+	for (size_t i = 0; i < sc->nrules; i++) {
+		const struct mc_seccomp_rule *rule = &sc->rules[i];
+		if (rule->action == sc->default_action)
+			continue;
+		struct scmp_arg_cmp cmp[6];
+		for (size_t k = 0; k < rule->nargs && k < 6; k++) {
+			cmp[k].arg = rule->args[k].index;
+			cmp[k].op = rule->args[k].op;
+			cmp[k].datum_a = rule->args[k].value;
+			cmp[k].datum_b = rule->args[k].value_two;
+		}
+		for (size_t n = 0; n < rule->nnames; n++) {
+			int nr = seccomp_syscall_resolve_name(rule->names[n]);
+			if (nr == __NR_SCMP_ERROR)
+				continue;
+			int r = seccomp_rule_add_array(ctx, rule->action, nr, rule->nargs, cmp);
+			if (r < 0) {
+				ret = mc_error(err, -r, "seccomp: syscalls[%zu] %s", i,
+					       rule->names[n]);
+				goto out;
+			}
+		}
+	}
+	int r = seccomp_load(ctx);
+	if (r < 0)
+		ret = mc_error(err, -r, "seccomp: load filter");
+out:
+	if (ctx)
+		seccomp_release(ctx);
+	if (own) {
+		for (size_t i = 0; i < def.nrules; i++) {
+			free(def.rules[i].names[0]);
+			free(def.rules[i].names);
+			free(def.rules[i].args);
+		}
+		free(def.rules);
+	}
+	return ret;
+}

@@ -1,0 +1,44 @@
+#include "sync.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int mc_sync_send(int fd, int type, int errnum, const char *text)
+{
+	struct mc_sync_msg m = {.type = type, .errnum = errnum};
+	if (text)
+		strncpy(m.text, text, sizeof(m.text) - 1);
+	ssize_t n;
+	do
+		n = send(fd, &m, sizeof(m), MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	return n == (ssize_t)sizeof(m) ? 0 : -1;
+}
+
+int mc_sync_recv(int fd, struct mc_sync_msg *m, mc_err *err)
+{
+	ssize_t n;
+	do
+		n = recv(fd, m, sizeof(*m), 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return mc_error(err, errno, "sync: read");
+	if (n != (ssize_t)sizeof(*m))
+		return mc_error(err, 0, "container init exited before it was ready");
+	m->text[sizeof(m->text) - 1] = 0;
+	return 0;
+}
+
+int mc_sync_expect(int fd, int want, mc_err *err)
+{
+	struct mc_sync_msg m;
+	if (mc_sync_recv(fd, &m, err) < 0)
+		return -1;
+	if (m.type == MC_SYNC_ERROR)
+		return mc_error(err, 0, "%s", m.text);
+	if (m.type != want)
+		return mc_error(err, 0, "sync: unexpected message %d (wanted %d)", m.type, want);
+	return 0;
+}
