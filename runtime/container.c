@@ -324,17 +324,18 @@ static void wait_gone(pid_t pid, uint64_t start_time)
 
 int mc_container_destroy(const char *root, struct mc_state *st, mc_err *err)
 {
-	if (mc_state_alive(st)) {
-		if (st->has_cg) {
-			if (mc_cg_is_frozen(&st->cg)) {
-				mc_err e2 = NULL;
-				mc_cg_kill_all(&st->cg, SIGKILL, &e2);
-				mc_cg_freeze(&st->cg, false, &e2);
-				mc_error_free(&e2);
-			}
-			if (mc_cg_kill_all(&st->cg, SIGKILL, err) < 0)
-				return mc_wrap(err, "delete");
+	bool alive = mc_state_alive(st);
+	if (st->has_cg) {
+		/* everything in the container's own cgroup goes, init or not */
+		mc_err e2 = NULL;
+		if (mc_cg_is_frozen(&st->cg)) {
+			mc_cg_kill_all(&st->cg, SIGKILL, &e2);
+			mc_cg_freeze(&st->cg, false, &e2);
 		}
+		mc_cg_kill_all(&st->cg, SIGKILL, &e2);
+		mc_error_free(&e2);
+	}
+	if (alive) {
 		kill(st->pid, SIGKILL);
 		wait_gone(st->pid, st->start_time);
 	}

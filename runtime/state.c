@@ -75,7 +75,7 @@ uint64_t mc_proc_start_time(pid_t pid)
 		return 0;
 	/* after ") " come fields 3.. ; starttime is field 22 */
 	int field = 2;
-	for (p++; *p && field < 21; p++)
+	for (p++; *p && field < 22; p++)
 		if (*p == ' ')
 			field++;
 	/* state is field 3: a zombie counts as gone */

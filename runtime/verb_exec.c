@@ -234,10 +234,23 @@ int mc_verb_exec(struct mc_global *g, int argc, char **argv, mc_err *err)
 		if (console_fd < 0)
 			goto out;
 	}
-	int errpipe[2];
-	if (pipe2(errpipe, O_CLOEXEC) < 0) {
+	int errpipe[2], gopipe[2];
+	if (pipe2(errpipe, O_CLOEXEC) < 0 || pipe2(gopipe, O_CLOEXEC) < 0) {
 		mc_error(err, errno, "pipe");
 		goto out;
+	}
+	/* open the cgroup.procs files while still in the host's mount namespace */
+	int procs[MC_CG_NCTRL + 1];
+	size_t nprocs = 0;
+	for (int k = -1; st.has_cg && k < MC_CG_NCTRL; k++) {
+		const char *dir = k < 0 ? st.cg.unified : st.cg.path[k];
+		if (!dir)
+			continue;
+		char p[4200];
+		snprintf(p, sizeof(p), "%s/cgroup.procs", dir);
+		int fd = open(p, O_WRONLY | O_CLOEXEC);
+		if (fd >= 0)
+			procs[nprocs++] = fd;
 	}
 	if (join(st.pid, err) < 0)
 		goto out;
@@ -250,8 +263,13 @@ int mc_verb_exec(struct mc_global *g, int argc, char **argv, mc_err *err)
 		mc_err e = NULL;
 		const struct mc_process *p = &pspec->process;
 		close(errpipe[0]);
+		close(gopipe[1]);
 		if (!detach)
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
+		char go;
+		if (read(gopipe[0], &go, 1) != 1)
+			_exit(127);
+		close(gopipe[0]);
 		if (console_fd >= 0 &&
 		    mc_terminal_setup(console_fd, p->console_h, p->console_w, &e) < 0)
 			goto child_fail;
@@ -282,12 +300,27 @@ int mc_verb_exec(struct mc_global *g, int argc, char **argv, mc_err *err)
 	if (console_fd >= 0)
 		close(console_fd);
 	/* join the container's cgroups (the child is in its pid ns already) */
-	if (st.has_cg && mc_cg_enter(&st.cg, pid, err) < 0) {
+	close(gopipe[0]);
+	char pb[24];
+	int pl = snprintf(pb, sizeof(pb), "%d", pid);
+	for (size_t i = 0; i < nprocs; i++) {
+		if (write(procs[i], pb, pl) != pl && ret == -1 && !*err)
+			mc_error(err, errno, "exec: join cgroup");
+		close(procs[i]);
+	}
+	if (*err) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 		close(errpipe[0]);
+		close(gopipe[1]);
 		goto out;
 	}
+	if (write(gopipe[1], "g", 1) != 1) {
+		mc_error(err, errno, "exec: release process");
+		close(gopipe[1]);
+		goto out;
+	}
+	close(gopipe[1]);
 	char ebuf[4096];
 	ssize_t n = mc_read_all(errpipe[0], ebuf, sizeof(ebuf) - 1);
 	close(errpipe[0]);
