@@ -514,14 +514,23 @@ int mc_spec_resolve_root(struct mc_spec *spec, const char *bundle, mc_err *err)
 		free(real);
 		return mc_error(err, ENOTDIR, "root.path: rootfs `%s`", p);
 	}
-	if (spec->root_path[0] != '/' && bundle) {
-		/* a relative root must stay inside the bundle */
-		_cleanup_free_ char *rb = realpath(bundle, NULL);
-		size_t l = rb ? strlen(rb) : 0;
-		if (!rb || strncmp(real, rb, l) != 0 || (real[l] != '/' && real[l] != 0) ||
-		    real[l] == 0) {
-			mc_error(err, 0, "root.path: \"%s\" resolves to `%s`, outside the bundle",
-				 spec->root_path, real);
+	if (spec->root_path[0] != '/') {
+		/* a relative root must stay inside the bundle (lexically: a symlinked rootfs
+		 * directory is fine, "../x" is not) */
+		int depth = 0;
+		_cleanup_free_ char *copy = strdup(spec->root_path);
+		for (char *save = NULL, *t = copy ? strtok_r(copy, "/", &save) : NULL; t;
+		     t = strtok_r(NULL, "/", &save)) {
+			if (!strcmp(t, ".."))
+				depth--;
+			else if (strcmp(t, ".") != 0)
+				depth++;
+			if (depth < 0)
+				break;
+		}
+		if (depth <= 0) {
+			mc_error(err, 0, "root.path: \"%s\" is outside the bundle",
+				 spec->root_path);
 			free(real);
 			return -1;
 		}
