@@ -101,20 +101,26 @@ int acpi_build(struct guest_mem *gm, unsigned ncpus, uint64_t *rsdp_out, mc_err 
 	put32(fc + 4, 64);
 	fc[32] = 2; /* version */
 
-	/* FADT 6.0, hardware-reduced. */
+	/* FADT 6.0 with the PM1a blocks; SMI_CMD 0: already in ACPI mode. */
 	uint8_t *f = AT(fadt);
 	header(f, "FACP", ACPI_FADT_LEN, 6);
 	put32(f + 36, (uint32_t)facs);
 	put32(f + 40, (uint32_t)dsdt);
+	put16(f + 46, ACPI_SCI_IRQ);
+	put32(f + 56, ACPI_PM1A_EVT_PORT);
+	put32(f + 64, ACPI_PM1A_CNT_PORT);
+	f[88] = 4;			   /* PM1_EVT_LEN */
+	f[89] = 2;			   /* PM1_CNT_LEN */
 	put16(f + 109, 1u << 2 | 1u << 5); /* IAPC_BOOT_ARCH: no VGA, no CMOS RTC; no 8042 */
-	put32(f + 112, ACPI_FADT_HW_REDUCED | ACPI_FADT_RESET_REG | 1u << 0 /* WBINVD */);
+	/* WBINVD, C1 on all CPUs, no power/sleep buttons, reset register */
+	put32(f + 112, 1u << 0 | 1u << 2 | 1u << 4 | 1u << 5 | ACPI_FADT_RESET_REG);
 	gas_io(f + 116, ACPI_RESET_PORT, 8);
 	f[128] = ACPI_RESET_VALUE;
 	f[131] = 0; /* FADT minor version */
 	put64(f + 132, facs);
 	put64(f + 140, dsdt);
-	gas_io(f + 244, ACPI_SLEEP_PORT, 8); /* SLEEP_CONTROL_REG */
-	gas_io(f + 256, ACPI_SLEEP_PORT, 8); /* SLEEP_STATUS_REG */
+	gas_io(f + 148, ACPI_PM1A_EVT_PORT, 32); /* X_PM1a_EVT_BLK */
+	gas_io(f + 172, ACPI_PM1A_CNT_PORT, 16); /* X_PM1a_CNT_BLK */
 	memcpy(f + 268, "MINIVM\0\0", 8);
 	finish(f);
 

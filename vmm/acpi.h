@@ -1,7 +1,8 @@
 /* ACPI tables so a stock Linux finds its vCPUs and can power off: RSDP -> XSDT -> FADT (and
- * DSDT, FACS), MADT. Hardware-reduced ACPI (like Cloud Hypervisor): no SCI, PM1 or PM timer;
- * poweroff through the FADT sleep control register with the \_S5 type from the DSDT, reboot
- * through the FADT reset register. Linux with CONFIG_X86_MPPARSE off relies on the MADT alone.
+ * DSDT, FACS), MADT. Fixed-hardware ACPI with a PM1a event/control block (poweroff: the \_S5
+ * type from the DSDT written to PM1a_CNT with SLP_EN) and the FADT reset register (reboot).
+ * Not hardware-reduced mode: Linux then drops the legacy PIC and with it the ISA IRQs (COM1's
+ * IRQ 4). Linux with CONFIG_X86_MPPARSE off relies on the MADT alone for the vCPUs.
  */
 #ifndef MINIVM_ACPI_H
 #define MINIVM_ACPI_H
@@ -13,11 +14,10 @@
 
 #define ACPI_MAX_CPUS 255 /* xAPIC ids fit in 8 bits */
 
-#define ACPI_HDR_LEN	     36
-#define ACPI_RSDP_LEN	     36
-#define ACPI_FADT_LEN	     276
-#define ACPI_FADT_HW_REDUCED (1u << 20)
-#define ACPI_FADT_RESET_REG  (1u << 10)
+#define ACPI_HDR_LEN	    36
+#define ACPI_RSDP_LEN	    36
+#define ACPI_FADT_LEN	    276
+#define ACPI_FADT_RESET_REG (1u << 10)
 
 /* Sum of len bytes, mod 256 (0 for a table with a correct checksum). */
 uint8_t acpi_checksum(const uint8_t *p, size_t len);

@@ -1,5 +1,5 @@
 /* The platform's explicit device table (no constructors): COM1, the debug port, the ACPI
- * sleep/reset registers, the i8042 reset line and an empty CMOS. */
+ * PM1a blocks and reset register, the i8042 reset line and an empty CMOS. */
 #include <errno.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -51,17 +51,39 @@ static void debug_port_io(void *opaque, uint64_t off, uint8_t *data, uint32_t le
 	}
 }
 
-/* FADT sleep control register: (SLP_TYP << 2) | SLP_EN. S5 (our \_S5) is poweroff. */
-static void acpi_sleep_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+/* PM1a event block: status (write 1 to clear) and enable; nothing ever raises an event. */
+static void pm1_evt_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
 {
 	struct vm *vm = opaque;
-	(void)off;
+	if (off + len > 4)
+		return;
+	pthread_mutex_lock(&vm->end_lock);
+	for (uint32_t i = 0; i < len; i++) {
+		uint8_t *reg = &vm->pm1_evt[off + i];
+		if (!is_write)
+			data[i] = *reg;
+		else if (off + i < 2)
+			*reg &= (uint8_t)~data[i];
+		else
+			*reg = data[i];
+	}
+	pthread_mutex_unlock(&vm->end_lock);
+}
+
+/* PM1a control: SCI_EN always set (ACPI mode); SLP_EN with the S5 type from \_S5 powers off. */
+static void pm1_cnt_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct vm *vm = opaque;
 	if (!is_write) {
 		memset(data, 0, len);
+		if (off == 0)
+			data[0] = ACPI_PM1_SCI_EN;
 		return;
 	}
-	uint8_t v = data[0];
-	if ((v & 0x20) && ((v >> 2) & 7) == ACPI_S5_SLP_TYP)
+	if (off != 0 || len != 2)
+		return;
+	uint16_t v = get16(data);
+	if ((v & ACPI_PM1_SLP_EN) && ((v >> 10) & 7) == ACPI_S5_SLP_TYP)
 		vm_end(vm, VM_POWEROFF, "guest powered off (ACPI S5)");
 }
 
@@ -105,7 +127,8 @@ int devices_register(struct vm *vm, int console_fd, mc_err *err)
 	uart_init(&vm->uart, console_fd, uart_set_irq, vm);
 	if (io_register(&vm->pio, COM1_PORT, 8, uart_io, &vm->uart, "com1", err) < 0 ||
 	    io_register(&vm->pio, MINI_DEBUG_PORT, 4, debug_port_io, vm, "debug", err) < 0 ||
-	    io_register(&vm->pio, ACPI_SLEEP_PORT, 1, acpi_sleep_io, vm, "acpi-sleep", err) < 0 ||
+	    io_register(&vm->pio, ACPI_PM1A_EVT_PORT, 4, pm1_evt_io, vm, "pm1-evt", err) < 0 ||
+	    io_register(&vm->pio, ACPI_PM1A_CNT_PORT, 2, pm1_cnt_io, vm, "pm1-cnt", err) < 0 ||
 	    io_register(&vm->pio, ACPI_RESET_PORT, 1, acpi_reset_io, vm, "acpi-reset", err) < 0 ||
 	    io_register(&vm->pio, I8042_CMD_PORT, 1, i8042_io, vm, "i8042", err) < 0 ||
 	    io_register(&vm->pio, CMOS_PORT, 2, cmos_io, vm, "cmos", err) < 0)

@@ -31,10 +31,15 @@
 #define COM1_IRQ       4
 #define I8042_CMD_PORT 0x64
 #define CMOS_PORT      0x70
-/* ACPI hardware-reduced mode: the FADT's sleep control/status and reset registers. */
-#define ACPI_SLEEP_PORT	 0x600 /* write (SLP_TYP << 2) | SLP_EN (0x20) */
-#define ACPI_RESET_PORT	 0x601 /* write ACPI_RESET_VALUE */
-#define ACPI_RESET_VALUE 0x01
-#define ACPI_S5_SLP_TYP	 5 /* the value \_S5 in our DSDT tells the guest to use */
+/* ACPI fixed hardware (not hardware-reduced: that mode drops the legacy PIC and so the ISA IRQs
+ * the 8250 UART needs): PM1a event and control blocks, and the FADT reset register. */
+#define ACPI_PM1A_EVT_PORT 0x600 /* status (2 bytes) + enable (2 bytes) */
+#define ACPI_PM1A_CNT_PORT 0x604 /* control (2 bytes): SCI_EN, SLP_TYP (bits 10-12), SLP_EN */
+#define ACPI_PM1_SCI_EN	   0x0001
+#define ACPI_PM1_SLP_EN	   0x2000
+#define ACPI_SCI_IRQ	   9
+#define ACPI_RESET_PORT	   0x608 /* write ACPI_RESET_VALUE */
+#define ACPI_RESET_VALUE   0x01
+#define ACPI_S5_SLP_TYP	   5 /* the value \_S5 in our DSDT tells the guest to use */
 
 #endif

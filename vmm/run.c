@@ -51,7 +51,7 @@ static int parse(int argc, char **argv, struct run_opts *o, mc_err *err)
 	opterr = 0;
 	optind = 1;
 	int c;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
 			o->boot.kernel = optarg;

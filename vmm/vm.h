@@ -60,8 +60,9 @@ struct vm {
 	pthread_mutex_t end_lock;
 	enum vm_end end;
 	char end_msg[512];
-	int signal;	  /* VM_SIGNALED: which signal */
-	int guest_status; /* the guest command's exit status from the debug port, or -1 */
+	int signal;	    /* VM_SIGNALED: which signal */
+	uint8_t pm1_evt[4]; /* ACPI PM1a status and enable (under end_lock) */
+	int guest_status;   /* the guest command's exit status from the debug port, or -1 */
 };
 
 int vm_create(struct vm *vm, unsigned ncpus, uint64_t mem, mc_err *err);

@@ -17,7 +17,7 @@
  *   triple         triple fault;  spin: loop forever (for signal tests)
  *
  * Milestones go to the debug port like guestinit's (init, ready, exit status), then the
- * guest powers off through the ACPI sleep register (S5).
+ * guest powers off through ACPI PM1a control (S5).
  */
 #include <stdint.h>
 
@@ -34,6 +34,10 @@ static inline uint8_t inb(uint16_t port)
 	uint8_t v;
 	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
 	return v;
+}
+static inline void outw(uint16_t port, uint16_t v)
+{
+	__asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port));
 }
 static inline void outl(uint16_t port, uint32_t v)
 {
@@ -97,7 +101,7 @@ static unsigned long number(const char *s)
 __attribute__((noreturn)) static void power_off(unsigned status)
 {
 	outl(MINI_DEBUG_PORT, MINI_DBG_VALUE(MINI_DBG_EXIT, status));
-	outb(ACPI_SLEEP_PORT, ACPI_S5_SLP_TYP << 2 | 0x20);
+	outw(ACPI_PM1A_CNT_PORT, ACPI_S5_SLP_TYP << 10 | ACPI_PM1_SLP_EN);
 	for (;;)
 		__asm__ volatile("pause");
 }

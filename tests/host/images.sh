@@ -27,10 +27,10 @@ grep -n virtio_ring.ko <<<"$list" | cut -d: -f1 | {
 }
 
 command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 missing"
-out=$(timeout 120 qemu-system-x86_64 -accel tcg -M microvm -cpu max -m 256 -nodefaults \
+out=$(timeout 300 qemu-system-x86_64 -accel tcg -M microvm -cpu max -m 256 -nodefaults \
 	-no-user-config -serial stdio -display none -no-reboot -kernel "$MINIVM_KERNEL" \
 	-initrd "$MINIVM_INITRD" \
-	-append 'console=ttyS0 quiet panic=-1 -- /bin/sh -c "echo hello from $(uname -r)"' 2>&1)
+	-append 'console=ttyS0 panic=-1 -- /bin/sh -c "echo hello from $(uname -r)"' 2>&1)
 expect_contains "guest output under QEMU" "$out" "hello from $MINIVM_KVER"
 expect_contains "guest powered off" "$out" "reboot: Power down"
 echo "images are complete and boot under QEMU"

@@ -4,7 +4,7 @@
 # kernel can't find init (the lab boots and dies).
 . "$ROOT/tests/lib.sh"
 ML=$BIN/minilab
-state=$(mktemp -d /tmp/minilab-errors.XXXXXX)
+state=$(mktemp -d "$ROOT/build/lab-errors.XXXXXX")
 trap 'MINILAB_STATE=$state $ML stop >/dev/null 2>&1; rm -rf "$state"' EXIT
 export MINILAB_STATE=$state
 eval "$(grep -E '^LAB_' "$ROOT/build/lab.env")" || fail "no build/lab.env: run make lab"

@@ -5,14 +5,14 @@
 # one-shot `minilab run` with no lab started boots and stops a lab by itself.
 . "$ROOT/tests/lib.sh"
 ML=$BIN/minilab
-state=$(mktemp -d /tmp/minilab-foundation.XXXXXX)
+state=$(mktemp -d "$ROOT/build/lab-foundation.XXXXXX")
 xfer=$(mktemp -d "$ROOT/build/lab-xfer.XXXXXX")
 trap 'MINILAB_STATE=$state $ML stop >/dev/null 2>&1; rm -rf "$state" "$xfer"' EXIT
 export MINILAB_STATE=$state
 eval "$(grep -E '^LAB_KVER' "$ROOT/build/lab.env")"
 
 run_capture out rc "$ML" start
-expect_eq "start" "$rc" 0
+expect_eq "start ($out)" "$rc" 0
 expect_contains "start message" "$out" "lab ready in"
 echo "$out"
 run_capture out rc "$ML" status
