@@ -105,6 +105,12 @@ int mc_container_create(struct mc_spec *spec, const struct mc_create_opts *opts,
 			mc_error(err, errno, "mkfifo `%s`", fifo_path);
 			goto fail;
 		}
+		/* a user-namespaced init opens it as the container's root */
+		if (spec->nuid_maps && chown(fifo_path, spec->uid_maps[0].host_id,
+					     spec->ngid_maps ? spec->gid_maps[0].host_id : 0) < 0) {
+			mc_error(err, errno, "chown `%s`", fifo_path);
+			goto fail;
+		}
 		fifo = open(fifo_path, O_PATH | O_CLOEXEC);
 		if (fifo < 0) {
 			mc_error(err, errno, "open `%s`", fifo_path);

@@ -226,8 +226,10 @@ void mc_init_main(struct mc_init_args *a)
 		char p[64];
 		snprintf(p, sizeof(p), "/proc/self/fd/%d", a->fifo_fd);
 		int w = open(p, O_WRONLY | O_CLOEXEC);
-		if (w < 0 || write(w, "0", 1) != 1)
+		if (w < 0 || write(w, "0", 1) != 1) {
+			fprintf(stderr, "minict: container init: exec.fifo: %s\n", strerror(errno));
 			_exit(1);
+		}
 		close(w);
 		close(a->fifo_fd);
 	} else {
