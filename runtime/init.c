@@ -180,14 +180,16 @@ void mc_init_main(struct mc_init_args *a)
 	if (own_mntns) {
 		if (mc_pivot_root(spec->root_path, a->opts->no_pivot, &err) < 0)
 			fail(a, &err);
+		/* sysctls before /proc/sys turns read-only */
+		if (write_sysctls(spec, &err) < 0)
+			fail(a, &err);
 		if (mc_mounts_finish(spec, &err) < 0)
 			fail(a, &err);
-	} else if (chdir("/") < 0) {
-		mc_error(&err, errno, "chdir /");
+	} else if (chdir("/") < 0 || write_sysctls(spec, &err) < 0) {
+		if (!err)
+			mc_error(&err, errno, "chdir /");
 		fail(a, &err);
 	}
-	if (write_sysctls(spec, &err) < 0)
-		fail(a, &err);
 	if (proc->terminal) {
 		if (a->console_fd < 0) {
 			mc_error(&err, 0, "process.terminal is true but no --console-socket given");

@@ -252,6 +252,15 @@ int mc_verb_exec(struct mc_global *g, int argc, char **argv, mc_err *err)
 		if (fd >= 0)
 			procs[nprocs++] = fd;
 	}
+	/* the pid file lives in the host's mount namespace too */
+	int pidfile_fd = -1;
+	if (pid_file) {
+		pidfile_fd = open(pid_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (pidfile_fd < 0) {
+			mc_error(err, errno, "pid file `%s`", pid_file);
+			goto out;
+		}
+	}
 	if (join(st.pid, err) < 0)
 		goto out;
 	pid_t pid = fork();
@@ -330,21 +339,15 @@ int mc_verb_exec(struct mc_global *g, int argc, char **argv, mc_err *err)
 		mc_error(err, 0, "exec: %s", ebuf);
 		goto out;
 	}
-	if (pid_file) {
+	if (pidfile_fd >= 0) {
 		char b[24];
 		int l = snprintf(b, sizeof(b), "%d", pid);
-		if (mc_write_file(pid_file, b, l, err) < 0) {
-			/* mc_write_file does not create: fall back to open */
-			mc_error_free(err);
-			int fd = open(pid_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-			if (fd < 0 || mc_write_all(fd, b, l) < 0) {
-				mc_error(err, errno, "pid file `%s`", pid_file);
-				if (fd >= 0)
-					close(fd);
-				goto out;
-			}
-			close(fd);
+		if (mc_write_all(pidfile_fd, b, l) < 0) {
+			mc_error(err, errno, "pid file `%s`", pid_file);
+			close(pidfile_fd);
+			goto out;
 		}
+		close(pidfile_fd);
 	}
 	if (detach) {
 		ret = 0;
