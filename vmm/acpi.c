@@ -75,7 +75,7 @@ int acpi_build(struct guest_mem *gm, unsigned ncpus, uint64_t *rsdp_out, mc_err 
 	uint64_t dsdt = align16(fadt + ACPI_FADT_LEN);
 	uint32_t dsdt_len = ACPI_HDR_LEN + sizeof(dsdt_aml);
 	uint64_t madt = align16(dsdt + dsdt_len);
-	uint32_t madt_len = 44 + 8 * ncpus + 12 + 10 + 10 + 6;
+	uint32_t madt_len = 44 + 8 * ncpus + 12 + 10 + 6;
 	if (madt + madt_len > ACPI_ADDR + ACPI_MAX)
 		return mc_error(err, 0, "ACPI: tables do not fit");
 #define AT(gpa) (base + ((gpa)-ACPI_ADDR))
@@ -147,13 +147,8 @@ int acpi_build(struct guest_mem *gm, unsigned ncpus, uint64_t *rsdp_out, mc_err 
 	put32(e + 4, (uint32_t)IOAPIC_ADDR);
 	put32(e + 8, 0); /* GSI base */
 	e += 12;
-	e[0] = 2; /* Interrupt Source Override: ISA IRQ 0 (PIT) -> GSI 2 */
-	e[1] = 10;
-	e[2] = 0;
-	e[3] = 0;
-	put32(e + 4, 2);
-	put16(e + 8, 0);
-	e += 10;
+	/* No IRQ 0 -> GSI 2 override: KVM's default routing wires the in-kernel PIT (GSI 0) to
+	 * IOAPIC pin 0, not pin 2 as on PC hardware. */
 	e[0] = 2; /* ISA IRQ 9 -> GSI 9, level, active high (as on PCs) */
 	e[1] = 10;
 	e[2] = 0;

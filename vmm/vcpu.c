@@ -14,7 +14,6 @@
 #include "timings.h"
 #include "vm.h"
 
-#define MSR_IA32_TSC	      0x10
 #define MSR_IA32_SYSENTER_CS  0x174
 #define MSR_IA32_SYSENTER_ESP 0x175
 #define MSR_IA32_SYSENTER_EIP 0x176
@@ -33,8 +32,9 @@
 #define EFER_LME 0x100u
 #define EFER_LMA 0x400u
 
-/* Architectural reset-ish values Linux expects from a boot loader. A MSR the host's KVM
- * does not know (PVM lacks some) is skipped with a debug message: none is vital. */
+/* Architectural reset-ish values Linux expects from a boot loader. The TSC is left alone:
+ * KVM synchronizes it across vCPUs at creation, a late write from here would unsync it. A MSR the
+ * host's KVM does not know (PVM lacks some) is skipped with a debug message: none is vital. */
 static void set_msrs(struct vcpu *v)
 {
 	static const struct {
@@ -49,7 +49,6 @@ static void set_msrs(struct vcpu *v)
 	    {MSR_CSTAR, 0},
 	    {MSR_SYSCALL_MASK, 0},
 	    {MSR_KERNEL_GS_BASE, 0},
-	    {MSR_IA32_TSC, 0},
 	    {MSR_IA32_MISC_ENABLE, 1 /* fast strings */},
 	    {MSR_MTRR_DEF_TYPE, 1u << 11 | 6 /* MTRRs on, default write-back */},
 	};
