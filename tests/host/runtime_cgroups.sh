@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# minict cgroups on this host's layout (hybrid here: v1 memory/cpu/pids, cgroup2 for freeze):
+# the placement is reported per controller, memory.limit OOM-kills, pids.limit refuses
+# forks, the cpu quota is written, pause freezes every process, kill --all reaches them all,
+# and only minict's own cgroup directories are created and removed.
+set -uo pipefail
+source "$(dirname "$0")/runtime_lib.bash"
+[ -d /sys/fs/cgroup ] || skip "no /sys/fs/cgroup"
+T=$(mktemp -d /tmp/minict-cg.XXXXXX)
+S=$T/state
+trap '"$MINICT" --root "$S" delete -f cg1 >/dev/null 2>&1; rm -rf "$T"' EXIT
+mk_bundle "$T/b"
+m() { "$MINICT" --root "$S" "$@"; }
+edit_config "$T/b" '
+c["process"]["args"] = ["sleep", "1000"]
+c["linux"]["resources"]["memory"] = {"limit": 33554432, "swap": 33554432}
+c["linux"]["resources"]["pids"] = {"limit": 8}
+c["linux"]["resources"]["cpu"] = {"quota": 20000, "period": 100000, "shares": 512}
+'
+m run -d --bundle "$T/b" cg1 || die "create"
+state=$(m state cg1)
+layout=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["cgroups"]["layout"])' <<<"$state")
+echo "layout: $layout"
+where() { python3 -c 'import json,sys; print(json.load(sys.stdin)["cgroups"].get(sys.argv[1], ""))' "$1" <<<"$state"; }
+for c in memory pids cpu; do
+	w=$(where $c)
+	echo "$c -> $w"
+	[ -n "$w" ] || die "no cgroup for $c"
+	case $layout in
+	hybrid) # v2 only when cgroup2 offers the controller
+		if grep -qw "$c" /sys/fs/cgroup/unified/cgroup.controllers; then
+			[[ $w == v2:* ]] || die "$c should be on v2"
+		else
+			[[ $w == v1:* ]] || die "$c should be on v1"
+		fi ;;
+	v2) [[ $w == v2:* ]] || die "$c should be on v2" ;;
+	v1) [[ $w == v1:* ]] || die "$c should be on v1" ;;
+	esac
+done
+memdir=$(where memory); memdir=${memdir#v?:}
+pidsdir=$(where pids); pidsdir=${pidsdir#v?:}
+cpudir=$(where cpu); cpudir=${cpudir#v?:}
+if [ -f "$memdir/memory.limit_in_bytes" ]; then
+	[ "$(cat "$memdir/memory.limit_in_bytes")" = 33554432 ] || die "memory.limit_in_bytes"
+	[ "$(cat "$cpudir/cpu.cfs_quota_us")" = 20000 ] || die "cpu.cfs_quota_us"
+	[ "$(cat "$cpudir/cpu.shares")" = 512 ] || die "cpu.shares"
+else
+	[ "$(cat "$memdir/memory.max")" = 33554432 ] || die "memory.max"
+	[ "$(cat "$cpudir/cpu.max")" = "20000 100000" ] || die "cpu.max"
+fi
+[ "$(cat "$pidsdir/pids.max")" = 8 ] || die "pids.max"
+echo "ok: limits written"
+
+# pids.max refuses forks
+out=$(m exec cg1 sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do sleep 30 & done 2>&1; wait' 2>&1)
+grep -qi 'resource temporarily unavailable\|can.t fork\|fork' <<<"$out" || die "pids limit did not refuse forks: $out"
+m kill --all cg1 KILL 2>/dev/null # also kills init; restart for the next checks
+for _ in $(seq 50); do m state cg1 | grep -q '"stopped"' && break; sleep 0.1; done
+m delete cg1 || die "delete after kill --all"
+[ -z "$(leftovers cg1 "$S")" ] || die "left behind: $(leftovers cg1 "$S")"
+echo "ok: pids.max and kill --all"
+
+# memory limit: allocating beyond it gets the process OOM-killed
+m run -d --bundle "$T/b" cg1 || die "create 2"
+m exec cg1 sh -c 'x=$(head -c 100000000 /dev/zero | tr "\0" a); echo survived ${#x}'
+rc=$?
+[ $rc -eq 137 ] || die "memory hog was not OOM-killed (exit $rc)"
+echo "ok: OOM kill at memory.limit"
+
+# pause freezes, resume thaws
+m exec -d cg1 sh -c 'while :; do :; done' || die "exec -d"
+m pause cg1 || die "pause"
+m state cg1 | grep -q '"paused"' || die "not paused"
+for p in $(m ps --format json cg1 | tr -d '[]' | tr , ' '); do
+	s=$(awk '{print $3}' "/proc/$p/stat")
+	# frozen tasks sleep in the freezer (D or S), never R
+	[ "$s" != R ] || die "pid $p still running while paused"
+done
+m resume cg1 || die "resume"
+m state cg1 | grep -q '"running"' || die "not running after resume"
+echo "ok: pause/resume"
+m delete -f cg1 || die "delete -f"
+[ -z "$(leftovers cg1 "$S")" ] || die "left behind: $(leftovers cg1 "$S")"
+echo "cgroups ok"
