@@ -99,16 +99,16 @@ lab: images
 	@scripts/lab-image.sh
 
 demo: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) -s --no-print-directory all
 	@scripts/demo.sh
 
 # ---- tests ---------------------------------------------------------------------------------
 
 test: deps
-	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory images
-	@$(MAKE) --no-print-directory SAN=1 BUILD=build/san all test-bins
-	@$(MAKE) --no-print-directory lab
+	@$(MAKE) -s --no-print-directory all
+	@$(MAKE) -s --no-print-directory images
+	@$(MAKE) -s --no-print-directory SAN=1 BUILD=build/san all test-bins
+	@$(MAKE) -s --no-print-directory lab
 	@scripts/run-tests.sh
 
 format:

@@ -39,12 +39,16 @@ mount -t tmpfs -o mode=0755 tmpfs /mnt/rw || fail "mount tmpfs"
 mkdir -p /mnt/rw/upper /mnt/rw/work
 mount -t overlay overlay -o lowerdir=/mnt/lower,upperdir=/mnt/rw/upper,workdir=/mnt/rw/work /newroot ||
 	fail "mount the overlay root"
-mkdir -p "/newroot$CHECKOUT" "/newroot/lib/modules/$KVER"
-mount -t virtiofs checkout "/newroot$CHECKOUT" || fail "mount the checkout (virtio-fs tag checkout)"
+# The checkout first goes to /mnt/checkout: the lab's own /tmp and /run are mounted before it
+# moves into place, so a checkout under /tmp stays visible.
+mkdir -p /mnt/checkout "/newroot/lib/modules/$KVER"
+mount -t virtiofs checkout /mnt/checkout || fail "mount the checkout (virtio-fs tag checkout)"
+# the agent's secret, written by minilab start on the host, in the checkout or elsewhere
+case $TOKEN in
+"$CHECKOUT"/*) cp "/mnt/checkout/${TOKEN#"$CHECKOUT"/}" /token ;;
+*) cp "/mnt/lower$TOKEN" /token ;;
+esac || fail "read the lab token $TOKEN"
 mount --bind "/mnt/lower$MODDIR" "/newroot/lib/modules/$KVER" || fail "bind $MODDIR"
-# the agent's secret (minilab start wrote it on the host), read before /run and /tmp are
-# replaced by the lab's own tmpfs
-cp "/newroot$TOKEN" /token || fail "read the lab token $TOKEN"
 mount -t proc proc /newroot/proc || fail "mount /proc"
 mount -t sysfs sys /newroot/sys || fail "mount /sys"
 mount -t cgroup2 cgroup2 /newroot/sys/fs/cgroup || fail "mount cgroup2"
@@ -54,8 +58,9 @@ mount -t devpts -o newinstance,ptmxmode=0666 devpts /newroot/dev/pts
 mount -t tmpfs tmpfs /newroot/dev/shm
 mount -t tmpfs tmpfs /newroot/tmp
 mount -t tmpfs tmpfs /newroot/run
-mkdir -p /newroot/run/minilab
+mkdir -p /newroot/run/minilab "/newroot$CHECKOUT"
 cp /token /newroot/run/minilab/token && chmod 0600 /newroot/run/minilab/token && rm /token
+mount --move /mnt/checkout "/newroot$CHECKOUT" || fail "move the checkout to $CHECKOUT"
 
 hostname minilab
 ip link set lo up

@@ -20,7 +20,7 @@ expect_eq() {
 expect_contains() {
 	case $2 in
 	*"$3"*) ;;
-	*) fail "$1: '$3' not in: $2" ;;
+	*) fail "$1: '$3' not in (last 30 lines): $(tail -n 30 <<<"$2")" ;;
 	esac
 }
 # run_capture VAR_OUT VAR_RC CMD...: run CMD, capture stdout+stderr and the exit status
