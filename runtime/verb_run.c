@@ -217,6 +217,11 @@ static int run_short(struct mc_global *g, int argc, char **argv, mc_err *err)
 		json_object_object_add(p, "limit", json_object_new_int64(pids));
 		json_object_object_add(res, "pids", p);
 	}
+	/* unprivileged ICMP echo sockets, as podman sets: ping works without CAP_NET_RAW */
+	json_object *sysctl = json_object_new_object();
+	json_object_object_add(sysctl, "net.ipv4.ping_group_range",
+			       json_object_new_string("0 2147483647"));
+	json_object_object_add(linux_o, "sysctl", sysctl);
 	if (bridge) {
 		set_path(root, "minict", "netBridge", json_object_new_string(bridge));
 		set_path(root, "minict", "netAddress", json_object_new_string(cidr));
