@@ -52,16 +52,15 @@ static void set_msrs(struct vcpu *v)
 	    {MSR_IA32_MISC_ENABLE, 1 /* fast strings */},
 	    {MSR_MTRR_DEF_TYPE, 1u << 11 | 6 /* MTRRs on, default write-back */},
 	};
-	struct {
-		struct kvm_msrs hdr;
-		struct kvm_msr_entry e;
-	} one;
+	_Alignas(struct kvm_msrs)
+	    uint8_t buf[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
+	struct kvm_msrs *one = (struct kvm_msrs *)buf;
 	for (size_t i = 0; i < MC_ARRAY_SIZE(msrs); i++) {
-		memset(&one, 0, sizeof(one));
-		one.hdr.nmsrs = 1;
-		one.e.index = msrs[i].index;
-		one.e.data = msrs[i].value;
-		if (ioctl(v->fd, KVM_SET_MSRS, &one) != 1)
+		memset(buf, 0, sizeof(buf));
+		one->nmsrs = 1;
+		one->entries[0].index = msrs[i].index;
+		one->entries[0].data = msrs[i].value;
+		if (ioctl(v->fd, KVM_SET_MSRS, one) != 1)
 			mc_debug("vcpu%u: MSR 0x%x not settable here", v->id, msrs[i].index);
 	}
 }
