@@ -10,7 +10,7 @@ pkgs=(
 	# images and the lab
 	qemu-system-x86 busybox-static cpio lz4 python3 e2fsprogs kmod iproute2
 	# baselines and clients (runtime issue)
-	runc podman crun
+	runc podman crun time
 )
 
 missing=()
