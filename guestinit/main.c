@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "debug_port.h"
@@ -170,6 +171,8 @@ int main(int argc, char **argv)
 	int status = run_command(cmd);
 	milestone(MINI_DBG_EXIT, (unsigned)status);
 
+	/* Let the UART send what the command wrote before the machine goes away. */
+	tcdrain(1);
 	sync();
 	reboot(RB_POWER_OFF);
 	say("reboot: %s", strerror(errno));
