@@ -25,8 +25,8 @@ static inline void mc_fclosep(FILE **f)
 		fclose(*f);
 }
 
-#define _cleanup_free_   __attribute__((cleanup(mc_freep)))
-#define _cleanup_close_  __attribute__((cleanup(mc_closep)))
+#define _cleanup_free_	 __attribute__((cleanup(mc_freep)))
+#define _cleanup_close_	 __attribute__((cleanup(mc_closep)))
 #define _cleanup_fclose_ __attribute__((cleanup(mc_fclosep)))
 
 /* Hand ownership out of a cleanup variable. */

@@ -92,7 +92,8 @@ int mc_read_file(const char *path, size_t max, char **buf, size_t *len, mc_err *
 			if (cap >= max) {
 				if (read(fd, &probe, 1) == 0)
 					break;
-				return mc_error(err, 0, "read `%s`: larger than %zu bytes", path, max);
+				return mc_error(err, 0, "read `%s`: larger than %zu bytes", path,
+						max);
 			}
 			cap = cap * 2 > max ? max : cap * 2;
 			char *nb = realloc(b, cap + 1);

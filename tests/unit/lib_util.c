@@ -84,11 +84,9 @@ static void read_file_limits(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(parse_size_units),
-		cmocka_unit_test(parse_size_rejects_junk),
-		cmocka_unit_test(parse_uint_range),
-		cmocka_unit_test(error_context_chain),
-		cmocka_unit_test(read_file_limits),
+	    cmocka_unit_test(parse_size_units), cmocka_unit_test(parse_size_rejects_junk),
+	    cmocka_unit_test(parse_uint_range), cmocka_unit_test(error_context_chain),
+	    cmocka_unit_test(read_file_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
