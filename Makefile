@@ -117,6 +117,9 @@ format:
 check-format:
 	@clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
+tidy:
+	clang-tidy --quiet $(FILES) -- -std=gnu11 -D_GNU_SOURCE -Ilib -I. $(CFLAGS_minict)
+
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --std=c11 \
 		--suppress=missingIncludeSystem -Ilib $$(git ls-files '*.c')
@@ -124,4 +127,5 @@ lint:
 clean:
 	rm -rf build
 
-.PHONY: all deps images images-env lab demo test format check-format lint clean
+FILES ?= $(shell git ls-files "*.c")
+.PHONY: all deps images images-env lab demo test format check-format lint tidy clean

@@ -285,7 +285,7 @@ static void power_off(void)
 
 int lab_agent_serve(uint16_t port, const char *token_file, mc_err *err)
 {
-	char token[LAB_TOKEN_LEN + 1];
+	char token[LAB_TOKEN_LEN + 1] = {0};
 	if (read_token(token_file, token, err) < 0)
 		return -1;
 	_cleanup_close_ int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -322,8 +322,7 @@ int lab_agent_serve(uint16_t port, const char *token_file, mc_err *err)
 			if (read(sfd, &si, sizeof(si)) < 0 && errno != EAGAIN)
 				return mc_error(err, errno, "read signalfd");
 			int status;
-			pid_t pid;
-			while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+			while (waitpid(-1, &status, WNOHANG) > 0) {
 				if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_POWEROFF) {
 					if (getpid() == 1)
 						power_off();

@@ -96,7 +96,8 @@ int main(int argc, char **argv)
 		if (cmd_agent(argc - 2, argv + 2, &err) == 0)
 			return 0;
 		if (getpid() == 1) {
-			/* the lab's PID 1: say why on the console (minilab start shows it), power off */
+			/* the lab's PID 1: say why on the console (minilab start shows it), power
+			 * off */
 			fprintf(stderr, "MINILAB-INIT-FAILED: agent: %s\n", mc_error_text(err));
 			sync();
 			reboot(RB_POWER_OFF);

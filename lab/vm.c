@@ -35,7 +35,7 @@ static int read_kv_file(const char *path, const char *key, char *out, size_t n)
 	char line[8192];
 	size_t klen = strlen(key);
 	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, key, klen) || line[klen] != '=')
+		if (strncmp(line, key, klen) != 0 || line[klen] != '=')
 			continue;
 		line[strcspn(line, "\n")] = '\0';
 		if (strlen(line + klen + 1) >= n)
@@ -54,7 +54,7 @@ static int check_magic(const char *path, off_t off, const char *magic, const cha
 		return mc_error(err, errno, "lab image is broken: open %s `%s`", what, path);
 	char buf[8] = {0};
 	size_t n = strlen(magic);
-	if (pread(fd, buf, n, off) != (ssize_t)n || memcmp(buf, magic, n))
+	if (pread(fd, buf, n, off) != (ssize_t)n || memcmp(buf, magic, n) != 0)
 		return mc_error(
 		    err, 0,
 		    "lab image is broken: %s `%s` has no %s magic (rebuild it with make lab)", what,
