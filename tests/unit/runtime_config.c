@@ -1,0 +1,327 @@
+/* Unit tests for minict's config parser, mount options, default seccomp profile and CLI
+ * helpers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/mount.h>
+
+#include "runtime/cli.h"
+#include "jsonc.h"
+#include "runtime/network.h"
+#include "runtime/security.h"
+#include "runtime/spec.h"
+#include "runtime/state.h"
+
+static struct mc_spec *parse_ok(const char *json)
+{
+	struct mc_spec *s = NULL;
+	mc_err err = NULL;
+	int r = mc_spec_parse(json, strlen(json), &s, &err);
+	if (r < 0)
+		fail_msg("unexpected error: %s", mc_error_text(err));
+	return s;
+}
+
+/* Parse the default spec after applying a textual replacement; expect an error naming want. */
+static void expect_error(const char *json, const char *want)
+{
+	struct mc_spec *s = NULL;
+	mc_err err = NULL;
+	assert_int_equal(mc_spec_parse(json, strlen(json), &s, &err), -1);
+	assert_null(s);
+	if (!strstr(mc_error_text(err), want))
+		fail_msg("error \"%s\" lacks \"%s\"", mc_error_text(err), want);
+	mc_error_free(&err);
+}
+
+static char *default_with(const char *key_path, json_object *v)
+{
+	json_object *root = mc_spec_default_json();
+	assert_non_null(root);
+	char *copy = strdup(key_path), *save = NULL;
+	json_object *o = root;
+	char *tok = strtok_r(copy, ".", &save), *next;
+	while ((next = strtok_r(NULL, ".", &save))) {
+		json_object *child;
+		if (!json_object_object_get_ex(o, tok, &child)) {
+			child = json_object_new_object();
+			json_object_object_add(o, tok, child);
+		}
+		o = child;
+		tok = next;
+	}
+	if (v)
+		json_object_object_add(o, tok, v);
+	else
+		json_object_object_del(o, tok);
+	char *s = strdup(json_object_to_json_string(root));
+	json_object_put(root);
+	free(copy);
+	return s;
+}
+
+static void test_default_spec(void **state)
+{
+	(void)state;
+	json_object *root = mc_spec_default_json();
+	const char *txt = json_object_to_json_string(root);
+	struct mc_spec *s = parse_ok(txt);
+	json_object_put(root);
+	assert_string_equal(s->process.args[0], "sh");
+	assert_null(s->process.args[1]);
+	assert_true(s->process.no_new_privileges);
+	assert_int_equal(s->process.caps.count[MC_CAP_BOUNDING], 11);
+	assert_int_equal(s->process.caps.count[MC_CAP_AMBIENT], -1);
+	assert_int_equal(s->nnamespaces, 6);
+	assert_true(mc_spec_has_ns(s, CLONE_NEWPID, NULL));
+	assert_true(mc_spec_has_ns(s, CLONE_NEWCGROUP, NULL));
+	assert_false(mc_spec_has_ns(s, CLONE_NEWUSER, NULL));
+	assert_int_equal(s->nmounts, 7);
+	assert_string_equal(s->mounts[1].destination, "/dev");
+	assert_true(s->mounts[1].flags & MS_NOSUID);
+	assert_string_equal(s->mounts[1].data, "mode=755,size=65536k");
+	assert_int_equal(s->process.nrlimits, 1);
+	assert_int_equal(s->process.rlimits[0].hard, 1024);
+	assert_false(s->has_seccomp);
+	assert_int_equal(s->nmasked, 11);
+	mc_spec_free(s);
+}
+
+static void test_field_errors(void **state)
+{
+	(void)state;
+	char *j;
+	expect_error("{", "invalid JSON");
+	expect_error("[1]", "expected a JSON object");
+	expect_error("{\"ociVersion\": \"1.0.2\"} x", "trailing data");
+	expect_error("{\"ociVersion\": \"2.0\", \"root\": {\"path\": \"r\"}}",
+		     "ociVersion: unsupported");
+	j = default_with("process.args", json_object_new_string("sh"));
+	expect_error(j, "process.args: expected an array, got string");
+	free(j);
+	j = default_with("process.args", json_object_new_array());
+	expect_error(j, "process.args: must be a non-empty array");
+	free(j);
+	j = default_with("root.path", NULL);
+	expect_error(j, "root.path: missing");
+	free(j);
+	j = default_with("process.user.uid", json_object_new_int64(-5));
+	expect_error(j, "process.user.uid: -5 out of range");
+	free(j);
+	j = default_with("process.cwd", json_object_new_string("relative"));
+	expect_error(j, "process.cwd: \"relative\" is not an absolute path");
+	free(j);
+	j = default_with("linux.namespaces",
+			 json_tokener_parse("[{\"type\": \"pid\"}, {\"type\": \"pid\"}]"));
+	expect_error(j, "linux.namespaces[1].type: namespace listed twice");
+	free(j);
+	j = default_with("linux.namespaces", json_tokener_parse("[{\"type\": \"bogus\"}]"));
+	expect_error(j, "linux.namespaces[0].type: unknown namespace type \"bogus\"");
+	free(j);
+	j = default_with(
+	    "linux.uidMappings",
+	    json_tokener_parse("[{\"containerID\": 0, \"hostID\": 1000, \"size\": 1}]"));
+	expect_error(j, "without a user namespace");
+	free(j);
+	j = default_with(
+	    "linux.seccomp",
+	    json_tokener_parse("{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": "
+			       "[{\"names\": [\"nope\"], \"action\": \"SCMP_ACT_ALLOW\"}]}"));
+	expect_error(j, "linux.seccomp.syscalls[0].names[0]: unknown syscall \"nope\"");
+	free(j);
+	j = default_with("linux.seccomp", json_tokener_parse("{\"defaultAction\": \"ALLOW\"}"));
+	expect_error(j, "linux.seccomp.defaultAction: unknown seccomp action \"ALLOW\"");
+	free(j);
+	j = default_with(
+	    "process.rlimits",
+	    json_tokener_parse("[{\"type\": \"RLIMIT_NOFILE\", \"soft\": 10, \"hard\": 5}]"));
+	expect_error(j, "process.rlimits[0]: soft limit above hard limit");
+	free(j);
+	j = default_with(
+	    "process.rlimits",
+	    json_tokener_parse("[{\"type\": \"RLIMIT_BOGUS\", \"soft\": 1, \"hard\": 5}]"));
+	expect_error(j, "process.rlimits[0].type: unknown rlimit");
+	free(j);
+	j = default_with("linux.resources.cpu", json_tokener_parse("{\"cpus\": \"0-1;rm\"}"));
+	expect_error(j, "linux.resources.cpu.cpus: invalid list");
+	free(j);
+	j = default_with("linux.cgroupsPath", json_object_new_string("/a/../../etc"));
+	expect_error(j, "linux.cgroupsPath: \"..\" is not allowed");
+	free(j);
+	j = default_with("linux.devices",
+			 json_tokener_parse("[{\"path\": \"/etc/x\", \"type\": \"c\"}]"));
+	expect_error(j, "linux.devices[0].path: must be an absolute path under /dev");
+	free(j);
+	j = default_with(
+	    "hostname",
+	    json_object_new_string(
+		"0123456789012345678901234567890123456789012345678901234567890123456789"));
+	expect_error(j, "hostname: longer than 64 bytes");
+	free(j);
+}
+
+static void test_resources(void **state)
+{
+	(void)state;
+	char *j =
+	    default_with("linux.resources",
+			 json_tokener_parse("{\"memory\": {\"limit\": 67108864, \"swap\": -1}, "
+					    "\"cpu\": {\"quota\": 50000, \"period\": 100000, "
+					    "\"shares\": 1024, \"cpus\": \"0-1\"}, "
+					    "\"pids\": {\"limit\": 32}}"));
+	struct mc_spec *s = parse_ok(j);
+	free(j);
+	assert_true(s->has_resources);
+	assert_true(s->res.has_mem_limit);
+	assert_int_equal(s->res.mem_limit, 67108864);
+	assert_int_equal(s->res.mem_swap, -1);
+	assert_int_equal(s->res.cpu_quota, 50000);
+	assert_int_equal(s->res.cpu_period, 100000);
+	assert_int_equal(s->res.cpu_shares, 1024);
+	assert_string_equal(s->res.cpus, "0-1");
+	assert_int_equal(s->res.pids_limit, 32);
+	mc_spec_free(s);
+}
+
+static void test_mount_options(void **state)
+{
+	(void)state;
+	struct mc_mount m = {0};
+	char *opts[] = {"rbind", "ro", "nosuid", "rprivate", "mode=755", "rw", "noexec", "size=1k"};
+	mc_err err = NULL;
+	assert_int_equal(mc_mount_options(&m, opts, 8, &err), 0);
+	assert_true(m.bind);
+	assert_true(m.flags & MS_BIND);
+	assert_true(m.flags & MS_REC);
+	assert_false(m.flags & MS_RDONLY); /* "rw" came after "ro" */
+	assert_true(m.flags & MS_NOSUID);
+	assert_true(m.flags & MS_NOEXEC);
+	assert_int_equal(m.propagation, MS_PRIVATE | MS_REC);
+	assert_string_equal(m.data, "mode=755,size=1k");
+	free(m.data);
+}
+
+static bool profile_allows(const struct mc_seccomp *sc, const char *name, bool *conditional)
+{
+	for (size_t i = 0; i < sc->nrules; i++)
+		if (!strcmp(sc->rules[i].names[0], name) && sc->rules[i].action == SCMP_ACT_ALLOW) {
+			if (conditional)
+				*conditional = sc->rules[i].nargs > 0;
+			return true;
+		}
+	return false;
+}
+
+static void free_profile(struct mc_seccomp *sc)
+{
+	for (size_t i = 0; i < sc->nrules; i++) {
+		free(sc->rules[i].names[0]);
+		free(sc->rules[i].names);
+		free(sc->rules[i].args);
+	}
+	free(sc->rules);
+}
+
+static void test_default_seccomp(void **state)
+{
+	(void)state;
+	struct mc_process p = {0};
+	int bset[] = {CAP_CHOWN, CAP_KILL};
+	p.has_caps = true;
+	p.caps.set[MC_CAP_BOUNDING] = bset;
+	p.caps.count[MC_CAP_BOUNDING] = 2;
+	struct mc_seccomp sc;
+	mc_err err = NULL;
+	assert_int_equal(mc_seccomp_default(&p, &sc, &err), 0);
+	assert_int_equal(sc.default_action, SCMP_ACT_ERRNO(EPERM));
+	assert_true(profile_allows(&sc, "read", NULL));
+	assert_true(profile_allows(&sc, "execve", NULL));
+	static const char *denied[] = {"mount",	  "umount2", "keyctl", "add_key", "init_module",
+				       "unshare", "setns",   "reboot", "bpf",	  "pivot_root"};
+	for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++)
+		if (profile_allows(&sc, denied[i], NULL))
+			fail_msg("%s allowed without its capability", denied[i]);
+	bool cond = false;
+	assert_true(profile_allows(&sc, "clone", &cond));
+	assert_true(cond); /* only without namespace flags */
+	free_profile(&sc);
+
+	int bset2[] = {CAP_SYS_ADMIN};
+	p.caps.set[MC_CAP_BOUNDING] = bset2;
+	p.caps.count[MC_CAP_BOUNDING] = 1;
+	assert_int_equal(mc_seccomp_default(&p, &sc, &err), 0);
+	assert_true(profile_allows(&sc, "mount", NULL));
+	assert_true(profile_allows(&sc, "unshare", NULL));
+	assert_true(profile_allows(&sc, "clone", &cond));
+	assert_false(cond);
+	assert_false(profile_allows(&sc, "init_module", NULL));
+	free_profile(&sc);
+}
+
+static void test_cli_helpers(void **state)
+{
+	(void)state;
+	int sig;
+	mc_err err = NULL;
+	assert_int_equal(mc_signal_parse("SIGKILL", &sig, &err), 0);
+	assert_int_equal(sig, SIGKILL);
+	assert_int_equal(mc_signal_parse("term", &sig, &err), 0);
+	assert_int_equal(sig, SIGTERM);
+	assert_int_equal(mc_signal_parse("9", &sig, &err), 0);
+	assert_int_equal(sig, 9);
+	assert_int_equal(mc_signal_parse("0", &sig, &err), -1);
+	mc_error_free(&err);
+	assert_int_equal(mc_signal_parse("SIGNOPE", &sig, &err), -1);
+	mc_error_free(&err);
+	assert_int_equal(mc_check_id("web-1_a.b+c", &err), 0);
+	assert_int_equal(mc_check_id("../etc", &err), -1);
+	mc_error_free(&err);
+	assert_int_equal(mc_check_id("", &err), -1);
+	mc_error_free(&err);
+	assert_int_equal(mc_check_id("..", &err), -1);
+	mc_error_free(&err);
+	char *br = NULL, *cidr = NULL;
+	assert_int_equal(mc_net_parse("bridge=br0,ip=10.0.0.2/24", &br, &cidr, &err), 0);
+	assert_string_equal(br, "br0");
+	assert_string_equal(cidr, "10.0.0.2/24");
+	free(br);
+	free(cidr);
+	br = cidr = NULL;
+	assert_int_equal(mc_net_parse("bridge=br0", &br, &cidr, &err), -1); /* no ip */
+	mc_error_free(&err);
+	free(br);
+	br = NULL;
+	assert_int_equal(mc_net_parse("bridge=br0,ip=10.0.0.300/24", &br, &cidr, &err), -1);
+	mc_error_free(&err);
+	free(br);
+	br = NULL;
+	assert_int_equal(
+	    mc_net_parse("bridge=averyveryverylongbridgename,ip=10.0.0.2/24", &br, &cidr, &err),
+	    -1);
+	mc_error_free(&err);
+	free(br);
+	free(cidr);
+	char ifn[16];
+	mc_net_ifname("abc", ifn);
+	assert_int_equal(strlen(ifn), 11);
+	assert_memory_equal(ifn, "mct", 3);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_default_spec),    cmocka_unit_test(test_field_errors),
+	    cmocka_unit_test(test_resources),	    cmocka_unit_test(test_mount_options),
+	    cmocka_unit_test(test_default_seccomp), cmocka_unit_test(test_cli_helpers),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
