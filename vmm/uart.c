@@ -101,10 +101,9 @@ static void write_reg(struct uart *u, unsigned reg, uint8_t v)
 		break;
 	case IIR_FCR:
 		u->fcr = v & 0xc9;
-		if (v & 0x02) { /* clear RX FIFO */
-			u->rx_count = 0;
-			pthread_cond_broadcast(&u->rx_space);
-		}
+		/* "Clear RX FIFO" (bit 1) is ignored on purpose: our FIFO is the host's input
+		 * backlog, and Linux clears it when it opens the port, which would drop what was
+		 * typed (or piped) before the guest got there. */
 		break;
 	case LCR:
 		u->lcr = v;

@@ -124,9 +124,12 @@ static void uart_model(void **state)
 	wr(&u, 0, 'z');
 	assert_int_equal(rd(&u, 0), 'z');
 	wr(&u, 4, 0x08);
-	/* FIFO enabled shows in IIR */
+	/* FIFO enabled shows in IIR; clearing the RX FIFO keeps host input typed ahead */
 	wr(&u, 2, 0x01);
 	assert_int_equal(rd(&u, 2) & 0xc0, 0xc0);
+	assert_int_equal(uart_receive(&u, (const uint8_t *)"q", 1), 1);
+	wr(&u, 2, 0x03);
+	assert_int_equal(rd(&u, 0), 'q');
 	/* odd sizes and offsets are ignored, reads see all ones */
 	uint8_t d[2] = {0, 0};
 	uart_io(&u, 0, d, 2, false);
