@@ -143,6 +143,8 @@ int cmd_run(int argc, char **argv)
 	con.out_fd = con.stop_fd = -1;
 	o.timings_json = false;
 
+	/* A console reader that goes away must not kill the VM: the UART just drops output. */
+	signal(SIGPIPE, SIG_IGN);
 	if (parse(argc, argv, &o, &err) < 0 || console_parse(o.console, &con, &err) < 0)
 		goto out;
 	vm_made = true;

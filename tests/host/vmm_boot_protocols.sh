@@ -8,8 +8,10 @@ for k in "${KERNELS[@]}"; do
 	n=$(basename "$k")
 	run_capture out rc guest "$k" "check 256" --initrd "$TMP/initrd" --mem 256M
 	expect_eq "$n handoff (256M) exit status; output: $out" "$rc" 0
-	run_capture out rc guest "$k" "check 64" --initrd "$TMP/initrd" --mem 64M --cpus 2
-	expect_eq "$n handoff (64M, 2 vCPUs) exit status; output: $out" "$rc" 0
+	for cpus in 2 8; do
+		run_capture out rc guest "$k" "check 64" --initrd "$TMP/initrd" --mem 64M --cpus $cpus
+		expect_eq "$n handoff (64M, $cpus vCPUs) exit status; output: $out" "$rc" 0
+	done
 	# Without an initrd the guest must notice (check 23): the checks can fail.
 	run_capture out rc guest "$k" "check 256"
 	expect_eq "$n without initrd: failed check" "$rc" 23

@@ -18,5 +18,8 @@ for k in "${KERNELS[@]}"; do
 	expect_eq "$n --console file exit" "$?" 0
 	expect_eq "$n --console file leaves stdout empty" "$out" ""
 	expect_contains "$n --console file content" "$(cat "$TMP/console.txt")" "hello from the"
+	# A reader that goes away only loses the output; the guest still finishes.
+	guest "$k" hello </dev/null | true
+	expect_eq "$n closed stdout: exit status" "${PIPESTATUS[0]}" 0
 	echo "$n: console ok"
 done
