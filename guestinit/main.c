@@ -6,7 +6,7 @@
  *   3. run the command given as init's arguments (what follows `--` on the kernel command
  *      line), or /bin/sh when there is none, as a session leader with the console as its tty
  *   4. report milestones (init, ready, exit status) on the debug port (debug_port.h)
- *   5. sync and power off with reboot(2)
+ *   5. wait for the console to transmit, sync and power off with reboot(2)
  *
  * It never returns: PID 1 exiting panics the kernel.
  */
@@ -110,6 +110,22 @@ static void load_modules(void)
 	fclose(f);
 }
 
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/* Let the console transmit what the command wrote (the UART sends it from interrupts, after
+ * write() returned) before powering off, bounded in case the console is stuck. */
+static void drain_console(void)
+{
+	struct sigaction sa = {.sa_handler = on_alarm};
+	sigaction(SIGALRM, &sa, NULL);
+	alarm(5);
+	tcdrain(1);
+	alarm(0);
+}
+
 /* Run argv as a session leader on the console; return its status as a shell would. */
 static int run_command(char **argv)
 {
@@ -170,9 +186,7 @@ int main(int argc, char **argv)
 	milestone(MINI_DBG_READY, 0);
 	int status = run_command(cmd);
 	milestone(MINI_DBG_EXIT, (unsigned)status);
-
-	/* Let the UART send what the command wrote before the machine goes away. */
-	tcdrain(1);
+	drain_console();
 	sync();
 	reboot(RB_POWER_OFF);
 	say("reboot: %s", strerror(errno));
