@@ -234,12 +234,10 @@ int mc_verb_exec(struct mc_global *g, int argc, char **argv, mc_err *err)
 		if (console_fd < 0)
 			goto out;
 	}
-	int errpipe[2], gopipe[2];
-	if (pipe2(errpipe, O_CLOEXEC) < 0 || pipe2(gopipe, O_CLOEXEC) < 0) {
-		mc_error(err, errno, "pipe");
-		goto out;
-	}
-	/* open the cgroup.procs files while still in the host's mount namespace */
+	/* minict itself never joins the container's namespaces: a helper child does and forks
+	 * the process, which minict adopts as a subreaper. The pid file and cgroup.procs stay
+	 * reachable in the host's mount namespace, and no long-lived process of ours ends up
+	 * half inside the container's pid namespace. */
 	int procs[MC_CG_NCTRL + 1];
 	size_t nprocs = 0;
 	for (int k = -1; st.has_cg && k < MC_CG_NCTRL; k++) {
@@ -252,7 +250,6 @@ int mc_verb_exec(struct mc_global *g, int argc, char **argv, mc_err *err)
 		if (fd >= 0)
 			procs[nprocs++] = fd;
 	}
-	/* the pid file lives in the host's mount namespace too */
 	int pidfile_fd = -1;
 	if (pid_file) {
 		pidfile_fd = open(pid_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -261,24 +258,48 @@ int mc_verb_exec(struct mc_global *g, int argc, char **argv, mc_err *err)
 			goto out;
 		}
 	}
-	if (join(st.pid, err) < 0)
+	int errpipe[2], gopipe[2], pidpipe[2];
+	if (pipe2(errpipe, O_CLOEXEC) < 0 || pipe2(gopipe, O_CLOEXEC) < 0 ||
+	    pipe2(pidpipe, O_CLOEXEC) < 0) {
+		mc_error(err, errno, "pipe");
 		goto out;
-	pid_t pid = fork();
-	if (pid < 0) {
+	}
+	if (!detach && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
+		mc_error(err, errno, "exec: become subreaper");
+		goto out;
+	}
+	pid_t helper = fork();
+	if (helper < 0) {
 		mc_error(err, errno, "fork");
 		goto out;
 	}
-	if (pid == 0) {
+	if (helper == 0) {
 		mc_err e = NULL;
-		const struct mc_process *p = &pspec->process;
 		close(errpipe[0]);
 		close(gopipe[1]);
-		if (!detach)
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(pidpipe[0]);
+		if (join(st.pid, &e) < 0) {
+			mc_write_all(errpipe[1], mc_error_text(e), strlen(mc_error_text(e)));
+			_exit(1);
+		}
+		pid_t pid = fork();
+		if (pid < 0) {
+			mc_error(&e, errno, "fork");
+			mc_write_all(errpipe[1], mc_error_text(e), strlen(mc_error_text(e)));
+			_exit(1);
+		}
+		if (pid > 0) {
+			mc_write_all(pidpipe[1], &pid, sizeof(pid));
+			_exit(0);
+		}
+		const struct mc_process *p = &pspec->process;
+		close(pidpipe[1]);
 		char go;
 		if (read(gopipe[0], &go, 1) != 1)
 			_exit(127);
 		close(gopipe[0]);
+		if (!detach)
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (console_fd >= 0 &&
 		    mc_terminal_setup(console_fd, p->console_h, p->console_w, &e) < 0)
 			goto child_fail;
@@ -306,17 +327,33 @@ int mc_verb_exec(struct mc_global *g, int argc, char **argv, mc_err *err)
 		_exit(127);
 	}
 	close(errpipe[1]);
+	close(gopipe[0]);
+	close(pidpipe[1]);
 	if (console_fd >= 0)
 		close(console_fd);
-	/* join the container's cgroups (the child is in its pid ns already) */
-	close(gopipe[0]);
+	while (waitpid(helper, NULL, 0) < 0 && errno == EINTR)
+		;
+	pid_t pid = -1;
+	char ebuf[4096];
+	if (mc_read_all(pidpipe[0], &pid, sizeof(pid)) != sizeof(pid) || pid <= 0) {
+		close(pidpipe[0]);
+		close(gopipe[1]);
+		ssize_t n = mc_read_all(errpipe[0], ebuf, sizeof(ebuf) - 1);
+		close(errpipe[0]);
+		ebuf[n > 0 ? n : 0] = 0;
+		mc_error(err, 0, "exec: %s", n > 0 ? ebuf : "helper failed");
+		goto out;
+	}
+	close(pidpipe[0]);
+	/* join the container's cgroups before the process runs anything */
 	char pb[24];
 	int pl = snprintf(pb, sizeof(pb), "%d", pid);
 	for (size_t i = 0; i < nprocs; i++) {
-		if (write(procs[i], pb, pl) != pl && ret == -1 && !*err)
+		if (write(procs[i], pb, pl) != pl && !*err)
 			mc_error(err, errno, "exec: join cgroup");
 		close(procs[i]);
 	}
+	nprocs = 0;
 	if (*err) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
@@ -327,10 +364,10 @@ int mc_verb_exec(struct mc_global *g, int argc, char **argv, mc_err *err)
 	if (write(gopipe[1], "g", 1) != 1) {
 		mc_error(err, errno, "exec: release process");
 		close(gopipe[1]);
+		close(errpipe[0]);
 		goto out;
 	}
 	close(gopipe[1]);
-	char ebuf[4096];
 	ssize_t n = mc_read_all(errpipe[0], ebuf, sizeof(ebuf) - 1);
 	close(errpipe[0]);
 	if (n > 0) {

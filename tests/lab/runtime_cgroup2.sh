@@ -34,7 +34,7 @@ for c in pids cpu; do [ "$(where $c)" = "v2:$dir" ] || die "$c not in $dir"; don
 [ "$(cat "$dir/cpu.weight")" = 20 ] || die "cpu.weight $(cat "$dir/cpu.weight")"
 echo "ok: limits on v2 in $dir"
 
-out=$(m exec v2a sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do sleep 30 & done 2>&1; true' 2>&1)
+out=$(m exec v2a sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do sleep 30 </dev/null >/dev/null 2>&1 & done 2>&1; true' 2>&1)
 grep -qi "fork\|resource temporarily" <<<"$out" || die "pids.max did not refuse forks: $out"
 # kill the sleepers (every process in the container's cgroup but its init)
 init=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])' <<<"$state")
@@ -42,7 +42,7 @@ for p in $(cat "$dir/cgroup.procs"); do [ "$p" = "$init" ] || kill -9 "$p"; done
 for _ in $(seq 100); do [ "$(cat "$dir/pids.current")" -le 1 ] && break; sleep 0.1; done
 echo "ok: pids.max"
 
-m exec v2a sh -c 'x=$(head -c 40000000 /dev/zero | tr "\0" a); echo survived ${#x}'
+m exec v2a tail /dev/zero
 rc=$?
 [ $rc -eq 137 ] || die "not OOM-killed (exit $rc)"
 grep -q 'oom_kill [1-9]' "$dir/memory.events" || die "memory.events: $(cat "$dir/memory.events")"
