@@ -57,6 +57,12 @@ out=$(m --debug run --rootfs "$T/b/rootfs" --id short1 --memory 64M --cpus 0.5 -
 [ "$out" = inside ] || die "short form output: $out"
 grep -q 'cgroup: memory -> v' "$T/dbg" || die "no cgroup placement report"
 [ -z "$(leftovers short1 "$S")" ] || die "short form left behind: $(leftovers short1 "$S")"
+# short form with a terminal (-t): the process gets a pty as its controlling terminal
+if command -v script >/dev/null; then
+	out=$(echo 'tty; exit 3' | script -qec "$MINICT --root $S run -t --rootfs $T/b/rootfs --id tty1 -- sh" /dev/null | tr -d '\r')
+	grep -q '^/dev/pts/0$' <<<"$out" || die "-t: no pty: $out"
+	[ -z "$(leftovers tty1 "$S")" ] || die "-t left behind"
+fi
 m features | python3 -c 'import json,sys; f=json.load(sys.stdin); assert "pid" in f["linux"]["namespaces"]' ||
 	die "features JSON"
 echo "lifecycle ok"
