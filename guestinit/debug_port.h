@@ -14,10 +14,10 @@
 #define MINI_DEBUG_PORT 0x0ee0
 
 /* Milestone codes (value >> 24). */
-#define MINI_DBG_INIT	 0x01 /* guest PID 1 is running; payload 0 */
-#define MINI_DBG_READY	 0x02 /* mounts and modules done, command about to start; payload 0 */
-#define MINI_DBG_EXIT	 0x03 /* command ended; payload = exit status (0-255, 128+signal) */
-#define MINI_DBG_NOTE	 0x11 /* tiny test guests: free-form value, logged by minivm */
+#define MINI_DBG_INIT  0x01 /* guest PID 1 is running; payload 0 */
+#define MINI_DBG_READY 0x02 /* mounts and modules done, command about to start; payload 0 */
+#define MINI_DBG_EXIT  0x03 /* command ended; payload = exit status (0-255, 128+signal) */
+#define MINI_DBG_NOTE  0x11 /* tiny test guests: free-form value, logged by minivm */
 
 #define MINI_DBG_VALUE(code, payload) (((unsigned)(code) << 24) | ((unsigned)(payload)&0xffffffu))
 #define MINI_DBG_CODE(value)	      ((unsigned)(value) >> 24)
