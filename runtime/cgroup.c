@@ -21,10 +21,10 @@
 #define CG_ROOT "/sys/fs/cgroup"
 
 static const char *ctrl_names[MC_CG_NCTRL] = {"memory", "cpu", "cpuacct", "cpuset",
-					      "pids",	"io",  "freezer"};
+					      "pids",	"io",  "freezer", "devices"};
 /* v1 hierarchy directory per controller */
 static const char *v1_dirs[MC_CG_NCTRL] = {"memory", "cpu",   "cpuacct", "cpuset",
-					   "pids",   "blkio", "freezer"};
+					   "pids",   "blkio", "freezer", "devices"};
 
 const char *mc_cg_ctrl_name(enum mc_cg_ctrl c)
 {
@@ -120,6 +120,8 @@ static bool needed(enum mc_cg_ctrl c, const struct mc_resources *res)
 		return res && (res->has_blkio_weight || res->nthrottle);
 	case MC_CG_FREEZER:
 		return true;
+	case MC_CG_DEVICES:
+		return res && res->ndevrules;
 	default:
 		return false;
 	}
@@ -280,8 +282,13 @@ int mc_cg_create(struct mc_cgroup *cg, const char *cgroups_path, const char *id,
 			cg->ops[c] = &mc_cg_v2_ops;
 			continue;
 		}
-		if (cg->layout == MC_CG_V2)
-			continue; /* pure v2 without this controller */
+		if (cg->layout == MC_CG_V2) {
+			/* pure v2 without this controller (devices would need an eBPF program) */
+			if (c == MC_CG_DEVICES)
+				mc_warn("cgroup: device rules not enforced on cgroup v2 (no eBPF "
+					"device filter); only the nodes in /dev limit access");
+			continue;
+		}
 		char base[128];
 		snprintf(base, sizeof(base), CG_ROOT "/%s", v1_dirs[c]);
 		if (!is_fs(base, CGROUP_SUPER_MAGIC))

@@ -23,6 +23,7 @@ enum mc_cg_ctrl {
 	MC_CG_PIDS,
 	MC_CG_IO,
 	MC_CG_FREEZER,
+	MC_CG_DEVICES,
 	MC_CG_NCTRL
 };
 

@@ -29,6 +29,8 @@ static int put_i64(const char *dir, const char *file, int64_t v, mc_err *err)
 	return put(dir, file, buf, err);
 }
 
+static int v1_devices(const char *dir, const struct mc_resources *r, mc_err *err);
+
 static int v1_apply(const char *dir, enum mc_cg_ctrl ctrl, const struct mc_resources *r,
 		    mc_err *err)
 {
@@ -90,9 +92,49 @@ static int v1_apply(const char *dir, enum mc_cg_ctrl ctrl, const struct mc_resou
 				return -1;
 		}
 		return 0;
+	case MC_CG_DEVICES:
+		return r->ndevrules ? v1_devices(dir, r, err) : 0;
 	default:
 		return 0;
 	}
+}
+
+static int dev_rule(const char *dir, bool allow, char type, int64_t major, int64_t minor,
+		    const char *access, mc_err *err)
+{
+	char buf[64], ma[24], mi[24];
+	if (major < 0)
+		strcpy(ma, "*");
+	else
+		snprintf(ma, sizeof(ma), "%" PRId64, major);
+	if (minor < 0)
+		strcpy(mi, "*");
+	else
+		snprintf(mi, sizeof(mi), "%" PRId64, minor);
+	snprintf(buf, sizeof(buf), "%c %s:%s %s", type, ma, mi, access);
+	return put(dir, allow ? "devices.allow" : "devices.deny", buf, err);
+}
+
+/* The spec's rules in order, then what every container needs (as runc adds them): the
+ * default nodes, the pty devices. */
+static int v1_devices(const char *dir, const struct mc_resources *r, mc_err *err)
+{
+	static const struct {
+		char t;
+		int ma, mi;
+	} defaults[] = {{'c', 1, 3}, {'c', 1, 5}, {'c', 1, 7}, {'c', 1, 8},   {'c', 1, 9},
+			{'c', 5, 0}, {'c', 5, 1}, {'c', 5, 2}, {'c', 136, -1}};
+	for (size_t i = 0; i < r->ndevrules; i++) {
+		const struct mc_dev_rule *d = &r->devrules[i];
+		if (dev_rule(dir, d->allow, d->type, d->type == 'a' ? -1 : d->major,
+			     d->type == 'a' ? -1 : d->minor, d->access, err) < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
+		if (dev_rule(dir, true, defaults[i].t, defaults[i].ma, defaults[i].mi, "rwm", err) <
+		    0)
+			return -1;
+	return 0;
 }
 
 static int v1_init_dir(const char *dir, enum mc_cg_ctrl ctrl, mc_err *err)

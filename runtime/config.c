@@ -623,6 +623,7 @@ void mc_spec_free(struct mc_spec *s)
 	free(s->res.cpus);
 	free(s->res.mems);
 	free(s->res.throttle);
+	free(s->res.devrules);
 	for (size_t i = 0; i < s->nsysctls; i++) {
 		free(s->sysctls[i].key);
 		free(s->sysctls[i].value);

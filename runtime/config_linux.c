@@ -190,6 +190,52 @@ static int parse_resources(json_object *o, struct mc_resources *res, mc_err *err
 				return mc_error(err, 0, "%s.mems: invalid list \"%s\"", c,
 						res->mems);
 	}
+	json_object *a;
+	if ((r = mc_j_arr(o, "linux.resources", "devices", &a, err)) < 0)
+		return -1;
+	if (r) {
+		size_t n = json_object_array_length(a);
+		res->devrules = calloc(n + 1, sizeof(*res->devrules));
+		if (!res->devrules)
+			return mc_error(err, ENOMEM, "linux.resources.devices");
+		for (size_t i = 0; i < n; i++) {
+			json_object *e = json_object_array_get_idx(a, i);
+			char ctx[64];
+			snprintf(ctx, sizeof(ctx), "linux.resources.devices[%zu]", i);
+			if (!e || !json_object_is_type(e, json_type_object))
+				return mc_error(err, 0, "%s: expected an object", ctx);
+			struct mc_dev_rule *d = &res->devrules[i];
+			res->ndevrules = i + 1;
+			if (mc_j_bool(e, ctx, "allow", &d->allow, err) != 1)
+				return mc_error(err, 0, "%s.allow: missing", ctx);
+			char *t = NULL, *acc = NULL;
+			d->type = 'a';
+			if ((r = mc_j_str(e, ctx, "type", &t, err)) < 0)
+				return -1;
+			if (r) {
+				bool ok = strlen(t) == 1 && strchr("acb", t[0]);
+				d->type = t[0];
+				free(t);
+				if (!ok)
+					return mc_error(err, 0, "%s.type: must be a, c or b", ctx);
+			}
+			d->major = d->minor = -1;
+			if (mc_j_i64(e, ctx, "major", -1, 4095, &d->major, err) < 0 ||
+			    mc_j_i64(e, ctx, "minor", -1, 1048575, &d->minor, err) < 0)
+				return -1;
+			if ((r = mc_j_str(e, ctx, "access", &acc, err)) < 0)
+				return -1;
+			strcpy(d->access, "rwm");
+			if (r) {
+				bool ok = strlen(acc) <= 3 && strspn(acc, "rwm") == strlen(acc);
+				if (ok && *acc)
+					strcpy(d->access, acc);
+				free(acc);
+				if (!ok)
+					return mc_error(err, 0, "%s.access: only r, w and m", ctx);
+			}
+		}
+	}
 	if ((r = mc_j_obj(o, "linux.resources", "pids", &m, err)) < 0)
 		return -1;
 	if (r) {
@@ -209,7 +255,6 @@ static int parse_resources(json_object *o, struct mc_resources *res, mc_err *err
 		static const char *tk[4] = {"throttleReadBpsDevice", "throttleWriteBpsDevice",
 					    "throttleReadIOPSDevice", "throttleWriteIOPSDevice"};
 		for (int k = 0; k < 4; k++) {
-			json_object *a;
 			if ((r = mc_j_arr(m, c, tk[k], &a, err)) < 0)
 				return -1;
 			if (!r)

@@ -153,7 +153,7 @@ static int mount_cgroup(const struct mc_mount *m, int rootfd, int tfd, const str
 	if (mount("tmpfs", p, "tmpfs", fl, "mode=755") < 0)
 		return mc_error(err, errno, "mount tmpfs on `%s`", m->destination);
 	static const char *v1names[MC_CG_NCTRL] = {"memory", "cpu",   "cpuacct", "cpuset",
-						   "pids",   "blkio", "freezer"};
+						   "pids",   "blkio", "freezer", "devices"};
 	for (int c = -1; c < MC_CG_NCTRL; c++) {
 		const char *src = c < 0 ? cg->unified : cg->path[c];
 		if (!src || (c >= 0 && cg->ops[c] != &mc_cg_v1_ops))

@@ -107,6 +107,13 @@ struct mc_resources {
 	bool has_pids_limit;
 	uint16_t blkio_weight;
 	bool has_blkio_weight;
+	struct mc_dev_rule {
+		bool allow;
+		char type;	      /* a, c, b */
+		int64_t major, minor; /* -1 = any */
+		char access[4];	      /* subset of "rwm" */
+	} * devrules;
+	size_t ndevrules;
 	struct mc_throttle {
 		int64_t major, minor;
 		uint64_t rate;

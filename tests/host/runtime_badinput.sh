@@ -5,7 +5,7 @@ set -uo pipefail
 source "$(dirname "$0")/runtime_lib.bash"
 T=$(mktemp -d /tmp/minict-bad.XXXXXX)
 S=$T/state
-trap '"$MINICT" --root "$S" delete -f good >/dev/null 2>&1; ip link del mctbadbr0 2>/dev/null; rm -rf "$T"' EXIT
+trap '"$MINICT" --root "$S" delete -f ${P}good >/dev/null 2>&1; ip link del mctbad$(($$ % 100000)) 2>/dev/null; rm -rf "$T"' EXIT
 mk_bundle "$T/ref"
 set_args "$T/ref" sleep 100
 m() { "$MINICT" --root "$S" "$@"; }
@@ -20,7 +20,7 @@ expect_fail() {
 	grep -Eq -- "$pat" "$T/err" || die "$name: message '$(cat "$T/err")' lacks /$pat/"
 	[ "$(grep -vc 'AddressSanitizer\|^$' "$T/err")" -le 1 ] || die "$name: more than one line: $(cat "$T/err")"
 	local left
-	left=$(leftovers "case$n" "$S")
+	left=$(leftovers "${P}case$n" "$S")
 	[ -z "$left" ] || die "$name: left behind: $left"
 	echo "ok: $name -> $(head -n1 "$T/err")"
 }
@@ -35,7 +35,7 @@ case_bundle() {
 	[ -n "$1" ] && edit_config "$b" "$1"
 	echo "$b"
 }
-create() { m create --bundle "$1" "case$((n + 1))"; }
+create() { m create --bundle "$1" "${P}case$((n + 1))"; }
 
 b=$(case_bundle ''); echo '{"ociVersion": "1.0.2", "process": {' >"$b/config.json"
 expect_fail "malformed JSON" 'invalid JSON' create "$b"
@@ -74,24 +74,24 @@ b=$(case_bundle 'c["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 10
 expect_fail "rlimit above the hard limit" 'setrlimit RLIMIT_NOFILE .*CAP_SYS_RESOURCE' create "$b"
 
 # ids and states
-m run -d --bundle "$T/ref" good || die "create good"
-expect_fail "duplicate id" 'container "good" already exists' m create --bundle "$T/ref" good
+m run -d --bundle "$T/ref" ${P}good || die "create ${P}good"
+expect_fail "duplicate id" "container \"${P}good\" already exists" m create --bundle "$T/ref" ${P}good
 expect_fail "unknown id (state)" 'container "nope" does not exist' m state nope
 expect_fail "unknown id (kill)" 'container "nope" does not exist' m kill nope
 expect_fail "invalid id" 'invalid container id' m create --bundle "$T/ref" '../x'
-expect_fail "start on a running container" 'container "good" is running, not created' m start good
-expect_fail "delete of a running container" 'container "good" is running: stop it first or use --force' m delete good
-expect_fail "bad signal" 'invalid signal "SIGFOO"' m kill good SIGFOO
-m delete -f good || die "delete -f good"
-[ -z "$(leftovers good "$S")" ] || die "good left behind"
+expect_fail "start on a running container" "container \"${P}good\" is running, not created" m start ${P}good
+expect_fail "delete of a running container" "container \"${P}good\" is running: stop it first or use --force" m delete ${P}good
+expect_fail "bad signal" 'invalid signal "SIGFOO"' m kill ${P}good SIGFOO
+m delete -f ${P}good || die "delete -f ${P}good"
+[ -z "$(leftovers ${P}good "$S")" ] || die "${P}good left behind"
 
 # short form: the veth must go when the container fails after networking is set up
 n=$((n + 1))
-"$MINICT" --root "$S" run --rootfs "$T/ref/rootfs" --id "case$n" --net bridge=mctbadbr0,ip=10.199.0.2/24 \
+"$MINICT" --root "$S" run --rootfs "$T/ref/rootfs" --id "${P}case$n" --net bridge=mctbad$(($$ % 100000)),ip=10.199.$(($$ % 250)).2/24 \
 	-- /no/such/binary >"$T/out" 2>"$T/err" && die "short form with a missing binary succeeded"
 grep -q 'exec `/no/such/binary`' "$T/err" || die "short form message: $(cat "$T/err")"
-ip link show "$(veth_name "case$n")" >/dev/null 2>&1 && die "veth left behind"
-[ -z "$(leftovers "case$n" "$S")" ] || die "short form left behind"
+ip link show "$(veth_name "${P}case$n")" >/dev/null 2>&1 && die "veth left behind"
+[ -z "$(leftovers "${P}case$n" "$S")" ] || die "short form left behind"
 expect_fail "short form: bad --memory" '--memory' m run --rootfs "$T/ref/rootfs" --memory 12Q -- true
 expect_fail "short form: bad --net" '--net: bad ip' m run --rootfs "$T/ref/rootfs" --net bridge=x,ip=300.1.1.1/24 -- true
 expect_fail "short form: missing rootfs" '--rootfs `/nonexistent`' m run --rootfs /nonexistent -- true

@@ -8,7 +8,7 @@ source "$(dirname "$0")/runtime_lib.bash"
 [ -d /sys/fs/cgroup ] || skip "no /sys/fs/cgroup"
 T=$(mktemp -d /tmp/minict-cg.XXXXXX)
 S=$T/state
-trap '"$MINICT" --root "$S" delete -f cg1 >/dev/null 2>&1; rm -rf "$T"' EXIT
+trap '"$MINICT" --root "$S" delete -f ${P}cg1 >/dev/null 2>&1; rm -rf "$T"' EXIT
 mk_bundle "$T/b"
 m() { "$MINICT" --root "$S" "$@"; }
 edit_config "$T/b" '
@@ -17,8 +17,8 @@ c["linux"]["resources"]["memory"] = {"limit": 33554432, "swap": 33554432}
 c["linux"]["resources"]["pids"] = {"limit": 8}
 c["linux"]["resources"]["cpu"] = {"quota": 20000, "period": 100000, "shares": 512}
 '
-m run -d --bundle "$T/b" cg1 || die "create"
-state=$(m state cg1)
+m run -d --bundle "$T/b" ${P}cg1 || die "create"
+state=$(m state ${P}cg1)
 layout=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["cgroups"]["layout"])' <<<"$state")
 echo "layout: $layout"
 where() { python3 -c 'import json,sys; print(json.load(sys.stdin)["cgroups"].get(sys.argv[1], ""))' "$1" <<<"$state"; }
@@ -52,33 +52,33 @@ fi
 echo "ok: limits written"
 
 # pids.max refuses forks
-out=$(m exec cg1 sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do sleep 30 </dev/null >/dev/null 2>&1 & done 2>&1; true' 2>&1)
+out=$(m exec ${P}cg1 sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do sleep 30 </dev/null >/dev/null 2>&1 & done 2>&1; true' 2>&1)
 grep -qi 'resource temporarily unavailable\|can.t fork\|fork' <<<"$out" || die "pids limit did not refuse forks: $out"
-m kill --all cg1 KILL 2>/dev/null # also kills init; restart for the next checks
-for _ in $(seq 50); do m state cg1 | grep -q '"stopped"' && break; sleep 0.1; done
-m delete cg1 || die "delete after kill --all"
-[ -z "$(leftovers cg1 "$S")" ] || die "left behind: $(leftovers cg1 "$S")"
+m kill --all ${P}cg1 KILL 2>/dev/null # also kills init; restart for the next checks
+for _ in $(seq 50); do m state ${P}cg1 | grep -q '"stopped"' && break; sleep 0.1; done
+m delete ${P}cg1 || die "delete after kill --all"
+[ -z "$(leftovers ${P}cg1 "$S")" ] || die "left behind: $(leftovers ${P}cg1 "$S")"
 echo "ok: pids.max and kill --all"
 
 # memory limit: allocating beyond it gets the process OOM-killed
-m run -d --bundle "$T/b" cg1 || die "create 2"
-m exec cg1 tail /dev/zero
+m run -d --bundle "$T/b" ${P}cg1 || die "create 2"
+m exec ${P}cg1 tail /dev/zero
 rc=$?
 [ $rc -eq 137 ] || die "memory hog was not OOM-killed (exit $rc)"
 echo "ok: OOM kill at memory.limit"
 
 # pause freezes, resume thaws
-m exec -d cg1 sh -c 'while :; do :; done' || die "exec -d"
-m pause cg1 || die "pause"
-m state cg1 | grep -q '"paused"' || die "not paused"
-for p in $(m ps --format json cg1 | tr -d '[]' | tr , ' '); do
+m exec -d ${P}cg1 sh -c 'while :; do :; done' || die "exec -d"
+m pause ${P}cg1 || die "pause"
+m state ${P}cg1 | grep -q '"paused"' || die "not paused"
+for p in $(m ps --format json ${P}cg1 | tr -d '[]' | tr , ' '); do
 	s=$(awk '{print $3}' "/proc/$p/stat")
 	# frozen tasks sleep in the freezer (D or S), never R
 	[ "$s" != R ] || die "pid $p still running while paused"
 done
-m resume cg1 || die "resume"
-m state cg1 | grep -q '"running"' || die "not running after resume"
+m resume ${P}cg1 || die "resume"
+m state ${P}cg1 | grep -q '"running"' || die "not running after resume"
 echo "ok: pause/resume"
-m delete -f cg1 || die "delete -f"
-[ -z "$(leftovers cg1 "$S")" ] || die "left behind: $(leftovers cg1 "$S")"
+m delete -f ${P}cg1 || die "delete -f"
+[ -z "$(leftovers ${P}cg1 "$S")" ] || die "left behind: $(leftovers ${P}cg1 "$S")"
 echo "cgroups ok"

@@ -80,3 +80,7 @@ for ch in sys.argv[1].encode():
     h = ((h ^ ch) * 16777619) & 0xffffffff
 print("mct%08x" % h)' "$1"
 }
+
+# Per-run prefix for container ids, names and interfaces: the lead's CI and engineers run these
+# tests concurrently on one host, and cgroup paths (minict/<id>) are host-wide.
+P=t$$-

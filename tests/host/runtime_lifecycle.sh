@@ -5,63 +5,63 @@ set -uo pipefail
 source "$(dirname "$0")/runtime_lib.bash"
 T=$(mktemp -d /tmp/minict-life.XXXXXX)
 S=$T/state
-trap '"$MINICT" --root "$S" delete -f c1 >/dev/null 2>&1; rm -rf "$T"' EXIT
+trap '"$MINICT" --root "$S" delete -f ${P}c1 >/dev/null 2>&1; rm -rf "$T"' EXIT
 mk_bundle "$T/b"
 set_args "$T/b" sleep 100
 cd "$T/b"
 m() { "$MINICT" --root "$S" "$@"; }
 status() { m state "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])'; }
 
-m create --pid-file "$T/pid" c1 || die "create"
-[ "$(status c1)" = created ] || die "status after create: $(status c1)"
+m create --pid-file "$T/pid" ${P}c1 || die "create"
+[ "$(status ${P}c1)" = created ] || die "status after create: $(status ${P}c1)"
 pid=$(cat "$T/pid")
 [ -d "/proc/$pid" ] || die "init pid $pid not alive"
-m start c1 || die "start"
-[ "$(status c1)" = running ] || die "status after start: $(status c1)"
-m start c1 2>"$T/err" && die "start on a running container succeeded"
+m start ${P}c1 || die "start"
+[ "$(status ${P}c1)" = running ] || die "status after start: $(status ${P}c1)"
+m start ${P}c1 2>"$T/err" && die "start on a running container succeeded"
 grep -q 'is running, not created' "$T/err" || die "start twice: $(cat "$T/err")"
-m ps --format json c1 | grep -q "$pid" || die "ps does not list $pid"
-out=$(m exec c1 sh -c 'echo $((6*7)); hostname') || die "exec"
+m ps --format json ${P}c1 | grep -q "$pid" || die "ps does not list $pid"
+out=$(m exec ${P}c1 sh -c 'echo $((6*7)); hostname') || die "exec"
 [ "$out" = "$(printf '42\nminict')" ] || die "exec output: $out"
-m exec c1 sh -c 'exit 3'
+m exec ${P}c1 sh -c 'exit 3'
 [ $? -eq 3 ] || die "exec exit status not propagated"
-m pause c1 || die "pause"
-[ "$(status c1)" = paused ] || die "status after pause"
-m resume c1 || die "resume"
-[ "$(status c1)" = running ] || die "status after resume"
-m events --stats c1 | grep -q '"pids":{"current":1' || die "events --stats: $(m events --stats c1)"
-m delete c1 2>"$T/err" && die "delete of a running container without --force succeeded"
+m pause ${P}c1 || die "pause"
+[ "$(status ${P}c1)" = paused ] || die "status after pause"
+m resume ${P}c1 || die "resume"
+[ "$(status ${P}c1)" = running ] || die "status after resume"
+m events --stats ${P}c1 | grep -q '"pids":{"current":1' || die "events --stats: $(m events --stats ${P}c1)"
+m delete ${P}c1 2>"$T/err" && die "delete of a running container without --force succeeded"
 grep -q 'is running' "$T/err" || die "delete message: $(cat "$T/err")"
-m kill c1 KILL || die "kill"
-for _ in $(seq 50); do [ "$(status c1)" = stopped ] && break; sleep 0.1; done
-[ "$(status c1)" = stopped ] || die "status after kill: $(status c1)"
-m delete c1 || die "delete stopped"
-[ -z "$(leftovers c1 "$S")" ] || die "left behind: $(leftovers c1 "$S")"
+m kill ${P}c1 KILL || die "kill"
+for _ in $(seq 50); do [ "$(status ${P}c1)" = stopped ] && break; sleep 0.1; done
+[ "$(status ${P}c1)" = stopped ] || die "status after kill: $(status ${P}c1)"
+m delete ${P}c1 || die "delete stopped"
+[ -z "$(leftovers ${P}c1 "$S")" ] || die "left behind: $(leftovers ${P}c1 "$S")"
 
 # run (foreground) propagates the exit status
 set_args "$T/b" sh -c 'exit 7'
-m run c2
+m run ${P}c2
 [ $? -eq 7 ] || die "run exit status"
-[ -z "$(leftovers c2 "$S")" ] || die "run left behind: $(leftovers c2 "$S")"
+[ -z "$(leftovers ${P}c2 "$S")" ] || die "run left behind: $(leftovers ${P}c2 "$S")"
 
 # run --detach, then delete --force
 set_args "$T/b" sleep 100
-m run -d c3 || die "run -d"
-[ "$(status c3)" = running ] || die "run -d status"
-m delete --force c3 || die "delete --force"
-[ -z "$(leftovers c3 "$S")" ] || die "delete -f left behind: $(leftovers c3 "$S")"
+m run -d ${P}c3 || die "run -d"
+[ "$(status ${P}c3)" = running ] || die "run -d status"
+m delete --force ${P}c3 || die "delete --force"
+[ -z "$(leftovers ${P}c3 "$S")" ] || die "delete -f left behind: $(leftovers ${P}c3 "$S")"
 
 # short form with limits; say where each limit went
-out=$(m --debug run --rootfs "$T/b/rootfs" --id short1 --memory 64M --cpus 0.5 --pids 20 -- \
+out=$(m --debug run --rootfs "$T/b/rootfs" --id ${P}short1 --memory 64M --cpus 0.5 --pids 20 -- \
 	sh -c 'echo inside' 2>"$T/dbg") || die "short form run: $(cat "$T/dbg")"
 [ "$out" = inside ] || die "short form output: $out"
 grep -q 'cgroup: memory -> v' "$T/dbg" || die "no cgroup placement report"
-[ -z "$(leftovers short1 "$S")" ] || die "short form left behind: $(leftovers short1 "$S")"
+[ -z "$(leftovers ${P}short1 "$S")" ] || die "short form left behind: $(leftovers ${P}short1 "$S")"
 # short form with a terminal (-t): the process gets a pty as its controlling terminal
 if command -v script >/dev/null; then
-	out=$(echo 'tty; exit 3' | script -qec "$MINICT --root $S run -t --rootfs $T/b/rootfs --id tty1 -- sh" /dev/null | tr -d '\r')
+	out=$(echo 'tty; exit 3' | script -qec "$MINICT --root $S run -t --rootfs $T/b/rootfs --id ${P}tty1 -- sh" /dev/null | tr -d '\r')
 	grep -q '^/dev/pts/0$' <<<"$out" || die "-t: no pty: $out"
-	[ -z "$(leftovers tty1 "$S")" ] || die "-t left behind"
+	[ -z "$(leftovers ${P}tty1 "$S")" ] || die "-t left behind"
 fi
 m features | python3 -c 'import json,sys; f=json.load(sys.stdin); assert "pid" in f["linux"]["namespaces"]' ||
 	die "features JSON"

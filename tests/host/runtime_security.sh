@@ -9,14 +9,14 @@ command -v gcc >/dev/null || skip "no gcc to build the probe"
 T=$(mktemp -d /tmp/minict-sec.XXXXXX)
 S=$T/state
 chmod 755 "$T"
-trap '"$MINICT" --root "$S" delete -f us1 >/dev/null 2>&1; rm -rf "$T"' EXIT
+trap '"$MINICT" --root "$S" delete -f ${P}us1 >/dev/null 2>&1; rm -rf "$T"' EXIT
 mk_rootfs "$T/rootfs"
 gcc -static -O1 -Wall -o "$T/rootfs/bin/probe" "$ROOT/tests/host/runtime_probe.c" 2>"$T/gcc.log" ||
 	skip "cannot build a static probe: $(head -n1 "$T/gcc.log")"
 touch "$T/host-marker"
 sleep 1000 &
 hostpid=$!
-trap 'kill $hostpid 2>/dev/null; "$MINICT" --root "$S" delete -f us1 >/dev/null 2>&1; rm -rf "$T"' EXIT
+trap 'kill $hostpid 2>/dev/null; "$MINICT" --root "$S" delete -f ${P}us1 >/dev/null 2>&1; rm -rf "$T"' EXIT
 
 out=$("$MINICT" --root "$S" run --rootfs "$T/rootfs" -- /bin/probe "$hostpid") || die "probe run failed: $out"
 echo "$out"
@@ -47,11 +47,11 @@ c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}
 c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
 c["mounts"] = [m for m in c["mounts"] if m["destination"] not in ("/sys", "/sys/fs/cgroup")]
 '
-"$MINICT" --root "$S" run -d --bundle "$T/ub" us1 || die "userns container"
-pid=$("$MINICT" --root "$S" state us1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+"$MINICT" --root "$S" run -d --bundle "$T/ub" ${P}us1 || die "userns container"
+pid=$("$MINICT" --root "$S" state ${P}us1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
 uid=$(awk '/^Uid:/ {print $2}' "/proc/$pid/status")
 [ "$uid" = 100000 ] || die "container root is host uid $uid, expected 100000"
-inside=$("$MINICT" --root "$S" exec us1 id -u) || die "exec in userns container"
+inside=$("$MINICT" --root "$S" exec ${P}us1 id -u) || die "exec in userns container"
 [ "$inside" = 0 ] || die "inside uid $inside"
-"$MINICT" --root "$S" delete -f us1 || die "delete us1"
+"$MINICT" --root "$S" delete -f ${P}us1 || die "delete ${P}us1"
 echo "security ok"
