@@ -129,8 +129,7 @@ static bool needed(enum mc_cg_ctrl c, const struct mc_resources *res)
 
 /* mkdir -p below base, recording what we made; v1 dirs get init_dir at each new level. */
 static int make_dirs(struct mc_cgroup *cg, const char *base, const char *rel,
-		     const struct mc_cg_ops *ops, enum mc_cg_ctrl ctrl, bool v2_enable, char **out,
-		     mc_err *err)
+		     const struct mc_cg_ops *ops, enum mc_cg_ctrl ctrl, char **out, mc_err *err)
 {
 	_cleanup_free_ char *path = NULL;
 	if (asprintf(&path, "%s/%s", base, rel) < 0)
@@ -141,34 +140,6 @@ static int make_dirs(struct mc_cgroup *cg, const char *base, const char *rel,
 			continue;
 		char saved = *p;
 		*p = 0;
-		if (v2_enable) {
-			/* enable the controller in the parent's subtree_control */
-			char *slash = strrchr(path, '/');
-			*slash = 0;
-			_cleanup_free_ char *sc = NULL, *cur = NULL;
-			size_t len;
-			mc_err e2 = NULL;
-			const char *name = ctrl == MC_CG_CPUACCT ? "cpu" : ctrl_names[ctrl];
-			if (asprintf(&sc, "%s/cgroup.subtree_control", path) >= 0 &&
-			    mc_read_file(sc, 4096, &cur, &len, &e2) == 0 && !strstr(cur, name)) {
-				char buf[32];
-				int n = snprintf(buf, sizeof(buf), "+%s", name);
-				int tries = 0;
-				while (mc_write_file(sc, buf, n, &e2) < 0 && e2->errnum == EBUSY &&
-				       ++tries < 5) {
-					mc_error_free(&e2);
-					usleep(1000);
-				}
-				if (e2) {
-					*slash = '/';
-					mc_error_free(&e2);
-					*p = saved;
-					return mc_error(err, EBUSY, "enable %s in `%s`", name, sc);
-				}
-			}
-			mc_error_free(&e2);
-			*slash = '/';
-		}
 		if (mkdir(path, 0755) == 0) {
 			char **n = realloc(cg->created, (cg->ncreated + 1) * sizeof(char *));
 			if (!n)
@@ -233,8 +204,7 @@ int mc_cg_create(struct mc_cgroup *cg, const char *cgroups_path, const char *id,
 		_cleanup_free_ char *rel = own ? relative_path(cgroups_path, id, own) : NULL;
 		if (!rel)
 			return mc_error(err, ENOMEM, "cgroup");
-		if (make_dirs(cg, v2, rel, &mc_cg_v2_ops, MC_CG_FREEZER, false, &cg->unified, err) <
-		    0)
+		if (make_dirs(cg, v2, rel, &mc_cg_v2_ops, MC_CG_FREEZER, &cg->unified, err) < 0)
 			goto fail;
 	}
 	for (int c = 0; c < MC_CG_NCTRL; c++) {
@@ -245,7 +215,6 @@ int mc_cg_create(struct mc_cgroup *cg, const char *cgroups_path, const char *id,
 				/* enable the controller down the path (cpuacct rides on cpu) */
 				_cleanup_free_ char *own = own_cgroup(NULL);
 				_cleanup_free_ char *rel = relative_path(cgroups_path, id, own);
-				char *dummy = NULL;
 				/* the leaf exists now: enable from the root down to its parent */
 				size_t blen = strlen(v2);
 				_cleanup_free_ char *full = NULL;
@@ -276,7 +245,6 @@ int mc_cg_create(struct mc_cgroup *cg, const char *cgroups_path, const char *id,
 					*p = '/';
 					p = next;
 				}
-				(void)dummy;
 			}
 			cg->path[c] = strdup(cg->unified);
 			cg->ops[c] = &mc_cg_v2_ops;
@@ -297,7 +265,7 @@ int mc_cg_create(struct mc_cgroup *cg, const char *cgroups_path, const char *id,
 		_cleanup_free_ char *rel = own ? relative_path(cgroups_path, id, own) : NULL;
 		if (!rel)
 			return mc_error(err, ENOMEM, "cgroup");
-		if (make_dirs(cg, base, rel, &mc_cg_v1_ops, c, false, &cg->path[c], err) < 0)
+		if (make_dirs(cg, base, rel, &mc_cg_v1_ops, c, &cg->path[c], err) < 0)
 			goto fail;
 		cg->ops[c] = &mc_cg_v1_ops;
 	}
