@@ -31,7 +31,7 @@ BIN := $(BUILD)/bin
 # Libraries per program (only what each one needs).
 LIBS_minivm    := -lpthread -lz -ljson-c
 LIBS_minict    := -lseccomp -lcap -lnl-3 -lnl-route-3 -ljson-c
-LIBS_minilab   :=
+LIBS_minilab   := -lpthread
 LIBS_minibench := -lm -ljson-c
 CFLAGS_minict  := $(shell pkg-config --cflags libnl-3.0 2>/dev/null)
 # component dir -> program name

@@ -1,7 +1,12 @@
 /* The lab agent. As PID 1 of the lab it reaps orphans and powers the lab off on request; each
  * connection is served by a forked handler that authenticates the client, runs its command in
  * a new session with pipes for stdin/stdout/stderr, relays them as frames and reports the exit
- * status. The same code runs as an ordinary process on a host, which is how its tests run. */
+ * status. The same code runs as an ordinary process on a host.
+ *
+ * The handler never blocks on the command: stdin from the client is queued and written only
+ * when the pipe has room, and the command's exit is watched through a pidfd, so a command that
+ * ignores its stdin, closes its outputs early or leaves background jobs holding them cannot
+ * wedge the connection. */
 #include "agent.h"
 
 #include <arpa/inet.h>
@@ -16,6 +21,7 @@
 #include <sys/reboot.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,8 +29,10 @@
 #include "proto.h"
 #include "util.h"
 
-/* Handlers exit with this code to ask PID 1 to power the lab off. */
-#define EXIT_POWEROFF 42
+#define MAX_HANDLERS	    64
+#define AUTH_SECONDS	    10
+#define STDIN_QUEUE_MAX	    (16u << 20) /* stop reading the client beyond this much pending stdin */
+#define DRAIN_AFTER_EXIT_MS 1000 /* output still open this long after exit: end the session */
 
 struct request {
 	char *cwd;
@@ -73,36 +81,39 @@ static int token_equal(const char *a, const char *b, size_t n)
 	return d == 0;
 }
 
-/* Read the token, then the request up to GO. Returns 1 for a command, 0 when the request was
- * fully served (PING), 2 for POWEROFF, -1 on error (already reported to the client). */
-static int read_request(int sock, const char *token, struct request *req)
+enum request_kind { REQ_ERROR = -1, REQ_DONE = 0, REQ_COMMAND = 1, REQ_POWEROFF = 2 };
+
+/* Read the token (bounded before anything is allocated, within AUTH_SECONDS), then the
+ * request up to GO. */
+static enum request_kind read_request(int sock, const char *token, struct request *req)
 {
 	mc_err err = NULL;
 	struct lab_frame f;
-	int r = lab_recv(sock, &f, &err);
-	if (r <= 0 || f.type != LAB_TOKEN || f.len != LAB_TOKEN_LEN ||
-	    !token_equal(f.data, token, LAB_TOKEN_LEN)) {
-		if (r > 0)
-			lab_frame_free(&f);
-		mc_error_free(&err);
+	alarm(AUTH_SECONDS); /* an overall deadline: SIGALRM ends this handler */
+	int r = lab_recv_max(sock, &f, LAB_TOKEN_LEN, &err);
+	int ok = r > 0 && f.type == LAB_TOKEN && f.len == LAB_TOKEN_LEN &&
+		 token_equal(f.data, token, LAB_TOKEN_LEN);
+	if (r > 0)
+		lab_frame_free(&f);
+	mc_error_free(&err);
+	if (!ok)
 		return fail(sock, "bad or missing lab token");
-	}
-	lab_frame_free(&f);
+	alarm(0);
 	for (;;) {
 		r = lab_recv(sock, &f, &err);
 		if (r <= 0) {
 			mc_error_free(&err);
-			return -1;
+			return REQ_ERROR;
 		}
 		switch (f.type) {
 		case LAB_PING:
 			lab_frame_free(&f);
 			lab_send(sock, LAB_PONG, NULL, 0);
-			return 0;
+			return REQ_DONE;
 		case LAB_POWEROFF:
 			lab_frame_free(&f);
 			lab_send(sock, LAB_PONG, NULL, 0);
-			return 2;
+			return REQ_POWEROFF;
 		case LAB_CWD:
 			free(req->cwd);
 			req->cwd = mc_steal_ptr(&f.data);
@@ -125,7 +136,7 @@ static int read_request(int sock, const char *token, struct request *req)
 			lab_frame_free(&f);
 			if (req->argc == 0)
 				return fail(sock, "no command given");
-			return 1;
+			return REQ_COMMAND;
 		default:
 			lab_frame_free(&f);
 			return fail(sock, "unexpected frame before GO");
@@ -142,11 +153,15 @@ static void exec_command(const struct request *req, int in, int out, int errfd)
 	for (int fd = 3; fd < 1024; fd++)
 		close(fd);
 	signal(SIGPIPE, SIG_DFL);
+	signal(SIGALRM, SIG_DFL);
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (req->cwd && chdir(req->cwd) < 0) {
-		dprintf(2, "minilab: chdir `%s`: %s\n", req->cwd, strerror(errno));
+		dprintf(2,
+			"minilab: chdir `%s` in the lab: %s (the lab shares the checkout and the "
+			"host's /, but its /tmp and /run are its own)\n",
+			req->cwd, strerror(errno));
 		_exit(125);
 	}
 	clearenv();
@@ -157,85 +172,163 @@ static void exec_command(const struct request *req, int in, int out, int errfd)
 	_exit(errno == ENOENT ? 127 : 126);
 }
 
-/* Relay until the command's stdout and stderr close, then report its status. */
+/* Signal the command's whole session; before its setsid() it is only itself. */
+static void signal_session(pid_t child, int sig)
+{
+	if (kill(-child, sig) < 0)
+		kill(child, sig);
+}
+
+struct stdin_queue {
+	char *buf;
+	size_t len, off;
+};
+
+static int queue_push(struct stdin_queue *q, const char *data, size_t n)
+{
+	if (q->off == q->len)
+		q->off = q->len = 0;
+	char *nb = realloc(q->buf, q->len + n);
+	if (!nb)
+		return -1;
+	memcpy(nb + q->len, data, n);
+	q->buf = nb;
+	q->len += n;
+	return 0;
+}
+
+/* One frame from the client while the command runs. Returns -1 when the client is gone. */
+static int client_frame(int sock, pid_t child, struct stdin_queue *q, int *in_w, int *stdin_eof)
+{
+	mc_err err = NULL;
+	struct lab_frame f;
+	int r = lab_recv(sock, &f, &err);
+	mc_error_free(&err);
+	if (r <= 0)
+		return -1;
+	uint32_t sig;
+	if (f.type == LAB_STDIN && *in_w >= 0) {
+		if (queue_push(q, f.data, f.len) < 0) {
+			close(*in_w);
+			*in_w = -1;
+		}
+	} else if (f.type == LAB_STDIN_EOF) {
+		*stdin_eof = 1;
+	} else if (f.type == LAB_SIGNAL && lab_frame_u32(&f, &sig, &err) == 0 && sig > 0 &&
+		   sig < 65) {
+		signal_session(child, (int)sig);
+	}
+	mc_error_free(&err);
+	lab_frame_free(&f);
+	return 0;
+}
+
+/* Relay until the command has exited and its outputs are drained, then report its status. */
 static int relay(int sock, pid_t child, int in_w, int out_r, int err_r)
 {
-	struct pollfd p[3] = {{sock, POLLIN, 0}, {out_r, POLLIN, 0}, {err_r, POLLIN, 0}};
+	_cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, child, 0);
+	if (pidfd < 0) {
+		signal_session(child, SIGKILL);
+		waitpid(child, NULL, 0);
+		return fail(sock, "pidfd_open failed");
+	}
+	fcntl(in_w, F_SETFL, O_NONBLOCK);
+	struct stdin_queue q = {0};
+	int stdin_eof = 0, exited = 0, status = 0, outputs = 2;
+	uint64_t exit_ns = 0;
+	int fds[2] = {out_r, err_r};
 	char buf[65536];
-	int open_outputs = 2;
-	while (open_outputs > 0) {
-		if (poll(p, 3, -1) < 0) {
+	for (;;) {
+		if (exited &&
+		    (outputs == 0 || (mc_now_ns() - exit_ns) / 1000000 >= DRAIN_AFTER_EXIT_MS))
+			break;
+		size_t pending = q.len - q.off;
+		if (in_w >= 0 && stdin_eof && pending == 0) {
+			close(in_w);
+			in_w = -1;
+		}
+		struct pollfd p[5] = {
+		    {pending < STDIN_QUEUE_MAX ? sock : -1, POLLIN, 0},
+		    {fds[0], POLLIN, 0},
+		    {fds[1], POLLIN, 0},
+		    {in_w >= 0 && pending > 0 ? in_w : -1, POLLOUT, 0},
+		    {exited ? -1 : pidfd, POLLIN, 0},
+		};
+		if (poll(p, 5, exited ? 50 : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
-		if (p[0].revents) {
-			mc_err err = NULL;
-			struct lab_frame f;
-			int r = lab_recv(sock, &f, &err);
-			if (r <= 0) {
-				/* client gone: end the command's whole session */
-				mc_error_free(&err);
-				kill(-child, SIGKILL);
-				waitpid(child, NULL, 0);
-				return -1;
-			}
-			uint32_t sig;
-			if (f.type == LAB_STDIN && in_w >= 0) {
-				if (mc_write_all(in_w, f.data, f.len) < 0) {
-					close(in_w);
-					in_w = -1;
-				}
-			} else if (f.type == LAB_STDIN_EOF && in_w >= 0) {
+		if (p[0].revents && client_frame(sock, child, &q, &in_w, &stdin_eof) < 0) {
+			/* the client is gone: end the command's whole session */
+			signal_session(child, SIGKILL);
+			waitpid(child, NULL, 0);
+			free(q.buf);
+			if (in_w >= 0)
 				close(in_w);
-				in_w = -1;
-			} else if (f.type == LAB_SIGNAL && lab_frame_u32(&f, &sig, &err) == 0 &&
-				   sig > 0 && sig < 65) {
-				kill(-child, (int)sig);
-			}
-			mc_error_free(&err);
-			lab_frame_free(&f);
+			return -1;
 		}
-		for (int i = 1; i < 3; i++) {
-			if (p[i].fd < 0 || !p[i].revents)
+		if (p[3].revents) {
+			ssize_t w = write(in_w, q.buf + q.off, q.len - q.off);
+			if (w > 0) {
+				q.off += (size_t)w;
+			} else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+				close(in_w); /* the command closed its stdin */
+				in_w = -1;
+			}
+		}
+		for (int i = 0; i < 2; i++) {
+			if (fds[i] < 0 || !p[1 + i].revents)
 				continue;
-			ssize_t n = read(p[i].fd, buf, sizeof(buf));
+			ssize_t n = read(fds[i], buf, sizeof(buf));
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n <= 0) {
-				close(p[i].fd);
-				p[i].fd = -1;
-				open_outputs--;
+				close(fds[i]);
+				fds[i] = -1;
+				outputs--;
 				continue;
 			}
-			if (lab_send(sock, i == 1 ? LAB_STDOUT : LAB_STDERR, buf, (uint32_t)n) <
+			if (lab_send(sock, i == 0 ? LAB_STDOUT : LAB_STDERR, buf, (uint32_t)n) <
 			    0) {
-				kill(-child, SIGKILL);
+				signal_session(child, SIGKILL);
 				waitpid(child, NULL, 0);
+				free(q.buf);
 				return -1;
 			}
 		}
+		if (p[4].revents && waitpid(child, &status, WNOHANG) == child) {
+			exited = 1;
+			exit_ns = mc_now_ns();
+		}
 	}
+	/* whatever the command left in its session (background jobs holding the outputs) ends */
+	signal_session(child, SIGKILL);
+	if (!exited)
+		waitpid(child, &status, 0);
+	for (int i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 	if (in_w >= 0)
 		close(in_w);
-	int status = 0;
-	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-		;
+	free(q.buf);
 	uint32_t code =
 	    WIFEXITED(status) ? (uint32_t)WEXITSTATUS(status) : 128u + (uint32_t)WTERMSIG(status);
 	return lab_send_u32(sock, LAB_EXIT, code);
 }
 
-/* One connection, in its own process. Returns the handler's exit code. */
-static int handle(int sock, const char *token)
+/* One connection, in its own process. power_fd: where to ask PID 1 for a poweroff. */
+static int handle(int sock, const char *token, int power_fd)
 {
 	struct request req = {0};
-	struct timeval tv = {10, 0};
+	struct timeval tv = {AUTH_SECONDS, 0};
 	setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	int r = read_request(sock, token, &req);
-	if (r != 1) {
+	enum request_kind kind = read_request(sock, token, &req);
+	if (kind != REQ_COMMAND) {
 		request_free(&req);
-		return r == 2 ? EXIT_POWEROFF : (r == 0 ? 0 : 1);
+		if (kind == REQ_POWEROFF && write(power_fd, "Q", 1) != 1)
+			return 1;
+		return kind == REQ_ERROR ? 1 : 0;
 	}
 	struct timeval none = {0, 0};
 	setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
@@ -299,48 +392,69 @@ int lab_agent_serve(uint16_t port, const char *token_file, mc_err *err)
 		return mc_error(err, errno, "bind port %u", port);
 	if (listen(lfd, 64) < 0)
 		return mc_error(err, errno, "listen on port %u", port);
+	/* handlers ask for a poweroff here; a command's own exit code can't */
+	int power[2];
+	if (pipe2(power, O_CLOEXEC | O_NONBLOCK) < 0)
+		return mc_error(err, errno, "pipe");
+	_cleanup_close_ int power_r = power[0];
+	_cleanup_close_ int power_w = power[1];
 
 	sigset_t mask;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	_cleanup_close_ int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	_cleanup_close_ int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0)
 		return mc_error(err, errno, "signalfd");
 	fprintf(stderr, "minilab agent: listening on port %u\n", port);
 
+	pid_t handlers[MAX_HANDLERS] = {0};
 	for (;;) {
-		struct pollfd p[2] = {{lfd, POLLIN, 0}, {sfd, POLLIN, 0}};
-		if (poll(p, 2, -1) < 0) {
+		struct pollfd p[3] = {{lfd, POLLIN, 0}, {sfd, POLLIN, 0}, {power_r, POLLIN, 0}};
+		if (poll(p, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return mc_error(err, errno, "poll");
 		}
+		if (p[2].revents) {
+			if (getpid() == 1)
+				power_off();
+			return 0;
+		}
 		if (p[1].revents) {
 			struct signalfd_siginfo si;
-			if (read(sfd, &si, sizeof(si)) < 0 && errno != EAGAIN)
-				return mc_error(err, errno, "read signalfd");
-			int status;
-			while (waitpid(-1, &status, WNOHANG) > 0) {
-				if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_POWEROFF) {
-					if (getpid() == 1)
-						power_off();
-					return 0;
-				}
-			}
+			while (read(sfd, &si, sizeof(si)) > 0)
+				;
+			pid_t pid;
+			while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
+				for (int i = 0; i < MAX_HANDLERS; i++)
+					if (handlers[i] == pid)
+						handlers[i] = 0;
 		}
 		if (p[0].revents) {
 			int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 			if (c < 0)
 				continue;
+			int slot = -1;
+			for (int i = 0; i < MAX_HANDLERS && slot < 0; i++)
+				if (!handlers[i])
+					slot = i;
+			if (slot < 0) {
+				lab_send_str(c, LAB_FAIL, "too many connections");
+				close(c);
+				continue;
+			}
 			pid_t pid = fork();
 			if (pid == 0) {
 				close(lfd);
 				close(sfd);
+				close(power_r);
 				sigprocmask(SIG_UNBLOCK, &mask, NULL);
-				_exit(handle(c, token));
+				_exit(handle(c, token, power_w));
 			}
+			if (pid > 0)
+				handlers[slot] = pid;
 			close(c);
 		}
 	}

@@ -1,4 +1,6 @@
-/* `minilab run`: send a command to the lab's agent and relay its stdio and exit status. */
+/* `minilab run`: send a command to the lab's agent and relay its stdio and exit status.
+ * The main thread only reads the connection (so the agent's output never waits on us), a
+ * second thread forwards stdin, and both send through one lock. */
 #include "lab.h"
 
 #include <arpa/inet.h>
@@ -6,6 +8,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +24,9 @@ extern char **environ;
 
 int lab_connect(const struct lab_state *st, mc_err *err)
 {
+	if (strlen(st->token) != LAB_TOKEN_LEN)
+		return mc_error(
+		    err, 0, "the lab's token is missing or truncated: minilab stop, then start");
 	_cleanup_close_ int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return mc_error(err, errno, "socket");
@@ -31,18 +37,6 @@ int lab_connect(const struct lab_state *st, mc_err *err)
 	if (lab_send(fd, LAB_TOKEN, st->token, LAB_TOKEN_LEN) < 0)
 		return mc_error(err, errno, "send to the lab agent");
 	return mc_steal_fd(&fd);
-}
-
-static int sig_pipe[2] = {-1, -1};
-
-static void on_signal(int sig)
-{
-	unsigned char s = (unsigned char)sig;
-	int saved = errno;
-	if (write(sig_pipe[1], &s, 1) < 0) {
-		/* nothing to do: the pipe is full of signals already */
-	}
-	errno = saved;
 }
 
 static int send_request(int fd, char **argv, mc_err *err)
@@ -63,49 +57,77 @@ static int send_request(int fd, char **argv, mc_err *err)
 	return 0;
 }
 
-int lab_run(const struct lab_state *st, char **argv, int *status, mc_err *err)
-{
-	_cleanup_close_ int fd = lab_connect(st, err);
-	if (fd < 0)
-		return -1;
-	if (send_request(fd, argv, err) < 0)
-		return -1;
-	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
-		return mc_error(err, errno, "pipe");
-	struct sigaction sa = {.sa_handler = on_signal};
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+struct session {
+	int sock;
+	int stop_pipe[2]; /* closing [1] ends the stdin thread */
+	pthread_mutex_t send_lock;
+};
 
-	struct pollfd p[3] = {{fd, POLLIN, 0}, {0, POLLIN, 0}, {sig_pipe[0], POLLIN, 0}};
+static int session_send(struct session *s, char type, const void *buf, uint32_t len)
+{
+	pthread_mutex_lock(&s->send_lock);
+	int r = lab_send(s->sock, type, buf, len);
+	pthread_mutex_unlock(&s->send_lock);
+	return r;
+}
+
+static void *stdin_pump(void *arg)
+{
+	struct session *s = arg;
 	char buf[65536];
+	struct pollfd p[2] = {{0, POLLIN, 0}, {s->stop_pipe[0], POLLIN, 0}};
 	for (;;) {
-		if (poll(p, 3, -1) < 0) {
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[1].revents)
+			break;
+		ssize_t n = read(0, buf, sizeof(buf));
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0) {
+			session_send(s, LAB_STDIN_EOF, NULL, 0);
+			break;
+		}
+		if (session_send(s, LAB_STDIN, buf, (uint32_t)n) < 0)
+			break;
+	}
+	return NULL;
+}
+
+static int sig_pipe[2] = {-1, -1};
+
+static void on_signal(int sig)
+{
+	unsigned char c = (unsigned char)sig;
+	int saved = errno;
+	if (write(sig_pipe[1], &c, 1) < 0) {
+		/* the pipe is full of signals already */
+	}
+	errno = saved;
+}
+
+/* Read frames until EXIT or FAIL. Returns 0 with *status, or -1. */
+static int relay(struct session *s, int *status, mc_err *err)
+{
+	struct pollfd p[2] = {{s->sock, POLLIN, 0}, {sig_pipe[0], POLLIN, 0}};
+	for (;;) {
+		if (poll(p, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return mc_error(err, errno, "poll");
 		}
-		if (p[2].revents) {
-			unsigned char s;
-			while (read(sig_pipe[0], &s, 1) == 1)
-				lab_send_u32(fd, LAB_SIGNAL, s);
-		}
 		if (p[1].revents) {
-			ssize_t n = read(0, buf, sizeof(buf));
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n > 0) {
-				lab_send(fd, LAB_STDIN, buf, (uint32_t)n);
-			} else {
-				lab_send(fd, LAB_STDIN_EOF, NULL, 0);
-				p[1].fd = -1;
-			}
+			unsigned char c;
+			while (read(sig_pipe[0], &c, 1) == 1)
+				session_send(s, LAB_SIGNAL, (unsigned char[4]){c, 0, 0, 0}, 4);
 		}
 		if (!p[0].revents)
 			continue;
 		struct lab_frame f;
-		int r = lab_recv(fd, &f, err);
+		int r = lab_recv(s->sock, &f, err);
 		if (r < 0)
 			return mc_wrap(err, "lab connection lost");
 		if (r == 0)
@@ -115,7 +137,14 @@ int lab_run(const struct lab_state *st, char **argv, int *status, mc_err *err)
 		switch (f.type) {
 		case LAB_STDOUT:
 		case LAB_STDERR:
-			mc_write_all(f.type == LAB_STDOUT ? 1 : 2, f.data, f.len);
+			if (mc_write_all(f.type == LAB_STDOUT ? 1 : 2, f.data, f.len) < 0 &&
+			    errno == EPIPE) {
+				/* our reader is gone: like a process killed by SIGPIPE (closing the
+				 * connection ends the command in the lab) */
+				lab_frame_free(&f);
+				*status = 128 + SIGPIPE;
+				return 0;
+			}
 			break;
 		case LAB_EXIT:
 			r = lab_frame_u32(&f, &code, err);
@@ -133,4 +162,50 @@ int lab_run(const struct lab_state *st, char **argv, int *status, mc_err *err)
 		}
 		lab_frame_free(&f);
 	}
+}
+
+int lab_run(const struct lab_state *st, char **argv, int *status, mc_err *err)
+{
+	struct session s = {.sock = -1, .stop_pipe = {-1, -1}};
+	pthread_mutex_init(&s.send_lock, NULL);
+	s.sock = lab_connect(st, err);
+	if (s.sock < 0)
+		return -1;
+	int r = -1;
+	pthread_t pump;
+	int pumping = 0;
+	struct sigaction sa = {.sa_handler = on_signal}, old[3];
+	const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
+	if (send_request(s.sock, argv, err) < 0)
+		goto out;
+	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(s.stop_pipe, O_CLOEXEC) < 0) {
+		mc_error(err, errno, "pipe");
+		goto out;
+	}
+	for (int i = 0; i < 3; i++)
+		sigaction(sigs[i], &sa, &old[i]);
+	signal(SIGPIPE, SIG_IGN);
+	pumping = pthread_create(&pump, NULL, stdin_pump, &s) == 0;
+	if (!pumping) {
+		mc_error(err, 0, "start the stdin thread");
+		goto restore;
+	}
+	r = relay(&s, status, err);
+	close(s.stop_pipe[1]);
+	s.stop_pipe[1] = -1;
+	pthread_join(pump, NULL);
+restore:
+	for (int i = 0; i < 3; i++)
+		sigaction(sigs[i], &old[i], NULL);
+out:
+	for (int i = 0; i < 2; i++) {
+		if (sig_pipe[i] >= 0)
+			close(sig_pipe[i]);
+		if (s.stop_pipe[i] >= 0)
+			close(s.stop_pipe[i]);
+		sig_pipe[i] = -1;
+	}
+	close(s.sock);
+	pthread_mutex_destroy(&s.send_lock);
+	return r;
 }

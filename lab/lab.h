@@ -24,9 +24,13 @@ struct lab_state {
 };
 
 int lab_paths_init(struct lab_paths *p, mc_err *err);
+/* The socket folder that belongs to p->state. */
+void lab_paths_set_sockdir(struct lab_paths *p);
 /* 1 if a lab of this checkout is running (st filled), 0 if not, -1 on error. */
 int lab_running(const struct lab_paths *p, struct lab_state *st, mc_err *err);
-int lab_start(const struct lab_paths *p, int quiet, mc_err *err);
+#define LAB_START_QUIET 1u /* no "ready" line */
+#define LAB_START_TIED	2u /* QEMU and virtiofsd die with this process (one-shot runs) */
+int lab_start(const struct lab_paths *p, unsigned flags, mc_err *err);
 int lab_stop(const struct lab_paths *p, mc_err *err);
 /* Connect to the agent and authenticate; returns the socket. */
 int lab_connect(const struct lab_state *st, mc_err *err);

@@ -4,6 +4,8 @@
  *                                      that is stopped afterwards); its exit status is ours
  *   minilab agent --port N --token-file F   (inside the lab: its PID 1)
  * minilab's own failures exit with 125. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "cleanup.h"
 #include "lab.h"
 #include "util.h"
 
@@ -47,6 +50,44 @@ static int cmd_agent(int argc, char **argv, mc_err *err)
 	return lab_agent_serve((uint16_t)p, token, err);
 }
 
+/* A one-shot lab for a single run: its own state folder next to the shared one (so it never
+ * meets another run's lab), tied to this process, stopped and removed afterwards. */
+static int run_oneshot(const struct lab_paths *shared, char **argv, mc_err *err)
+{
+	struct lab_paths own = *shared;
+	char tmpl[sizeof(own.state)];
+	if (snprintf(tmpl, sizeof(tmpl), "%s.run-XXXXXX", shared->state) >= (int)sizeof(tmpl))
+		return mc_error(err, ENAMETOOLONG, "one-shot lab state");
+	if (mc_mkdir_p(shared->state, 0755, err) < 0 || !mkdtemp(tmpl))
+		return mc_error(err, errno, "create the one-shot lab's state `%s`", tmpl);
+	strcpy(own.state, tmpl);
+	lab_paths_set_sockdir(&own);
+	struct lab_state st;
+	int status = -1;
+	if (lab_start(&own, LAB_START_QUIET | LAB_START_TIED, err) == 0 &&
+	    lab_running(&own, &st, err) == 1 && lab_run(&st, argv, &status, err) < 0)
+		status = -1;
+	mc_err stop_err = NULL;
+	if (lab_stop(&own, &stop_err) < 0 && status >= 0) {
+		*err = stop_err;
+		status = -1;
+	}
+	if (stop_err != *err)
+		mc_error_free(&stop_err);
+	/* the console and logs go with it: the error already quotes what matters */
+	static const char *const logs[] = {"console.log", "qemu.log", "virtiofsd-root.log",
+					   "virtiofsd-checkout.log", "lock"};
+	char path[sizeof(own.state) + 64];
+	for (size_t i = 0; i < MC_ARRAY_SIZE(logs); i++) {
+		snprintf(path, sizeof(path), "%s/%s", own.state, logs[i]);
+		unlink(path);
+	}
+	rmdir(own.state);
+	if (status < 0 && !*err)
+		mc_error(err, 0, "the one-shot lab did not run the command");
+	return status;
+}
+
 static int cmd_run(const struct lab_paths *paths, int argc, char **argv, mc_err *err)
 {
 	if (argc > 0 && !strcmp(argv[0], "--")) {
@@ -59,30 +100,24 @@ static int cmd_run(const struct lab_paths *paths, int argc, char **argv, mc_err 
 	int running = lab_running(paths, &st, err);
 	if (running < 0)
 		return -1;
-	if (!running) {
-		if (lab_start(paths, 1, err) < 0 || lab_running(paths, &st, err) != 1) {
-			mc_err stop_err = NULL;
-			lab_stop(paths, &stop_err);
-			mc_error_free(&stop_err);
-			return mc_error(err, 0, "lab is not running"), mc_wrap(err, "run");
-		}
-	}
+	if (!running)
+		return run_oneshot(paths, argv, err);
 	int status = LAB_EXIT_FAILURE;
-	int r = lab_run(&st, argv, &status, err);
-	if (!running) {
-		mc_err stop_err = NULL;
-		if (lab_stop(paths, &stop_err) < 0 && r == 0) {
-			*err = stop_err;
-			return -1;
-		}
-		mc_error_free(&stop_err);
-	}
-	return r < 0 ? -1 : status;
+	return lab_run(&st, argv, &status, err) < 0 ? -1 : status;
+}
+
+/* With fd 0, 1 or 2 closed, a socket could land there and be taken for stdio. */
+static void ensure_stdio(void)
+{
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) < 0)
+			_exit(LAB_EXIT_FAILURE);
 }
 
 int main(int argc, char **argv)
 {
 	mc_err err = NULL;
+	ensure_stdio();
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

@@ -43,10 +43,15 @@ int lab_paths_init(struct lab_paths *p, mc_err *err)
 	} else {
 		snprintf(p->state, sizeof(p->state), "%s/build/lab", p->checkout);
 	}
-	/* FNV-1a of the state path names its socket folder */
+	lab_paths_set_sockdir(p);
+	return 0;
+}
+
+void lab_paths_set_sockdir(struct lab_paths *p)
+{
+	/* FNV-1a of the state path names its socket folder (vhost-user paths must be short) */
 	uint32_t h = 2166136261u;
 	for (const char *c = p->state; *c; c++)
 		h = (h ^ (unsigned char)*c) * 16777619u;
 	snprintf(p->sockdir, sizeof(p->sockdir), "/run/minilab/%08x", h);
-	return 0;
 }

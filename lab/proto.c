@@ -40,6 +40,11 @@ int lab_send_u32(int fd, char type, uint32_t v)
 
 int lab_recv(int fd, struct lab_frame *f, mc_err *err)
 {
+	return lab_recv_max(fd, f, LAB_MAX_PAYLOAD, err);
+}
+
+int lab_recv_max(int fd, struct lab_frame *f, uint32_t max, mc_err *err)
+{
 	unsigned char hdr[5];
 	f->data = NULL;
 	ssize_t n = mc_read_all(fd, hdr, sizeof(hdr));
@@ -52,9 +57,9 @@ int lab_recv(int fd, struct lab_frame *f, mc_err *err)
 	f->type = (char)hdr[0];
 	f->len = (uint32_t)hdr[1] | (uint32_t)hdr[2] << 8 | (uint32_t)hdr[3] << 16 |
 		 (uint32_t)hdr[4] << 24;
-	if (f->len > LAB_MAX_PAYLOAD)
+	if (f->len > max)
 		return mc_error(err, 0, "lab frame of %u bytes exceeds the %u-byte limit", f->len,
-				LAB_MAX_PAYLOAD);
+				max);
 	f->data = malloc((size_t)f->len + 1);
 	if (!f->data)
 		return mc_error(err, ENOMEM, "lab frame of %u bytes", f->len);

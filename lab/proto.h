@@ -46,6 +46,8 @@ int lab_send_str(int fd, char type, const char *s);
 int lab_send_u32(int fd, char type, uint32_t v);
 /* Read one frame. Returns 1 on a frame, 0 on a clean EOF before any byte, -1 on error. */
 int lab_recv(int fd, struct lab_frame *f, mc_err *err);
+/* The same with a lower size limit (checked before anything is allocated). */
+int lab_recv_max(int fd, struct lab_frame *f, uint32_t max, mc_err *err);
 /* The 4-byte payload of EXIT/SIGNAL frames. */
 int lab_frame_u32(const struct lab_frame *f, uint32_t *v, mc_err *err);
 void lab_frame_free(struct lab_frame *f);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -147,26 +148,33 @@ int lab_running(const struct lab_paths *p, struct lab_state *st, mc_err *err)
 		st->port = (uint16_t)atoi(v);
 	if (!pid_is_ours(st->qemu, p->sockdir))
 		return 0;
+	/* without a readable token the lab can still be stopped, not used (lab_connect says so) */
 	char tok[4400];
 	snprintf(tok, sizeof(tok), "%s/token", p->state);
 	_cleanup_free_ char *t = NULL;
 	size_t len = 0;
-	if (mc_read_file(tok, 256, &t, &len, err) < 0)
-		return mc_wrap(err, "lab state");
-	if (len < LAB_TOKEN_LEN)
-		return mc_error(err, 0, "lab token `%s` is truncated", tok);
-	memcpy(st->token, t, LAB_TOKEN_LEN);
-	st->token[LAB_TOKEN_LEN] = '\0';
+	mc_err terr = NULL;
+	if (mc_read_file(tok, 256, &t, &len, &terr) == 0 && len >= LAB_TOKEN_LEN) {
+		memcpy(st->token, t, LAB_TOKEN_LEN);
+		st->token[LAB_TOKEN_LEN] = '\0';
+	}
+	mc_error_free(&terr);
+	(void)err;
 	return 1;
 }
 
-static pid_t spawn(char *const argv[], const char *log, mc_err *err)
+/* Start argv in its own session with its output in log. tied: it dies with this process (a
+ * one-shot lab must not outlive the `minilab run` that started it). */
+static pid_t spawn(char *const argv[], const char *log, int tied, mc_err *err)
 {
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0)
 		return mc_error(err, errno, "fork for %s", argv[0]);
 	if (pid == 0) {
 		setsid();
+		if (tied && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent))
+			_exit(127);
 		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (fd >= 0) {
@@ -211,13 +219,15 @@ static int make_token(const struct lab_paths *p, char *token, mc_err *err)
 	return 0;
 }
 
-static int wait_for_file(const char *path, pid_t owner, int ms)
+static int wait_for_file(const char *path, pid_t *owner, int ms)
 {
 	for (int i = 0; i < ms / 10; i++) {
 		if (access(path, F_OK) == 0)
 			return 0;
-		if (waitpid(owner, NULL, WNOHANG) == owner)
+		if (waitpid(*owner, NULL, WNOHANG) == *owner) {
+			*owner = 0; /* reaped: its PID is no longer ours to signal */
 			return -1;
+		}
 		usleep(10 * 1000);
 	}
 	return -1;
@@ -247,12 +257,50 @@ static void console_hint(const char *log, char *out, size_t n)
 		snprintf(out, n, "%s", last[0] ? last : "no console output");
 }
 
-static void kill_and_reap(pid_t pid)
+static void kill_and_reap(pid_t *pid)
 {
-	if (pid <= 0)
+	if (*pid <= 0)
 		return;
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
+	kill(*pid, SIGKILL);
+	waitpid(*pid, NULL, 0);
+	*pid = 0;
+}
+
+static void remove_state_files(const struct lab_paths *p)
+{
+	static const char *const names[] = {"state", "token"};
+	char path[4400];
+	for (size_t i = 0; i < MC_ARRAY_SIZE(names); i++) {
+		snprintf(path, sizeof(path), "%s/%s", p->state, names[i]);
+		unlink(path);
+	}
+	snprintf(path, sizeof(path), "%s/root.sock", p->sockdir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/checkout.sock", p->sockdir);
+	unlink(path);
+	rmdir(p->sockdir);
+}
+
+/* A start that failed: end what it started (our children) and its files. */
+static int start_failed(const struct lab_paths *p, struct lab_state *st)
+{
+	kill_and_reap(&st->qemu);
+	kill_and_reap(&st->vfs_root);
+	kill_and_reap(&st->vfs_checkout);
+	remove_state_files(p);
+	return -1;
+}
+
+/* SIGINT/SIGTERM/SIGHUP arrived while they were blocked for the start? (consumes it) */
+static int interrupted(void)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	struct timespec zero = {0, 0};
+	return sigtimedwait(&set, NULL, &zero) > 0;
 }
 
 static int ping(const struct lab_state *st)
@@ -275,17 +323,11 @@ static int ping(const struct lab_state *st)
 	return ok ? 0 : -1;
 }
 
-int lab_start(const struct lab_paths *p, int quiet, mc_err *err)
+static int start_locked(const struct lab_paths *p, unsigned flags, mc_err *err)
 {
 	uint64_t t0 = mc_now_ns();
+	int quiet = flags & LAB_START_QUIET, tied = (flags & LAB_START_TIED) != 0;
 	struct lab_state st;
-	if (mc_mkdir_p(p->state, 0755, err) < 0 || mc_mkdir_p(p->sockdir, 0700, err) < 0)
-		return mc_wrap(err, "lab state");
-	char lockpath[4400];
-	snprintf(lockpath, sizeof(lockpath), "%s/lock", p->state);
-	_cleanup_close_ int lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (lock < 0 || flock(lock, LOCK_EX) < 0)
-		return mc_error(err, errno, "lock `%s`", lockpath);
 	int r = lab_running(p, &st, err);
 	if (r < 0)
 		return -1;
@@ -342,20 +384,16 @@ int lab_start(const struct lab_paths *p, int quiet, mc_err *err)
 	char *vfs_co_argv[] = {
 	    vfsd,	  a_sock_co,	       "-o", a_src_co, "-o", "sandbox=chroot", "-o",
 	    "cache=auto", "--rlimit-nofile=0", NULL};
-	st.vfs_root = spawn(vfs_root_argv, log_root, err);
+	st.vfs_root = spawn(vfs_root_argv, log_root, tied, err);
 	if (st.vfs_root < 0)
-		return -1;
-	st.vfs_checkout = spawn(vfs_co_argv, log_co, err);
-	if (st.vfs_checkout < 0) {
-		kill_and_reap(st.vfs_root);
-		return -1;
-	}
-	if (wait_for_file(sock_root, st.vfs_root, 5000) < 0 ||
-	    wait_for_file(sock_co, st.vfs_checkout, 5000) < 0) {
-		kill_and_reap(st.vfs_root);
-		kill_and_reap(st.vfs_checkout);
-		return mc_error(err, 0, "virtiofsd did not start (see %s and %s)", log_root,
-				log_co);
+		return start_failed(p, &st);
+	st.vfs_checkout = spawn(vfs_co_argv, log_co, tied, err);
+	if (st.vfs_checkout < 0)
+		return start_failed(p, &st);
+	if (wait_for_file(sock_root, &st.vfs_root, 5000) < 0 ||
+	    wait_for_file(sock_co, &st.vfs_checkout, 5000) < 0) {
+		mc_error(err, 0, "virtiofsd did not start (see %s and %s)", log_root, log_co);
+		return start_failed(p, &st);
 	}
 
 	char a_smp[32], a_mem[32], a_memobj[96], a_fs0[320], a_fs1[320], a_net[128], a_serial[4500],
@@ -374,10 +412,9 @@ int lab_start(const struct lab_paths *p, int quiet, mc_err *err)
 			    "minilab.moddir=%s minilab.port=%d minilab.token=%s/token",
 			    p->checkout, img.kver, img.moddir, AGENT_PORT, p->state);
 	if (alen < 0 || (size_t)alen >= sizeof(a_append)) {
-		kill_and_reap(st.vfs_root);
-		kill_and_reap(st.vfs_checkout);
-		return mc_error(err, 0, "the lab's kernel command line is too long (checkout `%s`)",
-				p->checkout);
+		mc_error(err, 0, "the lab's kernel command line is too long (checkout `%s`)",
+			 p->checkout);
+		return start_failed(p, &st);
 	}
 	char *qemu_argv[] = {qemu,
 			     "-name",
@@ -422,22 +459,16 @@ int lab_start(const struct lab_paths *p, int quiet, mc_err *err)
 			     "none",
 			     "-no-reboot",
 			     NULL};
-	st.qemu = spawn(qemu_argv, log_qemu, err);
-	if (st.qemu < 0) {
-		kill_and_reap(st.vfs_root);
-		kill_and_reap(st.vfs_checkout);
-		return -1;
-	}
+	st.qemu = spawn(qemu_argv, log_qemu, tied, err);
+	if (st.qemu < 0)
+		return start_failed(p, &st);
 
 	char sf[4400];
 	state_file(p, sf, sizeof(sf));
 	FILE *f = fopen(sf, "we");
 	if (!f) {
-		int e = errno;
-		kill_and_reap(st.qemu);
-		kill_and_reap(st.vfs_root);
-		kill_and_reap(st.vfs_checkout);
-		return mc_error(err, e, "write `%s`", sf);
+		mc_error(err, errno, "write `%s`", sf);
+		return start_failed(p, &st);
 	}
 	fprintf(f, "qemu=%d\nvfs_root=%d\nvfs_checkout=%d\nport=%u\n", st.qemu, st.vfs_root,
 		st.vfs_checkout, st.port);
@@ -447,25 +478,25 @@ int lab_start(const struct lab_paths *p, int quiet, mc_err *err)
 	for (uint64_t waited = 0;; waited = (mc_now_ns() - t0) / 1000000) {
 		int status;
 		if (waitpid(st.qemu, &status, WNOHANG) == st.qemu) {
+			st.qemu = 0;
 			char hint[1024];
 			console_hint(console, hint, sizeof(hint));
-			kill_and_reap(st.vfs_root);
-			kill_and_reap(st.vfs_checkout);
-			unlink(sf);
-			return mc_error(err, 0, "lab failed to start: %s (console: %s, qemu: %s)",
-					hint, console, log_qemu);
+			mc_error(err, 0, "lab failed to start: %s (console: %s, qemu: %s)", hint,
+				 console, log_qemu);
+			return start_failed(p, &st);
+		}
+		if (interrupted()) {
+			mc_error(err, 0, "interrupted while the lab was starting");
+			return start_failed(p, &st);
 		}
 		if (ping(&st) == 0)
 			break;
 		if (waited > BOOT_TIMEOUT_MS) {
 			char hint[1024];
 			console_hint(console, hint, sizeof(hint));
-			kill_and_reap(st.qemu);
-			kill_and_reap(st.vfs_root);
-			kill_and_reap(st.vfs_checkout);
-			unlink(sf);
-			return mc_error(err, 0, "lab did not answer within %d s: %s (console: %s)",
-					BOOT_TIMEOUT_MS / 1000, hint, console);
+			mc_error(err, 0, "lab did not answer within %d s: %s (console: %s)",
+				 BOOT_TIMEOUT_MS / 1000, hint, console);
+			return start_failed(p, &st);
 		}
 		usleep(100 * 1000);
 	}
@@ -473,6 +504,27 @@ int lab_start(const struct lab_paths *p, int quiet, mc_err *err)
 		fprintf(stderr, "minilab: lab ready in %.1f s (pid %d, port %u)\n",
 			(double)(mc_now_ns() - t0) / 1e9, st.qemu, st.port);
 	return 0;
+}
+
+int lab_start(const struct lab_paths *p, unsigned flags, mc_err *err)
+{
+	if (mc_mkdir_p(p->state, 0755, err) < 0 || mc_mkdir_p(p->sockdir, 0700, err) < 0)
+		return mc_wrap(err, "lab state");
+	char lockpath[4400];
+	snprintf(lockpath, sizeof(lockpath), "%s/lock", p->state);
+	_cleanup_close_ int lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lock < 0 || flock(lock, LOCK_EX) < 0)
+		return mc_error(err, errno, "lock `%s`", lockpath);
+	/* Ctrl-C during the boot cancels it cleanly instead of orphaning QEMU */
+	sigset_t block, old;
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	int r = start_locked(p, flags, err);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return r;
 }
 
 static int wait_gone(pid_t pid, const char *marker, int ms)
@@ -511,7 +563,7 @@ int lab_stop(const struct lab_paths *p, mc_err *err)
 		return -1;
 	if (r == 1) {
 		/* ask the agent to power off (it syncs the shares), then make sure */
-		int fd = lab_connect(&st, err);
+		int fd = st.token[0] ? lab_connect(&st, err) : -1;
 		if (fd >= 0) {
 			struct timeval tv = {5, 0};
 			setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -527,15 +579,6 @@ int lab_stop(const struct lab_paths *p, mc_err *err)
 	/* virtiofsd ends when QEMU disconnects; make sure of it */
 	stop_pid(st.vfs_root, p->sockdir);
 	stop_pid(st.vfs_checkout, p->sockdir);
-	char path[4400];
-	state_file(p, path, sizeof(path));
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/token", p->state);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/root.sock", p->sockdir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/checkout.sock", p->sockdir);
-	unlink(path);
-	rmdir(p->sockdir);
+	remove_state_files(p);
 	return 0;
 }

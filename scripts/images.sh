@@ -17,18 +17,18 @@ build() {
 	local kdir kver guestinit key stage initrd
 	mkdir -p "$cache"
 	kdir=$("$ROOT/scripts/kernel-fetch.sh")
-	kver=$(basename "$kdir"/lib/modules/*)
+	kver=$(kernel_version "$kdir")
 	guestinit=$ROOT/build/bin/guestinit
 	if [ ! -x "$guestinit" ]; then
 		echo "images: $guestinit is missing (run make first)" >&2
 		exit 1
 	fi
 	key=$( (sha256sum "$guestinit" /bin/busybox "$ROOT/scripts/initramfs-lib.sh" | cut -d' ' -f1
-		echo "$kver ${GUEST_MODULES[*]}") | sha256sum | cut -c1-16)
+		echo "$kdir $kver ${GUEST_MODULES[*]}") | sha256sum | cut -c1-16)
 	initrd=$cache/initrd/guest-$kver-$key.cpio
 	if [ ! -f "$initrd" ]; then
 		stage=$(mktemp -d)
-		trap 'rm -rf "$stage"' RETURN
+		trap 'rm -rf "$stage"' EXIT
 		mkdir -p "$stage"/{proc,sys,dev,tmp,run,mnt,root,etc}
 		stage_busybox "$stage"
 		stage_modules "$kdir/lib/modules/$kver" "$stage" "${GUEST_MODULES[@]}"

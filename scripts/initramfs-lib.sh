@@ -37,8 +37,9 @@ stage_modules() {
 	shift 2
 	mkdir -p "$stage/lib/modules"
 	: >"$stage/lib/modules/load.list"
-	local rel
-	for rel in $(modules_in_order "$moddir" "$@"); do
+	local rel mods
+	mods=$(modules_in_order "$moddir" "$@") || return 1
+	for rel in $mods; do
 		cp "$moddir/$rel" "$stage/lib/modules/"
 		echo "/lib/modules/$(basename "$rel")" >>"$stage/lib/modules/load.list"
 	done
@@ -59,4 +60,14 @@ pack_cpio() {
 	local stage=$1 out=$2
 	(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --reproducible --quiet) >"$out.tmp"
 	mv "$out.tmp" "$out"
+}
+
+# kernel_version KDIR: the one kernel version under KDIR/lib/modules (fails if not exactly one).
+kernel_version() {
+	local d=("$1"/lib/modules/*)
+	if [ ${#d[@]} -ne 1 ] || [ ! -d "${d[0]}" ]; then
+		echo "initramfs: expected one kernel under $1/lib/modules, found ${#d[@]}" >&2
+		return 1
+	fi
+	basename "${d[0]}"
 }

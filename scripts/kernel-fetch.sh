@@ -33,9 +33,9 @@ fi
 tmp=$(mktemp -d "$cache/.kernel-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 echo "kernel-fetch: downloading $pkg $ver" >&2
-# apt drops privileges to _apt for downloads; give it a directory it may write.
-chmod 0777 "$tmp"
-(cd "$tmp" && apt-get download -q "$pkg=$ver" >/dev/null 2>"$tmp/apt.log") || {
+# apt would drop to the _apt user, which can't write our private (0700) folder: download as
+# root instead of opening the folder to everyone.
+(cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "$pkg=$ver" >/dev/null 2>"$tmp/apt.log") || {
 	cat "$tmp/apt.log" >&2
 	echo "kernel-fetch: apt-get download $pkg=$ver failed" >&2
 	exit 1

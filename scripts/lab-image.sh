@@ -12,9 +12,9 @@ cache=${MINI_CACHE:-/var/cache/minivm}
 LAB_MODULES=(virtio_pci virtiofs virtio_net overlay kvm_amd)
 
 kdir=$("$ROOT/scripts/kernel-fetch.sh")
-kver=$(basename "$kdir"/lib/modules/*)
+kver=$(kernel_version "$kdir")
 key=$( (sha256sum /bin/busybox "$ROOT/lab/lab-init.sh" "$ROOT/scripts/initramfs-lib.sh" | cut -d' ' -f1
-	echo "$kver ${LAB_MODULES[*]}") | sha256sum | cut -c1-16)
+	echo "$kdir $kver ${LAB_MODULES[*]}") | sha256sum | cut -c1-16)
 initrd=$cache/lab/lab-$kver-$key.cpio
 if [ ! -f "$initrd" ]; then
 	stage=$(mktemp -d)

@@ -68,16 +68,22 @@ for t in tests/lab/*.sh; do
 	lab_tests+=("$t")
 done
 if [ ${#lab_tests[@]} -gt 0 ]; then
-	started_lab=0
+	started_lab=0 lab_broken=0
 	if [ "$lab_where" = lab ] && ! build/bin/minilab status >/dev/null 2>&1; then
 		if build/bin/minilab start >"$logdir/lab-start.log" 2>&1; then
 			started_lab=1
+			trap 'build/bin/minilab stop >/dev/null 2>&1' EXIT
 		else
+			lab_broken=1
 			echo "lab failed to start:" && sed 's/^/    | /' "$logdir/lab-start.log"
 		fi
 	fi
 	for t in "${lab_tests[@]}"; do
-		if [ "$lab_where" = lab ]; then
+		if [ $lab_broken = 1 ]; then
+			fail=$((fail + 1))
+			failed+=("lab/$(basename "$t" .sh)")
+			printf 'FAIL %-48s (the lab did not start)\n' "lab/$(basename "$t" .sh)"
+		elif [ "$lab_where" = lab ]; then
 			run_one "lab/$(basename "$t" .sh)" build/bin/minilab run -- \
 				env ROOT="$ROOT" BIN="$BIN" TOOLS="$TOOLS" MINI_CACHE="$MINI_CACHE" MINIVM_KERNEL="${MINIVM_KERNEL:-}" \
 				MINIVM_VMLINUX="${MINIVM_VMLINUX:-}" MINIVM_INITRD="${MINIVM_INITRD:-}" \
@@ -87,7 +93,10 @@ if [ ${#lab_tests[@]} -gt 0 ]; then
 			run_one "lab/$(basename "$t" .sh)" bash "$t"
 		fi
 	done
-	[ $started_lab = 1 ] && build/bin/minilab stop >/dev/null 2>&1
+	if [ $started_lab = 1 ]; then
+		build/bin/minilab stop >/dev/null 2>&1
+		trap - EXIT
+	fi
 fi
 
 echo

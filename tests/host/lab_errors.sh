@@ -7,7 +7,7 @@ ML=$BIN/minilab
 state=$(mktemp -d "$ROOT/build/lab-errors.XXXXXX")
 trap 'MINILAB_STATE=$state $ML stop >/dev/null 2>&1; rm -rf "$state"' EXIT
 export MINILAB_STATE=$state
-eval "$(grep -E '^LAB_' "$ROOT/build/lab.env")" || fail "no build/lab.env: run make lab"
+[ -f "$ROOT/build/lab.env" ] || fail "no build/lab.env: run make lab"
 
 no_leftovers() {
 	expect_eq "leftover processes of $state after $1" "$(pids_matching "$state")" ""

@@ -47,6 +47,29 @@ expect_eq "missing command" "$rc" 127
 out=$(cd "$xfer" && "$ML" run -- pwd)
 expect_eq "working directory" "$out" "$xfer"
 
+# stdin the command ignores while it fills stdout: neither side may wedge
+out=$(head -c 3000000 /dev/zero | timeout 300 "$ML" run -- sh -c 'seq 300000; cat >/dev/null; echo done' | tail -n 2 | tr '\n' ' ')
+expect_eq "big stdin and stdout at once" "$out" "300000 done "
+# a reader that goes away early ends the run (like SIGPIPE)
+t0=$SECONDS
+timeout 120 "$ML" run -- yes | head -n 1 >/dev/null
+[ $((SECONDS - t0)) -lt 60 ] || fail "run -- yes | head did not end promptly"
+# a signal reaches a command that closed its outputs
+t0=$SECONDS
+run_capture out rc timeout --preserve-status -s INT 4 "$ML" run -- sh -c 'exec >/dev/null 2>&1; sleep 60'
+expect_eq "SIGINT to a command without outputs" "$rc" 130
+[ $((SECONDS - t0)) -lt 30 ] || fail "SIGINT took $((SECONDS - t0)) s"
+# a background job holding stdout does not hold the exit status
+t0=$SECONDS
+run_capture out rc "$ML" run -- sh -c 'sleep 30 & echo hi'
+expect_eq "background job output" "$out" "hi"
+[ $((SECONDS - t0)) -lt 20 ] || fail "exit status waited for a background job"
+# an orphan exiting 42 (once the agent's poweroff code) leaves the lab running
+"$ML" run -- sh -c 'setsid sh -c "sleep 0.5; exit 42" </dev/null >/dev/null 2>&1 &' >/dev/null
+sleep 2
+run_capture out rc "$ML" run -- echo still-here
+expect_eq "lab after an orphan's exit 42" "$out" "still-here"
+
 qemu_pid=$(pids_matching "$state" | head -n 1)
 run_capture out rc "$ML" stop
 expect_eq "stop" "$rc" 0
