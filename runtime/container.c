@@ -47,22 +47,6 @@ static void now_rfc3339(char *buf, size_t n)
 	snprintf(buf + l, n - l, ".%09ldZ", ts.tv_nsec);
 }
 
-static char *hook_state(const char *id, pid_t pid, const char *bundle, const char *status,
-			json_object *annotations)
-{
-	json_object *o = json_object_new_object();
-	json_object_object_add(o, "ociVersion", json_object_new_string("1.0.2"));
-	json_object_object_add(o, "id", json_object_new_string(id));
-	json_object_object_add(o, "status", json_object_new_string(status));
-	json_object_object_add(o, "pid", json_object_new_int(pid));
-	json_object_object_add(o, "bundle", json_object_new_string(bundle ? bundle : ""));
-	if (annotations)
-		json_object_object_add(o, "annotations", json_object_get(annotations));
-	char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-	json_object_put(o);
-	return s;
-}
-
 static int clone_flags(const struct mc_spec *spec, mc_err *err)
 {
 	int flags = 0;
@@ -190,12 +174,15 @@ int mc_container_create(struct mc_spec *spec, const struct mc_create_opts *opts,
 		goto fail;
 	if (spec->hooks.count[MC_HOOK_PRESTART] || spec->hooks.count[MC_HOOK_CREATE_RUNTIME]) {
 		_cleanup_free_ char *hs =
-		    hook_state(opts->id, pid, opts->bundle, "creating", spec->annotations);
+		    mc_hook_state(opts->id, pid, opts->bundle, "creating", spec->annotations);
 		if (mc_hooks_run(spec, MC_HOOK_PRESTART, hs, err) < 0 ||
 		    mc_hooks_run(spec, MC_HOOK_CREATE_RUNTIME, hs, err) < 0)
 			goto fail;
 	}
-	mc_sync_send(sv[0], MC_SYNC_CONTINUE, 0, NULL);
+	/* the child learns its pid in our namespace (for its hooks' state) */
+	char pidtxt[24];
+	snprintf(pidtxt, sizeof(pidtxt), "%d", pid);
+	mc_sync_send(sv[0], MC_SYNC_CONTINUE, 0, pidtxt);
 	if (mc_sync_expect(sv[0], MC_SYNC_READY, err) < 0)
 		goto fail;
 
@@ -304,7 +291,7 @@ int mc_container_start(const char *root, struct mc_state *st, mc_err *err)
 		if (mc_spec_load(st->bundle, &spec, &e2) == 0 &&
 		    spec->hooks.count[MC_HOOK_POSTSTART]) {
 			_cleanup_free_ char *hs =
-			    hook_state(st->id, st->pid, st->bundle, "running", st->annotations);
+			    mc_hook_state(st->id, st->pid, st->bundle, "running", st->annotations);
 			if (mc_hooks_run(spec, MC_HOOK_POSTSTART, hs, &e2) < 0)
 				mc_warn("%s", mc_error_text(e2));
 		}
@@ -358,7 +345,7 @@ int mc_container_destroy(const char *root, struct mc_state *st, mc_err *err)
 		if (mc_spec_load(st->bundle, &spec, &e2) == 0 &&
 		    spec->hooks.count[MC_HOOK_POSTSTOP]) {
 			_cleanup_free_ char *hs =
-			    hook_state(st->id, st->pid, st->bundle, "stopped", st->annotations);
+			    mc_hook_state(st->id, st->pid, st->bundle, "stopped", st->annotations);
 			if (mc_hooks_run(spec, MC_HOOK_POSTSTOP, hs, &e2) < 0)
 				mc_warn("%s", mc_error_text(e2));
 		}

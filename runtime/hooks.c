@@ -5,11 +5,13 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "jsonc.h"
 #include "util.h"
 
 const char *mc_hook_kind_name(int kind)
@@ -60,6 +62,22 @@ static int run_one(const struct mc_hook *h, const char *state_json, mc_err *err)
 	if (WIFEXITED(status))
 		return mc_error(err, 0, "`%s` exited with status %d", h->path, WEXITSTATUS(status));
 	return mc_error(err, 0, "`%s` killed by signal %d", h->path, WTERMSIG(status));
+}
+
+char *mc_hook_state(const char *id, pid_t pid, const char *bundle, const char *status,
+		    json_object *annotations)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "ociVersion", json_object_new_string("1.0.2"));
+	json_object_object_add(o, "id", json_object_new_string(id));
+	json_object_object_add(o, "status", json_object_new_string(status));
+	json_object_object_add(o, "pid", json_object_new_int(pid));
+	json_object_object_add(o, "bundle", json_object_new_string(bundle ? bundle : ""));
+	if (annotations)
+		json_object_object_add(o, "annotations", json_object_get(annotations));
+	char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	return s;
 }
 
 int mc_hooks_run(const struct mc_spec *spec, int kind, const char *state_json, mc_err *err)

@@ -159,8 +159,10 @@ void mc_init_main(struct mc_init_args *a)
 	/* the parent joins us to the cgroups and wires the network meanwhile */
 	if (mc_sync_send(a->sync_fd, MC_SYNC_PREPIVOT, 0, NULL) < 0)
 		_exit(1);
-	if (mc_sync_expect(a->sync_fd, MC_SYNC_CONTINUE, &err) < 0)
+	struct mc_sync_msg cont;
+	if (mc_sync_recv(a->sync_fd, &cont, &err) < 0 || cont.type != MC_SYNC_CONTINUE)
 		_exit(1); /* parent gave up: it cleans up */
+	int host_pid = atoi(cont.text);
 	if (own_mntns && mc_mounts_apply(spec, rootfd, a->cg, true, &err) < 0)
 		fail(a, &err);
 	if (mc_spec_has_ns(spec, CLONE_NEWCGROUP, &nspath) && !nspath &&
@@ -174,9 +176,12 @@ void mc_init_main(struct mc_init_args *a)
 		if (a->net_config && mc_net_setup_container(spec->net_cidr, &err) < 0)
 			fail(a, &err);
 	}
-	if (spec->hooks.count[MC_HOOK_CREATE_CONTAINER] &&
-	    mc_hooks_run(spec, MC_HOOK_CREATE_CONTAINER, "{}", &err) < 0)
-		fail(a, &err);
+	if (spec->hooks.count[MC_HOOK_CREATE_CONTAINER]) {
+		_cleanup_free_ char *hs = mc_hook_state(a->opts->id, host_pid, a->opts->bundle,
+							"creating", spec->annotations);
+		if (mc_hooks_run(spec, MC_HOOK_CREATE_CONTAINER, hs, &err) < 0)
+			fail(a, &err);
+	}
 	if (own_mntns) {
 		if (mc_pivot_root(spec->root_path, a->opts->no_pivot, &err) < 0)
 			fail(a, &err);
@@ -239,9 +244,12 @@ void mc_init_main(struct mc_init_args *a)
 			_exit(1);
 	}
 	/* from here errors go to stderr: the parent may be gone (create/start) */
-	if (spec->hooks.count[MC_HOOK_START_CONTAINER] &&
-	    mc_hooks_run(spec, MC_HOOK_START_CONTAINER, "{}", &err) < 0)
-		goto late;
+	if (spec->hooks.count[MC_HOOK_START_CONTAINER]) {
+		_cleanup_free_ char *hs = mc_hook_state(a->opts->id, host_pid, a->opts->bundle,
+							"created", spec->annotations);
+		if (mc_hooks_run(spec, MC_HOOK_START_CONTAINER, hs, &err) < 0)
+			goto late;
+	}
 	if (proc->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		mc_error(&err, errno, "no_new_privileges");
 		goto late;

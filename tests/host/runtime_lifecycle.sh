@@ -57,6 +57,35 @@ out=$(m --debug run --rootfs "$T/b/rootfs" --id ${P}short1 --memory 64M --cpus 0
 [ "$out" = inside ] || die "short form output: $out"
 grep -q 'cgroup: memory -> v' "$T/dbg" || die "no cgroup placement report"
 [ -z "$(leftovers ${P}short1 "$S")" ] || die "short form left behind: $(leftovers ${P}short1 "$S")"
+# OCI hooks: each runs with the state JSON on stdin, in the right namespace
+mkdir -p "$T/hooks"
+edit_config "$T/b" "
+c['process']['args'] = ['true']
+h = lambda name: {'path': '/bin/sh', 'args': ['sh', '-c', 'cat > $T/hooks/' + name]}
+c['hooks'] = {'prestart': [h('prestart')], 'createRuntime': [h('createRuntime')],
+              'createContainer': [h('createContainer')],
+              'startContainer': [{'path': '/bin/sh', 'args': ['sh', '-c', 'cat > /tmp/startContainer; echo >> /tmp/startContainer; hostname >> /tmp/startContainer']}],
+              'poststart': [h('poststart')], 'poststop': [h('poststop')]}
+"
+m create --pid-file "$T/pid-hk" "${P}hk" || die "create with hooks"
+for k in prestart createRuntime createContainer; do
+	[ -f "$T/hooks/$k" ] || die "hook $k did not run at create"
+done
+grep -q "\"id\":\"${P}hk\"" "$T/hooks/createRuntime" || die "createRuntime hook got no state: $(cat "$T/hooks/createRuntime")"
+[ ! -f "$T/hooks/poststart" ] || die "poststart ran before start"
+m start "${P}hk" || die "start with hooks"
+[ -f "$T/hooks/poststart" ] || die "poststart did not run"
+for _ in $(seq 50); do [ "$(status "${P}hk")" = stopped ] && break; sleep 0.1; done
+grep -q '^minict$' "$T/b/rootfs/tmp/startContainer" || die "startContainer did not run inside the container"
+grep -q "\"pid\":$(cat "$T/pid-hk")," "$T/b/rootfs/tmp/startContainer" ||
+	die "startContainer state lacks the host pid: $(cat "$T/b/rootfs/tmp/startContainer")"
+m delete "${P}hk" || die "delete with hooks"
+[ -f "$T/hooks/poststop" ] || die "poststop did not run"
+grep -q '"status":"stopped"' "$T/hooks/poststop" || die "poststop state: $(cat "$T/hooks/poststop")"
+rm -f "$T/b/rootfs/tmp/startContainer"
+edit_config "$T/b" "del c['hooks']"
+echo "ok: hooks"
+
 # short form with a terminal (-t): the process gets a pty as its controlling terminal
 if command -v script >/dev/null; then
 	out=$(echo 'tty; exit 3' | script -qec "$MINICT --root $S run -t --rootfs $T/b/rootfs --id ${P}tty1 -- sh" /dev/null | tr -d '\r')
