@@ -302,7 +302,7 @@ int mc_cg_enter(struct mc_cgroup *cg, pid_t pid, mc_err *err)
 {
 	char buf[24];
 	int n = snprintf(buf, sizeof(buf), "%d", pid);
-	const char *done[MC_CG_NCTRL + 1];
+	const char *done[MC_CG_NCTRL + 1] = {0};
 	size_t ndone = 0;
 	for (int c = -1; c < MC_CG_NCTRL; c++) {
 		const char *dir = c < 0 ? cg->unified : cg->path[c];
