@@ -14,7 +14,7 @@ envfile=$ROOT/build/images.env
 GUEST_MODULES=(virtio_pci virtio_blk virtio_net)
 
 build() {
-	local kdir kver guestinit key stage initrd
+	local kdir kver guestinit key initrd
 	mkdir -p "$cache"
 	kdir=$("$ROOT/scripts/kernel-fetch.sh")
 	kver=$(kernel_version "$kdir")
@@ -28,7 +28,7 @@ build() {
 	initrd=$cache/initrd/guest-$kver-$key.cpio
 	if [ ! -f "$initrd" ]; then
 		stage=$(mktemp -d)
-		trap 'rm -rf "$stage"' EXIT
+		trap 'rm -rf "${stage:-}"' EXIT
 		mkdir -p "$stage"/{proc,sys,dev,tmp,run,mnt,root,etc}
 		stage_busybox "$stage"
 		stage_modules "$kdir/lib/modules/$kver" "$stage" "${GUEST_MODULES[@]}"
