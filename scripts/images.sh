@@ -36,6 +36,9 @@ build() {
 		mkdir -p "$cache/initrd"
 		pack_cpio "$stage" "$initrd"
 		echo "images: built $initrd" >&2
+		# each guestinit change makes a new one: keep the newest few (other checkouts may
+		# still point at a recent one)
+		ls -1t "$cache"/initrd/guest-*.cpio | tail -n +9 | xargs -r rm -f --
 	fi
 	mkdir -p "$(dirname "$envfile")"
 	cat >"$envfile.tmp" <<EOT
