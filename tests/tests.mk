@@ -34,7 +34,7 @@ FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Ilib -I. -fsanitize=fuzzer,addre
 define fuzz_target
 build/fuzz/$(1): tests/fuzz/$(1).c $$(filter-out $(2)/main.c,$$(wildcard $(2)/*.c)) $$(LIB_SRCS) $$(wildcard $(2)/*.h lib/*.h)
 	@mkdir -p $$(dir $$@)
-	clang $$(FUZZ_CFLAGS) $$(CFLAGS_$$(PROG_$(2))) -o $$@ $$(filter %.c,$$^) $$(LIBS_$$(PROG_$(2)))
+	clang $$(FUZZ_CFLAGS) -I$(2) $$(CFLAGS_$$(PROG_$(2))) -o $$@ $$(filter %.c,$$^) $$(LIBS_$$(PROG_$(2)))
 endef
 $(foreach t,$(FUZZ_SRCS:tests/fuzz/%.c=%),$(eval $(call fuzz_target,$(t),$(firstword $(subst _, ,$(t))))))
 fuzz: $(FUZZ_BINS)
