@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -126,9 +127,27 @@ static int remount_flags(int rootfd, const char *dest, unsigned long flags, mc_e
 		return -1;
 	char p[64];
 	fdpath(p, sizeof(p), fd);
-	if (mount(NULL, p, NULL, MS_REMOUNT | MS_BIND | flags, NULL) < 0)
-		return mc_error(err, errno, "remount `%s`", dest);
-	return 0;
+	if (mount(NULL, p, NULL, MS_REMOUNT | MS_BIND | flags, NULL) == 0)
+		return 0;
+	int e = errno;
+	/* inside a user namespace the kernel refuses to clear flags locked on the source
+	 * (nosuid, nodev, noexec, ro, atime): keep what the mount already has and retry */
+	struct statvfs sv;
+	if (e == EPERM && statvfs(p, &sv) == 0) {
+		static const struct {
+			unsigned long st, ms;
+		} keep[] = {{ST_NOSUID, MS_NOSUID},    {ST_NODEV, MS_NODEV},
+			    {ST_NOEXEC, MS_NOEXEC},    {ST_RDONLY, MS_RDONLY},
+			    {ST_NOATIME, MS_NOATIME},  {ST_NODIRATIME, MS_NODIRATIME},
+			    {ST_RELATIME, MS_RELATIME}};
+		for (size_t i = 0; i < MC_ARRAY_SIZE(keep); i++)
+			if (sv.f_flag & keep[i].st)
+				flags |= keep[i].ms;
+		if (mount(NULL, p, NULL, MS_REMOUNT | MS_BIND | flags, NULL) == 0)
+			return 0;
+		e = errno;
+	}
+	return mc_error(err, e, "remount `%s`", dest);
 }
 
 /* cgroup mount: cgroup2 when the host is pure v2, else a tmpfs with one bind per hierarchy
