@@ -83,8 +83,8 @@ static void rejects_oversized_and_truncated(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(round_trip),
-		cmocka_unit_test(rejects_oversized_and_truncated),
+	    cmocka_unit_test(round_trip),
+	    cmocka_unit_test(rejects_oversized_and_truncated),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
