@@ -86,6 +86,35 @@ rm -f "$T/b/rootfs/tmp/startContainer"
 edit_config "$T/b" "del c['hooks']"
 echo "ok: hooks"
 
+# the config's own seccomp profile is loaded (mkdir answers EACCES), user + ambient caps
+edit_config "$T/b" "
+c['process']['args'] = ['sh', '-c', 'mkdir /tmp/x 2>&1; id -u; grep CapAmb /proc/self/status']
+c['process']['user'] = {'uid': 1000, 'gid': 1000}
+c['process']['capabilities']['inheritable'] = ['CAP_NET_BIND_SERVICE']
+c['process']['capabilities']['ambient'] = ['CAP_NET_BIND_SERVICE']
+c['linux']['seccomp'] = {'defaultAction': 'SCMP_ACT_ALLOW', 'syscalls': [
+    {'names': ['mkdir', 'mkdirat'], 'action': 'SCMP_ACT_ERRNO', 'errnoRet': 13}]}
+"
+out=$(m run "${P}sc") || die "run with a seccomp profile: $out"
+grep -q 'Permission denied' <<<"$out" || die "seccomp profile not applied: $out"
+grep -q '^1000$' <<<"$out" || die "process.user not applied: $out"
+grep -q 'CapAmb:.*0000000000000400' <<<"$out" || die "ambient capability missing: $out"
+edit_config "$T/b" "
+del c['linux']['seccomp']; c['process']['user'] = {'uid': 0, 'gid': 0}
+del c['process']['capabilities']['ambient']; del c['process']['capabilities']['inheritable']
+"
+echo "ok: seccomp from the config, user, ambient capabilities"
+
+# --preserve-fds passes fd 3 on; --log --log-format json records errors as JSON
+set_args "$T/b" sh -c 'cat <&3'
+out=$(echo preserved | (exec 3<&0; m run --preserve-fds 1 "${P}pf" </dev/null)) || die "preserve-fds run"
+[ "$out" = preserved ] || die "--preserve-fds: got '$out'"
+"$MINICT" --root "$S" --log "$T/log.json" --log-format json state nope 2>/dev/null && die "state nope"
+python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' "$T/log.json" ||
+	die "log is not JSON lines: $(cat "$T/log.json")"
+grep -q 'does not exist' "$T/log.json" || die "error not in the log"
+echo "ok: --preserve-fds, --log json"
+
 # short form with a terminal (-t): the process gets a pty as its controlling terminal
 if command -v script >/dev/null; then
 	out=$(echo 'tty; exit 3' | script -qec "$MINICT --root $S run -t --rootfs $T/b/rootfs --id ${P}tty1 -- sh" /dev/null | tr -d '\r')
