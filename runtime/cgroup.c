@@ -135,6 +135,7 @@ static int make_dirs(struct mc_cgroup *cg, const char *base, const char *rel,
 	if (asprintf(&path, "%s/%s", base, rel) < 0)
 		return mc_error(err, ENOMEM, "cgroup");
 	size_t blen = strlen(base);
+	int retries = 0;
 	for (char *p = path + blen + 1;; p++) {
 		if (*p != '/' && *p != 0)
 			continue;
@@ -148,6 +149,11 @@ static int make_dirs(struct mc_cgroup *cg, const char *base, const char *rel,
 			cg->created[cg->ncreated++] = strdup(path);
 			if (ops->init_dir && ops->init_dir(path, ctrl, err) < 0)
 				return -1;
+		} else if (errno == ENOENT && retries++ < 3) {
+			/* a parent vanished under us (another container's delete): start over */
+			*p = saved;
+			p = path + blen;
+			continue;
 		} else if (errno != EEXIST) {
 			int e = errno;
 			*p = saved;
@@ -440,7 +446,33 @@ int mc_cg_destroy(struct mc_cgroup *cg, mc_err *err)
 			break;
 		}
 	}
+	if (ret == 0)
+		mc_cg_remove_default_parents(cg);
 	return ret;
+}
+
+/* The default layout puts containers under a "minict" directory inside minict's own cgroup;
+ * drop it once empty so the cgroup it sits in (the supervisor's, on this host) can still be
+ * removed by its owner. Busy (other containers) or already gone is fine. */
+static void remove_default_parent(const char *leaf)
+{
+	if (!leaf)
+		return;
+	_cleanup_free_ char *parent = strdup(leaf);
+	char *slash = parent ? strrchr(parent, '/') : NULL;
+	if (!slash)
+		return;
+	*slash = 0;
+	const char *base = strrchr(parent, '/');
+	if (base && !strcmp(base + 1, "minict"))
+		rmdir(parent);
+}
+
+void mc_cg_remove_default_parents(const struct mc_cgroup *cg)
+{
+	remove_default_parent(cg->unified);
+	for (int c = 0; c < MC_CG_NCTRL; c++)
+		remove_default_parent(cg->path[c]);
 }
 
 void mc_cg_free(struct mc_cgroup *cg)

@@ -74,6 +74,8 @@ json_object *mc_cg_stats(struct mc_cgroup *cg);
 /* Remove the directories minict created (retrying while the last tasks exit). */
 int mc_cg_destroy(struct mc_cgroup *cg, mc_err *err);
 void mc_cg_free(struct mc_cgroup *cg);
+/* rmdir the "minict" directory above each leaf when it is empty (default layout only). */
+void mc_cg_remove_default_parents(const struct mc_cgroup *cg);
 /* {"layout": "...", "memory": "v1:/sys/fs/cgroup/memory/...", ..., "created": [...]} */
 json_object *mc_cg_to_json(const struct mc_cgroup *cg);
 int mc_cg_from_json(json_object *o, struct mc_cgroup *cg, mc_err *err);

@@ -5,7 +5,7 @@ set -uo pipefail
 source "$(dirname "$0")/runtime_lib.bash"
 T=$(mktemp -d /tmp/minict-bad.XXXXXX)
 S=$T/state
-trap '"$MINICT" --root "$S" delete -f ${P}good >/dev/null 2>&1; ip link del mctbad$(($$ % 100000)) 2>/dev/null; rm -rf "$T"' EXIT
+trap 'cleanup_state "$S"; ip link del mctbad$(($$ % 100000)) 2>/dev/null; rm -rf "$T"' EXIT
 mk_bundle "$T/ref"
 set_args "$T/ref" sleep 100
 m() { "$MINICT" --root "$S" "$@"; }

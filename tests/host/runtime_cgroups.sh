@@ -8,7 +8,7 @@ source "$(dirname "$0")/runtime_lib.bash"
 [ -d /sys/fs/cgroup ] || skip "no /sys/fs/cgroup"
 T=$(mktemp -d /tmp/minict-cg.XXXXXX)
 S=$T/state
-trap '"$MINICT" --root "$S" delete -f ${P}cg1 >/dev/null 2>&1; rm -rf "$T"' EXIT
+trap 'cleanup_state "$S"; rm -rf "$T"' EXIT
 mk_bundle "$T/b"
 m() { "$MINICT" --root "$S" "$@"; }
 edit_config "$T/b" '

@@ -87,3 +87,12 @@ print("mct%08x" % h)' "$1"
 # Per-run prefix for container ids, names and interfaces: the lead's CI and engineers run these
 # tests concurrently on one host, and cgroup paths (minict/<id>) are host-wide.
 P=t$$-
+
+# Delete every container of a state root (for EXIT traps: a failing test leaves nothing).
+cleanup_state() {
+	local s=$1 d
+	for d in "$s"/*/; do
+		[ -d "$d" ] && "$MINICT" --root "$s" delete -f "$(basename "$d")" >/dev/null 2>&1
+	done
+	true
+}

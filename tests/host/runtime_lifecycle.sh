@@ -5,7 +5,7 @@ set -uo pipefail
 source "$(dirname "$0")/runtime_lib.bash"
 T=$(mktemp -d /tmp/minict-life.XXXXXX)
 S=$T/state
-trap '"$MINICT" --root "$S" delete -f ${P}c1 >/dev/null 2>&1; rm -rf "$T"' EXIT
+trap 'cleanup_state "$S"; rm -rf "$T"' EXIT
 mk_bundle "$T/b"
 set_args "$T/b" sleep 100
 cd "$T/b"

@@ -10,7 +10,7 @@ S=$T/state
 BR=mctnt$(($$ % 100000))
 N=10.231.$(($$ % 250))
 PORT=$((17000 + $$ % 1000))
-trap '"$MINICT" --root "$S" delete -f ${P}net1 >/dev/null 2>&1; ip link del $BR 2>/dev/null; rm -rf "$T"' EXIT
+trap 'cleanup_state "$S"; ip link del $BR 2>/dev/null; rm -rf "$T"' EXIT
 mk_rootfs "$T/rootfs"
 ip link del $BR 2>/dev/null
 out=$("$MINICT" --root "$S" run --rootfs "$T/rootfs" --id ${P}net0 --net bridge=$BR,ip=$N.2/24 -- \

@@ -9,14 +9,14 @@ command -v gcc >/dev/null || skip "no gcc to build the probe"
 T=$(mktemp -d /tmp/minict-sec.XXXXXX)
 S=$T/state
 chmod 755 "$T"
-trap '"$MINICT" --root "$S" delete -f ${P}us1 >/dev/null 2>&1; rm -rf "$T"' EXIT
+trap 'cleanup_state "$S"; rm -rf "$T"' EXIT
 mk_rootfs "$T/rootfs"
 gcc -static -O1 -Wall -o "$T/rootfs/bin/probe" "$ROOT/tests/host/runtime_probe.c" 2>"$T/gcc.log" ||
 	skip "cannot build a static probe: $(head -n1 "$T/gcc.log")"
 touch "$T/host-marker"
 sleep 1000 &
 hostpid=$!
-trap 'kill $hostpid 2>/dev/null; "$MINICT" --root "$S" delete -f ${P}us1 >/dev/null 2>&1; rm -rf "$T"' EXIT
+trap 'kill $hostpid 2>/dev/null; cleanup_state "$S"; rm -rf "$T"' EXIT
 
 out=$("$MINICT" --root "$S" run --rootfs "$T/rootfs" -- /bin/probe "$hostpid") || die "probe run failed: $out"
 echo "$out"
