@@ -257,10 +257,11 @@ int mc_cg_create(struct mc_cgroup *cg, const char *cgroups_path, const char *id,
 			continue;
 		}
 		if (cg->layout == MC_CG_V2) {
-			/* pure v2 without this controller (devices would need an eBPF program) */
-			if (c == MC_CG_DEVICES)
-				mc_warn("cgroup: device rules not enforced on cgroup v2 (no eBPF "
-					"device filter); only the nodes in /dev limit access");
+			/* pure v2: device rules become an eBPF filter on the container's cgroup */
+			if (c == MC_CG_DEVICES && cg->unified) {
+				cg->path[c] = strdup(cg->unified);
+				cg->ops[c] = &mc_cg_v2_ops;
+			}
 			continue;
 		}
 		char base[128];

@@ -42,6 +42,8 @@ struct mc_cg_ops {
 	int (*init_dir)(const char *dir, enum mc_cg_ctrl ctrl, mc_err *err);
 };
 extern const struct mc_cg_ops mc_cg_v1_ops, mc_cg_v2_ops;
+/* cgroup v2 device rules: attach an eBPF device filter to dir (cgroup_v2_devices.c). */
+int mc_cg_v2_devices(const char *dir, const struct mc_resources *res, mc_err *err);
 
 struct mc_cgroup {
 	enum mc_cg_layout layout;

@@ -110,6 +110,8 @@ static int v2_apply(const char *dir, enum mc_cg_ctrl ctrl, const struct mc_resou
 				return -1;
 		}
 		return 0;
+	case MC_CG_DEVICES:
+		return r->ndevrules ? mc_cg_v2_devices(dir, r, err) : 0;
 	default:
 		return 0;
 	}

@@ -51,6 +51,16 @@ fi
 [ "$(cat "$pidsdir/pids.max")" = 8 ] || die "pids.max"
 echo "ok: limits written"
 
+# device rules (default spec: deny all, then the default nodes): a process placed in the
+# container's devices cgroup reads /dev/zero but not /dev/kmsg
+devdir=$(where devices); devdir=${devdir#v?:}
+[ -n "$devdir" ] || die "no devices cgroup"
+sh -c "echo \$\$ > $devdir/cgroup.procs && head -c1 /dev/zero >/dev/null" || die "default node denied"
+out=$(sh -c "echo \$\$ > $devdir/cgroup.procs && dd if=/dev/kmsg of=/dev/null bs=8192 count=1 status=none" 2>&1) &&
+	die "device rules let /dev/kmsg through"
+grep -q "not permitted" <<<"$out" || die "/dev/kmsg failed for another reason: $out"
+echo "ok: device rules ($(where devices | cut -d: -f1))"
+
 # pids.max refuses forks
 out=$(m exec ${P}cg1 sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do sleep 30 </dev/null >/dev/null 2>&1 & done 2>&1; true' 2>&1)
 grep -qi 'resource temporarily unavailable\|can.t fork\|fork' <<<"$out" || die "pids limit did not refuse forks: $out"

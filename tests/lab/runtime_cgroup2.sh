@@ -29,6 +29,15 @@ for c in pids cpu; do [ "$(field $c)" = "v2:$dir" ] || die "$c not in $dir"; don
 [ "$(cat "$dir/cpu.max")" = "10000 100000" ] || die "cpu.max $(cat "$dir/cpu.max")"
 echo "ok: limits on v2 in $dir"
 
+# device rules: an eBPF filter on the container's cgroup; a process placed there may read
+# /dev/zero (a default node) but not /dev/kmsg
+dd if=/dev/kmsg of=/dev/null bs=8192 count=1 status=none 2>/dev/null || skip "cannot read /dev/kmsg even outside"
+sh -c "echo \$\$ > $dir/cgroup.procs && head -c1 /dev/zero >/dev/null" || die "default node denied"
+out=$(sh -c "echo \$\$ > $dir/cgroup.procs && dd if=/dev/kmsg of=/dev/null bs=8192 count=1 status=none" 2>&1) &&
+	die "device filter let /dev/kmsg through"
+grep -q "not permitted" <<<"$out" || die "/dev/kmsg failed for another reason: $out"
+echo "ok: eBPF device filter"
+
 out=$(m exec "$ID" sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do sleep 30 </dev/null >/dev/null 2>&1 & done 2>&1; true' 2>&1)
 grep -qi "fork\|resource temporarily" <<<"$out" || die "pids.max did not refuse forks: $out"
 init=$(field pid)
