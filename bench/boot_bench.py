@@ -62,7 +62,7 @@ def main():
     guest_cmd = ["--", "/bin/sh", "-c", "echo " + MARKER.decode()]
     append = QEMU_CMDLINE + " -- /bin/sh -c \"echo " + MARKER.decode() + "\""
     qemu = ["qemu-system-x86_64", "-accel", "kvm", "-cpu", "host", "-m", "256", "-smp", "1",
-            "-nodefaults", "-no-user-config", "-nographic", "-serial", "stdio", "-no-reboot",
+            "-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio", "-no-reboot",
             "-kernel", kernel, "-initrd", initrd, "-append", append]
     tools = {
         "minivm bzImage": [minivm, "run", "--kernel", kernel, "--initrd", initrd, "--cpus", "1",
