@@ -154,7 +154,6 @@ int mc_verb_exec(struct mc_global *g, int argc, char **argv, mc_err *err)
 		return -1;
 	int ret = -1;
 	struct mc_spec *cspec = NULL, *pspec = NULL;
-	_cleanup_free_ char *cfgdir = NULL; /* before any goto: cleanup must see it initialised */
 	enum mc_status s = mc_state_status(g->root, &st);
 	if (s != MC_RUNNING) {
 		mc_error(err, 0, "container \"%s\" is %s: cannot exec", id, mc_status_name(s));
