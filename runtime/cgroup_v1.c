@@ -78,8 +78,15 @@ static int v1_apply(const char *dir, enum mc_cg_ctrl ctrl, const struct mc_resou
 		}
 		return 0;
 	case MC_CG_IO:
-		if (r->has_blkio_weight && put_i64(dir, "blkio.weight", r->blkio_weight, err) < 0)
-			return -1;
+		if (r->has_blkio_weight) {
+			/* CFQ's blkio.weight, or BFQ's blkio.bfq.weight on newer kernels */
+			_cleanup_free_ char *p = NULL;
+			if (asprintf(&p, "%s/blkio.weight", dir) < 0)
+				return mc_error(err, ENOMEM, "cgroup");
+			const char *f = access(p, F_OK) == 0 ? "blkio.weight" : "blkio.bfq.weight";
+			if (put_i64(dir, f, r->blkio_weight, err) < 0)
+				return -1;
+		}
 		for (size_t i = 0; i < r->nthrottle; i++) {
 			static const char *f[4] = {
 			    "blkio.throttle.read_bps_device", "blkio.throttle.write_bps_device",

@@ -10,12 +10,17 @@ T=$(mktemp -d /tmp/minict-cg.XXXXXX)
 S=$T/state
 trap 'cleanup_state "$S"; rm -rf "$T"' EXIT
 mk_bundle "$T/b"
+# a real block device for the io throttle (the root filesystem's disk)
+read -r MAJ MIN < <(lsblk -dno MAJ:MIN "$(findmnt -no SOURCE / | sed 's/[0-9]*$//')" 2>/dev/null | tr : ' ')
+[ -n "${MAJ:-}" ] || { MAJ=7; MIN=0; }
 m() { "$MINICT" --root "$S" "$@"; }
-edit_config "$T/b" '
+edit_config "$T/b" "MAJ, MIN = $MAJ, $MIN
+"'
 c["process"]["args"] = ["sleep", "1000"]
 c["linux"]["resources"]["memory"] = {"limit": 33554432, "swap": 33554432}
 c["linux"]["resources"]["pids"] = {"limit": 8}
-c["linux"]["resources"]["cpu"] = {"quota": 20000, "period": 100000, "shares": 512}
+c["linux"]["resources"]["cpu"] = {"quota": 20000, "period": 100000, "shares": 512, "cpus": "0"}
+c["linux"]["resources"]["blockIO"] = {"throttleReadBpsDevice": [{"major": MAJ, "minor": MIN, "rate": 1048576}]}
 '
 m run -d --bundle "$T/b" ${P}cg1 || die "create"
 state=$(m state ${P}cg1)
@@ -49,7 +54,15 @@ else
 	[ "$(cat "$cpudir/cpu.max")" = "20000 100000" ] || die "cpu.max"
 fi
 [ "$(cat "$pidsdir/pids.max")" = 8 ] || die "pids.max"
-echo "ok: limits written"
+setdir=$(where cpuset); setdir=${setdir#v?:}
+[ "$(cat "$setdir/cpuset.cpus" 2>/dev/null || cat "$setdir/cpuset.cpus.effective")" = 0 ] || die "cpuset.cpus"
+iodir=$(where io); iodir=${iodir#v?:}
+if [ -f "$iodir/blkio.throttle.read_bps_device" ]; then
+	grep -q "^$MAJ:$MIN 1048576$" "$iodir/blkio.throttle.read_bps_device" || die "blkio throttle: $(cat "$iodir/blkio.throttle.read_bps_device")"
+else
+	grep -q "^$MAJ:$MIN rbps=1048576" "$iodir/io.max" || die "io.max: $(cat "$iodir/io.max")"
+fi
+echo "ok: limits written (memory, cpu, cpuset, pids, io)"
 
 # device rules (default spec: deny all, then the default nodes): a process placed in the
 # container's devices cgroup reads /dev/zero but not /dev/kmsg
