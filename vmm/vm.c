@@ -35,6 +35,13 @@ static int get_supported_cpuid(struct vm *vm, mc_err *err)
 			return mc_error(err, ENOMEM, "CPUID");
 		c->nent = n;
 		if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
+			/* The in-kernel LAPIC emulates the TSC-deadline timer, but KVM leaves the
+			 * CPUID bit to the VMM (as QEMU does): with it Linux needs no LAPIC timer
+			 * calibration. */
+			bool deadline = has_cap(vm->kvm_fd, KVM_CAP_TSC_DEADLINE_TIMER);
+			for (unsigned i = 0; i < c->nent && deadline; i++)
+				if (c->entries[i].function == 1)
+					c->entries[i].ecx |= 1u << 24;
 			vm->cpuid = c;
 			return 0;
 		}
