@@ -162,7 +162,11 @@ int cmd_run(int argc, char **argv)
 	switch (vm.end) {
 	case VM_SIGNALED:
 		status = 128 + vm.signal;
-		mc_warn("%s", vm.end_msg);
+		char where[256];
+		vm_describe_cpus(&vm, where, sizeof(where));
+		/* Where the guest was helps with a guest that hung before its init. */
+		mc_warn("%s; the guest %s; %s", vm.end_msg,
+			timings_ms(MS_INIT) < 0 ? "had not reached init" : "was running", where);
 		break;
 	default:
 		status = vm.guest_status >= 0 ? vm.guest_status : 0;

@@ -215,6 +215,22 @@ int vm_run(struct vm *vm, mc_err *err)
 	return 0;
 }
 
+void vm_describe_cpus(struct vm *vm, char *buf, size_t len)
+{
+	size_t n = 0;
+	buf[0] = '\0';
+	for (unsigned i = 0; i < vm->ncpus && n < len; i++) {
+		struct kvm_regs r;
+		if (vm->vcpus[i].fd < 0 || ioctl(vm->vcpus[i].fd, KVM_GET_REGS, &r) < 0)
+			continue;
+		int w = snprintf(buf + n, len - n, "%svcpu%u RIP 0x%llx", n ? ", " : "", i,
+				 (unsigned long long)r.rip);
+		if (w < 0)
+			break;
+		n += (size_t)w;
+	}
+}
+
 void vm_destroy(struct vm *vm)
 {
 	for (unsigned i = 0; i < vm->ncpus; i++)

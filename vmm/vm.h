@@ -75,6 +75,8 @@ int vm_run(struct vm *vm, mc_err *err);
 /* End the VM (first caller wins) and kick every vCPU out of KVM_RUN. Thread-safe. */
 void vm_end(struct vm *vm, enum vm_end why, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* "vcpu0 RIP 0x..., vcpu1 RIP 0x..." for reports (after vm_run returned). */
+void vm_describe_cpus(struct vm *vm, char *buf, size_t len);
 void vm_destroy(struct vm *vm);
 
 /* vcpu.c */
