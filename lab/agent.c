@@ -360,8 +360,8 @@ static int read_token(const char *path, char *token, mc_err *err)
 	while (len && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
 		buf[--len] = '\0';
 	if (len != LAB_TOKEN_LEN)
-		return mc_error(err, 0, "lab token `%s` has %zu characters, expected %d", path, len,
-				LAB_TOKEN_LEN);
+		return mc_errorf(err, 0, "lab token `%s` has %zu characters, expected %d", path,
+				 len, LAB_TOKEN_LEN);
 	memcpy(token, buf, LAB_TOKEN_LEN + 1);
 	return 0;
 }
@@ -383,19 +383,19 @@ int lab_agent_serve(uint16_t port, const char *token_file, mc_err *err)
 		return -1;
 	_cleanup_close_ int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (lfd < 0)
-		return mc_error(err, errno, "socket");
+		return mc_errorf(err, errno, "socket");
 	int one = 1;
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
 	sa.sin_addr.s_addr = htonl(getpid() == 1 ? INADDR_ANY : INADDR_LOOPBACK);
 	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return mc_error(err, errno, "bind port %u", port);
+		return mc_errorf(err, errno, "bind port %u", port);
 	if (listen(lfd, 64) < 0)
-		return mc_error(err, errno, "listen on port %u", port);
+		return mc_errorf(err, errno, "listen on port %u", port);
 	/* handlers ask for a poweroff here; a command's own exit code can't */
 	int power[2];
 	if (pipe2(power, O_CLOEXEC | O_NONBLOCK) < 0)
-		return mc_error(err, errno, "pipe");
+		return mc_errorf(err, errno, "pipe");
 	_cleanup_close_ int power_r = power[0];
 	_cleanup_close_ int power_w = power[1];
 
@@ -406,7 +406,7 @@ int lab_agent_serve(uint16_t port, const char *token_file, mc_err *err)
 	signal(SIGPIPE, SIG_IGN);
 	_cleanup_close_ int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0)
-		return mc_error(err, errno, "signalfd");
+		return mc_errorf(err, errno, "signalfd");
 	fprintf(stderr, "minilab agent: listening on port %u\n", port);
 
 	pid_t handlers[MAX_HANDLERS] = {0};
@@ -415,7 +415,7 @@ int lab_agent_serve(uint16_t port, const char *token_file, mc_err *err)
 		if (poll(p, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			return mc_error(err, errno, "poll");
+			return mc_errorf(err, errno, "poll");
 		}
 		if (p[2].revents) {
 			if (getpid() == 1)

@@ -25,17 +25,17 @@ extern char **environ;
 int lab_connect(const struct lab_state *st, mc_err *err)
 {
 	if (strlen(st->token) != LAB_TOKEN_LEN)
-		return mc_error(
+		return mc_errorf(
 		    err, 0, "the lab's token is missing or truncated: minilab stop, then start");
 	_cleanup_close_ int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return mc_error(err, errno, "socket");
+		return mc_errorf(err, errno, "socket");
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(st->port)};
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return mc_error(err, errno, "connect to the lab agent on 127.0.0.1:%u", st->port);
+		return mc_errorf(err, errno, "connect to the lab agent on 127.0.0.1:%u", st->port);
 	if (lab_send(fd, LAB_TOKEN, st->token, LAB_TOKEN_LEN) < 0)
-		return mc_error(err, errno, "send to the lab agent");
+		return mc_errorf(err, errno, "send to the lab agent");
 	return mc_steal_fd(&fd);
 }
 
@@ -43,17 +43,17 @@ static int send_request(int fd, char **argv, mc_err *err)
 {
 	char cwd[4096];
 	if (!getcwd(cwd, sizeof(cwd)))
-		return mc_error(err, errno, "getcwd");
+		return mc_errorf(err, errno, "getcwd");
 	if (lab_send_str(fd, LAB_CWD, cwd) < 0)
-		return mc_error(err, errno, "send to the lab agent");
+		return mc_errorf(err, errno, "send to the lab agent");
 	for (char **a = argv; *a; a++)
 		if (lab_send_str(fd, LAB_ARG, *a) < 0)
-			return mc_error(err, errno, "send argument `%s` to the lab agent", *a);
+			return mc_errorf(err, errno, "send argument `%s` to the lab agent", *a);
 	for (char **e = environ; *e; e++)
 		if (lab_send_str(fd, LAB_ENV, *e) < 0)
-			return mc_error(err, errno, "send the environment to the lab agent");
+			return mc_errorf(err, errno, "send the environment to the lab agent");
 	if (lab_send(fd, LAB_GO, NULL, 0) < 0)
-		return mc_error(err, errno, "send to the lab agent");
+		return mc_errorf(err, errno, "send to the lab agent");
 	return 0;
 }
 
@@ -117,7 +117,7 @@ static int relay(struct session *s, int *status, mc_err *err)
 		if (poll(p, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			return mc_error(err, errno, "poll");
+			return mc_errorf(err, errno, "poll");
 		}
 		if (p[1].revents) {
 			unsigned char c;
@@ -131,8 +131,8 @@ static int relay(struct session *s, int *status, mc_err *err)
 		if (r < 0)
 			return mc_wrap(err, "lab connection lost");
 		if (r == 0)
-			return mc_error(err, 0,
-					"lab connection lost before the command's exit status");
+			return mc_errorf(err, 0,
+					 "lab connection lost before the command's exit status");
 		uint32_t code;
 		switch (f.type) {
 		case LAB_STDOUT:
@@ -154,7 +154,7 @@ static int relay(struct session *s, int *status, mc_err *err)
 			*status = (int)(code > 255 ? 255 : code);
 			return 0;
 		case LAB_FAIL:
-			mc_error(err, 0, "lab agent refused the request: %s", f.data);
+			mc_errorf(err, 0, "lab agent refused the request: %s", f.data);
 			lab_frame_free(&f);
 			return -1;
 		default:
@@ -179,7 +179,7 @@ int lab_run(const struct lab_state *st, char **argv, int *status, mc_err *err)
 	if (send_request(s.sock, argv, err) < 0)
 		goto out;
 	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(s.stop_pipe, O_CLOEXEC) < 0) {
-		mc_error(err, errno, "pipe");
+		mc_errorf(err, errno, "pipe");
 		goto out;
 	}
 	for (int i = 0; i < 3; i++)
@@ -187,7 +187,7 @@ int lab_run(const struct lab_state *st, char **argv, int *status, mc_err *err)
 	signal(SIGPIPE, SIG_IGN);
 	pumping = pthread_create(&pump, NULL, stdin_pump, &s) == 0;
 	if (!pumping) {
-		mc_error(err, 0, "start the stdin thread");
+		mc_errorf(err, 0, "start the stdin thread");
 		goto restore;
 	}
 	r = relay(&s, status, err);

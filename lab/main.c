@@ -40,10 +40,10 @@ static int cmd_agent(int argc, char **argv, mc_err *err)
 		else if (!strcmp(argv[i], "--token-file") && i + 1 < argc)
 			token = argv[++i];
 		else
-			return mc_error(err, 0, "agent: unknown argument `%s`", argv[i]);
+			return mc_errorf(err, 0, "agent: unknown argument `%s`", argv[i]);
 	}
 	if (!port || !token)
-		return mc_error(err, 0, "agent needs --port and --token-file");
+		return mc_errorf(err, 0, "agent needs --port and --token-file");
 	uint64_t p;
 	if (mc_parse_uint(port, 1, 65535, &p, "--port", err) < 0)
 		return -1;
@@ -57,9 +57,9 @@ static int run_oneshot(const struct lab_paths *shared, char **argv, mc_err *err)
 	struct lab_paths own = *shared;
 	char tmpl[sizeof(own.state)];
 	if (snprintf(tmpl, sizeof(tmpl), "%s.run-XXXXXX", shared->state) >= (int)sizeof(tmpl))
-		return mc_error(err, ENAMETOOLONG, "one-shot lab state");
+		return mc_errorf(err, ENAMETOOLONG, "one-shot lab state");
 	if (mc_mkdir_p(shared->state, 0755, err) < 0 || !mkdtemp(tmpl))
-		return mc_error(err, errno, "create the one-shot lab's state `%s`", tmpl);
+		return mc_errorf(err, errno, "create the one-shot lab's state `%s`", tmpl);
 	strcpy(own.state, tmpl);
 	lab_paths_set_sockdir(&own);
 	struct lab_state st;
@@ -84,7 +84,7 @@ static int run_oneshot(const struct lab_paths *shared, char **argv, mc_err *err)
 	}
 	rmdir(own.state);
 	if (status < 0 && !*err)
-		mc_error(err, 0, "the one-shot lab did not run the command");
+		mc_errorf(err, 0, "the one-shot lab did not run the command");
 	return status;
 }
 
@@ -95,7 +95,7 @@ static int cmd_run(const struct lab_paths *paths, int argc, char **argv, mc_err 
 		argv++;
 	}
 	if (argc == 0)
-		return mc_error(err, 0, "run: no command given (minilab run -- CMD ARGS)");
+		return mc_errorf(err, 0, "run: no command given (minilab run -- CMD ARGS)");
 	struct lab_state st;
 	int running = lab_running(paths, &st, err);
 	if (running < 0)
@@ -164,7 +164,7 @@ int main(int argc, char **argv)
 		int r = cmd_run(&paths, argc - 2, argv + 2, &err);
 		if (r < 0) {
 			if (!err)
-				mc_error(&err, 0, "run failed");
+				mc_errorf(&err, 0, "run failed");
 			return die(&err);
 		}
 		return r;

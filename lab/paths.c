@@ -13,30 +13,31 @@ int lab_paths_init(struct lab_paths *p, mc_err *err)
 	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n < 0)
-		return mc_error(err, errno, "readlink /proc/self/exe");
+		return mc_errorf(err, errno, "readlink /proc/self/exe");
 	exe[n] = '\0';
 	char *b = strstr(exe, "/build/");
 	if (!b)
-		return mc_error(
+		return mc_errorf(
 		    err, 0, "minilab must run from a checkout's build/ folder (it is `%s`)", exe);
 	/* the last /build/ component: checkouts may themselves sit under a folder named build */
 	for (char *next; (next = strstr(b + 1, "/build/"));)
 		b = next;
 	*b = '\0';
 	if (strlen(exe) >= sizeof(p->checkout))
-		return mc_error(err, ENAMETOOLONG, "checkout path");
+		return mc_errorf(err, ENAMETOOLONG, "checkout path");
 	if (strpbrk(exe, " \t\n\"'\\"))
-		return mc_error(err, 0,
-				"checkout path `%s` has blanks or quotes; the lab's kernel command "
-				"line can't carry it",
-				exe);
+		return mc_errorf(
+		    err, 0,
+		    "checkout path `%s` has blanks or quotes; the lab's kernel command "
+		    "line can't carry it",
+		    exe);
 	strcpy(p->checkout, exe);
 	/* MINILAB_STATE: a separate lab of the same checkout (tests use it) */
 	const char *state = getenv("MINILAB_STATE");
 	if (state && *state) {
 		if (state[0] != '/' || strlen(state) >= sizeof(p->state) ||
 		    strpbrk(state, " \t\n\"'\\"))
-			return mc_error(
+			return mc_errorf(
 			    err, 0, "MINILAB_STATE `%s` must be an absolute path without blanks",
 			    state);
 		strcpy(p->state, state);

@@ -49,25 +49,25 @@ int lab_recv_max(int fd, struct lab_frame *f, uint32_t max, mc_err *err)
 	f->data = NULL;
 	ssize_t n = mc_read_all(fd, hdr, sizeof(hdr));
 	if (n < 0)
-		return mc_error(err, errno, "read from the lab connection");
+		return mc_errorf(err, errno, "read from the lab connection");
 	if (n == 0)
 		return 0;
 	if (n < (ssize_t)sizeof(hdr))
-		return mc_error(err, 0, "lab connection closed inside a frame header");
+		return mc_errorf(err, 0, "lab connection closed inside a frame header");
 	f->type = (char)hdr[0];
 	f->len = (uint32_t)hdr[1] | (uint32_t)hdr[2] << 8 | (uint32_t)hdr[3] << 16 |
 		 (uint32_t)hdr[4] << 24;
 	if (f->len > max)
-		return mc_error(err, 0, "lab frame of %u bytes exceeds the %u-byte limit", f->len,
-				max);
+		return mc_errorf(err, 0, "lab frame of %u bytes exceeds the %u-byte limit", f->len,
+				 max);
 	f->data = malloc((size_t)f->len + 1);
 	if (!f->data)
-		return mc_error(err, ENOMEM, "lab frame of %u bytes", f->len);
+		return mc_errorf(err, ENOMEM, "lab frame of %u bytes", f->len);
 	n = mc_read_all(fd, f->data, f->len);
 	if (n < 0 || (uint32_t)n != f->len) {
 		int e = n < 0 ? errno : 0;
 		lab_frame_free(f);
-		return mc_error(err, e, "lab connection closed inside a frame");
+		return mc_errorf(err, e, "lab connection closed inside a frame");
 	}
 	f->data[f->len] = '\0';
 	return 1;
@@ -76,7 +76,8 @@ int lab_recv_max(int fd, struct lab_frame *f, uint32_t max, mc_err *err)
 int lab_frame_u32(const struct lab_frame *f, uint32_t *v, mc_err *err)
 {
 	if (f->len != 4)
-		return mc_error(err, 0, "lab frame '%c' has %u bytes, expected 4", f->type, f->len);
+		return mc_errorf(err, 0, "lab frame '%c' has %u bytes, expected 4", f->type,
+				 f->len);
 	const unsigned char *b = (const unsigned char *)f->data;
 	*v = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
 	return 0;

@@ -52,11 +52,11 @@ static int check_magic(const char *path, off_t off, const char *magic, const cha
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return mc_error(err, errno, "lab image is broken: open %s `%s`", what, path);
+		return mc_errorf(err, errno, "lab image is broken: open %s `%s`", what, path);
 	char buf[8] = {0};
 	size_t n = strlen(magic);
 	if (pread(fd, buf, n, off) != (ssize_t)n || memcmp(buf, magic, n) != 0)
-		return mc_error(
+		return mc_errorf(
 		    err, 0,
 		    "lab image is broken: %s `%s` has no %s magic (rebuild it with make lab)", what,
 		    path, what);
@@ -72,13 +72,13 @@ static int load_image(const struct lab_paths *p, struct lab_image *img, mc_err *
 	else
 		snprintf(env, sizeof(env), "%s/build/lab.env", p->checkout);
 	if (access(env, R_OK) < 0)
-		return mc_error(err, 0, "lab image not built (%s is missing): run make lab", env);
+		return mc_errorf(err, 0, "lab image not built (%s is missing): run make lab", env);
 	if (read_kv_file(env, "LAB_KERNEL", img->kernel, sizeof(img->kernel)) < 0 ||
 	    read_kv_file(env, "LAB_INITRD", img->initrd, sizeof(img->initrd)) < 0 ||
 	    read_kv_file(env, "LAB_KVER", img->kver, sizeof(img->kver)) < 0 ||
 	    read_kv_file(env, "LAB_MODDIR", img->moddir, sizeof(img->moddir)) < 0)
-		return mc_error(err, 0, "lab image description `%s` is incomplete: run make lab",
-				env);
+		return mc_errorf(err, 0, "lab image description `%s` is incomplete: run make lab",
+				 env);
 	if (check_magic(img->kernel, 0x202, "HdrS", "kernel", err) < 0 ||
 	    check_magic(img->initrd, 0, "070701", "initramfs", err) < 0)
 		return -1;
@@ -92,7 +92,7 @@ static int find_tool(const char *envvar, const char *const *candidates, char *ou
 	const char *v = getenv(envvar);
 	if (v && *v) {
 		if (access(v, X_OK) < 0)
-			return mc_error(err, errno, "%s=`%s` is not executable", envvar, v);
+			return mc_errorf(err, errno, "%s=`%s` is not executable", envvar, v);
 		snprintf(out, n, "%s", v);
 		return 0;
 	}
@@ -102,7 +102,7 @@ static int find_tool(const char *envvar, const char *const *candidates, char *ou
 			return 0;
 		}
 	}
-	return mc_error(err, 0, "%s not found (%s)", candidates[0], hint);
+	return mc_errorf(err, 0, "%s not found (%s)", candidates[0], hint);
 }
 
 /* Is pid alive and is its command line mentioning marker (guards against PID reuse)? */
@@ -170,7 +170,7 @@ static pid_t spawn(char *const argv[], const char *log, int tied, mc_err *err)
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0)
-		return mc_error(err, errno, "fork for %s", argv[0]);
+		return mc_errorf(err, errno, "fork for %s", argv[0]);
 	if (pid == 0) {
 		setsid();
 		if (tied && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent))
@@ -197,7 +197,7 @@ static int free_port(uint16_t *port, mc_err *err)
 	socklen_t sl = sizeof(sa);
 	if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    getsockname(s, (struct sockaddr *)&sa, &sl) < 0)
-		return mc_error(err, errno, "find a free port on 127.0.0.1");
+		return mc_errorf(err, errno, "find a free port on 127.0.0.1");
 	*port = ntohs(sa.sin_port);
 	return 0;
 }
@@ -207,7 +207,7 @@ static int make_token(const struct lab_paths *p, char *token, mc_err *err)
 	unsigned char raw[LAB_TOKEN_LEN / 2];
 	_cleanup_close_ int r = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
 	if (r < 0 || mc_read_all(r, raw, sizeof(raw)) != (ssize_t)sizeof(raw))
-		return mc_error(err, errno, "read /dev/urandom");
+		return mc_errorf(err, errno, "read /dev/urandom");
 	for (size_t i = 0; i < sizeof(raw); i++)
 		sprintf(token + 2 * i, "%02x", raw[i]);
 	char path[4400];
@@ -215,7 +215,7 @@ static int make_token(const struct lab_paths *p, char *token, mc_err *err)
 	unlink(path);
 	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0 || mc_write_all(fd, token, LAB_TOKEN_LEN) < 0)
-		return mc_error(err, errno, "write `%s`", path);
+		return mc_errorf(err, errno, "write `%s`", path);
 	return 0;
 }
 
@@ -392,7 +392,7 @@ static int start_locked(const struct lab_paths *p, unsigned flags, mc_err *err)
 		return start_failed(p, &st);
 	if (wait_for_file(sock_root, &st.vfs_root, 5000) < 0 ||
 	    wait_for_file(sock_co, &st.vfs_checkout, 5000) < 0) {
-		mc_error(err, 0, "virtiofsd did not start (see %s and %s)", log_root, log_co);
+		mc_errorf(err, 0, "virtiofsd did not start (see %s and %s)", log_root, log_co);
 		return start_failed(p, &st);
 	}
 
@@ -412,8 +412,8 @@ static int start_locked(const struct lab_paths *p, unsigned flags, mc_err *err)
 			    "minilab.moddir=%s minilab.port=%d minilab.token=%s/token",
 			    p->checkout, img.kver, img.moddir, AGENT_PORT, p->state);
 	if (alen < 0 || (size_t)alen >= sizeof(a_append)) {
-		mc_error(err, 0, "the lab's kernel command line is too long (checkout `%s`)",
-			 p->checkout);
+		mc_errorf(err, 0, "the lab's kernel command line is too long (checkout `%s`)",
+			  p->checkout);
 		return start_failed(p, &st);
 	}
 	char *qemu_argv[] = {qemu,
@@ -467,7 +467,7 @@ static int start_locked(const struct lab_paths *p, unsigned flags, mc_err *err)
 	state_file(p, sf, sizeof(sf));
 	FILE *f = fopen(sf, "we");
 	if (!f) {
-		mc_error(err, errno, "write `%s`", sf);
+		mc_errorf(err, errno, "write `%s`", sf);
 		return start_failed(p, &st);
 	}
 	fprintf(f, "qemu=%d\nvfs_root=%d\nvfs_checkout=%d\nport=%u\n", st.qemu, st.vfs_root,
@@ -481,12 +481,12 @@ static int start_locked(const struct lab_paths *p, unsigned flags, mc_err *err)
 			st.qemu = 0;
 			char hint[1024];
 			console_hint(console, hint, sizeof(hint));
-			mc_error(err, 0, "lab failed to start: %s (console: %s, qemu: %s)", hint,
-				 console, log_qemu);
+			mc_errorf(err, 0, "lab failed to start: %s (console: %s, qemu: %s)", hint,
+				  console, log_qemu);
 			return start_failed(p, &st);
 		}
 		if (interrupted()) {
-			mc_error(err, 0, "interrupted while the lab was starting");
+			mc_errorf(err, 0, "interrupted while the lab was starting");
 			return start_failed(p, &st);
 		}
 		if (ping(&st) == 0)
@@ -494,8 +494,8 @@ static int start_locked(const struct lab_paths *p, unsigned flags, mc_err *err)
 		if (waited > BOOT_TIMEOUT_MS) {
 			char hint[1024];
 			console_hint(console, hint, sizeof(hint));
-			mc_error(err, 0, "lab did not answer within %d s: %s (console: %s)",
-				 BOOT_TIMEOUT_MS / 1000, hint, console);
+			mc_errorf(err, 0, "lab did not answer within %d s: %s (console: %s)",
+				  BOOT_TIMEOUT_MS / 1000, hint, console);
 			return start_failed(p, &st);
 		}
 		usleep(100 * 1000);
@@ -514,7 +514,7 @@ int lab_start(const struct lab_paths *p, unsigned flags, mc_err *err)
 	snprintf(lockpath, sizeof(lockpath), "%s/lock", p->state);
 	_cleanup_close_ int lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (lock < 0 || flock(lock, LOCK_EX) < 0)
-		return mc_error(err, errno, "lock `%s`", lockpath);
+		return mc_errorf(err, errno, "lock `%s`", lockpath);
 	/* Ctrl-C during the boot cancels it cleanly instead of orphaning QEMU */
 	sigset_t block, old;
 	sigemptyset(&block);
@@ -557,7 +557,7 @@ int lab_stop(const struct lab_paths *p, mc_err *err)
 	snprintf(lockpath, sizeof(lockpath), "%s/lock", p->state);
 	_cleanup_close_ int lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (lock < 0 || flock(lock, LOCK_EX) < 0)
-		return mc_error(err, errno, "lock `%s`", lockpath);
+		return mc_errorf(err, errno, "lock `%s`", lockpath);
 	int r = lab_running(p, &st, err);
 	if (r < 0)
 		return -1;

@@ -31,7 +31,7 @@ int mc_verror(mc_err *err, int errnum, const char *fmt, va_list ap)
 	return -1;
 }
 
-int mc_error(mc_err *err, int errnum, const char *fmt, ...)
+int mc_errorf(mc_err *err, int errnum, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);

@@ -17,7 +17,7 @@ struct mc_error {
 typedef struct mc_error *mc_err;
 
 /* Set *err (if err is not NULL and *err is NULL) and return -1. errnum 0 means no errno text. */
-int mc_error(mc_err *err, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int mc_errorf(mc_err *err, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Same with a va_list. */
 int mc_verror(mc_err *err, int errnum, const char *fmt, va_list ap);
 /* Prefix the message in *err with "<context>: "; returns -1 so callers can `return mc_wrap()`. */

@@ -10,8 +10,8 @@ int mc_log_open(const char *prog, const char *path, enum mc_log_format format);
 void mc_log_set_level(enum mc_log_level level);
 void mc_log(enum mc_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define mc_warn(...)  mc_log(MC_LOG_WARN, __VA_ARGS__)
-#define mc_info(...)  mc_log(MC_LOG_INFO, __VA_ARGS__)
-#define mc_debug(...) mc_log(MC_LOG_DEBUG, __VA_ARGS__)
+#define mc_log_warn(...)  mc_log(MC_LOG_WARN, __VA_ARGS__)
+#define mc_log_info(...)  mc_log(MC_LOG_INFO, __VA_ARGS__)
+#define mc_log_debug(...) mc_log(MC_LOG_DEBUG, __VA_ARGS__)
 
 #endif

@@ -14,14 +14,14 @@
 int mc_parse_size(const char *s, uint64_t *out, mc_err *err)
 {
 	if (!s || !*s)
-		return mc_error(err, 0, "empty size");
+		return mc_errorf(err, 0, "empty size");
 	char *end = NULL;
 	errno = 0;
 	if (*s == '-')
-		return mc_error(err, 0, "size `%s` is negative", s);
+		return mc_errorf(err, 0, "size `%s` is negative", s);
 	unsigned long long v = strtoull(s, &end, 10);
 	if (errno || end == s)
-		return mc_error(err, 0, "size `%s` is not a number", s);
+		return mc_errorf(err, 0, "size `%s` is not a number", s);
 	unsigned shift = 0;
 	switch (*end) {
 	case '\0':
@@ -43,7 +43,7 @@ int mc_parse_size(const char *s, uint64_t *out, mc_err *err)
 		shift = 40;
 		break;
 	default:
-		return mc_error(err, 0, "size `%s` has an unknown unit (use K, M, G or T)", s);
+		return mc_errorf(err, 0, "size `%s` has an unknown unit (use K, M, G or T)", s);
 	}
 	if (*end) {
 		end++;
@@ -52,10 +52,10 @@ int mc_parse_size(const char *s, uint64_t *out, mc_err *err)
 		if (*end == 'B' || *end == 'b')
 			end++;
 		if (*end)
-			return mc_error(err, 0, "size `%s` has trailing characters", s);
+			return mc_errorf(err, 0, "size `%s` has trailing characters", s);
 	}
 	if (shift && v > (UINT64_MAX >> shift))
-		return mc_error(err, 0, "size `%s` is too large", s);
+		return mc_errorf(err, 0, "size `%s` is too large", s);
 	*out = (uint64_t)v << shift;
 	return 0;
 }
@@ -65,14 +65,14 @@ int mc_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out, cons
 {
 	char *end = NULL;
 	if (!s || !*s || *s == '-' || *s == '+')
-		return mc_error(err, 0, "%s `%s` is not a whole number", what, s ? s : "");
+		return mc_errorf(err, 0, "%s `%s` is not a whole number", what, s ? s : "");
 	errno = 0;
 	unsigned long long v = strtoull(s, &end, 10);
 	if (errno || *end)
-		return mc_error(err, 0, "%s `%s` is not a whole number", what, s);
+		return mc_errorf(err, 0, "%s `%s` is not a whole number", what, s);
 	if (v < min || v > max)
-		return mc_error(err, 0, "%s %llu is out of range (%llu to %llu)", what, v,
-				(unsigned long long)min, (unsigned long long)max);
+		return mc_errorf(err, 0, "%s %llu is out of range (%llu to %llu)", what, v,
+				 (unsigned long long)min, (unsigned long long)max);
 	*out = v;
 	return 0;
 }
@@ -81,31 +81,31 @@ int mc_read_file(const char *path, size_t max, char **buf, size_t *len, mc_err *
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return mc_error(err, errno, "open `%s`", path);
+		return mc_errorf(err, errno, "open `%s`", path);
 	size_t cap = max < 4096 ? max : 4096, n = 0;
 	_cleanup_free_ char *b = malloc(cap + 1);
 	if (!b)
-		return mc_error(err, ENOMEM, "read `%s`", path);
+		return mc_errorf(err, ENOMEM, "read `%s`", path);
 	for (;;) {
 		if (n == cap) {
 			char probe;
 			if (cap >= max) {
 				if (read(fd, &probe, 1) == 0)
 					break;
-				return mc_error(err, 0, "read `%s`: larger than %zu bytes", path,
-						max);
+				return mc_errorf(err, 0, "read `%s`: larger than %zu bytes", path,
+						 max);
 			}
 			cap = cap * 2 > max ? max : cap * 2;
 			char *nb = realloc(b, cap + 1);
 			if (!nb)
-				return mc_error(err, ENOMEM, "read `%s`", path);
+				return mc_errorf(err, ENOMEM, "read `%s`", path);
 			b = nb;
 		}
 		ssize_t r = read(fd, b + n, cap - n);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			return mc_error(err, errno, "read `%s`", path);
+			return mc_errorf(err, errno, "read `%s`", path);
 		}
 		if (r == 0)
 			break;
@@ -122,9 +122,9 @@ int mc_write_file(const char *path, const void *buf, size_t len, mc_err *err)
 {
 	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
-		return mc_error(err, errno, "open `%s`", path);
+		return mc_errorf(err, errno, "open `%s`", path);
 	if (mc_write_all(fd, buf, len) < 0)
-		return mc_error(err, errno, "write `%s`", path);
+		return mc_errorf(err, errno, "write `%s`", path);
 	return 0;
 }
 
@@ -173,17 +173,17 @@ int mc_mkdir_p(const char *path, unsigned mode, mc_err *err)
 {
 	char tmp[PATH_MAX];
 	if (strlen(path) >= sizeof(tmp))
-		return mc_error(err, ENAMETOOLONG, "mkdir `%s`", path);
+		return mc_errorf(err, ENAMETOOLONG, "mkdir `%s`", path);
 	strcpy(tmp, path);
 	for (char *p = tmp + 1; *p; p++) {
 		if (*p != '/')
 			continue;
 		*p = '\0';
 		if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-			return mc_error(err, errno, "mkdir `%s`", tmp);
+			return mc_errorf(err, errno, "mkdir `%s`", tmp);
 		*p = '/';
 	}
 	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-		return mc_error(err, errno, "mkdir `%s`", tmp);
+		return mc_errorf(err, errno, "mkdir `%s`", tmp);
 	return 0;
 }

@@ -26,8 +26,8 @@ int mc_caps_bounding(const struct mc_process *p, mc_err *err)
 		if (in_set(&p->caps, MC_CAP_BOUNDING, cap))
 			continue;
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-			return mc_error(err, errno, "capabilities: drop %s from bounding set",
-					cap_to_name(cap));
+			return mc_errorf(err, errno, "capabilities: drop %s from bounding set",
+					 cap_to_name(cap));
 	}
 	return 0;
 }
@@ -35,15 +35,15 @@ int mc_caps_bounding(const struct mc_process *p, mc_err *err)
 int mc_set_user(const struct mc_process *p, mc_err *err)
 {
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
-		return mc_error(err, errno, "prctl KEEPCAPS");
+		return mc_errorf(err, errno, "prctl KEEPCAPS");
 	if (setgroups(p->ngids, p->gids) < 0 && !(errno == EPERM && p->ngids == 0))
-		return mc_error(err, errno, "setgroups");
+		return mc_errorf(err, errno, "setgroups");
 	if (setresgid(p->gid, p->gid, p->gid) < 0)
-		return mc_error(err, errno, "setresgid %u", p->gid);
+		return mc_errorf(err, errno, "setresgid %u", p->gid);
 	if (setresuid(p->uid, p->uid, p->uid) < 0)
-		return mc_error(err, errno, "setresuid %u", p->uid);
+		return mc_errorf(err, errno, "setresuid %u", p->uid);
 	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
-		return mc_error(err, errno, "prctl KEEPCAPS");
+		return mc_errorf(err, errno, "prctl KEEPCAPS");
 	return 0;
 }
 
@@ -55,32 +55,32 @@ int mc_caps_apply(const struct mc_process *p, mc_err *err)
 		int r = c ? cap_set_proc(c) : -1;
 		int e = errno;
 		cap_free(c);
-		return r < 0 ? mc_error(err, e, "capabilities: clear") : 0;
+		return r < 0 ? mc_errorf(err, e, "capabilities: clear") : 0;
 	}
 	cap_t c = cap_init();
 	if (!c)
-		return mc_error(err, errno, "cap_init");
+		return mc_errorf(err, errno, "cap_init");
 	static const cap_flag_t flags[3] = {CAP_EFFECTIVE, CAP_PERMITTED, CAP_INHERITABLE};
 	static const int kinds[3] = {MC_CAP_EFFECTIVE, MC_CAP_PERMITTED, MC_CAP_INHERITABLE};
 	for (int k = 0; k < 3; k++) {
 		int n = p->caps.count[kinds[k]];
 		if (n > 0 && cap_set_flag(c, flags[k], n, p->caps.set[kinds[k]], CAP_SET) < 0) {
 			cap_free(c);
-			return mc_error(err, errno, "cap_set_flag");
+			return mc_errorf(err, errno, "cap_set_flag");
 		}
 	}
 	if (cap_set_proc(c) < 0) {
 		int e = errno;
 		cap_free(c);
-		return mc_error(err, e, "capabilities: set effective/permitted/inheritable");
+		return mc_errorf(err, e, "capabilities: set effective/permitted/inheritable");
 	}
 	cap_free(c);
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
-		return mc_error(err, errno, "capabilities: clear ambient");
+		return mc_errorf(err, errno, "capabilities: clear ambient");
 	for (int i = 0; i < p->caps.count[MC_CAP_AMBIENT]; i++)
 		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, p->caps.set[MC_CAP_AMBIENT][i], 0,
 			  0) < 0)
-			return mc_error(err, errno, "capabilities: raise ambient %s",
-					cap_to_name(p->caps.set[MC_CAP_AMBIENT][i]));
+			return mc_errorf(err, errno, "capabilities: raise ambient %s",
+					 cap_to_name(p->caps.set[MC_CAP_AMBIENT][i]));
 	return 0;
 }

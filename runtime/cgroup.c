@@ -133,7 +133,7 @@ static int make_dirs(struct mc_cgroup *cg, const char *base, const char *rel,
 {
 	_cleanup_free_ char *path = NULL;
 	if (asprintf(&path, "%s/%s", base, rel) < 0)
-		return mc_error(err, ENOMEM, "cgroup");
+		return mc_errorf(err, ENOMEM, "cgroup");
 	size_t blen = strlen(base);
 	int retries = 0;
 	for (char *p = path + blen + 1;; p++) {
@@ -144,7 +144,7 @@ static int make_dirs(struct mc_cgroup *cg, const char *base, const char *rel,
 		if (mkdir(path, 0755) == 0) {
 			char **n = realloc(cg->created, (cg->ncreated + 1) * sizeof(char *));
 			if (!n)
-				return mc_error(err, ENOMEM, "cgroup");
+				return mc_errorf(err, ENOMEM, "cgroup");
 			cg->created = n;
 			cg->created[cg->ncreated++] = strdup(path);
 			if (ops->init_dir && ops->init_dir(path, ctrl, err) < 0)
@@ -157,10 +157,10 @@ static int make_dirs(struct mc_cgroup *cg, const char *base, const char *rel,
 		} else if (errno != EEXIST) {
 			int e = errno;
 			*p = saved;
-			return mc_error(err, e, "mkdir `%s`", path);
+			return mc_errorf(err, e, "mkdir `%s`", path);
 		} else if (saved == 0) {
 			/* the leaf must be new: never adopt a cgroup we did not create */
-			return mc_error(err, EEXIST, "cgroup `%s`", path);
+			return mc_errorf(err, EEXIST, "cgroup `%s`", path);
 		}
 		*p = saved;
 		if (!saved)
@@ -203,13 +203,13 @@ int mc_cg_create(struct mc_cgroup *cg, const char *cgroups_path, const char *id,
 	memset(cg, 0, sizeof(*cg));
 	cg->layout = mc_cg_detect();
 	if (cg->layout == MC_CG_NONE)
-		return mc_error(err, 0, "cgroup: no cgroup filesystem at " CG_ROOT);
+		return mc_errorf(err, 0, "cgroup: no cgroup filesystem at " CG_ROOT);
 	const char *v2 = v2_root(cg->layout);
 	if (v2) {
 		_cleanup_free_ char *own = own_cgroup(NULL);
 		_cleanup_free_ char *rel = own ? relative_path(cgroups_path, id, own) : NULL;
 		if (!rel)
-			return mc_error(err, ENOMEM, "cgroup");
+			return mc_errorf(err, ENOMEM, "cgroup");
 		if (make_dirs(cg, v2, rel, &mc_cg_v2_ops, MC_CG_FREEZER, &cg->unified, err) < 0)
 			goto fail;
 	}
@@ -225,7 +225,7 @@ int mc_cg_create(struct mc_cgroup *cg, const char *cgroups_path, const char *id,
 				size_t blen = strlen(v2);
 				_cleanup_free_ char *full = NULL;
 				if (asprintf(&full, "%s/%s", v2, rel) < 0)
-					return mc_error(err, ENOMEM, "cgroup");
+					return mc_errorf(err, ENOMEM, "cgroup");
 				for (char *p = full + blen; p && *p;) {
 					char *next = strchr(p + 1, '/');
 					*p = 0;
@@ -239,9 +239,9 @@ int mc_cg_create(struct mc_cgroup *cg, const char *cgroups_path, const char *id,
 						int n = snprintf(buf, sizeof(buf), "+%s",
 								 ctrl_names[c]);
 						if (mc_write_file(sc, buf, n, &e2) < 0) {
-							mc_error(err, e2->errnum,
-								 "cgroup: enable %s in `%s`",
-								 ctrl_names[c], sc);
+							mc_errorf(err, e2->errnum,
+								  "cgroup: enable %s in `%s`",
+								  ctrl_names[c], sc);
 							mc_error_free(&e2);
 							*p = '/';
 							goto fail;
@@ -271,7 +271,7 @@ int mc_cg_create(struct mc_cgroup *cg, const char *cgroups_path, const char *id,
 		_cleanup_free_ char *own = own_cgroup(v1_dirs[c]);
 		_cleanup_free_ char *rel = own ? relative_path(cgroups_path, id, own) : NULL;
 		if (!rel)
-			return mc_error(err, ENOMEM, "cgroup");
+			return mc_errorf(err, ENOMEM, "cgroup");
 		if (make_dirs(cg, base, rel, &mc_cg_v1_ops, c, &cg->path[c], err) < 0)
 			goto fail;
 		cg->ops[c] = &mc_cg_v1_ops;
@@ -297,11 +297,11 @@ int mc_cg_apply(struct mc_cgroup *cg, const struct mc_resources *res, mc_err *er
 	}
 	/* limits asked for but with no controller anywhere: say so rather than ignore */
 	if ((res->has_mem_limit || res->has_mem_swap) && !cg->path[MC_CG_MEMORY])
-		return mc_error(err, 0, "cgroup: memory limit given but no memory controller");
+		return mc_errorf(err, 0, "cgroup: memory limit given but no memory controller");
 	if (res->has_pids_limit && !cg->path[MC_CG_PIDS])
-		return mc_error(err, 0, "cgroup: pids limit given but no pids controller");
+		return mc_errorf(err, 0, "cgroup: pids limit given but no pids controller");
 	if ((res->has_cpu_quota || res->has_cpu_shares) && !cg->path[MC_CG_CPU])
-		return mc_error(err, 0, "cgroup: cpu limit given but no cpu controller");
+		return mc_errorf(err, 0, "cgroup: cpu limit given but no cpu controller");
 	return 0;
 }
 
@@ -323,7 +323,7 @@ int mc_cg_enter(struct mc_cgroup *cg, pid_t pid, mc_err *err)
 		done[ndone++] = dir;
 		_cleanup_free_ char *p = NULL;
 		if (asprintf(&p, "%s/cgroup.procs", dir) < 0)
-			return mc_error(err, ENOMEM, "cgroup");
+			return mc_errorf(err, ENOMEM, "cgroup");
 		if (mc_write_file(p, buf, n, err) < 0)
 			return mc_wrap(err, "cgroup: add pid %d", pid);
 	}
@@ -336,7 +336,7 @@ int mc_cg_freeze(struct mc_cgroup *cg, bool frozen, mc_err *err)
 		return mc_cg_v2_ops.freeze(cg->unified, frozen, err);
 	if (cg->path[MC_CG_FREEZER])
 		return mc_cg_v1_ops.freeze(cg->path[MC_CG_FREEZER], frozen, err);
-	return mc_error(err, ENOTSUP, "cgroup: no freezer");
+	return mc_errorf(err, ENOTSUP, "cgroup: no freezer");
 }
 
 bool mc_cg_is_frozen(struct mc_cgroup *cg)
@@ -368,20 +368,20 @@ int mc_cg_pids(struct mc_cgroup *cg, pid_t **pids, size_t *n, mc_err *err)
 	_cleanup_free_ char *p = NULL, *buf = NULL;
 	size_t len;
 	if (asprintf(&p, "%s/cgroup.procs", dir) < 0)
-		return mc_error(err, ENOMEM, "cgroup");
+		return mc_errorf(err, ENOMEM, "cgroup");
 	if (mc_read_file(p, 1 << 22, &buf, &len, err) < 0)
 		return -1;
 	size_t cap = 16;
 	pid_t *v = malloc(cap * sizeof(pid_t));
 	if (!v)
-		return mc_error(err, ENOMEM, "cgroup");
+		return mc_errorf(err, ENOMEM, "cgroup");
 	for (char *save = NULL, *t = strtok_r(buf, "\n", &save); t;
 	     t = strtok_r(NULL, "\n", &save)) {
 		if (*n == cap) {
 			pid_t *nv = realloc(v, (cap *= 2) * sizeof(pid_t));
 			if (!nv) {
 				free(v);
-				return mc_error(err, ENOMEM, "cgroup");
+				return mc_errorf(err, ENOMEM, "cgroup");
 			}
 			v = nv;
 		}
@@ -396,7 +396,7 @@ int mc_cg_kill_all(struct mc_cgroup *cg, int sig, mc_err *err)
 	if (sig == SIGKILL && cg->unified) {
 		_cleanup_free_ char *p = NULL;
 		if (asprintf(&p, "%s/cgroup.kill", cg->unified) < 0)
-			return mc_error(err, ENOMEM, "cgroup");
+			return mc_errorf(err, ENOMEM, "cgroup");
 		if (access(p, F_OK) == 0)
 			return mc_write_file(p, "1", 1, err);
 	}
@@ -443,7 +443,7 @@ int mc_cg_destroy(struct mc_cgroup *cg, mc_err *err)
 				usleep(tries < 20 ? 500 : 5000);
 				continue;
 			}
-			ret = mc_error(err, errno, "cgroup: rmdir `%s`", cg->created[i]);
+			ret = mc_errorf(err, errno, "cgroup: rmdir `%s`", cg->created[i]);
 			break;
 		}
 	}
@@ -529,7 +529,7 @@ int mc_cg_from_json(json_object *o, struct mc_cgroup *cg, mc_err *err)
 		else if (!strncmp(s, "v2:", 3) && under_cgroupfs(s + 3))
 			cg->ops[c] = &mc_cg_v2_ops;
 		else
-			return mc_error(err, 0, "state: bad cgroup entry for %s", ctrl_names[c]);
+			return mc_errorf(err, 0, "state: bad cgroup entry for %s", ctrl_names[c]);
 		cg->path[c] = strdup(s + 3);
 	}
 	if (json_object_object_get_ex(o, "created", &v) &&

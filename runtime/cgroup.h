@@ -9,7 +9,7 @@
 #include <sys/types.h>
 
 #include "error.h"
-#include "jsonc.h"
+#include <json-c/json.h>
 #include "spec.h"
 
 enum mc_cg_layout { MC_CG_NONE, MC_CG_V1, MC_CG_V2, MC_CG_HYBRID };

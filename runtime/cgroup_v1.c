@@ -15,8 +15,8 @@ static int put(const char *dir, const char *file, const char *val, mc_err *err)
 {
 	_cleanup_free_ char *p = NULL;
 	if (asprintf(&p, "%s/%s", dir, file) < 0)
-		return mc_error(err, ENOMEM, "cgroup");
-	mc_debug("cgroup v1: %s = %s", p, val);
+		return mc_errorf(err, ENOMEM, "cgroup");
+	mc_log_debug("cgroup v1: %s = %s", p, val);
 	if (mc_write_file(p, val, strlen(val), err) < 0)
 		return mc_wrap(err, "write %s", val);
 	return 0;
@@ -46,11 +46,12 @@ static int v1_apply(const char *dir, enum mc_cg_ctrl ctrl, const struct mc_resou
 		if (r->has_mem_swap) {
 			_cleanup_free_ char *p = NULL;
 			if (asprintf(&p, "%s/memory.memsw.limit_in_bytes", dir) < 0)
-				return mc_error(err, ENOMEM, "cgroup");
+				return mc_errorf(err, ENOMEM, "cgroup");
 			if (access(p, F_OK) < 0) {
 				if (r->mem_swap != r->mem_limit && r->mem_swap != -1)
-					mc_warn("memory.swap: no swap accounting on this host "
-						"(memory.memsw missing), swap limit not applied");
+					mc_log_warn(
+					    "memory.swap: no swap accounting on this host "
+					    "(memory.memsw missing), swap limit not applied");
 			} else if (put_i64(dir, "memory.memsw.limit_in_bytes", r->mem_swap, err) <
 				   0)
 				return -1;
@@ -82,7 +83,7 @@ static int v1_apply(const char *dir, enum mc_cg_ctrl ctrl, const struct mc_resou
 			/* CFQ's blkio.weight, or BFQ's blkio.bfq.weight on newer kernels */
 			_cleanup_free_ char *p = NULL;
 			if (asprintf(&p, "%s/blkio.weight", dir) < 0)
-				return mc_error(err, ENOMEM, "cgroup");
+				return mc_errorf(err, ENOMEM, "cgroup");
 			const char *f = access(p, F_OK) == 0 ? "blkio.weight" : "blkio.bfq.weight";
 			if (put_i64(dir, f, r->blkio_weight, err) < 0)
 				return -1;
@@ -155,7 +156,7 @@ static int v1_init_dir(const char *dir, enum mc_cg_ctrl ctrl, mc_err *err)
 		size_t len;
 		const char *slash = strrchr(dir, '/');
 		if (asprintf(&pp, "%.*s/%s", (int)(slash - dir), dir, files[i]) < 0)
-			return mc_error(err, ENOMEM, "cgroup");
+			return mc_errorf(err, ENOMEM, "cgroup");
 		if (mc_read_file(pp, 4096, &val, &len, err) < 0)
 			return -1;
 		val[strcspn(val, "\n")] = 0;
@@ -175,7 +176,7 @@ static int v1_freeze(const char *dir, bool frozen, mc_err *err)
 			return 0;
 		usleep(1000);
 	}
-	return frozen ? mc_error(err, ETIMEDOUT, "freezer: `%s` did not freeze", dir) : 0;
+	return frozen ? mc_errorf(err, ETIMEDOUT, "freezer: `%s` did not freeze", dir) : 0;
 }
 
 static int v1_frozen(const char *dir)

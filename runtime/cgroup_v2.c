@@ -16,8 +16,8 @@ static int put(const char *dir, const char *file, const char *val, mc_err *err)
 {
 	_cleanup_free_ char *p = NULL;
 	if (asprintf(&p, "%s/%s", dir, file) < 0)
-		return mc_error(err, ENOMEM, "cgroup");
-	mc_debug("cgroup v2: %s = %s", p, val);
+		return mc_errorf(err, ENOMEM, "cgroup");
+	mc_log_debug("cgroup v2: %s = %s", p, val);
 	if (mc_write_file(p, val, strlen(val), err) < 0)
 		return mc_wrap(err, "write %s", val);
 	return 0;
@@ -52,7 +52,7 @@ static int v2_apply(const char *dir, enum mc_cg_ctrl ctrl, const struct mc_resou
 			int64_t sw = -1;
 			if (r->mem_swap >= 0 && r->has_mem_limit && r->mem_limit >= 0) {
 				if (r->mem_swap < r->mem_limit)
-					return mc_error(
+					return mc_errorf(
 					    err, 0, "memory.swap (%" PRId64 ") below memory.limit",
 					    r->mem_swap);
 				sw = r->mem_swap - r->mem_limit;
@@ -139,8 +139,8 @@ static int v2_freeze(const char *dir, bool frozen, mc_err *err)
 			return 0;
 		usleep(500);
 	}
-	return mc_error(err, ETIMEDOUT, "cgroup.freeze: `%s` did not %s", dir,
-			frozen ? "freeze" : "thaw");
+	return mc_errorf(err, ETIMEDOUT, "cgroup.freeze: `%s` did not %s", dir,
+			 frozen ? "freeze" : "thaw");
 }
 
 static void kv(const char *dir, const char *file, const char *key, json_object *o, const char *name)

@@ -113,7 +113,7 @@ int mc_cg_v2_devices(const char *dir, const struct mc_resources *res, mc_err *er
 	}
 	if (bad) {
 		free(p.v);
-		return mc_error(err, ENOMEM, "device filter");
+		return mc_errorf(err, ENOMEM, "device filter");
 	}
 	char log[4096] = "";
 	union bpf_attr a;
@@ -133,16 +133,16 @@ int mc_cg_v2_devices(const char *dir, const struct mc_resources *res, mc_err *er
 	}
 	free(p.v);
 	if (pfd < 0)
-		return mc_error(err, e, "device filter: load eBPF program (%.200s)", log);
+		return mc_errorf(err, e, "device filter: load eBPF program (%.200s)", log);
 	_cleanup_close_ int prog = pfd;
 	_cleanup_close_ int cfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cfd < 0)
-		return mc_error(err, errno, "device filter: open `%s`", dir);
+		return mc_errorf(err, errno, "device filter: open `%s`", dir);
 	memset(&a, 0, sizeof(a));
 	a.target_fd = cfd;
 	a.attach_bpf_fd = prog;
 	a.attach_type = BPF_CGROUP_DEVICE;
 	if (syscall(SYS_bpf, BPF_PROG_ATTACH, &a, sizeof(a)) < 0)
-		return mc_error(err, errno, "device filter: attach to `%s`", dir);
+		return mc_errorf(err, errno, "device filter: attach to `%s`", dir);
 	return 0;
 }

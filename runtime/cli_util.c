@@ -23,7 +23,7 @@ int mc_signal_parse(const char *s, int *sig, mc_err *err)
 	long v = strtol(s, &end, 10);
 	if (*s && !*end) {
 		if (v < 1 || v > SIGRTMAX)
-			return mc_error(err, 0, "invalid signal \"%s\"", s);
+			return mc_errorf(err, 0, "invalid signal \"%s\"", s);
 		*sig = v;
 		return 0;
 	}
@@ -33,7 +33,7 @@ int mc_signal_parse(const char *s, int *sig, mc_err *err)
 			*sig = t[i].s;
 			return 0;
 		}
-	return mc_error(err, 0, "invalid signal \"%s\"", s);
+	return mc_errorf(err, 0, "invalid signal \"%s\"", s);
 }
 
 int mc_exit_code(int status)

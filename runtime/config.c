@@ -53,16 +53,16 @@ static int parse_caps(json_object *o, struct mc_caps *caps, mc_err *err)
 		caps->set[k] = calloc(n + 1, sizeof(int));
 		if (!caps->set[k]) {
 			mc_strv_free(names);
-			return mc_error(err, ENOMEM, "process.capabilities");
+			return mc_errorf(err, ENOMEM, "process.capabilities");
 		}
 		caps->count[k] = 0;
 		for (size_t i = 0; i < n; i++) {
 			cap_value_t v;
 			if (cap_from_name(names[i], &v) < 0) {
-				mc_error(err, 0,
-					 "process.capabilities.%s[%zu]: unknown capability "
-					 "\"%s\"",
-					 keys[k], i, names[i]);
+				mc_errorf(err, 0,
+					  "process.capabilities.%s[%zu]: unknown capability "
+					  "\"%s\"",
+					  keys[k], i, names[i]);
 				mc_strv_free(names);
 				return -1;
 			}
@@ -117,16 +117,16 @@ static int parse_process(json_object *p, struct mc_process *proc, mc_err *err)
 		if (r) {
 			size_t n = json_object_array_length(a);
 			if (n > 65536)
-				return mc_error(err, 0, "process.user.additionalGids: too many");
+				return mc_errorf(err, 0, "process.user.additionalGids: too many");
 			proc->gids = calloc(n + 1, sizeof(gid_t));
 			if (!proc->gids)
-				return mc_error(err, ENOMEM, "process.user.additionalGids");
+				return mc_errorf(err, ENOMEM, "process.user.additionalGids");
 			for (size_t i = 0; i < n; i++) {
 				json_object *e = json_object_array_get_idx(a, i);
 				if (!e || !json_object_is_type(e, json_type_int) ||
 				    json_object_get_int64(e) < 0 ||
 				    json_object_get_int64(e) >= UINT32_MAX)
-					return mc_error(
+					return mc_errorf(
 					    err, 0,
 					    "process.user.additionalGids[%zu]: expected "
 					    "a gid",
@@ -140,7 +140,7 @@ static int parse_process(json_object *p, struct mc_process *proc, mc_err *err)
 	if ((r = mc_j_strv(p, "process", "args", &proc->args, &nargs, err)) < 0)
 		return -1;
 	if (!r || nargs == 0)
-		return mc_error(err, 0, "process.args: must be a non-empty array");
+		return mc_errorf(err, 0, "process.args: must be a non-empty array");
 	if (mc_j_strv(p, "process", "env", &proc->env, NULL, err) < 0)
 		return -1;
 	if ((r = mc_j_str(p, "process", "cwd", &proc->cwd, err)) < 0)
@@ -148,7 +148,7 @@ static int parse_process(json_object *p, struct mc_process *proc, mc_err *err)
 	if (!r)
 		proc->cwd = strdup("/");
 	if (proc->cwd[0] != '/')
-		return mc_error(err, 0, "process.cwd: \"%s\" is not an absolute path", proc->cwd);
+		return mc_errorf(err, 0, "process.cwd: \"%s\" is not an absolute path", proc->cwd);
 	if ((r = mc_j_obj(p, "process", "capabilities", &o, err)) < 0)
 		return -1;
 	if (r) {
@@ -163,40 +163,40 @@ static int parse_process(json_object *p, struct mc_process *proc, mc_err *err)
 		size_t n = json_object_array_length(a);
 		proc->rlimits = calloc(n + 1, sizeof(*proc->rlimits));
 		if (!proc->rlimits)
-			return mc_error(err, ENOMEM, "process.rlimits");
+			return mc_errorf(err, ENOMEM, "process.rlimits");
 		for (size_t i = 0; i < n; i++) {
 			json_object *e = json_object_array_get_idx(a, i);
 			char ctx[64];
 			snprintf(ctx, sizeof(ctx), "process.rlimits[%zu]", i);
 			if (!e || !json_object_is_type(e, json_type_object))
-				return mc_error(err, 0, "%s: expected an object", ctx);
+				return mc_errorf(err, 0, "%s: expected an object", ctx);
 			struct mc_rlimit *rl = &proc->rlimits[i];
 			proc->nrlimits = i + 1;
 			if ((r = mc_j_str(e, ctx, "type", &rl->type, err)) < 0)
 				return -1;
 			if (!r)
-				return mc_error(err, 0, "%s.type: missing", ctx);
+				return mc_errorf(err, 0, "%s.type: missing", ctx);
 			rl->resource = -1;
 			for (size_t k = 0; k < MC_ARRAY_SIZE(rlimit_names); k++)
 				if (!strcmp(rl->type, rlimit_names[k].name))
 					rl->resource = rlimit_names[k].res;
 			if (rl->resource < 0)
-				return mc_error(err, 0, "%s.type: unknown rlimit \"%s\"", ctx,
-						rl->type);
+				return mc_errorf(err, 0, "%s.type: unknown rlimit \"%s\"", ctx,
+						 rl->type);
 			json_object *jv;
 			for (int k = 0; k < 2; k++) {
 				const char *key = k ? "hard" : "soft";
 				if (!json_object_object_get_ex(e, key, &jv) ||
 				    !json_object_is_type(jv, json_type_int))
-					return mc_error(err, 0, "%s.%s: expected an integer", ctx,
-							key);
+					return mc_errorf(err, 0, "%s.%s: expected an integer", ctx,
+							 key);
 				uint64_t x = json_object_get_uint64(jv);
 				if (json_object_get_int64(jv) < 0)
 					x = RLIM_INFINITY;
 				*(k ? &rl->hard : &rl->soft) = x;
 			}
 			if (rl->soft > rl->hard)
-				return mc_error(err, 0, "%s: soft limit above hard limit", ctx);
+				return mc_errorf(err, 0, "%s: soft limit above hard limit", ctx);
 		}
 	}
 	if (mc_j_bool(p, "process", "noNewPrivileges", &proc->no_new_privileges, err) < 0)
@@ -258,7 +258,7 @@ int mc_mount_options(struct mc_mount *m, char **opts, size_t n, mc_err *err)
 		cap += strlen(opts[i]) + 1;
 	_cleanup_free_ char *data = calloc(1, cap);
 	if (!data)
-		return mc_error(err, ENOMEM, "mount options");
+		return mc_errorf(err, ENOMEM, "mount options");
 	for (size_t i = 0; i < n; i++) {
 		const char *o = opts[i];
 		bool done = false;
@@ -304,25 +304,25 @@ static int parse_mounts(json_object *a, struct mc_spec *s, mc_err *err)
 	size_t n = json_object_array_length(a);
 	s->mounts = calloc(n + 1, sizeof(*s->mounts));
 	if (!s->mounts)
-		return mc_error(err, ENOMEM, "mounts");
+		return mc_errorf(err, ENOMEM, "mounts");
 	for (size_t i = 0; i < n; i++) {
 		json_object *e = json_object_array_get_idx(a, i);
 		char ctx[48];
 		snprintf(ctx, sizeof(ctx), "mounts[%zu]", i);
 		if (!e || !json_object_is_type(e, json_type_object))
-			return mc_error(err, 0, "%s: expected an object", ctx);
+			return mc_errorf(err, 0, "%s: expected an object", ctx);
 		struct mc_mount *m = &s->mounts[i];
 		s->nmounts = i + 1;
 		int r;
 		if ((r = mc_j_str(e, ctx, "destination", &m->destination, err)) < 0)
 			return -1;
 		if (!r)
-			return mc_error(err, 0, "%s.destination: missing", ctx);
+			return mc_errorf(err, 0, "%s.destination: missing", ctx);
 		if (m->destination[0] != '/')
-			return mc_error(err, 0, "%s.destination: \"%s\" is not absolute", ctx,
-					m->destination);
+			return mc_errorf(err, 0, "%s.destination: \"%s\" is not absolute", ctx,
+					 m->destination);
 		if (strlen(m->destination) >= PATH_MAX)
-			return mc_error(err, 0, "%s.destination: too long", ctx);
+			return mc_errorf(err, 0, "%s.destination: too long", ctx);
 		if (mc_j_str(e, ctx, "type", &m->type, err) < 0 ||
 		    mc_j_str(e, ctx, "source", &m->source, err) < 0)
 			return -1;
@@ -335,13 +335,13 @@ static int parse_mounts(json_object *a, struct mc_spec *s, mc_err *err)
 		if (r < 0)
 			return mc_wrap(err, "%s.options", ctx);
 		if (!m->type && !m->bind)
-			return mc_error(err, 0, "%s.type: missing (and not a bind mount)", ctx);
+			return mc_errorf(err, 0, "%s.type: missing (and not a bind mount)", ctx);
 		if (m->type && !strcmp(m->type, "bind")) {
 			m->bind = true;
 			m->flags |= MS_BIND;
 		}
 		if (m->bind && !m->source)
-			return mc_error(err, 0, "%s.source: missing for a bind mount", ctx);
+			return mc_errorf(err, 0, "%s.source: missing for a bind mount", ctx);
 	}
 	return 0;
 }
@@ -361,19 +361,19 @@ static int parse_hooks(json_object *h, struct mc_hooks *hooks, mc_err *err)
 		size_t n = json_object_array_length(a);
 		hooks->list[k] = calloc(n + 1, sizeof(struct mc_hook));
 		if (!hooks->list[k])
-			return mc_error(err, ENOMEM, "hooks");
+			return mc_errorf(err, ENOMEM, "hooks");
 		for (size_t i = 0; i < n; i++) {
 			json_object *e = json_object_array_get_idx(a, i);
 			char ctx[64];
 			snprintf(ctx, sizeof(ctx), "hooks.%s[%zu]", keys[k], i);
 			if (!e || !json_object_is_type(e, json_type_object))
-				return mc_error(err, 0, "%s: expected an object", ctx);
+				return mc_errorf(err, 0, "%s: expected an object", ctx);
 			struct mc_hook *hk = &hooks->list[k][i];
 			hooks->count[k] = i + 1;
 			if ((r = mc_j_str(e, ctx, "path", &hk->path, err)) < 0)
 				return -1;
 			if (!r || hk->path[0] != '/')
-				return mc_error(err, 0, "%s.path: must be an absolute path", ctx);
+				return mc_errorf(err, 0, "%s.path: must be an absolute path", ctx);
 			int64_t t = 0;
 			if (mc_j_strv(e, ctx, "args", &hk->args, NULL, err) < 0 ||
 			    mc_j_strv(e, ctx, "env", &hk->env, NULL, err) < 0 ||
@@ -389,27 +389,27 @@ int mc_spec_parse(const char *json, size_t len, struct mc_spec **out, mc_err *er
 {
 	json_tokener *tok = json_tokener_new();
 	if (!tok)
-		return mc_error(err, ENOMEM, "json");
+		return mc_errorf(err, ENOMEM, "json");
 	json_object *root = json_tokener_parse_ex(tok, json, len);
 	enum json_tokener_error jerr = json_tokener_get_error(tok);
 	size_t off = json_tokener_get_parse_end(tok);
 	json_tokener_free(tok);
 	if (!root || jerr != json_tokener_success) {
 		json_object_put(root);
-		return mc_error(err, 0, "invalid JSON at byte %zu: %s", off,
-				json_tokener_error_desc(
-				    jerr == json_tokener_success ? json_tokener_continue : jerr));
+		return mc_errorf(err, 0, "invalid JSON at byte %zu: %s", off,
+				 json_tokener_error_desc(
+				     jerr == json_tokener_success ? json_tokener_continue : jerr));
 	}
 	/* trailing garbage other than whitespace */
 	for (size_t i = off; i < len; i++)
 		if (json[i] != ' ' && json[i] != '\n' && json[i] != '\t' && json[i] != '\r') {
 			json_object_put(root);
-			return mc_error(err, 0, "invalid JSON: trailing data at byte %zu", i);
+			return mc_errorf(err, 0, "invalid JSON: trailing data at byte %zu", i);
 		}
 	struct mc_spec *s = calloc(1, sizeof(*s));
 	if (!s) {
 		json_object_put(root);
-		return mc_error(err, ENOMEM, "spec");
+		return mc_errorf(err, ENOMEM, "spec");
 	}
 	int r = mc_spec_from_json(root, s, err);
 	json_object_put(root);
@@ -426,31 +426,31 @@ int mc_spec_from_json(json_object *root, struct mc_spec *s, mc_err *err)
 	json_object *o;
 	int r;
 	if (!json_object_is_type(root, json_type_object))
-		return mc_error(err, 0, "config: expected a JSON object at the top");
+		return mc_errorf(err, 0, "config: expected a JSON object at the top");
 	if ((r = mc_j_str(root, "", "ociVersion", &s->oci_version, err)) < 0)
 		return -1;
 	if (!r)
-		return mc_error(err, 0, "ociVersion: missing");
+		return mc_errorf(err, 0, "ociVersion: missing");
 	if (strncmp(s->oci_version, "1.", 2) != 0)
-		return mc_error(err, 0, "ociVersion: unsupported version \"%s\" (need 1.x)",
-				s->oci_version);
+		return mc_errorf(err, 0, "ociVersion: unsupported version \"%s\" (need 1.x)",
+				 s->oci_version);
 	if ((r = mc_j_obj(root, "", "root", &o, err)) < 0)
 		return -1;
 	if (!r)
-		return mc_error(err, 0, "root: missing");
+		return mc_errorf(err, 0, "root: missing");
 	if ((r = mc_j_str(o, "root", "path", &s->root_path, err)) < 0)
 		return -1;
 	if (!r || !*s->root_path)
-		return mc_error(err, 0, "root.path: missing");
+		return mc_errorf(err, 0, "root.path: missing");
 	if (mc_j_bool(o, "root", "readonly", &s->root_readonly, err) < 0)
 		return -1;
 	if (mc_j_str(root, "", "hostname", &s->hostname, err) < 0 ||
 	    mc_j_str(root, "", "domainname", &s->domainname, err) < 0)
 		return -1;
 	if (s->hostname && strlen(s->hostname) > 64)
-		return mc_error(err, 0, "hostname: longer than 64 bytes");
+		return mc_errorf(err, 0, "hostname: longer than 64 bytes");
 	if (s->domainname && strlen(s->domainname) > 64)
-		return mc_error(err, 0, "domainname: longer than 64 bytes");
+		return mc_errorf(err, 0, "domainname: longer than 64 bytes");
 	if ((r = mc_j_obj(root, "", "process", &o, err)) < 0)
 		return -1;
 	if (r) {
@@ -473,7 +473,7 @@ int mc_spec_from_json(json_object *root, struct mc_spec *s, mc_err *err)
 		json_object_object_foreach(o, k, v)
 		{
 			if (!json_object_is_type(v, json_type_string))
-				return mc_error(err, 0, "annotations.%s: expected a string", k);
+				return mc_errorf(err, 0, "annotations.%s: expected a string", k);
 		}
 		s->annotations = json_object_get(o);
 	}
@@ -495,24 +495,24 @@ int mc_spec_resolve_root(struct mc_spec *spec, const char *bundle, mc_err *err)
 	char *joined = NULL;
 	if (spec->root_path[0] != '/') {
 		if (!bundle)
-			return mc_error(err, 0,
-					"root.path: \"%s\" is relative and there is no bundle",
-					spec->root_path);
+			return mc_errorf(err, 0,
+					 "root.path: \"%s\" is relative and there is no bundle",
+					 spec->root_path);
 		if (asprintf(&joined, "%s/%s", bundle, spec->root_path) < 0)
-			return mc_error(err, ENOMEM, "root.path");
+			return mc_errorf(err, ENOMEM, "root.path");
 	}
 	const char *p = joined ? joined : spec->root_path;
 	char *real = realpath(p, NULL);
 	if (!real) {
 		int e = errno;
 		free(joined);
-		return mc_error(err, e, "root.path: rootfs `%s`", p);
+		return mc_errorf(err, e, "root.path: rootfs `%s`", p);
 	}
 	free(joined);
 	struct stat st;
 	if (stat(real, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		free(real);
-		return mc_error(err, ENOTDIR, "root.path: rootfs `%s`", p);
+		return mc_errorf(err, ENOTDIR, "root.path: rootfs `%s`", p);
 	}
 	if (spec->root_path[0] != '/') {
 		/* a relative root must stay inside the bundle (lexically: a symlinked rootfs
@@ -529,8 +529,8 @@ int mc_spec_resolve_root(struct mc_spec *spec, const char *bundle, mc_err *err)
 				break;
 		}
 		if (depth <= 0) {
-			mc_error(err, 0, "root.path: \"%s\" is outside the bundle",
-				 spec->root_path);
+			mc_errorf(err, 0, "root.path: \"%s\" is outside the bundle",
+				  spec->root_path);
 			free(real);
 			return -1;
 		}
@@ -545,7 +545,7 @@ int mc_spec_load(const char *bundle, struct mc_spec **out, mc_err *err)
 	_cleanup_free_ char *path = NULL, *buf = NULL;
 	size_t len;
 	if (asprintf(&path, "%s/config.json", bundle) < 0)
-		return mc_error(err, ENOMEM, "config");
+		return mc_errorf(err, ENOMEM, "config");
 	if (mc_read_file(path, 16 << 20, &buf, &len, err) < 0)
 		return -1;
 	if (mc_spec_parse(buf, len, out, err) < 0)
@@ -553,7 +553,7 @@ int mc_spec_load(const char *bundle, struct mc_spec **out, mc_err *err)
 	if (!(*out)->has_process) {
 		mc_spec_free(*out);
 		*out = NULL;
-		return mc_error(err, 0, "%s: process: missing", path);
+		return mc_errorf(err, 0, "%s: process: missing", path);
 	}
 	if (mc_spec_resolve_root(*out, bundle, err) < 0) {
 		mc_spec_free(*out);

@@ -2,7 +2,7 @@
 #ifndef MINICT_CONFIG_INTERNAL_H
 #define MINICT_CONFIG_INTERNAL_H
 
-#include "jsonc.h"
+#include <json-c/json.h>
 
 #include "spec.h"
 

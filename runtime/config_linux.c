@@ -23,37 +23,37 @@ static int parse_namespaces(json_object *a, struct mc_spec *s, mc_err *err)
 	size_t n = json_object_array_length(a);
 	s->namespaces = calloc(n + 1, sizeof(*s->namespaces));
 	if (!s->namespaces)
-		return mc_error(err, ENOMEM, "linux.namespaces");
+		return mc_errorf(err, ENOMEM, "linux.namespaces");
 	for (size_t i = 0; i < n; i++) {
 		json_object *e = json_object_array_get_idx(a, i);
 		char ctx[48];
 		snprintf(ctx, sizeof(ctx), "linux.namespaces[%zu]", i);
 		if (!e || !json_object_is_type(e, json_type_object))
-			return mc_error(err, 0, "%s: expected an object", ctx);
+			return mc_errorf(err, 0, "%s: expected an object", ctx);
 		char *type = NULL;
 		int r = mc_j_str(e, ctx, "type", &type, err);
 		if (r < 0)
 			return -1;
 		if (!r)
-			return mc_error(err, 0, "%s.type: missing", ctx);
+			return mc_errorf(err, 0, "%s.type: missing", ctx);
 		int flag = 0;
 		for (size_t k = 0; k < sizeof(ns_names) / sizeof(ns_names[0]); k++)
 			if (!strcmp(type, ns_names[k].name))
 				flag = ns_names[k].flag;
 		if (!flag) {
-			mc_error(err, 0, "%s.type: unknown namespace type \"%s\"", ctx, type);
+			mc_errorf(err, 0, "%s.type: unknown namespace type \"%s\"", ctx, type);
 			free(type);
 			return -1;
 		}
 		free(type);
 		if (mc_spec_has_ns(s, flag, NULL))
-			return mc_error(err, 0, "%s.type: namespace listed twice", ctx);
+			return mc_errorf(err, 0, "%s.type: namespace listed twice", ctx);
 		s->namespaces[i].type = flag;
 		s->nnamespaces = i + 1;
 		if (mc_j_str(e, ctx, "path", &s->namespaces[i].path, err) < 0)
 			return -1;
 		if (s->namespaces[i].path && s->namespaces[i].path[0] != '/')
-			return mc_error(err, 0, "%s.path: not an absolute path", ctx);
+			return mc_errorf(err, 0, "%s.path: not an absolute path", ctx);
 	}
 	return 0;
 }
@@ -67,22 +67,22 @@ static int parse_idmaps(json_object *o, const char *key, struct mc_idmap **out, 
 		return r;
 	size_t n = json_object_array_length(a);
 	if (n > 340)
-		return mc_error(err, 0, "linux.%s: more than 340 entries", key);
+		return mc_errorf(err, 0, "linux.%s: more than 340 entries", key);
 	*out = calloc(n + 1, sizeof(**out));
 	if (!*out)
-		return mc_error(err, ENOMEM, "linux.%s", key);
+		return mc_errorf(err, ENOMEM, "linux.%s", key);
 	for (size_t i = 0; i < n; i++) {
 		json_object *e = json_object_array_get_idx(a, i);
 		char ctx[48];
 		snprintf(ctx, sizeof(ctx), "linux.%s[%zu]", key, i);
 		if (!e || !json_object_is_type(e, json_type_object))
-			return mc_error(err, 0, "%s: expected an object", ctx);
+			return mc_errorf(err, 0, "%s: expected an object", ctx);
 		int64_t c, h, sz;
 		if (mc_j_i64(e, ctx, "containerID", 0, UINT32_MAX, &c, err) != 1 ||
 		    mc_j_i64(e, ctx, "hostID", 0, UINT32_MAX, &h, err) != 1 ||
 		    mc_j_i64(e, ctx, "size", 1, UINT32_MAX, &sz, err) != 1)
-			return mc_error(err, 0, "%s: containerID, hostID and size are required",
-					ctx);
+			return mc_errorf(err, 0, "%s: containerID, hostID and size are required",
+					 ctx);
 		(*out)[i] = (struct mc_idmap){c, h, sz};
 		*nout = i + 1;
 	}
@@ -94,13 +94,13 @@ static int parse_devices(json_object *a, struct mc_spec *s, mc_err *err)
 	size_t n = json_object_array_length(a);
 	s->devices = calloc(n + 1, sizeof(*s->devices));
 	if (!s->devices)
-		return mc_error(err, ENOMEM, "linux.devices");
+		return mc_errorf(err, ENOMEM, "linux.devices");
 	for (size_t i = 0; i < n; i++) {
 		json_object *e = json_object_array_get_idx(a, i);
 		char ctx[48];
 		snprintf(ctx, sizeof(ctx), "linux.devices[%zu]", i);
 		if (!e || !json_object_is_type(e, json_type_object))
-			return mc_error(err, 0, "%s: expected an object", ctx);
+			return mc_errorf(err, 0, "%s: expected an object", ctx);
 		struct mc_device *d = &s->devices[i];
 		s->ndevices = i + 1;
 		char *type = NULL;
@@ -108,19 +108,19 @@ static int parse_devices(json_object *a, struct mc_spec *s, mc_err *err)
 		int r;
 		if (mc_j_str(e, ctx, "path", &d->path, err) != 1 || d->path[0] != '/' ||
 		    strncmp(d->path, "/dev/", 5) != 0 || strstr(d->path, "/../"))
-			return mc_error(err, 0, "%s.path: must be an absolute path under /dev",
-					ctx);
+			return mc_errorf(err, 0, "%s.path: must be an absolute path under /dev",
+					 ctx);
 		if (mc_j_str(e, ctx, "type", &type, err) != 1)
-			return mc_error(err, 0, "%s.type: missing", ctx);
+			return mc_errorf(err, 0, "%s.type: missing", ctx);
 		bool ok = strlen(type) == 1 && strchr("cbup", type[0]);
 		d->type = type[0];
 		free(type);
 		if (!ok)
-			return mc_error(err, 0, "%s.type: must be one of c, b, u, p", ctx);
+			return mc_errorf(err, 0, "%s.type: must be one of c, b, u, p", ctx);
 		if (d->type != 'p') {
 			if (mc_j_i64(e, ctx, "major", 0, 4095, &d->major, err) != 1 ||
 			    mc_j_i64(e, ctx, "minor", 0, 1048575, &d->minor, err) != 1)
-				return mc_error(err, 0, "%s: major and minor are required", ctx);
+				return mc_errorf(err, 0, "%s: major and minor are required", ctx);
 		}
 		if ((r = mc_j_i64(e, ctx, "fileMode", 0, 07777, &v, err)) < 0)
 			return -1;
@@ -158,8 +158,8 @@ static int parse_resources(json_object *o, struct mc_resources *res, mc_err *err
 			return -1;
 		res->has_mem_swap = r;
 		if (res->has_mem_limit && res->mem_limit >= 0 && res->mem_limit < 4096 * 2)
-			return mc_error(err, 0, "%s.limit: %lld bytes is too small", c,
-					(long long)res->mem_limit);
+			return mc_errorf(err, 0, "%s.limit: %lld bytes is too small", c,
+					 (long long)res->mem_limit);
 	}
 	if ((r = mc_j_obj(o, "linux.resources", "cpu", &m, err)) < 0)
 		return -1;
@@ -177,18 +177,18 @@ static int parse_resources(json_object *o, struct mc_resources *res, mc_err *err
 		res->has_cpu_period = r;
 		res->cpu_period = v;
 		if (res->has_cpu_quota && res->cpu_quota >= 0 && res->cpu_quota < 1000)
-			return mc_error(err, 0, "%s.quota: must be -1 or at least 1000", c);
+			return mc_errorf(err, 0, "%s.quota: must be -1 or at least 1000", c);
 		if (mc_j_str(m, c, "cpus", &res->cpus, err) < 0 ||
 		    mc_j_str(m, c, "mems", &res->mems, err) < 0)
 			return -1;
 		for (const char *p = res->cpus; p && *p; p++)
 			if (!strchr("0123456789,-", *p))
-				return mc_error(err, 0, "%s.cpus: invalid list \"%s\"", c,
-						res->cpus);
+				return mc_errorf(err, 0, "%s.cpus: invalid list \"%s\"", c,
+						 res->cpus);
 		for (const char *p = res->mems; p && *p; p++)
 			if (!strchr("0123456789,-", *p))
-				return mc_error(err, 0, "%s.mems: invalid list \"%s\"", c,
-						res->mems);
+				return mc_errorf(err, 0, "%s.mems: invalid list \"%s\"", c,
+						 res->mems);
 	}
 	json_object *a;
 	if ((r = mc_j_arr(o, "linux.resources", "devices", &a, err)) < 0)
@@ -197,17 +197,17 @@ static int parse_resources(json_object *o, struct mc_resources *res, mc_err *err
 		size_t n = json_object_array_length(a);
 		res->devrules = calloc(n + 1, sizeof(*res->devrules));
 		if (!res->devrules)
-			return mc_error(err, ENOMEM, "linux.resources.devices");
+			return mc_errorf(err, ENOMEM, "linux.resources.devices");
 		for (size_t i = 0; i < n; i++) {
 			json_object *e = json_object_array_get_idx(a, i);
 			char ctx[64];
 			snprintf(ctx, sizeof(ctx), "linux.resources.devices[%zu]", i);
 			if (!e || !json_object_is_type(e, json_type_object))
-				return mc_error(err, 0, "%s: expected an object", ctx);
+				return mc_errorf(err, 0, "%s: expected an object", ctx);
 			struct mc_dev_rule *d = &res->devrules[i];
 			res->ndevrules = i + 1;
 			if (mc_j_bool(e, ctx, "allow", &d->allow, err) != 1)
-				return mc_error(err, 0, "%s.allow: missing", ctx);
+				return mc_errorf(err, 0, "%s.allow: missing", ctx);
 			char *t = NULL, *acc = NULL;
 			d->type = 'a';
 			if ((r = mc_j_str(e, ctx, "type", &t, err)) < 0)
@@ -217,7 +217,7 @@ static int parse_resources(json_object *o, struct mc_resources *res, mc_err *err
 				d->type = t[0];
 				free(t);
 				if (!ok)
-					return mc_error(err, 0, "%s.type: must be a, c or b", ctx);
+					return mc_errorf(err, 0, "%s.type: must be a, c or b", ctx);
 			}
 			d->major = d->minor = -1;
 			if (mc_j_i64(e, ctx, "major", -1, 4095, &d->major, err) < 0 ||
@@ -232,7 +232,7 @@ static int parse_resources(json_object *o, struct mc_resources *res, mc_err *err
 					strcpy(d->access, acc);
 				free(acc);
 				if (!ok)
-					return mc_error(err, 0, "%s.access: only r, w and m", ctx);
+					return mc_errorf(err, 0, "%s.access: only r, w and m", ctx);
 			}
 		}
 	}
@@ -263,7 +263,7 @@ static int parse_resources(json_object *o, struct mc_resources *res, mc_err *err
 			void *nt = realloc(res->throttle,
 					   (res->nthrottle + n + 1) * sizeof(*res->throttle));
 			if (!nt)
-				return mc_error(err, ENOMEM, "%s", c);
+				return mc_errorf(err, ENOMEM, "%s", c);
 			res->throttle = nt;
 			for (size_t i = 0; i < n; i++) {
 				json_object *e = json_object_array_get_idx(a, i);
@@ -275,8 +275,8 @@ static int parse_resources(json_object *o, struct mc_resources *res, mc_err *err
 				    mc_j_i64(e, ctx, "major", 0, 4095, &t->major, err) != 1 ||
 				    mc_j_i64(e, ctx, "minor", 0, 1048575, &t->minor, err) != 1 ||
 				    mc_j_i64(e, ctx, "rate", 0, INT64_MAX, &rate, err) != 1)
-					return mc_error(err, 0, "%s: needs major, minor and rate",
-							ctx);
+					return mc_errorf(err, 0, "%s: needs major, minor and rate",
+							 ctx);
 				t->rate = rate;
 				t->kind = k;
 				res->nthrottle++;
@@ -291,18 +291,18 @@ static int parse_sysctl(json_object *o, struct mc_spec *s, mc_err *err)
 	size_t n = json_object_object_length(o), i = 0;
 	s->sysctls = calloc(n + 1, sizeof(*s->sysctls));
 	if (!s->sysctls)
-		return mc_error(err, ENOMEM, "linux.sysctl");
+		return mc_errorf(err, ENOMEM, "linux.sysctl");
 	json_object_object_foreach(o, k, v)
 	{
 		if (!json_object_is_type(v, json_type_string))
-			return mc_error(err, 0, "linux.sysctl.%s: expected a string", k);
+			return mc_errorf(err, 0, "linux.sysctl.%s: expected a string", k);
 		if (strstr(k, "..") || k[0] == '.' || k[0] == '/')
-			return mc_error(err, 0, "linux.sysctl: invalid key \"%s\"", k);
+			return mc_errorf(err, 0, "linux.sysctl: invalid key \"%s\"", k);
 		s->sysctls[i].key = strdup(k);
 		s->sysctls[i].value = strdup(json_object_get_string(v));
 		s->nsysctls = ++i;
 		if (!s->sysctls[i - 1].key || !s->sysctls[i - 1].value)
-			return mc_error(err, ENOMEM, "linux.sysctl");
+			return mc_errorf(err, ENOMEM, "linux.sysctl");
 	}
 	return 0;
 }
@@ -319,7 +319,7 @@ int mc_spec_parse_linux(json_object *o, struct mc_spec *s, mc_err *err)
 	    parse_idmaps(o, "gidMappings", &s->gid_maps, &s->ngid_maps, err) < 0)
 		return -1;
 	if ((s->nuid_maps || s->ngid_maps) && !mc_spec_has_ns(s, CLONE_NEWUSER, NULL))
-		return mc_error(err, 0, "linux.uidMappings: given without a user namespace");
+		return mc_errorf(err, 0, "linux.uidMappings: given without a user namespace");
 	if ((r = mc_j_arr(o, "linux", "devices", &a, err)) < 0)
 		return -1;
 	if (r && parse_devices(a, s, err) < 0)
@@ -331,7 +331,7 @@ int mc_spec_parse_linux(json_object *o, struct mc_spec *s, mc_err *err)
 	     (strlen(s->cgroups_path) >= 3 &&
 	      !strcmp(s->cgroups_path + strlen(s->cgroups_path) - 3, "/..")) ||
 	     !strcmp(s->cgroups_path, "..")))
-		return mc_error(err, 0, "linux.cgroupsPath: \"..\" is not allowed");
+		return mc_errorf(err, 0, "linux.cgroupsPath: \"..\" is not allowed");
 	json_object *m;
 	if ((r = mc_j_obj(o, "linux", "resources", &m, err)) < 0)
 		return -1;
@@ -366,7 +366,7 @@ int mc_spec_parse_linux(json_object *o, struct mc_spec *s, mc_err *err)
 			if (!strcmp(prop, pr[i].n))
 				s->rootfs_propagation = pr[i].f;
 		if (!s->rootfs_propagation) {
-			mc_error(err, 0, "linux.rootfsPropagation: unknown value \"%s\"", prop);
+			mc_errorf(err, 0, "linux.rootfsPropagation: unknown value \"%s\"", prop);
 			free(prop);
 			return -1;
 		}
@@ -377,9 +377,9 @@ int mc_spec_parse_linux(json_object *o, struct mc_spec *s, mc_err *err)
 		return -1;
 	for (size_t i = 0; i < s->nmasked; i++)
 		if (s->masked_paths[i][0] != '/')
-			return mc_error(err, 0, "linux.maskedPaths[%zu]: not absolute", i);
+			return mc_errorf(err, 0, "linux.maskedPaths[%zu]: not absolute", i);
 	for (size_t i = 0; i < s->nreadonly; i++)
 		if (s->readonly_paths[i][0] != '/')
-			return mc_error(err, 0, "linux.readonlyPaths[%zu]: not absolute", i);
+			return mc_errorf(err, 0, "linux.readonlyPaths[%zu]: not absolute", i);
 	return 0;
 }

@@ -17,7 +17,7 @@ static int parse_action(json_object *o, const char *ctx, const char *key, const 
 	if (r < 0)
 		return -1;
 	if (!r)
-		return mc_error(err, 0, "%s.%s: missing", ctx, key);
+		return mc_errorf(err, 0, "%s.%s: missing", ctx, key);
 	int64_t eno = EPERM;
 	if (mc_j_i64(o, ctx, errno_key, 0, 4095, &eno, err) < 0) {
 		free(a);
@@ -38,7 +38,7 @@ static int parse_action(json_object *o, const char *ctx, const char *key, const 
 	else if (!strcmp(a, "SCMP_ACT_LOG"))
 		*out = SCMP_ACT_LOG;
 	else {
-		mc_error(err, 0, "%s.%s: unknown seccomp action \"%s\"", ctx, key, a);
+		mc_errorf(err, 0, "%s.%s: unknown seccomp action \"%s\"", ctx, key, a);
 		free(a);
 		return -1;
 	}
@@ -94,11 +94,11 @@ static int parse_rule(json_object *e, const char *ctx, struct mc_seccomp_rule *r
 	if (r < 0)
 		return -1;
 	if (!r || rule->nnames == 0)
-		return mc_error(err, 0, "%s.names: must be a non-empty array", ctx);
+		return mc_errorf(err, 0, "%s.names: must be a non-empty array", ctx);
 	for (size_t i = 0; i < rule->nnames; i++)
 		if (seccomp_syscall_resolve_name(rule->names[i]) == __NR_SCMP_ERROR)
-			return mc_error(err, 0, "%s.names[%zu]: unknown syscall \"%s\"", ctx, i,
-					rule->names[i]);
+			return mc_errorf(err, 0, "%s.names[%zu]: unknown syscall \"%s\"", ctx, i,
+					 rule->names[i]);
 	if (parse_action(e, ctx, "action", "errnoRet", &rule->action, err) < 0)
 		return -1;
 	json_object *a;
@@ -108,36 +108,36 @@ static int parse_rule(json_object *e, const char *ctx, struct mc_seccomp_rule *r
 		return 0;
 	size_t n = json_object_array_length(a);
 	if (n > 6)
-		return mc_error(err, 0, "%s.args: at most 6 argument filters", ctx);
+		return mc_errorf(err, 0, "%s.args: at most 6 argument filters", ctx);
 	rule->args = calloc(n + 1, sizeof(*rule->args));
 	if (!rule->args)
-		return mc_error(err, ENOMEM, "%s", ctx);
+		return mc_errorf(err, ENOMEM, "%s", ctx);
 	for (size_t i = 0; i < n; i++) {
 		json_object *ae = json_object_array_get_idx(a, i);
 		char actx[96];
 		snprintf(actx, sizeof(actx), "%s.args[%zu]", ctx, i);
 		if (!ae || !json_object_is_type(ae, json_type_object))
-			return mc_error(err, 0, "%s: expected an object", actx);
+			return mc_errorf(err, 0, "%s: expected an object", actx);
 		struct mc_seccomp_arg *sa = &rule->args[i];
 		int64_t idx;
 		if (mc_j_i64(ae, actx, "index", 0, 5, &idx, err) != 1)
-			return mc_error(err, 0, "%s.index: missing or not 0..5", actx);
+			return mc_errorf(err, 0, "%s.index: missing or not 0..5", actx);
 		sa->index = idx;
 		json_object *v;
 		if (!json_object_object_get_ex(ae, "value", &v) ||
 		    !json_object_is_type(v, json_type_int))
-			return mc_error(err, 0, "%s.value: expected an integer", actx);
+			return mc_errorf(err, 0, "%s.value: expected an integer", actx);
 		sa->value = json_object_get_uint64(v);
 		if (json_object_object_get_ex(ae, "valueTwo", &v) && v) {
 			if (!json_object_is_type(v, json_type_int))
-				return mc_error(err, 0, "%s.valueTwo: expected an integer", actx);
+				return mc_errorf(err, 0, "%s.valueTwo: expected an integer", actx);
 			sa->value_two = json_object_get_uint64(v);
 		}
 		char *op = NULL;
 		if (mc_j_str(ae, actx, "op", &op, err) != 1)
-			return mc_error(err, 0, "%s.op: missing", actx);
+			return mc_errorf(err, 0, "%s.op: missing", actx);
 		if (parse_op(op, &sa->op) < 0) {
-			mc_error(err, 0, "%s.op: unknown operator \"%s\"", actx, op);
+			mc_errorf(err, 0, "%s.op: unknown operator \"%s\"", actx, op);
 			free(op);
 			return -1;
 		}
@@ -161,13 +161,13 @@ int mc_spec_parse_seccomp(json_object *o, struct mc_seccomp *sc, mc_err *err)
 		sc->archs = calloc(n + 1, sizeof(uint32_t));
 		if (!sc->archs) {
 			mc_strv_free(v);
-			return mc_error(err, ENOMEM, "%s", ctx);
+			return mc_errorf(err, ENOMEM, "%s", ctx);
 		}
 		for (size_t i = 0; i < n; i++)
 			if (parse_arch(v[i], &sc->archs[i]) < 0) {
-				mc_error(err, 0,
-					 "%s.architectures[%zu]: unknown architecture \"%s\"", ctx,
-					 i, v[i]);
+				mc_errorf(err, 0,
+					  "%s.architectures[%zu]: unknown architecture \"%s\"", ctx,
+					  i, v[i]);
 				mc_strv_free(v);
 				return -1;
 			}
@@ -183,7 +183,7 @@ int mc_spec_parse_seccomp(json_object *o, struct mc_seccomp *sc, mc_err *err)
 		else if (!strcmp(v[i], "SECCOMP_FILTER_FLAG_SPEC_ALLOW"))
 			sc->flag_spec_allow = true;
 		else if (strcmp(v[i], "SECCOMP_FILTER_FLAG_TSYNC") != 0) {
-			mc_error(err, 0, "%s.flags[%zu]: unknown flag \"%s\"", ctx, i, v[i]);
+			mc_errorf(err, 0, "%s.flags[%zu]: unknown flag \"%s\"", ctx, i, v[i]);
 			mc_strv_free(v);
 			return -1;
 		}
@@ -197,13 +197,13 @@ int mc_spec_parse_seccomp(json_object *o, struct mc_seccomp *sc, mc_err *err)
 	n = json_object_array_length(a);
 	sc->rules = calloc(n + 1, sizeof(*sc->rules));
 	if (!sc->rules)
-		return mc_error(err, ENOMEM, "%s", ctx);
+		return mc_errorf(err, ENOMEM, "%s", ctx);
 	for (size_t i = 0; i < n; i++) {
 		json_object *e = json_object_array_get_idx(a, i);
 		char rctx[64];
 		snprintf(rctx, sizeof(rctx), "%s.syscalls[%zu]", ctx, i);
 		if (!e || !json_object_is_type(e, json_type_object))
-			return mc_error(err, 0, "%s: expected an object", rctx);
+			return mc_errorf(err, 0, "%s: expected an object", rctx);
 		sc->nrules = i + 1;
 		if (parse_rule(e, rctx, &sc->rules[i], err) < 0)
 			return -1;

@@ -53,8 +53,8 @@ static int clone_flags(const struct mc_spec *spec, mc_err *err)
 	for (size_t i = 0; i < spec->nnamespaces; i++) {
 		const struct mc_namespace *ns = &spec->namespaces[i];
 		if (ns->type == CLONE_NEWTIME)
-			return mc_error(err, 0,
-					"linux.namespaces: time namespaces are not supported");
+			return mc_errorf(err, 0,
+					 "linux.namespaces: time namespaces are not supported");
 		if (ns->path || ns->type == CLONE_NEWCGROUP)
 			continue; /* joined by the child; cgroup ns is unshared after joining */
 		flags |= ns->type;
@@ -81,23 +81,23 @@ int mc_container_create(struct mc_spec *spec, const struct mc_create_opts *opts,
 	claimed = true;
 	dir = mc_state_dir(opts->root, opts->id);
 	if (!dir || asprintf(&fifo_path, "%s/exec.fifo", dir) < 0) {
-		mc_error(err, ENOMEM, "create");
+		mc_errorf(err, ENOMEM, "create");
 		goto fail;
 	}
 	if (!opts->foreground) {
 		if (mkfifo(fifo_path, 0600) < 0) {
-			mc_error(err, errno, "mkfifo `%s`", fifo_path);
+			mc_errorf(err, errno, "mkfifo `%s`", fifo_path);
 			goto fail;
 		}
 		/* a user-namespaced init opens it as the container's root */
 		if (spec->nuid_maps && chown(fifo_path, spec->uid_maps[0].host_id,
 					     spec->ngid_maps ? spec->gid_maps[0].host_id : 0) < 0) {
-			mc_error(err, errno, "chown `%s`", fifo_path);
+			mc_errorf(err, errno, "chown `%s`", fifo_path);
 			goto fail;
 		}
 		fifo = open(fifo_path, O_PATH | O_CLOEXEC);
 		if (fifo < 0) {
-			mc_error(err, errno, "open `%s`", fifo_path);
+			mc_errorf(err, errno, "open `%s`", fifo_path);
 			goto fail;
 		}
 	}
@@ -109,7 +109,7 @@ int mc_container_create(struct mc_spec *spec, const struct mc_create_opts *opts,
 		console = dup(opts->console_sock_fd);
 	}
 	if (spec->process.terminal && console < 0) {
-		mc_error(err, 0, "process.terminal is true: --console-socket is required");
+		mc_errorf(err, 0, "process.terminal is true: --console-socket is required");
 		goto fail;
 	}
 	if (mc_cg_create(&cg, spec->cgroups_path, opts->id, spec->has_resources ? &spec->res : NULL,
@@ -120,17 +120,17 @@ int mc_container_create(struct mc_spec *spec, const struct mc_create_opts *opts,
 		goto fail;
 	for (int c = 0; c < MC_CG_NCTRL; c++)
 		if (cg.path[c])
-			mc_debug("cgroup: %s -> %s %s", mc_cg_ctrl_name(c), cg.ops[c]->name,
-				 cg.path[c]);
+			mc_log_debug("cgroup: %s -> %s %s", mc_cg_ctrl_name(c), cg.ops[c]->name,
+				     cg.path[c]);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-		mc_error(err, errno, "socketpair");
+		mc_errorf(err, errno, "socketpair");
 		goto fail;
 	}
 	const char *pidns = NULL;
 	if (mc_spec_has_ns(spec, CLONE_NEWPID, &pidns) && pidns) {
 		_cleanup_close_ int nfd = open(pidns, O_RDONLY | O_CLOEXEC);
 		if (nfd < 0 || setns(nfd, CLONE_NEWPID) < 0) {
-			mc_error(err, errno, "join pid namespace `%s`", pidns);
+			mc_errorf(err, errno, "join pid namespace `%s`", pidns);
 			goto fail;
 		}
 	}
@@ -143,7 +143,7 @@ int mc_container_create(struct mc_spec *spec, const struct mc_create_opts *opts,
 				  .net_config = spec->net_bridge && spec->net_cidr};
 	pid = syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, 0);
 	if (pid < 0) {
-		mc_error(err, errno, "clone");
+		mc_errorf(err, errno, "clone");
 		goto fail;
 	}
 	if (pid == 0) {
@@ -217,7 +217,7 @@ int mc_container_create(struct mc_spec *spec, const struct mc_create_opts *opts,
 		    (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0 ||
 		    mc_write_all(fd, b, n) < 0 || close(fd) < 0 ||
 		    rename(tmp, opts->pid_file) < 0) {
-			mc_error(err, errno, "pid file `%s`", opts->pid_file);
+			mc_errorf(err, errno, "pid file `%s`", opts->pid_file);
 			if (tmp)
 				unlink(tmp);
 			cg = st->cg;
@@ -262,28 +262,28 @@ int mc_container_start(const char *root, struct mc_state *st, mc_err *err)
 {
 	enum mc_status s = mc_state_status(root, st);
 	if (s != MC_CREATED)
-		return mc_error(err, 0, "container \"%s\" is %s, not created: cannot start", st->id,
-				mc_status_name(s));
+		return mc_errorf(err, 0, "container \"%s\" is %s, not created: cannot start",
+				 st->id, mc_status_name(s));
 	_cleanup_free_ char *dir = mc_state_dir(root, st->id), *fifo = NULL;
 	if (!dir || asprintf(&fifo, "%s/exec.fifo", dir) < 0)
-		return mc_error(err, ENOMEM, "start");
+		return mc_errorf(err, ENOMEM, "start");
 	_cleanup_close_ int fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
-		return mc_error(err, errno, "start: open `%s`", fifo);
+		return mc_errorf(err, errno, "start: open `%s`", fifo);
 	_cleanup_close_ int pidfd = syscall(SYS_pidfd_open, st->pid, 0);
 	for (;;) {
 		struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
 				      {.fd = pidfd, .events = POLLIN}};
 		if (poll(p, pidfd >= 0 ? 2 : 1, 10000) <= 0)
-			return mc_error(err, ETIMEDOUT, "start: container init did not answer");
+			return mc_errorf(err, ETIMEDOUT, "start: container init did not answer");
 		if (p[0].revents & POLLIN)
 			break;
 		if (pidfd >= 0 && (p[1].revents & POLLIN))
-			return mc_error(err, 0, "start: container init exited");
+			return mc_errorf(err, 0, "start: container init exited");
 	}
 	char c;
 	if (read(fd, &c, 1) != 1)
-		return mc_error(err, errno, "start: read exec.fifo");
+		return mc_errorf(err, errno, "start: read exec.fifo");
 	unlink(fifo);
 	if (st->bundle) {
 		struct mc_spec *spec = NULL;
@@ -293,7 +293,7 @@ int mc_container_start(const char *root, struct mc_state *st, mc_err *err)
 			_cleanup_free_ char *hs =
 			    mc_hook_state(st->id, st->pid, st->bundle, "running", st->annotations);
 			if (mc_hooks_run(spec, MC_HOOK_POSTSTART, hs, &e2) < 0)
-				mc_warn("%s", mc_error_text(e2));
+				mc_log_warn("%s", mc_error_text(e2));
 		}
 		mc_error_free(&e2);
 		mc_spec_free(spec);
@@ -335,7 +335,7 @@ int mc_container_destroy(const char *root, struct mc_state *st, mc_err *err)
 	int ret = 0;
 	mc_err e2 = NULL;
 	if (st->veth && mc_net_remove(st->veth, &e2) < 0) {
-		mc_warn("%s", mc_error_text(e2));
+		mc_log_warn("%s", mc_error_text(e2));
 		mc_error_free(&e2);
 	}
 	if (st->has_cg && mc_cg_destroy(&st->cg, err) < 0)
@@ -347,7 +347,7 @@ int mc_container_destroy(const char *root, struct mc_state *st, mc_err *err)
 			_cleanup_free_ char *hs =
 			    mc_hook_state(st->id, st->pid, st->bundle, "stopped", st->annotations);
 			if (mc_hooks_run(spec, MC_HOOK_POSTSTOP, hs, &e2) < 0)
-				mc_warn("%s", mc_error_text(e2));
+				mc_log_warn("%s", mc_error_text(e2));
 		}
 		mc_error_free(&e2);
 		mc_spec_free(spec);

@@ -30,7 +30,7 @@ static int make_node(const struct mc_device *d, int rootfd, bool bind, mc_err *e
 	/* the parent must resolve inside the root */
 	_cleanup_free_ char *dir = strdup(d->path);
 	if (!dir)
-		return mc_error(err, ENOMEM, "devices");
+		return mc_errorf(err, ENOMEM, "devices");
 	*strrchr(dir, '/') = 0;
 	_cleanup_close_ int dfd = mc_open_in_root(rootfd, dir, true, false, err);
 	if (dfd < 0)
@@ -40,28 +40,28 @@ static int make_node(const struct mc_device *d, int rootfd, bool bind, mc_err *e
 	snprintf(dpath, sizeof(dpath), "/proc/self/fd/%d", dfd);
 	_cleanup_close_ int realdir = open(dpath, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 	if (realdir < 0)
-		return mc_error(err, errno, "open `%s`", dir);
+		return mc_errorf(err, errno, "open `%s`", dir);
 	if (bind) {
 		int f = openat(realdir, name, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (f < 0)
-			return mc_error(err, errno, "create `%s`", d->path);
+			return mc_errorf(err, errno, "create `%s`", d->path);
 		close(f);
 		char src[4200], dst[4200];
 		snprintf(src, sizeof(src), "%s", d->path);
 		snprintf(dst, sizeof(dst), "%s/%s", dpath, name);
 		if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
-			return mc_error(err, errno, "bind device `%s`", d->path);
+			return mc_errorf(err, errno, "bind device `%s`", d->path);
 		return 0;
 	}
 	unlinkat(realdir, name, 0);
 	if (mknodat(realdir, name, type | mode, makedev(d->major, d->minor)) < 0)
-		return mc_error(err, errno, "mknod `%s`", d->path);
+		return mc_errorf(err, errno, "mknod `%s`", d->path);
 	if (fchmodat(realdir, name, mode, 0) < 0)
-		return mc_error(err, errno, "chmod `%s`", d->path);
+		return mc_errorf(err, errno, "chmod `%s`", d->path);
 	if ((d->has_uid || d->has_gid) &&
 	    fchownat(realdir, name, d->has_uid ? d->uid : (uid_t)-1,
 		     d->has_gid ? d->gid : (gid_t)-1, AT_SYMLINK_NOFOLLOW) < 0)
-		return mc_error(err, errno, "chown `%s`", d->path);
+		return mc_errorf(err, errno, "chown `%s`", d->path);
 	return 0;
 }
 
@@ -96,12 +96,12 @@ int mc_devices_setup(const struct mc_spec *spec, int rootfd, bool in_userns, mc_
 	snprintf(dpath, sizeof(dpath), "/proc/self/fd/%d", dfd);
 	_cleanup_close_ int realdir = open(dpath, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 	if (realdir < 0)
-		return mc_error(err, errno, "open /dev");
+		return mc_errorf(err, errno, "open /dev");
 	for (size_t i = 0; i < MC_ARRAY_SIZE(links); i++) {
 		if (!strcmp(links[i][1], "ptmx"))
 			unlinkat(realdir, "ptmx", 0);
 		if (symlinkat(links[i][0], realdir, links[i][1]) < 0 && errno != EEXIST)
-			return mc_error(err, errno, "symlink /dev/%s", links[i][1]);
+			return mc_errorf(err, errno, "symlink /dev/%s", links[i][1]);
 	}
 	return 0;
 }

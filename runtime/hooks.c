@@ -11,7 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "jsonc.h"
+#include <json-c/json.h>
 #include "util.h"
 
 const char *mc_hook_kind_name(int kind)
@@ -25,12 +25,12 @@ static int run_one(const struct mc_hook *h, const char *state_json, mc_err *err)
 {
 	int in[2];
 	if (pipe2(in, O_CLOEXEC) < 0)
-		return mc_error(err, errno, "pipe");
+		return mc_errorf(err, errno, "pipe");
 	pid_t pid = fork();
 	if (pid < 0) {
 		close(in[0]);
 		close(in[1]);
-		return mc_error(err, errno, "fork");
+		return mc_errorf(err, errno, "fork");
 	}
 	if (pid == 0) {
 		dup2(in[0], 0);
@@ -52,7 +52,7 @@ static int run_one(const struct mc_hook *h, const char *state_json, mc_err *err)
 		if (r == 0) {
 			kill(pid, SIGKILL);
 			waitpid(pid, NULL, 0);
-			return mc_error(err, 0, "`%s` timed out after %d s", h->path, h->timeout);
+			return mc_errorf(err, 0, "`%s` timed out after %d s", h->path, h->timeout);
 		}
 	}
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
@@ -60,8 +60,9 @@ static int run_one(const struct mc_hook *h, const char *state_json, mc_err *err)
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	if (WIFEXITED(status))
-		return mc_error(err, 0, "`%s` exited with status %d", h->path, WEXITSTATUS(status));
-	return mc_error(err, 0, "`%s` killed by signal %d", h->path, WTERMSIG(status));
+		return mc_errorf(err, 0, "`%s` exited with status %d", h->path,
+				 WEXITSTATUS(status));
+	return mc_errorf(err, 0, "`%s` killed by signal %d", h->path, WTERMSIG(status));
 }
 
 char *mc_hook_state(const char *id, pid_t pid, const char *bundle, const char *status,

@@ -46,9 +46,9 @@ static int join_namespaces(const struct mc_spec *spec, mc_err *err)
 				continue;
 			_cleanup_close_ int fd = open(ns->path, O_RDONLY | O_CLOEXEC);
 			if (fd < 0)
-				return mc_error(err, errno, "namespace `%s`", ns->path);
+				return mc_errorf(err, errno, "namespace `%s`", ns->path);
 			if (setns(fd, ns->type) < 0)
-				return mc_error(err, errno, "setns `%s`", ns->path);
+				return mc_errorf(err, errno, "setns `%s`", ns->path);
 		}
 	return 0;
 }
@@ -59,7 +59,7 @@ static int write_sysctls(const struct mc_spec *spec, mc_err *err)
 		char path[512];
 		int n = snprintf(path, sizeof(path), "/proc/sys/%s", spec->sysctls[i].key);
 		if (n < 0 || (size_t)n >= sizeof(path))
-			return mc_error(err, 0, "sysctl %s: key too long", spec->sysctls[i].key);
+			return mc_errorf(err, 0, "sysctl %s: key too long", spec->sysctls[i].key);
 		for (char *p = path + 10; *p; p++)
 			if (*p == '.')
 				*p = '/';
@@ -87,9 +87,9 @@ static int resolve_exec(const struct mc_process *p, char **out, mc_err *err)
 	struct stat st;
 	if (strchr(arg0, '/')) {
 		if (stat(arg0, &st) < 0)
-			return mc_error(err, errno, "exec `%s`", arg0);
+			return mc_errorf(err, errno, "exec `%s`", arg0);
 		if (!S_ISREG(st.st_mode) || access(arg0, X_OK) < 0)
-			return mc_error(err, EACCES, "exec `%s`", arg0);
+			return mc_errorf(err, EACCES, "exec `%s`", arg0);
 		*out = strdup(arg0);
 		return 0;
 	}
@@ -106,7 +106,7 @@ static int resolve_exec(const struct mc_process *p, char **out, mc_err *err)
 			return 0;
 		}
 	}
-	return mc_error(err, ENOENT, "exec: \"%s\": executable file not found in $PATH", arg0);
+	return mc_errorf(err, ENOENT, "exec: \"%s\": executable file not found in $PATH", arg0);
 }
 
 static int close_fds_from(int first)
@@ -129,18 +129,18 @@ void mc_init_main(struct mc_init_args *a)
 		if (mc_sync_expect(a->sync_fd, MC_SYNC_MAPS, &err) < 0)
 			fail(a, &err);
 		if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
-			mc_error(&err, errno, "user namespace: become root");
+			mc_errorf(&err, errno, "user namespace: become root");
 			fail(a, &err);
 		}
 	}
 	if (mc_spec_has_ns(spec, CLONE_NEWUTS, NULL)) {
 		if (spec->hostname && sethostname(spec->hostname, strlen(spec->hostname)) < 0) {
-			mc_error(&err, errno, "sethostname");
+			mc_errorf(&err, errno, "sethostname");
 			fail(a, &err);
 		}
 		if (spec->domainname &&
 		    setdomainname(spec->domainname, strlen(spec->domainname)) < 0) {
-			mc_error(&err, errno, "setdomainname");
+			mc_errorf(&err, errno, "setdomainname");
 			fail(a, &err);
 		}
 	}
@@ -167,7 +167,7 @@ void mc_init_main(struct mc_init_args *a)
 		fail(a, &err);
 	if (mc_spec_has_ns(spec, CLONE_NEWCGROUP, &nspath) && !nspath &&
 	    unshare(CLONE_NEWCGROUP) < 0) {
-		mc_error(&err, errno, "unshare cgroup namespace");
+		mc_errorf(&err, errno, "unshare cgroup namespace");
 		fail(a, &err);
 	}
 	if (mc_spec_has_ns(spec, CLONE_NEWNET, &nspath) && !nspath) {
@@ -192,12 +192,13 @@ void mc_init_main(struct mc_init_args *a)
 			fail(a, &err);
 	} else if (chdir("/") < 0 || write_sysctls(spec, &err) < 0) {
 		if (!err)
-			mc_error(&err, errno, "chdir /");
+			mc_errorf(&err, errno, "chdir /");
 		fail(a, &err);
 	}
 	if (proc->terminal) {
 		if (a->console_fd < 0) {
-			mc_error(&err, 0, "process.terminal is true but no --console-socket given");
+			mc_errorf(&err, 0,
+				  "process.terminal is true but no --console-socket given");
 			fail(a, &err);
 		}
 		if (mc_terminal_setup(a->console_fd, proc->console_h, proc->console_w, &err) < 0)
@@ -206,7 +207,7 @@ void mc_init_main(struct mc_init_args *a)
 	if (a->console_fd >= 0)
 		close(a->console_fd);
 	if (chdir(proc->cwd) < 0) {
-		mc_error(&err, errno, "chdir to process.cwd `%s`", proc->cwd);
+		mc_errorf(&err, errno, "chdir to process.cwd `%s`", proc->cwd);
 		fail(a, &err);
 	}
 	if (mc_rlimits_apply(proc, &err) < 0)
@@ -251,7 +252,7 @@ void mc_init_main(struct mc_init_args *a)
 			goto late;
 	}
 	if (proc->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-		mc_error(&err, errno, "no_new_privileges");
+		mc_errorf(&err, errno, "no_new_privileges");
 		goto late;
 	}
 	if (!proc->no_new_privileges && mc_seccomp_load(spec, &err) < 0)
@@ -263,7 +264,7 @@ void mc_init_main(struct mc_init_args *a)
 	close(a->sync_fd);
 	close_fds_from(3 + a->opts->preserve_fds);
 	execve(exe, proc->args, proc->env ? proc->env : (char *[]){NULL});
-	mc_error(&err, errno, "exec `%s`", exe);
+	mc_errorf(&err, errno, "exec `%s`", exe);
 late:
 	mc_sync_send(a->sync_fd, MC_SYNC_ERROR, err->errnum, mc_error_text(err));
 	fprintf(stderr, "minict: container init: %s\n", mc_error_text(err));

@@ -22,8 +22,8 @@ int mc_j_obj(json_object *o, const char *ctx, const char *key, json_object **out
 	if (!get(o, key, &v))
 		return 0;
 	if (!json_object_is_type(v, json_type_object))
-		return mc_error(err, 0, "%s%s%s: expected an object, got %s", ctx, *ctx ? "." : "",
-				key, jtype(v));
+		return mc_errorf(err, 0, "%s%s%s: expected an object, got %s", ctx, *ctx ? "." : "",
+				 key, jtype(v));
 	*out = v;
 	return 1;
 }
@@ -34,8 +34,8 @@ int mc_j_arr(json_object *o, const char *ctx, const char *key, json_object **out
 	if (!get(o, key, &v))
 		return 0;
 	if (!json_object_is_type(v, json_type_array))
-		return mc_error(err, 0, "%s%s%s: expected an array, got %s", ctx, *ctx ? "." : "",
-				key, jtype(v));
+		return mc_errorf(err, 0, "%s%s%s: expected an array, got %s", ctx, *ctx ? "." : "",
+				 key, jtype(v));
 	*out = v;
 	return 1;
 }
@@ -46,16 +46,16 @@ int mc_j_str(json_object *o, const char *ctx, const char *key, char **out, mc_er
 	if (!get(o, key, &v))
 		return 0;
 	if (!json_object_is_type(v, json_type_string))
-		return mc_error(err, 0, "%s%s%s: expected a string, got %s", ctx, *ctx ? "." : "",
-				key, jtype(v));
+		return mc_errorf(err, 0, "%s%s%s: expected a string, got %s", ctx, *ctx ? "." : "",
+				 key, jtype(v));
 	const char *s = json_object_get_string(v);
 	if (strlen(s) != (size_t)json_object_get_string_len(v))
-		return mc_error(err, 0, "%s%s%s: string contains a NUL byte", ctx, *ctx ? "." : "",
-				key);
+		return mc_errorf(err, 0, "%s%s%s: string contains a NUL byte", ctx, *ctx ? "." : "",
+				 key);
 	free(*out);
 	*out = strdup(s);
 	if (!*out)
-		return mc_error(err, ENOMEM, "%s.%s", ctx, key);
+		return mc_errorf(err, ENOMEM, "%s.%s", ctx, key);
 	return 1;
 }
 
@@ -65,8 +65,8 @@ int mc_j_bool(json_object *o, const char *ctx, const char *key, bool *out, mc_er
 	if (!get(o, key, &v))
 		return 0;
 	if (!json_object_is_type(v, json_type_boolean))
-		return mc_error(err, 0, "%s%s%s: expected a boolean, got %s", ctx, *ctx ? "." : "",
-				key, jtype(v));
+		return mc_errorf(err, 0, "%s%s%s: expected a boolean, got %s", ctx, *ctx ? "." : "",
+				 key, jtype(v));
 	*out = json_object_get_boolean(v);
 	return 1;
 }
@@ -78,8 +78,8 @@ int mc_j_i64(json_object *o, const char *ctx, const char *key, int64_t min, int6
 	if (!get(o, key, &v))
 		return 0;
 	if (!json_object_is_type(v, json_type_int))
-		return mc_error(err, 0, "%s%s%s: expected an integer, got %s", ctx, *ctx ? "." : "",
-				key, jtype(v));
+		return mc_errorf(err, 0, "%s%s%s: expected an integer, got %s", ctx,
+				 *ctx ? "." : "", key, jtype(v));
 	int64_t x;
 	errno = 0;
 	x = json_object_get_int64(v);
@@ -87,10 +87,11 @@ int mc_j_i64(json_object *o, const char *ctx, const char *key, int64_t min, int6
 		/* json-c clamps big unsigned values; look at the uint64 too */
 		uint64_t u = json_object_get_uint64(v);
 		if (min >= 0 && max == INT64_MAX && u > (uint64_t)INT64_MAX)
-			return mc_error(err, 0, "%s%s%s: %llu out of range", ctx, *ctx ? "." : "",
-					key, (unsigned long long)u);
-		return mc_error(err, 0, "%s%s%s: %lld out of range [%lld, %lld]", ctx,
-				*ctx ? "." : "", key, (long long)x, (long long)min, (long long)max);
+			return mc_errorf(err, 0, "%s%s%s: %llu out of range", ctx, *ctx ? "." : "",
+					 key, (unsigned long long)u);
+		return mc_errorf(err, 0, "%s%s%s: %lld out of range [%lld, %lld]", ctx,
+				 *ctx ? "." : "", key, (long long)x, (long long)min,
+				 (long long)max);
 	}
 	*out = x;
 	return 1;
@@ -114,18 +115,18 @@ int mc_j_strv(json_object *o, const char *ctx, const char *key, char ***out, siz
 	size_t len = json_object_array_length(a);
 	char **v = calloc(len + 1, sizeof(char *));
 	if (!v)
-		return mc_error(err, ENOMEM, "%s.%s", ctx, key);
+		return mc_errorf(err, ENOMEM, "%s.%s", ctx, key);
 	for (size_t i = 0; i < len; i++) {
 		json_object *e = json_object_array_get_idx(a, i);
 		if (!e || !json_object_is_type(e, json_type_string)) {
 			mc_strv_free(v);
-			return mc_error(err, 0, "%s%s%s[%zu]: expected a string, got %s", ctx,
-					*ctx ? "." : "", key, i, e ? jtype(e) : "null");
+			return mc_errorf(err, 0, "%s%s%s[%zu]: expected a string, got %s", ctx,
+					 *ctx ? "." : "", key, i, e ? jtype(e) : "null");
 		}
 		v[i] = strdup(json_object_get_string(e));
 		if (!v[i]) {
 			mc_strv_free(v);
-			return mc_error(err, ENOMEM, "%s.%s", ctx, key);
+			return mc_errorf(err, ENOMEM, "%s.%s", ctx, key);
 		}
 	}
 	mc_strv_free(*out);

@@ -2,7 +2,7 @@
 #ifndef MINICT_JSONH_H
 #define MINICT_JSONH_H
 
-#include "jsonc.h"
+#include <json-c/json.h>
 #include <stdbool.h>
 #include <stdint.h>
 

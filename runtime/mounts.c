@@ -34,13 +34,13 @@ int mc_open_in_root(int rootfd, const char *path, bool create, bool as_file, mc_
 	int fd = openat2_in_root(rootfd, path, O_PATH);
 	if (fd >= 0 || errno != ENOENT || !create) {
 		if (fd < 0)
-			return mc_error(err, errno, "open `%s` in rootfs", path);
+			return mc_errorf(err, errno, "open `%s` in rootfs", path);
 		return fd;
 	}
 	/* create missing components one by one, each resolved inside the root */
 	_cleanup_free_ char *copy = strdup(path);
 	if (!copy)
-		return mc_error(err, ENOMEM, "path");
+		return mc_errorf(err, ENOMEM, "path");
 	char *p = copy;
 	while (*p == '/')
 		p++;
@@ -63,7 +63,7 @@ int mc_open_in_root(int rootfd, const char *path, bool create, bool as_file, mc_
 				name = copy + (copy[0] == '/');
 			}
 			if (parent < 0)
-				return mc_error(err, errno, "open parent of `%s` in rootfs", copy);
+				return mc_errorf(err, errno, "open parent of `%s` in rootfs", copy);
 			int r;
 			if (!slash && as_file) {
 				r = mknodat(parent, name, S_IFREG | 0644, 0);
@@ -80,9 +80,9 @@ int mc_open_in_root(int rootfd, const char *path, bool create, bool as_file, mc_
 				r = mkdirat(parent, name, 0755);
 			}
 			if (r < 0 && errno != EEXIST)
-				return mc_error(err, errno, "create `%s` in rootfs", copy);
+				return mc_errorf(err, errno, "create `%s` in rootfs", copy);
 		} else if (dfd < 0) {
-			return mc_error(err, errno, "open `%s` in rootfs", copy);
+			return mc_errorf(err, errno, "open `%s` in rootfs", copy);
 		} else {
 			close(dfd);
 		}
@@ -93,7 +93,7 @@ int mc_open_in_root(int rootfd, const char *path, bool create, bool as_file, mc_
 	}
 	fd = openat2_in_root(rootfd, path, O_PATH);
 	if (fd < 0)
-		return mc_error(err, errno, "open `%s` in rootfs", path);
+		return mc_errorf(err, errno, "open `%s` in rootfs", path);
 	return fd;
 }
 
@@ -111,12 +111,12 @@ int mc_rootfs_prepare(const struct mc_spec *spec, mc_err *err)
 	if (prop & MS_SHARED)
 		prop = MS_REC | MS_SLAVE;
 	if (mount(NULL, "/", NULL, prop | MS_REC, NULL) < 0)
-		return mc_error(err, errno, "make / %s", prop & MS_PRIVATE ? "private" : "slave");
+		return mc_errorf(err, errno, "make / %s", prop & MS_PRIVATE ? "private" : "slave");
 	if (mount(spec->root_path, spec->root_path, NULL, MS_BIND | MS_REC, NULL) < 0)
-		return mc_error(err, errno, "bind rootfs `%s`", spec->root_path);
+		return mc_errorf(err, errno, "bind rootfs `%s`", spec->root_path);
 	int fd = open(spec->root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		return mc_error(err, errno, "open rootfs `%s`", spec->root_path);
+		return mc_errorf(err, errno, "open rootfs `%s`", spec->root_path);
 	return fd;
 }
 
@@ -147,7 +147,7 @@ static int remount_flags(int rootfd, const char *dest, unsigned long flags, mc_e
 			return 0;
 		e = errno;
 	}
-	return mc_error(err, e, "remount `%s`", dest);
+	return mc_errorf(err, e, "remount `%s`", dest);
 }
 
 /* cgroup mount: cgroup2 when the host is pure v2, else a tmpfs with one bind per hierarchy
@@ -162,15 +162,15 @@ static int mount_cgroup(const struct mc_mount *m, int rootfd, int tfd, const str
 		if (mount("cgroup2", p, "cgroup2", fl | (m->flags & MS_RDONLY), NULL) == 0)
 			return 0;
 		if (!cg->unified)
-			return mc_error(err, errno, "mount cgroup2 on `%s`", m->destination);
+			return mc_errorf(err, errno, "mount cgroup2 on `%s`", m->destination);
 		if (mount(cg->unified, p, NULL, MS_BIND, NULL) < 0)
-			return mc_error(err, errno, "bind cgroup on `%s`", m->destination);
+			return mc_errorf(err, errno, "bind cgroup on `%s`", m->destination);
 		return (m->flags & MS_RDONLY)
 			   ? remount_flags(rootfd, m->destination, fl | MS_RDONLY, err)
 			   : 0;
 	}
 	if (mount("tmpfs", p, "tmpfs", fl, "mode=755") < 0)
-		return mc_error(err, errno, "mount tmpfs on `%s`", m->destination);
+		return mc_errorf(err, errno, "mount tmpfs on `%s`", m->destination);
 	static const char *v1names[MC_CG_NCTRL] = {"memory", "cpu",   "cpuacct", "cpuset",
 						   "pids",   "blkio", "freezer", "devices"};
 	for (int c = -1; c < MC_CG_NCTRL; c++) {
@@ -186,7 +186,7 @@ static int mount_cgroup(const struct mc_mount *m, int rootfd, int tfd, const str
 		char dp[64];
 		fdpath(dp, sizeof(dp), dfd);
 		if (mount(src, dp, NULL, MS_BIND, NULL) < 0)
-			return mc_error(err, errno, "bind `%s` on `%s`", src, dest);
+			return mc_errorf(err, errno, "bind `%s` on `%s`", src, dest);
 		if ((m->flags & MS_RDONLY) && remount_flags(rootfd, dest, fl | MS_RDONLY, err) < 0)
 			return -1;
 	}
@@ -201,7 +201,7 @@ static int mount_one(const struct mc_mount *m, int rootfd, const struct mc_cgrou
 	if (m->bind) {
 		struct stat st;
 		if (stat(m->source, &st) < 0)
-			return mc_error(err, errno, "bind source `%s`", m->source);
+			return mc_errorf(err, errno, "bind source `%s`", m->source);
 		as_file = !S_ISDIR(st.st_mode);
 	}
 	_cleanup_close_ int tfd = mc_open_in_root(rootfd, m->destination, true, as_file, err);
@@ -214,7 +214,8 @@ static int mount_one(const struct mc_mount *m, int rootfd, const struct mc_cgrou
 	unsigned long flags = m->flags & ~(MS_REMOUNT);
 	if (m->bind) {
 		if (mount(m->source, p, NULL, MS_BIND | (flags & MS_REC), NULL) < 0)
-			return mc_error(err, errno, "bind `%s` on `%s`", m->source, m->destination);
+			return mc_errorf(err, errno, "bind `%s` on `%s`", m->source,
+					 m->destination);
 		unsigned long extra = flags & ~(MS_BIND | MS_REC);
 		if (extra && remount_flags(rootfd, m->destination, extra, err) < 0)
 			return -1;
@@ -233,7 +234,7 @@ static int mount_one(const struct mc_mount *m, int rootfd, const struct mc_cgrou
 		if (r < 0 && errno == EINVAL && !strcmp(type, "mqueue"))
 			r = 0; /* no POSIX mqueue in this kernel */
 		if (r < 0)
-			return mc_error(err, errno, "mount %s on `%s`", type, m->destination);
+			return mc_errorf(err, errno, "mount %s on `%s`", type, m->destination);
 	}
 	if (m->propagation) {
 		_cleanup_close_ int nfd =
@@ -242,7 +243,7 @@ static int mount_one(const struct mc_mount *m, int rootfd, const struct mc_cgrou
 			return -1;
 		fdpath(p, sizeof(p), nfd);
 		if (mount(NULL, p, NULL, m->propagation, NULL) < 0)
-			return mc_error(err, errno, "set propagation of `%s`", m->destination);
+			return mc_errorf(err, errno, "set propagation of `%s`", m->destination);
 	}
 	return 0;
 }
@@ -266,23 +267,23 @@ int mc_mounts_apply(const struct mc_spec *spec, int rootfd, const struct mc_cgro
 int mc_pivot_root(const char *rootfs, bool no_pivot, mc_err *err)
 {
 	if (chdir(rootfs) < 0)
-		return mc_error(err, errno, "chdir `%s`", rootfs);
+		return mc_errorf(err, errno, "chdir `%s`", rootfs);
 	if (no_pivot) {
 		if (mount(rootfs, "/", NULL, MS_MOVE, NULL) < 0)
-			return mc_error(err, errno, "move rootfs to /");
+			return mc_errorf(err, errno, "move rootfs to /");
 		if (chroot(".") < 0)
-			return mc_error(err, errno, "chroot");
-		return chdir("/") < 0 ? mc_error(err, errno, "chdir /") : 0;
+			return mc_errorf(err, errno, "chroot");
+		return chdir("/") < 0 ? mc_errorf(err, errno, "chdir /") : 0;
 	}
 	/* pivot_root(".", "."): the old root ends up stacked on the new one; detach it */
 	if (syscall(SYS_pivot_root, ".", ".") < 0)
-		return mc_error(err, errno, "pivot_root `%s`", rootfs);
+		return mc_errorf(err, errno, "pivot_root `%s`", rootfs);
 	if (mount(NULL, ".", NULL, MS_REC | MS_SLAVE, NULL) < 0)
-		return mc_error(err, errno, "make old root slave");
+		return mc_errorf(err, errno, "make old root slave");
 	if (umount2(".", MNT_DETACH) < 0)
-		return mc_error(err, errno, "detach old root");
+		return mc_errorf(err, errno, "detach old root");
 	if (chdir("/") < 0)
-		return mc_error(err, errno, "chdir /");
+		return mc_errorf(err, errno, "chdir /");
 	return 0;
 }
 
@@ -290,14 +291,14 @@ static int mask_path(const char *path, mc_err *err)
 {
 	struct stat st;
 	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : mc_error(err, errno, "maskedPaths `%s`", path);
+		return errno == ENOENT ? 0 : mc_errorf(err, errno, "maskedPaths `%s`", path);
 	int r;
 	if (S_ISDIR(st.st_mode))
 		r = mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0k,mode=755");
 	else
 		r = mount("/dev/null", path, NULL, MS_BIND, NULL);
 	if (r < 0 && errno != ENOENT)
-		return mc_error(err, errno, "maskedPaths `%s`", path);
+		return mc_errorf(err, errno, "maskedPaths `%s`", path);
 	return 0;
 }
 
@@ -306,11 +307,11 @@ static int readonly_path(const char *path, mc_err *err)
 	if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0) {
 		if (errno == ENOENT)
 			return 0;
-		return mc_error(err, errno, "readonlyPaths `%s`", path);
+		return mc_errorf(err, errno, "readonlyPaths `%s`", path);
 	}
 	if (mount(NULL, path, NULL,
 		  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-		return mc_error(err, errno, "readonlyPaths remount `%s`", path);
+		return mc_errorf(err, errno, "readonlyPaths remount `%s`", path);
 	return 0;
 }
 
@@ -324,10 +325,10 @@ int mc_mounts_finish(const struct mc_spec *spec, mc_err *err)
 			return -1;
 	if (spec->root_readonly &&
 	    mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
-		return mc_error(err, errno, "remount / read-only");
+		return mc_errorf(err, errno, "remount / read-only");
 	unsigned long prop =
 	    spec->rootfs_propagation ? spec->rootfs_propagation : MS_REC | MS_PRIVATE;
 	if (mount(NULL, "/", NULL, prop, NULL) < 0)
-		return mc_error(err, errno, "rootfsPropagation");
+		return mc_errorf(err, errno, "rootfsPropagation");
 	return 0;
 }

@@ -22,12 +22,12 @@ int mc_net_parse(const char *arg, char **bridge, char **cidr, mc_err *err)
 {
 	_cleanup_free_ char *copy = strdup(arg);
 	if (!copy)
-		return mc_error(err, ENOMEM, "--net");
+		return mc_errorf(err, ENOMEM, "--net");
 	for (char *save = NULL, *t = strtok_r(copy, ",", &save); t;
 	     t = strtok_r(NULL, ",", &save)) {
 		if (!strncmp(t, "bridge=", 7)) {
 			if (strlen(t + 7) == 0 || strlen(t + 7) >= IFNAMSIZ || strchr(t + 7, '/'))
-				return mc_error(err, 0, "--net: bad bridge name \"%s\"", t + 7);
+				return mc_errorf(err, 0, "--net: bad bridge name \"%s\"", t + 7);
 			free(*bridge);
 			*bridge = strdup(t + 7);
 		} else if (!strncmp(t, "ip=", 3)) {
@@ -36,16 +36,16 @@ int mc_net_parse(const char *arg, char **bridge, char **cidr, mc_err *err)
 			struct in_addr ia;
 			if (sscanf(t + 3, "%63[0-9.]/%u", a, &pfx) != 2 || pfx < 1 || pfx > 30 ||
 			    inet_pton(AF_INET, a, &ia) != 1)
-				return mc_error(err, 0, "--net: bad ip \"%s\" (want A.B.C.D/N)",
-						t + 3);
+				return mc_errorf(err, 0, "--net: bad ip \"%s\" (want A.B.C.D/N)",
+						 t + 3);
 			free(*cidr);
 			*cidr = strdup(t + 3);
 		} else {
-			return mc_error(err, 0, "--net: unknown option \"%s\"", t);
+			return mc_errorf(err, 0, "--net: unknown option \"%s\"", t);
 		}
 	}
 	if (!*bridge || !*cidr)
-		return mc_error(err, 0, "--net: need bridge=NAME,ip=CIDR");
+		return mc_errorf(err, 0, "--net: need bridge=NAME,ip=CIDR");
 	return 0;
 }
 
@@ -71,12 +71,12 @@ static struct nl_sock *nl_open(mc_err *err)
 {
 	struct nl_sock *sk = nl_socket_alloc();
 	if (!sk) {
-		mc_error(err, ENOMEM, "netlink socket");
+		mc_errorf(err, ENOMEM, "netlink socket");
 		return NULL;
 	}
 	int r = nl_connect(sk, NETLINK_ROUTE);
 	if (r < 0) {
-		mc_error(err, 0, "netlink connect: %s", nl_geterror(r));
+		mc_errorf(err, 0, "netlink connect: %s", nl_geterror(r));
 		nl_socket_free(sk);
 		return NULL;
 	}
@@ -95,7 +95,7 @@ static int add_addr(struct nl_sock *sk, int ifindex, uint32_t addr, unsigned pfx
 	nl_addr_put(local);
 	rtnl_addr_put(ra);
 	if (r < 0 && r != -NLE_EXIST)
-		return mc_error(err, 0, "add address: %s", nl_geterror(r));
+		return mc_errorf(err, 0, "add address: %s", nl_geterror(r));
 	return 0;
 }
 
@@ -106,7 +106,7 @@ static int link_up(struct nl_sock *sk, struct rtnl_link *link, mc_err *err)
 	int r = rtnl_link_change(sk, link, chg, 0);
 	rtnl_link_put(chg);
 	if (r < 0)
-		return mc_error(err, 0, "set %s up: %s", rtnl_link_get_name(link), nl_geterror(r));
+		return mc_errorf(err, 0, "set %s up: %s", rtnl_link_get_name(link), nl_geterror(r));
 	return 0;
 }
 
@@ -116,7 +116,7 @@ int mc_net_setup_host(const char *bridge, const char *cidr, const char *host_if,
 	uint32_t addr;
 	unsigned pfx;
 	if (cidr_split(cidr, &addr, &pfx) < 0)
-		return mc_error(err, 0, "network: bad address \"%s\"", cidr);
+		return mc_errorf(err, 0, "network: bad address \"%s\"", cidr);
 	struct nl_sock *sk = nl_open(err);
 	if (!sk)
 		return mc_wrap(err, "network");
@@ -128,11 +128,11 @@ int mc_net_setup_host(const char *bridge, const char *cidr, const char *host_if,
 		r = rtnl_link_add(sk, nb, NLM_F_CREATE | NLM_F_EXCL);
 		rtnl_link_put(nb);
 		if (r < 0 && r != -NLE_EXIST) {
-			mc_error(err, 0, "network: create bridge %s: %s", bridge, nl_geterror(r));
+			mc_errorf(err, 0, "network: create bridge %s: %s", bridge, nl_geterror(r));
 			goto out;
 		}
 		if ((r = rtnl_link_get_kernel(sk, 0, bridge, &br)) < 0) {
-			mc_error(err, 0, "network: bridge %s: %s", bridge, nl_geterror(r));
+			mc_errorf(err, 0, "network: bridge %s: %s", bridge, nl_geterror(r));
 			goto out;
 		}
 		/* the gateway: first address of the subnet */
@@ -143,7 +143,7 @@ int mc_net_setup_host(const char *bridge, const char *cidr, const char *host_if,
 	}
 	veth = rtnl_link_veth_alloc();
 	if (!veth) {
-		mc_error(err, ENOMEM, "network: veth");
+		mc_errorf(err, ENOMEM, "network: veth");
 		goto out;
 	}
 	rtnl_link_set_name(veth, host_if);
@@ -153,15 +153,15 @@ int mc_net_setup_host(const char *bridge, const char *cidr, const char *host_if,
 	r = rtnl_link_add(sk, veth, NLM_F_CREATE | NLM_F_EXCL);
 	rtnl_link_put(peer);
 	if (r < 0) {
-		mc_error(err, 0, "network: create veth %s: %s", host_if, nl_geterror(r));
+		mc_errorf(err, 0, "network: create veth %s: %s", host_if, nl_geterror(r));
 		goto out;
 	}
 	if ((r = rtnl_link_get_kernel(sk, 0, host_if, &host)) < 0) {
-		mc_error(err, 0, "network: veth %s: %s", host_if, nl_geterror(r));
+		mc_errorf(err, 0, "network: veth %s: %s", host_if, nl_geterror(r));
 		goto out;
 	}
 	if ((r = rtnl_link_enslave(sk, br, host)) < 0) {
-		mc_error(err, 0, "network: attach %s to %s: %s", host_if, bridge, nl_geterror(r));
+		mc_errorf(err, 0, "network: attach %s to %s: %s", host_if, bridge, nl_geterror(r));
 		goto out;
 	}
 	if (link_up(sk, host, err) < 0)
@@ -184,14 +184,14 @@ int mc_net_loopback_up(mc_err *err)
 {
 	_cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (s < 0)
-		return mc_error(err, errno, "loopback: socket");
+		return mc_errorf(err, errno, "loopback: socket");
 	struct ifreq ifr = {0};
 	strcpy(ifr.ifr_name, "lo");
 	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
-		return mc_error(err, errno, "loopback: get flags");
+		return mc_errorf(err, errno, "loopback: get flags");
 	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
 	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
-		return mc_error(err, errno, "loopback: set up");
+		return mc_errorf(err, errno, "loopback: set up");
 	return 0;
 }
 
@@ -200,14 +200,14 @@ int mc_net_setup_container(const char *cidr, mc_err *err)
 	uint32_t addr;
 	unsigned pfx;
 	if (cidr_split(cidr, &addr, &pfx) < 0)
-		return mc_error(err, 0, "network: bad address \"%s\"", cidr);
+		return mc_errorf(err, 0, "network: bad address \"%s\"", cidr);
 	struct nl_sock *sk = nl_open(err);
 	if (!sk)
 		return mc_wrap(err, "network");
 	struct rtnl_link *eth = NULL;
 	int ret = -1, r;
 	if ((r = rtnl_link_get_kernel(sk, 0, "eth0", &eth)) < 0) {
-		mc_error(err, 0, "network: eth0: %s", nl_geterror(r));
+		mc_errorf(err, 0, "network: eth0: %s", nl_geterror(r));
 		goto out;
 	}
 	if (add_addr(sk, rtnl_link_get_ifindex(eth), addr, pfx, err) < 0 ||
@@ -233,7 +233,7 @@ int mc_net_setup_container(const char *cidr, mc_err *err)
 		nl_addr_put(dst);
 		rtnl_route_put(rt);
 		if (r < 0) {
-			mc_error(err, 0, "network: default route: %s", nl_geterror(r));
+			mc_errorf(err, 0, "network: default route: %s", nl_geterror(r));
 			goto out;
 		}
 	}
@@ -258,6 +258,6 @@ int mc_net_remove(const char *host_if, mc_err *err)
 	}
 	nl_socket_free(sk);
 	if (r < 0 && r != -NLE_NODEV && r != -NLE_OBJ_NOTFOUND)
-		return mc_error(err, 0, "network: delete %s: %s", host_if, nl_geterror(r));
+		return mc_errorf(err, 0, "network: delete %s: %s", host_if, nl_geterror(r));
 	return 0;
 }

@@ -30,12 +30,12 @@ int mc_rlimits_apply(const struct mc_process *p, mc_err *err)
 		fmt(h, sizeof(h), r->hard);
 		fmt(ch, sizeof(ch), cur.rlim_max);
 		if (e == EPERM && r->hard > cur.rlim_max)
-			return mc_error(
+			return mc_errorf(
 			    err, e,
 			    "setrlimit %s soft=%s hard=%s: the hard limit is %s here and "
 			    "raising it needs CAP_SYS_RESOURCE",
 			    r->type, s, h, ch);
-		return mc_error(err, e, "setrlimit %s soft=%s hard=%s", r->type, s, h);
+		return mc_errorf(err, e, "setrlimit %s soft=%s hard=%s", r->type, s, h);
 	}
 	return 0;
 }

@@ -20,13 +20,13 @@ int mc_seccomp_load(const struct mc_spec *spec, mc_err *err)
 	int ret = 0;
 	scmp_filter_ctx ctx = seccomp_init(sc->default_action);
 	if (!ctx) {
-		ret = mc_error(err, EINVAL, "seccomp: init");
+		ret = mc_errorf(err, EINVAL, "seccomp: init");
 		goto out;
 	}
 	for (size_t i = 0; i < sc->narchs; i++) {
 		int r = seccomp_arch_add(ctx, sc->archs[i]);
 		if (r < 0 && r != -EEXIST) {
-			ret = mc_error(err, -r, "seccomp: architectures[%zu]", i);
+			ret = mc_errorf(err, -r, "seccomp: architectures[%zu]", i);
 			goto out;
 		}
 	}
@@ -51,15 +51,15 @@ int mc_seccomp_load(const struct mc_spec *spec, mc_err *err)
 				continue;
 			int r = seccomp_rule_add_array(ctx, rule->action, nr, rule->nargs, cmp);
 			if (r < 0) {
-				ret = mc_error(err, -r, "seccomp: syscalls[%zu] %s", i,
-					       rule->names[n]);
+				ret = mc_errorf(err, -r, "seccomp: syscalls[%zu] %s", i,
+						rule->names[n]);
 				goto out;
 			}
 		}
 	}
 	int r = seccomp_load(ctx);
 	if (r < 0)
-		ret = mc_error(err, -r, "seccomp: load filter");
+		ret = mc_errorf(err, -r, "seccomp: load filter");
 out:
 	if (ctx)
 		seccomp_release(ctx);

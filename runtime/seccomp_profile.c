@@ -354,19 +354,19 @@ static int add_rule(struct mc_seccomp *sc, const char *name, uint32_t action,
 		return 0; /* unknown to this libseccomp: the default action covers it */
 	struct mc_seccomp_rule *n = realloc(sc->rules, (sc->nrules + 1) * sizeof(*n));
 	if (!n)
-		return mc_error(err, ENOMEM, "seccomp");
+		return mc_errorf(err, ENOMEM, "seccomp");
 	sc->rules = n;
 	struct mc_seccomp_rule *r = &sc->rules[sc->nrules];
 	memset(r, 0, sizeof(*r));
 	r->names = calloc(2, sizeof(char *));
 	if (!r->names || !(r->names[0] = strdup(name)))
-		return mc_error(err, ENOMEM, "seccomp");
+		return mc_errorf(err, ENOMEM, "seccomp");
 	r->nnames = 1;
 	r->action = action;
 	if (arg) {
 		r->args = malloc(sizeof(*arg));
 		if (!r->args)
-			return mc_error(err, ENOMEM, "seccomp");
+			return mc_errorf(err, ENOMEM, "seccomp");
 		r->args[0] = *arg;
 		r->nargs = 1;
 	}

@@ -2,7 +2,7 @@
  * Same layout as runc's `spec`; capabilities are Podman's default set (no CAP_MKNOD,
  * CAP_NET_RAW or CAP_AUDIT_WRITE), and no seccomp section: the runtime then applies its
  * built-in default profile (seccomp_profile.c). */
-#include "jsonc.h"
+#include <json-c/json.h>
 #include "spec.h"
 
 static const char default_spec[] =

@@ -25,13 +25,13 @@ int mc_check_id(const char *id, mc_err *err)
 {
 	size_t n = strlen(id);
 	if (n == 0 || n > 1024 || !strcmp(id, ".") || !strcmp(id, ".."))
-		return mc_error(err, 0, "invalid container id \"%s\"", id);
+		return mc_errorf(err, 0, "invalid container id \"%s\"", id);
 	for (size_t i = 0; i < n; i++) {
 		char c = id[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 		      c == '_' || c == '+' || c == '-' || c == '.'))
-			return mc_error(err, 0, "invalid container id \"%s\": character '%c'", id,
-					c);
+			return mc_errorf(err, 0, "invalid container id \"%s\": character '%c'", id,
+					 c);
 	}
 	return 0;
 }
@@ -50,11 +50,11 @@ int mc_state_claim(const char *root, const char *id, mc_err *err)
 		return mc_wrap(err, "state root");
 	_cleanup_free_ char *d = mc_state_dir(root, id);
 	if (!d)
-		return mc_error(err, ENOMEM, "state");
+		return mc_errorf(err, ENOMEM, "state");
 	if (mkdir(d, 0700) < 0) {
 		if (errno == EEXIST)
-			return mc_error(err, 0, "container \"%s\" already exists", id);
-		return mc_error(err, errno, "mkdir `%s`", d);
+			return mc_errorf(err, 0, "container \"%s\" already exists", id);
+		return mc_errorf(err, errno, "mkdir `%s`", d);
 	}
 	return 0;
 }
@@ -115,15 +115,15 @@ int mc_state_save(const char *root, const struct mc_state *st, mc_err *err)
 	if (!d || asprintf(&tmp, "%s/state.json.tmp", d) < 0 ||
 	    asprintf(&fin, "%s/state.json", d) < 0) {
 		json_object_put(o);
-		return mc_error(err, ENOMEM, "state");
+		return mc_errorf(err, ENOMEM, "state");
 	}
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0 || mc_write_all(fd, txt, strlen(txt)) < 0)
-		ret = mc_error(err, errno, "write `%s`", tmp);
+		ret = mc_errorf(err, errno, "write `%s`", tmp);
 	if (fd >= 0)
 		close(fd);
 	if (ret == 0 && rename(tmp, fin) < 0)
-		ret = mc_error(err, errno, "rename `%s`", tmp);
+		ret = mc_errorf(err, errno, "rename `%s`", tmp);
 	json_object_put(o);
 	return ret;
 }
@@ -144,18 +144,18 @@ int mc_state_load(const char *root, const char *id, struct mc_state *st, mc_err 
 	_cleanup_free_ char *d = mc_state_dir(root, id), *p = NULL, *buf = NULL;
 	size_t len;
 	if (!d || asprintf(&p, "%s/state.json", d) < 0)
-		return mc_error(err, ENOMEM, "state");
+		return mc_errorf(err, ENOMEM, "state");
 	if (access(d, F_OK) < 0)
-		return mc_error(err, 0, "container \"%s\" does not exist", id);
+		return mc_errorf(err, 0, "container \"%s\" does not exist", id);
 	mc_err e2 = NULL;
 	if (mc_read_file(p, 1 << 20, &buf, &len, &e2) < 0) {
 		mc_error_free(&e2);
-		return mc_error(err, 0, "container \"%s\" does not exist (no state yet)", id);
+		return mc_errorf(err, 0, "container \"%s\" does not exist (no state yet)", id);
 	}
 	json_object *o = json_tokener_parse(buf);
 	if (!o || !json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
-		return mc_error(err, 0, "container \"%s\": corrupt state file `%s`", id, p);
+		return mc_errorf(err, 0, "container \"%s\": corrupt state file `%s`", id, p);
 	}
 	json_object *v;
 	st->id = strdup(id);

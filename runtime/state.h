@@ -8,7 +8,7 @@
 
 #include "cgroup.h"
 #include "error.h"
-#include "jsonc.h"
+#include <json-c/json.h>
 
 struct mc_state {
 	char *id;

@@ -24,9 +24,9 @@ int mc_sync_recv(int fd, struct mc_sync_msg *m, mc_err *err)
 		n = recv(fd, m, sizeof(*m), 0);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
-		return mc_error(err, errno, "sync: read");
+		return mc_errorf(err, errno, "sync: read");
 	if (n != (ssize_t)sizeof(*m))
-		return mc_error(err, 0, "container init exited before it was ready");
+		return mc_errorf(err, 0, "container init exited before it was ready");
 	m->text[sizeof(m->text) - 1] = 0;
 	return 0;
 }
@@ -37,8 +37,8 @@ int mc_sync_expect(int fd, int want, mc_err *err)
 	if (mc_sync_recv(fd, &m, err) < 0)
 		return -1;
 	if (m.type == MC_SYNC_ERROR)
-		return mc_error(err, 0, "%s", m.text);
+		return mc_errorf(err, 0, "%s", m.text);
 	if (m.type != want)
-		return mc_error(err, 0, "sync: unexpected message %d (wanted %d)", m.type, want);
+		return mc_errorf(err, 0, "sync: unexpected message %d (wanted %d)", m.type, want);
 	return 0;
 }

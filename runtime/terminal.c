@@ -19,15 +19,15 @@ int mc_console_connect(const char *path, mc_err *err)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (strlen(path) >= sizeof(sa.sun_path))
-		return mc_error(err, ENAMETOOLONG, "console socket `%s`", path);
+		return mc_errorf(err, ENAMETOOLONG, "console socket `%s`", path);
 	strcpy(sa.sun_path, path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return mc_error(err, errno, "console socket");
+		return mc_errorf(err, errno, "console socket");
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int e = errno;
 		close(fd);
-		return mc_error(err, e, "connect console socket `%s`", path);
+		return mc_errorf(err, e, "connect console socket `%s`", path);
 	}
 	return fd;
 }
@@ -44,7 +44,7 @@ int mc_send_fd(int sock, int fd, const char *name, mc_err *err)
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &fd, sizeof(int));
 	if (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0)
-		return mc_error(err, errno, "send pty master over the console socket");
+		return mc_errorf(err, errno, "send pty master over the console socket");
 	return 0;
 }
 
@@ -55,10 +55,10 @@ int mc_recv_fd(int sock, mc_err *err)
 	struct msghdr msg = {
 	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = buf, .msg_controllen = sizeof(buf)};
 	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) <= 0)
-		return mc_error(err, errno ? errno : EPIPE, "receive pty master");
+		return mc_errorf(err, errno ? errno : EPIPE, "receive pty master");
 	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
 	if (!c || c->cmsg_type != SCM_RIGHTS)
-		return mc_error(err, 0, "receive pty master: no descriptor");
+		return mc_errorf(err, 0, "receive pty master: no descriptor");
 	int fd;
 	memcpy(&fd, CMSG_DATA(c), sizeof(int));
 	return fd;
@@ -68,12 +68,12 @@ int mc_terminal_setup(int console_fd, unsigned rows, unsigned cols, mc_err *err)
 {
 	_cleanup_close_ int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (master < 0)
-		return mc_error(err, errno, "terminal: open /dev/ptmx");
+		return mc_errorf(err, errno, "terminal: open /dev/ptmx");
 	if (unlockpt(master) < 0)
-		return mc_error(err, errno, "terminal: unlockpt");
+		return mc_errorf(err, errno, "terminal: unlockpt");
 	int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
 	if (slave < 0)
-		return mc_error(err, errno, "terminal: open pty slave");
+		return mc_errorf(err, errno, "terminal: open pty slave");
 	if (rows && cols) {
 		struct winsize ws = {.ws_row = rows, .ws_col = cols};
 		ioctl(slave, TIOCSWINSZ, &ws);
@@ -84,16 +84,16 @@ int mc_terminal_setup(int console_fd, unsigned rows, unsigned cols, mc_err *err)
 	}
 	if (setsid() < 0 && errno != EPERM) {
 		close(slave);
-		return mc_error(err, errno, "terminal: setsid");
+		return mc_errorf(err, errno, "terminal: setsid");
 	}
 	if (ioctl(slave, TIOCSCTTY, 0) < 0) {
 		close(slave);
-		return mc_error(err, errno, "terminal: TIOCSCTTY");
+		return mc_errorf(err, errno, "terminal: TIOCSCTTY");
 	}
 	for (int i = 0; i < 3; i++)
 		if (dup2(slave, i) < 0) {
 			close(slave);
-			return mc_error(err, errno, "terminal: dup2");
+			return mc_errorf(err, errno, "terminal: dup2");
 		}
 	if (slave > 2)
 		close(slave);

@@ -50,7 +50,7 @@ int mc_parse_create_opts(int argc, char **argv, struct mc_create_opts *o, bool *
 			break;
 		case 'd':
 			if (!detach)
-				return mc_error(err, 0, "create: unknown option --detach");
+				return mc_errorf(err, 0, "create: unknown option --detach");
 			*detach = true;
 			break;
 		case 'K':
@@ -58,11 +58,11 @@ int mc_parse_create_opts(int argc, char **argv, struct mc_create_opts *o, bool *
 		case 'S':
 			break;
 		default:
-			return mc_error(err, 0, "%s: bad option (see minict --help)", argv[0]);
+			return mc_errorf(err, 0, "%s: bad option (see minict --help)", argv[0]);
 		}
 	}
 	if (optind != argc - 1)
-		return mc_error(err, 0, "%s: need exactly one container id", argv[0]);
+		return mc_errorf(err, 0, "%s: need exactly one container id", argv[0]);
 	o->id = argv[optind];
 	return mc_check_id(o->id, err);
 }
@@ -75,7 +75,7 @@ int mc_verb_create(struct mc_global *g, int argc, char **argv, mc_err *err)
 		return -1;
 	_cleanup_free_ char *abs = realpath(bundle, NULL);
 	if (!abs)
-		return mc_error(err, errno, "bundle `%s`", bundle);
+		return mc_errorf(err, errno, "bundle `%s`", bundle);
 	o.bundle = abs;
 	struct mc_spec *spec = NULL;
 	if (mc_spec_load(abs, &spec, err) < 0)

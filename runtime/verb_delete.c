@@ -12,11 +12,11 @@ int mc_verb_delete(struct mc_global *g, int argc, char **argv, mc_err *err)
 	int c;
 	while ((c = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
 		if (c != 'f')
-			return mc_error(err, 0, "delete: bad option");
+			return mc_errorf(err, 0, "delete: bad option");
 		force = true;
 	}
 	if (optind != argc - 1)
-		return mc_error(err, 0, "delete: need exactly one container id");
+		return mc_errorf(err, 0, "delete: need exactly one container id");
 	struct mc_state st;
 	if (mc_state_load(g->root, argv[optind], &st, err) < 0) {
 		/* like runc: --force on a missing container is not an error */
@@ -29,8 +29,8 @@ int mc_verb_delete(struct mc_global *g, int argc, char **argv, mc_err *err)
 	enum mc_status s = mc_state_status(g->root, &st);
 	int r;
 	if ((s == MC_RUNNING || s == MC_PAUSED) && !force)
-		r = mc_error(err, 0, "container \"%s\" is %s: stop it first or use --force", st.id,
-			     mc_status_name(s));
+		r = mc_errorf(err, 0, "container \"%s\" is %s: stop it first or use --force", st.id,
+			      mc_status_name(s));
 	else
 		r = mc_container_destroy(g->root, &st, err);
 	mc_state_free(&st);

@@ -34,17 +34,17 @@ int mc_verb_events(struct mc_global *g, int argc, char **argv, mc_err *err)
 			if (mc_parse_uint(optarg, 1, 3600, &interval, "--interval", err) < 0)
 				return -1;
 		} else
-			return mc_error(err, 0, "events: bad option");
+			return mc_errorf(err, 0, "events: bad option");
 	}
 	if (optind != argc - 1)
-		return mc_error(err, 0, "events: need exactly one container id");
+		return mc_errorf(err, 0, "events: need exactly one container id");
 	struct mc_state st;
 	if (mc_state_load(g->root, argv[optind], &st, err) < 0)
 		return -1;
 	for (;;) {
 		if (mc_state_status(g->root, &st) == MC_STOPPED) {
 			mc_state_free(&st);
-			return once ? mc_error(err, 0, "container \"%s\" is stopped", argv[optind])
+			return once ? mc_errorf(err, 0, "container \"%s\" is stopped", argv[optind])
 				    : 0;
 		}
 		print_stats(&st);

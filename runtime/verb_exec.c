@@ -31,7 +31,7 @@ static int load_process(const char *file, struct mc_spec **out, mc_err *err)
 		return mc_wrap(err, "--process");
 	json_object *p = json_tokener_parse(buf);
 	if (!p)
-		return mc_error(err, 0, "--process `%s`: invalid JSON", file);
+		return mc_errorf(err, 0, "--process `%s`: invalid JSON", file);
 	json_object *root = json_object_new_object();
 	json_object_object_add(root, "ociVersion", json_object_new_string("1.0.2"));
 	json_object *r = json_object_new_object();
@@ -39,7 +39,7 @@ static int load_process(const char *file, struct mc_spec **out, mc_err *err)
 	json_object_object_add(root, "root", r);
 	json_object_object_add(root, "process", p);
 	struct mc_spec *s = calloc(1, sizeof(*s));
-	int ret = s ? mc_spec_from_json(root, s, err) : mc_error(err, ENOMEM, "exec");
+	int ret = s ? mc_spec_from_json(root, s, err) : mc_errorf(err, ENOMEM, "exec");
 	json_object_put(root);
 	if (ret < 0) {
 		mc_spec_free(s);
@@ -68,14 +68,14 @@ static int join(pid_t pid, mc_err *err)
 			continue;
 		fds[i] = open(p, O_RDONLY | O_CLOEXEC);
 		if (fds[i] < 0)
-			return mc_error(err, errno, "open `%s`", p);
+			return mc_errorf(err, errno, "open `%s`", p);
 	}
 	int ret = 0;
 	for (size_t i = 0; i < 7; i++) {
 		if (fds[i] < 0)
 			continue;
 		if (ret == 0 && setns(fds[i], ns[i].t) < 0)
-			ret = mc_error(err, errno, "setns %s", ns[i].n);
+			ret = mc_errorf(err, errno, "setns %s", ns[i].n);
 		close(fds[i]);
 	}
 	return ret;
@@ -123,7 +123,7 @@ int mc_verb_exec(struct mc_global *g, int argc, char **argv, mc_err *err)
 			break;
 		case 'e':
 			if (nenv >= 255)
-				return mc_error(err, 0, "exec: too many --env");
+				return mc_errorf(err, 0, "exec: too many --env");
 			envs[nenv++] = optarg;
 			break;
 		case 'w':
@@ -143,11 +143,11 @@ int mc_verb_exec(struct mc_global *g, int argc, char **argv, mc_err *err)
 		case 'G':
 			break;
 		default:
-			return mc_error(err, 0, "exec: bad option");
+			return mc_errorf(err, 0, "exec: bad option");
 		}
 	}
 	if (optind >= argc)
-		return mc_error(err, 0, "exec: need a container id");
+		return mc_errorf(err, 0, "exec: need a container id");
 	const char *id = argv[optind++];
 	struct mc_state st;
 	if (mc_state_load(g->root, id, &st, err) < 0)
@@ -156,7 +156,7 @@ int mc_verb_exec(struct mc_global *g, int argc, char **argv, mc_err *err)
 	struct mc_spec *cspec = NULL, *pspec = NULL;
 	enum mc_status s = mc_state_status(g->root, &st);
 	if (s != MC_RUNNING) {
-		mc_error(err, 0, "container \"%s\" is %s: cannot exec", id, mc_status_name(s));
+		mc_errorf(err, 0, "container \"%s\" is %s: cannot exec", id, mc_status_name(s));
 		goto out;
 	}
 	/* the container's own config gives the defaults (caps, seccomp, env) */
@@ -167,7 +167,7 @@ int mc_verb_exec(struct mc_global *g, int argc, char **argv, mc_err *err)
 			goto out;
 	} else {
 		if (optind >= argc) {
-			mc_error(err, 0, "exec: no command given");
+			mc_errorf(err, 0, "exec: no command given");
 			goto out;
 		}
 		json_object *root = cspec ? NULL : mc_spec_default_json();
@@ -209,7 +209,7 @@ int mc_verb_exec(struct mc_global *g, int argc, char **argv, mc_err *err)
 			unsigned u, gg = 0;
 			int k = sscanf(user, "%u:%u", &u, &gg);
 			if (k < 1) {
-				mc_error(err, 0, "exec: --user \"%s\": want UID[:GID]", user);
+				mc_errorf(err, 0, "exec: --user \"%s\": want UID[:GID]", user);
 				goto out;
 			}
 			pspec->process.uid = u;
@@ -226,7 +226,7 @@ int mc_verb_exec(struct mc_global *g, int argc, char **argv, mc_err *err)
 	int console_fd = -1;
 	if (pspec->process.terminal) {
 		if (!console) {
-			mc_error(err, 0, "exec: a terminal needs --console-socket");
+			mc_errorf(err, 0, "exec: a terminal needs --console-socket");
 			goto out;
 		}
 		console_fd = mc_console_connect(console, err);
@@ -253,23 +253,23 @@ int mc_verb_exec(struct mc_global *g, int argc, char **argv, mc_err *err)
 	if (pid_file) {
 		pidfile_fd = open(pid_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (pidfile_fd < 0) {
-			mc_error(err, errno, "pid file `%s`", pid_file);
+			mc_errorf(err, errno, "pid file `%s`", pid_file);
 			goto out;
 		}
 	}
 	int errpipe[2], gopipe[2], pidpipe[2];
 	if (pipe2(errpipe, O_CLOEXEC) < 0 || pipe2(gopipe, O_CLOEXEC) < 0 ||
 	    pipe2(pidpipe, O_CLOEXEC) < 0) {
-		mc_error(err, errno, "pipe");
+		mc_errorf(err, errno, "pipe");
 		goto out;
 	}
 	if (!detach && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
-		mc_error(err, errno, "exec: become subreaper");
+		mc_errorf(err, errno, "exec: become subreaper");
 		goto out;
 	}
 	pid_t helper = fork();
 	if (helper < 0) {
-		mc_error(err, errno, "fork");
+		mc_errorf(err, errno, "fork");
 		goto out;
 	}
 	if (helper == 0) {
@@ -283,7 +283,7 @@ int mc_verb_exec(struct mc_global *g, int argc, char **argv, mc_err *err)
 		}
 		pid_t pid = fork();
 		if (pid < 0) {
-			mc_error(&e, errno, "fork");
+			mc_errorf(&e, errno, "fork");
 			mc_write_all(errpipe[1], mc_error_text(e), strlen(mc_error_text(e)));
 			_exit(1);
 		}
@@ -303,13 +303,13 @@ int mc_verb_exec(struct mc_global *g, int argc, char **argv, mc_err *err)
 		    mc_terminal_setup(console_fd, p->console_h, p->console_w, &e) < 0)
 			goto child_fail;
 		if (chdir(p->cwd) < 0) {
-			mc_error(&e, errno, "chdir `%s`", p->cwd);
+			mc_errorf(&e, errno, "chdir `%s`", p->cwd);
 			goto child_fail;
 		}
 		if (mc_rlimits_apply(p, &e) < 0 || mc_caps_bounding(p, &e) < 0)
 			goto child_fail;
 		if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-			mc_error(&e, errno, "no_new_privileges");
+			mc_errorf(&e, errno, "no_new_privileges");
 			goto child_fail;
 		}
 		if (!p->no_new_privileges && mc_seccomp_load(pspec, &e) < 0)
@@ -320,7 +320,7 @@ int mc_verb_exec(struct mc_global *g, int argc, char **argv, mc_err *err)
 			goto child_fail;
 		syscall(SYS_close_range, 3 + preserve, ~0U, 4);
 		execvpe(p->args[0], p->args, p->env ? p->env : (char *[]){NULL});
-		mc_error(&e, errno, "exec `%s`", p->args[0]);
+		mc_errorf(&e, errno, "exec `%s`", p->args[0]);
 	child_fail:
 		mc_write_all(errpipe[1], mc_error_text(e), strlen(mc_error_text(e)));
 		_exit(127);
@@ -340,7 +340,7 @@ int mc_verb_exec(struct mc_global *g, int argc, char **argv, mc_err *err)
 		ssize_t n = mc_read_all(errpipe[0], ebuf, sizeof(ebuf) - 1);
 		close(errpipe[0]);
 		ebuf[n > 0 ? n : 0] = 0;
-		mc_error(err, 0, "exec: %s", n > 0 ? ebuf : "helper failed");
+		mc_errorf(err, 0, "exec: %s", n > 0 ? ebuf : "helper failed");
 		goto out;
 	}
 	close(pidpipe[0]);
@@ -349,7 +349,7 @@ int mc_verb_exec(struct mc_global *g, int argc, char **argv, mc_err *err)
 	int pl = snprintf(pb, sizeof(pb), "%d", pid);
 	for (size_t i = 0; i < nprocs; i++) {
 		if (write(procs[i], pb, pl) != pl && !*err)
-			mc_error(err, errno, "exec: join cgroup");
+			mc_errorf(err, errno, "exec: join cgroup");
 		close(procs[i]);
 	}
 	nprocs = 0;
@@ -361,7 +361,7 @@ int mc_verb_exec(struct mc_global *g, int argc, char **argv, mc_err *err)
 		goto out;
 	}
 	if (write(gopipe[1], "g", 1) != 1) {
-		mc_error(err, errno, "exec: release process");
+		mc_errorf(err, errno, "exec: release process");
 		close(gopipe[1]);
 		close(errpipe[0]);
 		goto out;
@@ -372,14 +372,14 @@ int mc_verb_exec(struct mc_global *g, int argc, char **argv, mc_err *err)
 	if (n > 0) {
 		ebuf[n] = 0;
 		waitpid(pid, NULL, 0);
-		mc_error(err, 0, "exec: %s", ebuf);
+		mc_errorf(err, 0, "exec: %s", ebuf);
 		goto out;
 	}
 	if (pidfile_fd >= 0) {
 		char b[24];
 		int l = snprintf(b, sizeof(b), "%d", pid);
 		if (mc_write_all(pidfile_fd, b, l) < 0) {
-			mc_error(err, errno, "pid file `%s`", pid_file);
+			mc_errorf(err, errno, "pid file `%s`", pid_file);
 			close(pidfile_fd);
 			goto out;
 		}

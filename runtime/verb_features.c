@@ -19,7 +19,7 @@ int mc_verb_features(struct mc_global *g, int argc, char **argv, mc_err *err)
 	(void)g;
 	(void)argv;
 	if (argc != 1)
-		return mc_error(err, 0, "features: takes no arguments");
+		return mc_errorf(err, 0, "features: takes no arguments");
 	static const char *const hooks[] = {"prestart",
 					    "createRuntime",
 					    "createContainer",

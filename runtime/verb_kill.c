@@ -13,11 +13,11 @@ int mc_verb_kill(struct mc_global *g, int argc, char **argv, mc_err *err)
 	int c;
 	while ((c = getopt_long(argc, argv, "a", opts, NULL)) != -1) {
 		if (c != 'a')
-			return mc_error(err, 0, "kill: bad option");
+			return mc_errorf(err, 0, "kill: bad option");
 		all = true;
 	}
 	if (optind >= argc || argc - optind > 2)
-		return mc_error(err, 0, "kill: usage: kill [--all] ID [SIGNAL]");
+		return mc_errorf(err, 0, "kill: usage: kill [--all] ID [SIGNAL]");
 	int sig = SIGTERM;
 	if (argc - optind == 2 && mc_signal_parse(argv[optind + 1], &sig, err) < 0)
 		return -1;
@@ -27,11 +27,11 @@ int mc_verb_kill(struct mc_global *g, int argc, char **argv, mc_err *err)
 	int r = 0;
 	enum mc_status s = mc_state_status(g->root, &st);
 	if (s == MC_STOPPED || s == MC_CREATING)
-		r = mc_error(err, 0, "container \"%s\" is not running", st.id);
+		r = mc_errorf(err, 0, "container \"%s\" is not running", st.id);
 	else if (all && st.has_cg)
 		r = mc_cg_kill_all(&st.cg, sig, err);
 	else if (kill(st.pid, sig) < 0)
-		r = mc_error(err, errno, "kill %d", st.pid);
+		r = mc_errorf(err, errno, "kill %d", st.pid);
 	mc_state_free(&st);
 	return r;
 }

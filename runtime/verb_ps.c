@@ -16,14 +16,14 @@ int mc_verb_ps(struct mc_global *g, int argc, char **argv, mc_err *err)
 	int c;
 	while ((c = getopt_long(argc, argv, "f:", opts, NULL)) != -1) {
 		if (c != 'f')
-			return mc_error(err, 0, "ps: bad option");
+			return mc_errorf(err, 0, "ps: bad option");
 		if (!strcmp(optarg, "json"))
 			json = true;
 		else if (strcmp(optarg, "table") != 0)
-			return mc_error(err, 0, "ps: --format must be table or json");
+			return mc_errorf(err, 0, "ps: --format must be table or json");
 	}
 	if (optind != argc - 1)
-		return mc_error(err, 0, "ps: need exactly one container id");
+		return mc_errorf(err, 0, "ps: need exactly one container id");
 	struct mc_state st;
 	if (mc_state_load(g->root, argv[optind], &st, err) < 0)
 		return -1;

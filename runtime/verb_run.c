@@ -17,7 +17,7 @@
 #include "cleanup.h"
 #include "cli.h"
 #include "container.h"
-#include "jsonc.h"
+#include <json-c/json.h>
 #include "network.h"
 #include "sync.h"
 #include "terminal.h"
@@ -39,7 +39,7 @@ static int run_foreground(struct mc_spec *spec, struct mc_create_opts *o, bool t
 	int sp[2] = {-1, -1};
 	if (tty) {
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
-			return mc_error(err, errno, "socketpair");
+			return mc_errorf(err, errno, "socketpair");
 		o->console_sock_fd = sp[1];
 	}
 	struct mc_state st;
@@ -58,7 +58,7 @@ static int run_foreground(struct mc_spec *spec, struct mc_create_opts *o, bool t
 		close(sp[0]);
 		if (master < 0) {
 			mc_error_free(err);
-			mc_error(err, 0, "run: no terminal from the container");
+			mc_errorf(err, 0, "run: no terminal from the container");
 			mc_err e2 = NULL;
 			mc_container_destroy(o->root, &st, &e2);
 			mc_error_free(&e2);
@@ -90,7 +90,7 @@ static int run_foreground(struct mc_spec *spec, struct mc_create_opts *o, bool t
 	mc_err e2 = NULL;
 	bool late_error = false;
 	if (mc_sync_recv(sync_fd, &m, &e2) == 0 && m.type == MC_SYNC_ERROR) {
-		mc_error(err, 0, "%s", m.text);
+		mc_errorf(err, 0, "%s", m.text);
 		late_error = true;
 	}
 	mc_error_free(&e2);
@@ -142,7 +142,7 @@ static int run_short(struct mc_global *g, int argc, char **argv, mc_err *err)
 			char *end;
 			cpus = strtod(optarg, &end);
 			if (*end || !(cpus >= 0.01 && cpus <= 1024))
-				return mc_error(
+				return mc_errorf(
 				    err, 0, "--cpus: \"%s\" is not a number in 0.01..1024", optarg);
 			break;
 		}
@@ -150,7 +150,7 @@ static int run_short(struct mc_global *g, int argc, char **argv, mc_err *err)
 			if (mc_parse_size(optarg, &mem, err) < 0)
 				return mc_wrap(err, "--memory");
 			if (mem < (1 << 20))
-				return mc_error(err, 0, "--memory: at least 1M");
+				return mc_errorf(err, 0, "--memory: at least 1M");
 			break;
 		case 'p':
 			if (mc_parse_uint(optarg, 1, 1 << 22, &pids, "--pids", err) < 0)
@@ -169,14 +169,14 @@ static int run_short(struct mc_global *g, int argc, char **argv, mc_err *err)
 			hostname = optarg;
 			break;
 		default:
-			return mc_error(err, 0, "run: bad option (see minict --help)");
+			return mc_errorf(err, 0, "run: bad option (see minict --help)");
 		}
 	}
 	if (optind >= argc)
-		return mc_error(err, 0, "run: no command given (minict run --rootfs DIR -- cmd)");
+		return mc_errorf(err, 0, "run: no command given (minict run --rootfs DIR -- cmd)");
 	_cleanup_free_ char *abs = realpath(rootfs, NULL);
 	if (!abs)
-		return mc_error(err, errno, "--rootfs `%s`", rootfs);
+		return mc_errorf(err, errno, "--rootfs `%s`", rootfs);
 	char idbuf[64];
 	snprintf(idbuf, sizeof(idbuf), "run-%d", getpid());
 	const char *id = id_arg ? id_arg : idbuf;
@@ -188,7 +188,7 @@ static int run_short(struct mc_global *g, int argc, char **argv, mc_err *err)
 
 	json_object *root = mc_spec_default_json();
 	if (!root)
-		return mc_error(err, 0, "run: default spec");
+		return mc_errorf(err, 0, "run: default spec");
 	set_path(root, "root", "path", json_object_new_string(abs));
 	json_object *args = json_object_new_array();
 	for (int i = optind; i < argc; i++)
@@ -255,7 +255,7 @@ int mc_verb_run(struct mc_global *g, int argc, char **argv, mc_err *err)
 		return -1;
 	_cleanup_free_ char *abs = realpath(bundle, NULL);
 	if (!abs)
-		return mc_error(err, errno, "bundle `%s`", bundle);
+		return mc_errorf(err, errno, "bundle `%s`", bundle);
 	o.bundle = abs;
 	struct mc_spec *spec = NULL;
 	if (mc_spec_load(abs, &spec, err) < 0)

@@ -9,7 +9,7 @@
 int mc_verb_state(struct mc_global *g, int argc, char **argv, mc_err *err)
 {
 	if (argc != 2)
-		return mc_error(err, 0, "state: need exactly one container id");
+		return mc_errorf(err, 0, "state: need exactly one container id");
 	struct mc_state st;
 	if (mc_state_load(g->root, argv[1], &st, err) < 0)
 		return -1;

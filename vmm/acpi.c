@@ -62,10 +62,10 @@ static uint64_t align16(uint64_t x)
 int acpi_build(struct guest_mem *gm, unsigned ncpus, uint64_t *rsdp_out, mc_err *err)
 {
 	if (ncpus == 0 || ncpus > ACPI_MAX_CPUS)
-		return mc_error(err, 0, "ACPI: %u vCPUs (1 to %d)", ncpus, ACPI_MAX_CPUS);
+		return mc_errorf(err, 0, "ACPI: %u vCPUs (1 to %d)", ncpus, ACPI_MAX_CPUS);
 	uint8_t *base = gm_ptr(gm, ACPI_ADDR, ACPI_MAX);
 	if (!base)
-		return mc_error(err, 0, "ACPI: guest memory too small");
+		return mc_errorf(err, 0, "ACPI: guest memory too small");
 	memset(base, 0, ACPI_MAX);
 	uint64_t rsdp = ACPI_ADDR;
 	uint64_t xsdt = align16(rsdp + ACPI_RSDP_LEN);
@@ -77,7 +77,7 @@ int acpi_build(struct guest_mem *gm, unsigned ncpus, uint64_t *rsdp_out, mc_err 
 	uint64_t madt = align16(dsdt + dsdt_len);
 	uint32_t madt_len = 44 + 8 * ncpus + 12 + 10 + 6;
 	if (madt + madt_len > ACPI_ADDR + ACPI_MAX)
-		return mc_error(err, 0, "ACPI: tables do not fit");
+		return mc_errorf(err, 0, "ACPI: tables do not fit");
 #define AT(gpa) (base + ((gpa)-ACPI_ADDR))
 
 	/* RSDP, revision 2: the XSDT holds 64-bit table addresses. */

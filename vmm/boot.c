@@ -23,7 +23,8 @@ int boot_build_cmdline(const char *base, char **args, size_t nargs, char *out, s
 #define APPEND(s, l)                                                                               \
 	do {                                                                                       \
 		if ((l) > max - n)                                                                 \
-			return mc_error(err, 0, "kernel command line longer than %zu bytes", max); \
+			return mc_errorf(err, 0, "kernel command line longer than %zu bytes",      \
+					 max);                                                     \
 		memcpy(out + n, (s), (l));                                                         \
 		n += (l);                                                                          \
 	} while (0)
@@ -33,12 +34,12 @@ int boot_build_cmdline(const char *base, char **args, size_t nargs, char *out, s
 		for (size_t i = 0; i < nargs; i++) {
 			const char *a = args[i];
 			if (strchr(a, '"'))
-				return mc_error(err, 0,
-						"argument `%s`: the kernel command line cannot "
-						"carry a `\"`",
-						a);
+				return mc_errorf(err, 0,
+						 "argument `%s`: the kernel command line cannot "
+						 "carry a `\"`",
+						 a);
 			if (strpbrk(a, "\n\r"))
-				return mc_error(err, 0, "argument %zu holds a line break", i + 1);
+				return mc_errorf(err, 0, "argument %zu holds a line break", i + 1);
 			bool quote = !*a || strpbrk(a, " \t");
 			APPEND(" ", 1);
 			if (quote)
@@ -69,24 +70,24 @@ static int load_initrd(struct vm *vm, const char *path, uint64_t floor, uint64_t
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return mc_error(err, errno, "initrd: open `%s`", path);
+		return mc_errorf(err, errno, "initrd: open `%s`", path);
 	struct stat st;
 	if (fstat(fd, &st) < 0)
-		return mc_error(err, errno, "initrd: stat `%s`", path);
+		return mc_errorf(err, errno, "initrd: stat `%s`", path);
 	if (!S_ISREG(st.st_mode))
-		return mc_error(err, 0, "initrd `%s` is not a regular file", path);
+		return mc_errorf(err, 0, "initrd `%s` is not a regular file", path);
 	uint64_t sz = (uint64_t)st.st_size;
 	if (sz == 0)
-		return mc_error(err, 0, "initrd `%s` is empty", path);
+		return mc_errorf(err, 0, "initrd `%s` is empty", path);
 	if (boot_place_initrd(sz, floor, limit, addr) < 0)
-		return mc_error(err, 0,
-				"initrd `%s` (%llu MiB) does not fit in guest memory (%llu MiB) "
-				"above the kernel: raise --mem",
-				path, (unsigned long long)(sz >> 20) + 1,
-				(unsigned long long)(vm->gm.size >> 20));
+		return mc_errorf(err, 0,
+				 "initrd `%s` (%llu MiB) does not fit in guest memory (%llu MiB) "
+				 "above the kernel: raise --mem",
+				 path, (unsigned long long)(sz >> 20) + 1,
+				 (unsigned long long)(vm->gm.size >> 20));
 	uint8_t *dst = gm_ptr(&vm->gm, *addr, sz);
 	if (!dst || mc_read_all(fd, dst, sz) != (ssize_t)sz)
-		return mc_error(err, errno, "initrd: read `%s`", path);
+		return mc_errorf(err, errno, "initrd: read `%s`", path);
 	*size = sz;
 	return 0;
 }
@@ -100,7 +101,7 @@ static int write_gdt_and_pages(struct vm *vm, bool long_mode, mc_err *err)
 	uint8_t *pdpt = gm_ptr(&vm->gm, PDPT_ADDR, 4096);
 	uint8_t *pd = gm_ptr(&vm->gm, PD_ADDR, 4 * 4096);
 	if (!gdt || !pml4 || !pdpt || !pd)
-		return mc_error(err, 0, "guest memory too small for boot tables");
+		return mc_errorf(err, 0, "guest memory too small for boot tables");
 	put64(gdt + 0, 0);
 	put64(gdt + 8, 0);
 	put64(gdt + BOOT_CS, long_mode ? 0x00af9b000000ffffull : 0x00cf9b000000ffffull);
@@ -131,8 +132,8 @@ int boot_load(struct vm *vm, const struct boot_config *bc, mc_err *err)
 					 4) == 0;
 	bool is_bz = len >= 0x206 && memcmp(img + 0x202, "HdrS", 4) == 0;
 	if (!is_elf && !is_bz)
-		return mc_error(err, 0, "kernel `%s` is neither a bzImage nor an ELF vmlinux",
-				bc->kernel);
+		return mc_errorf(err, 0, "kernel `%s` is neither a bzImage nor an ELF vmlinux",
+				 bc->kernel);
 
 	struct bz_info bz;
 	struct pvh_info pvh;
@@ -156,7 +157,7 @@ int boot_load(struct vm *vm, const struct boot_config *bc, mc_err *err)
 
 	char *cmdline = gm_ptr(&vm->gm, CMDLINE_ADDR, cmdline_max + 1);
 	if (!cmdline)
-		return mc_error(err, 0, "guest memory too small for the command line");
+		return mc_errorf(err, 0, "guest memory too small for the command line");
 	if (boot_build_cmdline(bc->cmdline ? bc->cmdline : BOOT_DEFAULT_CMDLINE, bc->args,
 			       bc->nargs, cmdline, cmdline_max, err) < 0)
 		return -1;

@@ -19,7 +19,7 @@ int console_parse(const char *spec, struct console *c, mc_err *err)
 	else if (strncmp(spec, "file:", 5) == 0 && spec[5])
 		c->kind = CONSOLE_FILE, c->path = spec + 5;
 	else
-		return mc_error(err, 0, "--console `%s`: use none, stdio or file:PATH", spec);
+		return mc_errorf(err, 0, "--console `%s`: use none, stdio or file:PATH", spec);
 	return 0;
 }
 
@@ -28,7 +28,7 @@ int console_open(struct console *c, mc_err *err)
 	if (c->kind == CONSOLE_FILE) {
 		c->out_fd = open(c->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (c->out_fd < 0)
-			return mc_error(err, errno, "console: open `%s`", c->path);
+			return mc_errorf(err, errno, "console: open `%s`", c->path);
 		c->owns_fd = true;
 	} else if (c->kind == CONSOLE_STDIO) {
 		c->out_fd = STDOUT_FILENO;
@@ -76,10 +76,10 @@ int console_start_input(struct console *c, struct uart *u, mc_err *err)
 	c->uart = u;
 	c->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (c->stop_fd < 0)
-		return mc_error(err, errno, "console: eventfd");
+		return mc_errorf(err, errno, "console: eventfd");
 	int e = pthread_create(&c->input, NULL, input_thread, c);
 	if (e)
-		return mc_error(err, e, "console: input thread");
+		return mc_errorf(err, e, "console: input thread");
 	c->input_started = true;
 	return 0;
 }

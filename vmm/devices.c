@@ -16,7 +16,7 @@ static void uart_set_irq(void *opaque, int level)
 	struct vm *vm = opaque;
 	struct kvm_irq_level irq = {.irq = COM1_IRQ, .level = (uint32_t)level};
 	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0)
-		mc_debug("KVM_IRQ_LINE %d: %s", COM1_IRQ, strerror(errno));
+		mc_log_debug("KVM_IRQ_LINE %d: %s", COM1_IRQ, strerror(errno));
 }
 
 /* Milestones from guestinit and the test guests (guestinit/debug_port.h). */
@@ -43,10 +43,10 @@ static void debug_port_io(void *opaque, uint64_t off, uint8_t *data, uint32_t le
 				 __ATOMIC_RELEASE);
 		break;
 	case MINI_DBG_NOTE:
-		mc_info("guest note 0x%06x", MINI_DBG_PAYLOAD(v));
+		mc_log_info("guest note 0x%06x", MINI_DBG_PAYLOAD(v));
 		break;
 	default:
-		mc_debug("debug port: unknown value 0x%08x", v);
+		mc_log_debug("debug port: unknown value 0x%08x", v);
 		break;
 	}
 }

@@ -6,16 +6,16 @@ int io_register(struct io_bus *bus, uint64_t base, uint64_t len, io_handler_fn f
 		const char *name, mc_err *err)
 {
 	if (len == 0 || base + len < base)
-		return mc_error(err, 0, "%s %s: bad range", bus->name, name);
+		return mc_errorf(err, 0, "%s %s: bad range", bus->name, name);
 	if (bus->n == IO_MAX_REGIONS)
-		return mc_error(err, 0, "%s %s: trap table full", bus->name, name);
+		return mc_errorf(err, 0, "%s %s: trap table full", bus->name, name);
 	unsigned pos = 0;
 	while (pos < bus->n && bus->r[pos].base < base)
 		pos++;
 	if ((pos > 0 && bus->r[pos - 1].base + bus->r[pos - 1].len > base) ||
 	    (pos < bus->n && base + len > bus->r[pos].base))
-		return mc_error(err, 0, "%s %s at 0x%llx overlaps another device", bus->name, name,
-				(unsigned long long)base);
+		return mc_errorf(err, 0, "%s %s at 0x%llx overlaps another device", bus->name, name,
+				 (unsigned long long)base);
 	memmove(&bus->r[pos + 1], &bus->r[pos], (bus->n - pos) * sizeof(bus->r[0]));
 	bus->r[pos] = (struct io_region){base, len, fn, opaque, name};
 	bus->n++;

@@ -75,42 +75,42 @@ static int parse(int argc, char **argv, struct run_opts *o, mc_err *err)
 			break;
 		case 't':
 			if (strcmp(optarg, "json") != 0)
-				return mc_error(err, 0, "--timings `%s`: only `json` is supported",
-						optarg);
+				return mc_errorf(err, 0, "--timings `%s`: only `json` is supported",
+						 optarg);
 			o->timings_json = true;
 			break;
 		case 'h':
 			fputs(usage, stdout);
 			exit(0);
 		case ':':
-			return mc_error(err, 0, "option `%s` needs a value", argv[optind - 1]);
+			return mc_errorf(err, 0, "option `%s` needs a value", argv[optind - 1]);
 		default:
-			return mc_error(err, 0, "unknown option `%s` (see minivm run --help)",
-					argv[optind - 1]);
+			return mc_errorf(err, 0, "unknown option `%s` (see minivm run --help)",
+					 argv[optind - 1]);
 		}
 	}
 	if (optind < argc) {
 		if (strcmp(argv[optind - 1], "--") != 0)
-			return mc_error(err, 0,
-					"unexpected argument `%s` (put the guest command "
-					"after --)",
-					argv[optind]);
+			return mc_errorf(err, 0,
+					 "unexpected argument `%s` (put the guest command "
+					 "after --)",
+					 argv[optind]);
 		o->boot.args = argv + optind;
 		o->boot.nargs = (size_t)(argc - optind);
 	}
 	if (!o->boot.kernel)
-		return mc_error(err, 0, "missing --kernel (see minivm run --help)");
+		return mc_errorf(err, 0, "missing --kernel (see minivm run --help)");
 	if (o->mem < MEM_MIN)
-		return mc_error(err, 0, "--mem %llu KiB is too small (at least %llu MiB)",
-				(unsigned long long)(o->mem >> 10), MEM_MIN >> 20);
+		return mc_errorf(err, 0, "--mem %llu KiB is too small (at least %llu MiB)",
+				 (unsigned long long)(o->mem >> 10), MEM_MIN >> 20);
 	o->mem = (o->mem + (2ull << 20) - 1) & ~((2ull << 20) - 1);
 	struct sysinfo si;
 	if (sysinfo(&si) == 0) {
 		uint64_t host = (uint64_t)si.totalram * si.mem_unit;
 		if (o->mem > host)
-			return mc_error(err, 0, "--mem %llu MiB is more than this host's %llu MiB",
-					(unsigned long long)(o->mem >> 20),
-					(unsigned long long)(host >> 20));
+			return mc_errorf(err, 0, "--mem %llu MiB is more than this host's %llu MiB",
+					 (unsigned long long)(o->mem >> 20),
+					 (unsigned long long)(host >> 20));
 	}
 	return 0;
 }
@@ -153,9 +153,9 @@ int cmd_run(int argc, char **argv)
 	    vm_add_devices(&vm, con.out_fd, &err) < 0 || vm_create_vcpus(&vm, &err) < 0 ||
 	    console_start_input(&con, &vm.uart, &err) < 0)
 		goto out;
-	mc_debug("booting %s (%s entry at 0x%llx), %u vCPUs, %llu MiB", o.boot.kernel,
-		 vm.entry.protocol, (unsigned long long)vm.entry.rip, vm.ncpus,
-		 (unsigned long long)(o.mem >> 20));
+	mc_log_debug("booting %s (%s entry at 0x%llx), %u vCPUs, %llu MiB", o.boot.kernel,
+		     vm.entry.protocol, (unsigned long long)vm.entry.rip, vm.ncpus,
+		     (unsigned long long)(o.mem >> 20));
 	timings_mark(MS_SETUP);
 	if (vm_run(&vm, &err) < 0)
 		goto out;
@@ -165,12 +165,13 @@ int cmd_run(int argc, char **argv)
 		char where[256];
 		vm_describe_cpus(&vm, where, sizeof(where));
 		/* Where the guest was helps with a guest that hung before its init. */
-		mc_warn("%s; the guest %s; %s", vm.end_msg,
-			timings_ms(MS_INIT) < 0 ? "had not reached init" : "was running", where);
+		mc_log_warn("%s; the guest %s; %s", vm.end_msg,
+			    timings_ms(MS_INIT) < 0 ? "had not reached init" : "was running",
+			    where);
 		break;
 	default:
 		status = vm.guest_status >= 0 ? vm.guest_status : 0;
-		mc_debug("%s", vm.end_msg);
+		mc_log_debug("%s", vm.end_msg);
 		break;
 	}
 out:

@@ -1,6 +1,6 @@
 #include "timings.h"
 
-#include <json-c/json.h> /* not with lib/error.h: json-c's debug.h also has an mc_error */
+#include <json-c/json.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>

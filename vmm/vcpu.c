@@ -61,7 +61,7 @@ static void set_msrs(struct vcpu *v)
 		one->entries[0].index = msrs[i].index;
 		one->entries[0].data = msrs[i].value;
 		if (ioctl(v->fd, KVM_SET_MSRS, one) != 1)
-			mc_debug("vcpu%u: MSR 0x%x not settable here", v->id, msrs[i].index);
+			mc_log_debug("vcpu%u: MSR 0x%x not settable here", v->id, msrs[i].index);
 	}
 }
 
@@ -70,7 +70,7 @@ static int set_lapic(struct vcpu *v, mc_err *err)
 {
 	struct kvm_lapic_state la;
 	if (ioctl(v->fd, KVM_GET_LAPIC, &la) < 0)
-		return mc_error(err, errno, "vcpu%u: KVM_GET_LAPIC", v->id);
+		return mc_errorf(err, errno, "vcpu%u: KVM_GET_LAPIC", v->id);
 	uint32_t lint0, lint1;
 	memcpy(&lint0, la.regs + 0x350, 4);
 	memcpy(&lint1, la.regs + 0x360, 4);
@@ -79,7 +79,7 @@ static int set_lapic(struct vcpu *v, mc_err *err)
 	memcpy(la.regs + 0x350, &lint0, 4);
 	memcpy(la.regs + 0x360, &lint1, 4);
 	if (ioctl(v->fd, KVM_SET_LAPIC, &la) < 0)
-		return mc_error(err, errno, "vcpu%u: KVM_SET_LAPIC", v->id);
+		return mc_errorf(err, errno, "vcpu%u: KVM_SET_LAPIC", v->id);
 	return 0;
 }
 
@@ -102,7 +102,7 @@ static int set_boot_regs(struct vcpu *v, mc_err *err)
 	const struct boot_entry *be = &v->vm->entry;
 	struct kvm_sregs sr;
 	if (ioctl(v->fd, KVM_GET_SREGS, &sr) < 0)
-		return mc_error(err, errno, "vcpu%u: KVM_GET_SREGS", v->id);
+		return mc_errorf(err, errno, "vcpu%u: KVM_GET_SREGS", v->id);
 	bool lm = be->mode == BOOT_MODE_LONG64;
 	seg(&sr.cs, BOOT_CS, 0xb, lm, false); /* execute/read, accessed */
 	seg(&sr.ds, BOOT_DS, 0x3, false, false);
@@ -123,10 +123,10 @@ static int set_boot_regs(struct vcpu *v, mc_err *err)
 		sr.efer = 0;
 	}
 	if (ioctl(v->fd, KVM_SET_SREGS, &sr) < 0)
-		return mc_error(err, errno, "vcpu%u: KVM_SET_SREGS", v->id);
+		return mc_errorf(err, errno, "vcpu%u: KVM_SET_SREGS", v->id);
 	struct kvm_regs r = {.rflags = 0x2, .rip = be->rip, .rsi = be->rsi, .rbx = be->rbx};
 	if (ioctl(v->fd, KVM_SET_REGS, &r) < 0)
-		return mc_error(err, errno, "vcpu%u: KVM_SET_REGS", v->id);
+		return mc_errorf(err, errno, "vcpu%u: KVM_SET_REGS", v->id);
 	return 0;
 }
 
@@ -137,27 +137,27 @@ int vcpu_create(struct vm *vm, unsigned id, mc_err *err)
 	v->id = id;
 	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
 	if (v->fd < 0)
-		return mc_error(err, errno, "vcpu%u: KVM_CREATE_VCPU", id);
+		return mc_errorf(err, errno, "vcpu%u: KVM_CREATE_VCPU", id);
 	int sz = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (sz < (int)sizeof(struct kvm_run))
-		return mc_error(err, errno, "KVM_GET_VCPU_MMAP_SIZE");
+		return mc_errorf(err, errno, "KVM_GET_VCPU_MMAP_SIZE");
 	v->run_size = (size_t)sz;
 	void *run = mmap(NULL, v->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
 	if (run == MAP_FAILED)
-		return mc_error(err, errno, "vcpu%u: mmap kvm_run", id);
+		return mc_errorf(err, errno, "vcpu%u: mmap kvm_run", id);
 	v->run = run;
 
 	_cleanup_free_ struct kvm_cpuid2 *c = cpuid_for_vcpu(vm->cpuid, vm->ncpus, id);
 	if (!c)
-		return mc_error(err, ENOMEM, "vcpu%u: CPUID", id);
+		return mc_errorf(err, ENOMEM, "vcpu%u: CPUID", id);
 	if (ioctl(v->fd, KVM_SET_CPUID2, c) < 0)
-		return mc_error(err, errno, "vcpu%u: KVM_SET_CPUID2", id);
+		return mc_errorf(err, errno, "vcpu%u: KVM_SET_CPUID2", id);
 	set_msrs(v);
 	if (set_lapic(v, err) < 0)
 		return -1;
 	struct kvm_fpu fpu = {.fcw = 0x37f, .mxcsr = 0x1f80};
 	if (ioctl(v->fd, KVM_SET_FPU, &fpu) < 0)
-		return mc_error(err, errno, "vcpu%u: KVM_SET_FPU", id);
+		return mc_errorf(err, errno, "vcpu%u: KVM_SET_FPU", id);
 	/* The boot vCPU starts at the kernel entry; the others wait for INIT/SIPI in the
 	 * in-kernel LAPIC (KVM's default MP state for non-BSPs). */
 	if (id == 0 && set_boot_regs(v, err) < 0)

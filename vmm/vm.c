@@ -32,7 +32,7 @@ static int get_supported_cpuid(struct vm *vm, mc_err *err)
 	for (unsigned n = 64; n <= 4096; n *= 2) {
 		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
 		if (!c)
-			return mc_error(err, ENOMEM, "CPUID");
+			return mc_errorf(err, ENOMEM, "CPUID");
 		c->nent = n;
 		if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
 			/* The in-kernel LAPIC emulates the TSC-deadline timer, but KVM leaves the
@@ -48,9 +48,9 @@ static int get_supported_cpuid(struct vm *vm, mc_err *err)
 		int e = errno;
 		free(c);
 		if (e != E2BIG)
-			return mc_error(err, e, "KVM_GET_SUPPORTED_CPUID");
+			return mc_errorf(err, e, "KVM_GET_SUPPORTED_CPUID");
 	}
-	return mc_error(err, E2BIG, "KVM_GET_SUPPORTED_CPUID");
+	return mc_errorf(err, E2BIG, "KVM_GET_SUPPORTED_CPUID");
 }
 
 static int add_slot(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size, void *host,
@@ -61,8 +61,8 @@ static int add_slot(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size, v
 						.memory_size = size,
 						.userspace_addr = (uint64_t)(uintptr_t)host};
 	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
-		return mc_error(err, errno, "KVM_SET_USER_MEMORY_REGION (slot %u, %llu MiB)", slot,
-				(unsigned long long)(size >> 20));
+		return mc_errorf(err, errno, "KVM_SET_USER_MEMORY_REGION (slot %u, %llu MiB)", slot,
+				 (unsigned long long)(size >> 20));
 	return 0;
 }
 
@@ -80,15 +80,15 @@ int vm_create(struct vm *vm, unsigned ncpus, uint64_t mem, mc_err *err)
 
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0)
-		return mc_error(err, errno, "open `/dev/kvm`%s",
-				errno == ENOENT ? " (no KVM here: see `minivm doctor`)"
-				: errno == EACCES
-				    ? " (no permission: join the kvm group or run as root)"
-				    : "");
+		return mc_errorf(err, errno, "open `/dev/kvm`%s",
+				 errno == ENOENT ? " (no KVM here: see `minivm doctor`)"
+				 : errno == EACCES
+				     ? " (no permission: join the kvm group or run as root)"
+				     : "");
 	int api = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
 	if (api != KVM_API_VERSION)
-		return mc_error(err, 0, "/dev/kvm speaks API version %d, not %d", api,
-				KVM_API_VERSION);
+		return mc_errorf(err, 0, "/dev/kvm speaks API version %d, not %d", api,
+				 KVM_API_VERSION);
 	static const struct {
 		long cap;
 		const char *name;
@@ -99,31 +99,32 @@ int vm_create(struct vm *vm, unsigned ncpus, uint64_t mem, mc_err *err)
 		    {KVM_CAP_IMMEDIATE_EXIT, "IMMEDIATE_EXIT"}};
 	for (size_t i = 0; i < MC_ARRAY_SIZE(need); i++)
 		if (!has_cap(vm->kvm_fd, need[i].cap))
-			return mc_error(err, 0, "/dev/kvm lacks KVM_CAP_%s (see `minivm doctor`)",
-					need[i].name);
+			return mc_errorf(err, 0, "/dev/kvm lacks KVM_CAP_%s (see `minivm doctor`)",
+					 need[i].name);
 	int max_cpus = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
 	if (max_cpus <= 0)
 		max_cpus = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
 	if (max_cpus > 0 && ncpus > (unsigned)max_cpus)
-		return mc_error(err, 0, "--cpus %u: this KVM supports at most %d", ncpus, max_cpus);
+		return mc_errorf(err, 0, "--cpus %u: this KVM supports at most %d", ncpus,
+				 max_cpus);
 
 	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
 	if (vm->vm_fd < 0)
-		return mc_error(err, errno, "KVM_CREATE_VM");
+		return mc_errorf(err, errno, "KVM_CREATE_VM");
 	if (has_cap(vm->kvm_fd, KVM_CAP_SET_TSS_ADDR) &&
 	    ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)TSS_KVM_ADDR) < 0)
-		return mc_error(err, errno, "KVM_SET_TSS_ADDR");
+		return mc_errorf(err, errno, "KVM_SET_TSS_ADDR");
 	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
-		return mc_error(err, errno, "KVM_CREATE_IRQCHIP");
+		return mc_errorf(err, errno, "KVM_CREATE_IRQCHIP");
 	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
 	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
-		return mc_error(err, errno, "KVM_CREATE_PIT2");
+		return mc_errorf(err, errno, "KVM_CREATE_PIT2");
 
 	void *ram = mmap(NULL, mem, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (ram == MAP_FAILED)
-		return mc_error(err, errno, "mmap %llu MiB of guest memory",
-				(unsigned long long)(mem >> 20));
+		return mc_errorf(err, errno, "mmap %llu MiB of guest memory",
+				 (unsigned long long)(mem >> 20));
 	vm->ram = ram;
 	gm_init(&vm->gm, ram, mem);
 	madvise(ram, mem, MADV_HUGEPAGE); /* fewer EPT/NPT walks; fine if unsupported */
@@ -211,7 +212,7 @@ int vm_run(struct vm *vm, mc_err *err)
 		if (vm->vcpus[i].started)
 			pthread_join(vm->vcpus[i].thread, NULL);
 	if (vm->end == VM_FAILED)
-		return mc_error(err, 0, "%s", vm->end_msg);
+		return mc_errorf(err, 0, "%s", vm->end_msg);
 	return 0;
 }
 

@@ -57,8 +57,8 @@ static void error_context_chain(void **state)
 {
 	(void)state;
 	mc_err err = NULL;
-	mc_error(&err, 2, "open `%s`", "/nonexistent");
-	mc_error(&err, 0, "second error is ignored");
+	mc_errorf(&err, 2, "open `%s`", "/nonexistent");
+	mc_errorf(&err, 0, "second error is ignored");
 	mc_wrap(&err, "load kernel");
 	assert_string_equal(mc_error_text(err),
 			    "load kernel: open `/nonexistent`: No such file or directory");

@@ -15,7 +15,7 @@
 #include <sys/mount.h>
 
 #include "runtime/cli.h"
-#include "jsonc.h"
+#include <json-c/json.h>
 #include "runtime/network.h"
 #include "runtime/security.h"
 #include "runtime/spec.h"
