@@ -110,18 +110,13 @@ static int pid_is_ours(pid_t pid, const char *marker)
 {
 	if (pid <= 0 || kill(pid, 0) < 0)
 		return 0;
-	char path[64], buf[8192];
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	char buf[8192];
+	ssize_t n = mc_read_proc(pid, "cmdline", buf, sizeof(buf));
 	if (n <= 0)
 		return 0;
 	for (ssize_t i = 0; i < n; i++)
 		if (buf[i] == '\0')
 			buf[i] = ' ';
-	buf[n] = '\0';
 	/* a zombie has an empty cmdline and fails above */
 	return strstr(buf, marker) != NULL;
 }

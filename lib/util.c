@@ -162,6 +162,22 @@ ssize_t mc_read_all(int fd, void *buf, size_t len)
 	return (ssize_t)done;
 }
 
+ssize_t mc_read_proc(pid_t pid, const char *name, char *buf, size_t size)
+{
+	char path[64];
+	if (size == 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = mc_read_all(fd, buf, size - 1);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return n;
+}
+
 uint64_t mc_now_ns(void)
 {
 	struct timespec ts;

@@ -21,6 +21,8 @@ int mc_write_file(const char *path, const void *buf, size_t len, mc_err *err);
 ssize_t mc_write_all(int fd, const void *buf, size_t len);
 /* read() exactly len bytes unless EOF; returns bytes read or -1. */
 ssize_t mc_read_all(int fd, void *buf, size_t len);
+/* Read /proc/<pid>/<name> into buf (NUL-terminated); returns its length, or -1. */
+ssize_t mc_read_proc(pid_t pid, const char *name, char *buf, size_t size);
 /* Monotonic clock in nanoseconds. */
 uint64_t mc_now_ns(void);
 /* mkdir -p with mode. */
