@@ -41,3 +41,14 @@ pids_matching() {
 	done
 	return 0
 }
+# need_stock_kernel_kvm: skip unless this /dev/kvm can boot Debian's stock kernel (hardware
+# virtualization: the lab here) and the guest images are built.
+need_stock_kernel_kvm() {
+	[ -c /dev/kvm ] || skip "no /dev/kvm"
+	[ -d /sys/module/kvm_pvm ] && skip "PVM /dev/kvm cannot boot stock kernels (run in the lab)"
+	local v
+	for v in MINIVM_KERNEL MINIVM_VMLINUX MINIVM_INITRD; do
+		[ -f "${!v:-}" ] || skip "no $v (make images)"
+	done
+	return 0
+}

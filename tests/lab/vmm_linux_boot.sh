@@ -3,11 +3,7 @@
 # command's exit status becomes minivm's, the console works both ways, and the guest sees the
 # vCPUs and memory it was given. Needs hardware-virtualization KVM (the lab, here).
 . "$ROOT/tests/lib.sh"
-[ -c /dev/kvm ] || skip "no /dev/kvm"
-[ -d /sys/module/kvm_pvm ] && skip "PVM /dev/kvm cannot boot stock kernels (run in the lab)"
-for v in MINIVM_KERNEL MINIVM_VMLINUX MINIVM_INITRD; do
-	[ -f "${!v:-}" ] || skip "no $v (make images)"
-done
+need_stock_kernel_kvm
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 

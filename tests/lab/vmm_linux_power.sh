@@ -2,11 +2,7 @@
 # A stock kernel's poweroff (ACPI S5 through PM1a) and reboot (ACPI reset register) end minivm
 # cleanly, with the right end reason, and nothing is left running.
 . "$ROOT/tests/lib.sh"
-[ -c /dev/kvm ] || skip "no /dev/kvm"
-[ -d /sys/module/kvm_pvm ] && skip "PVM /dev/kvm cannot boot stock kernels (run in the lab)"
-for v in MINIVM_KERNEL MINIVM_VMLINUX MINIVM_INITRD; do
-	[ -f "${!v:-}" ] || skip "no $v (make images)"
-done
+need_stock_kernel_kvm
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 power() { # NAME KERNEL CMD WANT_END
