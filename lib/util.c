@@ -82,7 +82,14 @@ int mc_read_file(const char *path, size_t max, char **buf, size_t *len, mc_err *
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return mc_errorf(err, errno, "open `%s`", path);
-	size_t cap = max < 4096 ? max : 4096, n = 0;
+	/* a regular file's size sizes the buffer once (a kernel image is tens of MB: growing by
+	 * doubling copied it over and over); /proc and pipes report 0 and grow as needed */
+	struct stat st;
+	size_t cap = 4096, n = 0;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+		cap = (uint64_t)st.st_size < max ? (size_t)st.st_size + 1 : max;
+	if (cap > max)
+		cap = max;
 	_cleanup_free_ char *b = malloc(cap + 1);
 	if (!b)
 		return mc_errorf(err, ENOMEM, "read `%s`", path);
