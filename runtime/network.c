@@ -61,7 +61,8 @@ static int cidr_split(const char *cidr, uint32_t *addr, unsigned *pfx)
 {
 	char a[64];
 	struct in_addr ia;
-	if (sscanf(cidr, "%63[0-9.]/%u", a, pfx) != 2 || inet_pton(AF_INET, a, &ia) != 1)
+	if (sscanf(cidr, "%63[0-9.]/%u", a, pfx) != 2 || *pfx > 32 ||
+	    inet_pton(AF_INET, a, &ia) != 1)
 		return -1;
 	*addr = ntohl(ia.s_addr);
 	return 0;
@@ -80,6 +81,19 @@ static struct nl_sock *nl_open(mc_err *err)
 		nl_socket_free(sk);
 		return NULL;
 	}
+	return sk;
+}
+
+/* The address of a network request, checked, and a netlink socket to carry it out. */
+static struct nl_sock *net_begin(const char *cidr, uint32_t *addr, unsigned *pfx, mc_err *err)
+{
+	if (cidr_split(cidr, addr, pfx) < 0) {
+		mc_errorf(err, 0, "network: bad address \"%s\"", cidr);
+		return NULL;
+	}
+	struct nl_sock *sk = nl_open(err);
+	if (!sk)
+		mc_wrap(err, "network");
 	return sk;
 }
 
@@ -115,11 +129,9 @@ int mc_net_setup_host(const char *bridge, const char *cidr, const char *host_if,
 {
 	uint32_t addr;
 	unsigned pfx;
-	if (cidr_split(cidr, &addr, &pfx) < 0)
-		return mc_errorf(err, 0, "network: bad address \"%s\"", cidr);
-	struct nl_sock *sk = nl_open(err);
+	struct nl_sock *sk = net_begin(cidr, &addr, &pfx, err);
 	if (!sk)
-		return mc_wrap(err, "network");
+		return -1;
 	int ret = -1, r;
 	struct rtnl_link *br = NULL, *veth = NULL, *host = NULL;
 	if (rtnl_link_get_kernel(sk, 0, bridge, &br) < 0) {
@@ -199,11 +211,9 @@ int mc_net_setup_container(const char *cidr, mc_err *err)
 {
 	uint32_t addr;
 	unsigned pfx;
-	if (cidr_split(cidr, &addr, &pfx) < 0)
-		return mc_errorf(err, 0, "network: bad address \"%s\"", cidr);
-	struct nl_sock *sk = nl_open(err);
+	struct nl_sock *sk = net_begin(cidr, &addr, &pfx, err);
 	if (!sk)
-		return mc_wrap(err, "network");
+		return -1;
 	struct rtnl_link *eth = NULL;
 	int ret = -1, r;
 	if ((r = rtnl_link_get_kernel(sk, 0, "eth0", &eth)) < 0) {
