@@ -4,7 +4,7 @@
  *   2. load the kernel modules listed in /lib/modules/load.list (one absolute path a line,
  *      dependency order) with finit_module(2)
  *   3. run the command given as init's arguments (what follows `--` on the kernel command
- *      line), or /bin/sh when there is none, as a session leader with the console as its tty
+ *      line), or /bin/sh when there is none, as the foreground process group of the console
  *   4. report milestones (init, ready, exit status) on the debug port (debug_port.h)
  *   5. wait for the console to transmit, sync and power off with reboot(2)
  *
@@ -144,7 +144,20 @@ static void drain_console(void)
 	alarm(0);
 }
 
-/* Run argv as a session leader on the console; return its status as a shell would. */
+/* The console is PID 1's controlling tty and the command runs as its foreground process
+ * group, not as a session leader of its own: when a session leader exits, the kernel hangs up
+ * its tty and drops what the UART has not sent yet, which cut the command's last line short. */
+static void own_console(void)
+{
+	signal(SIGTTOU, SIG_IGN); /* PID 1 may take the tty back and tcdrain() from the background */
+	signal(SIGTTIN, SIG_IGN);
+	if (getsid(0) != getpid())
+		setsid();
+	ioctl(0, TIOCSCTTY, 0); /* may fail: then no job control, nothing else changes */
+}
+
+/* Run argv in its own process group, in the console's foreground; return its status as a
+ * shell would. */
 static int run_command(char **argv)
 {
 	pid_t pid = fork();
@@ -153,15 +166,19 @@ static int run_command(char **argv)
 		return 127;
 	}
 	if (pid == 0) {
+		setpgid(0, 0);
+		tcsetpgrp(0, getpid()); /* both sides do it, as shells do, so neither races */
+		signal(SIGTTOU, SIG_DFL);
+		signal(SIGTTIN, SIG_DFL);
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		setsid();
-		ioctl(0, TIOCSCTTY, 0); /* job control for an interactive shell; may fail */
 		execvp(argv[0], argv);
 		say("exec %s: %s", argv[0], strerror(errno));
 		_exit(errno == ENOENT ? 127 : 126);
 	}
+	setpgid(pid, pid);
+	tcsetpgrp(0, pid);
 	for (;;) {
 		int status;
 		pid_t w = waitpid(-1, &status, 0); /* PID 1 reaps orphans too */
@@ -173,6 +190,7 @@ static int run_command(char **argv)
 		}
 		if (w != pid)
 			continue;
+		tcsetpgrp(0, getpgrp());
 		if (WIFEXITED(status))
 			return WEXITSTATUS(status);
 		if (WIFSIGNALED(status))
@@ -188,6 +206,7 @@ int main(int argc, char **argv)
 
 	mount_one("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
 	attach_console();
+	own_console();
 	mount_one("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 	mount_one("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 	mount_one("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");

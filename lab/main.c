@@ -50,6 +50,29 @@ static int cmd_agent(int argc, char **argv, mc_err *err)
 	return lab_agent_serve((uint16_t)p, token, err);
 }
 
+/* When a run fails because the lab's kernel died (a panic, or a soft lockup, which the lab
+ * turns into a panic so a stuck lab ends instead of hanging its callers), say so: quote the
+ * last such line of the lab's console. */
+static void explain_lab_death(const struct lab_paths *p, mc_err *err)
+{
+	char path[sizeof(p->state) + 16];
+	snprintf(path, sizeof(path), "%s/console.log", p->state);
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	if (!f || !*err)
+		return;
+	char line[512], last[512] = "";
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "Kernel panic") || strstr(line, "BUG:"))
+			snprintf(last, sizeof(last), "%.*s", (int)strcspn(line, "\r\n"), line);
+	if (!last[0])
+		return;
+	mc_err why = NULL;
+	mc_errorf(&why, 0, "%s (the lab's kernel: \"%s\"; console: %s)", mc_error_text(*err),
+		  last, path);
+	mc_error_free(err);
+	*err = why;
+}
+
 /* A one-shot lab for a single run: its own state folder next to the shared one (so it never
  * meets another run's lab), tied to this process, stopped and removed afterwards. */
 static int run_oneshot(const struct lab_paths *shared, char **argv, mc_err *err)
@@ -65,8 +88,10 @@ static int run_oneshot(const struct lab_paths *shared, char **argv, mc_err *err)
 	struct lab_state st;
 	int status = -1;
 	if (lab_start(&own, LAB_START_QUIET | LAB_START_TIED, err) == 0 &&
-	    lab_running(&own, &st, err) == 1 && lab_run(&st, argv, &status, err) < 0)
+	    lab_running(&own, &st, err) == 1 && lab_run(&st, argv, &status, err) < 0) {
 		status = -1;
+		explain_lab_death(&own, err);
+	}
 	mc_err stop_err = NULL;
 	if (lab_stop(&own, &stop_err) < 0 && status >= 0) {
 		*err = stop_err;
@@ -103,7 +128,11 @@ static int cmd_run(const struct lab_paths *paths, int argc, char **argv, mc_err 
 	if (!running)
 		return run_oneshot(paths, argv, err);
 	int status = LAB_EXIT_FAILURE;
-	return lab_run(&st, argv, &status, err) < 0 ? -1 : status;
+	if (lab_run(&st, argv, &status, err) < 0) {
+		explain_lab_death(paths, err);
+		return -1;
+	}
+	return status;
 }
 
 /* With fd 0, 1 or 2 closed, a socket could land there and be taken for stdio. */

@@ -28,9 +28,11 @@ boot() {
 	wait
 	return $rc
 }
-# The guest prints what it sees, reads one console line, exits with a chosen status. (No `"`:
-# the kernel command line cannot carry one.)
-probe='echo SEEN cpus=$(nproc) memkb=$(awk '"'"'/MemTotal/ {print $2}'"'"' /proc/meminfo); read l; echo GOT:$l; exit $0'
+# The guest prints what it sees, reads one console line, echoes it with 1000 more characters
+# and exits at once with a chosen status: everything it wrote must still reach the host. (No
+# `"`: the kernel command line cannot carry one.)
+probe='echo SEEN cpus=$(nproc) memkb=$(awk '"'"'/MemTotal/ {print $2}'"'"' /proc/meminfo); read l; echo GOT:$l; printf %01000d:END 7; exit $0'
+tail_mark=$(printf %01000d:END 7)
 
 check() { # NAME KERNEL CPUS MEM STATUS
 	local name=$1 kernel=$2 cpus=$3 mem=$4 status=$5
@@ -46,6 +48,7 @@ check() { # NAME KERNEL CPUS MEM STATUS
 	[ "$kb" -le $((mem * 1024)) ] && [ "$kb" -ge $((mem * 1024 * 7 / 10)) ] ||
 		fail "$name: guest sees $kb KiB of --mem ${mem}M"
 	expect_contains "$name: console input" "$out" "GOT:line-from-host-$name"
+	expect_contains "$name: the command's last output before poweroff" "$out" "$tail_mark"
 	python3 - "$TMP/$name.json" "$status" <<'PY' || fail "$name: timings: $(cat "$TMP/$name.json")"
 import json, sys
 t = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
