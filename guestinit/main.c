@@ -149,7 +149,8 @@ static void drain_console(void)
  * its tty and drops what the UART has not sent yet, which cut the command's last line short. */
 static void own_console(void)
 {
-	signal(SIGTTOU, SIG_IGN); /* PID 1 may take the tty back and tcdrain() from the background */
+	signal(SIGTTOU,
+	       SIG_IGN); /* PID 1 may take the tty back and tcdrain() from the background */
 	signal(SIGTTIN, SIG_IGN);
 	if (getsid(0) != getpid())
 		setsid();

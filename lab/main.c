@@ -67,8 +67,8 @@ static void explain_lab_death(const struct lab_paths *p, mc_err *err)
 	if (!last[0])
 		return;
 	mc_err why = NULL;
-	mc_errorf(&why, 0, "%s (the lab's kernel: \"%s\"; console: %s)", mc_error_text(*err),
-		  last, path);
+	mc_errorf(&why, 0, "%s (the lab's kernel: \"%s\"; console: %s)", mc_error_text(*err), last,
+		  path);
 	mc_error_free(err);
 	*err = why;
 }

@@ -403,7 +403,8 @@ static int start_locked(const struct lab_paths *p, unsigned flags, mc_err *err)
 		 st.port, AGENT_PORT);
 	snprintf(a_serial, sizeof(a_serial), "file:%s", console);
 	int alen = snprintf(a_append, sizeof(a_append),
-			    "console=ttyS0 loglevel=5 panic=-1 softlockup_panic=1 minilab.checkout=%s minilab.kver=%s "
+			    "console=ttyS0 loglevel=5 panic=-1 softlockup_panic=1 "
+			    "minilab.checkout=%s minilab.kver=%s "
 			    "minilab.moddir=%s minilab.port=%d minilab.token=%s/token",
 			    p->checkout, img.kver, img.moddir, AGENT_PORT, p->state);
 	if (alen < 0 || (size_t)alen >= sizeof(a_append)) {
