@@ -235,7 +235,7 @@ static int relay(int sock, pid_t child, int in_w, int out_r, int err_r)
 	fcntl(in_w, F_SETFL, O_NONBLOCK);
 	struct stdin_queue q = {0};
 	int stdin_eof = 0, exited = 0, status = 0, outputs = 2;
-	uint64_t exit_ns = 0;
+	uint64_t exit_ns = 0, sent_ns = mc_now_ns();
 	int fds[2] = {out_r, err_r};
 	char buf[65536];
 	for (;;) {
@@ -254,10 +254,21 @@ static int relay(int sock, pid_t child, int in_w, int out_r, int err_r)
 		    {in_w >= 0 && pending > 0 ? in_w : -1, POLLOUT, 0},
 		    {exited ? -1 : pidfd, POLLIN, 0},
 		};
-		if (poll(p, 5, exited ? 50 : -1) < 0) {
+		if (poll(p, 5, exited ? 50 : LAB_ALIVE_MS) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
+		}
+		if ((mc_now_ns() - sent_ns) / 1000000 >= LAB_ALIVE_MS) {
+			if (lab_send(sock, LAB_ALIVE, NULL, 0) < 0) {
+				signal_session(child, SIGKILL);
+				waitpid(child, NULL, 0);
+				free(q.buf);
+				if (in_w >= 0)
+					close(in_w);
+				return -1;
+			}
+			sent_ns = mc_now_ns();
 		}
 		if (p[0].revents && client_frame(sock, child, &q, &in_w, &stdin_eof) < 0) {
 			/* the client is gone: end the command's whole session */
@@ -289,6 +300,7 @@ static int relay(int sock, pid_t child, int in_w, int out_r, int err_r)
 				outputs--;
 				continue;
 			}
+			sent_ns = mc_now_ns();
 			if (lab_send(sock, i == 0 ? LAB_STDOUT : LAB_STDERR, buf, (uint32_t)n) <
 			    0) {
 				signal_session(child, SIGKILL);

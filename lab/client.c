@@ -109,15 +109,35 @@ static void on_signal(int sig)
 	errno = saved;
 }
 
+/* LAB_DEAD_MS, or MINILAB_DEAD_SECONDS (tests use a short one). */
+static int dead_ms(void)
+{
+	const char *v = getenv("MINILAB_DEAD_SECONDS");
+	uint64_t s;
+	mc_err e = NULL;
+	if (v && mc_parse_uint(v, 1, 3600, &s, "MINILAB_DEAD_SECONDS", &e) == 0)
+		return (int)s * 1000;
+	mc_error_free(&e);
+	return LAB_DEAD_MS;
+}
+
 /* Read frames until EXIT or FAIL. Returns 0 with *status, or -1. */
 static int relay(struct session *s, int *status, mc_err *err)
 {
 	struct pollfd p[2] = {{s->sock, POLLIN, 0}, {sig_pipe[0], POLLIN, 0}};
 	for (;;) {
-		if (poll(p, 2, -1) < 0) {
+		int n = poll(p, 2, dead_ms());
+		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return mc_errorf(err, errno, "poll");
+		}
+		if (n == 0) {
+			mc_errorf(err, 0,
+				  "the lab stopped answering: nothing from it for %d s while the "
+				  "command ran (its kernel or QEMU is stuck)",
+				  dead_ms() / 1000);
+			return LAB_RUN_DEAD;
 		}
 		if (p[1].revents) {
 			unsigned char c;

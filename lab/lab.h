@@ -3,6 +3,7 @@
 #ifndef LAB_LAB_H
 #define LAB_LAB_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -32,9 +33,16 @@ int lab_running(const struct lab_paths *p, struct lab_state *st, mc_err *err);
 #define LAB_START_TIED	2u /* QEMU and virtiofsd die with this process (one-shot runs) */
 int lab_start(const struct lab_paths *p, unsigned flags, mc_err *err);
 int lab_stop(const struct lab_paths *p, mc_err *err);
+/* force: don't ask the agent to power off (a lab that stopped answering), end QEMU at once. */
+int lab_stop_how(const struct lab_paths *p, bool force, mc_err *err);
 /* Connect to the agent and authenticate; returns the socket. */
 int lab_connect(const struct lab_state *st, mc_err *err);
-/* Run argv in the lab, relaying stdio; *status gets the command's exit status. */
+/* Run argv in the lab, relaying stdio; *status gets the command's exit status. Returns 0, -1
+ * on failure, or LAB_RUN_DEAD when the lab stopped answering (no frame for LAB_DEAD_MS). */
+#define LAB_RUN_DEAD (-2)
 int lab_run(const struct lab_state *st, char **argv, int *status, mc_err *err);
+/* Write what QEMU's monitor says about the lab's CPUs (info cpus, info registers -a) to
+ * out_path: for a lab that stopped answering. 0 or -1. */
+int lab_dump_cpus(const struct lab_paths *p, const char *out_path);
 
 #endif

@@ -6,10 +6,12 @@
  * minilab's own failures exit with 125. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/reboot.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -73,6 +75,29 @@ static void explain_lab_death(const struct lab_paths *p, mc_err *err)
 	*err = why;
 }
 
+/* A lab that stopped answering: keep what its CPUs were doing for whoever investigates (in
+ * dump_dir, which outlives one-shot labs), stop it, and say so. */
+static void handle_dead_lab(const struct lab_paths *p, const char *dump_dir, mc_err *err)
+{
+	char path[4400];
+	snprintf(path, sizeof(path), "%s/hung-cpus-%ld.txt", dump_dir, (long)getpid());
+	bool dumped = lab_dump_cpus(p, path) == 0;
+	struct stat sb;
+	if (dumped && stat(path, &sb) == 0 && sb.st_size == 0) { /* QEMU itself is stuck */
+		unlink(path);
+		dumped = false;
+	}
+	mc_err stop_err = NULL;
+	lab_stop_how(p, true, &stop_err);
+	mc_error_free(&stop_err);
+	explain_lab_death(p, err);
+	mc_err why = NULL;
+	mc_errorf(&why, 0, "%s; the lab was stopped%s%s", mc_error_text(*err),
+		  dumped ? ", its CPU state is in " : "", dumped ? path : "");
+	mc_error_free(err);
+	*err = why;
+}
+
 /* A one-shot lab for a single run: its own state folder next to the shared one (so it never
  * meets another run's lab), tied to this process, stopped and removed afterwards. */
 static int run_oneshot(const struct lab_paths *shared, char **argv, mc_err *err)
@@ -88,9 +113,14 @@ static int run_oneshot(const struct lab_paths *shared, char **argv, mc_err *err)
 	struct lab_state st;
 	int status = -1;
 	if (lab_start(&own, LAB_START_QUIET | LAB_START_TIED, err) == 0 &&
-	    lab_running(&own, &st, err) == 1 && lab_run(&st, argv, &status, err) < 0) {
-		status = -1;
-		explain_lab_death(&own, err);
+	    lab_running(&own, &st, err) == 1) {
+		int r = lab_run(&st, argv, &status, err);
+		if (r == LAB_RUN_DEAD)
+			handle_dead_lab(&own, shared->state, err);
+		else if (r < 0)
+			explain_lab_death(&own, err);
+		if (r < 0)
+			status = -1;
 	}
 	mc_err stop_err = NULL;
 	if (lab_stop(&own, &stop_err) < 0 && status >= 0) {
@@ -128,10 +158,13 @@ static int cmd_run(const struct lab_paths *paths, int argc, char **argv, mc_err 
 	if (!running)
 		return run_oneshot(paths, argv, err);
 	int status = LAB_EXIT_FAILURE;
-	if (lab_run(&st, argv, &status, err) < 0) {
+	int r = lab_run(&st, argv, &status, err);
+	if (r == LAB_RUN_DEAD)
+		handle_dead_lab(paths, paths->state, err);
+	else if (r < 0)
 		explain_lab_death(paths, err);
+	if (r < 0)
 		return -1;
-	}
 	return status;
 }
 

@@ -4,7 +4,9 @@
  * Client first sends TOKEN (the lab's secret), then either PING, POWEROFF, or a command:
  * CWD, ARG..., ENV..., GO, followed by STDIN chunks, STDIN_EOF and SIGNAL frames.
  * The agent answers PONG, or streams STDOUT/STDERR chunks and ends with EXIT (int32 status:
- * the exit code, or 128+signal) or FAIL (a message; the request could not run).
+ * the exit code, or 128+signal) or FAIL (a message; the request could not run). While a
+ * command runs, the agent sends ALIVE (no payload) whenever it has sent nothing for
+ * LAB_ALIVE_MS, so the client can tell a quiet command from a lab that stopped answering.
  */
 #ifndef LAB_PROTO_H
 #define LAB_PROTO_H
@@ -29,7 +31,13 @@ enum lab_msg {
 	LAB_STDERR = 'E',
 	LAB_EXIT = 'X',
 	LAB_FAIL = 'F',
+	LAB_ALIVE = 'H',
 };
+
+#define LAB_ALIVE_MS 2000
+/* Nothing at all from the lab for this long while a command runs: the lab is taken for dead.
+ * Generous: a lab under heavy load still gets its agent scheduled every few seconds. */
+#define LAB_DEAD_MS 60000
 
 #define LAB_MAX_PAYLOAD (1u << 20)
 #define LAB_MAX_ARGS	4096

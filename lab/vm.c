@@ -14,6 +14,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -273,6 +274,8 @@ static void remove_state_files(const struct lab_paths *p)
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/checkout.sock", p->sockdir);
 	unlink(path);
+	snprintf(path, sizeof(path), "%s/monitor.sock", p->sockdir);
+	unlink(path);
 	rmdir(p->sockdir);
 }
 
@@ -402,6 +405,10 @@ static int start_locked(const struct lab_paths *p, unsigned flags, mc_err *err)
 	snprintf(a_net, sizeof(a_net), "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:%u-:%d",
 		 st.port, AGENT_PORT);
 	snprintf(a_serial, sizeof(a_serial), "file:%s", console);
+	/* QEMU's human monitor, for looking inside a lab that stopped answering (lab_dump_cpus) */
+	char a_monitor[320];
+	snprintf(a_monitor, sizeof(a_monitor), "unix:%s/monitor.sock,server=on,wait=off",
+		 p->sockdir);
 	int alen = snprintf(a_append, sizeof(a_append),
 			    "console=ttyS0 loglevel=5 panic=-1 softlockup_panic=1 "
 			    "minilab.checkout=%s minilab.kver=%s "
@@ -439,6 +446,8 @@ static int start_locked(const struct lab_paths *p, unsigned flags, mc_err *err)
 			     a_fs1,
 			     "-device",
 			     "vhost-user-fs-pci,chardev=fs1,tag=checkout",
+			     "-monitor",
+			     a_monitor,
 			     "-netdev",
 			     a_net,
 			     "-device",
@@ -548,6 +557,11 @@ static void stop_pid(pid_t pid, const char *marker)
 
 int lab_stop(const struct lab_paths *p, mc_err *err)
 {
+	return lab_stop_how(p, false, err);
+}
+
+int lab_stop_how(const struct lab_paths *p, bool force, mc_err *err)
+{
 	struct lab_state st;
 	char lockpath[4400];
 	snprintf(lockpath, sizeof(lockpath), "%s/lock", p->state);
@@ -557,7 +571,9 @@ int lab_stop(const struct lab_paths *p, mc_err *err)
 	int r = lab_running(p, &st, err);
 	if (r < 0)
 		return -1;
-	if (r == 1) {
+	if (r == 1 && force) {
+		stop_pid(st.qemu, p->sockdir);
+	} else if (r == 1) {
 		/* ask the agent to power off (it syncs the shares), then make sure */
 		int fd = st.token[0] ? lab_connect(&st, err) : -1;
 		if (fd >= 0) {
@@ -576,5 +592,33 @@ int lab_stop(const struct lab_paths *p, mc_err *err)
 	stop_pid(st.vfs_root, p->sockdir);
 	stop_pid(st.vfs_checkout, p->sockdir);
 	remove_state_files(p);
+	return 0;
+}
+
+int lab_dump_cpus(const struct lab_paths *p, const char *out_path)
+{
+	char sock_path[320];
+	snprintf(sock_path, sizeof(sock_path), "%s/monitor.sock", p->sockdir);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(sock_path) >= sizeof(sa.sun_path))
+		return -1;
+	strcpy(sa.sun_path, sock_path);
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -1;
+	_cleanup_close_ int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (out < 0)
+		return -1;
+	static const char cmds[] = "info cpus\ninfo registers -a\n";
+	if (mc_write_all(fd, cmds, sizeof(cmds) - 1) < 0)
+		return -1;
+	/* the monitor keeps the connection open: read until it has been quiet for 3 s */
+	struct timeval tv = {3, 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	char buf[65536];
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		if (mc_write_all(out, buf, (size_t)n) < 0)
+			return -1;
 	return 0;
 }

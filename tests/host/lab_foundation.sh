@@ -70,6 +70,10 @@ sleep 2
 run_capture out rc "$ML" run -- echo still-here
 expect_eq "lab after an orphan's exit 42" "$out" "still-here"
 
+# a quiet command outlives the dead-lab timeout: the agent's heartbeats keep the client waiting
+run_capture out rc env MINILAB_DEAD_SECONDS=3 "$ML" run -- sh -c 'sleep 7; echo quiet-ok'
+expect_eq "quiet command past the dead-lab timeout ($out)" "$rc" 0
+
 qemu_pid=$(pids_matching "$state" | head -n 1)
 run_capture out rc "$ML" stop
 expect_eq "stop" "$rc" 0
@@ -84,4 +88,18 @@ run_capture out rc "$ML" run -- sh -c 'echo once; exit 3'
 expect_eq "one-shot run status" "$rc" 3
 expect_eq "one-shot run output" "$out" "once"
 expect_eq "processes after one-shot run" "$(pids_matching "$state")" ""
+# a lab that stops answering (here: the agent serving this run is stopped) ends the run with
+# exit 125 and a clear message instead of hanging; its CPU state is kept and the lab stopped
+run_capture out rc "$ML" start
+expect_eq "restart ($out)" "$rc" 0
+t0=$SECONDS
+run_capture out rc env MINILAB_DEAD_SECONDS=3 "$ML" run -- sh -c 'kill -STOP $PPID; sleep 60'
+expect_eq "run in a lab that stopped answering" "$rc" 125
+expect_contains "dead-lab message" "$out" "the lab stopped answering"
+expect_contains "dead-lab CPU dump" "$out" "its CPU state is in"
+dump=$(sed -n 's/.*its CPU state is in \(.*hung-cpus-[0-9]*\.txt\).*/\1/p' <<<"$out")
+grep -q "RIP=" "$dump" || fail "no registers in the CPU dump $dump: $(head -c 300 "$dump")"
+[ $((SECONDS - t0)) -lt 40 ] || fail "the dead lab took $((SECONDS - t0)) s to give up"
+expect_eq "processes after a dead lab" "$(pids_matching "$state")" ""
+[ ! -e "$state/state" ] || fail "state file left after a dead lab"
 echo "lab foundation checks pass"

@@ -26,7 +26,10 @@ bad "truncated bzImage" "bzImage" run --kernel "$TMP/short.bin"
 bad "truncated ELF" "ELF" run --kernel "$TMP/short.elf"
 bad "old boot protocol" "too old" run --kernel "$TMP/oldproto.bin"
 bad "ELF without PVH note" "no PVH entry note" run --kernel /bin/true
-bad "kernel is a directory" "kernel" run --kernel /
+bad "kernel is a directory" "not a regular file" run --kernel /
+bad "kernel is a device" "not a regular file" run --kernel /dev/null
+: >"$TMP/empty"
+bad "empty kernel" "is empty" run --kernel "$TMP/empty"
 bad "initrd does not fit" "does not fit" run --kernel "$PVH" --initrd "$TMP/big.img" --mem 16M
 bad "missing initrd" "initrd" run --kernel "$PVH" --initrd "$TMP/nope"
 bad "mem too small" "too small" run --kernel "$PVH" --mem 1M
