@@ -7,7 +7,8 @@ which writes the debug port and powers off: works on any /dev/kvm, PVM included.
     device on the debug port (QEMU exits at the first write, so its two figures coincide) and
     kvmtool (lkvm) when installed.
 (c) minivm's resident memory beyond the guest RAM the guest touched, sampled while the guest
-    spins: VmRSS minus the Rss of the guest-memory mapping.
+    spins: the Rss of all its mappings minus that of the guest-memory mapping
+    (bench/rss_split.py).
 """
 import json
 import os
@@ -16,6 +17,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+from rss_split import rss_split
 
 ROOT = os.environ["ROOT"]
 RUNS = int(os.environ.get("RUNS", "20"))
@@ -82,20 +85,7 @@ def main():
     p = subprocess.Popen([MINIVM, "run", "--kernel", PVH, "--cmdline", "spin", "--mem", "256M",
                           "--console", "none"], stdin=subprocess.DEVNULL)
     time.sleep(0.5)
-    rss = guest = 0
-    with open(f"/proc/{p.pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                rss = int(line.split()[1])
-    with open(f"/proc/{p.pid}/smaps") as f:
-        size = cur = 0
-        for line in f:
-            parts = line.split()
-            if "-" in parts[0] and len(parts) >= 5:
-                lo, hi = (int(x, 16) for x in parts[0].split("-"))
-                size = hi - lo
-            elif parts[0] == "Rss:" and size == 256 << 20:
-                guest += int(parts[1])
+    rss, guest = rss_split(p.pid, 256 << 20)
     p.terminate()
     p.wait()
     print(f"\nminivm RSS with a 256 MiB guest (tiny guest spinning): {rss} KiB total, "

@@ -7,6 +7,8 @@
 # cgroup2 mount at /sys/fs/cgroup/unified is unmounted (that namespace only): a helper
 # process forked by the driver does unshare(CLONE_NEWNS) + umount there and times crun.
 #
+# The summary goes to docs/results.md (RECORD=0 skips that).
+#
 # usage: bench/ct-lifecycle.sh [RUNS (default 40)] [CONCURRENT (default 32)]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,6 +19,7 @@ MINICT=${MINICT:-$ROOT/build/bin/minict}
 [ -x "$MINICT" ] || { echo "build minict first (make)" >&2; exit 1; }
 W=$(mktemp -d /tmp/ct-bench.XXXXXX)
 trap 'rm -rf "$W"' EXIT
+sum=$W/summary.txt
 source "$ROOT/tests/host/runtime_lib.bash" 2>/dev/null || true
 MINICT=${MINICT_BENCH:-$ROOT/build/bin/minict}
 mk_bundle "$W/true"
@@ -26,7 +29,7 @@ cp "$W/true/config.json" "$W/sleep/"
 edit_config "$W/sleep" "c['root']['path'] = '$W/true/rootfs'"
 set_args "$W/sleep" sleep 600
 
-python3 - "$W" "$RUNS" "$CONC" "$MINICT" <<'PY'
+python3 - "$W" "$RUNS" "$CONC" "$MINICT" >"$sum" <<'PY'
 import ctypes, os, statistics, subprocess, sys, time, json, shutil
 
 W, RUNS, CONC, MINICT = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
@@ -146,3 +149,6 @@ for base in ("crun", "runc"):
 if helper:
     helper[1].close(); os.waitpid(helper[0], 0)
 PY
+cat "$sum"
+"$ROOT/bench/record.py" ct-lifecycle "Container lifecycle: minict vs crun and runc (issue 4, 8)" \
+	"bench/ct-lifecycle.sh $RUNS $CONC" "on this host" <"$sum"

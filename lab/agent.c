@@ -223,6 +223,20 @@ static int client_frame(int sock, pid_t child, struct stdin_queue *q, int *in_w,
 	return 0;
 }
 
+/* The client is gone (or cannot be written to): end the command's whole session. */
+static int abandon(pid_t child, struct stdin_queue *q, int in_w, const int fds[2])
+{
+	signal_session(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	free(q->buf);
+	if (in_w >= 0)
+		close(in_w);
+	for (int i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return -1;
+}
+
 /* Relay until the command has exited and its outputs are drained, then report its status. */
 static int relay(int sock, pid_t child, int in_w, int out_r, int err_r)
 {
@@ -260,25 +274,12 @@ static int relay(int sock, pid_t child, int in_w, int out_r, int err_r)
 			break;
 		}
 		if ((mc_now_ns() - sent_ns) / 1000000 >= LAB_ALIVE_MS) {
-			if (lab_send(sock, LAB_ALIVE, NULL, 0) < 0) {
-				signal_session(child, SIGKILL);
-				waitpid(child, NULL, 0);
-				free(q.buf);
-				if (in_w >= 0)
-					close(in_w);
-				return -1;
-			}
+			if (lab_send(sock, LAB_ALIVE, NULL, 0) < 0)
+				return abandon(child, &q, in_w, fds);
 			sent_ns = mc_now_ns();
 		}
-		if (p[0].revents && client_frame(sock, child, &q, &in_w, &stdin_eof) < 0) {
-			/* the client is gone: end the command's whole session */
-			signal_session(child, SIGKILL);
-			waitpid(child, NULL, 0);
-			free(q.buf);
-			if (in_w >= 0)
-				close(in_w);
-			return -1;
-		}
+		if (p[0].revents && client_frame(sock, child, &q, &in_w, &stdin_eof) < 0)
+			return abandon(child, &q, in_w, fds);
 		if (p[3].revents) {
 			ssize_t w = write(in_w, q.buf + q.off, q.len - q.off);
 			if (w > 0) {
@@ -301,13 +302,8 @@ static int relay(int sock, pid_t child, int in_w, int out_r, int err_r)
 				continue;
 			}
 			sent_ns = mc_now_ns();
-			if (lab_send(sock, i == 0 ? LAB_STDOUT : LAB_STDERR, buf, (uint32_t)n) <
-			    0) {
-				signal_session(child, SIGKILL);
-				waitpid(child, NULL, 0);
-				free(q.buf);
-				return -1;
-			}
+			if (lab_send(sock, i == 0 ? LAB_STDOUT : LAB_STDERR, buf, (uint32_t)n) < 0)
+				return abandon(child, &q, in_w, fds);
 		}
 		if (p[4].revents && waitpid(child, &status, WNOHANG) == child) {
 			exited = 1;

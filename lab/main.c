@@ -54,30 +54,47 @@ static int cmd_agent(int argc, char **argv, mc_err *err)
 
 /* When a run fails because the lab's kernel died (a panic, or a soft lockup, which the lab
  * turns into a panic so a stuck lab ends instead of hanging its callers), say so: quote the
- * last such line of the lab's console. */
-static void explain_lab_death(const struct lab_paths *p, mc_err *err)
+ * last such line of the lab's console. When the lab died, or stopped answering (dead), and
+ * keep_dir is given (one-shot labs, whose state folder goes away), the console is moved there
+ * first, so the path in the message still exists afterwards. */
+static void explain_lab_death(const struct lab_paths *p, const char *keep_dir, bool dead,
+			      mc_err *err)
 {
-	char path[sizeof(p->state) + 16];
+	char path[sizeof(p->state) + 64];
 	snprintf(path, sizeof(path), "%s/console.log", p->state);
-	_cleanup_fclose_ FILE *f = fopen(path, "re");
-	if (!f || !*err)
-		return;
 	char line[512], last[512] = "";
+	FILE *f = fopen(path, "re");
+	if (!f || !*err) {
+		if (f)
+			fclose(f);
+		return;
+	}
 	while (fgets(line, sizeof(line), f))
 		if (strstr(line, "Kernel panic") || strstr(line, "BUG:"))
 			snprintf(last, sizeof(last), "%.*s", (int)strcspn(line, "\r\n"), line);
-	if (!last[0])
+	fclose(f);
+	if (!last[0] && !dead)
 		return;
+	if (keep_dir) {
+		char kept[sizeof(path)];
+		snprintf(kept, sizeof(kept), "%s/lab-console-%ld.log", keep_dir, (long)getpid());
+		if (rename(path, kept) == 0)
+			strcpy(path, kept);
+	}
 	mc_err why = NULL;
-	mc_errorf(&why, 0, "%s (the lab's kernel: \"%s\"; console: %s)", mc_error_text(*err), last,
-		  path);
+	if (last[0])
+		mc_errorf(&why, 0, "%s (the lab's kernel: \"%s\"; console: %s)",
+			  mc_error_text(*err), last, path);
+	else
+		mc_errorf(&why, 0, "%s (the lab's console: %s)", mc_error_text(*err), path);
 	mc_error_free(err);
 	*err = why;
 }
 
 /* A lab that stopped answering: keep what its CPUs were doing for whoever investigates (in
  * dump_dir, which outlives one-shot labs), stop it, and say so. */
-static void handle_dead_lab(const struct lab_paths *p, const char *dump_dir, mc_err *err)
+static void handle_dead_lab(const struct lab_paths *p, const char *dump_dir, const char *keep_dir,
+			    mc_err *err)
 {
 	char path[4400];
 	snprintf(path, sizeof(path), "%s/hung-cpus-%ld.txt", dump_dir, (long)getpid());
@@ -90,7 +107,7 @@ static void handle_dead_lab(const struct lab_paths *p, const char *dump_dir, mc_
 	mc_err stop_err = NULL;
 	lab_stop_how(p, true, &stop_err);
 	mc_error_free(&stop_err);
-	explain_lab_death(p, err);
+	explain_lab_death(p, keep_dir, true, err);
 	mc_err why = NULL;
 	mc_errorf(&why, 0, "%s; the lab was stopped%s%s", mc_error_text(*err),
 		  dumped ? ", its CPU state is in " : "", dumped ? path : "");
@@ -116,9 +133,9 @@ static int run_oneshot(const struct lab_paths *shared, char **argv, mc_err *err)
 	    lab_running(&own, &st, err) == 1) {
 		int r = lab_run(&st, argv, &status, err);
 		if (r == LAB_RUN_DEAD)
-			handle_dead_lab(&own, shared->state, err);
+			handle_dead_lab(&own, shared->state, shared->state, err);
 		else if (r < 0)
-			explain_lab_death(&own, err);
+			explain_lab_death(&own, shared->state, false, err);
 		if (r < 0)
 			status = -1;
 	}
@@ -160,9 +177,9 @@ static int cmd_run(const struct lab_paths *paths, int argc, char **argv, mc_err 
 	int status = LAB_EXIT_FAILURE;
 	int r = lab_run(&st, argv, &status, err);
 	if (r == LAB_RUN_DEAD)
-		handle_dead_lab(paths, paths->state, err);
+		handle_dead_lab(paths, paths->state, NULL, err);
 	else if (r < 0)
-		explain_lab_death(paths, err);
+		explain_lab_death(paths, NULL, false, err);
 	if (r < 0)
 		return -1;
 	return status;

@@ -197,6 +197,45 @@ static char *relative_path(const char *cgroups_path, const char *id, const char 
 	return rel;
 }
 
+/* Undo a half-made cgroup set-up; the error says what failed first. */
+static int create_failed(struct mc_cgroup *cg, mc_err *err)
+{
+	mc_err e2 = NULL;
+	mc_cg_destroy(cg, &e2);
+	mc_error_free(&e2);
+	return mc_wrap(err, "cgroup");
+}
+
+/* Enable controller name in cgroup.subtree_control of every cgroup from the v2 root down to
+ * the leaf's parent (the leaf v2/rel exists already). */
+static int enable_v2_controller(const char *v2, const char *rel, const char *name, mc_err *err)
+{
+	_cleanup_free_ char *full = NULL;
+	if (asprintf(&full, "%s/%s", v2, rel) < 0)
+		return mc_errorf(err, ENOMEM, "cgroup");
+	for (char *p = full + strlen(v2); p && *p;) {
+		char *next = strchr(p + 1, '/');
+		*p = 0;
+		_cleanup_free_ char *sc = NULL, *cur = NULL;
+		size_t len;
+		mc_err e2 = NULL;
+		if (asprintf(&sc, "%s/cgroup.subtree_control", full) >= 0 &&
+		    mc_read_file(sc, 4096, &cur, &len, &e2) == 0 && !strstr(cur, name)) {
+			char buf[32];
+			int n = snprintf(buf, sizeof(buf), "+%s", name);
+			if (mc_write_file(sc, buf, n, &e2) < 0) {
+				mc_errorf(err, e2->errnum, "cgroup: enable %s in `%s`", name, sc);
+				mc_error_free(&e2);
+				return -1;
+			}
+		}
+		mc_error_free(&e2);
+		*p = '/';
+		p = next;
+	}
+	return 0;
+}
+
 int mc_cg_create(struct mc_cgroup *cg, const char *cgroups_path, const char *id,
 		 const struct mc_resources *res, mc_err *err)
 {
@@ -205,53 +244,23 @@ int mc_cg_create(struct mc_cgroup *cg, const char *cgroups_path, const char *id,
 	if (cg->layout == MC_CG_NONE)
 		return mc_errorf(err, 0, "cgroup: no cgroup filesystem at " CG_ROOT);
 	const char *v2 = v2_root(cg->layout);
+	_cleanup_free_ char *v2_rel = NULL;
 	if (v2) {
 		_cleanup_free_ char *own = own_cgroup(NULL);
-		_cleanup_free_ char *rel = own ? relative_path(cgroups_path, id, own) : NULL;
-		if (!rel)
+		v2_rel = own ? relative_path(cgroups_path, id, own) : NULL;
+		if (!v2_rel)
 			return mc_errorf(err, ENOMEM, "cgroup");
-		if (make_dirs(cg, v2, rel, &mc_cg_v2_ops, MC_CG_FREEZER, &cg->unified, err) < 0)
-			goto fail;
+		if (make_dirs(cg, v2, v2_rel, &mc_cg_v2_ops, MC_CG_FREEZER, &cg->unified, err) < 0)
+			return create_failed(cg, err);
 	}
 	for (int c = 0; c < MC_CG_NCTRL; c++) {
 		if (!needed(c, res))
 			continue;
 		if (v2 && (c == MC_CG_FREEZER || v2_has(v2, ctrl_names[c]))) {
-			if (c != MC_CG_FREEZER && c != MC_CG_CPUACCT) {
-				/* enable the controller down the path (cpuacct rides on cpu) */
-				_cleanup_free_ char *own = own_cgroup(NULL);
-				_cleanup_free_ char *rel = relative_path(cgroups_path, id, own);
-				/* the leaf exists now: enable from the root down to its parent */
-				size_t blen = strlen(v2);
-				_cleanup_free_ char *full = NULL;
-				if (asprintf(&full, "%s/%s", v2, rel) < 0)
-					return mc_errorf(err, ENOMEM, "cgroup");
-				for (char *p = full + blen; p && *p;) {
-					char *next = strchr(p + 1, '/');
-					*p = 0;
-					_cleanup_free_ char *sc = NULL, *cur = NULL;
-					size_t len;
-					mc_err e2 = NULL;
-					if (asprintf(&sc, "%s/cgroup.subtree_control", full) >= 0 &&
-					    mc_read_file(sc, 4096, &cur, &len, &e2) == 0 &&
-					    !strstr(cur, ctrl_names[c])) {
-						char buf[32];
-						int n = snprintf(buf, sizeof(buf), "+%s",
-								 ctrl_names[c]);
-						if (mc_write_file(sc, buf, n, &e2) < 0) {
-							mc_errorf(err, e2->errnum,
-								  "cgroup: enable %s in `%s`",
-								  ctrl_names[c], sc);
-							mc_error_free(&e2);
-							*p = '/';
-							goto fail;
-						}
-					}
-					mc_error_free(&e2);
-					*p = '/';
-					p = next;
-				}
-			}
+			/* cpuacct rides on cpu; the freezer is built into v2 */
+			if (c != MC_CG_FREEZER && c != MC_CG_CPUACCT &&
+			    enable_v2_controller(v2, v2_rel, ctrl_names[c], err) < 0)
+				return create_failed(cg, err);
 			cg->path[c] = strdup(cg->unified);
 			cg->ops[c] = &mc_cg_v2_ops;
 			continue;
@@ -270,19 +279,15 @@ int mc_cg_create(struct mc_cgroup *cg, const char *cgroups_path, const char *id,
 			continue;
 		_cleanup_free_ char *own = own_cgroup(v1_dirs[c]);
 		_cleanup_free_ char *rel = own ? relative_path(cgroups_path, id, own) : NULL;
-		if (!rel)
-			return mc_errorf(err, ENOMEM, "cgroup");
+		if (!rel) {
+			mc_errorf(err, ENOMEM, "cgroup");
+			return create_failed(cg, err);
+		}
 		if (make_dirs(cg, base, rel, &mc_cg_v1_ops, c, &cg->path[c], err) < 0)
-			goto fail;
+			return create_failed(cg, err);
 		cg->ops[c] = &mc_cg_v1_ops;
 	}
 	return 0;
-fail : {
-	mc_err e2 = NULL;
-	mc_cg_destroy(cg, &e2);
-	mc_error_free(&e2);
-	return mc_wrap(err, "cgroup");
-}
 }
 
 int mc_cg_apply(struct mc_cgroup *cg, const struct mc_resources *res, mc_err *err)
@@ -459,8 +464,10 @@ static void remove_default_parent(const char *leaf)
 {
 	if (!leaf)
 		return;
-	_cleanup_free_ char *parent = strdup(leaf);
-	char *slash = parent ? strrchr(parent, '/') : NULL;
+	char parent[PATH_MAX];
+	if (snprintf(parent, sizeof(parent), "%s", leaf) >= (int)sizeof(parent))
+		return;
+	char *slash = strrchr(parent, '/');
 	if (!slash)
 		return;
 	*slash = 0;

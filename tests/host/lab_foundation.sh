@@ -89,17 +89,19 @@ expect_eq "one-shot run status" "$rc" 3
 expect_eq "one-shot run output" "$out" "once"
 expect_eq "processes after one-shot run" "$(pids_matching "$state")" ""
 # a lab that stops answering (here: the agent serving this run is stopped) ends the run with
-# exit 125 and a clear message instead of hanging; its CPU state is kept and the lab stopped
-run_capture out rc "$ML" start
-expect_eq "restart ($out)" "$rc" 0
+# exit 125 and a clear message instead of hanging; its CPU state and console are kept (a one-shot
+# lab's state folder goes away, so they land in the shared one) and the lab is stopped
 t0=$SECONDS
 run_capture out rc env MINILAB_DEAD_SECONDS=3 "$ML" run -- sh -c 'kill -STOP $PPID; sleep 60'
 expect_eq "run in a lab that stopped answering" "$rc" 125
 expect_contains "dead-lab message" "$out" "the lab stopped answering"
-expect_contains "dead-lab CPU dump" "$out" "its CPU state is in"
+expect_contains "dead-lab CPU dump" "$out" "its CPU state is in $state/hung-cpus-"
 dump=$(sed -n 's/.*its CPU state is in \(.*hung-cpus-[0-9]*\.txt\).*/\1/p' <<<"$out")
 grep -q "RIP=" "$dump" || fail "no registers in the CPU dump $dump: $(head -c 300 "$dump")"
-[ $((SECONDS - t0)) -lt 40 ] || fail "the dead lab took $((SECONDS - t0)) s to give up"
+expect_contains "dead-lab console kept" "$out" "console: $state/lab-console-"
+console=$(sed -n 's/.*console: \([^;)]*lab-console-[0-9]*\.log\).*/\1/p' <<<"$out")
+[ -s "$console" ] || fail "the kept console $console is missing or empty"
+[ $((SECONDS - t0)) -lt 60 ] || fail "the dead lab took $((SECONDS - t0)) s to give up"
 expect_eq "processes after a dead lab" "$(pids_matching "$state")" ""
-[ ! -e "$state/state" ] || fail "state file left after a dead lab"
+expect_eq "one-shot state after a dead lab" "$(ls -d "$state".run-* 2>/dev/null)" ""
 echo "lab foundation checks pass"

@@ -56,6 +56,13 @@ if unshare -m true 2>/dev/null; then
 	[ "$rc" -ne 0 ] || fail "no /dev/kvm: exit 0"
 	expect_contains "no /dev/kvm" "$err" "open \`/dev/kvm\` (no KVM here"
 fi
+# No permission on /dev/kvm: an unprivileged user (when it can reach our binary at all).
+nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+if [ "$(stat -c %a /dev/kvm)" != 666 ] && "${nobody[@]}" test -x "$MINIVM"; then
+	run_capture err rc "${nobody[@]}" "$MINIVM" run --kernel "$PVH" </dev/null
+	expect_eq "no permission on /dev/kvm: status" "$rc" 125
+	expect_contains "no permission on /dev/kvm" "$err" "no permission: join the kvm group"
+fi
 # SIGTERM while the guest spins: exit 143, no minivm left behind.
 "$MINIVM" run --kernel "$PVH" --cmdline spin </dev/null >/dev/null 2>"$TMP/sig.err" &
 pid=$!
