@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,10 +23,12 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "lab.h"
 #include "proto.h"
 #include "util.h"
 
@@ -384,6 +387,39 @@ static void power_off(void)
 	reboot(RB_POWER_OFF);
 }
 
+/* The lab kernel's code symbols (lab_kallsyms_path), saved once per kernel, in the background
+ * and at low priority, after the lab is up. */
+static void save_kernel_symbols(void)
+{
+	struct lab_paths paths;
+	struct utsname u;
+	char path[4400], tmp[4500];
+	mc_err e = NULL;
+	if (lab_paths_init(&paths, &e) < 0 || uname(&u) < 0 ||
+	    lab_kallsyms_path(&paths, u.release, path, sizeof(path)) < 0 ||
+	    access(path, F_OK) == 0) {
+		mc_error_free(&e);
+		return;
+	}
+	if (fork() != 0)
+		return;
+	if (nice(19) < 0 || sleep(5) != 0)
+		_exit(1);
+	snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid());
+	FILE *in = fopen("/proc/kallsyms", "re"), *out = fopen(tmp, "we");
+	char line[512];
+	unsigned long long a;
+	char type;
+	while (in && out && fgets(line, sizeof(line), in))
+		if (sscanf(line, "%llx %c", &a, &type) == 2 && a && strchr("tTwW", type))
+			fputs(line, out);
+	bool ok = in && out && !ferror(in) && fclose(out) == 0;
+	if (ok && rename(tmp, path) == 0)
+		_exit(0);
+	unlink(tmp);
+	_exit(1);
+}
+
 int lab_agent_serve(uint16_t port, const char *token_file, mc_err *err)
 {
 	char token[LAB_TOKEN_LEN + 1] = {0};
@@ -416,6 +452,8 @@ int lab_agent_serve(uint16_t port, const char *token_file, mc_err *err)
 	if (sfd < 0)
 		return mc_errorf(err, errno, "signalfd");
 	fprintf(stderr, "minilab agent: listening on port %u\n", port);
+	if (getpid() == 1)
+		save_kernel_symbols();
 
 	pid_t handlers[MAX_HANDLERS] = {0};
 	for (;;) {

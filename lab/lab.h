@@ -44,5 +44,7 @@ int lab_run(const struct lab_state *st, char **argv, int *status, mc_err *err);
 /* Write what QEMU's monitor says about the lab's CPUs (info cpus, info registers -a) to
  * out_path: for a lab that stopped answering. 0 or -1. */
 int lab_dump_cpus(const struct lab_paths *p, const char *out_path);
+/* Where the lab kernel's code symbols are saved (by the agent, once per kernel version). */
+int lab_kallsyms_path(const struct lab_paths *p, const char *kver, char *out, size_t n);
 
 #endif

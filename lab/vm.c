@@ -410,7 +410,7 @@ static int start_locked(const struct lab_paths *p, unsigned flags, mc_err *err)
 	snprintf(a_monitor, sizeof(a_monitor), "unix:%s/monitor.sock,server=on,wait=off",
 		 p->sockdir);
 	int alen = snprintf(a_append, sizeof(a_append),
-			    "console=ttyS0 loglevel=5 panic=-1 softlockup_panic=1 "
+			    "console=ttyS0 loglevel=5 panic=-1 softlockup_panic=1 nokaslr "
 			    "minilab.checkout=%s minilab.kver=%s "
 			    "minilab.moddir=%s minilab.port=%d minilab.token=%s/token",
 			    p->checkout, img.kver, img.moddir, AGENT_PORT, p->state);
@@ -595,6 +595,47 @@ int lab_stop_how(const struct lab_paths *p, bool force, mc_err *err)
 	return 0;
 }
 
+/* The lab kernel's functions holding the addresses in rips[], from the symbols the agent saved
+ * (lab_kallsyms_path; the lab boots with nokaslr, so they match). One line per address to f. */
+static void name_addresses(const struct lab_paths *p, const uint64_t *rips, int n, FILE *f)
+{
+	struct lab_image img;
+	mc_err e = NULL;
+	if (load_image(p, &img, &e) < 0) {
+		mc_error_free(&e);
+		return;
+	}
+	char map_path[4400];
+	if (lab_kallsyms_path(p, img.kver, map_path, sizeof(map_path)) < 0)
+		return;
+	_cleanup_fclose_ FILE *map = fopen(map_path, "re");
+	if (!map) {
+		fprintf(f, "\n(no kernel symbols to name the addresses: %s is missing)\n",
+			map_path);
+		return;
+	}
+	uint64_t best[16] = {0};
+	char names[16][128] = {{0}};
+	char line[512];
+	while (fgets(line, sizeof(line), map)) {
+		unsigned long long a;
+		char type, name[128];
+		if (sscanf(line, "%llx %c %127s", &a, &type, name) != 3)
+			continue;
+		for (int i = 0; i < n; i++)
+			if (a <= rips[i] && a >= best[i]) {
+				best[i] = a;
+				snprintf(names[i], sizeof(names[i]), "%s", name);
+			}
+	}
+	fprintf(f, "\nthe addresses in the lab kernel (%s):\n", map_path);
+	for (int i = 0; i < n; i++)
+		if (names[i][0] && rips[i] - best[i] < 0x100000)
+			fprintf(f, "CPU#%d RIP %016llx = %s+0x%llx\n", i,
+				(unsigned long long)rips[i], names[i],
+				(unsigned long long)(rips[i] - best[i]));
+}
+
 int lab_dump_cpus(const struct lab_paths *p, const char *out_path)
 {
 	char sock_path[320];
@@ -606,19 +647,41 @@ int lab_dump_cpus(const struct lab_paths *p, const char *out_path)
 	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		return -1;
-	_cleanup_close_ int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (out < 0)
-		return -1;
 	static const char cmds[] = "info cpus\ninfo registers -a\n";
 	if (mc_write_all(fd, cmds, sizeof(cmds) - 1) < 0)
 		return -1;
 	/* the monitor keeps the connection open: read until it has been quiet for 3 s */
 	struct timeval tv = {3, 0};
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
 	char buf[65536];
-	ssize_t n;
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		if (mc_write_all(out, buf, (size_t)n) < 0)
+	ssize_t r;
+	while ((r = read(fd, buf, sizeof(buf))) > 0 && len < (1u << 22)) {
+		char *grown = realloc(text, len + (size_t)r + 1);
+		if (!grown)
 			return -1;
+		text = grown;
+		memcpy(text + len, buf, (size_t)r);
+		len += (size_t)r;
+		text[len] = 0;
+	}
+	_cleanup_fclose_ FILE *out = fopen(out_path, "we");
+	if (!out)
+		return -1;
+	/* the registers as they come, without the monitor's prompt and echo (terminal escapes) */
+	uint64_t rips[16];
+	int nrips = 0;
+	for (char *save = NULL, *l = text ? strtok_r(text, "\n", &save) : NULL; l;
+	     l = strtok_r(NULL, "\n", &save)) {
+		if (strstr(l, "(qemu)"))
+			continue;
+		fprintf(out, "%s\n", l);
+		unsigned long long rip;
+		if (!strncmp(l, "RIP=", 4) && nrips < 16 && sscanf(l + 4, "%llx", &rip) == 1)
+			rips[nrips++] = rip;
+	}
+	if (nrips > 0)
+		name_addresses(p, rips, nrips, out);
 	return 0;
 }

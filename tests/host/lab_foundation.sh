@@ -98,6 +98,8 @@ expect_contains "dead-lab message" "$out" "the lab stopped answering"
 expect_contains "dead-lab CPU dump" "$out" "its CPU state is in $state/hung-cpus-"
 dump=$(sed -n 's/.*its CPU state is in \(.*hung-cpus-[0-9]*\.txt\).*/\1/p' <<<"$out")
 grep -q "RIP=" "$dump" || fail "no registers in the CPU dump $dump: $(head -c 300 "$dump")"
+grep -q "^CPU#0 RIP [0-9a-f]* = [a-z_]" "$dump" ||
+	fail "the CPU dump $dump names no kernel function: $(tail -c 300 "$dump")"
 expect_contains "dead-lab console kept" "$out" "console: $state/lab-console-"
 console=$(sed -n 's/.*console: \([^;)]*lab-console-[0-9]*\.log\).*/\1/p' <<<"$out")
 [ -s "$console" ] || fail "the kept console $console is missing or empty"
