@@ -409,11 +409,13 @@ static int start_locked(const struct lab_paths *p, unsigned flags, mc_err *err)
 	char a_monitor[320];
 	snprintf(a_monitor, sizeof(a_monitor), "unix:%s/monitor.sock,server=on,wait=off",
 		 p->sockdir);
-	int alen = snprintf(a_append, sizeof(a_append),
-			    "console=ttyS0 loglevel=5 panic=-1 softlockup_panic=1 nokaslr "
-			    "minilab.checkout=%s minilab.kver=%s "
-			    "minilab.moddir=%s minilab.port=%d minilab.token=%s/token",
-			    p->checkout, img.kver, img.moddir, AGENT_PORT, p->state);
+	int alen =
+	    snprintf(a_append, sizeof(a_append),
+		     "console=ttyS0 loglevel=5 panic=-1 softlockup_panic=1 watchdog_thresh=30 "
+		     "nokaslr "
+		     "minilab.checkout=%s minilab.kver=%s "
+		     "minilab.moddir=%s minilab.port=%d minilab.token=%s/token",
+		     p->checkout, img.kver, img.moddir, AGENT_PORT, p->state);
 	if (alen < 0 || (size_t)alen >= sizeof(a_append)) {
 		mc_errorf(err, 0, "the lab's kernel command line is too long (checkout `%s`)",
 			  p->checkout);

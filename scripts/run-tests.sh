@@ -103,8 +103,12 @@ if [ ${#lab_tests[@]} -gt 0 ]; then
 				name="lab/$(basename "$t" .sh)"
 				log=$logdir/${name//\//_}.log
 				mv "$log" "${log%.log}.lab-died.log"
+				# the restart starts a new console: keep the dead lab's
+				cp "${MINILAB_STATE:-build/lab}/console.log" \
+					"${log%.log}.lab-console.log" 2>/dev/null
 				echo "     the lab died under $name; restarting it to run $name once more" \
-					"(first try's log: ${log%.log}.lab-died.log)"
+					"(first try's log: ${log%.log}.lab-died.log, the lab's console:" \
+					"${log%.log}.lab-console.log)"
 				fail=$((fail - 1))
 				unset 'failed[-1]'
 				if build/bin/minilab start >>"$logdir/lab-start.log" 2>&1; then
