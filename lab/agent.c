@@ -10,6 +10,7 @@
 #include "agent.h"
 
 #include <arpa/inet.h>
+#include <linux/kvm.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/reboot.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -387,6 +389,22 @@ static void power_off(void)
 	reboot(RB_POWER_OFF);
 }
 
+/* Keep one idle VM (an in-kernel irqchip and a vCPU that never runs) for the lab's lifetime.
+ * Creating the first VM and destroying the last flips kernel static keys (KVM's
+ * preempt_notifier_key, and apic_sw_disabled with each new vCPU), and every flip rewrites code
+ * in __schedule while the other CPU may be running it. Under QEMU's multi-threaded TCG that
+ * cross-modifying code has livelocked both lab CPUs on that very instruction (CPU dumps:
+ * __schedule+0x2ab, the preempt-notifier branch, on both). With this VM the keys stay set and
+ * VMs come and go without patching anything. The fds stay open on purpose. */
+static void pin_kvm_static_keys(void)
+{
+	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	int vm = kvm >= 0 ? ioctl(kvm, KVM_CREATE_VM, 0) : -1;
+	if (vm < 0 || ioctl(vm, KVM_CREATE_IRQCHIP, 0) < 0 || ioctl(vm, KVM_CREATE_VCPU, 0) < 0)
+		fprintf(stderr, "minilab agent: no idle VM to pin KVM's static keys: %s\n",
+			strerror(errno));
+}
+
 /* The lab kernel's code symbols (lab_kallsyms_path), saved once per kernel, in the background
  * and at low priority, after the lab is up. */
 static void save_kernel_symbols(void)
@@ -452,8 +470,10 @@ int lab_agent_serve(uint16_t port, const char *token_file, mc_err *err)
 	if (sfd < 0)
 		return mc_errorf(err, errno, "signalfd");
 	fprintf(stderr, "minilab agent: listening on port %u\n", port);
-	if (getpid() == 1)
+	if (getpid() == 1) {
+		pin_kvm_static_keys();
 		save_kernel_symbols();
+	}
 
 	pid_t handlers[MAX_HANDLERS] = {0};
 	for (;;) {

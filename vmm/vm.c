@@ -65,6 +65,29 @@ static int add_slot(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size, v
 				 (unsigned long long)(size >> 20));
 	return 0;
 }
+/* Guest RAM, 2 MiB-aligned in our address space: KVM maps a guest page with a 2 MiB EPT/NPT
+ * entry only where the host address and the guest address sit at the same offset within 2 MiB,
+ * and mmap gives no such alignment by itself (before Linux 6.7). So: reserve 2 MiB more, keep
+ * the aligned middle, give the ends back. NULL with errno on failure. */
+static void *map_guest_ram(uint64_t mem)
+{
+	const uintptr_t align = 2u << 20;
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+	uint8_t *raw = mmap(NULL, mem + align, PROT_NONE, flags, -1, 0);
+	if (raw == MAP_FAILED)
+		return NULL;
+	uint8_t *ram = (uint8_t *)(((uintptr_t)raw + align - 1) & ~(align - 1));
+	if (ram > raw)
+		munmap(raw, (size_t)(ram - raw));
+	munmap(ram + mem, (size_t)(raw + align - ram));
+	if (mprotect(ram, mem, PROT_READ | PROT_WRITE) < 0) {
+		int saved = errno;
+		munmap(ram, mem);
+		errno = saved;
+		return NULL;
+	}
+	return ram;
+}
 
 int vm_create(struct vm *vm, unsigned ncpus, uint64_t mem, mc_err *err)
 {
@@ -120,9 +143,8 @@ int vm_create(struct vm *vm, unsigned ncpus, uint64_t mem, mc_err *err)
 	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
 		return mc_errorf(err, errno, "KVM_CREATE_PIT2");
 
-	void *ram = mmap(NULL, mem, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (ram == MAP_FAILED)
+	void *ram = map_guest_ram(mem);
+	if (!ram)
 		return mc_errorf(err, errno, "mmap %llu MiB of guest memory",
 				 (unsigned long long)(mem >> 20));
 	vm->ram = ram;
