@@ -65,11 +65,11 @@ def main():
                        f"{machine()}.\n\n```\n{summary}\n```\n\n")
     out = HEADER + "\n" + "".join(f"<!-- section {k} -->\n{sections[k]}<!-- end {k} -->\n"
                                   for k in sorted(sections))
-    tmp = page + ".tmp"
+    tmp = f"{page}.{os.getpid()}.tmp"
     with open(tmp, "w") as f:
         f.write(out)
     os.replace(tmp, page)
-    print(f"(recorded in docs/results.md, section {ident})", file=sys.stderr)
+    print(f"(recorded in {os.path.relpath(page, root)}, section {ident})", file=sys.stderr)
 
 
 main()

@@ -10,9 +10,10 @@
 #include "agent.h"
 
 #include <arpa/inet.h>
-#include <linux/kvm.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/kvm.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -24,9 +25,11 @@
 #include <sys/reboot.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -254,7 +257,7 @@ static int relay(int sock, pid_t child, int in_w, int out_r, int err_r)
 	fcntl(in_w, F_SETFL, O_NONBLOCK);
 	struct stdin_queue q = {0};
 	int stdin_eof = 0, exited = 0, status = 0, outputs = 2;
-	uint64_t exit_ns = 0, sent_ns = mc_now_ns();
+	uint64_t exit_ns = 0, sent_ns = 0; /* 0: the first ALIVE goes out at once */
 	int fds[2] = {out_r, err_r};
 	char buf[65536];
 	for (;;) {
@@ -421,20 +424,38 @@ static void save_kernel_symbols(void)
 	}
 	if (fork() != 0)
 		return;
-	if (nice(19) < 0 || sleep(5) != 0)
+	if (nice(19) < 0)
 		_exit(1);
-	snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid());
-	FILE *in = fopen("/proc/kallsyms", "re"), *out = fopen(tmp, "we");
+	/* a temporary name of its own (labs of one checkout run side by side), renamed into
+	 * place only when complete; a lab powered off meanwhile leaves the temporary behind, so
+	 * those older than an hour go */
+	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
+	char *slash = strrchr(path, '/');
+	*slash = 0;
+	DIR *d = opendir(path);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		struct stat sb;
+		if (!strncmp(de->d_name, "lab-kallsyms-", 13) && strchr(de->d_name + 13, '.') &&
+		    fstatat(dirfd(d), de->d_name, &sb, 0) == 0 && time(NULL) - sb.st_mtime > 3600)
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	if (d)
+		closedir(d);
+	*slash = '/';
+	int fd = mkstemp(tmp);
+	FILE *in = fopen("/proc/kallsyms", "re"), *out = fd >= 0 ? fdopen(fd, "w") : NULL;
 	char line[512];
 	unsigned long long a;
 	char type;
 	while (in && out && fgets(line, sizeof(line), in))
 		if (sscanf(line, "%llx %c", &a, &type) == 2 && a && strchr("tTwW", type))
 			fputs(line, out);
-	bool ok = in && out && !ferror(in) && fclose(out) == 0;
+	bool ok = in && out && !ferror(in) && fchmod(fd, 0644) == 0 && fclose(out) == 0;
 	if (ok && rename(tmp, path) == 0)
 		_exit(0);
-	unlink(tmp);
+	if (fd >= 0)
+		unlink(tmp);
 	_exit(1);
 }
 

@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,8 +126,11 @@ static int dead_ms(void)
 static int relay(struct session *s, int *status, mc_err *err)
 {
 	struct pollfd p[2] = {{s->sock, POLLIN, 0}, {sig_pipe[0], POLLIN, 0}};
+	/* armed by the agent's first ALIVE, sent as the command starts: an agent from before
+	 * heartbeats (a lab started by an older build) never sends one and is never timed out */
+	bool heartbeats = false;
 	for (;;) {
-		int n = poll(p, 2, dead_ms());
+		int n = poll(p, 2, heartbeats ? dead_ms() : -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -173,6 +177,9 @@ static int relay(struct session *s, int *status, mc_err *err)
 				return -1;
 			*status = (int)(code > 255 ? 255 : code);
 			return 0;
+		case LAB_ALIVE:
+			heartbeats = true;
+			break;
 		case LAB_FAIL:
 			mc_errorf(err, 0, "lab agent refused the request: %s", f.data);
 			lab_frame_free(&f);

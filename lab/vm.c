@@ -676,6 +676,7 @@ int lab_dump_cpus(const struct lab_paths *p, const char *out_path)
 	int nrips = 0;
 	for (char *save = NULL, *l = text ? strtok_r(text, "\n", &save) : NULL; l;
 	     l = strtok_r(NULL, "\n", &save)) {
+		l[strcspn(l, "\r")] = 0; /* the monitor ends its lines with \r\n */
 		if (strstr(l, "(qemu)"))
 			continue;
 		fprintf(out, "%s\n", l);

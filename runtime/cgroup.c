@@ -88,6 +88,17 @@ static char *own_cgroup(const char *v1ctrl)
 	return strdup("/");
 }
 
+/* Whether a controller list ("cpuset cpu io memory", as in cgroup.controllers and
+ * cgroup.subtree_control) names want; whole words, so "cpu" is not found in "cpuset". */
+static bool list_has(const char *list, const char *want)
+{
+	size_t n = strlen(want);
+	for (const char *p = list; (p = strstr(p, want)) != NULL; p += n)
+		if ((p == list || p[-1] == ' ') && (p[n] == 0 || p[n] == ' ' || p[n] == '\n'))
+			return true;
+	return false;
+}
+
 static bool v2_has(const char *root, const char *ctrl)
 {
 	_cleanup_free_ char *path = NULL, *buf = NULL;
@@ -98,12 +109,7 @@ static bool v2_has(const char *root, const char *ctrl)
 		mc_error_free(&e);
 		return false;
 	}
-	const char *want = !strcmp(ctrl, "cpuacct") ? "cpu" : ctrl;
-	for (char *save = NULL, *t = strtok_r(buf, " \n", &save); t;
-	     t = strtok_r(NULL, " \n", &save))
-		if (!strcmp(t, want))
-			return true;
-	return false;
+	return list_has(buf, !strcmp(ctrl, "cpuacct") ? "cpu" : ctrl);
 }
 
 static bool needed(enum mc_cg_ctrl c, const struct mc_resources *res)
@@ -220,7 +226,7 @@ static int enable_v2_controller(const char *v2, const char *rel, const char *nam
 		size_t len;
 		mc_err e2 = NULL;
 		if (asprintf(&sc, "%s/cgroup.subtree_control", full) >= 0 &&
-		    mc_read_file(sc, 4096, &cur, &len, &e2) == 0 && !strstr(cur, name)) {
+		    mc_read_file(sc, 4096, &cur, &len, &e2) == 0 && !list_has(cur, name)) {
 			char buf[32];
 			int n = snprintf(buf, sizeof(buf), "+%s", name);
 			if (mc_write_file(sc, buf, n, &e2) < 0) {
@@ -280,7 +286,7 @@ int mc_cg_create(struct mc_cgroup *cg, const char *cgroups_path, const char *id,
 		_cleanup_free_ char *own = own_cgroup(v1_dirs[c]);
 		_cleanup_free_ char *rel = own ? relative_path(cgroups_path, id, own) : NULL;
 		if (!rel) {
-			mc_errorf(err, ENOMEM, "cgroup");
+			mc_errorf(err, ENOMEM, "the path of the %s cgroup", v1_dirs[c]);
 			return create_failed(cg, err);
 		}
 		if (make_dirs(cg, base, rel, &mc_cg_v1_ops, c, &cg->path[c], err) < 0)
