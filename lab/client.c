@@ -129,8 +129,9 @@ static int relay(struct session *s, int *status, mc_err *err)
 	/* armed by the agent's first ALIVE, sent as the command starts: an agent from before
 	 * heartbeats (a lab started by an older build) never sends one and is never timed out */
 	bool heartbeats = false;
+	const int dead_after_ms = dead_ms();
 	for (;;) {
-		int n = poll(p, 2, heartbeats ? dead_ms() : -1);
+		int n = poll(p, 2, heartbeats ? dead_after_ms : -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -140,7 +141,7 @@ static int relay(struct session *s, int *status, mc_err *err)
 			mc_errorf(err, 0,
 				  "the lab stopped answering: nothing from it for %d s while the "
 				  "command ran (its kernel or QEMU is stuck)",
-				  dead_ms() / 1000);
+				  dead_after_ms / 1000);
 			return LAB_RUN_DEAD;
 		}
 		if (p[1].revents) {

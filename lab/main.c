@@ -63,16 +63,12 @@ static void explain_lab_death(const struct lab_paths *p, const char *keep_dir, b
 	char path[sizeof(p->state) + 64];
 	snprintf(path, sizeof(path), "%s/console.log", p->state);
 	char line[512], last[512] = "";
-	FILE *f = fopen(path, "re");
-	if (!f || !*err) {
-		if (f)
-			fclose(f);
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	if (!f || !*err)
 		return;
-	}
 	while (fgets(line, sizeof(line), f))
 		if (strstr(line, "Kernel panic") || strstr(line, "BUG:"))
 			snprintf(last, sizeof(last), "%.*s", (int)strcspn(line, "\r\n"), line);
-	fclose(f);
 	if (!last[0] && !dead)
 		return;
 	if (keep_dir) {

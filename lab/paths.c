@@ -58,8 +58,9 @@ void lab_paths_set_sockdir(struct lab_paths *p)
 }
 
 /* Where the lab kernel's code symbols are kept for naming the addresses in a hung lab's CPU
- * dump (lab_dump_cpus): Debian's System.map is a stub, and the lab boots with nokaslr, so the
- * addresses in /proc/kallsyms hold for every boot of that kernel. */
+ * dump (lab_dump_cpus): Debian ships System.map as a one-line placeholder (the real one is in
+ * the -dbg package), and the lab boots with nokaslr, so the addresses in /proc/kallsyms hold
+ * for every boot of that kernel. */
 int lab_kallsyms_path(const struct lab_paths *p, const char *kver, char *out, size_t n)
 {
 	return snprintf(out, n, "%s/build/lab-kallsyms-%s", p->checkout, kver) < (int)n ? 0 : -1;

@@ -96,9 +96,10 @@ if [ ${#lab_tests[@]} -gt 0 ]; then
 		elif [ "$lab_where" = lab ]; then
 			local_fail=$fail
 			run_in_lab "$t"
-			# The lab itself can die under a test (a soft lockup of nested SVM under TCG, seen
-			# with QEMU as the L2 VMM too; docs/lab.md). That is not the test's verdict:
-			# say so, keep the log, restart the lab and run that test once more.
+			# The lab itself can die under a test (its TCG vCPUs livelocked while KVM
+			# live-patched kernel text, seen with QEMU as the L2 VMM too; the agent now
+			# prevents that, see docs/lab.md). That is not the test's verdict: say so, keep
+			# the log, restart the lab and run that test once more.
 			if [ "$fail" -gt "$local_fail" ] && ! build/bin/minilab status >/dev/null 2>&1; then
 				name="lab/$(basename "$t" .sh)"
 				log=$logdir/${name//\//_}.log

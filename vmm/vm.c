@@ -65,6 +65,7 @@ static int add_slot(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size, v
 				 (unsigned long long)(size >> 20));
 	return 0;
 }
+
 /* Guest RAM, 2 MiB-aligned in our address space: KVM maps a guest page with a 2 MiB EPT/NPT
  * entry only where the host address and the guest address sit at the same offset within 2 MiB,
  * and mmap gives no such alignment by itself (before Linux 6.7). So: reserve 2 MiB more, keep
