@@ -8,7 +8,7 @@
 
 #include "security.h"
 
-static bool in_set(const struct mc_caps *c, int k, int cap)
+static bool in_set(const struct ct_caps *c, int k, int cap)
 {
 	for (int i = 0; i < c->count[k]; i++)
 		if (c->set[k][i] == cap)
@@ -16,14 +16,14 @@ static bool in_set(const struct mc_caps *c, int k, int cap)
 	return false;
 }
 
-int mc_caps_bounding(const struct mc_process *p, mc_err *err)
+int ct_caps_bounding(const struct ct_process *p, mc_err *err)
 {
-	if (!p->has_caps || p->caps.count[MC_CAP_BOUNDING] < 0)
+	if (!p->has_caps || p->caps.count[CT_CAP_BOUNDING] < 0)
 		return 0;
 	for (int cap = 0; cap <= CAP_LAST_CAP || CAP_IS_SUPPORTED(cap); cap++) {
 		if (!CAP_IS_SUPPORTED(cap))
 			break;
-		if (in_set(&p->caps, MC_CAP_BOUNDING, cap))
+		if (in_set(&p->caps, CT_CAP_BOUNDING, cap))
 			continue;
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
 			return mc_errorf(err, errno, "capabilities: drop %s from bounding set",
@@ -32,7 +32,7 @@ int mc_caps_bounding(const struct mc_process *p, mc_err *err)
 	return 0;
 }
 
-int mc_set_user(const struct mc_process *p, mc_err *err)
+int ct_set_user(const struct ct_process *p, mc_err *err)
 {
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
 		return mc_errorf(err, errno, "prctl KEEPCAPS");
@@ -47,7 +47,7 @@ int mc_set_user(const struct mc_process *p, mc_err *err)
 	return 0;
 }
 
-int mc_caps_apply(const struct mc_process *p, mc_err *err)
+int ct_caps_apply(const struct ct_process *p, mc_err *err)
 {
 	if (!p->has_caps) {
 		/* no capabilities object: the process gets none (as in the OCI spec) */
@@ -61,7 +61,7 @@ int mc_caps_apply(const struct mc_process *p, mc_err *err)
 	if (!c)
 		return mc_errorf(err, errno, "cap_init");
 	static const cap_flag_t flags[3] = {CAP_EFFECTIVE, CAP_PERMITTED, CAP_INHERITABLE};
-	static const int kinds[3] = {MC_CAP_EFFECTIVE, MC_CAP_PERMITTED, MC_CAP_INHERITABLE};
+	static const int kinds[3] = {CT_CAP_EFFECTIVE, CT_CAP_PERMITTED, CT_CAP_INHERITABLE};
 	for (int k = 0; k < 3; k++) {
 		int n = p->caps.count[kinds[k]];
 		if (n > 0 && cap_set_flag(c, flags[k], n, p->caps.set[kinds[k]], CAP_SET) < 0) {
@@ -77,10 +77,10 @@ int mc_caps_apply(const struct mc_process *p, mc_err *err)
 	cap_free(c);
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		return mc_errorf(err, errno, "capabilities: clear ambient");
-	for (int i = 0; i < p->caps.count[MC_CAP_AMBIENT]; i++)
-		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, p->caps.set[MC_CAP_AMBIENT][i], 0,
+	for (int i = 0; i < p->caps.count[CT_CAP_AMBIENT]; i++)
+		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, p->caps.set[CT_CAP_AMBIENT][i], 0,
 			  0) < 0)
 			return mc_errorf(err, errno, "capabilities: raise ambient %s",
-					 cap_to_name(p->caps.set[MC_CAP_AMBIENT][i]));
+					 cap_to_name(p->caps.set[CT_CAP_AMBIENT][i]));
 	return 0;
 }

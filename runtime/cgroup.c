@@ -20,13 +20,13 @@
 
 #define CG_ROOT "/sys/fs/cgroup"
 
-static const char *ctrl_names[MC_CG_NCTRL] = {"memory", "cpu", "cpuacct", "cpuset",
+static const char *ctrl_names[CT_CG_NCTRL] = {"memory", "cpu", "cpuacct", "cpuset",
 					      "pids",	"io",  "freezer", "devices"};
 /* v1 hierarchy directory per controller */
-static const char *v1_dirs[MC_CG_NCTRL] = {"memory", "cpu",   "cpuacct", "cpuset",
+static const char *v1_dirs[CT_CG_NCTRL] = {"memory", "cpu",   "cpuacct", "cpuset",
 					   "pids",   "blkio", "freezer", "devices"};
 
-const char *mc_cg_ctrl_name(enum mc_cg_ctrl c)
+const char *ct_cg_ctrl_name(enum ct_cg_ctrl c)
 {
 	return ctrl_names[c];
 }
@@ -37,26 +37,26 @@ static bool is_fs(const char *path, unsigned long magic)
 	return statfs(path, &sf) == 0 && (unsigned long)sf.f_type == magic;
 }
 
-enum mc_cg_layout mc_cg_detect(void)
+enum ct_cg_layout ct_cg_detect(void)
 {
 	if (is_fs(CG_ROOT, CGROUP2_SUPER_MAGIC))
-		return MC_CG_V2;
+		return CT_CG_V2;
 	if (!is_fs(CG_ROOT, TMPFS_MAGIC))
-		return MC_CG_NONE;
+		return CT_CG_NONE;
 	if (is_fs(CG_ROOT "/unified", CGROUP2_SUPER_MAGIC))
-		return MC_CG_HYBRID;
-	return MC_CG_V1;
+		return CT_CG_HYBRID;
+	return CT_CG_V1;
 }
 
-const char *mc_cg_layout_name(enum mc_cg_layout l)
+const char *ct_cg_layout_name(enum ct_cg_layout l)
 {
 	static const char *n[] = {"none", "v1", "v2", "hybrid"};
 	return n[l];
 }
 
-static const char *v2_root(enum mc_cg_layout l)
+static const char *v2_root(enum ct_cg_layout l)
 {
-	return l == MC_CG_V2 ? CG_ROOT : l == MC_CG_HYBRID ? CG_ROOT "/unified" : NULL;
+	return l == CT_CG_V2 ? CG_ROOT : l == CT_CG_HYBRID ? CG_ROOT "/unified" : NULL;
 }
 
 /* The path of our own cgroup in a hierarchy: "" for v2 ("0::"), else the v1 controller. */
@@ -112,21 +112,21 @@ static bool v2_has(const char *root, const char *ctrl)
 	return list_has(buf, !strcmp(ctrl, "cpuacct") ? "cpu" : ctrl);
 }
 
-static bool needed(enum mc_cg_ctrl c, const struct mc_resources *res)
+static bool needed(enum ct_cg_ctrl c, const struct ct_resources *res)
 {
 	switch (c) {
-	case MC_CG_MEMORY:
-	case MC_CG_PIDS:
-	case MC_CG_CPU:
-	case MC_CG_CPUACCT:
+	case CT_CG_MEMORY:
+	case CT_CG_PIDS:
+	case CT_CG_CPU:
+	case CT_CG_CPUACCT:
 		return true; /* accounting for stats, even without limits */
-	case MC_CG_CPUSET:
+	case CT_CG_CPUSET:
 		return res && (res->cpus || res->mems);
-	case MC_CG_IO:
+	case CT_CG_IO:
 		return res && (res->has_blkio_weight || res->nthrottle);
-	case MC_CG_FREEZER:
+	case CT_CG_FREEZER:
 		return true;
-	case MC_CG_DEVICES:
+	case CT_CG_DEVICES:
 		return res && res->ndevrules;
 	default:
 		return false;
@@ -134,8 +134,8 @@ static bool needed(enum mc_cg_ctrl c, const struct mc_resources *res)
 }
 
 /* mkdir -p below base, recording what we made; v1 dirs get init_dir at each new level. */
-static int make_dirs(struct mc_cgroup *cg, const char *base, const char *rel,
-		     const struct mc_cg_ops *ops, enum mc_cg_ctrl ctrl, char **out, mc_err *err)
+static int make_dirs(struct ct_cgroup *cg, const char *base, const char *rel,
+		     const struct ct_cg_ops *ops, enum ct_cg_ctrl ctrl, char **out, mc_err *err)
 {
 	_cleanup_free_ char *path = NULL;
 	if (asprintf(&path, "%s/%s", base, rel) < 0)
@@ -204,10 +204,10 @@ static char *relative_path(const char *cgroups_path, const char *id, const char 
 }
 
 /* Undo a half-made cgroup set-up; the error says what failed first. */
-static int create_failed(struct mc_cgroup *cg, mc_err *err)
+static int create_failed(struct ct_cgroup *cg, mc_err *err)
 {
 	mc_err e2 = NULL;
-	mc_cg_destroy(cg, &e2);
+	ct_cg_destroy(cg, &e2);
 	mc_error_free(&e2);
 	return mc_wrap(err, "cgroup");
 }
@@ -242,12 +242,12 @@ static int enable_v2_controller(const char *v2, const char *rel, const char *nam
 	return 0;
 }
 
-int mc_cg_create(struct mc_cgroup *cg, const char *cgroups_path, const char *id,
-		 const struct mc_resources *res, mc_err *err)
+int ct_cg_create(struct ct_cgroup *cg, const char *cgroups_path, const char *id,
+		 const struct ct_resources *res, mc_err *err)
 {
 	memset(cg, 0, sizeof(*cg));
-	cg->layout = mc_cg_detect();
-	if (cg->layout == MC_CG_NONE)
+	cg->layout = ct_cg_detect();
+	if (cg->layout == CT_CG_NONE)
 		return mc_errorf(err, 0, "cgroup: no cgroup filesystem at " CG_ROOT);
 	const char *v2 = v2_root(cg->layout);
 	_cleanup_free_ char *v2_rel = NULL;
@@ -256,26 +256,26 @@ int mc_cg_create(struct mc_cgroup *cg, const char *cgroups_path, const char *id,
 		v2_rel = own ? relative_path(cgroups_path, id, own) : NULL;
 		if (!v2_rel)
 			return mc_errorf(err, ENOMEM, "cgroup");
-		if (make_dirs(cg, v2, v2_rel, &mc_cg_v2_ops, MC_CG_FREEZER, &cg->unified, err) < 0)
+		if (make_dirs(cg, v2, v2_rel, &ct_cg_v2_ops, CT_CG_FREEZER, &cg->unified, err) < 0)
 			return create_failed(cg, err);
 	}
-	for (int c = 0; c < MC_CG_NCTRL; c++) {
+	for (int c = 0; c < CT_CG_NCTRL; c++) {
 		if (!needed(c, res))
 			continue;
-		if (v2 && (c == MC_CG_FREEZER || v2_has(v2, ctrl_names[c]))) {
+		if (v2 && (c == CT_CG_FREEZER || v2_has(v2, ctrl_names[c]))) {
 			/* cpuacct rides on cpu; the freezer is built into v2 */
-			if (c != MC_CG_FREEZER && c != MC_CG_CPUACCT &&
+			if (c != CT_CG_FREEZER && c != CT_CG_CPUACCT &&
 			    enable_v2_controller(v2, v2_rel, ctrl_names[c], err) < 0)
 				return create_failed(cg, err);
 			cg->path[c] = strdup(cg->unified);
-			cg->ops[c] = &mc_cg_v2_ops;
+			cg->ops[c] = &ct_cg_v2_ops;
 			continue;
 		}
-		if (cg->layout == MC_CG_V2) {
+		if (cg->layout == CT_CG_V2) {
 			/* pure v2: device rules become an eBPF filter on the container's cgroup */
-			if (c == MC_CG_DEVICES && cg->unified) {
+			if (c == CT_CG_DEVICES && cg->unified) {
 				cg->path[c] = strdup(cg->unified);
-				cg->ops[c] = &mc_cg_v2_ops;
+				cg->ops[c] = &ct_cg_v2_ops;
 			}
 			continue;
 		}
@@ -289,40 +289,40 @@ int mc_cg_create(struct mc_cgroup *cg, const char *cgroups_path, const char *id,
 			mc_errorf(err, ENOMEM, "the path of the %s cgroup", v1_dirs[c]);
 			return create_failed(cg, err);
 		}
-		if (make_dirs(cg, base, rel, &mc_cg_v1_ops, c, &cg->path[c], err) < 0)
+		if (make_dirs(cg, base, rel, &ct_cg_v1_ops, c, &cg->path[c], err) < 0)
 			return create_failed(cg, err);
-		cg->ops[c] = &mc_cg_v1_ops;
+		cg->ops[c] = &ct_cg_v1_ops;
 	}
 	return 0;
 }
 
-int mc_cg_apply(struct mc_cgroup *cg, const struct mc_resources *res, mc_err *err)
+int ct_cg_apply(struct ct_cgroup *cg, const struct ct_resources *res, mc_err *err)
 {
 	if (!res)
 		return 0;
-	for (int c = 0; c < MC_CG_NCTRL; c++) {
+	for (int c = 0; c < CT_CG_NCTRL; c++) {
 		if (!cg->path[c])
 			continue;
 		if (cg->ops[c]->apply(cg->path[c], c, res, err) < 0)
 			return mc_wrap(err, "cgroup %s (%s)", ctrl_names[c], cg->ops[c]->name);
 	}
 	/* limits asked for but with no controller anywhere: say so rather than ignore */
-	if ((res->has_mem_limit || res->has_mem_swap) && !cg->path[MC_CG_MEMORY])
+	if ((res->has_mem_limit || res->has_mem_swap) && !cg->path[CT_CG_MEMORY])
 		return mc_errorf(err, 0, "cgroup: memory limit given but no memory controller");
-	if (res->has_pids_limit && !cg->path[MC_CG_PIDS])
+	if (res->has_pids_limit && !cg->path[CT_CG_PIDS])
 		return mc_errorf(err, 0, "cgroup: pids limit given but no pids controller");
-	if ((res->has_cpu_quota || res->has_cpu_shares) && !cg->path[MC_CG_CPU])
+	if ((res->has_cpu_quota || res->has_cpu_shares) && !cg->path[CT_CG_CPU])
 		return mc_errorf(err, 0, "cgroup: cpu limit given but no cpu controller");
 	return 0;
 }
 
-int mc_cg_enter(struct mc_cgroup *cg, pid_t pid, mc_err *err)
+int ct_cg_enter(struct ct_cgroup *cg, pid_t pid, mc_err *err)
 {
 	char buf[24];
 	int n = snprintf(buf, sizeof(buf), "%d", pid);
-	const char *done[MC_CG_NCTRL + 1] = {0};
+	const char *done[CT_CG_NCTRL + 1] = {0};
 	size_t ndone = 0;
-	for (int c = -1; c < MC_CG_NCTRL; c++) {
+	for (int c = -1; c < CT_CG_NCTRL; c++) {
 		const char *dir = c < 0 ? cg->unified : cg->path[c];
 		if (!dir)
 			continue;
@@ -341,35 +341,35 @@ int mc_cg_enter(struct mc_cgroup *cg, pid_t pid, mc_err *err)
 	return 0;
 }
 
-int mc_cg_freeze(struct mc_cgroup *cg, bool frozen, mc_err *err)
+int ct_cg_freeze(struct ct_cgroup *cg, bool frozen, mc_err *err)
 {
 	if (cg->unified)
-		return mc_cg_v2_ops.freeze(cg->unified, frozen, err);
-	if (cg->path[MC_CG_FREEZER])
-		return mc_cg_v1_ops.freeze(cg->path[MC_CG_FREEZER], frozen, err);
+		return ct_cg_v2_ops.freeze(cg->unified, frozen, err);
+	if (cg->path[CT_CG_FREEZER])
+		return ct_cg_v1_ops.freeze(cg->path[CT_CG_FREEZER], frozen, err);
 	return mc_errorf(err, ENOTSUP, "cgroup: no freezer");
 }
 
-bool mc_cg_is_frozen(struct mc_cgroup *cg)
+bool ct_cg_is_frozen(struct ct_cgroup *cg)
 {
 	if (cg->unified)
-		return mc_cg_v2_ops.frozen(cg->unified) == 1;
-	if (cg->path[MC_CG_FREEZER])
-		return mc_cg_v1_ops.frozen(cg->path[MC_CG_FREEZER]) == 1;
+		return ct_cg_v2_ops.frozen(cg->unified) == 1;
+	if (cg->path[CT_CG_FREEZER])
+		return ct_cg_v1_ops.frozen(cg->path[CT_CG_FREEZER]) == 1;
 	return false;
 }
 
-static const char *procs_dir(struct mc_cgroup *cg)
+static const char *procs_dir(struct ct_cgroup *cg)
 {
 	if (cg->unified)
 		return cg->unified;
-	for (int c = 0; c < MC_CG_NCTRL; c++)
+	for (int c = 0; c < CT_CG_NCTRL; c++)
 		if (cg->path[c])
 			return cg->path[c];
 	return NULL;
 }
 
-int mc_cg_pids(struct mc_cgroup *cg, pid_t **pids, size_t *n, mc_err *err)
+int ct_cg_pids(struct ct_cgroup *cg, pid_t **pids, size_t *n, mc_err *err)
 {
 	const char *dir = procs_dir(cg);
 	*pids = NULL;
@@ -402,7 +402,7 @@ int mc_cg_pids(struct mc_cgroup *cg, pid_t **pids, size_t *n, mc_err *err)
 	return 0;
 }
 
-int mc_cg_kill_all(struct mc_cgroup *cg, int sig, mc_err *err)
+int ct_cg_kill_all(struct ct_cgroup *cg, int sig, mc_err *err)
 {
 	if (sig == SIGKILL && cg->unified) {
 		_cleanup_free_ char *p = NULL;
@@ -415,7 +415,7 @@ int mc_cg_kill_all(struct mc_cgroup *cg, int sig, mc_err *err)
 	for (int round = 0; round < 100; round++) {
 		pid_t *pids;
 		size_t n;
-		if (mc_cg_pids(cg, &pids, &n, err) < 0)
+		if (ct_cg_pids(cg, &pids, &n, err) < 0)
 			return -1;
 		for (size_t i = 0; i < n; i++)
 			kill(pids[i], sig);
@@ -427,16 +427,16 @@ int mc_cg_kill_all(struct mc_cgroup *cg, int sig, mc_err *err)
 	return 0;
 }
 
-json_object *mc_cg_stats(struct mc_cgroup *cg)
+json_object *ct_cg_stats(struct ct_cgroup *cg)
 {
 	json_object *o = json_object_new_object();
-	for (int c = 0; c < MC_CG_NCTRL; c++)
+	for (int c = 0; c < CT_CG_NCTRL; c++)
 		if (cg->path[c] && cg->ops[c]->stats)
 			cg->ops[c]->stats(cg->path[c], c, o);
 	return o;
 }
 
-int mc_cg_destroy(struct mc_cgroup *cg, mc_err *err)
+int ct_cg_destroy(struct ct_cgroup *cg, mc_err *err)
 {
 	int ret = 0;
 	for (size_t i = cg->ncreated; i-- > 0;) {
@@ -459,7 +459,7 @@ int mc_cg_destroy(struct mc_cgroup *cg, mc_err *err)
 		}
 	}
 	if (ret == 0)
-		mc_cg_remove_default_parents(cg);
+		ct_cg_remove_default_parents(cg);
 	return ret;
 }
 
@@ -482,16 +482,16 @@ static void remove_default_parent(const char *leaf)
 		rmdir(parent);
 }
 
-void mc_cg_remove_default_parents(const struct mc_cgroup *cg)
+void ct_cg_remove_default_parents(const struct ct_cgroup *cg)
 {
 	remove_default_parent(cg->unified);
-	for (int c = 0; c < MC_CG_NCTRL; c++)
+	for (int c = 0; c < CT_CG_NCTRL; c++)
 		remove_default_parent(cg->path[c]);
 }
 
-void mc_cg_free(struct mc_cgroup *cg)
+void ct_cg_free(struct ct_cgroup *cg)
 {
-	for (int c = 0; c < MC_CG_NCTRL; c++)
+	for (int c = 0; c < CT_CG_NCTRL; c++)
 		free(cg->path[c]);
 	free(cg->unified);
 	for (size_t i = 0; i < cg->ncreated; i++)
@@ -500,13 +500,13 @@ void mc_cg_free(struct mc_cgroup *cg)
 	memset(cg, 0, sizeof(*cg));
 }
 
-json_object *mc_cg_to_json(const struct mc_cgroup *cg)
+json_object *ct_cg_to_json(const struct ct_cgroup *cg)
 {
 	json_object *o = json_object_new_object();
-	json_object_object_add(o, "layout", json_object_new_string(mc_cg_layout_name(cg->layout)));
+	json_object_object_add(o, "layout", json_object_new_string(ct_cg_layout_name(cg->layout)));
 	if (cg->unified)
 		json_object_object_add(o, "unified", json_object_new_string(cg->unified));
-	for (int c = 0; c < MC_CG_NCTRL; c++) {
+	for (int c = 0; c < CT_CG_NCTRL; c++) {
 		if (!cg->path[c])
 			continue;
 		char buf[4200];
@@ -525,22 +525,22 @@ static bool under_cgroupfs(const char *p)
 	return !strncmp(p, CG_ROOT "/", strlen(CG_ROOT "/")) && !strstr(p, "/../");
 }
 
-int mc_cg_from_json(json_object *o, struct mc_cgroup *cg, mc_err *err)
+int ct_cg_from_json(json_object *o, struct ct_cgroup *cg, mc_err *err)
 {
 	memset(cg, 0, sizeof(*cg));
 	json_object *v;
-	cg->layout = mc_cg_detect();
+	cg->layout = ct_cg_detect();
 	if (json_object_object_get_ex(o, "unified", &v) &&
 	    under_cgroupfs(json_object_get_string(v)))
 		cg->unified = strdup(json_object_get_string(v));
-	for (int c = 0; c < MC_CG_NCTRL; c++) {
+	for (int c = 0; c < CT_CG_NCTRL; c++) {
 		if (!json_object_object_get_ex(o, ctrl_names[c], &v))
 			continue;
 		const char *s = json_object_get_string(v);
 		if (!strncmp(s, "v1:", 3) && under_cgroupfs(s + 3))
-			cg->ops[c] = &mc_cg_v1_ops;
+			cg->ops[c] = &ct_cg_v1_ops;
 		else if (!strncmp(s, "v2:", 3) && under_cgroupfs(s + 3))
-			cg->ops[c] = &mc_cg_v2_ops;
+			cg->ops[c] = &ct_cg_v2_ops;
 		else
 			return mc_errorf(err, 0, "state: bad cgroup entry for %s", ctrl_names[c]);
 		cg->path[c] = strdup(s + 3);

@@ -29,13 +29,13 @@ static int put_i64(const char *dir, const char *file, int64_t v, mc_err *err)
 	return put(dir, file, buf, err);
 }
 
-static int v1_devices(const char *dir, const struct mc_resources *r, mc_err *err);
+static int v1_devices(const char *dir, const struct ct_resources *r, mc_err *err);
 
-static int v1_apply(const char *dir, enum mc_cg_ctrl ctrl, const struct mc_resources *r,
+static int v1_apply(const char *dir, enum ct_cg_ctrl ctrl, const struct ct_resources *r,
 		    mc_err *err)
 {
 	switch (ctrl) {
-	case MC_CG_MEMORY:
+	case CT_CG_MEMORY:
 		/* OCI's v1 "swap" is memory+swap; raise memsw after the limit when growing */
 		if (r->has_mem_limit &&
 		    put_i64(dir, "memory.limit_in_bytes", r->mem_limit, err) < 0)
@@ -57,7 +57,7 @@ static int v1_apply(const char *dir, enum mc_cg_ctrl ctrl, const struct mc_resou
 				return -1;
 		}
 		return 0;
-	case MC_CG_CPU:
+	case CT_CG_CPU:
 		if (r->has_cpu_shares && put_i64(dir, "cpu.shares", r->cpu_shares, err) < 0)
 			return -1;
 		if (r->has_cpu_period && put_i64(dir, "cpu.cfs_period_us", r->cpu_period, err) < 0)
@@ -65,20 +65,20 @@ static int v1_apply(const char *dir, enum mc_cg_ctrl ctrl, const struct mc_resou
 		if (r->has_cpu_quota && put_i64(dir, "cpu.cfs_quota_us", r->cpu_quota, err) < 0)
 			return -1;
 		return 0;
-	case MC_CG_CPUSET:
+	case CT_CG_CPUSET:
 		if (r->cpus && *r->cpus && put(dir, "cpuset.cpus", r->cpus, err) < 0)
 			return -1;
 		if (r->mems && *r->mems && put(dir, "cpuset.mems", r->mems, err) < 0)
 			return -1;
 		return 0;
-	case MC_CG_PIDS:
+	case CT_CG_PIDS:
 		if (r->has_pids_limit) {
 			if (r->pids_limit <= 0)
 				return put(dir, "pids.max", "max", err);
 			return put_i64(dir, "pids.max", r->pids_limit, err);
 		}
 		return 0;
-	case MC_CG_IO:
+	case CT_CG_IO:
 		if (r->has_blkio_weight) {
 			/* CFQ's blkio.weight, or BFQ's blkio.bfq.weight on newer kernels */
 			_cleanup_free_ char *p = NULL;
@@ -93,14 +93,14 @@ static int v1_apply(const char *dir, enum mc_cg_ctrl ctrl, const struct mc_resou
 			    "blkio.throttle.read_bps_device", "blkio.throttle.write_bps_device",
 			    "blkio.throttle.read_iops_device", "blkio.throttle.write_iops_device"};
 			char buf[64];
-			const struct mc_throttle *t = &r->throttle[i];
+			const struct ct_throttle *t = &r->throttle[i];
 			snprintf(buf, sizeof(buf), "%" PRId64 ":%" PRId64 " %" PRIu64, t->major,
 				 t->minor, t->rate);
 			if (put(dir, f[t->kind], buf, err) < 0)
 				return -1;
 		}
 		return 0;
-	case MC_CG_DEVICES:
+	case CT_CG_DEVICES:
 		return r->ndevrules ? v1_devices(dir, r, err) : 0;
 	default:
 		return 0;
@@ -125,7 +125,7 @@ static int dev_rule(const char *dir, bool allow, char type, int64_t major, int64
 
 /* The spec's rules in order, then what every container needs (as runc adds them): the
  * default nodes, the pty devices. */
-static int v1_devices(const char *dir, const struct mc_resources *r, mc_err *err)
+static int v1_devices(const char *dir, const struct ct_resources *r, mc_err *err)
 {
 	static const struct {
 		char t;
@@ -133,7 +133,7 @@ static int v1_devices(const char *dir, const struct mc_resources *r, mc_err *err
 	} defaults[] = {{'c', 1, 3}, {'c', 1, 5}, {'c', 1, 7}, {'c', 1, 8},   {'c', 1, 9},
 			{'c', 5, 0}, {'c', 5, 1}, {'c', 5, 2}, {'c', 136, -1}};
 	for (size_t i = 0; i < r->ndevrules; i++) {
-		const struct mc_dev_rule *d = &r->devrules[i];
+		const struct ct_dev_rule *d = &r->devrules[i];
 		if (dev_rule(dir, d->allow, d->type, d->type == 'a' ? -1 : d->major,
 			     d->type == 'a' ? -1 : d->minor, d->access, err) < 0)
 			return -1;
@@ -145,9 +145,9 @@ static int v1_devices(const char *dir, const struct mc_resources *r, mc_err *err
 	return 0;
 }
 
-static int v1_init_dir(const char *dir, enum mc_cg_ctrl ctrl, mc_err *err)
+static int v1_init_dir(const char *dir, enum ct_cg_ctrl ctrl, mc_err *err)
 {
-	if (ctrl != MC_CG_CPUSET)
+	if (ctrl != CT_CG_CPUSET)
 		return 0;
 	/* a new v1 cpuset starts empty: inherit the parent's cpus and mems */
 	static const char *files[2] = {"cpuset.cpus", "cpuset.mems"};
@@ -171,7 +171,7 @@ static int v1_freeze(const char *dir, bool frozen, mc_err *err)
 	if (put(dir, "freezer.state", frozen ? "FROZEN" : "THAWED", err) < 0)
 		return -1;
 	for (int i = 0; frozen && i < 1000; i++) {
-		int f = mc_cg_v1_ops.frozen(dir);
+		int f = ct_cg_v1_ops.frozen(dir);
 		if (f == 1)
 			return 0;
 		usleep(1000);
@@ -203,11 +203,11 @@ static int64_t read_i64(const char *dir, const char *file)
 	return strtoll(buf, NULL, 10);
 }
 
-static void v1_stats(const char *dir, enum mc_cg_ctrl ctrl, json_object *out)
+static void v1_stats(const char *dir, enum ct_cg_ctrl ctrl, json_object *out)
 {
 	json_object *o = json_object_new_object();
 	switch (ctrl) {
-	case MC_CG_MEMORY:
+	case CT_CG_MEMORY:
 		json_object_object_add(
 		    o, "usage", json_object_new_int64(read_i64(dir, "memory.usage_in_bytes")));
 		json_object_object_add(
@@ -218,11 +218,11 @@ static void v1_stats(const char *dir, enum mc_cg_ctrl ctrl, json_object *out)
 		json_object_object_add(o, "failcnt",
 				       json_object_new_int64(read_i64(dir, "memory.failcnt")));
 		break;
-	case MC_CG_PIDS:
+	case CT_CG_PIDS:
 		json_object_object_add(o, "current",
 				       json_object_new_int64(read_i64(dir, "pids.current")));
 		break;
-	case MC_CG_CPUACCT:
+	case CT_CG_CPUACCT:
 		json_object_object_add(o, "usage_ns",
 				       json_object_new_int64(read_i64(dir, "cpuacct.usage")));
 		break;
@@ -231,10 +231,10 @@ static void v1_stats(const char *dir, enum mc_cg_ctrl ctrl, json_object *out)
 		return;
 	}
 	json_object_object_add(o, "hierarchy", json_object_new_string("v1"));
-	json_object_object_add(out, mc_cg_ctrl_name(ctrl), o);
+	json_object_object_add(out, ct_cg_ctrl_name(ctrl), o);
 }
 
-const struct mc_cg_ops mc_cg_v1_ops = {
+const struct ct_cg_ops ct_cg_v1_ops = {
     .name = "v1",
     .apply = v1_apply,
     .freeze = v1_freeze,

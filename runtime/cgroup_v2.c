@@ -31,12 +31,12 @@ static void fmt_max(char *buf, size_t n, int64_t v)
 		snprintf(buf, n, "%" PRId64, v);
 }
 
-static int v2_apply(const char *dir, enum mc_cg_ctrl ctrl, const struct mc_resources *r,
+static int v2_apply(const char *dir, enum ct_cg_ctrl ctrl, const struct ct_resources *r,
 		    mc_err *err)
 {
 	char buf[96];
 	switch (ctrl) {
-	case MC_CG_MEMORY:
+	case CT_CG_MEMORY:
 		if (r->has_mem_limit) {
 			fmt_max(buf, sizeof(buf), r->mem_limit);
 			if (put(dir, "memory.max", buf, err) < 0)
@@ -64,7 +64,7 @@ static int v2_apply(const char *dir, enum mc_cg_ctrl ctrl, const struct mc_resou
 				return -1;
 		}
 		return 0;
-	case MC_CG_CPU:
+	case CT_CG_CPU:
 		if (r->has_cpu_shares) {
 			/* the mapping runc and crun use: [2, 262144] -> [1, 10000] */
 			uint64_t w = 1 + ((r->cpu_shares - 2) * 9999) / 262142;
@@ -83,19 +83,19 @@ static int v2_apply(const char *dir, enum mc_cg_ctrl ctrl, const struct mc_resou
 				return -1;
 		}
 		return 0;
-	case MC_CG_CPUSET:
+	case CT_CG_CPUSET:
 		if (r->cpus && *r->cpus && put(dir, "cpuset.cpus", r->cpus, err) < 0)
 			return -1;
 		if (r->mems && *r->mems && put(dir, "cpuset.mems", r->mems, err) < 0)
 			return -1;
 		return 0;
-	case MC_CG_PIDS:
+	case CT_CG_PIDS:
 		if (r->has_pids_limit) {
 			fmt_max(buf, sizeof(buf), r->pids_limit > 0 ? r->pids_limit : -1);
 			return put(dir, "pids.max", buf, err);
 		}
 		return 0;
-	case MC_CG_IO:
+	case CT_CG_IO:
 		if (r->has_blkio_weight) {
 			snprintf(buf, sizeof(buf), "default %u", r->blkio_weight);
 			if (put(dir, "io.weight", buf, err) < 0)
@@ -103,15 +103,15 @@ static int v2_apply(const char *dir, enum mc_cg_ctrl ctrl, const struct mc_resou
 		}
 		for (size_t i = 0; i < r->nthrottle; i++) {
 			static const char *k[4] = {"rbps", "wbps", "riops", "wiops"};
-			const struct mc_throttle *t = &r->throttle[i];
+			const struct ct_throttle *t = &r->throttle[i];
 			snprintf(buf, sizeof(buf), "%" PRId64 ":%" PRId64 " %s=%" PRIu64, t->major,
 				 t->minor, k[t->kind], t->rate);
 			if (put(dir, "io.max", buf, err) < 0)
 				return -1;
 		}
 		return 0;
-	case MC_CG_DEVICES:
-		return r->ndevrules ? mc_cg_v2_devices(dir, r, err) : 0;
+	case CT_CG_DEVICES:
+		return r->ndevrules ? ct_cg_v2_devices(dir, r, err) : 0;
 	default:
 		return 0;
 	}
@@ -169,20 +169,20 @@ static void kv(const char *dir, const char *file, const char *key, json_object *
 		}
 }
 
-static void v2_stats(const char *dir, enum mc_cg_ctrl ctrl, json_object *out)
+static void v2_stats(const char *dir, enum ct_cg_ctrl ctrl, json_object *out)
 {
 	json_object *o = json_object_new_object();
 	switch (ctrl) {
-	case MC_CG_MEMORY:
+	case CT_CG_MEMORY:
 		kv(dir, "memory.current", NULL, o, "usage");
 		kv(dir, "memory.max", NULL, o, "limit");
 		kv(dir, "memory.events", "oom_kill", o, "oom_kill");
 		break;
-	case MC_CG_PIDS:
+	case CT_CG_PIDS:
 		kv(dir, "pids.current", NULL, o, "current");
 		kv(dir, "pids.max", NULL, o, "limit");
 		break;
-	case MC_CG_CPU:
+	case CT_CG_CPU:
 		kv(dir, "cpu.stat", "usage_usec", o, "usage_usec");
 		kv(dir, "cpu.stat", "nr_throttled", o, "nr_throttled");
 		kv(dir, "cpu.stat", "throttled_usec", o, "throttled_usec");
@@ -192,10 +192,10 @@ static void v2_stats(const char *dir, enum mc_cg_ctrl ctrl, json_object *out)
 		return;
 	}
 	json_object_object_add(o, "hierarchy", json_object_new_string("v2"));
-	json_object_object_add(out, mc_cg_ctrl_name(ctrl), o);
+	json_object_object_add(out, ct_cg_ctrl_name(ctrl), o);
 }
 
-const struct mc_cg_ops mc_cg_v2_ops = {
+const struct ct_cg_ops ct_cg_v2_ops = {
     .name = "v2",
     .apply = v2_apply,
     .freeze = v2_freeze,

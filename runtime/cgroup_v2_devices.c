@@ -81,7 +81,7 @@ static int rule(struct prog *p, char type, int64_t major, int64_t minor, int mas
 	return r;
 }
 
-int mc_cg_v2_devices(const char *dir, const struct mc_resources *res, mc_err *err)
+int ct_cg_v2_devices(const char *dir, const struct ct_resources *res, mc_err *err)
 {
 	static const struct {
 		char t;
@@ -102,7 +102,7 @@ int mc_cg_v2_devices(const char *dir, const struct mc_resources *res, mc_err *er
 	bool decided = false; /* an unconditional rule ends the program (the verifier rejects
 			       * unreachable code) */
 	for (size_t i = res->ndevrules; i-- > 0 && !decided;) {
-		const struct mc_dev_rule *d = &res->devrules[i];
+		const struct ct_dev_rule *d = &res->devrules[i];
 		int mask = access_mask(d->access);
 		bad |= rule(&p, d->type, d->major, d->minor, mask, d->allow);
 		decided = d->type == 'a' && mask == 7;

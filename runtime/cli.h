@@ -6,31 +6,31 @@
 
 #include "error.h"
 
-struct mc_global {
+struct ct_global {
 	const char *root; /* state root */
 	bool debug;
 };
 
-typedef int (*mc_verb_fn)(struct mc_global *g, int argc, char **argv, mc_err *err);
+typedef int (*ct_verb_fn)(struct ct_global *g, int argc, char **argv, mc_err *err);
 
-int mc_verb_create(struct mc_global *g, int argc, char **argv, mc_err *err);
-int mc_verb_start(struct mc_global *g, int argc, char **argv, mc_err *err);
-int mc_verb_run(struct mc_global *g, int argc, char **argv, mc_err *err);
-int mc_verb_state(struct mc_global *g, int argc, char **argv, mc_err *err);
-int mc_verb_list(struct mc_global *g, int argc, char **argv, mc_err *err);
-int mc_verb_kill(struct mc_global *g, int argc, char **argv, mc_err *err);
-int mc_verb_delete(struct mc_global *g, int argc, char **argv, mc_err *err);
-int mc_verb_exec(struct mc_global *g, int argc, char **argv, mc_err *err);
-int mc_verb_ps(struct mc_global *g, int argc, char **argv, mc_err *err);
-int mc_verb_pause(struct mc_global *g, int argc, char **argv, mc_err *err);
-int mc_verb_resume(struct mc_global *g, int argc, char **argv, mc_err *err);
-int mc_verb_events(struct mc_global *g, int argc, char **argv, mc_err *err);
-int mc_verb_features(struct mc_global *g, int argc, char **argv, mc_err *err);
-int mc_verb_spec(struct mc_global *g, int argc, char **argv, mc_err *err);
+int ct_verb_create(struct ct_global *g, int argc, char **argv, mc_err *err);
+int ct_verb_start(struct ct_global *g, int argc, char **argv, mc_err *err);
+int ct_verb_run(struct ct_global *g, int argc, char **argv, mc_err *err);
+int ct_verb_state(struct ct_global *g, int argc, char **argv, mc_err *err);
+int ct_verb_list(struct ct_global *g, int argc, char **argv, mc_err *err);
+int ct_verb_kill(struct ct_global *g, int argc, char **argv, mc_err *err);
+int ct_verb_delete(struct ct_global *g, int argc, char **argv, mc_err *err);
+int ct_verb_exec(struct ct_global *g, int argc, char **argv, mc_err *err);
+int ct_verb_ps(struct ct_global *g, int argc, char **argv, mc_err *err);
+int ct_verb_pause(struct ct_global *g, int argc, char **argv, mc_err *err);
+int ct_verb_resume(struct ct_global *g, int argc, char **argv, mc_err *err);
+int ct_verb_events(struct ct_global *g, int argc, char **argv, mc_err *err);
+int ct_verb_features(struct ct_global *g, int argc, char **argv, mc_err *err);
+int ct_verb_spec(struct ct_global *g, int argc, char **argv, mc_err *err);
 
 /* Shared helpers. */
-int mc_signal_parse(const char *s, int *sig, mc_err *err);
+int ct_signal_parse(const char *s, int *sig, mc_err *err);
 /* Exit status for a wait() status: the code, or 128+signal. */
-int mc_exit_code(int status);
+int ct_exit_code(int status);
 
 #endif

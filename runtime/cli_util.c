@@ -6,7 +6,7 @@
 
 #include "cli.h"
 
-int mc_signal_parse(const char *s, int *sig, mc_err *err)
+int ct_signal_parse(const char *s, int *sig, mc_err *err)
 {
 	static const struct {
 		const char *n;
@@ -36,7 +36,7 @@ int mc_signal_parse(const char *s, int *sig, mc_err *err)
 	return mc_errorf(err, 0, "invalid signal \"%s\"", s);
 }
 
-int mc_exit_code(int status)
+int ct_exit_code(int status)
 {
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);

@@ -1,4 +1,4 @@
-/* config.json -> struct mc_spec: the top level, process, mounts and hooks. The linux section
+/* config.json -> struct ct_spec: the top level, process, mounts and hooks. The linux section
  * is in config_linux.c. Every error names the field it is about. */
 #include <errno.h>
 #include <limits.h>
@@ -37,7 +37,7 @@ static const struct {
     {"RLIMIT_STACK", RLIMIT_STACK},
 };
 
-static int parse_caps(json_object *o, struct mc_caps *caps, mc_err *err)
+static int parse_caps(json_object *o, struct ct_caps *caps, mc_err *err)
 {
 	static const char *keys[5] = {"bounding", "effective", "permitted", "inheritable",
 				      "ambient"};
@@ -45,14 +45,14 @@ static int parse_caps(json_object *o, struct mc_caps *caps, mc_err *err)
 		char **names = NULL;
 		size_t n = 0;
 		caps->count[k] = -1;
-		int r = mc_j_strv(o, "process.capabilities", keys[k], &names, &n, err);
+		int r = ct_j_strv(o, "process.capabilities", keys[k], &names, &n, err);
 		if (r < 0)
 			return -1;
 		if (r == 0)
 			continue;
 		caps->set[k] = calloc(n + 1, sizeof(int));
 		if (!caps->set[k]) {
-			mc_strv_free(names);
+			ct_strv_free(names);
 			return mc_errorf(err, ENOMEM, "process.capabilities");
 		}
 		caps->count[k] = 0;
@@ -63,7 +63,7 @@ static int parse_caps(json_object *o, struct mc_caps *caps, mc_err *err)
 					  "process.capabilities.%s[%zu]: unknown capability "
 					  "\"%s\"",
 					  keys[k], i, names[i]);
-				mc_strv_free(names);
+				ct_strv_free(names);
 				return -1;
 			}
 			if (!CAP_IS_SUPPORTED(v)) {
@@ -72,47 +72,47 @@ static int parse_caps(json_object *o, struct mc_caps *caps, mc_err *err)
 			}
 			caps->set[k][caps->count[k]++] = v;
 		}
-		mc_strv_free(names);
+		ct_strv_free(names);
 	}
 	return 0;
 }
 
-static int parse_process(json_object *p, struct mc_process *proc, mc_err *err)
+static int parse_process(json_object *p, struct ct_process *proc, mc_err *err)
 {
 	json_object *o;
 	int64_t v;
 	int r;
-	if (mc_j_bool(p, "process", "terminal", &proc->terminal, err) < 0)
+	if (ct_j_bool(p, "process", "terminal", &proc->terminal, err) < 0)
 		return -1;
-	if ((r = mc_j_obj(p, "process", "consoleSize", &o, err)) < 0)
+	if ((r = ct_j_obj(p, "process", "consoleSize", &o, err)) < 0)
 		return -1;
 	if (r) {
-		if (mc_j_i64(o, "process.consoleSize", "height", 0, 65535, &v, err) < 0)
+		if (ct_j_i64(o, "process.consoleSize", "height", 0, 65535, &v, err) < 0)
 			return -1;
 		proc->console_h = v;
-		if (mc_j_i64(o, "process.consoleSize", "width", 0, 65535, &v, err) < 0)
+		if (ct_j_i64(o, "process.consoleSize", "width", 0, 65535, &v, err) < 0)
 			return -1;
 		proc->console_w = v;
 	}
-	if ((r = mc_j_obj(p, "process", "user", &o, err)) < 0)
+	if ((r = ct_j_obj(p, "process", "user", &o, err)) < 0)
 		return -1;
 	if (r) {
-		if ((r = mc_j_i64(o, "process.user", "uid", 0, UINT32_MAX - 1, &v, err)) < 0)
+		if ((r = ct_j_i64(o, "process.user", "uid", 0, UINT32_MAX - 1, &v, err)) < 0)
 			return -1;
 		if (r)
 			proc->uid = v;
-		if ((r = mc_j_i64(o, "process.user", "gid", 0, UINT32_MAX - 1, &v, err)) < 0)
+		if ((r = ct_j_i64(o, "process.user", "gid", 0, UINT32_MAX - 1, &v, err)) < 0)
 			return -1;
 		if (r)
 			proc->gid = v;
-		if ((r = mc_j_i64(o, "process.user", "umask", 0, 0777, &v, err)) < 0)
+		if ((r = ct_j_i64(o, "process.user", "umask", 0, 0777, &v, err)) < 0)
 			return -1;
 		if (r) {
 			proc->has_umask = true;
 			proc->umask = v;
 		}
 		json_object *a;
-		if ((r = mc_j_arr(o, "process.user", "additionalGids", &a, err)) < 0)
+		if ((r = ct_j_arr(o, "process.user", "additionalGids", &a, err)) < 0)
 			return -1;
 		if (r) {
 			size_t n = json_object_array_length(a);
@@ -137,19 +137,19 @@ static int parse_process(json_object *p, struct mc_process *proc, mc_err *err)
 		}
 	}
 	size_t nargs = 0;
-	if ((r = mc_j_strv(p, "process", "args", &proc->args, &nargs, err)) < 0)
+	if ((r = ct_j_strv(p, "process", "args", &proc->args, &nargs, err)) < 0)
 		return -1;
 	if (!r || nargs == 0)
 		return mc_errorf(err, 0, "process.args: must be a non-empty array");
-	if (mc_j_strv(p, "process", "env", &proc->env, NULL, err) < 0)
+	if (ct_j_strv(p, "process", "env", &proc->env, NULL, err) < 0)
 		return -1;
-	if ((r = mc_j_str(p, "process", "cwd", &proc->cwd, err)) < 0)
+	if ((r = ct_j_str(p, "process", "cwd", &proc->cwd, err)) < 0)
 		return -1;
 	if (!r)
 		proc->cwd = strdup("/");
 	if (proc->cwd[0] != '/')
 		return mc_errorf(err, 0, "process.cwd: \"%s\" is not an absolute path", proc->cwd);
-	if ((r = mc_j_obj(p, "process", "capabilities", &o, err)) < 0)
+	if ((r = ct_j_obj(p, "process", "capabilities", &o, err)) < 0)
 		return -1;
 	if (r) {
 		proc->has_caps = true;
@@ -157,7 +157,7 @@ static int parse_process(json_object *p, struct mc_process *proc, mc_err *err)
 			return -1;
 	}
 	json_object *a;
-	if ((r = mc_j_arr(p, "process", "rlimits", &a, err)) < 0)
+	if ((r = ct_j_arr(p, "process", "rlimits", &a, err)) < 0)
 		return -1;
 	if (r) {
 		size_t n = json_object_array_length(a);
@@ -170,9 +170,9 @@ static int parse_process(json_object *p, struct mc_process *proc, mc_err *err)
 			snprintf(ctx, sizeof(ctx), "process.rlimits[%zu]", i);
 			if (!e || !json_object_is_type(e, json_type_object))
 				return mc_errorf(err, 0, "%s: expected an object", ctx);
-			struct mc_rlimit *rl = &proc->rlimits[i];
+			struct ct_rlimit *rl = &proc->rlimits[i];
 			proc->nrlimits = i + 1;
-			if ((r = mc_j_str(e, ctx, "type", &rl->type, err)) < 0)
+			if ((r = ct_j_str(e, ctx, "type", &rl->type, err)) < 0)
 				return -1;
 			if (!r)
 				return mc_errorf(err, 0, "%s.type: missing", ctx);
@@ -199,9 +199,9 @@ static int parse_process(json_object *p, struct mc_process *proc, mc_err *err)
 				return mc_errorf(err, 0, "%s: soft limit above hard limit", ctx);
 		}
 	}
-	if (mc_j_bool(p, "process", "noNewPrivileges", &proc->no_new_privileges, err) < 0)
+	if (ct_j_bool(p, "process", "noNewPrivileges", &proc->no_new_privileges, err) < 0)
 		return -1;
-	if ((r = mc_j_i64(p, "process", "oomScoreAdj", -1000, 1000, &v, err)) < 0)
+	if ((r = ct_j_i64(p, "process", "oomScoreAdj", -1000, 1000, &v, err)) < 0)
 		return -1;
 	if (r) {
 		proc->has_oom_score_adj = true;
@@ -251,7 +251,7 @@ static const struct {
     {"unbindable", MS_UNBINDABLE}, {"runbindable", MS_UNBINDABLE | MS_REC},
 };
 
-int mc_mount_options(struct mc_mount *m, char **opts, size_t n, mc_err *err)
+int ct_mount_options(struct ct_mount *m, char **opts, size_t n, mc_err *err)
 {
 	size_t cap = 1, len = 0;
 	for (size_t i = 0; i < n; i++)
@@ -299,7 +299,7 @@ int mc_mount_options(struct mc_mount *m, char **opts, size_t n, mc_err *err)
 	return 0;
 }
 
-static int parse_mounts(json_object *a, struct mc_spec *s, mc_err *err)
+static int parse_mounts(json_object *a, struct ct_spec *s, mc_err *err)
 {
 	size_t n = json_object_array_length(a);
 	s->mounts = calloc(n + 1, sizeof(*s->mounts));
@@ -311,10 +311,10 @@ static int parse_mounts(json_object *a, struct mc_spec *s, mc_err *err)
 		snprintf(ctx, sizeof(ctx), "mounts[%zu]", i);
 		if (!e || !json_object_is_type(e, json_type_object))
 			return mc_errorf(err, 0, "%s: expected an object", ctx);
-		struct mc_mount *m = &s->mounts[i];
+		struct ct_mount *m = &s->mounts[i];
 		s->nmounts = i + 1;
 		int r;
-		if ((r = mc_j_str(e, ctx, "destination", &m->destination, err)) < 0)
+		if ((r = ct_j_str(e, ctx, "destination", &m->destination, err)) < 0)
 			return -1;
 		if (!r)
 			return mc_errorf(err, 0, "%s.destination: missing", ctx);
@@ -323,15 +323,15 @@ static int parse_mounts(json_object *a, struct mc_spec *s, mc_err *err)
 					 m->destination);
 		if (strlen(m->destination) >= PATH_MAX)
 			return mc_errorf(err, 0, "%s.destination: too long", ctx);
-		if (mc_j_str(e, ctx, "type", &m->type, err) < 0 ||
-		    mc_j_str(e, ctx, "source", &m->source, err) < 0)
+		if (ct_j_str(e, ctx, "type", &m->type, err) < 0 ||
+		    ct_j_str(e, ctx, "source", &m->source, err) < 0)
 			return -1;
 		char **opts = NULL;
 		size_t nopts = 0;
-		if (mc_j_strv(e, ctx, "options", &opts, &nopts, err) < 0)
+		if (ct_j_strv(e, ctx, "options", &opts, &nopts, err) < 0)
 			return -1;
-		r = mc_mount_options(m, opts, nopts, err);
-		mc_strv_free(opts);
+		r = ct_mount_options(m, opts, nopts, err);
+		ct_strv_free(opts);
 		if (r < 0)
 			return mc_wrap(err, "%s.options", ctx);
 		if (!m->type && !m->bind)
@@ -346,20 +346,20 @@ static int parse_mounts(json_object *a, struct mc_spec *s, mc_err *err)
 	return 0;
 }
 
-static int parse_hooks(json_object *h, struct mc_hooks *hooks, mc_err *err)
+static int parse_hooks(json_object *h, struct ct_hooks *hooks, mc_err *err)
 {
-	static const char *keys[MC_HOOK_KINDS] = {"prestart",	     "createRuntime",
+	static const char *keys[CT_HOOK_KINDS] = {"prestart",	     "createRuntime",
 						  "createContainer", "startContainer",
 						  "poststart",	     "poststop"};
-	for (int k = 0; k < MC_HOOK_KINDS; k++) {
+	for (int k = 0; k < CT_HOOK_KINDS; k++) {
 		json_object *a;
-		int r = mc_j_arr(h, "hooks", keys[k], &a, err);
+		int r = ct_j_arr(h, "hooks", keys[k], &a, err);
 		if (r < 0)
 			return -1;
 		if (!r)
 			continue;
 		size_t n = json_object_array_length(a);
-		hooks->list[k] = calloc(n + 1, sizeof(struct mc_hook));
+		hooks->list[k] = calloc(n + 1, sizeof(struct ct_hook));
 		if (!hooks->list[k])
 			return mc_errorf(err, ENOMEM, "hooks");
 		for (size_t i = 0; i < n; i++) {
@@ -368,16 +368,16 @@ static int parse_hooks(json_object *h, struct mc_hooks *hooks, mc_err *err)
 			snprintf(ctx, sizeof(ctx), "hooks.%s[%zu]", keys[k], i);
 			if (!e || !json_object_is_type(e, json_type_object))
 				return mc_errorf(err, 0, "%s: expected an object", ctx);
-			struct mc_hook *hk = &hooks->list[k][i];
+			struct ct_hook *hk = &hooks->list[k][i];
 			hooks->count[k] = i + 1;
-			if ((r = mc_j_str(e, ctx, "path", &hk->path, err)) < 0)
+			if ((r = ct_j_str(e, ctx, "path", &hk->path, err)) < 0)
 				return -1;
 			if (!r || hk->path[0] != '/')
 				return mc_errorf(err, 0, "%s.path: must be an absolute path", ctx);
 			int64_t t = 0;
-			if (mc_j_strv(e, ctx, "args", &hk->args, NULL, err) < 0 ||
-			    mc_j_strv(e, ctx, "env", &hk->env, NULL, err) < 0 ||
-			    mc_j_i64(e, ctx, "timeout", 1, 86400, &t, err) < 0)
+			if (ct_j_strv(e, ctx, "args", &hk->args, NULL, err) < 0 ||
+			    ct_j_strv(e, ctx, "env", &hk->env, NULL, err) < 0 ||
+			    ct_j_i64(e, ctx, "timeout", 1, 86400, &t, err) < 0)
 				return -1;
 			hk->timeout = t;
 		}
@@ -385,7 +385,7 @@ static int parse_hooks(json_object *h, struct mc_hooks *hooks, mc_err *err)
 	return 0;
 }
 
-int mc_spec_parse(const char *json, size_t len, struct mc_spec **out, mc_err *err)
+int ct_spec_parse(const char *json, size_t len, struct ct_spec **out, mc_err *err)
 {
 	json_tokener *tok = json_tokener_new();
 	if (!tok)
@@ -406,52 +406,52 @@ int mc_spec_parse(const char *json, size_t len, struct mc_spec **out, mc_err *er
 			json_object_put(root);
 			return mc_errorf(err, 0, "invalid JSON: trailing data at byte %zu", i);
 		}
-	struct mc_spec *s = calloc(1, sizeof(*s));
+	struct ct_spec *s = calloc(1, sizeof(*s));
 	if (!s) {
 		json_object_put(root);
 		return mc_errorf(err, ENOMEM, "spec");
 	}
-	int r = mc_spec_from_json(root, s, err);
+	int r = ct_spec_from_json(root, s, err);
 	json_object_put(root);
 	if (r < 0) {
-		mc_spec_free(s);
+		ct_spec_free(s);
 		return -1;
 	}
 	*out = s;
 	return 0;
 }
 
-int mc_spec_from_json(json_object *root, struct mc_spec *s, mc_err *err)
+int ct_spec_from_json(json_object *root, struct ct_spec *s, mc_err *err)
 {
 	json_object *o;
 	int r;
 	if (!json_object_is_type(root, json_type_object))
 		return mc_errorf(err, 0, "config: expected a JSON object at the top");
-	if ((r = mc_j_str(root, "", "ociVersion", &s->oci_version, err)) < 0)
+	if ((r = ct_j_str(root, "", "ociVersion", &s->oci_version, err)) < 0)
 		return -1;
 	if (!r)
 		return mc_errorf(err, 0, "ociVersion: missing");
 	if (strncmp(s->oci_version, "1.", 2) != 0)
 		return mc_errorf(err, 0, "ociVersion: unsupported version \"%s\" (need 1.x)",
 				 s->oci_version);
-	if ((r = mc_j_obj(root, "", "root", &o, err)) < 0)
+	if ((r = ct_j_obj(root, "", "root", &o, err)) < 0)
 		return -1;
 	if (!r)
 		return mc_errorf(err, 0, "root: missing");
-	if ((r = mc_j_str(o, "root", "path", &s->root_path, err)) < 0)
+	if ((r = ct_j_str(o, "root", "path", &s->root_path, err)) < 0)
 		return -1;
 	if (!r || !*s->root_path)
 		return mc_errorf(err, 0, "root.path: missing");
-	if (mc_j_bool(o, "root", "readonly", &s->root_readonly, err) < 0)
+	if (ct_j_bool(o, "root", "readonly", &s->root_readonly, err) < 0)
 		return -1;
-	if (mc_j_str(root, "", "hostname", &s->hostname, err) < 0 ||
-	    mc_j_str(root, "", "domainname", &s->domainname, err) < 0)
+	if (ct_j_str(root, "", "hostname", &s->hostname, err) < 0 ||
+	    ct_j_str(root, "", "domainname", &s->domainname, err) < 0)
 		return -1;
 	if (s->hostname && strlen(s->hostname) > 64)
 		return mc_errorf(err, 0, "hostname: longer than 64 bytes");
 	if (s->domainname && strlen(s->domainname) > 64)
 		return mc_errorf(err, 0, "domainname: longer than 64 bytes");
-	if ((r = mc_j_obj(root, "", "process", &o, err)) < 0)
+	if ((r = ct_j_obj(root, "", "process", &o, err)) < 0)
 		return -1;
 	if (r) {
 		s->has_process = true;
@@ -459,15 +459,15 @@ int mc_spec_from_json(json_object *root, struct mc_spec *s, mc_err *err)
 			return -1;
 	}
 	json_object *a;
-	if ((r = mc_j_arr(root, "", "mounts", &a, err)) < 0)
+	if ((r = ct_j_arr(root, "", "mounts", &a, err)) < 0)
 		return -1;
 	if (r && parse_mounts(a, s, err) < 0)
 		return -1;
-	if ((r = mc_j_obj(root, "", "hooks", &o, err)) < 0)
+	if ((r = ct_j_obj(root, "", "hooks", &o, err)) < 0)
 		return -1;
 	if (r && parse_hooks(o, &s->hooks, err) < 0)
 		return -1;
-	if ((r = mc_j_obj(root, "", "annotations", &o, err)) < 0)
+	if ((r = ct_j_obj(root, "", "annotations", &o, err)) < 0)
 		return -1;
 	if (r) {
 		json_object_object_foreach(o, k, v)
@@ -477,20 +477,20 @@ int mc_spec_from_json(json_object *root, struct mc_spec *s, mc_err *err)
 		}
 		s->annotations = json_object_get(o);
 	}
-	if ((r = mc_j_obj(root, "", "linux", &o, err)) < 0)
+	if ((r = ct_j_obj(root, "", "linux", &o, err)) < 0)
 		return -1;
-	if (r && mc_spec_parse_linux(o, s, err) < 0)
+	if (r && ct_spec_parse_linux(o, s, err) < 0)
 		return -1;
 	/* minict extension used by the short form */
-	if ((r = mc_j_obj(root, "", "minict", &o, err)) < 0)
+	if ((r = ct_j_obj(root, "", "minict", &o, err)) < 0)
 		return -1;
-	if (r && (mc_j_str(o, "minict", "netBridge", &s->net_bridge, err) < 0 ||
-		  mc_j_str(o, "minict", "netAddress", &s->net_cidr, err) < 0))
+	if (r && (ct_j_str(o, "minict", "netBridge", &s->net_bridge, err) < 0 ||
+		  ct_j_str(o, "minict", "netAddress", &s->net_cidr, err) < 0))
 		return -1;
 	return 0;
 }
 
-int mc_spec_resolve_root(struct mc_spec *spec, const char *bundle, mc_err *err)
+int ct_spec_resolve_root(struct ct_spec *spec, const char *bundle, mc_err *err)
 {
 	char *joined = NULL;
 	if (spec->root_path[0] != '/') {
@@ -540,7 +540,7 @@ int mc_spec_resolve_root(struct mc_spec *spec, const char *bundle, mc_err *err)
 	return 0;
 }
 
-int mc_spec_load(const char *bundle, struct mc_spec **out, mc_err *err)
+int ct_spec_load(const char *bundle, struct ct_spec **out, mc_err *err)
 {
 	_cleanup_free_ char *path = NULL, *buf = NULL;
 	size_t len;
@@ -548,22 +548,22 @@ int mc_spec_load(const char *bundle, struct mc_spec **out, mc_err *err)
 		return mc_errorf(err, ENOMEM, "config");
 	if (mc_read_file(path, 16 << 20, &buf, &len, err) < 0)
 		return -1;
-	if (mc_spec_parse(buf, len, out, err) < 0)
+	if (ct_spec_parse(buf, len, out, err) < 0)
 		return mc_wrap(err, "%s", path);
 	if (!(*out)->has_process) {
-		mc_spec_free(*out);
+		ct_spec_free(*out);
 		*out = NULL;
 		return mc_errorf(err, 0, "%s: process: missing", path);
 	}
-	if (mc_spec_resolve_root(*out, bundle, err) < 0) {
-		mc_spec_free(*out);
+	if (ct_spec_resolve_root(*out, bundle, err) < 0) {
+		ct_spec_free(*out);
 		*out = NULL;
 		return mc_wrap(err, "%s", path);
 	}
 	return 0;
 }
 
-bool mc_spec_has_ns(const struct mc_spec *spec, int type, const char **path)
+bool ct_spec_has_ns(const struct ct_spec *spec, int type, const char **path)
 {
 	for (size_t i = 0; i < spec->nnamespaces; i++)
 		if (spec->namespaces[i].type == type) {
@@ -574,14 +574,14 @@ bool mc_spec_has_ns(const struct mc_spec *spec, int type, const char **path)
 	return false;
 }
 
-static void free_hook(struct mc_hook *h)
+static void free_hook(struct ct_hook *h)
 {
 	free(h->path);
-	mc_strv_free(h->args);
-	mc_strv_free(h->env);
+	ct_strv_free(h->args);
+	ct_strv_free(h->env);
 }
 
-void mc_spec_free(struct mc_spec *s)
+void ct_spec_free(struct ct_spec *s)
 {
 	if (!s)
 		return;
@@ -589,10 +589,10 @@ void mc_spec_free(struct mc_spec *s)
 	free(s->root_path);
 	free(s->hostname);
 	free(s->domainname);
-	struct mc_process *p = &s->process;
+	struct ct_process *p = &s->process;
 	free(p->gids);
-	mc_strv_free(p->args);
-	mc_strv_free(p->env);
+	ct_strv_free(p->args);
+	ct_strv_free(p->env);
 	free(p->cwd);
 	for (int k = 0; k < 5; k++)
 		free(p->caps.set[k]);
@@ -606,7 +606,7 @@ void mc_spec_free(struct mc_spec *s)
 		free(s->mounts[i].data);
 	}
 	free(s->mounts);
-	for (int k = 0; k < MC_HOOK_KINDS; k++) {
+	for (int k = 0; k < CT_HOOK_KINDS; k++) {
 		for (size_t i = 0; i < s->hooks.count[k]; i++)
 			free_hook(&s->hooks.list[k][i]);
 		free(s->hooks.list[k]);
@@ -630,13 +630,13 @@ void mc_spec_free(struct mc_spec *s)
 	}
 	free(s->sysctls);
 	for (size_t i = 0; i < s->seccomp.nrules; i++) {
-		mc_strv_free(s->seccomp.rules[i].names);
+		ct_strv_free(s->seccomp.rules[i].names);
 		free(s->seccomp.rules[i].args);
 	}
 	free(s->seccomp.rules);
 	free(s->seccomp.archs);
-	mc_strv_free(s->masked_paths);
-	mc_strv_free(s->readonly_paths);
+	ct_strv_free(s->masked_paths);
+	ct_strv_free(s->readonly_paths);
 	json_object_put(s->annotations);
 	free(s->net_bridge);
 	free(s->net_cidr);

@@ -6,8 +6,8 @@
 
 #include "spec.h"
 
-int mc_spec_from_json(json_object *root, struct mc_spec *s, mc_err *err);
-int mc_spec_parse_linux(json_object *o, struct mc_spec *s, mc_err *err);
-int mc_spec_parse_seccomp(json_object *o, struct mc_seccomp *sc, mc_err *err);
+int ct_spec_from_json(json_object *root, struct ct_spec *s, mc_err *err);
+int ct_spec_parse_linux(json_object *o, struct ct_spec *s, mc_err *err);
+int ct_spec_parse_seccomp(json_object *o, struct ct_seccomp *sc, mc_err *err);
 
 #endif

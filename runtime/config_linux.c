@@ -18,7 +18,7 @@ static const struct {
     {"cgroup", CLONE_NEWCGROUP}, {"time", CLONE_NEWTIME},
 };
 
-static int parse_namespaces(json_object *a, struct mc_spec *s, mc_err *err)
+static int parse_namespaces(json_object *a, struct ct_spec *s, mc_err *err)
 {
 	size_t n = json_object_array_length(a);
 	s->namespaces = calloc(n + 1, sizeof(*s->namespaces));
@@ -31,7 +31,7 @@ static int parse_namespaces(json_object *a, struct mc_spec *s, mc_err *err)
 		if (!e || !json_object_is_type(e, json_type_object))
 			return mc_errorf(err, 0, "%s: expected an object", ctx);
 		char *type = NULL;
-		int r = mc_j_str(e, ctx, "type", &type, err);
+		int r = ct_j_str(e, ctx, "type", &type, err);
 		if (r < 0)
 			return -1;
 		if (!r)
@@ -46,11 +46,11 @@ static int parse_namespaces(json_object *a, struct mc_spec *s, mc_err *err)
 			return -1;
 		}
 		free(type);
-		if (mc_spec_has_ns(s, flag, NULL))
+		if (ct_spec_has_ns(s, flag, NULL))
 			return mc_errorf(err, 0, "%s.type: namespace listed twice", ctx);
 		s->namespaces[i].type = flag;
 		s->nnamespaces = i + 1;
-		if (mc_j_str(e, ctx, "path", &s->namespaces[i].path, err) < 0)
+		if (ct_j_str(e, ctx, "path", &s->namespaces[i].path, err) < 0)
 			return -1;
 		if (s->namespaces[i].path && s->namespaces[i].path[0] != '/')
 			return mc_errorf(err, 0, "%s.path: not an absolute path", ctx);
@@ -58,11 +58,11 @@ static int parse_namespaces(json_object *a, struct mc_spec *s, mc_err *err)
 	return 0;
 }
 
-static int parse_idmaps(json_object *o, const char *key, struct mc_idmap **out, size_t *nout,
+static int parse_idmaps(json_object *o, const char *key, struct ct_idmap **out, size_t *nout,
 			mc_err *err)
 {
 	json_object *a;
-	int r = mc_j_arr(o, "linux", key, &a, err);
+	int r = ct_j_arr(o, "linux", key, &a, err);
 	if (r <= 0)
 		return r;
 	size_t n = json_object_array_length(a);
@@ -78,18 +78,18 @@ static int parse_idmaps(json_object *o, const char *key, struct mc_idmap **out, 
 		if (!e || !json_object_is_type(e, json_type_object))
 			return mc_errorf(err, 0, "%s: expected an object", ctx);
 		int64_t c, h, sz;
-		if (mc_j_i64(e, ctx, "containerID", 0, UINT32_MAX, &c, err) != 1 ||
-		    mc_j_i64(e, ctx, "hostID", 0, UINT32_MAX, &h, err) != 1 ||
-		    mc_j_i64(e, ctx, "size", 1, UINT32_MAX, &sz, err) != 1)
+		if (ct_j_i64(e, ctx, "containerID", 0, UINT32_MAX, &c, err) != 1 ||
+		    ct_j_i64(e, ctx, "hostID", 0, UINT32_MAX, &h, err) != 1 ||
+		    ct_j_i64(e, ctx, "size", 1, UINT32_MAX, &sz, err) != 1)
 			return mc_errorf(err, 0, "%s: containerID, hostID and size are required",
 					 ctx);
-		(*out)[i] = (struct mc_idmap){c, h, sz};
+		(*out)[i] = (struct ct_idmap){c, h, sz};
 		*nout = i + 1;
 	}
 	return 0;
 }
 
-static int parse_devices(json_object *a, struct mc_spec *s, mc_err *err)
+static int parse_devices(json_object *a, struct ct_spec *s, mc_err *err)
 {
 	size_t n = json_object_array_length(a);
 	s->devices = calloc(n + 1, sizeof(*s->devices));
@@ -101,16 +101,16 @@ static int parse_devices(json_object *a, struct mc_spec *s, mc_err *err)
 		snprintf(ctx, sizeof(ctx), "linux.devices[%zu]", i);
 		if (!e || !json_object_is_type(e, json_type_object))
 			return mc_errorf(err, 0, "%s: expected an object", ctx);
-		struct mc_device *d = &s->devices[i];
+		struct ct_device *d = &s->devices[i];
 		s->ndevices = i + 1;
 		char *type = NULL;
 		int64_t v;
 		int r;
-		if (mc_j_str(e, ctx, "path", &d->path, err) != 1 || d->path[0] != '/' ||
+		if (ct_j_str(e, ctx, "path", &d->path, err) != 1 || d->path[0] != '/' ||
 		    strncmp(d->path, "/dev/", 5) != 0 || strstr(d->path, "/../"))
 			return mc_errorf(err, 0, "%s.path: must be an absolute path under /dev",
 					 ctx);
-		if (mc_j_str(e, ctx, "type", &type, err) != 1)
+		if (ct_j_str(e, ctx, "type", &type, err) != 1)
 			return mc_errorf(err, 0, "%s.type: missing", ctx);
 		bool ok = strlen(type) == 1 && strchr("cbup", type[0]);
 		d->type = type[0];
@@ -118,19 +118,19 @@ static int parse_devices(json_object *a, struct mc_spec *s, mc_err *err)
 		if (!ok)
 			return mc_errorf(err, 0, "%s.type: must be one of c, b, u, p", ctx);
 		if (d->type != 'p') {
-			if (mc_j_i64(e, ctx, "major", 0, 4095, &d->major, err) != 1 ||
-			    mc_j_i64(e, ctx, "minor", 0, 1048575, &d->minor, err) != 1)
+			if (ct_j_i64(e, ctx, "major", 0, 4095, &d->major, err) != 1 ||
+			    ct_j_i64(e, ctx, "minor", 0, 1048575, &d->minor, err) != 1)
 				return mc_errorf(err, 0, "%s: major and minor are required", ctx);
 		}
-		if ((r = mc_j_i64(e, ctx, "fileMode", 0, 07777, &v, err)) < 0)
+		if ((r = ct_j_i64(e, ctx, "fileMode", 0, 07777, &v, err)) < 0)
 			return -1;
 		d->has_mode = r;
 		d->mode = v;
-		if ((r = mc_j_i64(e, ctx, "uid", 0, UINT32_MAX - 1, &v, err)) < 0)
+		if ((r = ct_j_i64(e, ctx, "uid", 0, UINT32_MAX - 1, &v, err)) < 0)
 			return -1;
 		d->has_uid = r;
 		d->uid = v;
-		if ((r = mc_j_i64(e, ctx, "gid", 0, UINT32_MAX - 1, &v, err)) < 0)
+		if ((r = ct_j_i64(e, ctx, "gid", 0, UINT32_MAX - 1, &v, err)) < 0)
 			return -1;
 		d->has_gid = r;
 		d->gid = v;
@@ -138,48 +138,48 @@ static int parse_devices(json_object *a, struct mc_spec *s, mc_err *err)
 	return 0;
 }
 
-static int parse_resources(json_object *o, struct mc_resources *res, mc_err *err)
+static int parse_resources(json_object *o, struct ct_resources *res, mc_err *err)
 {
 	json_object *m;
 	int r;
 	int64_t v;
-	if ((r = mc_j_obj(o, "linux.resources", "memory", &m, err)) < 0)
+	if ((r = ct_j_obj(o, "linux.resources", "memory", &m, err)) < 0)
 		return -1;
 	if (r) {
 		const char *c = "linux.resources.memory";
-		if ((r = mc_j_i64(m, c, "limit", -1, INT64_MAX, &res->mem_limit, err)) < 0)
+		if ((r = ct_j_i64(m, c, "limit", -1, INT64_MAX, &res->mem_limit, err)) < 0)
 			return -1;
 		res->has_mem_limit = r;
-		if ((r = mc_j_i64(m, c, "reservation", -1, INT64_MAX, &res->mem_reservation, err)) <
+		if ((r = ct_j_i64(m, c, "reservation", -1, INT64_MAX, &res->mem_reservation, err)) <
 		    0)
 			return -1;
 		res->has_mem_reservation = r;
-		if ((r = mc_j_i64(m, c, "swap", -1, INT64_MAX, &res->mem_swap, err)) < 0)
+		if ((r = ct_j_i64(m, c, "swap", -1, INT64_MAX, &res->mem_swap, err)) < 0)
 			return -1;
 		res->has_mem_swap = r;
 		if (res->has_mem_limit && res->mem_limit >= 0 && res->mem_limit < 4096 * 2)
 			return mc_errorf(err, 0, "%s.limit: %lld bytes is too small", c,
 					 (long long)res->mem_limit);
 	}
-	if ((r = mc_j_obj(o, "linux.resources", "cpu", &m, err)) < 0)
+	if ((r = ct_j_obj(o, "linux.resources", "cpu", &m, err)) < 0)
 		return -1;
 	if (r) {
 		const char *c = "linux.resources.cpu";
-		if ((r = mc_j_i64(m, c, "shares", 2, 262144, &v, err)) < 0)
+		if ((r = ct_j_i64(m, c, "shares", 2, 262144, &v, err)) < 0)
 			return -1;
 		res->has_cpu_shares = r;
 		res->cpu_shares = v;
-		if ((r = mc_j_i64(m, c, "quota", -1, INT64_MAX, &res->cpu_quota, err)) < 0)
+		if ((r = ct_j_i64(m, c, "quota", -1, INT64_MAX, &res->cpu_quota, err)) < 0)
 			return -1;
 		res->has_cpu_quota = r;
-		if ((r = mc_j_i64(m, c, "period", 1000, 1000000, &v, err)) < 0)
+		if ((r = ct_j_i64(m, c, "period", 1000, 1000000, &v, err)) < 0)
 			return -1;
 		res->has_cpu_period = r;
 		res->cpu_period = v;
 		if (res->has_cpu_quota && res->cpu_quota >= 0 && res->cpu_quota < 1000)
 			return mc_errorf(err, 0, "%s.quota: must be -1 or at least 1000", c);
-		if (mc_j_str(m, c, "cpus", &res->cpus, err) < 0 ||
-		    mc_j_str(m, c, "mems", &res->mems, err) < 0)
+		if (ct_j_str(m, c, "cpus", &res->cpus, err) < 0 ||
+		    ct_j_str(m, c, "mems", &res->mems, err) < 0)
 			return -1;
 		for (const char *p = res->cpus; p && *p; p++)
 			if (!strchr("0123456789,-", *p))
@@ -191,7 +191,7 @@ static int parse_resources(json_object *o, struct mc_resources *res, mc_err *err
 						 res->mems);
 	}
 	json_object *a;
-	if ((r = mc_j_arr(o, "linux.resources", "devices", &a, err)) < 0)
+	if ((r = ct_j_arr(o, "linux.resources", "devices", &a, err)) < 0)
 		return -1;
 	if (r) {
 		size_t n = json_object_array_length(a);
@@ -204,13 +204,13 @@ static int parse_resources(json_object *o, struct mc_resources *res, mc_err *err
 			snprintf(ctx, sizeof(ctx), "linux.resources.devices[%zu]", i);
 			if (!e || !json_object_is_type(e, json_type_object))
 				return mc_errorf(err, 0, "%s: expected an object", ctx);
-			struct mc_dev_rule *d = &res->devrules[i];
+			struct ct_dev_rule *d = &res->devrules[i];
 			res->ndevrules = i + 1;
-			if (mc_j_bool(e, ctx, "allow", &d->allow, err) != 1)
+			if (ct_j_bool(e, ctx, "allow", &d->allow, err) != 1)
 				return mc_errorf(err, 0, "%s.allow: missing", ctx);
 			char *t = NULL, *acc = NULL;
 			d->type = 'a';
-			if ((r = mc_j_str(e, ctx, "type", &t, err)) < 0)
+			if ((r = ct_j_str(e, ctx, "type", &t, err)) < 0)
 				return -1;
 			if (r) {
 				bool ok = strlen(t) == 1 && strchr("acb", t[0]);
@@ -220,10 +220,10 @@ static int parse_resources(json_object *o, struct mc_resources *res, mc_err *err
 					return mc_errorf(err, 0, "%s.type: must be a, c or b", ctx);
 			}
 			d->major = d->minor = -1;
-			if (mc_j_i64(e, ctx, "major", -1, 4095, &d->major, err) < 0 ||
-			    mc_j_i64(e, ctx, "minor", -1, 1048575, &d->minor, err) < 0)
+			if (ct_j_i64(e, ctx, "major", -1, 4095, &d->major, err) < 0 ||
+			    ct_j_i64(e, ctx, "minor", -1, 1048575, &d->minor, err) < 0)
 				return -1;
-			if ((r = mc_j_str(e, ctx, "access", &acc, err)) < 0)
+			if ((r = ct_j_str(e, ctx, "access", &acc, err)) < 0)
 				return -1;
 			strcpy(d->access, "rwm");
 			if (r) {
@@ -236,26 +236,26 @@ static int parse_resources(json_object *o, struct mc_resources *res, mc_err *err
 			}
 		}
 	}
-	if ((r = mc_j_obj(o, "linux.resources", "pids", &m, err)) < 0)
+	if ((r = ct_j_obj(o, "linux.resources", "pids", &m, err)) < 0)
 		return -1;
 	if (r) {
-		if ((r = mc_j_i64(m, "linux.resources.pids", "limit", INT64_MIN, INT64_MAX,
+		if ((r = ct_j_i64(m, "linux.resources.pids", "limit", INT64_MIN, INT64_MAX,
 				  &res->pids_limit, err)) < 0)
 			return -1;
 		res->has_pids_limit = r;
 	}
-	if ((r = mc_j_obj(o, "linux.resources", "blockIO", &m, err)) < 0)
+	if ((r = ct_j_obj(o, "linux.resources", "blockIO", &m, err)) < 0)
 		return -1;
 	if (r) {
 		const char *c = "linux.resources.blockIO";
-		if ((r = mc_j_i64(m, c, "weight", 10, 1000, &v, err)) < 0)
+		if ((r = ct_j_i64(m, c, "weight", 10, 1000, &v, err)) < 0)
 			return -1;
 		res->has_blkio_weight = r;
 		res->blkio_weight = v;
 		static const char *tk[4] = {"throttleReadBpsDevice", "throttleWriteBpsDevice",
 					    "throttleReadIOPSDevice", "throttleWriteIOPSDevice"};
 		for (int k = 0; k < 4; k++) {
-			if ((r = mc_j_arr(m, c, tk[k], &a, err)) < 0)
+			if ((r = ct_j_arr(m, c, tk[k], &a, err)) < 0)
 				return -1;
 			if (!r)
 				continue;
@@ -269,12 +269,12 @@ static int parse_resources(json_object *o, struct mc_resources *res, mc_err *err
 				json_object *e = json_object_array_get_idx(a, i);
 				char ctx[96];
 				snprintf(ctx, sizeof(ctx), "%s.%s[%zu]", c, tk[k], i);
-				struct mc_throttle *t = &res->throttle[res->nthrottle];
+				struct ct_throttle *t = &res->throttle[res->nthrottle];
 				int64_t rate;
 				if (!e || !json_object_is_type(e, json_type_object) ||
-				    mc_j_i64(e, ctx, "major", 0, 4095, &t->major, err) != 1 ||
-				    mc_j_i64(e, ctx, "minor", 0, 1048575, &t->minor, err) != 1 ||
-				    mc_j_i64(e, ctx, "rate", 0, INT64_MAX, &rate, err) != 1)
+				    ct_j_i64(e, ctx, "major", 0, 4095, &t->major, err) != 1 ||
+				    ct_j_i64(e, ctx, "minor", 0, 1048575, &t->minor, err) != 1 ||
+				    ct_j_i64(e, ctx, "rate", 0, INT64_MAX, &rate, err) != 1)
 					return mc_errorf(err, 0, "%s: needs major, minor and rate",
 							 ctx);
 				t->rate = rate;
@@ -286,7 +286,7 @@ static int parse_resources(json_object *o, struct mc_resources *res, mc_err *err
 	return 0;
 }
 
-static int parse_sysctl(json_object *o, struct mc_spec *s, mc_err *err)
+static int parse_sysctl(json_object *o, struct ct_spec *s, mc_err *err)
 {
 	size_t n = json_object_object_length(o), i = 0;
 	s->sysctls = calloc(n + 1, sizeof(*s->sysctls));
@@ -307,24 +307,24 @@ static int parse_sysctl(json_object *o, struct mc_spec *s, mc_err *err)
 	return 0;
 }
 
-int mc_spec_parse_linux(json_object *o, struct mc_spec *s, mc_err *err)
+int ct_spec_parse_linux(json_object *o, struct ct_spec *s, mc_err *err)
 {
 	json_object *a;
 	int r;
-	if ((r = mc_j_arr(o, "linux", "namespaces", &a, err)) < 0)
+	if ((r = ct_j_arr(o, "linux", "namespaces", &a, err)) < 0)
 		return -1;
 	if (r && parse_namespaces(a, s, err) < 0)
 		return -1;
 	if (parse_idmaps(o, "uidMappings", &s->uid_maps, &s->nuid_maps, err) < 0 ||
 	    parse_idmaps(o, "gidMappings", &s->gid_maps, &s->ngid_maps, err) < 0)
 		return -1;
-	if ((s->nuid_maps || s->ngid_maps) && !mc_spec_has_ns(s, CLONE_NEWUSER, NULL))
+	if ((s->nuid_maps || s->ngid_maps) && !ct_spec_has_ns(s, CLONE_NEWUSER, NULL))
 		return mc_errorf(err, 0, "linux.uidMappings: given without a user namespace");
-	if ((r = mc_j_arr(o, "linux", "devices", &a, err)) < 0)
+	if ((r = ct_j_arr(o, "linux", "devices", &a, err)) < 0)
 		return -1;
 	if (r && parse_devices(a, s, err) < 0)
 		return -1;
-	if (mc_j_str(o, "linux", "cgroupsPath", &s->cgroups_path, err) < 0)
+	if (ct_j_str(o, "linux", "cgroupsPath", &s->cgroups_path, err) < 0)
 		return -1;
 	if (s->cgroups_path &&
 	    (strstr(s->cgroups_path, "/../") || !strncmp(s->cgroups_path, "../", 3) ||
@@ -333,26 +333,26 @@ int mc_spec_parse_linux(json_object *o, struct mc_spec *s, mc_err *err)
 	     !strcmp(s->cgroups_path, "..")))
 		return mc_errorf(err, 0, "linux.cgroupsPath: \"..\" is not allowed");
 	json_object *m;
-	if ((r = mc_j_obj(o, "linux", "resources", &m, err)) < 0)
+	if ((r = ct_j_obj(o, "linux", "resources", &m, err)) < 0)
 		return -1;
 	if (r) {
 		s->has_resources = true;
 		if (parse_resources(m, &s->res, err) < 0)
 			return -1;
 	}
-	if ((r = mc_j_obj(o, "linux", "sysctl", &m, err)) < 0)
+	if ((r = ct_j_obj(o, "linux", "sysctl", &m, err)) < 0)
 		return -1;
 	if (r && parse_sysctl(m, s, err) < 0)
 		return -1;
-	if ((r = mc_j_obj(o, "linux", "seccomp", &m, err)) < 0)
+	if ((r = ct_j_obj(o, "linux", "seccomp", &m, err)) < 0)
 		return -1;
 	if (r) {
 		s->has_seccomp = true;
-		if (mc_spec_parse_seccomp(m, &s->seccomp, err) < 0)
+		if (ct_spec_parse_seccomp(m, &s->seccomp, err) < 0)
 			return -1;
 	}
 	char *prop = NULL;
-	if ((r = mc_j_str(o, "linux", "rootfsPropagation", &prop, err)) < 0)
+	if ((r = ct_j_str(o, "linux", "rootfsPropagation", &prop, err)) < 0)
 		return -1;
 	if (r) {
 		static const struct {
@@ -372,8 +372,8 @@ int mc_spec_parse_linux(json_object *o, struct mc_spec *s, mc_err *err)
 		}
 		free(prop);
 	}
-	if (mc_j_strv(o, "linux", "maskedPaths", &s->masked_paths, &s->nmasked, err) < 0 ||
-	    mc_j_strv(o, "linux", "readonlyPaths", &s->readonly_paths, &s->nreadonly, err) < 0)
+	if (ct_j_strv(o, "linux", "maskedPaths", &s->masked_paths, &s->nmasked, err) < 0 ||
+	    ct_j_strv(o, "linux", "readonlyPaths", &s->readonly_paths, &s->nreadonly, err) < 0)
 		return -1;
 	for (size_t i = 0; i < s->nmasked; i++)
 		if (s->masked_paths[i][0] != '/')

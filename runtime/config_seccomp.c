@@ -13,13 +13,13 @@ static int parse_action(json_object *o, const char *ctx, const char *key, const 
 			uint32_t *out, mc_err *err)
 {
 	char *a = NULL;
-	int r = mc_j_str(o, ctx, key, &a, err);
+	int r = ct_j_str(o, ctx, key, &a, err);
 	if (r < 0)
 		return -1;
 	if (!r)
 		return mc_errorf(err, 0, "%s.%s: missing", ctx, key);
 	int64_t eno = EPERM;
-	if (mc_j_i64(o, ctx, errno_key, 0, 4095, &eno, err) < 0) {
+	if (ct_j_i64(o, ctx, errno_key, 0, 4095, &eno, err) < 0) {
 		free(a);
 		return -1;
 	}
@@ -88,9 +88,9 @@ static int parse_op(const char *s, int *op)
 	return -1;
 }
 
-static int parse_rule(json_object *e, const char *ctx, struct mc_seccomp_rule *rule, mc_err *err)
+static int parse_rule(json_object *e, const char *ctx, struct ct_seccomp_rule *rule, mc_err *err)
 {
-	int r = mc_j_strv(e, ctx, "names", &rule->names, &rule->nnames, err);
+	int r = ct_j_strv(e, ctx, "names", &rule->names, &rule->nnames, err);
 	if (r < 0)
 		return -1;
 	if (!r || rule->nnames == 0)
@@ -102,7 +102,7 @@ static int parse_rule(json_object *e, const char *ctx, struct mc_seccomp_rule *r
 	if (parse_action(e, ctx, "action", "errnoRet", &rule->action, err) < 0)
 		return -1;
 	json_object *a;
-	if ((r = mc_j_arr(e, ctx, "args", &a, err)) < 0)
+	if ((r = ct_j_arr(e, ctx, "args", &a, err)) < 0)
 		return -1;
 	if (!r)
 		return 0;
@@ -118,9 +118,9 @@ static int parse_rule(json_object *e, const char *ctx, struct mc_seccomp_rule *r
 		snprintf(actx, sizeof(actx), "%s.args[%zu]", ctx, i);
 		if (!ae || !json_object_is_type(ae, json_type_object))
 			return mc_errorf(err, 0, "%s: expected an object", actx);
-		struct mc_seccomp_arg *sa = &rule->args[i];
+		struct ct_seccomp_arg *sa = &rule->args[i];
 		int64_t idx;
-		if (mc_j_i64(ae, actx, "index", 0, 5, &idx, err) != 1)
+		if (ct_j_i64(ae, actx, "index", 0, 5, &idx, err) != 1)
 			return mc_errorf(err, 0, "%s.index: missing or not 0..5", actx);
 		sa->index = idx;
 		json_object *v;
@@ -134,7 +134,7 @@ static int parse_rule(json_object *e, const char *ctx, struct mc_seccomp_rule *r
 			sa->value_two = json_object_get_uint64(v);
 		}
 		char *op = NULL;
-		if (mc_j_str(ae, actx, "op", &op, err) != 1)
+		if (ct_j_str(ae, actx, "op", &op, err) != 1)
 			return mc_errorf(err, 0, "%s.op: missing", actx);
 		if (parse_op(op, &sa->op) < 0) {
 			mc_errorf(err, 0, "%s.op: unknown operator \"%s\"", actx, op);
@@ -147,7 +147,7 @@ static int parse_rule(json_object *e, const char *ctx, struct mc_seccomp_rule *r
 	return 0;
 }
 
-int mc_spec_parse_seccomp(json_object *o, struct mc_seccomp *sc, mc_err *err)
+int ct_spec_parse_seccomp(json_object *o, struct ct_seccomp *sc, mc_err *err)
 {
 	const char *ctx = "linux.seccomp";
 	if (parse_action(o, ctx, "defaultAction", "defaultErrnoRet", &sc->default_action, err) < 0)
@@ -155,12 +155,12 @@ int mc_spec_parse_seccomp(json_object *o, struct mc_seccomp *sc, mc_err *err)
 	int r;
 	char **v = NULL;
 	size_t n = 0;
-	if ((r = mc_j_strv(o, ctx, "architectures", &v, &n, err)) < 0)
+	if ((r = ct_j_strv(o, ctx, "architectures", &v, &n, err)) < 0)
 		return -1;
 	if (r) {
 		sc->archs = calloc(n + 1, sizeof(uint32_t));
 		if (!sc->archs) {
-			mc_strv_free(v);
+			ct_strv_free(v);
 			return mc_errorf(err, ENOMEM, "%s", ctx);
 		}
 		for (size_t i = 0; i < n; i++)
@@ -168,14 +168,14 @@ int mc_spec_parse_seccomp(json_object *o, struct mc_seccomp *sc, mc_err *err)
 				mc_errorf(err, 0,
 					  "%s.architectures[%zu]: unknown architecture \"%s\"", ctx,
 					  i, v[i]);
-				mc_strv_free(v);
+				ct_strv_free(v);
 				return -1;
 			}
 		sc->narchs = n;
-		mc_strv_free(v);
+		ct_strv_free(v);
 	}
 	v = NULL;
-	if ((r = mc_j_strv(o, ctx, "flags", &v, &n, err)) < 0)
+	if ((r = ct_j_strv(o, ctx, "flags", &v, &n, err)) < 0)
 		return -1;
 	for (size_t i = 0; r && i < n; i++) {
 		if (!strcmp(v[i], "SECCOMP_FILTER_FLAG_LOG"))
@@ -184,13 +184,13 @@ int mc_spec_parse_seccomp(json_object *o, struct mc_seccomp *sc, mc_err *err)
 			sc->flag_spec_allow = true;
 		else if (strcmp(v[i], "SECCOMP_FILTER_FLAG_TSYNC") != 0) {
 			mc_errorf(err, 0, "%s.flags[%zu]: unknown flag \"%s\"", ctx, i, v[i]);
-			mc_strv_free(v);
+			ct_strv_free(v);
 			return -1;
 		}
 	}
-	mc_strv_free(v);
+	ct_strv_free(v);
 	json_object *a;
-	if ((r = mc_j_arr(o, ctx, "syscalls", &a, err)) < 0)
+	if ((r = ct_j_arr(o, ctx, "syscalls", &a, err)) < 0)
 		return -1;
 	if (!r)
 		return 0;

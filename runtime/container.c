@@ -26,7 +26,7 @@
 #include "terminal.h"
 #include "util.h"
 
-static int write_idmap(pid_t pid, const char *file, const struct mc_idmap *m, size_t n, mc_err *err)
+static int write_idmap(pid_t pid, const char *file, const struct ct_idmap *m, size_t n, mc_err *err)
 {
 	char buf[340 * 40], path[64];
 	size_t len = 0;
@@ -47,11 +47,11 @@ static void now_rfc3339(char *buf, size_t n)
 	snprintf(buf + l, n - l, ".%09ldZ", ts.tv_nsec);
 }
 
-static int clone_flags(const struct mc_spec *spec, mc_err *err)
+static int clone_flags(const struct ct_spec *spec, mc_err *err)
 {
 	int flags = 0;
 	for (size_t i = 0; i < spec->nnamespaces; i++) {
-		const struct mc_namespace *ns = &spec->namespaces[i];
+		const struct ct_namespace *ns = &spec->namespaces[i];
 		if (ns->type == CLONE_NEWTIME)
 			return mc_errorf(err, 0,
 					 "linux.namespaces: time namespaces are not supported");
@@ -62,10 +62,10 @@ static int clone_flags(const struct mc_spec *spec, mc_err *err)
 	return flags;
 }
 
-int mc_container_create(struct mc_spec *spec, const struct mc_create_opts *opts,
-			struct mc_state *st, int *sync_out, mc_err *err)
+int ct_container_create(struct ct_spec *spec, const struct ct_create_opts *opts,
+			struct ct_state *st, int *sync_out, mc_err *err)
 {
-	struct mc_cgroup cg = {0};
+	struct ct_cgroup cg = {0};
 	int sv[2] = {-1, -1};
 	_cleanup_close_ int fifo = -1, console = -1;
 	pid_t pid = -1;
@@ -76,10 +76,10 @@ int mc_container_create(struct mc_spec *spec, const struct mc_create_opts *opts,
 	int flags = clone_flags(spec, err);
 	if (flags < 0)
 		return -1;
-	if (mc_state_claim(opts->root, opts->id, err) < 0)
+	if (ct_state_claim(opts->root, opts->id, err) < 0)
 		return -1;
 	claimed = true;
-	dir = mc_state_dir(opts->root, opts->id);
+	dir = ct_state_dir(opts->root, opts->id);
 	if (!dir || asprintf(&fifo_path, "%s/exec.fifo", dir) < 0) {
 		mc_errorf(err, ENOMEM, "create");
 		goto fail;
@@ -102,7 +102,7 @@ int mc_container_create(struct mc_spec *spec, const struct mc_create_opts *opts,
 		}
 	}
 	if (opts->console_socket) {
-		console = mc_console_connect(opts->console_socket, err);
+		console = ct_console_connect(opts->console_socket, err);
 		if (console < 0)
 			goto fail;
 	} else if (opts->console_sock_fd >= 0) {
@@ -112,29 +112,29 @@ int mc_container_create(struct mc_spec *spec, const struct mc_create_opts *opts,
 		mc_errorf(err, 0, "process.terminal is true: --console-socket is required");
 		goto fail;
 	}
-	if (mc_cg_create(&cg, spec->cgroups_path, opts->id, spec->has_resources ? &spec->res : NULL,
+	if (ct_cg_create(&cg, spec->cgroups_path, opts->id, spec->has_resources ? &spec->res : NULL,
 			 err) < 0)
 		goto fail;
 	have_cg = true;
-	if (mc_cg_apply(&cg, spec->has_resources ? &spec->res : NULL, err) < 0)
+	if (ct_cg_apply(&cg, spec->has_resources ? &spec->res : NULL, err) < 0)
 		goto fail;
-	for (int c = 0; c < MC_CG_NCTRL; c++)
+	for (int c = 0; c < CT_CG_NCTRL; c++)
 		if (cg.path[c])
-			mc_log_debug("cgroup: %s -> %s %s", mc_cg_ctrl_name(c), cg.ops[c]->name,
+			mc_log_debug("cgroup: %s -> %s %s", ct_cg_ctrl_name(c), cg.ops[c]->name,
 				     cg.path[c]);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		mc_errorf(err, errno, "socketpair");
 		goto fail;
 	}
 	const char *pidns = NULL;
-	if (mc_spec_has_ns(spec, CLONE_NEWPID, &pidns) && pidns) {
+	if (ct_spec_has_ns(spec, CLONE_NEWPID, &pidns) && pidns) {
 		_cleanup_close_ int nfd = open(pidns, O_RDONLY | O_CLOEXEC);
 		if (nfd < 0 || setns(nfd, CLONE_NEWPID) < 0) {
 			mc_errorf(err, errno, "join pid namespace `%s`", pidns);
 			goto fail;
 		}
 	}
-	struct mc_init_args ia = {.spec = spec,
+	struct ct_init_args ia = {.spec = spec,
 				  .opts = opts,
 				  .cg = &cg,
 				  .sync_fd = sv[1],
@@ -148,42 +148,42 @@ int mc_container_create(struct mc_spec *spec, const struct mc_create_opts *opts,
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		mc_init_main(&ia);
+		ct_init_main(&ia);
 	}
 	close(sv[1]);
 	sv[1] = -1;
-	if (mc_spec_has_ns(spec, CLONE_NEWUSER, &pidns) && !pidns) {
+	if (ct_spec_has_ns(spec, CLONE_NEWUSER, &pidns) && !pidns) {
 		if (write_idmap(pid, "uid_map", spec->uid_maps, spec->nuid_maps, err) < 0 ||
 		    write_idmap(pid, "gid_map", spec->gid_maps, spec->ngid_maps, err) < 0) {
 			mc_wrap(err, "user namespace maps");
 			goto fail;
 		}
-		mc_sync_send(sv[0], MC_SYNC_MAPS, 0, NULL);
+		ct_sync_send(sv[0], CT_SYNC_MAPS, 0, NULL);
 	}
 	/* overlapped with the child's mounts */
-	if (mc_cg_enter(&cg, pid, err) < 0)
+	if (ct_cg_enter(&cg, pid, err) < 0)
 		goto fail;
 	if (ia.net_config) {
-		mc_net_ifname(opts->id, veth);
-		if (mc_net_setup_host(spec->net_bridge, spec->net_cidr, veth, pid, err) < 0) {
+		ct_net_ifname(opts->id, veth);
+		if (ct_net_setup_host(spec->net_bridge, spec->net_cidr, veth, pid, err) < 0) {
 			veth[0] = 0;
 			goto fail;
 		}
 	}
-	if (mc_sync_expect(sv[0], MC_SYNC_PREPIVOT, err) < 0)
+	if (ct_sync_expect(sv[0], CT_SYNC_PREPIVOT, err) < 0)
 		goto fail;
-	if (spec->hooks.count[MC_HOOK_PRESTART] || spec->hooks.count[MC_HOOK_CREATE_RUNTIME]) {
+	if (spec->hooks.count[CT_HOOK_PRESTART] || spec->hooks.count[CT_HOOK_CREATE_RUNTIME]) {
 		_cleanup_free_ char *hs =
-		    mc_hook_state(opts->id, pid, opts->bundle, "creating", spec->annotations);
-		if (mc_hooks_run(spec, MC_HOOK_PRESTART, hs, err) < 0 ||
-		    mc_hooks_run(spec, MC_HOOK_CREATE_RUNTIME, hs, err) < 0)
+		    ct_hook_state(opts->id, pid, opts->bundle, "creating", spec->annotations);
+		if (ct_hooks_run(spec, CT_HOOK_PRESTART, hs, err) < 0 ||
+		    ct_hooks_run(spec, CT_HOOK_CREATE_RUNTIME, hs, err) < 0)
 			goto fail;
 	}
 	/* the child learns its pid in our namespace (for its hooks' state) */
 	char pidtxt[24];
 	snprintf(pidtxt, sizeof(pidtxt), "%d", pid);
-	mc_sync_send(sv[0], MC_SYNC_CONTINUE, 0, pidtxt);
-	if (mc_sync_expect(sv[0], MC_SYNC_READY, err) < 0)
+	ct_sync_send(sv[0], CT_SYNC_CONTINUE, 0, pidtxt);
+	if (ct_sync_expect(sv[0], CT_SYNC_READY, err) < 0)
 		goto fail;
 
 	char created[64];
@@ -191,7 +191,7 @@ int mc_container_create(struct mc_spec *spec, const struct mc_create_opts *opts,
 	memset(st, 0, sizeof(*st));
 	st->id = strdup(opts->id);
 	st->pid = pid;
-	st->start_time = mc_proc_start_time(pid);
+	st->start_time = ct_proc_start_time(pid);
 	st->bundle = opts->bundle ? strdup(opts->bundle) : NULL;
 	st->rootfs = strdup(spec->root_path);
 	st->created = strdup(created);
@@ -201,11 +201,11 @@ int mc_container_create(struct mc_spec *spec, const struct mc_create_opts *opts,
 	have_cg = false;
 	st->veth = veth[0] ? strdup(veth) : NULL;
 	st->net_bridge = veth[0] && spec->net_bridge ? strdup(spec->net_bridge) : NULL;
-	if (mc_state_save(opts->root, st, err) < 0) {
+	if (ct_state_save(opts->root, st, err) < 0) {
 		cg = st->cg;
 		have_cg = true;
 		memset(&st->cg, 0, sizeof(st->cg));
-		mc_state_free(st);
+		ct_state_free(st);
 		goto fail;
 	}
 	if (opts->pid_file) {
@@ -223,7 +223,7 @@ int mc_container_create(struct mc_spec *spec, const struct mc_create_opts *opts,
 			cg = st->cg;
 			have_cg = true;
 			memset(&st->cg, 0, sizeof(st->cg));
-			mc_state_free(st);
+			ct_state_free(st);
 			goto fail;
 		}
 	}
@@ -245,26 +245,26 @@ fail:
 		close(sv[1]);
 	mc_err e2 = NULL;
 	if (veth[0])
-		mc_net_remove(veth, &e2);
+		ct_net_remove(veth, &e2);
 	mc_error_free(&e2);
 	if (have_cg) {
 		/* the dead init may linger a moment in the cgroup */
-		mc_cg_destroy(&cg, &e2);
+		ct_cg_destroy(&cg, &e2);
 		mc_error_free(&e2);
-		mc_cg_free(&cg);
+		ct_cg_free(&cg);
 	}
 	if (claimed)
-		mc_state_remove(opts->root, opts->id);
+		ct_state_remove(opts->root, opts->id);
 	return mc_wrap(err, "create");
 }
 
-int mc_container_start(const char *root, struct mc_state *st, mc_err *err)
+int ct_container_start(const char *root, struct ct_state *st, mc_err *err)
 {
-	enum mc_status s = mc_state_status(root, st);
-	if (s != MC_CREATED)
+	enum ct_status s = ct_state_status(root, st);
+	if (s != CT_CREATED)
 		return mc_errorf(err, 0, "container \"%s\" is %s, not created: cannot start",
-				 st->id, mc_status_name(s));
-	_cleanup_free_ char *dir = mc_state_dir(root, st->id), *fifo = NULL;
+				 st->id, ct_status_name(s));
+	_cleanup_free_ char *dir = ct_state_dir(root, st->id), *fifo = NULL;
 	if (!dir || asprintf(&fifo, "%s/exec.fifo", dir) < 0)
 		return mc_errorf(err, ENOMEM, "start");
 	_cleanup_close_ int fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -286,17 +286,17 @@ int mc_container_start(const char *root, struct mc_state *st, mc_err *err)
 		return mc_errorf(err, errno, "start: read exec.fifo");
 	unlink(fifo);
 	if (st->bundle) {
-		struct mc_spec *spec = NULL;
+		struct ct_spec *spec = NULL;
 		mc_err e2 = NULL;
-		if (mc_spec_load(st->bundle, &spec, &e2) == 0 &&
-		    spec->hooks.count[MC_HOOK_POSTSTART]) {
+		if (ct_spec_load(st->bundle, &spec, &e2) == 0 &&
+		    spec->hooks.count[CT_HOOK_POSTSTART]) {
 			_cleanup_free_ char *hs =
-			    mc_hook_state(st->id, st->pid, st->bundle, "running", st->annotations);
-			if (mc_hooks_run(spec, MC_HOOK_POSTSTART, hs, &e2) < 0)
+			    ct_hook_state(st->id, st->pid, st->bundle, "running", st->annotations);
+			if (ct_hooks_run(spec, CT_HOOK_POSTSTART, hs, &e2) < 0)
 				mc_log_warn("%s", mc_error_text(e2));
 		}
 		mc_error_free(&e2);
-		mc_spec_free(spec);
+		ct_spec_free(spec);
 	}
 	return 0;
 }
@@ -311,21 +311,21 @@ static void wait_gone(pid_t pid, uint64_t start_time)
 	}
 	/* reap it if it is our child (run) */
 	waitpid(pid, NULL, WNOHANG);
-	for (int i = 0; i < 1000 && mc_proc_start_time(pid) == start_time && start_time; i++)
+	for (int i = 0; i < 1000 && ct_proc_start_time(pid) == start_time && start_time; i++)
 		usleep(1000);
 }
 
-int mc_container_destroy(const char *root, struct mc_state *st, mc_err *err)
+int ct_container_destroy(const char *root, struct ct_state *st, mc_err *err)
 {
-	bool alive = mc_state_alive(st);
+	bool alive = ct_state_alive(st);
 	if (st->has_cg) {
 		/* everything in the container's own cgroup goes, init or not */
 		mc_err e2 = NULL;
-		if (mc_cg_is_frozen(&st->cg)) {
-			mc_cg_kill_all(&st->cg, SIGKILL, &e2);
-			mc_cg_freeze(&st->cg, false, &e2);
+		if (ct_cg_is_frozen(&st->cg)) {
+			ct_cg_kill_all(&st->cg, SIGKILL, &e2);
+			ct_cg_freeze(&st->cg, false, &e2);
 		}
-		mc_cg_kill_all(&st->cg, SIGKILL, &e2);
+		ct_cg_kill_all(&st->cg, SIGKILL, &e2);
 		mc_error_free(&e2);
 	}
 	if (alive) {
@@ -334,25 +334,25 @@ int mc_container_destroy(const char *root, struct mc_state *st, mc_err *err)
 	}
 	int ret = 0;
 	mc_err e2 = NULL;
-	if (st->veth && mc_net_remove(st->veth, &e2) < 0) {
+	if (st->veth && ct_net_remove(st->veth, &e2) < 0) {
 		mc_log_warn("%s", mc_error_text(e2));
 		mc_error_free(&e2);
 	}
-	if (st->has_cg && mc_cg_destroy(&st->cg, err) < 0)
+	if (st->has_cg && ct_cg_destroy(&st->cg, err) < 0)
 		ret = mc_wrap(err, "delete");
 	if (st->bundle) {
-		struct mc_spec *spec = NULL;
-		if (mc_spec_load(st->bundle, &spec, &e2) == 0 &&
-		    spec->hooks.count[MC_HOOK_POSTSTOP]) {
+		struct ct_spec *spec = NULL;
+		if (ct_spec_load(st->bundle, &spec, &e2) == 0 &&
+		    spec->hooks.count[CT_HOOK_POSTSTOP]) {
 			_cleanup_free_ char *hs =
-			    mc_hook_state(st->id, st->pid, st->bundle, "stopped", st->annotations);
-			if (mc_hooks_run(spec, MC_HOOK_POSTSTOP, hs, &e2) < 0)
+			    ct_hook_state(st->id, st->pid, st->bundle, "stopped", st->annotations);
+			if (ct_hooks_run(spec, CT_HOOK_POSTSTOP, hs, &e2) < 0)
 				mc_log_warn("%s", mc_error_text(e2));
 		}
 		mc_error_free(&e2);
-		mc_spec_free(spec);
+		ct_spec_free(spec);
 	}
 	if (ret == 0)
-		mc_state_remove(root, st->id);
+		ct_state_remove(root, st->id);
 	return ret;
 }

@@ -10,7 +10,7 @@
 #include "spec.h"
 #include "state.h"
 
-struct mc_create_opts {
+struct ct_create_opts {
 	const char *root; /* state root, e.g. /run/minict */
 	const char *id;
 	const char *bundle; /* absolute, or NULL for the short form */
@@ -23,10 +23,10 @@ struct mc_create_opts {
 };
 
 /* What the child needs; filled by the parent before clone. */
-struct mc_init_args {
-	struct mc_spec *spec;
-	const struct mc_create_opts *opts;
-	struct mc_cgroup *cg;
+struct ct_init_args {
+	struct ct_spec *spec;
+	const struct ct_create_opts *opts;
+	struct ct_cgroup *cg;
 	int sync_fd;
 	int fifo_fd;	 /* O_PATH to exec.fifo, -1 in foreground mode */
 	int console_fd;	 /* connected console socket or -1 */
@@ -34,15 +34,15 @@ struct mc_init_args {
 };
 
 /* Create the container; on success st is filled and saved (pid, cgroups, veth). Nothing is
- * left behind on failure. In foreground mode *sync_fd stays open: send MC_SYNC_CONTINUE on
+ * left behind on failure. In foreground mode *sync_fd stays open: send CT_SYNC_CONTINUE on
  * it to let the process exec (instead of exec.fifo). */
-int mc_container_create(struct mc_spec *spec, const struct mc_create_opts *opts,
-			struct mc_state *st, int *sync_fd, mc_err *err);
+int ct_container_create(struct ct_spec *spec, const struct ct_create_opts *opts,
+			struct ct_state *st, int *sync_fd, mc_err *err);
 /* Release a created container (open exec.fifo for reading); runs poststart hooks. */
-int mc_container_start(const char *root, struct mc_state *st, mc_err *err);
+int ct_container_start(const char *root, struct ct_state *st, mc_err *err);
 /* Tear down: kill what's left (if force), remove cgroups, veth, state dir; poststop hooks. */
-int mc_container_destroy(const char *root, struct mc_state *st, mc_err *err);
+int ct_container_destroy(const char *root, struct ct_state *st, mc_err *err);
 /* Container init (child of clone). Never returns. */
-__attribute__((noreturn)) void mc_init_main(struct mc_init_args *a);
+__attribute__((noreturn)) void ct_init_main(struct ct_init_args *a);
 
 #endif

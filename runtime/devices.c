@@ -13,7 +13,7 @@
 #include "cleanup.h"
 #include "mounts.h"
 
-static const struct mc_device default_devices[] = {
+static const struct ct_device default_devices[] = {
     {.path = "/dev/null", .type = 'c', .major = 1, .minor = 3},
     {.path = "/dev/zero", .type = 'c', .major = 1, .minor = 5},
     {.path = "/dev/full", .type = 'c', .major = 1, .minor = 7},
@@ -22,7 +22,7 @@ static const struct mc_device default_devices[] = {
     {.path = "/dev/tty", .type = 'c', .major = 5, .minor = 0},
 };
 
-static int make_node(const struct mc_device *d, int rootfd, bool bind, mc_err *err)
+static int make_node(const struct ct_device *d, int rootfd, bool bind, mc_err *err)
 {
 	const char *rel = d->path + 1;
 	mode_t mode = (d->has_mode ? d->mode : 0666) & 07777;
@@ -32,7 +32,7 @@ static int make_node(const struct mc_device *d, int rootfd, bool bind, mc_err *e
 	if (!dir)
 		return mc_errorf(err, ENOMEM, "devices");
 	*strrchr(dir, '/') = 0;
-	_cleanup_close_ int dfd = mc_open_in_root(rootfd, dir, true, false, err);
+	_cleanup_close_ int dfd = ct_open_in_root(rootfd, dir, true, false, err);
 	if (dfd < 0)
 		return -1;
 	const char *name = strrchr(rel, '/') + 1;
@@ -65,7 +65,7 @@ static int make_node(const struct mc_device *d, int rootfd, bool bind, mc_err *e
 	return 0;
 }
 
-int mc_devices_setup(const struct mc_spec *spec, int rootfd, bool in_userns, mc_err *err)
+int ct_devices_setup(const struct ct_spec *spec, int rootfd, bool in_userns, mc_err *err)
 {
 	bool dev_tmpfs = false;
 	for (size_t i = 0; i < spec->nmounts; i++)
@@ -89,7 +89,7 @@ int mc_devices_setup(const struct mc_spec *spec, int rootfd, bool in_userns, mc_
 	    {"/proc/self/fd", "fd"},	   {"/proc/self/fd/0", "stdin"},
 	    {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"},
 	    {"pts/ptmx", "ptmx"},	   {"/proc/kcore", "core"}};
-	_cleanup_close_ int dfd = mc_open_in_root(rootfd, "/dev", false, false, err);
+	_cleanup_close_ int dfd = ct_open_in_root(rootfd, "/dev", false, false, err);
 	if (dfd < 0)
 		return -1;
 	char dpath[64];

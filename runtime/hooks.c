@@ -14,14 +14,14 @@
 #include <json-c/json.h>
 #include "util.h"
 
-const char *mc_hook_kind_name(int kind)
+const char *ct_hook_kind_name(int kind)
 {
-	static const char *n[MC_HOOK_KINDS] = {"prestart",	 "createRuntime", "createContainer",
+	static const char *n[CT_HOOK_KINDS] = {"prestart",	 "createRuntime", "createContainer",
 					       "startContainer", "poststart",	  "poststop"};
 	return n[kind];
 }
 
-static int run_one(const struct mc_hook *h, const char *state_json, mc_err *err)
+static int run_one(const struct ct_hook *h, const char *state_json, mc_err *err)
 {
 	int in[2];
 	if (pipe2(in, O_CLOEXEC) < 0)
@@ -65,7 +65,7 @@ static int run_one(const struct mc_hook *h, const char *state_json, mc_err *err)
 	return mc_errorf(err, 0, "`%s` killed by signal %d", h->path, WTERMSIG(status));
 }
 
-char *mc_hook_state(const char *id, pid_t pid, const char *bundle, const char *status,
+char *ct_hook_state(const char *id, pid_t pid, const char *bundle, const char *status,
 		    json_object *annotations)
 {
 	json_object *o = json_object_new_object();
@@ -81,10 +81,10 @@ char *mc_hook_state(const char *id, pid_t pid, const char *bundle, const char *s
 	return s;
 }
 
-int mc_hooks_run(const struct mc_spec *spec, int kind, const char *state_json, mc_err *err)
+int ct_hooks_run(const struct ct_spec *spec, int kind, const char *state_json, mc_err *err)
 {
 	for (size_t i = 0; i < spec->hooks.count[kind]; i++)
 		if (run_one(&spec->hooks.list[kind][i], state_json, err) < 0)
-			return mc_wrap(err, "hooks.%s[%zu]", mc_hook_kind_name(kind), i);
+			return mc_wrap(err, "hooks.%s[%zu]", ct_hook_kind_name(kind), i);
 	return 0;
 }

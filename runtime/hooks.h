@@ -5,10 +5,10 @@
 #include "error.h"
 #include "spec.h"
 
-int mc_hooks_run(const struct mc_spec *spec, int kind, const char *state_json, mc_err *err);
-const char *mc_hook_kind_name(int kind);
+int ct_hooks_run(const struct ct_spec *spec, int kind, const char *state_json, mc_err *err);
+const char *ct_hook_kind_name(int kind);
 /* The state JSON a hook reads on stdin (malloc'd). */
-char *mc_hook_state(const char *id, int pid, const char *bundle, const char *status,
+char *ct_hook_state(const char *id, int pid, const char *bundle, const char *status,
 		    struct json_object *annotations);
 
 #endif

@@ -29,18 +29,18 @@
 #include "terminal.h"
 #include "util.h"
 
-__attribute__((noreturn)) static void fail(struct mc_init_args *a, mc_err *err)
+__attribute__((noreturn)) static void fail(struct ct_init_args *a, mc_err *err)
 {
-	mc_sync_send(a->sync_fd, MC_SYNC_ERROR, (*err)->errnum, mc_error_text(*err));
+	ct_sync_send(a->sync_fd, CT_SYNC_ERROR, (*err)->errnum, mc_error_text(*err));
 	_exit(1);
 }
 
-static int join_namespaces(const struct mc_spec *spec, mc_err *err)
+static int join_namespaces(const struct ct_spec *spec, mc_err *err)
 {
 	/* user first: it decides what the others may do */
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < spec->nnamespaces; i++) {
-			const struct mc_namespace *ns = &spec->namespaces[i];
+			const struct ct_namespace *ns = &spec->namespaces[i];
 			if (!ns->path || ns->type == CLONE_NEWPID ||
 			    (pass == 0) != (ns->type == CLONE_NEWUSER))
 				continue;
@@ -53,7 +53,7 @@ static int join_namespaces(const struct mc_spec *spec, mc_err *err)
 	return 0;
 }
 
-static int write_sysctls(const struct mc_spec *spec, mc_err *err)
+static int write_sysctls(const struct ct_spec *spec, mc_err *err)
 {
 	for (size_t i = 0; i < spec->nsysctls; i++) {
 		char path[512];
@@ -81,7 +81,7 @@ static const char *getenv_from(char **env, const char *name)
 
 /* Resolve process.args[0] against the container's PATH, as execvp would, so a missing
  * binary fails `create` rather than the (detached) `start`. */
-static int resolve_exec(const struct mc_process *p, char **out, mc_err *err)
+static int resolve_exec(const struct ct_process *p, char **out, mc_err *err)
 {
 	const char *arg0 = p->args[0];
 	struct stat st;
@@ -114,26 +114,26 @@ static int close_fds_from(int first)
 	return syscall(SYS_close_range, first, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */);
 }
 
-void mc_init_main(struct mc_init_args *a)
+void ct_init_main(struct ct_init_args *a)
 {
-	struct mc_spec *spec = a->spec;
-	const struct mc_process *proc = &spec->process;
+	struct ct_spec *spec = a->spec;
+	const struct ct_process *proc = &spec->process;
 	mc_err err = NULL;
-	bool userns = mc_spec_has_ns(spec, CLONE_NEWUSER, NULL);
+	bool userns = ct_spec_has_ns(spec, CLONE_NEWUSER, NULL);
 	const char *nspath = NULL;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (join_namespaces(spec, &err) < 0)
 		fail(a, &err);
-	if (userns && !(mc_spec_has_ns(spec, CLONE_NEWUSER, &nspath) && nspath)) {
-		if (mc_sync_expect(a->sync_fd, MC_SYNC_MAPS, &err) < 0)
+	if (userns && !(ct_spec_has_ns(spec, CLONE_NEWUSER, &nspath) && nspath)) {
+		if (ct_sync_expect(a->sync_fd, CT_SYNC_MAPS, &err) < 0)
 			fail(a, &err);
 		if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
 			mc_errorf(&err, errno, "user namespace: become root");
 			fail(a, &err);
 		}
 	}
-	if (mc_spec_has_ns(spec, CLONE_NEWUTS, NULL)) {
+	if (ct_spec_has_ns(spec, CLONE_NEWUTS, NULL)) {
 		if (spec->hostname && sethostname(spec->hostname, strlen(spec->hostname)) < 0) {
 			mc_errorf(&err, errno, "sethostname");
 			fail(a, &err);
@@ -144,51 +144,51 @@ void mc_init_main(struct mc_init_args *a)
 			fail(a, &err);
 		}
 	}
-	bool own_mntns = mc_spec_has_ns(spec, CLONE_NEWNS, &nspath) && !nspath;
+	bool own_mntns = ct_spec_has_ns(spec, CLONE_NEWNS, &nspath) && !nspath;
 	_cleanup_close_ int rootfd = -1;
 	if (own_mntns) {
-		rootfd = mc_rootfs_prepare(spec, &err);
+		rootfd = ct_rootfs_prepare(spec, &err);
 		if (rootfd < 0) {
 			mc_wrap(&err, "rootfs");
 			fail(a, &err);
 		}
-		if (mc_mounts_apply(spec, rootfd, a->cg, false, &err) < 0 ||
-		    mc_devices_setup(spec, rootfd, userns, &err) < 0)
+		if (ct_mounts_apply(spec, rootfd, a->cg, false, &err) < 0 ||
+		    ct_devices_setup(spec, rootfd, userns, &err) < 0)
 			fail(a, &err);
 	}
 	/* the parent joins us to the cgroups and wires the network meanwhile */
-	if (mc_sync_send(a->sync_fd, MC_SYNC_PREPIVOT, 0, NULL) < 0)
+	if (ct_sync_send(a->sync_fd, CT_SYNC_PREPIVOT, 0, NULL) < 0)
 		_exit(1);
-	struct mc_sync_msg cont;
-	if (mc_sync_recv(a->sync_fd, &cont, &err) < 0 || cont.type != MC_SYNC_CONTINUE)
+	struct ct_sync_msg cont;
+	if (ct_sync_recv(a->sync_fd, &cont, &err) < 0 || cont.type != CT_SYNC_CONTINUE)
 		_exit(1); /* parent gave up: it cleans up */
 	int host_pid = atoi(cont.text);
-	if (own_mntns && mc_mounts_apply(spec, rootfd, a->cg, true, &err) < 0)
+	if (own_mntns && ct_mounts_apply(spec, rootfd, a->cg, true, &err) < 0)
 		fail(a, &err);
-	if (mc_spec_has_ns(spec, CLONE_NEWCGROUP, &nspath) && !nspath &&
+	if (ct_spec_has_ns(spec, CLONE_NEWCGROUP, &nspath) && !nspath &&
 	    unshare(CLONE_NEWCGROUP) < 0) {
 		mc_errorf(&err, errno, "unshare cgroup namespace");
 		fail(a, &err);
 	}
-	if (mc_spec_has_ns(spec, CLONE_NEWNET, &nspath) && !nspath) {
-		if (mc_net_loopback_up(&err) < 0)
+	if (ct_spec_has_ns(spec, CLONE_NEWNET, &nspath) && !nspath) {
+		if (ct_net_loopback_up(&err) < 0)
 			fail(a, &err);
-		if (a->net_config && mc_net_setup_container(spec->net_cidr, &err) < 0)
+		if (a->net_config && ct_net_setup_container(spec->net_cidr, &err) < 0)
 			fail(a, &err);
 	}
-	if (spec->hooks.count[MC_HOOK_CREATE_CONTAINER]) {
-		_cleanup_free_ char *hs = mc_hook_state(a->opts->id, host_pid, a->opts->bundle,
+	if (spec->hooks.count[CT_HOOK_CREATE_CONTAINER]) {
+		_cleanup_free_ char *hs = ct_hook_state(a->opts->id, host_pid, a->opts->bundle,
 							"creating", spec->annotations);
-		if (mc_hooks_run(spec, MC_HOOK_CREATE_CONTAINER, hs, &err) < 0)
+		if (ct_hooks_run(spec, CT_HOOK_CREATE_CONTAINER, hs, &err) < 0)
 			fail(a, &err);
 	}
 	if (own_mntns) {
-		if (mc_pivot_root(spec->root_path, a->opts->no_pivot, &err) < 0)
+		if (ct_pivot_root(spec->root_path, a->opts->no_pivot, &err) < 0)
 			fail(a, &err);
 		/* sysctls before /proc/sys turns read-only */
 		if (write_sysctls(spec, &err) < 0)
 			fail(a, &err);
-		if (mc_mounts_finish(spec, &err) < 0)
+		if (ct_mounts_finish(spec, &err) < 0)
 			fail(a, &err);
 	} else if (chdir("/") < 0 || write_sysctls(spec, &err) < 0) {
 		if (!err)
@@ -201,7 +201,7 @@ void mc_init_main(struct mc_init_args *a)
 				  "process.terminal is true but no --console-socket given");
 			fail(a, &err);
 		}
-		if (mc_terminal_setup(a->console_fd, proc->console_h, proc->console_w, &err) < 0)
+		if (ct_terminal_setup(a->console_fd, proc->console_h, proc->console_w, &err) < 0)
 			fail(a, &err);
 	}
 	if (a->console_fd >= 0)
@@ -210,7 +210,7 @@ void mc_init_main(struct mc_init_args *a)
 		mc_errorf(&err, errno, "chdir to process.cwd `%s`", proc->cwd);
 		fail(a, &err);
 	}
-	if (mc_rlimits_apply(proc, &err) < 0)
+	if (ct_rlimits_apply(proc, &err) < 0)
 		fail(a, &err);
 	if (proc->has_oom_score_adj) {
 		char b[16];
@@ -223,11 +223,11 @@ void mc_init_main(struct mc_init_args *a)
 	_cleanup_free_ char *exe = NULL;
 	if (resolve_exec(proc, &exe, &err) < 0)
 		fail(a, &err);
-	if (mc_caps_bounding(proc, &err) < 0)
+	if (ct_caps_bounding(proc, &err) < 0)
 		fail(a, &err);
 	/* `create` exits after READY: from now on minict's exit must not kill us */
 	prctl(PR_SET_PDEATHSIG, 0);
-	if (mc_sync_send(a->sync_fd, MC_SYNC_READY, 0, NULL) < 0)
+	if (ct_sync_send(a->sync_fd, CT_SYNC_READY, 0, NULL) < 0)
 		_exit(1);
 	/* wait for `start` */
 	if (a->fifo_fd >= 0) {
@@ -241,32 +241,32 @@ void mc_init_main(struct mc_init_args *a)
 		close(w);
 		close(a->fifo_fd);
 	} else {
-		if (mc_sync_expect(a->sync_fd, MC_SYNC_CONTINUE, &err) < 0)
+		if (ct_sync_expect(a->sync_fd, CT_SYNC_CONTINUE, &err) < 0)
 			_exit(1);
 	}
 	/* from here errors go to stderr: the parent may be gone (create/start) */
-	if (spec->hooks.count[MC_HOOK_START_CONTAINER]) {
-		_cleanup_free_ char *hs = mc_hook_state(a->opts->id, host_pid, a->opts->bundle,
+	if (spec->hooks.count[CT_HOOK_START_CONTAINER]) {
+		_cleanup_free_ char *hs = ct_hook_state(a->opts->id, host_pid, a->opts->bundle,
 							"created", spec->annotations);
-		if (mc_hooks_run(spec, MC_HOOK_START_CONTAINER, hs, &err) < 0)
+		if (ct_hooks_run(spec, CT_HOOK_START_CONTAINER, hs, &err) < 0)
 			goto late;
 	}
 	if (proc->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		mc_errorf(&err, errno, "no_new_privileges");
 		goto late;
 	}
-	if (!proc->no_new_privileges && mc_seccomp_load(spec, &err) < 0)
+	if (!proc->no_new_privileges && ct_seccomp_load(spec, &err) < 0)
 		goto late;
-	if (mc_set_user(proc, &err) < 0 || mc_caps_apply(proc, &err) < 0)
+	if (ct_set_user(proc, &err) < 0 || ct_caps_apply(proc, &err) < 0)
 		goto late;
-	if (proc->no_new_privileges && mc_seccomp_load(spec, &err) < 0)
+	if (proc->no_new_privileges && ct_seccomp_load(spec, &err) < 0)
 		goto late;
 	close(a->sync_fd);
 	close_fds_from(3 + a->opts->preserve_fds);
 	execve(exe, proc->args, proc->env ? proc->env : (char *[]){NULL});
 	mc_errorf(&err, errno, "exec `%s`", exe);
 late:
-	mc_sync_send(a->sync_fd, MC_SYNC_ERROR, err->errnum, mc_error_text(err));
+	ct_sync_send(a->sync_fd, CT_SYNC_ERROR, err->errnum, mc_error_text(err));
 	fprintf(stderr, "minict: container init: %s\n", mc_error_text(err));
 	_exit(127);
 }

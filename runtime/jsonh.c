@@ -16,7 +16,7 @@ static int get(json_object *o, const char *key, json_object **v)
 	return 1;
 }
 
-int mc_j_obj(json_object *o, const char *ctx, const char *key, json_object **out, mc_err *err)
+int ct_j_obj(json_object *o, const char *ctx, const char *key, json_object **out, mc_err *err)
 {
 	json_object *v;
 	if (!get(o, key, &v))
@@ -28,7 +28,7 @@ int mc_j_obj(json_object *o, const char *ctx, const char *key, json_object **out
 	return 1;
 }
 
-int mc_j_arr(json_object *o, const char *ctx, const char *key, json_object **out, mc_err *err)
+int ct_j_arr(json_object *o, const char *ctx, const char *key, json_object **out, mc_err *err)
 {
 	json_object *v;
 	if (!get(o, key, &v))
@@ -40,7 +40,7 @@ int mc_j_arr(json_object *o, const char *ctx, const char *key, json_object **out
 	return 1;
 }
 
-int mc_j_str(json_object *o, const char *ctx, const char *key, char **out, mc_err *err)
+int ct_j_str(json_object *o, const char *ctx, const char *key, char **out, mc_err *err)
 {
 	json_object *v;
 	if (!get(o, key, &v))
@@ -59,7 +59,7 @@ int mc_j_str(json_object *o, const char *ctx, const char *key, char **out, mc_er
 	return 1;
 }
 
-int mc_j_bool(json_object *o, const char *ctx, const char *key, bool *out, mc_err *err)
+int ct_j_bool(json_object *o, const char *ctx, const char *key, bool *out, mc_err *err)
 {
 	json_object *v;
 	if (!get(o, key, &v))
@@ -71,7 +71,7 @@ int mc_j_bool(json_object *o, const char *ctx, const char *key, bool *out, mc_er
 	return 1;
 }
 
-int mc_j_i64(json_object *o, const char *ctx, const char *key, int64_t min, int64_t max,
+int ct_j_i64(json_object *o, const char *ctx, const char *key, int64_t min, int64_t max,
 	     int64_t *out, mc_err *err)
 {
 	json_object *v;
@@ -97,7 +97,7 @@ int mc_j_i64(json_object *o, const char *ctx, const char *key, int64_t min, int6
 	return 1;
 }
 
-void mc_strv_free(char **v)
+void ct_strv_free(char **v)
 {
 	if (!v)
 		return;
@@ -106,10 +106,10 @@ void mc_strv_free(char **v)
 	free(v);
 }
 
-int mc_j_strv(json_object *o, const char *ctx, const char *key, char ***out, size_t *n, mc_err *err)
+int ct_j_strv(json_object *o, const char *ctx, const char *key, char ***out, size_t *n, mc_err *err)
 {
 	json_object *a;
-	int r = mc_j_arr(o, ctx, key, &a, err);
+	int r = ct_j_arr(o, ctx, key, &a, err);
 	if (r <= 0)
 		return r;
 	size_t len = json_object_array_length(a);
@@ -119,17 +119,17 @@ int mc_j_strv(json_object *o, const char *ctx, const char *key, char ***out, siz
 	for (size_t i = 0; i < len; i++) {
 		json_object *e = json_object_array_get_idx(a, i);
 		if (!e || !json_object_is_type(e, json_type_string)) {
-			mc_strv_free(v);
+			ct_strv_free(v);
 			return mc_errorf(err, 0, "%s%s%s[%zu]: expected a string, got %s", ctx,
 					 *ctx ? "." : "", key, i, e ? jtype(e) : "null");
 		}
 		v[i] = strdup(json_object_get_string(e));
 		if (!v[i]) {
-			mc_strv_free(v);
+			ct_strv_free(v);
 			return mc_errorf(err, ENOMEM, "%s.%s", ctx, key);
 		}
 	}
-	mc_strv_free(*out);
+	ct_strv_free(*out);
 	*out = v;
 	if (n)
 		*n = len;

@@ -10,15 +10,15 @@
 
 /* Each getter: returns 0 when the key is absent (leaving *out, *present=false), 1 when present
  * and valid, -1 with a field-naming error when the type or range is wrong. */
-int mc_j_obj(json_object *o, const char *ctx, const char *key, json_object **out, mc_err *err);
-int mc_j_arr(json_object *o, const char *ctx, const char *key, json_object **out, mc_err *err);
-int mc_j_str(json_object *o, const char *ctx, const char *key, char **out, mc_err *err);
-int mc_j_bool(json_object *o, const char *ctx, const char *key, bool *out, mc_err *err);
-int mc_j_i64(json_object *o, const char *ctx, const char *key, int64_t min, int64_t max,
+int ct_j_obj(json_object *o, const char *ctx, const char *key, json_object **out, mc_err *err);
+int ct_j_arr(json_object *o, const char *ctx, const char *key, json_object **out, mc_err *err);
+int ct_j_str(json_object *o, const char *ctx, const char *key, char **out, mc_err *err);
+int ct_j_bool(json_object *o, const char *ctx, const char *key, bool *out, mc_err *err);
+int ct_j_i64(json_object *o, const char *ctx, const char *key, int64_t min, int64_t max,
 	     int64_t *out, mc_err *err);
 /* NULL-terminated malloc'd array of strings. */
-int mc_j_strv(json_object *o, const char *ctx, const char *key, char ***out, size_t *n,
+int ct_j_strv(json_object *o, const char *ctx, const char *key, char ***out, size_t *n,
 	      mc_err *err);
-void mc_strv_free(char **v);
+void ct_strv_free(char **v);
 
 #endif

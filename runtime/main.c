@@ -9,23 +9,23 @@
 
 static const struct {
 	const char *name;
-	mc_verb_fn fn;
+	ct_verb_fn fn;
 	const char *help;
 } verbs[] = {
-    {"create", mc_verb_create, "create a container from a bundle (waits for start)"},
-    {"start", mc_verb_start, "run the user process of a created container"},
-    {"run", mc_verb_run, "create + start; or the short form --rootfs DIR -- cmd"},
-    {"state", mc_verb_state, "print the OCI state of a container"},
-    {"list", mc_verb_list, "list containers"},
-    {"kill", mc_verb_kill, "send a signal to the container init (or --all)"},
-    {"delete", mc_verb_delete, "remove a stopped container (--force: any)"},
-    {"exec", mc_verb_exec, "run a process inside a running container"},
-    {"ps", mc_verb_ps, "list the processes of a container"},
-    {"pause", mc_verb_pause, "freeze every process of a container"},
-    {"resume", mc_verb_resume, "thaw a paused container"},
-    {"events", mc_verb_events, "print container statistics (--stats)"},
-    {"features", mc_verb_features, "print the runtime's features JSON"},
-    {"spec", mc_verb_spec, "write a default config.json"},
+    {"create", ct_verb_create, "create a container from a bundle (waits for start)"},
+    {"start", ct_verb_start, "run the user process of a created container"},
+    {"run", ct_verb_run, "create + start; or the short form --rootfs DIR -- cmd"},
+    {"state", ct_verb_state, "print the OCI state of a container"},
+    {"list", ct_verb_list, "list containers"},
+    {"kill", ct_verb_kill, "send a signal to the container init (or --all)"},
+    {"delete", ct_verb_delete, "remove a stopped container (--force: any)"},
+    {"exec", ct_verb_exec, "run a process inside a running container"},
+    {"ps", ct_verb_ps, "list the processes of a container"},
+    {"pause", ct_verb_pause, "freeze every process of a container"},
+    {"resume", ct_verb_resume, "thaw a paused container"},
+    {"events", ct_verb_events, "print container statistics (--stats)"},
+    {"features", ct_verb_features, "print the runtime's features JSON"},
+    {"spec", ct_verb_spec, "write a default config.json"},
 };
 
 static void usage(FILE *f)
@@ -40,7 +40,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	struct mc_global g = {.root = "/run/minict"};
+	struct ct_global g = {.root = "/run/minict"};
 	const char *log_path = NULL;
 	enum mc_log_format fmt = MC_LOG_TEXT;
 	static const struct option opts[] = {{"root", required_argument, 0, 'r'},

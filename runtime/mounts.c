@@ -29,7 +29,7 @@ static int openat2_in_root(int rootfd, const char *path, int flags)
 	return syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
 }
 
-int mc_open_in_root(int rootfd, const char *path, bool create, bool as_file, mc_err *err)
+int ct_open_in_root(int rootfd, const char *path, bool create, bool as_file, mc_err *err)
 {
 	int fd = openat2_in_root(rootfd, path, O_PATH);
 	if (fd >= 0 || errno != ENOENT || !create) {
@@ -102,7 +102,7 @@ static void fdpath(char *buf, size_t n, int fd)
 	snprintf(buf, n, "/proc/self/fd/%d", fd);
 }
 
-int mc_rootfs_prepare(const struct mc_spec *spec, mc_err *err)
+int ct_rootfs_prepare(const struct ct_spec *spec, mc_err *err)
 {
 	/* stop mount events from leaking back to the host; the final propagation of / is set
 	 * after pivot_root */
@@ -122,7 +122,7 @@ int mc_rootfs_prepare(const struct mc_spec *spec, mc_err *err)
 
 static int remount_flags(int rootfd, const char *dest, unsigned long flags, mc_err *err)
 {
-	_cleanup_close_ int fd = mc_open_in_root(rootfd, dest, false, false, err);
+	_cleanup_close_ int fd = ct_open_in_root(rootfd, dest, false, false, err);
 	if (fd < 0)
 		return -1;
 	char p[64];
@@ -152,13 +152,13 @@ static int remount_flags(int rootfd, const char *dest, unsigned long flags, mc_e
 
 /* cgroup mount: cgroup2 when the host is pure v2, else a tmpfs with one bind per hierarchy
  * (the container's own directories only), as runc lays it out. */
-static int mount_cgroup(const struct mc_mount *m, int rootfd, int tfd, const struct mc_cgroup *cg,
+static int mount_cgroup(const struct ct_mount *m, int rootfd, int tfd, const struct ct_cgroup *cg,
 			mc_err *err)
 {
 	char p[64];
 	fdpath(p, sizeof(p), tfd);
 	unsigned long fl = m->flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME);
-	if (cg->layout == MC_CG_V2) {
+	if (cg->layout == CT_CG_V2) {
 		if (mount("cgroup2", p, "cgroup2", fl | (m->flags & MS_RDONLY), NULL) == 0)
 			return 0;
 		if (!cg->unified)
@@ -171,16 +171,16 @@ static int mount_cgroup(const struct mc_mount *m, int rootfd, int tfd, const str
 	}
 	if (mount("tmpfs", p, "tmpfs", fl, "mode=755") < 0)
 		return mc_errorf(err, errno, "mount tmpfs on `%s`", m->destination);
-	static const char *v1names[MC_CG_NCTRL] = {"memory", "cpu",   "cpuacct", "cpuset",
+	static const char *v1names[CT_CG_NCTRL] = {"memory", "cpu",   "cpuacct", "cpuset",
 						   "pids",   "blkio", "freezer", "devices"};
-	for (int c = -1; c < MC_CG_NCTRL; c++) {
+	for (int c = -1; c < CT_CG_NCTRL; c++) {
 		const char *src = c < 0 ? cg->unified : cg->path[c];
-		if (!src || (c >= 0 && cg->ops[c] != &mc_cg_v1_ops))
+		if (!src || (c >= 0 && cg->ops[c] != &ct_cg_v1_ops))
 			continue;
 		char dest[4200];
 		snprintf(dest, sizeof(dest), "%s/%s", m->destination,
 			 c < 0 ? "unified" : v1names[c]);
-		_cleanup_close_ int dfd = mc_open_in_root(rootfd, dest, true, false, err);
+		_cleanup_close_ int dfd = ct_open_in_root(rootfd, dest, true, false, err);
 		if (dfd < 0)
 			return -1;
 		char dp[64];
@@ -195,7 +195,7 @@ static int mount_cgroup(const struct mc_mount *m, int rootfd, int tfd, const str
 	return 0;
 }
 
-static int mount_one(const struct mc_mount *m, int rootfd, const struct mc_cgroup *cg, mc_err *err)
+static int mount_one(const struct ct_mount *m, int rootfd, const struct ct_cgroup *cg, mc_err *err)
 {
 	bool as_file = false;
 	if (m->bind) {
@@ -204,7 +204,7 @@ static int mount_one(const struct mc_mount *m, int rootfd, const struct mc_cgrou
 			return mc_errorf(err, errno, "bind source `%s`", m->source);
 		as_file = !S_ISDIR(st.st_mode);
 	}
-	_cleanup_close_ int tfd = mc_open_in_root(rootfd, m->destination, true, as_file, err);
+	_cleanup_close_ int tfd = ct_open_in_root(rootfd, m->destination, true, as_file, err);
 	if (tfd < 0)
 		return -1;
 	char p[64];
@@ -238,7 +238,7 @@ static int mount_one(const struct mc_mount *m, int rootfd, const struct mc_cgrou
 	}
 	if (m->propagation) {
 		_cleanup_close_ int nfd =
-		    mc_open_in_root(rootfd, m->destination, false, false, err);
+		    ct_open_in_root(rootfd, m->destination, false, false, err);
 		if (nfd < 0)
 			return -1;
 		fdpath(p, sizeof(p), nfd);
@@ -248,15 +248,15 @@ static int mount_one(const struct mc_mount *m, int rootfd, const struct mc_cgrou
 	return 0;
 }
 
-int mc_mounts_apply(const struct mc_spec *spec, int rootfd, const struct mc_cgroup *cg,
+int ct_mounts_apply(const struct ct_spec *spec, int rootfd, const struct ct_cgroup *cg,
 		    bool cgroup_pass, mc_err *err)
 {
 	for (size_t i = 0; i < spec->nmounts; i++) {
-		const struct mc_mount *m = &spec->mounts[i];
+		const struct ct_mount *m = &spec->mounts[i];
 		bool is_cg = m->type && !strcmp(m->type, "cgroup");
 		if (is_cg != cgroup_pass)
 			continue;
-		if (is_cg && (!cg || cg->layout == MC_CG_NONE))
+		if (is_cg && (!cg || cg->layout == CT_CG_NONE))
 			continue;
 		if (mount_one(m, rootfd, cg, err) < 0)
 			return mc_wrap(err, "mounts[%zu] %s", i, m->destination);
@@ -264,7 +264,7 @@ int mc_mounts_apply(const struct mc_spec *spec, int rootfd, const struct mc_cgro
 	return 0;
 }
 
-int mc_pivot_root(const char *rootfs, bool no_pivot, mc_err *err)
+int ct_pivot_root(const char *rootfs, bool no_pivot, mc_err *err)
 {
 	if (chdir(rootfs) < 0)
 		return mc_errorf(err, errno, "chdir `%s`", rootfs);
@@ -315,7 +315,7 @@ static int readonly_path(const char *path, mc_err *err)
 	return 0;
 }
 
-int mc_mounts_finish(const struct mc_spec *spec, mc_err *err)
+int ct_mounts_finish(const struct ct_spec *spec, mc_err *err)
 {
 	for (size_t i = 0; i < spec->nreadonly; i++)
 		if (readonly_path(spec->readonly_paths[i], err) < 0)

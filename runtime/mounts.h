@@ -10,16 +10,16 @@
 
 /* Open (creating when missing: a directory, or a file when as_file) path inside the rootfs,
  * resolving symlinks as if rootfd were "/" (openat2 RESOLVE_IN_ROOT). Returns an O_PATH fd. */
-int mc_open_in_root(int rootfd, const char *path, bool create, bool as_file, mc_err *err);
+int ct_open_in_root(int rootfd, const char *path, bool create, bool as_file, mc_err *err);
 /* Make / private/slave as configured and bind the rootfs onto itself. Returns rootfd. */
-int mc_rootfs_prepare(const struct mc_spec *spec, mc_err *err);
+int ct_rootfs_prepare(const struct ct_spec *spec, mc_err *err);
 /* Every OCI mount except cgroup ones (deferred: pass cgroup_pass=true after joining cgroups). */
-int mc_mounts_apply(const struct mc_spec *spec, int rootfd, const struct mc_cgroup *cg,
+int ct_mounts_apply(const struct ct_spec *spec, int rootfd, const struct ct_cgroup *cg,
 		    bool cgroup_pass, mc_err *err);
-int mc_pivot_root(const char *rootfs, bool no_pivot, mc_err *err);
+int ct_pivot_root(const char *rootfs, bool no_pivot, mc_err *err);
 /* After pivot_root: masked and read-only paths, read-only root, rootfs propagation. */
-int mc_mounts_finish(const struct mc_spec *spec, mc_err *err);
+int ct_mounts_finish(const struct ct_spec *spec, mc_err *err);
 /* Default device nodes and /dev symlinks when /dev is a fresh tmpfs, plus spec devices. */
-int mc_devices_setup(const struct mc_spec *spec, int rootfd, bool in_userns, mc_err *err);
+int ct_devices_setup(const struct ct_spec *spec, int rootfd, bool in_userns, mc_err *err);
 
 #endif

@@ -18,7 +18,7 @@
 
 #include "cleanup.h"
 
-int mc_net_parse(const char *arg, char **bridge, char **cidr, mc_err *err)
+int ct_net_parse(const char *arg, char **bridge, char **cidr, mc_err *err)
 {
 	_cleanup_free_ char *copy = strdup(arg);
 	if (!copy)
@@ -49,7 +49,7 @@ int mc_net_parse(const char *arg, char **bridge, char **cidr, mc_err *err)
 	return 0;
 }
 
-void mc_net_ifname(const char *id, char out[16])
+void ct_net_ifname(const char *id, char out[16])
 {
 	uint32_t h = 2166136261u;
 	for (const char *p = id; *p; p++)
@@ -124,7 +124,7 @@ static int link_up(struct nl_sock *sk, struct rtnl_link *link, mc_err *err)
 	return 0;
 }
 
-int mc_net_setup_host(const char *bridge, const char *cidr, const char *host_if, pid_t pid,
+int ct_net_setup_host(const char *bridge, const char *cidr, const char *host_if, pid_t pid,
 		      mc_err *err)
 {
 	uint32_t addr;
@@ -192,7 +192,7 @@ out:
 	return ret < 0 ? mc_wrap(err, "network") : 0;
 }
 
-int mc_net_loopback_up(mc_err *err)
+int ct_net_loopback_up(mc_err *err)
 {
 	_cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (s < 0)
@@ -207,7 +207,7 @@ int mc_net_loopback_up(mc_err *err)
 	return 0;
 }
 
-int mc_net_setup_container(const char *cidr, mc_err *err)
+int ct_net_setup_container(const char *cidr, mc_err *err)
 {
 	uint32_t addr;
 	unsigned pfx;
@@ -255,7 +255,7 @@ out:
 	return ret;
 }
 
-int mc_net_remove(const char *host_if, mc_err *err)
+int ct_net_remove(const char *host_if, mc_err *err)
 {
 	struct nl_sock *sk = nl_open(err);
 	if (!sk)

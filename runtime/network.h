@@ -8,17 +8,17 @@
 #include "error.h"
 
 /* Parse "bridge=NAME,ip=CIDR" (short form --net). */
-int mc_net_parse(const char *arg, char **bridge, char **cidr, mc_err *err);
+int ct_net_parse(const char *arg, char **bridge, char **cidr, mc_err *err);
 /* Host side: bridge (with the subnet's first address) + veth, peer "eth0" in pid's netns. */
-int mc_net_setup_host(const char *bridge, const char *cidr, const char *host_if, pid_t pid,
+int ct_net_setup_host(const char *bridge, const char *cidr, const char *host_if, pid_t pid,
 		      mc_err *err);
 /* Container side (inside the netns): lo up; eth0 address, up, default route via the bridge. */
-int mc_net_setup_container(const char *cidr, mc_err *err);
+int ct_net_setup_container(const char *cidr, mc_err *err);
 /* Bring lo up in a fresh network namespace (cheap ioctl). */
-int mc_net_loopback_up(mc_err *err);
+int ct_net_loopback_up(mc_err *err);
 /* Delete the host end (the peer goes with it). ENODEV is fine. */
-int mc_net_remove(const char *host_if, mc_err *err);
+int ct_net_remove(const char *host_if, mc_err *err);
 /* A veth name unique to the container id: "mct" + 8 hex digits. */
-void mc_net_ifname(const char *id, char out[16]);
+void ct_net_ifname(const char *id, char out[16]);
 
 #endif

@@ -15,10 +15,10 @@ static void fmt(char *b, size_t n, uint64_t v)
 		snprintf(b, n, "%" PRIu64, v);
 }
 
-int mc_rlimits_apply(const struct mc_process *p, mc_err *err)
+int ct_rlimits_apply(const struct ct_process *p, mc_err *err)
 {
 	for (size_t i = 0; i < p->nrlimits; i++) {
-		const struct mc_rlimit *r = &p->rlimits[i];
+		const struct ct_rlimit *r = &p->rlimits[i];
 		struct rlimit rl = {.rlim_cur = r->soft, .rlim_max = r->hard};
 		if (setrlimit(r->resource, &rl) == 0)
 			continue;

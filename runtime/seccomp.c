@@ -1,4 +1,4 @@
-/* Load a seccomp filter from struct mc_seccomp with libseccomp. */
+/* Load a seccomp filter from struct ct_seccomp with libseccomp. */
 #include <errno.h>
 #include <seccomp.h>
 #include <stdlib.h>
@@ -6,13 +6,13 @@
 
 #include "security.h"
 
-int mc_seccomp_load(const struct mc_spec *spec, mc_err *err)
+int ct_seccomp_load(const struct ct_spec *spec, mc_err *err)
 {
-	struct mc_seccomp def;
-	const struct mc_seccomp *sc = &spec->seccomp;
+	struct ct_seccomp def;
+	const struct ct_seccomp *sc = &spec->seccomp;
 	bool own = false;
 	if (!spec->has_seccomp) {
-		if (mc_seccomp_default(&spec->process, &def, err) < 0)
+		if (ct_seccomp_default(&spec->process, &def, err) < 0)
 			return mc_wrap(err, "seccomp: default profile");
 		sc = &def;
 		own = true;
@@ -35,7 +35,7 @@ int mc_seccomp_load(const struct mc_spec *spec, mc_err *err)
 	if (sc->flag_spec_allow)
 		seccomp_attr_set(ctx, SCMP_FLTATR_CTL_SSB, 1);
 	for (size_t i = 0; i < sc->nrules; i++) {
-		const struct mc_seccomp_rule *rule = &sc->rules[i];
+		const struct ct_seccomp_rule *rule = &sc->rules[i];
 		if (rule->action == sc->default_action)
 			continue;
 		struct scmp_arg_cmp cmp[6];

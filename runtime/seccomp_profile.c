@@ -337,26 +337,26 @@ static const struct {
 	(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | \
 	 CLONE_NEWCGROUP)
 
-static bool has_cap(const struct mc_process *p, int cap)
+static bool has_cap(const struct ct_process *p, int cap)
 {
-	if (!p->has_caps || p->caps.count[MC_CAP_BOUNDING] < 0)
+	if (!p->has_caps || p->caps.count[CT_CAP_BOUNDING] < 0)
 		return false;
-	for (int i = 0; i < p->caps.count[MC_CAP_BOUNDING]; i++)
-		if (p->caps.set[MC_CAP_BOUNDING][i] == cap)
+	for (int i = 0; i < p->caps.count[CT_CAP_BOUNDING]; i++)
+		if (p->caps.set[CT_CAP_BOUNDING][i] == cap)
 			return true;
 	return false;
 }
 
-static int add_rule(struct mc_seccomp *sc, const char *name, uint32_t action,
-		    const struct mc_seccomp_arg *arg, mc_err *err)
+static int add_rule(struct ct_seccomp *sc, const char *name, uint32_t action,
+		    const struct ct_seccomp_arg *arg, mc_err *err)
 {
 	if (seccomp_syscall_resolve_name(name) == __NR_SCMP_ERROR)
 		return 0; /* unknown to this libseccomp: the default action covers it */
-	struct mc_seccomp_rule *n = realloc(sc->rules, (sc->nrules + 1) * sizeof(*n));
+	struct ct_seccomp_rule *n = realloc(sc->rules, (sc->nrules + 1) * sizeof(*n));
 	if (!n)
 		return mc_errorf(err, ENOMEM, "seccomp");
 	sc->rules = n;
-	struct mc_seccomp_rule *r = &sc->rules[sc->nrules];
+	struct ct_seccomp_rule *r = &sc->rules[sc->nrules];
 	memset(r, 0, sizeof(*r));
 	r->names = calloc(2, sizeof(char *));
 	if (!r->names || !(r->names[0] = strdup(name)))
@@ -374,7 +374,7 @@ static int add_rule(struct mc_seccomp *sc, const char *name, uint32_t action,
 	return 0;
 }
 
-int mc_seccomp_default(const struct mc_process *p, struct mc_seccomp *sc, mc_err *err)
+int ct_seccomp_default(const struct ct_process *p, struct ct_seccomp *sc, mc_err *err)
 {
 	memset(sc, 0, sizeof(*sc));
 	sc->default_action = SCMP_ACT_ERRNO(EPERM);
@@ -391,7 +391,7 @@ int mc_seccomp_default(const struct mc_process *p, struct mc_seccomp *sc, mc_err
 	}
 	if (!sys_admin) {
 		/* clone without namespace flags (arg 0 on x86-64), clone3 -> ENOSYS */
-		struct mc_seccomp_arg a = {
+		struct ct_seccomp_arg a = {
 		    .index = 0, .value = NS_FLAGS, .value_two = 0, .op = SCMP_CMP_MASKED_EQ};
 		if (add_rule(sc, "clone", SCMP_ACT_ALLOW, &a, err) < 0 ||
 		    add_rule(sc, "clone3", SCMP_ACT_ERRNO(ENOSYS), NULL, err) < 0)
@@ -400,7 +400,7 @@ int mc_seccomp_default(const struct mc_process *p, struct mc_seccomp *sc, mc_err
 	/* personality: only the harmless personas, as in Docker's profile */
 	static const uint64_t personas[] = {0x0, 0x8, 0x20000, 0x20008, 0xffffffff};
 	for (size_t i = 0; i < sizeof(personas) / sizeof(personas[0]); i++) {
-		struct mc_seccomp_arg a = {.index = 0, .value = personas[i], .op = SCMP_CMP_EQ};
+		struct ct_seccomp_arg a = {.index = 0, .value = personas[i], .op = SCMP_CMP_EQ};
 		if (add_rule(sc, "personality", SCMP_ACT_ALLOW, &a, err) < 0)
 			return -1;
 	}

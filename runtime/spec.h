@@ -11,20 +11,20 @@
 
 struct json_object;
 
-struct mc_rlimit {
+struct ct_rlimit {
 	int resource; /* RLIMIT_* */
 	char *type;   /* "RLIMIT_NOFILE" */
 	uint64_t soft, hard;
 };
 
-struct mc_caps {
+struct ct_caps {
 	/* each a list of CAP_* numbers; count -1 means "not given" */
 	int *set[5];
 	int count[5];
 };
-enum { MC_CAP_BOUNDING, MC_CAP_EFFECTIVE, MC_CAP_PERMITTED, MC_CAP_INHERITABLE, MC_CAP_AMBIENT };
+enum { CT_CAP_BOUNDING, CT_CAP_EFFECTIVE, CT_CAP_PERMITTED, CT_CAP_INHERITABLE, CT_CAP_AMBIENT };
 
-struct mc_process {
+struct ct_process {
 	bool terminal;
 	unsigned console_h, console_w;
 	uid_t uid;
@@ -36,16 +36,16 @@ struct mc_process {
 	char **args; /* NULL-terminated */
 	char **env;  /* NULL-terminated */
 	char *cwd;
-	struct mc_caps caps;
+	struct ct_caps caps;
 	bool has_caps;
-	struct mc_rlimit *rlimits;
+	struct ct_rlimit *rlimits;
 	size_t nrlimits;
 	bool no_new_privileges;
 	bool has_oom_score_adj;
 	int oom_score_adj;
 };
 
-struct mc_mount {
+struct ct_mount {
 	char *destination;
 	char *type;
 	char *source;
@@ -56,16 +56,16 @@ struct mc_mount {
 	bool bind;
 };
 
-struct mc_namespace {
+struct ct_namespace {
 	int type; /* CLONE_NEW* */
 	char *path;
 };
 
-struct mc_idmap {
+struct ct_idmap {
 	uint32_t container_id, host_id, size;
 };
 
-struct mc_device {
+struct ct_device {
 	char *path;
 	char type; /* c, b, u, p */
 	int64_t major, minor;
@@ -75,28 +75,28 @@ struct mc_device {
 	gid_t gid;
 };
 
-struct mc_seccomp_arg {
+struct ct_seccomp_arg {
 	unsigned index;
 	uint64_t value, value_two;
 	int op; /* enum scmp_compare */
 };
-struct mc_seccomp_rule {
+struct ct_seccomp_rule {
 	char **names;
 	size_t nnames;
 	uint32_t action; /* SCMP_ACT_* (errno folded in) */
-	struct mc_seccomp_arg *args;
+	struct ct_seccomp_arg *args;
 	size_t nargs;
 };
-struct mc_seccomp {
+struct ct_seccomp {
 	uint32_t default_action;
 	uint32_t *archs; /* SCMP_ARCH_* */
 	size_t narchs;
-	struct mc_seccomp_rule *rules;
+	struct ct_seccomp_rule *rules;
 	size_t nrules;
 	bool flag_log, flag_spec_allow;
 };
 
-struct mc_resources {
+struct ct_resources {
 	int64_t mem_limit, mem_reservation, mem_swap; /* -1 = unset (spec: -1 unlimited -> "max") */
 	bool has_mem_limit, has_mem_reservation, has_mem_swap;
 	uint64_t cpu_shares, cpu_period;
@@ -107,14 +107,14 @@ struct mc_resources {
 	bool has_pids_limit;
 	uint16_t blkio_weight;
 	bool has_blkio_weight;
-	struct mc_dev_rule {
+	struct ct_dev_rule {
 		bool allow;
 		char type;	      /* a, c, b */
 		int64_t major, minor; /* -1 = any */
 		char access[4];	      /* subset of "rwm" */
 	} * devrules;
 	size_t ndevrules;
-	struct mc_throttle {
+	struct ct_throttle {
 		int64_t major, minor;
 		uint64_t rate;
 		int kind; /* 0 rbps 1 wbps 2 riops 3 wiops */
@@ -122,53 +122,53 @@ struct mc_resources {
 	size_t nthrottle;
 };
 
-struct mc_hook {
+struct ct_hook {
 	char *path;
 	char **args; /* NULL-terminated, may be NULL */
 	char **env;
 	int timeout; /* seconds, 0 none */
 };
 enum {
-	MC_HOOK_PRESTART,
-	MC_HOOK_CREATE_RUNTIME,
-	MC_HOOK_CREATE_CONTAINER,
-	MC_HOOK_START_CONTAINER,
-	MC_HOOK_POSTSTART,
-	MC_HOOK_POSTSTOP,
-	MC_HOOK_KINDS
+	CT_HOOK_PRESTART,
+	CT_HOOK_CREATE_RUNTIME,
+	CT_HOOK_CREATE_CONTAINER,
+	CT_HOOK_START_CONTAINER,
+	CT_HOOK_POSTSTART,
+	CT_HOOK_POSTSTOP,
+	CT_HOOK_KINDS
 };
-struct mc_hooks {
-	struct mc_hook *list[MC_HOOK_KINDS];
-	size_t count[MC_HOOK_KINDS];
+struct ct_hooks {
+	struct ct_hook *list[CT_HOOK_KINDS];
+	size_t count[CT_HOOK_KINDS];
 };
 
-struct mc_sysctl {
+struct ct_sysctl {
 	char *key, *value;
 };
 
-struct mc_spec {
+struct ct_spec {
 	char *oci_version;
-	char *root_path; /* absolute after mc_spec_resolve_root */
+	char *root_path; /* absolute after ct_spec_resolve_root */
 	bool root_readonly;
 	char *hostname, *domainname;
 	bool has_process;
-	struct mc_process process;
-	struct mc_mount *mounts;
+	struct ct_process process;
+	struct ct_mount *mounts;
 	size_t nmounts;
-	struct mc_hooks hooks;
-	struct mc_namespace *namespaces;
+	struct ct_hooks hooks;
+	struct ct_namespace *namespaces;
 	size_t nnamespaces;
-	struct mc_idmap *uid_maps, *gid_maps;
+	struct ct_idmap *uid_maps, *gid_maps;
 	size_t nuid_maps, ngid_maps;
-	struct mc_device *devices;
+	struct ct_device *devices;
 	size_t ndevices;
 	char *cgroups_path;
 	bool has_resources;
-	struct mc_resources res;
-	struct mc_sysctl *sysctls;
+	struct ct_resources res;
+	struct ct_sysctl *sysctls;
 	size_t nsysctls;
 	bool has_seccomp;
-	struct mc_seccomp seccomp;
+	struct ct_seccomp seccomp;
 	unsigned long rootfs_propagation; /* MS_* or 0 = default rprivate */
 	char **masked_paths, **readonly_paths;
 	size_t nmasked, nreadonly;
@@ -178,18 +178,18 @@ struct mc_spec {
 };
 
 /* Parse config.json text. Errors name the field: "process.args: expected an array". */
-int mc_spec_parse(const char *json, size_t len, struct mc_spec **out, mc_err *err);
+int ct_spec_parse(const char *json, size_t len, struct ct_spec **out, mc_err *err);
 /* Parse bundle/config.json and resolve root.path against the bundle. */
-int mc_spec_load(const char *bundle, struct mc_spec **out, mc_err *err);
-void mc_spec_free(struct mc_spec *spec);
+int ct_spec_load(const char *bundle, struct ct_spec **out, mc_err *err);
+void ct_spec_free(struct ct_spec *spec);
 /* Check the rootfs exists and is a directory; make root_path absolute (bundle may be NULL). */
-int mc_spec_resolve_root(struct mc_spec *spec, const char *bundle, mc_err *err);
+int ct_spec_resolve_root(struct ct_spec *spec, const char *bundle, mc_err *err);
 /* Mount options: fill flags/propagation/data of m from options. */
-int mc_mount_options(struct mc_mount *m, char **opts, size_t n, mc_err *err);
+int ct_mount_options(struct ct_mount *m, char **opts, size_t n, mc_err *err);
 /* Has namespace of this CLONE_NEW* type (and its path, or NULL). */
-bool mc_spec_has_ns(const struct mc_spec *spec, int type, const char **path);
+bool ct_spec_has_ns(const struct ct_spec *spec, int type, const char **path);
 
 /* The default config.json (runc's `spec` layout) as a json-c object the caller owns. */
-struct json_object *mc_spec_default_json(void);
+struct json_object *ct_spec_default_json(void);
 
 #endif

@@ -58,7 +58,7 @@ static const char *default_caps[] = {
     "CAP_SETPCAP", "CAP_SETUID",	   "CAP_SYS_CHROOT",
 };
 
-json_object *mc_spec_default_json(void)
+json_object *ct_spec_default_json(void)
 {
 	json_object *root = json_tokener_parse(default_spec);
 	if (!root)

@@ -15,13 +15,13 @@
 #include "cleanup.h"
 #include "util.h"
 
-const char *mc_status_name(enum mc_status s)
+const char *ct_status_name(enum ct_status s)
 {
 	static const char *n[] = {"creating", "created", "running", "paused", "stopped"};
 	return n[s];
 }
 
-int mc_check_id(const char *id, mc_err *err)
+int ct_check_id(const char *id, mc_err *err)
 {
 	size_t n = strlen(id);
 	if (n == 0 || n > 1024 || !strcmp(id, ".") || !strcmp(id, ".."))
@@ -36,7 +36,7 @@ int mc_check_id(const char *id, mc_err *err)
 	return 0;
 }
 
-char *mc_state_dir(const char *root, const char *id)
+char *ct_state_dir(const char *root, const char *id)
 {
 	char *p = NULL;
 	if (asprintf(&p, "%s/%s", root, id) < 0)
@@ -44,11 +44,11 @@ char *mc_state_dir(const char *root, const char *id)
 	return p;
 }
 
-int mc_state_claim(const char *root, const char *id, mc_err *err)
+int ct_state_claim(const char *root, const char *id, mc_err *err)
 {
 	if (mc_mkdir_p(root, 0700, err) < 0)
 		return mc_wrap(err, "state root");
-	_cleanup_free_ char *d = mc_state_dir(root, id);
+	_cleanup_free_ char *d = ct_state_dir(root, id);
 	if (!d)
 		return mc_errorf(err, ENOMEM, "state");
 	if (mkdir(d, 0700) < 0) {
@@ -59,7 +59,7 @@ int mc_state_claim(const char *root, const char *id, mc_err *err)
 	return 0;
 }
 
-uint64_t mc_proc_start_time(pid_t pid)
+uint64_t ct_proc_start_time(pid_t pid)
 {
 	char buf[1024];
 	if (mc_read_proc(pid, "stat", buf, sizeof(buf)) <= 0)
@@ -79,12 +79,12 @@ uint64_t mc_proc_start_time(pid_t pid)
 	return strtoull(p, NULL, 10);
 }
 
-bool mc_state_alive(const struct mc_state *st)
+bool ct_state_alive(const struct ct_state *st)
 {
-	return st->pid > 0 && st->start_time && mc_proc_start_time(st->pid) == st->start_time;
+	return st->pid > 0 && st->start_time && ct_proc_start_time(st->pid) == st->start_time;
 }
 
-int mc_state_save(const char *root, const struct mc_state *st, mc_err *err)
+int ct_state_save(const char *root, const struct ct_state *st, mc_err *err)
 {
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "id", json_object_new_string(st->id));
@@ -98,13 +98,13 @@ int mc_state_save(const char *root, const struct mc_state *st, mc_err *err)
 	if (st->annotations)
 		json_object_object_add(o, "annotations", json_object_get(st->annotations));
 	if (st->has_cg)
-		json_object_object_add(o, "cgroup", mc_cg_to_json(&st->cg));
+		json_object_object_add(o, "cgroup", ct_cg_to_json(&st->cg));
 	if (st->veth)
 		json_object_object_add(o, "veth", json_object_new_string(st->veth));
 	if (st->net_bridge)
 		json_object_object_add(o, "bridge", json_object_new_string(st->net_bridge));
 	const char *txt = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-	_cleanup_free_ char *d = mc_state_dir(root, st->id), *tmp = NULL, *fin = NULL;
+	_cleanup_free_ char *d = ct_state_dir(root, st->id), *tmp = NULL, *fin = NULL;
 	int ret = 0;
 	if (!d || asprintf(&tmp, "%s/state.json.tmp", d) < 0 ||
 	    asprintf(&fin, "%s/state.json", d) < 0) {
@@ -130,12 +130,12 @@ static char *jdup(json_object *o, const char *key)
 	return strdup(json_object_get_string(v));
 }
 
-int mc_state_load(const char *root, const char *id, struct mc_state *st, mc_err *err)
+int ct_state_load(const char *root, const char *id, struct ct_state *st, mc_err *err)
 {
 	memset(st, 0, sizeof(*st));
-	if (mc_check_id(id, err) < 0)
+	if (ct_check_id(id, err) < 0)
 		return -1;
-	_cleanup_free_ char *d = mc_state_dir(root, id), *p = NULL, *buf = NULL;
+	_cleanup_free_ char *d = ct_state_dir(root, id), *p = NULL, *buf = NULL;
 	size_t len;
 	if (!d || asprintf(&p, "%s/state.json", d) < 0)
 		return mc_errorf(err, ENOMEM, "state");
@@ -167,13 +167,13 @@ int mc_state_load(const char *root, const char *id, struct mc_state *st, mc_err 
 	int ret = 0;
 	if (json_object_object_get_ex(o, "cgroup", &v)) {
 		st->has_cg = true;
-		ret = mc_cg_from_json(v, &st->cg, err);
+		ret = ct_cg_from_json(v, &st->cg, err);
 	}
 	json_object_put(o);
 	return ret;
 }
 
-void mc_state_free(struct mc_state *st)
+void ct_state_free(struct ct_state *st)
 {
 	free(st->id);
 	free(st->bundle);
@@ -182,13 +182,13 @@ void mc_state_free(struct mc_state *st)
 	free(st->veth);
 	free(st->net_bridge);
 	json_object_put(st->annotations);
-	mc_cg_free(&st->cg);
+	ct_cg_free(&st->cg);
 	memset(st, 0, sizeof(*st));
 }
 
-void mc_state_remove(const char *root, const char *id)
+void ct_state_remove(const char *root, const char *id)
 {
-	_cleanup_free_ char *d = mc_state_dir(root, id);
+	_cleanup_free_ char *d = ct_state_dir(root, id);
 	if (!d)
 		return;
 	static const char *files[] = {"state.json", "state.json.tmp", "exec.fifo", "config.json"};
@@ -200,26 +200,26 @@ void mc_state_remove(const char *root, const char *id)
 	rmdir(d);
 }
 
-enum mc_status mc_state_status(const char *root, struct mc_state *st)
+enum ct_status ct_state_status(const char *root, struct ct_state *st)
 {
-	if (!mc_state_alive(st))
-		return st->pid ? MC_STOPPED : MC_CREATING;
-	if (st->has_cg && mc_cg_is_frozen(&st->cg))
-		return MC_PAUSED;
-	_cleanup_free_ char *d = mc_state_dir(root, st->id), *f = NULL;
+	if (!ct_state_alive(st))
+		return st->pid ? CT_STOPPED : CT_CREATING;
+	if (st->has_cg && ct_cg_is_frozen(&st->cg))
+		return CT_PAUSED;
+	_cleanup_free_ char *d = ct_state_dir(root, st->id), *f = NULL;
 	if (d && asprintf(&f, "%s/exec.fifo", d) >= 0 && access(f, F_OK) == 0)
-		return MC_CREATED;
-	return MC_RUNNING;
+		return CT_CREATED;
+	return CT_RUNNING;
 }
 
-json_object *mc_state_oci_json(const char *root, struct mc_state *st)
+json_object *ct_state_oci_json(const char *root, struct ct_state *st)
 {
-	enum mc_status s = mc_state_status(root, st);
+	enum ct_status s = ct_state_status(root, st);
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "ociVersion", json_object_new_string("1.0.2"));
 	json_object_object_add(o, "id", json_object_new_string(st->id));
-	json_object_object_add(o, "pid", json_object_new_int(s == MC_STOPPED ? 0 : st->pid));
-	json_object_object_add(o, "status", json_object_new_string(mc_status_name(s)));
+	json_object_object_add(o, "pid", json_object_new_int(s == CT_STOPPED ? 0 : st->pid));
+	json_object_object_add(o, "status", json_object_new_string(ct_status_name(s)));
 	json_object_object_add(o, "bundle", json_object_new_string(st->bundle ? st->bundle : ""));
 	json_object_object_add(o, "rootfs", json_object_new_string(st->rootfs ? st->rootfs : ""));
 	json_object_object_add(o, "created",
@@ -228,6 +228,6 @@ json_object *mc_state_oci_json(const char *root, struct mc_state *st)
 	if (st->annotations)
 		json_object_object_add(o, "annotations", json_object_get(st->annotations));
 	if (st->has_cg)
-		json_object_object_add(o, "cgroups", mc_cg_to_json(&st->cg));
+		json_object_object_add(o, "cgroups", ct_cg_to_json(&st->cg));
 	return o;
 }

@@ -5,9 +5,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-int mc_sync_send(int fd, int type, int errnum, const char *text)
+int ct_sync_send(int fd, int type, int errnum, const char *text)
 {
-	struct mc_sync_msg m = {.type = type, .errnum = errnum};
+	struct ct_sync_msg m = {.type = type, .errnum = errnum};
 	if (text)
 		strncpy(m.text, text, sizeof(m.text) - 1);
 	ssize_t n;
@@ -17,7 +17,7 @@ int mc_sync_send(int fd, int type, int errnum, const char *text)
 	return n == (ssize_t)sizeof(m) ? 0 : -1;
 }
 
-int mc_sync_recv(int fd, struct mc_sync_msg *m, mc_err *err)
+int ct_sync_recv(int fd, struct ct_sync_msg *m, mc_err *err)
 {
 	ssize_t n;
 	do
@@ -31,12 +31,12 @@ int mc_sync_recv(int fd, struct mc_sync_msg *m, mc_err *err)
 	return 0;
 }
 
-int mc_sync_expect(int fd, int want, mc_err *err)
+int ct_sync_expect(int fd, int want, mc_err *err)
 {
-	struct mc_sync_msg m;
-	if (mc_sync_recv(fd, &m, err) < 0)
+	struct ct_sync_msg m;
+	if (ct_sync_recv(fd, &m, err) < 0)
 		return -1;
-	if (m.type == MC_SYNC_ERROR)
+	if (m.type == CT_SYNC_ERROR)
 		return mc_errorf(err, 0, "%s", m.text);
 	if (m.type != want)
 		return mc_errorf(err, 0, "sync: unexpected message %d (wanted %d)", m.type, want);

@@ -15,7 +15,7 @@
 #include "cleanup.h"
 #include "util.h"
 
-int mc_console_connect(const char *path, mc_err *err)
+int ct_console_connect(const char *path, mc_err *err)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (strlen(path) >= sizeof(sa.sun_path))
@@ -32,7 +32,7 @@ int mc_console_connect(const char *path, mc_err *err)
 	return fd;
 }
 
-int mc_send_fd(int sock, int fd, const char *name, mc_err *err)
+int ct_send_fd(int sock, int fd, const char *name, mc_err *err)
 {
 	char buf[CMSG_SPACE(sizeof(int))] = {0};
 	struct iovec iov = {.iov_base = (void *)name, .iov_len = strlen(name)};
@@ -48,7 +48,7 @@ int mc_send_fd(int sock, int fd, const char *name, mc_err *err)
 	return 0;
 }
 
-int mc_recv_fd(int sock, mc_err *err)
+int ct_recv_fd(int sock, mc_err *err)
 {
 	char buf[CMSG_SPACE(sizeof(int))] = {0}, name[256];
 	struct iovec iov = {.iov_base = name, .iov_len = sizeof(name)};
@@ -64,7 +64,7 @@ int mc_recv_fd(int sock, mc_err *err)
 	return fd;
 }
 
-int mc_terminal_setup(int console_fd, unsigned rows, unsigned cols, mc_err *err)
+int ct_terminal_setup(int console_fd, unsigned rows, unsigned cols, mc_err *err)
 {
 	_cleanup_close_ int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (master < 0)
@@ -78,7 +78,7 @@ int mc_terminal_setup(int console_fd, unsigned rows, unsigned cols, mc_err *err)
 		struct winsize ws = {.ws_row = rows, .ws_col = cols};
 		ioctl(slave, TIOCSWINSZ, &ws);
 	}
-	if (mc_send_fd(console_fd, master, "/dev/ptmx", err) < 0) {
+	if (ct_send_fd(console_fd, master, "/dev/ptmx", err) < 0) {
 		close(slave);
 		return mc_wrap(err, "terminal");
 	}
@@ -100,7 +100,7 @@ int mc_terminal_setup(int console_fd, unsigned rows, unsigned cols, mc_err *err)
 	return 0;
 }
 
-int mc_terminal_proxy(int master, int child_pidfd)
+int ct_terminal_proxy(int master, int child_pidfd)
 {
 	struct termios saved, raw;
 	bool tty = isatty(0) && tcgetattr(0, &saved) == 0;

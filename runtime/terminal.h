@@ -6,13 +6,13 @@
 
 #include "error.h"
 
-int mc_console_connect(const char *path, mc_err *err);
-int mc_send_fd(int sock, int fd, const char *name, mc_err *err);
+int ct_console_connect(const char *path, mc_err *err);
+int ct_send_fd(int sock, int fd, const char *name, mc_err *err);
 /* Returns the received fd or -1. */
-int mc_recv_fd(int sock, mc_err *err);
+int ct_recv_fd(int sock, mc_err *err);
 /* In the container (after pivot_root): pty, ctty, stdio; master sent over console_fd. */
-int mc_terminal_setup(int console_fd, unsigned rows, unsigned cols, mc_err *err);
+int ct_terminal_setup(int console_fd, unsigned rows, unsigned cols, mc_err *err);
 /* Short form -t: copy between our terminal (raw mode) and master until the child exits. */
-int mc_terminal_proxy(int master, int child_pidfd);
+int ct_terminal_proxy(int master, int child_pidfd);
 
 #endif

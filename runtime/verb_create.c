@@ -11,10 +11,10 @@
 #include "util.h"
 
 /* shared with verb_run.c */
-int mc_parse_create_opts(int argc, char **argv, struct mc_create_opts *o, bool *detach,
+int ct_parse_create_opts(int argc, char **argv, struct ct_create_opts *o, bool *detach,
 			 const char **bundle, mc_err *err);
 
-int mc_parse_create_opts(int argc, char **argv, struct mc_create_opts *o, bool *detach,
+int ct_parse_create_opts(int argc, char **argv, struct ct_create_opts *o, bool *detach,
 			 const char **bundle, mc_err *err)
 {
 	static const struct option opts[] = {{"bundle", required_argument, 0, 'b'},
@@ -64,27 +64,27 @@ int mc_parse_create_opts(int argc, char **argv, struct mc_create_opts *o, bool *
 	if (optind != argc - 1)
 		return mc_errorf(err, 0, "%s: need exactly one container id", argv[0]);
 	o->id = argv[optind];
-	return mc_check_id(o->id, err);
+	return ct_check_id(o->id, err);
 }
 
-int mc_verb_create(struct mc_global *g, int argc, char **argv, mc_err *err)
+int ct_verb_create(struct ct_global *g, int argc, char **argv, mc_err *err)
 {
-	struct mc_create_opts o = {.root = g->root, .console_sock_fd = -1};
+	struct ct_create_opts o = {.root = g->root, .console_sock_fd = -1};
 	const char *bundle = ".";
-	if (mc_parse_create_opts(argc, argv, &o, NULL, &bundle, err) < 0)
+	if (ct_parse_create_opts(argc, argv, &o, NULL, &bundle, err) < 0)
 		return -1;
 	_cleanup_free_ char *abs = realpath(bundle, NULL);
 	if (!abs)
 		return mc_errorf(err, errno, "bundle `%s`", bundle);
 	o.bundle = abs;
-	struct mc_spec *spec = NULL;
-	if (mc_spec_load(abs, &spec, err) < 0)
+	struct ct_spec *spec = NULL;
+	if (ct_spec_load(abs, &spec, err) < 0)
 		return -1;
-	struct mc_state st;
-	int r = mc_container_create(spec, &o, &st, NULL, err);
-	mc_spec_free(spec);
+	struct ct_state st;
+	int r = ct_container_create(spec, &o, &st, NULL, err);
+	ct_spec_free(spec);
 	if (r < 0)
 		return -1;
-	mc_state_free(&st);
+	ct_state_free(&st);
 	return 0;
 }

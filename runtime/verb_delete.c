@@ -5,7 +5,7 @@
 #include "cli.h"
 #include "container.h"
 
-int mc_verb_delete(struct mc_global *g, int argc, char **argv, mc_err *err)
+int ct_verb_delete(struct ct_global *g, int argc, char **argv, mc_err *err)
 {
 	static const struct option opts[] = {{"force", no_argument, 0, 'f'}, {0, 0, 0, 0}};
 	bool force = false;
@@ -17,8 +17,8 @@ int mc_verb_delete(struct mc_global *g, int argc, char **argv, mc_err *err)
 	}
 	if (optind != argc - 1)
 		return mc_errorf(err, 0, "delete: need exactly one container id");
-	struct mc_state st;
-	if (mc_state_load(g->root, argv[optind], &st, err) < 0) {
+	struct ct_state st;
+	if (ct_state_load(g->root, argv[optind], &st, err) < 0) {
 		/* like runc: --force on a missing container is not an error */
 		if (force && strstr(mc_error_text(*err), "does not exist")) {
 			mc_error_free(err);
@@ -26,13 +26,13 @@ int mc_verb_delete(struct mc_global *g, int argc, char **argv, mc_err *err)
 		}
 		return -1;
 	}
-	enum mc_status s = mc_state_status(g->root, &st);
+	enum ct_status s = ct_state_status(g->root, &st);
 	int r;
-	if ((s == MC_RUNNING || s == MC_PAUSED) && !force)
+	if ((s == CT_RUNNING || s == CT_PAUSED) && !force)
 		r = mc_errorf(err, 0, "container \"%s\" is %s: stop it first or use --force", st.id,
-			      mc_status_name(s));
+			      ct_status_name(s));
 	else
-		r = mc_container_destroy(g->root, &st, err);
-	mc_state_free(&st);
+		r = ct_container_destroy(g->root, &st, err);
+	ct_state_free(&st);
 	return r;
 }

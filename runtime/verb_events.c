@@ -7,20 +7,20 @@
 #include "state.h"
 #include "util.h"
 
-static void print_stats(struct mc_state *st)
+static void print_stats(struct ct_state *st)
 {
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "type", json_object_new_string("stats"));
 	json_object_object_add(o, "id", json_object_new_string(st->id));
 	json_object_object_add(o, "data",
-			       st->has_cg ? mc_cg_stats(&st->cg) : json_object_new_object());
+			       st->has_cg ? ct_cg_stats(&st->cg) : json_object_new_object());
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 							     JSON_C_TO_STRING_NOSLASHESCAPE));
 	fflush(stdout);
 	json_object_put(o);
 }
 
-int mc_verb_events(struct mc_global *g, int argc, char **argv, mc_err *err)
+int ct_verb_events(struct ct_global *g, int argc, char **argv, mc_err *err)
 {
 	static const struct option opts[] = {
 	    {"stats", no_argument, 0, 's'}, {"interval", required_argument, 0, 'i'}, {0, 0, 0, 0}};
@@ -38,12 +38,12 @@ int mc_verb_events(struct mc_global *g, int argc, char **argv, mc_err *err)
 	}
 	if (optind != argc - 1)
 		return mc_errorf(err, 0, "events: need exactly one container id");
-	struct mc_state st;
-	if (mc_state_load(g->root, argv[optind], &st, err) < 0)
+	struct ct_state st;
+	if (ct_state_load(g->root, argv[optind], &st, err) < 0)
 		return -1;
 	for (;;) {
-		if (mc_state_status(g->root, &st) == MC_STOPPED) {
-			mc_state_free(&st);
+		if (ct_state_status(g->root, &st) == CT_STOPPED) {
+			ct_state_free(&st);
 			return once ? mc_errorf(err, 0, "container \"%s\" is stopped", argv[optind])
 				    : 0;
 		}
@@ -52,6 +52,6 @@ int mc_verb_events(struct mc_global *g, int argc, char **argv, mc_err *err)
 			break;
 		sleep(interval);
 	}
-	mc_state_free(&st);
+	ct_state_free(&st);
 	return 0;
 }

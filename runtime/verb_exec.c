@@ -23,7 +23,7 @@
 #include "terminal.h"
 #include "util.h"
 
-static int load_process(const char *file, struct mc_spec **out, mc_err *err)
+static int load_process(const char *file, struct ct_spec **out, mc_err *err)
 {
 	_cleanup_free_ char *buf = NULL;
 	size_t len;
@@ -38,11 +38,11 @@ static int load_process(const char *file, struct mc_spec **out, mc_err *err)
 	json_object_object_add(r, "path", json_object_new_string("/"));
 	json_object_object_add(root, "root", r);
 	json_object_object_add(root, "process", p);
-	struct mc_spec *s = calloc(1, sizeof(*s));
-	int ret = s ? mc_spec_from_json(root, s, err) : mc_errorf(err, ENOMEM, "exec");
+	struct ct_spec *s = calloc(1, sizeof(*s));
+	int ret = s ? ct_spec_from_json(root, s, err) : mc_errorf(err, ENOMEM, "exec");
 	json_object_put(root);
 	if (ret < 0) {
-		mc_spec_free(s);
+		ct_spec_free(s);
 		return mc_wrap(err, "--process `%s`", file);
 	}
 	*out = s;
@@ -81,7 +81,7 @@ static int join(pid_t pid, mc_err *err)
 	return ret;
 }
 
-int mc_verb_exec(struct mc_global *g, int argc, char **argv, mc_err *err)
+int ct_verb_exec(struct ct_global *g, int argc, char **argv, mc_err *err)
 {
 	static const struct option opts[] = {{"process", required_argument, 0, 'p'},
 					     {"detach", no_argument, 0, 'd'},
@@ -149,18 +149,18 @@ int mc_verb_exec(struct mc_global *g, int argc, char **argv, mc_err *err)
 	if (optind >= argc)
 		return mc_errorf(err, 0, "exec: need a container id");
 	const char *id = argv[optind++];
-	struct mc_state st;
-	if (mc_state_load(g->root, id, &st, err) < 0)
+	struct ct_state st;
+	if (ct_state_load(g->root, id, &st, err) < 0)
 		return -1;
 	int ret = -1;
-	struct mc_spec *cspec = NULL, *pspec = NULL;
-	enum mc_status s = mc_state_status(g->root, &st);
-	if (s != MC_RUNNING) {
-		mc_errorf(err, 0, "container \"%s\" is %s: cannot exec", id, mc_status_name(s));
+	struct ct_spec *cspec = NULL, *pspec = NULL;
+	enum ct_status s = ct_state_status(g->root, &st);
+	if (s != CT_RUNNING) {
+		mc_errorf(err, 0, "container \"%s\" is %s: cannot exec", id, ct_status_name(s));
 		goto out;
 	}
 	/* the container's own config gives the defaults (caps, seccomp, env) */
-	if (st.bundle && mc_spec_load(st.bundle, &cspec, err) < 0)
+	if (st.bundle && ct_spec_load(st.bundle, &cspec, err) < 0)
 		goto out;
 	if (process) {
 		if (load_process(process, &pspec, err) < 0)
@@ -170,22 +170,22 @@ int mc_verb_exec(struct mc_global *g, int argc, char **argv, mc_err *err)
 			mc_errorf(err, 0, "exec: no command given");
 			goto out;
 		}
-		json_object *root = cspec ? NULL : mc_spec_default_json();
+		json_object *root = cspec ? NULL : ct_spec_default_json();
 		pspec = calloc(1, sizeof(*pspec));
 		if (root) {
-			if (mc_spec_from_json(root, pspec, err) < 0) {
+			if (ct_spec_from_json(root, pspec, err) < 0) {
 				json_object_put(root);
 				goto out;
 			}
 			json_object_put(root);
 		} else {
 			/* copy the container's process by re-loading its config */
-			mc_spec_free(pspec);
+			ct_spec_free(pspec);
 			pspec = NULL;
-			if (mc_spec_load(st.bundle, &pspec, err) < 0)
+			if (ct_spec_load(st.bundle, &pspec, err) < 0)
 				goto out;
 		}
-		mc_strv_free(pspec->process.args);
+		ct_strv_free(pspec->process.args);
 		pspec->process.args = calloc(argc - optind + 1, sizeof(char *));
 		for (int i = optind; i < argc; i++)
 			pspec->process.args[i - optind] = strdup(argv[i]);
@@ -229,7 +229,7 @@ int mc_verb_exec(struct mc_global *g, int argc, char **argv, mc_err *err)
 			mc_errorf(err, 0, "exec: a terminal needs --console-socket");
 			goto out;
 		}
-		console_fd = mc_console_connect(console, err);
+		console_fd = ct_console_connect(console, err);
 		if (console_fd < 0)
 			goto out;
 	}
@@ -237,9 +237,9 @@ int mc_verb_exec(struct mc_global *g, int argc, char **argv, mc_err *err)
 	 * the process, which minict adopts as a subreaper. The pid file and cgroup.procs stay
 	 * reachable in the host's mount namespace, and no long-lived process of ours ends up
 	 * half inside the container's pid namespace. */
-	int procs[MC_CG_NCTRL + 1];
+	int procs[CT_CG_NCTRL + 1];
 	size_t nprocs = 0;
-	for (int k = -1; st.has_cg && k < MC_CG_NCTRL; k++) {
+	for (int k = -1; st.has_cg && k < CT_CG_NCTRL; k++) {
 		const char *dir = k < 0 ? st.cg.unified : st.cg.path[k];
 		if (!dir)
 			continue;
@@ -291,7 +291,7 @@ int mc_verb_exec(struct mc_global *g, int argc, char **argv, mc_err *err)
 			mc_write_all(pidpipe[1], &pid, sizeof(pid));
 			_exit(0);
 		}
-		const struct mc_process *p = &pspec->process;
+		const struct ct_process *p = &pspec->process;
 		close(pidpipe[1]);
 		char go;
 		if (read(gopipe[0], &go, 1) != 1)
@@ -300,23 +300,23 @@ int mc_verb_exec(struct mc_global *g, int argc, char **argv, mc_err *err)
 		if (!detach)
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (console_fd >= 0 &&
-		    mc_terminal_setup(console_fd, p->console_h, p->console_w, &e) < 0)
+		    ct_terminal_setup(console_fd, p->console_h, p->console_w, &e) < 0)
 			goto child_fail;
 		if (chdir(p->cwd) < 0) {
 			mc_errorf(&e, errno, "chdir `%s`", p->cwd);
 			goto child_fail;
 		}
-		if (mc_rlimits_apply(p, &e) < 0 || mc_caps_bounding(p, &e) < 0)
+		if (ct_rlimits_apply(p, &e) < 0 || ct_caps_bounding(p, &e) < 0)
 			goto child_fail;
 		if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 			mc_errorf(&e, errno, "no_new_privileges");
 			goto child_fail;
 		}
-		if (!p->no_new_privileges && mc_seccomp_load(pspec, &e) < 0)
+		if (!p->no_new_privileges && ct_seccomp_load(pspec, &e) < 0)
 			goto child_fail;
-		if (mc_set_user(p, &e) < 0 || mc_caps_apply(p, &e) < 0)
+		if (ct_set_user(p, &e) < 0 || ct_caps_apply(p, &e) < 0)
 			goto child_fail;
-		if (p->no_new_privileges && mc_seccomp_load(pspec, &e) < 0)
+		if (p->no_new_privileges && ct_seccomp_load(pspec, &e) < 0)
 			goto child_fail;
 		syscall(SYS_close_range, 3 + preserve, ~0U, 4);
 		execvpe(p->args[0], p->args, p->env ? p->env : (char *[]){NULL});
@@ -392,10 +392,10 @@ int mc_verb_exec(struct mc_global *g, int argc, char **argv, mc_err *err)
 	int status;
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	ret = mc_exit_code(status);
+	ret = ct_exit_code(status);
 out:
-	mc_spec_free(cspec);
-	mc_spec_free(pspec);
-	mc_state_free(&st);
+	ct_spec_free(cspec);
+	ct_spec_free(pspec);
+	ct_state_free(&st);
 	return ret;
 }

@@ -14,7 +14,7 @@ static json_object *strs(const char *const *v)
 	return a;
 }
 
-int mc_verb_features(struct mc_global *g, int argc, char **argv, mc_err *err)
+int ct_verb_features(struct ct_global *g, int argc, char **argv, mc_err *err)
 {
 	(void)g;
 	(void)argv;
@@ -63,11 +63,11 @@ int mc_verb_features(struct mc_global *g, int argc, char **argv, mc_err *err)
 	}
 	json_object_object_add(l, "capabilities", caps);
 	json_object *cg = json_object_new_object();
-	enum mc_cg_layout lay = mc_cg_detect();
+	enum ct_cg_layout lay = ct_cg_detect();
 	json_object_object_add(cg, "v1",
-			       json_object_new_boolean(lay == MC_CG_V1 || lay == MC_CG_HYBRID));
+			       json_object_new_boolean(lay == CT_CG_V1 || lay == CT_CG_HYBRID));
 	json_object_object_add(cg, "v2",
-			       json_object_new_boolean(lay == MC_CG_V2 || lay == MC_CG_HYBRID));
+			       json_object_new_boolean(lay == CT_CG_V2 || lay == CT_CG_HYBRID));
 	json_object_object_add(cg, "systemd", json_object_new_boolean(0));
 	json_object_object_add(cg, "systemdUser", json_object_new_boolean(0));
 	json_object_object_add(l, "cgroup", cg);

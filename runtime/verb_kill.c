@@ -6,7 +6,7 @@
 #include "cli.h"
 #include "state.h"
 
-int mc_verb_kill(struct mc_global *g, int argc, char **argv, mc_err *err)
+int ct_verb_kill(struct ct_global *g, int argc, char **argv, mc_err *err)
 {
 	static const struct option opts[] = {{"all", no_argument, 0, 'a'}, {0, 0, 0, 0}};
 	bool all = false;
@@ -19,19 +19,19 @@ int mc_verb_kill(struct mc_global *g, int argc, char **argv, mc_err *err)
 	if (optind >= argc || argc - optind > 2)
 		return mc_errorf(err, 0, "kill: usage: kill [--all] ID [SIGNAL]");
 	int sig = SIGTERM;
-	if (argc - optind == 2 && mc_signal_parse(argv[optind + 1], &sig, err) < 0)
+	if (argc - optind == 2 && ct_signal_parse(argv[optind + 1], &sig, err) < 0)
 		return -1;
-	struct mc_state st;
-	if (mc_state_load(g->root, argv[optind], &st, err) < 0)
+	struct ct_state st;
+	if (ct_state_load(g->root, argv[optind], &st, err) < 0)
 		return -1;
 	int r = 0;
-	enum mc_status s = mc_state_status(g->root, &st);
-	if (s == MC_STOPPED || s == MC_CREATING)
+	enum ct_status s = ct_state_status(g->root, &st);
+	if (s == CT_STOPPED || s == CT_CREATING)
 		r = mc_errorf(err, 0, "container \"%s\" is not running", st.id);
 	else if (all && st.has_cg)
-		r = mc_cg_kill_all(&st.cg, sig, err);
+		r = ct_cg_kill_all(&st.cg, sig, err);
 	else if (kill(st.pid, sig) < 0)
 		r = mc_errorf(err, errno, "kill %d", st.pid);
-	mc_state_free(&st);
+	ct_state_free(&st);
 	return r;
 }

@@ -9,7 +9,7 @@
 #include "cli.h"
 #include "state.h"
 
-int mc_verb_ps(struct mc_global *g, int argc, char **argv, mc_err *err)
+int ct_verb_ps(struct ct_global *g, int argc, char **argv, mc_err *err)
 {
 	static const struct option opts[] = {{"format", required_argument, 0, 'f'}, {0, 0, 0, 0}};
 	bool json = false;
@@ -24,12 +24,12 @@ int mc_verb_ps(struct mc_global *g, int argc, char **argv, mc_err *err)
 	}
 	if (optind != argc - 1)
 		return mc_errorf(err, 0, "ps: need exactly one container id");
-	struct mc_state st;
-	if (mc_state_load(g->root, argv[optind], &st, err) < 0)
+	struct ct_state st;
+	if (ct_state_load(g->root, argv[optind], &st, err) < 0)
 		return -1;
 	pid_t *pids = NULL;
 	size_t n = 0;
-	int r = st.has_cg ? mc_cg_pids(&st.cg, &pids, &n, err) : 0;
+	int r = st.has_cg ? ct_cg_pids(&st.cg, &pids, &n, err) : 0;
 	if (r == 0 && json) {
 		printf("[");
 		for (size_t i = 0; i < n; i++)
@@ -52,6 +52,6 @@ int mc_verb_ps(struct mc_global *g, int argc, char **argv, mc_err *err)
 		}
 	}
 	free(pids);
-	mc_state_free(&st);
+	ct_state_free(&st);
 	return r;
 }

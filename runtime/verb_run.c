@@ -23,7 +23,7 @@
 #include "terminal.h"
 #include "util.h"
 
-int mc_parse_create_opts(int argc, char **argv, struct mc_create_opts *o, bool *detach,
+int ct_parse_create_opts(int argc, char **argv, struct ct_create_opts *o, bool *detach,
 			 const char **bundle, mc_err *err);
 
 static volatile pid_t fwd_pid;
@@ -34,7 +34,7 @@ static void forward(int sig)
 }
 
 /* create in the foreground, let it exec, wait, clean up; returns the exit code */
-static int run_foreground(struct mc_spec *spec, struct mc_create_opts *o, bool tty, mc_err *err)
+static int run_foreground(struct ct_spec *spec, struct ct_create_opts *o, bool tty, mc_err *err)
 {
 	int sp[2] = {-1, -1};
 	if (tty) {
@@ -42,9 +42,9 @@ static int run_foreground(struct mc_spec *spec, struct mc_create_opts *o, bool t
 			return mc_errorf(err, errno, "socketpair");
 		o->console_sock_fd = sp[1];
 	}
-	struct mc_state st;
+	struct ct_state st;
 	int sync_fd = -1;
-	int r = mc_container_create(spec, o, &st, &sync_fd, err);
+	int r = ct_container_create(spec, o, &st, &sync_fd, err);
 	if (sp[1] >= 0)
 		close(sp[1]);
 	if (r < 0) {
@@ -54,15 +54,15 @@ static int run_foreground(struct mc_spec *spec, struct mc_create_opts *o, bool t
 	}
 	int master = -1;
 	if (tty) {
-		master = mc_recv_fd(sp[0], err);
+		master = ct_recv_fd(sp[0], err);
 		close(sp[0]);
 		if (master < 0) {
 			mc_error_free(err);
 			mc_errorf(err, 0, "run: no terminal from the container");
 			mc_err e2 = NULL;
-			mc_container_destroy(o->root, &st, &e2);
+			ct_container_destroy(o->root, &st, &e2);
 			mc_error_free(&e2);
-			mc_state_free(&st);
+			ct_state_free(&st);
 			close(sync_fd);
 			return -1;
 		}
@@ -74,10 +74,10 @@ static int run_foreground(struct mc_spec *spec, struct mc_create_opts *o, bool t
 	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		sigaction(sigs[i], &sa, NULL);
-	mc_sync_send(sync_fd, MC_SYNC_CONTINUE, 0, NULL);
+	ct_sync_send(sync_fd, CT_SYNC_CONTINUE, 0, NULL);
 	if (master >= 0) {
 		int pidfd = syscall(SYS_pidfd_open, st.pid, 0);
-		mc_terminal_proxy(master, pidfd);
+		ct_terminal_proxy(master, pidfd);
 		close(master);
 		if (pidfd >= 0)
 			close(pidfd);
@@ -86,10 +86,10 @@ static int run_foreground(struct mc_spec *spec, struct mc_create_opts *o, bool t
 	while (waitpid(st.pid, &status, 0) < 0 && errno == EINTR)
 		;
 	/* a failure between CONTINUE and execve (seccomp, capabilities...) comes back here */
-	struct mc_sync_msg m;
+	struct ct_sync_msg m;
 	mc_err e2 = NULL;
 	bool late_error = false;
-	if (mc_sync_recv(sync_fd, &m, &e2) == 0 && m.type == MC_SYNC_ERROR) {
+	if (ct_sync_recv(sync_fd, &m, &e2) == 0 && m.type == CT_SYNC_ERROR) {
 		mc_errorf(err, 0, "%s", m.text);
 		late_error = true;
 	}
@@ -97,13 +97,13 @@ static int run_foreground(struct mc_spec *spec, struct mc_create_opts *o, bool t
 	close(sync_fd);
 	fwd_pid = 0;
 	st.pid = 0; /* reaped */
-	if (mc_container_destroy(o->root, &st, late_error ? &e2 : err) < 0 && !late_error) {
-		mc_state_free(&st);
+	if (ct_container_destroy(o->root, &st, late_error ? &e2 : err) < 0 && !late_error) {
+		ct_state_free(&st);
 		return -1;
 	}
 	mc_error_free(&e2);
-	mc_state_free(&st);
-	return late_error ? -1 : mc_exit_code(status);
+	ct_state_free(&st);
+	return late_error ? -1 : ct_exit_code(status);
 }
 
 static int set_path(json_object *root, const char *obj, const char *key, json_object *v)
@@ -116,7 +116,7 @@ static int set_path(json_object *root, const char *obj, const char *key, json_ob
 	return json_object_object_add(o, key, v);
 }
 
-static int run_short(struct mc_global *g, int argc, char **argv, mc_err *err)
+static int run_short(struct ct_global *g, int argc, char **argv, mc_err *err)
 {
 	static const struct option opts[] = {{"rootfs", required_argument, 0, 'r'},
 					     {"cpus", required_argument, 0, 'c'},
@@ -180,13 +180,13 @@ static int run_short(struct mc_global *g, int argc, char **argv, mc_err *err)
 	char idbuf[64];
 	snprintf(idbuf, sizeof(idbuf), "run-%d", getpid());
 	const char *id = id_arg ? id_arg : idbuf;
-	if (mc_check_id(id, err) < 0)
+	if (ct_check_id(id, err) < 0)
 		return -1;
 	_cleanup_free_ char *bridge = NULL, *cidr = NULL;
-	if (net && mc_net_parse(net, &bridge, &cidr, err) < 0)
+	if (net && ct_net_parse(net, &bridge, &cidr, err) < 0)
 		return -1;
 
-	json_object *root = mc_spec_default_json();
+	json_object *root = ct_spec_default_json();
 	if (!root)
 		return mc_errorf(err, 0, "run: default spec");
 	set_path(root, "root", "path", json_object_new_string(abs));
@@ -227,51 +227,51 @@ static int run_short(struct mc_global *g, int argc, char **argv, mc_err *err)
 		set_path(root, "minict", "netAddress", json_object_new_string(cidr));
 	}
 	const char *txt = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
-	struct mc_spec *spec = NULL;
-	int r = mc_spec_parse(txt, strlen(txt), &spec, err);
+	struct ct_spec *spec = NULL;
+	int r = ct_spec_parse(txt, strlen(txt), &spec, err);
 	json_object_put(root);
 	if (r < 0)
 		return mc_wrap(err, "run");
-	if (mc_spec_resolve_root(spec, NULL, err) < 0) {
-		mc_spec_free(spec);
+	if (ct_spec_resolve_root(spec, NULL, err) < 0) {
+		ct_spec_free(spec);
 		return -1;
 	}
-	struct mc_create_opts o = {
+	struct ct_create_opts o = {
 	    .root = g->root, .id = id, .foreground = true, .console_sock_fd = -1};
 	r = run_foreground(spec, &o, tty, err);
-	mc_spec_free(spec);
+	ct_spec_free(spec);
 	return r;
 }
 
-int mc_verb_run(struct mc_global *g, int argc, char **argv, mc_err *err)
+int ct_verb_run(struct ct_global *g, int argc, char **argv, mc_err *err)
 {
 	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
 		if (!strcmp(argv[i], "--rootfs") || !strncmp(argv[i], "--rootfs=", 9))
 			return run_short(g, argc, argv, err);
-	struct mc_create_opts o = {.root = g->root, .console_sock_fd = -1};
+	struct ct_create_opts o = {.root = g->root, .console_sock_fd = -1};
 	const char *bundle = ".";
 	bool detach = false;
-	if (mc_parse_create_opts(argc, argv, &o, &detach, &bundle, err) < 0)
+	if (ct_parse_create_opts(argc, argv, &o, &detach, &bundle, err) < 0)
 		return -1;
 	_cleanup_free_ char *abs = realpath(bundle, NULL);
 	if (!abs)
 		return mc_errorf(err, errno, "bundle `%s`", bundle);
 	o.bundle = abs;
-	struct mc_spec *spec = NULL;
-	if (mc_spec_load(abs, &spec, err) < 0)
+	struct ct_spec *spec = NULL;
+	if (ct_spec_load(abs, &spec, err) < 0)
 		return -1;
 	int r;
 	if (detach) {
-		struct mc_state st;
-		r = mc_container_create(spec, &o, &st, NULL, err);
+		struct ct_state st;
+		r = ct_container_create(spec, &o, &st, NULL, err);
 		if (r == 0) {
-			r = mc_container_start(g->root, &st, err);
-			mc_state_free(&st);
+			r = ct_container_start(g->root, &st, err);
+			ct_state_free(&st);
 		}
 	} else {
 		o.foreground = true;
 		r = run_foreground(spec, &o, false, err);
 	}
-	mc_spec_free(spec);
+	ct_spec_free(spec);
 	return r;
 }

@@ -12,7 +12,7 @@
 #include "spec.h"
 #include "util.h"
 
-int mc_verb_spec(struct mc_global *g, int argc, char **argv, mc_err *err)
+int ct_verb_spec(struct ct_global *g, int argc, char **argv, mc_err *err)
 {
 	(void)g;
 	static const struct option opts[] = {
@@ -28,7 +28,7 @@ int mc_verb_spec(struct mc_global *g, int argc, char **argv, mc_err *err)
 	_cleanup_free_ char *path = NULL;
 	if (asprintf(&path, "%s/config.json", bundle) < 0)
 		return mc_errorf(err, ENOMEM, "spec");
-	json_object *o = mc_spec_default_json();
+	json_object *o = ct_spec_default_json();
 	if (!o)
 		return mc_errorf(err, 0, "spec: default template is broken");
 	const char *txt = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |

@@ -6,22 +6,22 @@
 #include "cli.h"
 #include "state.h"
 
-int mc_verb_state(struct mc_global *g, int argc, char **argv, mc_err *err)
+int ct_verb_state(struct ct_global *g, int argc, char **argv, mc_err *err)
 {
 	if (argc != 2)
 		return mc_errorf(err, 0, "state: need exactly one container id");
-	struct mc_state st;
-	if (mc_state_load(g->root, argv[1], &st, err) < 0)
+	struct ct_state st;
+	if (ct_state_load(g->root, argv[1], &st, err) < 0)
 		return -1;
-	json_object *o = mc_state_oci_json(g->root, &st);
+	json_object *o = ct_state_oci_json(g->root, &st);
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 							     JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
-	mc_state_free(&st);
+	ct_state_free(&st);
 	return 0;
 }
 
-int mc_verb_list(struct mc_global *g, int argc, char **argv, mc_err *err)
+int ct_verb_list(struct ct_global *g, int argc, char **argv, mc_err *err)
 {
 	(void)argc;
 	(void)argv;
@@ -34,16 +34,16 @@ int mc_verb_list(struct mc_global *g, int argc, char **argv, mc_err *err)
 	while ((e = readdir(d))) {
 		if (e->d_name[0] == '.')
 			continue;
-		struct mc_state st;
+		struct ct_state st;
 		mc_err e2 = NULL;
-		if (mc_state_load(g->root, e->d_name, &st, &e2) < 0) {
+		if (ct_state_load(g->root, e->d_name, &st, &e2) < 0) {
 			mc_error_free(&e2);
 			continue;
 		}
-		enum mc_status s = mc_state_status(g->root, &st);
-		printf("%-24s %-8d %-10s %s\n", st.id, s == MC_STOPPED ? 0 : st.pid,
-		       mc_status_name(s), st.bundle ? st.bundle : "-");
-		mc_state_free(&st);
+		enum ct_status s = ct_state_status(g->root, &st);
+		printf("%-24s %-8d %-10s %s\n", st.id, s == CT_STOPPED ? 0 : st.pid,
+		       ct_status_name(s), st.bundle ? st.bundle : "-");
+		ct_state_free(&st);
 	}
 	closedir(d);
 	return 0;

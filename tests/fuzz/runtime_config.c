@@ -13,10 +13,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct mc_spec *spec = NULL;
+	struct ct_spec *spec = NULL;
 	mc_err err = NULL;
-	if (mc_spec_parse((const char *)data, size, &spec, &err) == 0)
-		mc_spec_free(spec);
+	if (ct_spec_parse((const char *)data, size, &spec, &err) == 0)
+		ct_spec_free(spec);
 	mc_error_free(&err);
 	return 0;
 }

@@ -21,11 +21,11 @@
 #include "runtime/spec.h"
 #include "runtime/state.h"
 
-static struct mc_spec *parse_ok(const char *json)
+static struct ct_spec *parse_ok(const char *json)
 {
-	struct mc_spec *s = NULL;
+	struct ct_spec *s = NULL;
 	mc_err err = NULL;
-	int r = mc_spec_parse(json, strlen(json), &s, &err);
+	int r = ct_spec_parse(json, strlen(json), &s, &err);
 	if (r < 0)
 		fail_msg("unexpected error: %s", mc_error_text(err));
 	return s;
@@ -34,9 +34,9 @@ static struct mc_spec *parse_ok(const char *json)
 /* Parse the default spec after applying a textual replacement; expect an error naming want. */
 static void expect_error(const char *json, const char *want)
 {
-	struct mc_spec *s = NULL;
+	struct ct_spec *s = NULL;
 	mc_err err = NULL;
-	assert_int_equal(mc_spec_parse(json, strlen(json), &s, &err), -1);
+	assert_int_equal(ct_spec_parse(json, strlen(json), &s, &err), -1);
 	assert_null(s);
 	if (!strstr(mc_error_text(err), want))
 		fail_msg("error \"%s\" lacks \"%s\"", mc_error_text(err), want);
@@ -45,7 +45,7 @@ static void expect_error(const char *json, const char *want)
 
 static char *default_with(const char *key_path, json_object *v)
 {
-	json_object *root = mc_spec_default_json();
+	json_object *root = ct_spec_default_json();
 	assert_non_null(root);
 	char *copy = strdup(key_path), *save = NULL;
 	json_object *o = root;
@@ -72,19 +72,19 @@ static char *default_with(const char *key_path, json_object *v)
 static void test_default_spec(void **state)
 {
 	(void)state;
-	json_object *root = mc_spec_default_json();
+	json_object *root = ct_spec_default_json();
 	const char *txt = json_object_to_json_string(root);
-	struct mc_spec *s = parse_ok(txt);
+	struct ct_spec *s = parse_ok(txt);
 	json_object_put(root);
 	assert_string_equal(s->process.args[0], "sh");
 	assert_null(s->process.args[1]);
 	assert_true(s->process.no_new_privileges);
-	assert_int_equal(s->process.caps.count[MC_CAP_BOUNDING], 11);
-	assert_int_equal(s->process.caps.count[MC_CAP_AMBIENT], -1);
+	assert_int_equal(s->process.caps.count[CT_CAP_BOUNDING], 11);
+	assert_int_equal(s->process.caps.count[CT_CAP_AMBIENT], -1);
 	assert_int_equal(s->nnamespaces, 6);
-	assert_true(mc_spec_has_ns(s, CLONE_NEWPID, NULL));
-	assert_true(mc_spec_has_ns(s, CLONE_NEWCGROUP, NULL));
-	assert_false(mc_spec_has_ns(s, CLONE_NEWUSER, NULL));
+	assert_true(ct_spec_has_ns(s, CLONE_NEWPID, NULL));
+	assert_true(ct_spec_has_ns(s, CLONE_NEWCGROUP, NULL));
+	assert_false(ct_spec_has_ns(s, CLONE_NEWUSER, NULL));
 	assert_int_equal(s->nmounts, 7);
 	assert_string_equal(s->mounts[1].destination, "/dev");
 	assert_true(s->mounts[1].flags & MS_NOSUID);
@@ -93,7 +93,7 @@ static void test_default_spec(void **state)
 	assert_int_equal(s->process.rlimits[0].hard, 1024);
 	assert_false(s->has_seccomp);
 	assert_int_equal(s->nmasked, 11);
-	mc_spec_free(s);
+	ct_spec_free(s);
 }
 
 static void test_field_errors(void **state)
@@ -178,7 +178,7 @@ static void test_resources(void **state)
 					    "\"cpu\": {\"quota\": 50000, \"period\": 100000, "
 					    "\"shares\": 1024, \"cpus\": \"0-1\"}, "
 					    "\"pids\": {\"limit\": 32}}"));
-	struct mc_spec *s = parse_ok(j);
+	struct ct_spec *s = parse_ok(j);
 	free(j);
 	assert_true(s->has_resources);
 	assert_true(s->res.has_mem_limit);
@@ -189,16 +189,16 @@ static void test_resources(void **state)
 	assert_int_equal(s->res.cpu_shares, 1024);
 	assert_string_equal(s->res.cpus, "0-1");
 	assert_int_equal(s->res.pids_limit, 32);
-	mc_spec_free(s);
+	ct_spec_free(s);
 }
 
 static void test_mount_options(void **state)
 {
 	(void)state;
-	struct mc_mount m = {0};
+	struct ct_mount m = {0};
 	char *opts[] = {"rbind", "ro", "nosuid", "rprivate", "mode=755", "rw", "noexec", "size=1k"};
 	mc_err err = NULL;
-	assert_int_equal(mc_mount_options(&m, opts, 8, &err), 0);
+	assert_int_equal(ct_mount_options(&m, opts, 8, &err), 0);
 	assert_true(m.bind);
 	assert_true(m.flags & MS_BIND);
 	assert_true(m.flags & MS_REC);
@@ -210,7 +210,7 @@ static void test_mount_options(void **state)
 	free(m.data);
 }
 
-static bool profile_allows(const struct mc_seccomp *sc, const char *name, bool *conditional)
+static bool profile_allows(const struct ct_seccomp *sc, const char *name, bool *conditional)
 {
 	for (size_t i = 0; i < sc->nrules; i++)
 		if (!strcmp(sc->rules[i].names[0], name) && sc->rules[i].action == SCMP_ACT_ALLOW) {
@@ -221,7 +221,7 @@ static bool profile_allows(const struct mc_seccomp *sc, const char *name, bool *
 	return false;
 }
 
-static void free_profile(struct mc_seccomp *sc)
+static void free_profile(struct ct_seccomp *sc)
 {
 	for (size_t i = 0; i < sc->nrules; i++) {
 		free(sc->rules[i].names[0]);
@@ -234,14 +234,14 @@ static void free_profile(struct mc_seccomp *sc)
 static void test_default_seccomp(void **state)
 {
 	(void)state;
-	struct mc_process p = {0};
+	struct ct_process p = {0};
 	int bset[] = {CAP_CHOWN, CAP_KILL};
 	p.has_caps = true;
-	p.caps.set[MC_CAP_BOUNDING] = bset;
-	p.caps.count[MC_CAP_BOUNDING] = 2;
-	struct mc_seccomp sc;
+	p.caps.set[CT_CAP_BOUNDING] = bset;
+	p.caps.count[CT_CAP_BOUNDING] = 2;
+	struct ct_seccomp sc;
 	mc_err err = NULL;
-	assert_int_equal(mc_seccomp_default(&p, &sc, &err), 0);
+	assert_int_equal(ct_seccomp_default(&p, &sc, &err), 0);
 	assert_int_equal(sc.default_action, SCMP_ACT_ERRNO(EPERM));
 	assert_true(profile_allows(&sc, "read", NULL));
 	assert_true(profile_allows(&sc, "execve", NULL));
@@ -256,9 +256,9 @@ static void test_default_seccomp(void **state)
 	free_profile(&sc);
 
 	int bset2[] = {CAP_SYS_ADMIN};
-	p.caps.set[MC_CAP_BOUNDING] = bset2;
-	p.caps.count[MC_CAP_BOUNDING] = 1;
-	assert_int_equal(mc_seccomp_default(&p, &sc, &err), 0);
+	p.caps.set[CT_CAP_BOUNDING] = bset2;
+	p.caps.count[CT_CAP_BOUNDING] = 1;
+	assert_int_equal(ct_seccomp_default(&p, &sc, &err), 0);
 	assert_true(profile_allows(&sc, "mount", NULL));
 	assert_true(profile_allows(&sc, "unshare", NULL));
 	assert_true(profile_allows(&sc, "clone", &cond));
@@ -272,46 +272,46 @@ static void test_cli_helpers(void **state)
 	(void)state;
 	int sig;
 	mc_err err = NULL;
-	assert_int_equal(mc_signal_parse("SIGKILL", &sig, &err), 0);
+	assert_int_equal(ct_signal_parse("SIGKILL", &sig, &err), 0);
 	assert_int_equal(sig, SIGKILL);
-	assert_int_equal(mc_signal_parse("term", &sig, &err), 0);
+	assert_int_equal(ct_signal_parse("term", &sig, &err), 0);
 	assert_int_equal(sig, SIGTERM);
-	assert_int_equal(mc_signal_parse("9", &sig, &err), 0);
+	assert_int_equal(ct_signal_parse("9", &sig, &err), 0);
 	assert_int_equal(sig, 9);
-	assert_int_equal(mc_signal_parse("0", &sig, &err), -1);
+	assert_int_equal(ct_signal_parse("0", &sig, &err), -1);
 	mc_error_free(&err);
-	assert_int_equal(mc_signal_parse("SIGNOPE", &sig, &err), -1);
+	assert_int_equal(ct_signal_parse("SIGNOPE", &sig, &err), -1);
 	mc_error_free(&err);
-	assert_int_equal(mc_check_id("web-1_a.b+c", &err), 0);
-	assert_int_equal(mc_check_id("../etc", &err), -1);
+	assert_int_equal(ct_check_id("web-1_a.b+c", &err), 0);
+	assert_int_equal(ct_check_id("../etc", &err), -1);
 	mc_error_free(&err);
-	assert_int_equal(mc_check_id("", &err), -1);
+	assert_int_equal(ct_check_id("", &err), -1);
 	mc_error_free(&err);
-	assert_int_equal(mc_check_id("..", &err), -1);
+	assert_int_equal(ct_check_id("..", &err), -1);
 	mc_error_free(&err);
 	char *br = NULL, *cidr = NULL;
-	assert_int_equal(mc_net_parse("bridge=br0,ip=10.0.0.2/24", &br, &cidr, &err), 0);
+	assert_int_equal(ct_net_parse("bridge=br0,ip=10.0.0.2/24", &br, &cidr, &err), 0);
 	assert_string_equal(br, "br0");
 	assert_string_equal(cidr, "10.0.0.2/24");
 	free(br);
 	free(cidr);
 	br = cidr = NULL;
-	assert_int_equal(mc_net_parse("bridge=br0", &br, &cidr, &err), -1); /* no ip */
+	assert_int_equal(ct_net_parse("bridge=br0", &br, &cidr, &err), -1); /* no ip */
 	mc_error_free(&err);
 	free(br);
 	br = NULL;
-	assert_int_equal(mc_net_parse("bridge=br0,ip=10.0.0.300/24", &br, &cidr, &err), -1);
+	assert_int_equal(ct_net_parse("bridge=br0,ip=10.0.0.300/24", &br, &cidr, &err), -1);
 	mc_error_free(&err);
 	free(br);
 	br = NULL;
 	assert_int_equal(
-	    mc_net_parse("bridge=averyveryverylongbridgename,ip=10.0.0.2/24", &br, &cidr, &err),
+	    ct_net_parse("bridge=averyveryverylongbridgename,ip=10.0.0.2/24", &br, &cidr, &err),
 	    -1);
 	mc_error_free(&err);
 	free(br);
 	free(cidr);
 	char ifn[16];
-	mc_net_ifname("abc", ifn);
+	ct_net_ifname("abc", ifn);
 	assert_int_equal(strlen(ifn), 11);
 	assert_memory_equal(ifn, "mct", 3);
 }
