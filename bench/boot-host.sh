@@ -6,7 +6,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-make -s build/bin/minivm guests >/dev/null
+make -s build/bin/minivm build/tests/tools/kvm_floor guests >/dev/null
 export ROOT
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT

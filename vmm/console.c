@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -77,7 +78,12 @@ int console_start_input(struct console *c, struct uart *u, mc_err *err)
 	c->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (c->stop_fd < 0)
 		return mc_errorf(err, errno, "console: eventfd");
+	/* Signals are for the vCPU threads (vm_run): this one takes none. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
 	int e = pthread_create(&c->input, NULL, input_thread, c);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (e)
 		return mc_errorf(err, e, "console: input thread");
 	c->input_started = true;

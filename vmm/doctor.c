@@ -78,7 +78,7 @@ int cmd_doctor(int argc, char **argv)
 		const char *name, *use;
 	} caps[] = {
 	    {KVM_CAP_IRQCHIP, "IRQCHIP", "in-kernel LAPIC/IOAPIC/PIC (required)"},
-	    {KVM_CAP_PIT2, "PIT2", "in-kernel PIT (required)"},
+	    {KVM_CAP_PIT2, "PIT2", "in-kernel PIT (for --pit)"},
 	    {KVM_CAP_USER_MEMORY, "USER_MEMORY", "guest RAM slots (required)"},
 	    {KVM_CAP_EXT_CPUID, "EXT_CPUID", "KVM_GET_SUPPORTED_CPUID (required)"},
 	    {KVM_CAP_IMMEDIATE_EXIT, "IMMEDIATE_EXIT", "race-free vCPU stop (required)"},

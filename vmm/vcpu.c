@@ -275,6 +275,13 @@ void *vcpu_thread(void *arg)
 			timings_mark(MS_ENTRY);
 		int r = ioctl(v->fd, KVM_RUN, 0);
 		if (r < 0) {
+			int sig = __atomic_load_n(&vm->pending_signal, __ATOMIC_ACQUIRE);
+			if (errno == EINTR && sig) {
+				vm->signal = sig;
+				vm_end(vm, VM_SIGNALED, "minivm got signal %d (%s)", sig,
+				       strsignal(sig));
+				break;
+			}
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			char buf[96];

@@ -90,7 +90,7 @@ static void *map_guest_ram(uint64_t mem)
 	return ram;
 }
 
-int vm_create(struct vm *vm, unsigned ncpus, uint64_t mem, mc_err *err)
+int vm_create(struct vm *vm, unsigned ncpus, uint64_t mem, bool pit, mc_err *err)
 {
 	memset(vm, 0, sizeof(*vm));
 	vm->kvm_fd = vm->vm_fd = -1;
@@ -117,10 +117,12 @@ int vm_create(struct vm *vm, unsigned ncpus, uint64_t mem, mc_err *err)
 		long cap;
 		const char *name;
 	} need[] = {{KVM_CAP_IRQCHIP, "IRQCHIP"},
-		    {KVM_CAP_PIT2, "PIT2"},
 		    {KVM_CAP_USER_MEMORY, "USER_MEMORY"},
 		    {KVM_CAP_EXT_CPUID, "EXT_CPUID"},
 		    {KVM_CAP_IMMEDIATE_EXIT, "IMMEDIATE_EXIT"}};
+	if (pit && !has_cap(vm->kvm_fd, KVM_CAP_PIT2))
+		return mc_errorf(err, 0,
+				 "--pit: /dev/kvm lacks KVM_CAP_PIT2 (see `minivm doctor`)");
 	for (size_t i = 0; i < MC_ARRAY_SIZE(need); i++)
 		if (!has_cap(vm->kvm_fd, need[i].cap))
 			return mc_errorf(err, 0, "/dev/kvm lacks KVM_CAP_%s (see `minivm doctor`)",
@@ -138,12 +140,8 @@ int vm_create(struct vm *vm, unsigned ncpus, uint64_t mem, mc_err *err)
 	if (has_cap(vm->kvm_fd, KVM_CAP_SET_TSS_ADDR) &&
 	    ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)TSS_KVM_ADDR) < 0)
 		return mc_errorf(err, errno, "KVM_SET_TSS_ADDR");
-	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
-		return mc_errorf(err, errno, "KVM_CREATE_IRQCHIP");
-	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
-	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
-		return mc_errorf(err, errno, "KVM_CREATE_PIT2");
-
+	/* Guest RAM before the irqchip: once a VM has one, every KVM_SET_USER_MEMORY_REGION
+	 * waits for an SRCU grace period (several ms on some hosts); before, it costs ~0.1 ms. */
 	void *ram = map_guest_ram(mem);
 	if (!ram)
 		return mc_errorf(err, errno, "mmap %llu MiB of guest memory",
@@ -151,11 +149,26 @@ int vm_create(struct vm *vm, unsigned ncpus, uint64_t mem, mc_err *err)
 	vm->ram = ram;
 	gm_init(&vm->gm, ram, mem);
 	madvise(ram, mem, MADV_HUGEPAGE); /* fewer EPT/NPT walks; fine if unsupported */
+	/* ...except the first 2 MiB, which holds only small things (boot tables, the command line,
+	 * ACPI, a tiny kernel) and which Linux maps with 4 KiB pages anyway: zeroing a whole huge
+	 * page there at the loader's first write costs 0.1-0.4 ms of set-up (more when the host
+	 * compacts memory for it), a few 4 KiB pages 0.01 ms. */
+	madvise(ram, 2u << 20, MADV_NOHUGEPAGE);
+	/* The helper that releases the VM after minivm exits (vm_release_detached) needs no
+	 * copy of guest RAM's page tables. */
+	madvise(ram, mem, MADV_DONTFORK);
 	if (add_slot(vm, 0, 0, vm->gm.low_end, ram, err) < 0)
 		return -1;
 	if (mem > vm->gm.low_end &&
 	    add_slot(vm, 1, MMIO_HOLE_END, mem - vm->gm.low_end, vm->ram + vm->gm.low_end, err) < 0)
 		return -1;
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+		return mc_errorf(err, errno, "KVM_CREATE_IRQCHIP");
+	if (pit) {
+		struct kvm_pit_config pc = {.flags = KVM_PIT_SPEAKER_DUMMY};
+		if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pc) < 0)
+			return mc_errorf(err, errno, "KVM_CREATE_PIT2");
+	}
 	return get_supported_cpuid(vm, err);
 }
 
@@ -191,8 +204,22 @@ void vm_end(struct vm *vm, enum vm_end why, const char *fmt, ...)
 		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_RELEASE);
 		pthread_kill(v->thread, SIGUSR1);
 	}
-	pthread_kill(vm->main_thread, SIGUSR2);
 	pthread_mutex_unlock(&vm->end_lock);
+}
+
+/* SIGINT/SIGTERM reach only the main thread, vCPU 0 (every other thread blocks them): the
+ * handler notes the signal and makes vCPU 0's KVM_RUN return (EINTR now, or at once on its next
+ * entry); vCPU 0's loop then ends the VM. */
+static struct vm *signaled_vm;
+static void stop_handler(int sig)
+{
+	struct vm *vm = signaled_vm;
+	if (!vm)
+		return;
+	__atomic_store_n(&vm->pending_signal, sig, __ATOMIC_RELEASE);
+	struct kvm_run *run = vm->vcpus[0].run;
+	if (run)
+		__atomic_store_n(&run->immediate_exit, 1, __ATOMIC_RELEASE);
 }
 
 int vm_run(struct vm *vm, mc_err *err)
@@ -200,38 +227,49 @@ int vm_run(struct vm *vm, mc_err *err)
 	struct sigaction sa = {.sa_handler = kick_handler};
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGUSR1, &sa, NULL);
-	sigset_t wait_set;
-	sigemptyset(&wait_set);
-	sigaddset(&wait_set, SIGINT);
-	sigaddset(&wait_set, SIGTERM);
-	sigaddset(&wait_set, SIGUSR2);
-	sigset_t block = wait_set;
+	/* The other vCPU threads start with SIGUSR1, SIGINT and SIGTERM blocked; each unblocks
+	 * SIGUSR1 (its kick) itself. */
+	sigset_t block;
+	sigemptyset(&block);
 	sigaddset(&block, SIGUSR1);
-	pthread_sigmask(SIG_BLOCK, &block, NULL);
-	vm->main_thread = pthread_self();
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigset_t old;
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	signaled_vm = vm;
+	struct sigaction stop = {.sa_handler = stop_handler};
+	sigemptyset(&stop.sa_mask);
+	sigaction(SIGINT, &stop, NULL);
+	sigaction(SIGTERM, &stop, NULL);
 
 	pthread_mutex_lock(&vm->end_lock); /* vm_end waits until every thread is known */
-	for (unsigned i = 0; i < vm->ncpus; i++) {
+	struct vcpu *boot = &vm->vcpus[0];
+	boot->thread = pthread_self();
+	boot->started = true;
+	for (unsigned i = 1; i < vm->ncpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 		int e = pthread_create(&v->thread, NULL, vcpu_thread, v);
 		if (e) {
 			pthread_mutex_unlock(&vm->end_lock);
 			vm_end(vm, VM_FAILED, "start vCPU %u: %s", i, strerror(e));
+			pthread_mutex_lock(&vm->end_lock);
 			break;
 		}
 		v->started = true;
 	}
-	if (vm->end == VM_RUNNING)
-		pthread_mutex_unlock(&vm->end_lock);
+	pthread_mutex_unlock(&vm->end_lock);
 
-	while (__atomic_load_n(&vm->end, __ATOMIC_ACQUIRE) == VM_RUNNING) {
-		int sig = sigwaitinfo(&wait_set, NULL);
-		if (sig == SIGINT || sig == SIGTERM) {
-			vm->signal = sig;
-			vm_end(vm, VM_SIGNALED, "minivm got signal %d (%s)", sig, strsignal(sig));
-		}
-	}
-	for (unsigned i = 0; i < vm->ncpus; i++)
+	/* vCPU 0 runs here, on the main thread: no thread to create and schedule before the
+	 * guest's first instruction. */
+	sigset_t run_mask = old;
+	sigdelset(&run_mask, SIGUSR1);
+	sigdelset(&run_mask, SIGINT);
+	sigdelset(&run_mask, SIGTERM);
+	pthread_sigmask(SIG_SETMASK, &run_mask, NULL);
+	vcpu_thread(boot);
+	pthread_sigmask(SIG_BLOCK, &block, NULL);
+
+	for (unsigned i = 1; i < vm->ncpus; i++)
 		if (vm->vcpus[i].started)
 			pthread_join(vm->vcpus[i].thread, NULL);
 	if (vm->end == VM_FAILED)
@@ -253,6 +291,29 @@ void vm_describe_cpus(struct vm *vm, char *buf, size_t len)
 			break;
 		n += (size_t)w;
 	}
+}
+
+void vm_release_detached(struct vm *vm)
+{
+	int p[2];
+	if (vm->vm_fd < 0 || pipe2(p, O_CLOEXEC) < 0) {
+		vm_destroy(vm);
+		return;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* The helper (single-threaded, inherits our blocked SIGINT/SIGTERM): wait until
+		 * the parent has dropped its references, then exit, which drops the last ones. */
+		close(p[1]);
+		char c;
+		while (read(p[0], &c, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
+	close(p[0]);
+	/* Our own references: not the last ones when the helper runs, so this does not wait. */
+	vm_destroy(vm);
+	close(p[1]);
 }
 
 void vm_destroy(struct vm *vm)

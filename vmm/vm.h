@@ -56,21 +56,22 @@ struct vm {
 	struct uart uart;
 	struct boot_entry entry;
 
-	pthread_t main_thread; /* woken with SIGUSR2 when the VM ends */
 	pthread_mutex_t end_lock;
 	enum vm_end end;
 	char end_msg[512];
 	int signal;	    /* VM_SIGNALED: which signal */
+	int pending_signal; /* SIGINT/SIGTERM caught, not yet acted on (vCPU 0 does) */
 	uint8_t pm1_evt[4]; /* ACPI PM1a status and enable (under end_lock) */
 	int guest_status;   /* the guest command's exit status from the debug port, or -1 */
 };
 
-int vm_create(struct vm *vm, unsigned ncpus, uint64_t mem, mc_err *err);
+/* pit: also create the in-kernel 8254 (KVM_CREATE_PIT2). */
+int vm_create(struct vm *vm, unsigned ncpus, uint64_t mem, bool pit, mc_err *err);
 /* Register the platform devices (UART, debug port, ACPI sleep/reset, i8042, CMOS). */
 int vm_add_devices(struct vm *vm, int console_fd, mc_err *err);
 /* Create the vCPUs (CPUID, MSRs, LAPIC, registers for vm->entry). */
 int vm_create_vcpus(struct vm *vm, mc_err *err);
-/* Start a thread per vCPU and wait until the VM ends. */
+/* Run vCPU 0 on the calling thread and a thread per other vCPU until the VM ends. */
 int vm_run(struct vm *vm, mc_err *err);
 /* End the VM (first caller wins) and kick every vCPU out of KVM_RUN. Thread-safe. */
 void vm_end(struct vm *vm, enum vm_end why, const char *fmt, ...)
@@ -78,6 +79,12 @@ void vm_end(struct vm *vm, enum vm_end why, const char *fmt, ...)
 /* "vcpu0 RIP 0x..., vcpu1 RIP 0x..." for reports (after vm_run returned). */
 void vm_describe_cpus(struct vm *vm, char *buf, size_t len);
 void vm_destroy(struct vm *vm);
+/* Like vm_destroy, but KVM's own teardown (the irqchip's and PIT's SRCU grace periods, ~10-25
+ * ms on some hosts) happens in a helper process after we exit: the helper holds the last
+ * references to the VM, vCPU and /dev/kvm files, and our stdin, stdout and stderr, and exits
+ * once we are gone, so a reader of our output sees EOF only when every KVM object is released.
+ * Falls back to vm_destroy when the helper cannot be started. */
+void vm_release_detached(struct vm *vm);
 
 /* vcpu.c */
 int vcpu_create(struct vm *vm, unsigned id, mc_err *err);
