@@ -11,6 +11,8 @@ pkgs=(
 	qemu-system-x86 busybox-static cpio lz4 python3 e2fsprogs kmod iproute2
 	# baselines and clients (runtime issue)
 	runc podman crun time
+	# real OCI clients driving minict (tests/host/runtime_docker.sh, runtime_containerd.sh)
+	docker.io containerd
 )
 
 missing=()

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # podman drives minict: `podman --runtime minict run --rm IMAGE cmd` with an image imported
 # from a busybox rootfs tarball, with -m, --pids-limit, --cap-drop, --network none,
-# --read-only, -e, -w, -it, exit codes, detached + exec + pause/unpause + rm -f; and no
-# container cgroup left afterwards.
+# --read-only, -e, -w, -it, exit codes, detached + exec + pause/unpause + rm -f; no
+# container cgroup left afterwards; and a default container's capability sets, NoNewPrivs
+# and seccomp mode equal those under `podman --runtime runc`.
 set -uo pipefail
 source "$(dirname "$0")/runtime_lib.bash"
+source "$(dirname "$0")/runtime_clients.bash"
 command -v podman >/dev/null || skip "podman is not installed"
 command -v script >/dev/null || skip "no script(1) for the -it case"
 T=$(mktemp -d /tmp/minict-podman.XXXXXX)
@@ -58,4 +60,18 @@ podman unpause ${P}mct-podman-d >/dev/null || die "unpause"
 [ -n "$(cid_cgroups "$cid")" ] || die "no cgroup for the running container"
 podman rm -f -t 0 ${P}mct-podman-d >/dev/null || die "rm -f"
 [ -z "$(cid_cgroups "$cid")" ] || die "cgroups left: $(cid_cgroups "$cid")"
+
+# a default container's security, against runc under the same podman
+if runc_ok; then
+	RR=(podman --runtime "$(command -v runc)" run --rm --ulimit nofile=4096:4096 --ulimit nproc=4096:4096)
+	r=$("${RR[@]}" "$IMG" sh -c "$SEC_CMD" 2>"$T/err") || bad "podman --runtime runc: $(cat "$T/err")"
+	if m=$("${PR[@]}" "$IMG" sh -c "$SEC_CMD" 2>"$T/err"); then
+		same_as_runc "podman default container: capabilities, NoNewPrivs, Seccomp" "$m" "$r"
+	else
+		bad "podman default container under minict: $(cat "$T/err")"
+	fi
+else
+	echo "runc is not installed: the comparison with runc is not made"
+fi
+[ "$FAILS" -eq 0 ] || exit 1
 echo "podman ok"
