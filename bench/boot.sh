@@ -2,7 +2,8 @@
 # Boot benchmark (issue 3, 6a): minivm (bzImage and PVH) vs QEMU -M microvm and -M pc, same
 # stock kernel and initramfs, 1 vCPU, 256 MiB, RUNS (default 10) boots each. Runs in the lab
 # unless this host's /dev/kvm is hardware-backed; the summary goes to docs/results.md.
-# Usage: bench/boot.sh  (env RUNS=N TOOLS=a,b RECORD=0)
+# kvmtool joins when LKVM=path is set (docs/boot.md: how to build it).
+# Usage: bench/boot.sh  (env RUNS=N TOOLS=a,b RECORD=0 LKVM=path)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"

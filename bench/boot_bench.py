@@ -19,7 +19,7 @@ MARKER = b"MINIBENCH-READY"
 QEMU_CMDLINE = "console=ttyS0 quiet panic=-1"
 
 
-def measure(argv):
+def measure(argv, kill_at_marker=False):
     t0 = time.monotonic()
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
@@ -32,6 +32,8 @@ def measure(argv):
             tail += chunk
             if MARKER in tail:
                 ready = time.monotonic()
+                if kill_at_marker:  # kvmtool does not exit on guestinit's ACPI poweroff
+                    p.kill()
             tail = tail[-len(MARKER):]
     err = p.stderr.read().decode(errors="replace")
     status = p.wait()
@@ -40,6 +42,8 @@ def measure(argv):
     for line in err.splitlines():
         if line.startswith("{") and '"gone"' in line:
             own = json.loads(line)
+    if kill_at_marker and ready is not None:
+        status = 0
     if status != 0 or ready is None:
         sys.stderr.write(f"run failed (status {status}): {' '.join(argv)}\n{err[-2000:]}\n")
     return {"ready": None if ready is None else (ready - t0) * 1000,
@@ -72,20 +76,30 @@ def main():
         "qemu microvm": qemu[:1] + ["-M", "microvm"] + qemu[1:],
         "qemu pc": qemu[:1] + ["-M", "pc"] + qemu[1:],
     }
+    lkvm = os.environ.get("LKVM")
+    if lkvm:  # kvmtool (docs/boot.md says how to build it): bzImage, no PCI, serial console
+        tools["kvmtool"] = [lkvm, "run", "-k", kernel, "-i", initrd, "-m", "256", "-c", "1",
+                            "--console", "serial", "-p", QEMU_CMDLINE + " pci=off -- /bin/sh -c \"echo "
+                            + MARKER.decode() + "\""]
+    else:
+        print("kvmtool: not on this machine (LKVM=path to use one)", file=sys.stderr)
     only = os.environ.get("TOOLS")
     if only:
         tools = {k: v for k, v in tools.items() if any(o in k for o in only.split(","))}
     results = {name: [] for name in tools}
     for i in range(runs):  # interleaved, so slow drift in the lab hits every tool alike
         for name, argv in tools.items():
-            r = measure(argv)
+            r = measure(argv, kill_at_marker=name == "kvmtool")
             results[name].append(r)
             print(f"run {i + 1}/{runs} {name}: ready {r['ready'] and round(r['ready'])} ms, "
                   f"exit {round(r['exit'])} ms, status {r['status']}", file=sys.stderr)
-    base = stats([r["ready"] for r in results.get("qemu microvm", [])])
+    base_name = "kvmtool" if results.get("kvmtool") else "qemu microvm"
+    base = stats([r["ready"] for r in results.get(base_name, [])])
     base_exit = stats([r["exit"] for r in results.get("qemu microvm", [])])
     print(f"\nboot, {runs} runs each, 1 vCPU, 256 MiB, ms: min / median / max "
-          f"(ratio of medians vs qemu microvm); QEMU cmdline `{QEMU_CMDLINE}`, minivm its default")
+          f"(ratio of medians: ready vs {base_name}, exit vs qemu microvm); QEMU cmdline "
+          f"`{QEMU_CMDLINE}`, minivm its default" + ("; kvmtool is killed at the marker (it does not "
+          "exit on ACPI poweroff), so its exit is n/a" if lkvm else ""))
     for name, rs in results.items():
         ok = [r for r in rs if r["status"] == 0 and r["ready"] is not None]
         rd, ex = stats([r["ready"] for r in ok]), stats([r["exit"] for r in ok])
