@@ -15,6 +15,7 @@ command -v dockerd >/dev/null || skip "dockerd is not installed (docker.io)"
 DOCKER=/usr/bin/docker
 [ -x "$DOCKER" ] || DOCKER=$(command -v docker) || skip "no docker client"
 command -v containerd >/dev/null || skip "containerd is not installed"
+command -v setpriv >/dev/null || skip "no setpriv (util-linux)"
 runc_ok || skip "runc is not installed (the baseline of this test)"
 grep -qw overlay /proc/filesystems || skip "no overlay filesystem for dockerd's overlay2"
 
@@ -98,7 +99,9 @@ cleanup() {
 trap 'cleanup; trap - EXIT; [ "$FAILS" -gt 0 ] && exit 1' EXIT
 
 echo '{}' >"$T/daemon.json" # not /etc/docker/daemon.json
-dockerd -H "unix://$SOCK" --data-root "$T/data" --exec-root "$T/exec" --pidfile "$T/dockerd.pid" \
+# --pdeathsig: if this script is killed before its EXIT trap can run, dockerd still shuts down
+# (stopping its containers and its containerd) instead of living on
+setpriv --pdeathsig TERM dockerd -H "unix://$SOCK" --data-root "$T/data" --exec-root "$T/exec" --pidfile "$T/dockerd.pid" \
 	--config-file "$T/daemon.json" --bridge=none --iptables=false --ip6tables=false \
 	--ip-forward=false --ip-masq=false --exec-opt native.cgroupdriver=cgroupfs \
 	--cgroup-parent "/$CGP" --add-runtime "minict=$MINICT" >"$T/dockerd.log" 2>&1 &
@@ -164,6 +167,11 @@ if dk run -d --network none --runtime minict --name ${P}d -m 64m "$IMG" sleep 10
 	else
 		bad "-m 64m: no memory cgroup $CGP/$cid on the host"
 	fi
+	# docker top asks the runtime (`ps --format json`), docker stats reads the cgroups via the shim
+	expect "top lists the container's process" "sleep 1000" sh -c \
+		"$DOCKER -H unix://$SOCK top ${P}d | grep -o 'sleep 1000\$'"
+	expect "stats: memory limit" "64MiB" sh -c \
+		"$DOCKER -H unix://$SOCK stats --no-stream --format '{{.MemUsage}}' ${P}d | sed 's|.* / ||'"
 	expect_rc "pause" 0 dk pause ${P}d
 	expect "paused" "paused" dk inspect -f '{{.State.Status}}' ${P}d
 	expect_rc "unpause" 0 dk unpause ${P}d

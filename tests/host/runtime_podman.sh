@@ -27,6 +27,19 @@ expect() { # name expected-output cmd...
 }
 cid_cgroups() { find /sys/fs/cgroup -maxdepth 6 -type d -name "*$1*" 2>/dev/null; }
 
+# a default container's security, against runc under the same podman
+if runc_ok; then
+	RR=(podman --runtime "$(command -v runc)" run --rm --ulimit nofile=4096:4096 --ulimit nproc=4096:4096)
+	r=$("${RR[@]}" "$IMG" sh -c "$SEC_CMD" 2>"$T/err") || bad "podman --runtime runc: $(cat "$T/err")"
+	if m=$("${PR[@]}" "$IMG" sh -c "$SEC_CMD" 2>"$T/err"); then
+		same_as_runc "podman default container: capabilities, NoNewPrivs, Seccomp" "$m" "$r"
+	else
+		bad "podman default container under minict: $(cat "$T/err")"
+	fi
+else
+	echo "runc is not installed: the comparison with runc is not made"
+fi
+
 expect "echo" "hi" "${PR[@]}" "$IMG" echo hi
 expect "memory -m" "67108864" "${PR[@]}" -m 64m "$IMG" sh -c \
 	'cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max'
@@ -61,17 +74,5 @@ podman unpause ${P}mct-podman-d >/dev/null || die "unpause"
 podman rm -f -t 0 ${P}mct-podman-d >/dev/null || die "rm -f"
 [ -z "$(cid_cgroups "$cid")" ] || die "cgroups left: $(cid_cgroups "$cid")"
 
-# a default container's security, against runc under the same podman
-if runc_ok; then
-	RR=(podman --runtime "$(command -v runc)" run --rm --ulimit nofile=4096:4096 --ulimit nproc=4096:4096)
-	r=$("${RR[@]}" "$IMG" sh -c "$SEC_CMD" 2>"$T/err") || bad "podman --runtime runc: $(cat "$T/err")"
-	if m=$("${PR[@]}" "$IMG" sh -c "$SEC_CMD" 2>"$T/err"); then
-		same_as_runc "podman default container: capabilities, NoNewPrivs, Seccomp" "$m" "$r"
-	else
-		bad "podman default container under minict: $(cat "$T/err")"
-	fi
-else
-	echo "runc is not installed: the comparison with runc is not made"
-fi
 [ "$FAILS" -eq 0 ] || exit 1
 echo "podman ok"
