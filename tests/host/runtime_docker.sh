@@ -63,8 +63,7 @@ stop_dockerd() {
 	if kill -0 "$DPID" 2>/dev/null; then
 		dk ps -aq 2>/dev/null | xargs -r "$DOCKER" -H "unix://$SOCK" rm -f >/dev/null 2>&1
 		kill "$DPID"
-		local i
-		for i in $(seq 60); do # dockerd stops its containerd and the shims first
+		for _ in $(seq 60); do # dockerd stops its containerd and the shims first
 			kill -0 "$DPID" 2>/dev/null || break
 			sleep 0.5
 		done
@@ -91,7 +90,7 @@ cleanup() {
 		mounts_under "$T" | sort -r | xargs -r -n1 umount -l 2>/dev/null
 	fi
 	# the (empty) cgroup parents dockerd made, deepest first
-	find /sys/fs/cgroup -mindepth 2 -maxdepth 3 -type d -name "$CGP" 2>/dev/null | xargs -r rmdir 2>/dev/null
+	find /sys/fs/cgroup -mindepth 2 -maxdepth 3 -type d -name "$CGP" -exec rmdir {} + 2>/dev/null
 	[ $had_key = 0 ] && rm -f /etc/docker/key.json
 	[ $had_runcd = 0 ] && rmdir /run/containerd/s /run/containerd 2>/dev/null
 	rm -rf "$T"
@@ -106,7 +105,7 @@ setpriv --pdeathsig TERM dockerd -H "unix://$SOCK" --data-root "$T/data" --exec-
 	--ip-forward=false --ip-masq=false --exec-opt native.cgroupdriver=cgroupfs \
 	--cgroup-parent "/$CGP" --add-runtime "minict=$MINICT" >"$T/dockerd.log" 2>&1 &
 DPID=$!
-for i in $(seq 120); do
+for _ in $(seq 120); do
 	dk version >/dev/null 2>&1 && break
 	kill -0 "$DPID" 2>/dev/null || break
 	sleep 0.5
@@ -188,7 +187,7 @@ fi
 # --- stop: a process that traps TERM exits by itself; one that doesn't is killed after -t
 if dk run -d --network none --runtime minict --name ${P}trap "$IMG" \
 	sh -c 'trap "echo got-term; exit 0" TERM; echo ready; while :; do sleep 1; done' >/dev/null 2>"$T/merr"; then
-	for i in $(seq 60); do # the trap is set once "ready" is logged
+	for _ in $(seq 60); do # the trap is set once "ready" is logged
 		dk logs ${P}trap 2>/dev/null | grep -q ready && break
 		sleep 0.5
 	done
