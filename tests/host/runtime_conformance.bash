@@ -98,8 +98,14 @@ conf_run() {
 	fi
 	OUT=$T/out.$r.$id
 	ERR=$T/err.$r.$id
-	rt "$r" run --bundle "$b" "$id" >"$OUT" 2>"$ERR" </dev/null
+	# a runtime that hangs must not hang the test: give up after CONF_TIMEOUT seconds (the
+	# EXIT trap deletes what is left)
+	local bin=$MINICT
+	[ "$r" = runc ] && bin=$RUNC
+	timeout -k 5 "${CONF_TIMEOUT:-30}" "$bin" --root "$T/state-$r" run --bundle "$b" "$id" \
+		>"$OUT" 2>"$ERR" </dev/null
 	RC=$?
+	[ "$RC" = 124 ] && echo "timeout: $r run $id did not finish in ${CONF_TIMEOUT:-30} s" >>"$ERR"
 	return 0
 }
 
