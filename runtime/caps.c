@@ -18,12 +18,12 @@ static bool in_set(const struct ct_caps *c, int k, int cap)
 
 int ct_caps_bounding(const struct ct_process *p, mc_err *err)
 {
-	if (!p->has_caps || p->caps.count[CT_CAP_BOUNDING] < 0)
-		return 0;
+	/* A missing object or set is an empty one (as in runc): root regains at execve
+	 * whatever the bounding set still holds, so it has to go too. */
 	for (int cap = 0; cap <= CAP_LAST_CAP || CAP_IS_SUPPORTED(cap); cap++) {
 		if (!CAP_IS_SUPPORTED(cap))
 			break;
-		if (in_set(&p->caps, CT_CAP_BOUNDING, cap))
+		if (p->has_caps && in_set(&p->caps, CT_CAP_BOUNDING, cap))
 			continue;
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
 			return mc_errorf(err, errno, "capabilities: drop %s from bounding set",
@@ -47,7 +47,8 @@ int ct_set_user(const struct ct_process *p, mc_err *err)
 	return 0;
 }
 
-int ct_caps_apply(const struct ct_process *p, mc_err *err)
+int ct_caps_apply(const struct ct_process *p, void (*warn)(void *, const char *), void *warn_arg,
+		  mc_err *err)
 {
 	if (!p->has_caps) {
 		/* no capabilities object: the process gets none (as in the OCI spec) */
@@ -77,10 +78,24 @@ int ct_caps_apply(const struct ct_process *p, mc_err *err)
 	cap_free(c);
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		return mc_errorf(err, errno, "capabilities: clear ambient");
-	for (int i = 0; i < p->caps.count[CT_CAP_AMBIENT]; i++)
-		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, p->caps.set[CT_CAP_AMBIENT][i], 0,
-			  0) < 0)
-			return mc_errorf(err, errno, "capabilities: raise ambient %s",
-					 cap_to_name(p->caps.set[CT_CAP_AMBIENT][i]));
+	for (int i = 0; i < p->caps.count[CT_CAP_AMBIENT]; i++) {
+		int cap = p->caps.set[CT_CAP_AMBIENT][i];
+		if (in_set(&p->caps, CT_CAP_PERMITTED, cap) &&
+		    in_set(&p->caps, CT_CAP_INHERITABLE, cap)) {
+			if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+				return mc_errorf(err, errno, "capabilities: raise ambient %s",
+						 cap_to_name(cap));
+			continue;
+		}
+		if (warn) {
+			char *n = cap_to_name(cap), msg[128];
+			snprintf(msg, sizeof(msg),
+				 "process.capabilities.ambient: %s is not in both the permitted "
+				 "and inheritable sets, so it cannot be raised; skipped",
+				 n ? n : "?");
+			cap_free(n);
+			warn(warn_arg, msg);
+		}
+	}
 	return 0;
 }

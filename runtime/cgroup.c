@@ -20,11 +20,18 @@
 
 #define CG_ROOT "/sys/fs/cgroup"
 
-static const char *ctrl_names[CT_CG_NCTRL] = {"memory", "cpu", "cpuacct", "cpuset",
-					      "pids",	"io",  "freezer", "devices"};
+static const char *ctrl_names[CT_CG_NCTRL] = {"memory",	 "cpu",	    "cpuacct", "cpuset",
+					      "pids",	 "io",	    "freezer", "devices",
+					      "hugetlb", "net_cls", "net_prio"};
 /* v1 hierarchy directory per controller */
-static const char *v1_dirs[CT_CG_NCTRL] = {"memory", "cpu",   "cpuacct", "cpuset",
-					   "pids",   "blkio", "freezer", "devices"};
+static const char *v1_dirs[CT_CG_NCTRL] = {"memory",  "cpu",	 "cpuacct", "cpuset",
+					   "pids",    "blkio",	 "freezer", "devices",
+					   "hugetlb", "net_cls", "net_prio"};
+
+const char *ct_cg_v1_dir(enum ct_cg_ctrl c)
+{
+	return v1_dirs[c];
+}
 
 const char *ct_cg_ctrl_name(enum ct_cg_ctrl c)
 {
@@ -128,6 +135,12 @@ static bool needed(enum ct_cg_ctrl c, const struct ct_resources *res)
 		return true;
 	case CT_CG_DEVICES:
 		return res && res->ndevrules;
+	case CT_CG_HUGETLB:
+		return res && res->nhugepages;
+	case CT_CG_NET_CLS:
+		return res && res->has_net_class_id;
+	case CT_CG_NET_PRIO:
+		return res && res->nnet_prios;
 	default:
 		return false;
 	}
@@ -313,6 +326,13 @@ int ct_cg_apply(struct ct_cgroup *cg, const struct ct_resources *res, mc_err *er
 		return mc_errorf(err, 0, "cgroup: pids limit given but no pids controller");
 	if ((res->has_cpu_quota || res->has_cpu_shares) && !cg->path[CT_CG_CPU])
 		return mc_errorf(err, 0, "cgroup: cpu limit given but no cpu controller");
+	/* the rest are never optional either: refuse rather than run without them */
+	for (int c = CT_CG_CPUSET; c < CT_CG_NCTRL; c++)
+		if (c != CT_CG_FREEZER && needed(c, res) && !cg->path[c])
+			return mc_errorf(err, EOPNOTSUPP,
+					 "cgroup: linux.resources needs the %s controller, which "
+					 "this host does not offer",
+					 ctrl_names[c]);
 	return 0;
 }
 

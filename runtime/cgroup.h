@@ -24,6 +24,9 @@ enum ct_cg_ctrl {
 	CT_CG_IO,
 	CT_CG_FREEZER,
 	CT_CG_DEVICES,
+	CT_CG_HUGETLB,
+	CT_CG_NET_CLS,	/* v1 only */
+	CT_CG_NET_PRIO, /* v1 only */
 	CT_CG_NCTRL
 };
 
@@ -55,6 +58,8 @@ struct ct_cgroup {
 };
 
 const char *ct_cg_ctrl_name(enum ct_cg_ctrl c);
+/* The v1 hierarchy's directory under /sys/fs/cgroup ("blkio" for io). */
+const char *ct_cg_v1_dir(enum ct_cg_ctrl c);
 enum ct_cg_layout ct_cg_detect(void);
 const char *ct_cg_layout_name(enum ct_cg_layout l);
 

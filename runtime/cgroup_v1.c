@@ -43,6 +43,17 @@ static int v1_apply(const char *dir, enum ct_cg_ctrl ctrl, const struct ct_resou
 		if (r->has_mem_reservation &&
 		    put_i64(dir, "memory.soft_limit_in_bytes", r->mem_reservation, err) < 0)
 			return -1;
+		if (r->has_mem_kernel &&
+		    put_i64(dir, "memory.kmem.limit_in_bytes", r->mem_kernel, err) < 0)
+			return -1;
+		if (r->has_mem_kernel_tcp &&
+		    put_i64(dir, "memory.kmem.tcp.limit_in_bytes", r->mem_kernel_tcp, err) < 0)
+			return -1;
+		if (r->has_mem_swappiness &&
+		    put_i64(dir, "memory.swappiness", (int64_t)r->mem_swappiness, err) < 0)
+			return -1;
+		if (r->disable_oom_killer && put(dir, "memory.oom_control", "1", err) < 0)
+			return -1;
 		if (r->has_mem_swap) {
 			_cleanup_free_ char *p = NULL;
 			if (asprintf(&p, "%s/memory.memsw.limit_in_bytes", dir) < 0)
@@ -102,6 +113,27 @@ static int v1_apply(const char *dir, enum ct_cg_ctrl ctrl, const struct ct_resou
 		return 0;
 	case CT_CG_DEVICES:
 		return r->ndevrules ? v1_devices(dir, r, err) : 0;
+	case CT_CG_HUGETLB:
+		for (size_t i = 0; i < r->nhugepages; i++) {
+			char f[64];
+			snprintf(f, sizeof(f), "hugetlb.%s.limit_in_bytes",
+				 r->hugepages[i].page_size);
+			if (put_i64(dir, f, (int64_t)r->hugepages[i].limit, err) < 0)
+				return -1;
+		}
+		return 0;
+	case CT_CG_NET_CLS:
+		return r->has_net_class_id ? put_i64(dir, "net_cls.classid", r->net_class_id, err)
+					   : 0;
+	case CT_CG_NET_PRIO:
+		for (size_t i = 0; i < r->nnet_prios; i++) {
+			char v[48];
+			snprintf(v, sizeof(v), "%s %u", r->net_prios[i].iface,
+				 r->net_prios[i].prio);
+			if (put(dir, "net_prio.ifpriomap", v, err) < 0)
+				return -1;
+		}
+		return 0;
 	default:
 		return 0;
 	}

@@ -37,6 +37,21 @@ static int v2_apply(const char *dir, enum ct_cg_ctrl ctrl, const struct ct_resou
 	char buf[96];
 	switch (ctrl) {
 	case CT_CG_MEMORY:
+		/* v1-only knobs: refused, not dropped */
+		if (r->has_mem_kernel || r->has_mem_kernel_tcp)
+			return mc_errorf(
+			    err, EOPNOTSUPP,
+			    "linux.resources.memory.kernel/kernelTCP: cgroup v2 has no "
+			    "kernel memory limit");
+		if (r->has_mem_swappiness)
+			return mc_errorf(err, EOPNOTSUPP,
+					 "linux.resources.memory.swappiness: cgroup v2 has no "
+					 "per-cgroup swappiness");
+		if (r->disable_oom_killer)
+			return mc_errorf(
+			    err, EOPNOTSUPP,
+			    "linux.resources.memory.disableOOMKiller: cgroup v2 cannot "
+			    "disable the OOM killer");
 		if (r->has_mem_limit) {
 			fmt_max(buf, sizeof(buf), r->mem_limit);
 			if (put(dir, "memory.max", buf, err) < 0)
@@ -112,6 +127,15 @@ static int v2_apply(const char *dir, enum ct_cg_ctrl ctrl, const struct ct_resou
 		return 0;
 	case CT_CG_DEVICES:
 		return r->ndevrules ? ct_cg_v2_devices(dir, r, err) : 0;
+	case CT_CG_HUGETLB:
+		for (size_t i = 0; i < r->nhugepages; i++) {
+			char f[64];
+			snprintf(f, sizeof(f), "hugetlb.%s.max", r->hugepages[i].page_size);
+			snprintf(buf, sizeof(buf), "%" PRIu64, r->hugepages[i].limit);
+			if (put(dir, f, buf, err) < 0)
+				return -1;
+		}
+		return 0;
 	default:
 		return 0;
 	}

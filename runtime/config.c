@@ -77,6 +77,29 @@ static int parse_caps(json_object *o, struct ct_caps *caps, mc_err *err)
 	return 0;
 }
 
+/* Fields of the spec minict knows but cannot honour: refused with a clear error when set
+ * (an empty string, array or object counts as unset), never silently dropped. Unknown
+ * fields are ignored, as config.md requires. */
+static const char *const process_unsupported[] = {"selinuxLabel", "ioPriority", "scheduler",
+						  "execCPUAffinity", NULL};
+
+int ct_spec_refuse_unsupported(json_object *o, const char *ctx, const char *const *keys,
+			       mc_err *err)
+{
+	for (const char *const *k = keys; *k; k++) {
+		json_object *v;
+		if (!json_object_object_get_ex(o, *k, &v) || !v)
+			continue;
+		if ((json_object_is_type(v, json_type_string) && !json_object_get_string_len(v)) ||
+		    (json_object_is_type(v, json_type_array) && !json_object_array_length(v)) ||
+		    (json_object_is_type(v, json_type_object) && !json_object_object_length(v)))
+			continue;
+		return mc_errorf(err, EOPNOTSUPP, "%s.%s: not supported by minict on this host",
+				 ctx, *k);
+	}
+	return 0;
+}
+
 static int parse_process(json_object *p, struct ct_process *proc, mc_err *err)
 {
 	json_object *o;
@@ -207,7 +230,13 @@ static int parse_process(json_object *p, struct ct_process *proc, mc_err *err)
 		proc->has_oom_score_adj = true;
 		proc->oom_score_adj = v;
 	}
-	return 0;
+	if (ct_j_str(p, "process", "apparmorProfile", &proc->apparmor_profile, err) < 0)
+		return -1;
+	if (proc->apparmor_profile && !*proc->apparmor_profile) {
+		free(proc->apparmor_profile);
+		proc->apparmor_profile = NULL;
+	}
+	return ct_spec_refuse_unsupported(p, "process", process_unsupported, err);
 }
 
 static const struct {
@@ -528,7 +557,7 @@ int ct_spec_resolve_root(struct ct_spec *spec, const char *bundle, mc_err *err)
 			if (depth < 0)
 				break;
 		}
-		if (depth <= 0) {
+		if (depth < 0) { /* "." is the bundle itself: allowed */
 			mc_errorf(err, 0, "root.path: \"%s\" is outside the bundle",
 				  spec->root_path);
 			free(real);
@@ -563,17 +592,6 @@ int ct_spec_load(const char *bundle, struct ct_spec **out, mc_err *err)
 	return 0;
 }
 
-bool ct_spec_has_ns(const struct ct_spec *spec, int type, const char **path)
-{
-	for (size_t i = 0; i < spec->nnamespaces; i++)
-		if (spec->namespaces[i].type == type) {
-			if (path)
-				*path = spec->namespaces[i].path;
-			return true;
-		}
-	return false;
-}
-
 static void free_hook(struct ct_hook *h)
 {
 	free(h->path);
@@ -594,6 +612,7 @@ void ct_spec_free(struct ct_spec *s)
 	ct_strv_free(p->args);
 	ct_strv_free(p->env);
 	free(p->cwd);
+	free(p->apparmor_profile);
 	for (int k = 0; k < 5; k++)
 		free(p->caps.set[k]);
 	for (size_t i = 0; i < p->nrlimits; i++)
@@ -623,6 +642,12 @@ void ct_spec_free(struct ct_spec *s)
 	free(s->res.cpus);
 	free(s->res.mems);
 	free(s->res.throttle);
+	for (size_t i = 0; i < s->res.nhugepages; i++)
+		free(s->res.hugepages[i].page_size);
+	free(s->res.hugepages);
+	for (size_t i = 0; i < s->res.nnet_prios; i++)
+		free(s->res.net_prios[i].iface);
+	free(s->res.net_prios);
 	free(s->res.devrules);
 	for (size_t i = 0; i < s->nsysctls; i++) {
 		free(s->sysctls[i].key);

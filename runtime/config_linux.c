@@ -138,6 +138,9 @@ static int parse_devices(json_object *a, struct ct_spec *s, mc_err *err)
 	return 0;
 }
 
+static int parse_hugepages(json_object *a, struct ct_resources *res, mc_err *err);
+static int parse_network(json_object *m, struct ct_resources *res, mc_err *err);
+
 static int parse_resources(json_object *o, struct ct_resources *res, mc_err *err)
 {
 	json_object *m;
@@ -157,6 +160,35 @@ static int parse_resources(json_object *o, struct ct_resources *res, mc_err *err
 		if ((r = ct_j_i64(m, c, "swap", -1, INT64_MAX, &res->mem_swap, err)) < 0)
 			return -1;
 		res->has_mem_swap = r;
+		/* clients (Docker) write 0 for "not set" */
+		if (res->has_mem_limit && res->mem_limit == 0)
+			res->has_mem_limit = false;
+		if (res->has_mem_reservation && res->mem_reservation == 0)
+			res->has_mem_reservation = false;
+		if (res->has_mem_swap && res->mem_swap == 0)
+			res->has_mem_swap = false;
+		if ((r = ct_j_i64(m, c, "kernel", -1, INT64_MAX, &res->mem_kernel, err)) < 0)
+			return -1;
+		res->has_mem_kernel = r && res->mem_kernel != 0;
+		if ((r = ct_j_i64(m, c, "kernelTCP", -1, INT64_MAX, &res->mem_kernel_tcp, err)) < 0)
+			return -1;
+		res->has_mem_kernel_tcp = r && res->mem_kernel_tcp != 0;
+		/* swappiness is a uint64 in the spec; runc reads -1 (as Docker may send it) as
+		 * "not set" too */
+		if ((r = ct_j_i64(m, c, "swappiness", -1, INT64_MAX, &v, err)) < 0)
+			return -1;
+		if (r && v >= 0) {
+			if (v > 100)
+				return mc_errorf(err, 0, "%s.swappiness: %lld is not in [0, 100]",
+						 c, (long long)v);
+			res->has_mem_swappiness = true;
+			res->mem_swappiness = v;
+		}
+		if (ct_j_bool(m, c, "disableOOMKiller", &res->disable_oom_killer, err) < 0)
+			return -1;
+		static const char *const mem_unsupported[] = {"checkBeforeUpdate", NULL};
+		if (ct_spec_refuse_unsupported(m, c, mem_unsupported, err) < 0)
+			return -1;
 		if (res->has_mem_limit && res->mem_limit >= 0 && res->mem_limit < 4096 * 2)
 			return mc_errorf(err, 0, "%s.limit: %lld bytes is too small", c,
 					 (long long)res->mem_limit);
@@ -165,17 +197,35 @@ static int parse_resources(json_object *o, struct ct_resources *res, mc_err *err
 		return -1;
 	if (r) {
 		const char *c = "linux.resources.cpu";
-		if ((r = ct_j_i64(m, c, "shares", 2, 262144, &v, err)) < 0)
+		/* 0 means "not set" for shares, quota and period (Docker writes zeros) */
+		if ((r = ct_j_i64(m, c, "shares", 0, 262144, &v, err)) < 0)
 			return -1;
-		res->has_cpu_shares = r;
+		if (r && v == 1)
+			return mc_errorf(err, ERANGE, "%s.shares: 1 out of range [2, 262144]", c);
+		res->has_cpu_shares = r && v != 0;
 		res->cpu_shares = v;
 		if ((r = ct_j_i64(m, c, "quota", -1, INT64_MAX, &res->cpu_quota, err)) < 0)
 			return -1;
-		res->has_cpu_quota = r;
-		if ((r = ct_j_i64(m, c, "period", 1000, 1000000, &v, err)) < 0)
+		res->has_cpu_quota = r && res->cpu_quota != 0;
+		if ((r = ct_j_i64(m, c, "period", 0, 1000000, &v, err)) < 0)
 			return -1;
-		res->has_cpu_period = r;
+		if (r && v != 0 && v < 1000)
+			return mc_errorf(err, ERANGE,
+					 "%s.period: %lld out of range [1000, 1000000]", c,
+					 (long long)v);
+		res->has_cpu_period = r && v != 0;
 		res->cpu_period = v;
+		static const char *const cpu_unsupported[] = {"realtimeRuntime", "realtimePeriod",
+							      "idle", "burst", NULL};
+		for (const char *const *k = cpu_unsupported; *k; k++) {
+			/* 0 is "not set" here too */
+			int64_t x = 0;
+			if (ct_j_i64(m, c, *k, INT64_MIN, INT64_MAX, &x, err) < 0)
+				return -1;
+			if (x != 0)
+				return mc_errorf(err, EOPNOTSUPP, "%s.%s: not supported by minict",
+						 c, *k);
+		}
 		if (res->has_cpu_quota && res->cpu_quota >= 0 && res->cpu_quota < 1000)
 			return mc_errorf(err, 0, "%s.quota: must be -1 or at least 1000", c);
 		if (ct_j_str(m, c, "cpus", &res->cpus, err) < 0 ||
@@ -244,14 +294,36 @@ static int parse_resources(json_object *o, struct ct_resources *res, mc_err *err
 			return -1;
 		res->has_pids_limit = r;
 	}
+	if ((r = ct_j_arr(o, "linux.resources", "hugepageLimits", &a, err)) < 0)
+		return -1;
+	if (r && parse_hugepages(a, res, err) < 0)
+		return -1;
+	if ((r = ct_j_obj(o, "linux.resources", "network", &m, err)) < 0)
+		return -1;
+	if (r && parse_network(m, res, err) < 0)
+		return -1;
+	static const char *const res_unsupported[] = {"rdma", "unified", NULL};
+	if (ct_spec_refuse_unsupported(o, "linux.resources", res_unsupported, err) < 0)
+		return -1;
 	if ((r = ct_j_obj(o, "linux.resources", "blockIO", &m, err)) < 0)
 		return -1;
 	if (r) {
 		const char *c = "linux.resources.blockIO";
-		if ((r = ct_j_i64(m, c, "weight", 10, 1000, &v, err)) < 0)
+		if ((r = ct_j_i64(m, c, "weight", 0, 1000, &v, err)) < 0)
 			return -1;
-		res->has_blkio_weight = r;
+		if (r && v != 0 && v < 10)
+			return mc_errorf(err, ERANGE, "%s.weight: %lld out of range [10, 1000]", c,
+					 (long long)v);
+		res->has_blkio_weight = r && v != 0; /* 0: not set */
 		res->blkio_weight = v;
+		static const char *const blkio_unsupported[] = {"leafWeight", "weightDevice", NULL};
+		int64_t lw = 0;
+		if (ct_j_i64(m, c, "leafWeight", 0, 1000, &lw, err) < 0)
+			return -1;
+		if (lw != 0 || ct_spec_refuse_unsupported(m, c, blkio_unsupported + 1, err) < 0)
+			return lw != 0 ? mc_errorf(err, EOPNOTSUPP,
+						   "%s.leafWeight: not supported by minict", c)
+				       : -1;
 		static const char *tk[4] = {"throttleReadBpsDevice", "throttleWriteBpsDevice",
 					    "throttleReadIOPSDevice", "throttleWriteIOPSDevice"};
 		for (int k = 0; k < 4; k++) {
@@ -282,6 +354,68 @@ static int parse_resources(json_object *o, struct ct_resources *res, mc_err *err
 				res->nthrottle++;
 			}
 		}
+	}
+	return 0;
+}
+
+static int parse_hugepages(json_object *a, struct ct_resources *res, mc_err *err)
+{
+	size_t n = json_object_array_length(a);
+	res->hugepages = calloc(n + 1, sizeof(*res->hugepages));
+	if (!res->hugepages)
+		return mc_errorf(err, ENOMEM, "linux.resources.hugepageLimits");
+	for (size_t i = 0; i < n; i++) {
+		json_object *e = json_object_array_get_idx(a, i);
+		char ctx[64];
+		int64_t limit;
+		snprintf(ctx, sizeof(ctx), "linux.resources.hugepageLimits[%zu]", i);
+		if (!e || !json_object_is_type(e, json_type_object))
+			return mc_errorf(err, 0, "%s: expected an object", ctx);
+		struct ct_hugepage *h = &res->hugepages[i];
+		res->nhugepages = i + 1;
+		if (ct_j_str(e, ctx, "pageSize", &h->page_size, err) != 1 ||
+		    ct_j_i64(e, ctx, "limit", 0, INT64_MAX, &limit, err) != 1)
+			return mc_errorf(err, 0, "%s: needs pageSize and limit", ctx);
+		h->limit = limit;
+		/* "2MB", "1GB", "64KB": it becomes part of a file name */
+		size_t l = strlen(h->page_size), d = strspn(h->page_size, "0123456789");
+		if (d == 0 || l != d + 2 || !strchr("KMG", h->page_size[d]) ||
+		    h->page_size[d + 1] != 'B')
+			return mc_errorf(err, 0, "%s.pageSize: \"%s\" is not like \"2MB\"", ctx,
+					 h->page_size);
+	}
+	return 0;
+}
+
+static int parse_network(json_object *m, struct ct_resources *res, mc_err *err)
+{
+	const char *c = "linux.resources.network";
+	int64_t v;
+	int r;
+	json_object *a;
+	if ((r = ct_j_i64(m, c, "classID", 0, UINT32_MAX, &v, err)) < 0)
+		return -1;
+	res->has_net_class_id = r;
+	res->net_class_id = v;
+	if ((r = ct_j_arr(m, c, "priorities", &a, err)) < 0)
+		return -1;
+	size_t n = r ? json_object_array_length(a) : 0;
+	res->net_prios = calloc(n + 1, sizeof(*res->net_prios));
+	if (!res->net_prios)
+		return mc_errorf(err, ENOMEM, "%s", c);
+	for (size_t i = 0; i < n; i++) {
+		json_object *e = json_object_array_get_idx(a, i);
+		char ctx[64];
+		snprintf(ctx, sizeof(ctx), "%s.priorities[%zu]", c, i);
+		struct ct_net_prio *p = &res->net_prios[i];
+		res->nnet_prios = i + 1;
+		if (!e || !json_object_is_type(e, json_type_object) ||
+		    ct_j_str(e, ctx, "name", &p->iface, err) != 1 ||
+		    ct_j_i64(e, ctx, "priority", 0, UINT32_MAX, &v, err) != 1)
+			return mc_errorf(err, 0, "%s: needs name and priority", ctx);
+		p->prio = v;
+		if (!*p->iface || strlen(p->iface) >= 16 || strpbrk(p->iface, "/ \n"))
+			return mc_errorf(err, 0, "%s.name: invalid interface name", ctx);
 	}
 	return 0;
 }
@@ -372,6 +506,11 @@ int ct_spec_parse_linux(json_object *o, struct ct_spec *s, mc_err *err)
 		}
 		free(prop);
 	}
+	static const char *const linux_unsupported[] = {
+	    "mountLabel", "intelRdt",	 "personality", "memoryPolicy",
+	    "netDevices", "timeOffsets", NULL};
+	if (ct_spec_refuse_unsupported(o, "linux", linux_unsupported, err) < 0)
+		return -1;
 	if (ct_j_strv(o, "linux", "maskedPaths", &s->masked_paths, &s->nmasked, err) < 0 ||
 	    ct_j_strv(o, "linux", "readonlyPaths", &s->readonly_paths, &s->nreadonly, err) < 0)
 		return -1;

@@ -62,200 +62,306 @@ static int clone_flags(const struct ct_spec *spec, mc_err *err)
 	return flags;
 }
 
-int ct_container_create(struct ct_spec *spec, const struct ct_create_opts *opts,
-			struct ct_state *st, int *sync_out, mc_err *err)
-{
-	struct ct_cgroup cg = {0};
-	int sv[2] = {-1, -1};
-	_cleanup_close_ int fifo = -1, console = -1;
-	pid_t pid = -1;
-	bool claimed = false, have_cg = false;
-	char veth[16] = "";
-	_cleanup_free_ char *dir = NULL, *fifo_path = NULL;
+/* Everything create has made so far, so one place can undo it. */
+struct create_ctx {
+	struct ct_spec *spec;
+	const struct ct_create_opts *opts;
+	struct ct_cgroup cg;
+	bool claimed, have_cg;
+	int sv[2]; /* sync socket: [0] ours, [1] the child's */
+	int fifo, console;
+	pid_t pid;
+	char veth[16];
+};
 
-	int flags = clone_flags(spec, err);
+/* The state directory and, for create/start, the exec.fifo the init blocks on. */
+static int claim_state(struct create_ctx *c, mc_err *err)
+{
+	const struct ct_create_opts *o = c->opts;
+	if (ct_state_claim(o->root, o->id, err) < 0)
+		return -1;
+	c->claimed = true;
+	if (o->foreground)
+		return 0;
+	_cleanup_free_ char *dir = ct_state_dir(o->root, o->id), *fifo = NULL;
+	if (!dir || asprintf(&fifo, "%s/exec.fifo", dir) < 0)
+		return mc_errorf(err, ENOMEM, "create");
+	/* 0622 as runc: the init opens it for writing after it became process.user */
+	if (mkfifo(fifo, 0622) < 0 || chmod(fifo, 0622) < 0)
+		return mc_errorf(err, errno, "mkfifo `%s`", fifo);
+	/* a user-namespaced init opens it as the container's root */
+	const struct ct_spec *spec = c->spec;
+	if (spec->nuid_maps && chown(fifo, spec->uid_maps[0].host_id,
+				     spec->ngid_maps ? spec->gid_maps[0].host_id : 0) < 0)
+		return mc_errorf(err, errno, "chown `%s`", fifo);
+	c->fifo = open(fifo, O_PATH | O_CLOEXEC);
+	if (c->fifo < 0)
+		return mc_errorf(err, errno, "open `%s`", fifo);
+	return 0;
+}
+
+static int open_console(struct create_ctx *c, mc_err *err)
+{
+	const struct ct_create_opts *o = c->opts;
+	if (o->console_socket) {
+		c->console = ct_console_connect(o->console_socket, err);
+		if (c->console < 0)
+			return -1;
+	} else if (o->console_sock_fd >= 0) {
+		c->console = fcntl(o->console_sock_fd, F_DUPFD_CLOEXEC, 3);
+		if (c->console < 0)
+			return mc_errorf(err, errno, "console socket");
+	}
+	if (c->spec->process.terminal && c->console < 0)
+		return mc_errorf(err, 0, "process.terminal is true: --console-socket is required");
+	return 0;
+}
+
+/* Directories made and limits written before the clone, so the child knows the paths for
+ * its cgroup mounts; nothing is joined yet. */
+static int make_cgroups(struct create_ctx *c, mc_err *err)
+{
+	const struct ct_spec *spec = c->spec;
+	const struct ct_resources *res = spec->has_resources ? &spec->res : NULL;
+	if (ct_cg_create(&c->cg, spec->cgroups_path, c->opts->id, res, err) < 0)
+		return -1;
+	c->have_cg = true;
+	if (ct_cg_apply(&c->cg, res, err) < 0)
+		return -1;
+	for (int k = 0; k < CT_CG_NCTRL; k++)
+		if (c->cg.path[k])
+			mc_log_debug("cgroup: %s -> %s %s", ct_cg_ctrl_name(k), c->cg.ops[k]->name,
+				     c->cg.path[k]);
+	return 0;
+}
+
+/* clone straight into the new namespaces: the child is the container's PID 1. A pid
+ * namespace given by path is joined here first (it applies to our children). */
+static int clone_init(struct create_ctx *c, mc_err *err)
+{
+	int flags = clone_flags(c->spec, err);
 	if (flags < 0)
 		return -1;
-	if (ct_state_claim(opts->root, opts->id, err) < 0)
-		return -1;
-	claimed = true;
-	dir = ct_state_dir(opts->root, opts->id);
-	if (!dir || asprintf(&fifo_path, "%s/exec.fifo", dir) < 0) {
-		mc_errorf(err, ENOMEM, "create");
-		goto fail;
-	}
-	if (!opts->foreground) {
-		if (mkfifo(fifo_path, 0600) < 0) {
-			mc_errorf(err, errno, "mkfifo `%s`", fifo_path);
-			goto fail;
-		}
-		/* a user-namespaced init opens it as the container's root */
-		if (spec->nuid_maps && chown(fifo_path, spec->uid_maps[0].host_id,
-					     spec->ngid_maps ? spec->gid_maps[0].host_id : 0) < 0) {
-			mc_errorf(err, errno, "chown `%s`", fifo_path);
-			goto fail;
-		}
-		fifo = open(fifo_path, O_PATH | O_CLOEXEC);
-		if (fifo < 0) {
-			mc_errorf(err, errno, "open `%s`", fifo_path);
-			goto fail;
-		}
-	}
-	if (opts->console_socket) {
-		console = ct_console_connect(opts->console_socket, err);
-		if (console < 0)
-			goto fail;
-	} else if (opts->console_sock_fd >= 0) {
-		console = dup(opts->console_sock_fd);
-	}
-	if (spec->process.terminal && console < 0) {
-		mc_errorf(err, 0, "process.terminal is true: --console-socket is required");
-		goto fail;
-	}
-	if (ct_cg_create(&cg, spec->cgroups_path, opts->id, spec->has_resources ? &spec->res : NULL,
-			 err) < 0)
-		goto fail;
-	have_cg = true;
-	if (ct_cg_apply(&cg, spec->has_resources ? &spec->res : NULL, err) < 0)
-		goto fail;
-	for (int c = 0; c < CT_CG_NCTRL; c++)
-		if (cg.path[c])
-			mc_log_debug("cgroup: %s -> %s %s", ct_cg_ctrl_name(c), cg.ops[c]->name,
-				     cg.path[c]);
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-		mc_errorf(err, errno, "socketpair");
-		goto fail;
-	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, c->sv) < 0)
+		return mc_errorf(err, errno, "socketpair");
 	const char *pidns = NULL;
-	if (ct_spec_has_ns(spec, CLONE_NEWPID, &pidns) && pidns) {
+	if (ct_spec_has_ns(c->spec, CLONE_NEWPID, &pidns) && pidns) {
 		_cleanup_close_ int nfd = open(pidns, O_RDONLY | O_CLOEXEC);
-		if (nfd < 0 || setns(nfd, CLONE_NEWPID) < 0) {
-			mc_errorf(err, errno, "join pid namespace `%s`", pidns);
-			goto fail;
-		}
+		if (nfd < 0 || setns(nfd, CLONE_NEWPID) < 0)
+			return mc_errorf(err, errno, "join pid namespace `%s`", pidns);
 	}
-	struct ct_init_args ia = {.spec = spec,
-				  .opts = opts,
-				  .cg = &cg,
-				  .sync_fd = sv[1],
-				  .fifo_fd = fifo,
-				  .console_fd = console,
-				  .net_config = spec->net_bridge && spec->net_cidr};
-	pid = syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, 0);
-	if (pid < 0) {
-		mc_errorf(err, errno, "clone");
-		goto fail;
-	}
-	if (pid == 0) {
-		close(sv[0]);
+	struct ct_init_args ia = {.spec = c->spec,
+				  .opts = c->opts,
+				  .cg = &c->cg,
+				  .sync_fd = c->sv[1],
+				  .fifo_fd = c->fifo,
+				  .console_fd = c->console,
+				  .net_config = c->spec->net_bridge && c->spec->net_cidr};
+	c->pid = syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, 0);
+	if (c->pid < 0)
+		return mc_errorf(err, errno, "clone");
+	if (c->pid == 0) {
+		close(c->sv[0]);
 		ct_init_main(&ia);
 	}
-	close(sv[1]);
-	sv[1] = -1;
-	if (ct_spec_has_ns(spec, CLONE_NEWUSER, &pidns) && !pidns) {
-		if (write_idmap(pid, "uid_map", spec->uid_maps, spec->nuid_maps, err) < 0 ||
-		    write_idmap(pid, "gid_map", spec->gid_maps, spec->ngid_maps, err) < 0) {
-			mc_wrap(err, "user namespace maps");
-			goto fail;
-		}
-		ct_sync_send(sv[0], CT_SYNC_MAPS, 0, NULL);
+	close(c->sv[1]);
+	c->sv[1] = -1;
+	return 0;
+}
+
+/* While the child builds its root: id maps, cgroups (the first cgroup.procs write can block
+ * for milliseconds, so it overlaps the child's mounts), the veth; then the hooks that run
+ * in the runtime's namespace, and the wait until the init is ready to exec. */
+static int setup_from_parent(struct create_ctx *c, mc_err *err)
+{
+	const struct ct_spec *spec = c->spec;
+	const char *path = NULL;
+	if (ct_spec_has_ns(spec, CLONE_NEWUSER, &path) && !path) {
+		if (write_idmap(c->pid, "uid_map", spec->uid_maps, spec->nuid_maps, err) < 0 ||
+		    write_idmap(c->pid, "gid_map", spec->gid_maps, spec->ngid_maps, err) < 0)
+			return mc_wrap(err, "user namespace maps");
+		ct_sync_send(c->sv[0], CT_SYNC_MAPS, 0, NULL);
 	}
-	/* overlapped with the child's mounts */
-	if (ct_cg_enter(&cg, pid, err) < 0)
-		goto fail;
-	if (ia.net_config) {
-		ct_net_ifname(opts->id, veth);
-		if (ct_net_setup_host(spec->net_bridge, spec->net_cidr, veth, pid, err) < 0) {
-			veth[0] = 0;
-			goto fail;
+	if (ct_cg_enter(&c->cg, c->pid, err) < 0)
+		return -1;
+	if (spec->net_bridge && spec->net_cidr) {
+		ct_net_ifname(c->opts->id, c->veth);
+		if (ct_net_setup_host(spec->net_bridge, spec->net_cidr, c->veth, c->pid, err) < 0) {
+			c->veth[0] = 0;
+			return -1;
 		}
 	}
-	if (ct_sync_expect(sv[0], CT_SYNC_PREPIVOT, err) < 0)
-		goto fail;
+	if (ct_sync_expect(c->sv[0], CT_SYNC_PREPIVOT, err) < 0)
+		return -1;
 	if (spec->hooks.count[CT_HOOK_PRESTART] || spec->hooks.count[CT_HOOK_CREATE_RUNTIME]) {
-		_cleanup_free_ char *hs =
-		    ct_hook_state(opts->id, pid, opts->bundle, "creating", spec->annotations);
-		if (ct_hooks_run(spec, CT_HOOK_PRESTART, hs, err) < 0 ||
-		    ct_hooks_run(spec, CT_HOOK_CREATE_RUNTIME, hs, err) < 0)
-			goto fail;
+		_cleanup_free_ char *hs = ct_hook_state(c->opts->id, c->pid, c->opts->bundle,
+							"creating", spec->annotations);
+		if (ct_hooks_run(spec, CT_HOOK_PRESTART, hs, false, err) < 0 ||
+		    ct_hooks_run(spec, CT_HOOK_CREATE_RUNTIME, hs, false, err) < 0)
+			return -1;
 	}
 	/* the child learns its pid in our namespace (for its hooks' state) */
 	char pidtxt[24];
-	snprintf(pidtxt, sizeof(pidtxt), "%d", pid);
-	ct_sync_send(sv[0], CT_SYNC_CONTINUE, 0, pidtxt);
-	if (ct_sync_expect(sv[0], CT_SYNC_READY, err) < 0)
-		goto fail;
+	snprintf(pidtxt, sizeof(pidtxt), "%d", c->pid);
+	ct_sync_send(c->sv[0], CT_SYNC_CONTINUE, 0, pidtxt);
+	return ct_sync_expect(c->sv[0], CT_SYNC_READY, err);
+}
 
+static int write_pid_file(const char *file, pid_t pid, mc_err *err)
+{
+	char b[24];
+	int n = snprintf(b, sizeof(b), "%d", pid);
+	_cleanup_free_ char *tmp = NULL;
+	if (asprintf(&tmp, "%s.tmp", file) < 0)
+		return mc_errorf(err, ENOMEM, "pid file");
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return mc_errorf(err, errno, "pid file `%s`", file);
+	int r = mc_write_all(fd, b, n);
+	if (close(fd) < 0 || r < 0 || rename(tmp, file) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return mc_errorf(err, e, "pid file `%s`", file);
+	}
+	return 0;
+}
+
+/* state.json (which takes over the cgroup) and the pid file. */
+static int record_state(struct create_ctx *c, struct ct_state *st, mc_err *err)
+{
+	const struct ct_create_opts *o = c->opts;
 	char created[64];
 	now_rfc3339(created, sizeof(created));
 	memset(st, 0, sizeof(*st));
-	st->id = strdup(opts->id);
-	st->pid = pid;
-	st->start_time = ct_proc_start_time(pid);
-	st->bundle = opts->bundle ? strdup(opts->bundle) : NULL;
-	st->rootfs = strdup(spec->root_path);
+	st->id = strdup(o->id);
+	st->pid = c->pid;
+	st->start_time = ct_proc_start_time(c->pid);
+	st->bundle = o->bundle ? strdup(o->bundle) : NULL;
+	st->rootfs = strdup(c->spec->root_path);
 	st->created = strdup(created);
-	st->annotations = spec->annotations ? json_object_get(spec->annotations) : NULL;
-	st->cg = cg;
+	st->annotations = c->spec->annotations ? json_object_get(c->spec->annotations) : NULL;
+	st->veth = c->veth[0] ? strdup(c->veth) : NULL;
+	st->net_bridge = c->veth[0] && c->spec->net_bridge ? strdup(c->spec->net_bridge) : NULL;
+	st->cg = c->cg;
 	st->has_cg = true;
-	have_cg = false;
-	st->veth = veth[0] ? strdup(veth) : NULL;
-	st->net_bridge = veth[0] && spec->net_bridge ? strdup(spec->net_bridge) : NULL;
-	if (ct_state_save(opts->root, st, err) < 0) {
-		cg = st->cg;
-		have_cg = true;
-		memset(&st->cg, 0, sizeof(st->cg));
+	if (ct_state_save(o->root, st, err) < 0 ||
+	    (o->pid_file && write_pid_file(o->pid_file, c->pid, err) < 0)) {
+		memset(&st->cg, 0, sizeof(st->cg)); /* still ours to undo */
+		st->has_cg = false;
 		ct_state_free(st);
-		goto fail;
+		return -1;
 	}
-	if (opts->pid_file) {
-		char b[24];
-		int n = snprintf(b, sizeof(b), "%d", pid);
-		_cleanup_free_ char *tmp = NULL;
-		int fd = -1;
-		if (asprintf(&tmp, "%s.tmp", opts->pid_file) < 0 ||
-		    (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0 ||
-		    mc_write_all(fd, b, n) < 0 || close(fd) < 0 ||
-		    rename(tmp, opts->pid_file) < 0) {
-			mc_errorf(err, errno, "pid file `%s`", opts->pid_file);
-			if (tmp)
-				unlink(tmp);
-			cg = st->cg;
-			have_cg = true;
-			memset(&st->cg, 0, sizeof(st->cg));
-			ct_state_free(st);
-			goto fail;
-		}
-	}
-	if (sync_out)
-		*sync_out = sv[0];
-	else
-		close(sv[0]);
+	c->have_cg = false; /* the state owns it now */
 	return 0;
+}
 
-fail:
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+static void undo_create(struct create_ctx *c)
+{
+	if (c->pid > 0) {
+		kill(c->pid, SIGKILL);
+		while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
 			;
 	}
-	if (sv[0] >= 0)
-		close(sv[0]);
-	if (sv[1] >= 0)
-		close(sv[1]);
 	mc_err e2 = NULL;
-	if (veth[0])
-		ct_net_remove(veth, &e2);
+	if (c->veth[0])
+		ct_net_remove(c->veth, &e2);
 	mc_error_free(&e2);
-	if (have_cg) {
+	if (c->have_cg) {
 		/* the dead init may linger a moment in the cgroup */
-		ct_cg_destroy(&cg, &e2);
+		ct_cg_destroy(&c->cg, &e2);
 		mc_error_free(&e2);
-		ct_cg_free(&cg);
+		ct_cg_free(&c->cg);
 	}
-	if (claimed)
-		ct_state_remove(opts->root, opts->id);
-	return mc_wrap(err, "create");
+	if (c->claimed)
+		ct_state_remove(c->opts->root, c->opts->id);
+}
+
+int ct_container_create(struct ct_spec *spec, const struct ct_create_opts *opts,
+			struct ct_state *st, int *sync_out, mc_err *err)
+{
+	struct create_ctx c = {
+	    .spec = spec, .opts = opts, .sv = {-1, -1}, .fifo = -1, .console = -1, .pid = -1};
+	int r = ct_spec_check_namespaces(spec, err);
+	if (r == 0)
+		r = claim_state(&c, err);
+	if (r == 0)
+		r = open_console(&c, err);
+	if (r == 0)
+		r = make_cgroups(&c, err);
+	if (r == 0)
+		r = clone_init(&c, err);
+	if (r == 0)
+		r = setup_from_parent(&c, err);
+	if (r == 0)
+		r = record_state(&c, st, err);
+	if (c.fifo >= 0)
+		close(c.fifo);
+	if (c.console >= 0)
+		close(c.console);
+	if (c.sv[1] >= 0)
+		close(c.sv[1]);
+	if (r < 0) {
+		if (c.sv[0] >= 0)
+			close(c.sv[0]);
+		undo_create(&c);
+		return mc_wrap(err, "create");
+	}
+	if (sync_out)
+		*sync_out = c.sv[0];
+	else
+		close(c.sv[0]);
+	return 0;
+}
+
+void ct_container_poststart(struct ct_spec *spec, const struct ct_state *st)
+{
+	if (!spec || !spec->hooks.count[CT_HOOK_POSTSTART])
+		return;
+	_cleanup_free_ char *hs =
+	    ct_hook_state(st->id, st->pid, st->bundle, "running", st->annotations);
+	mc_err e2 = NULL;
+	ct_hooks_run(spec, CT_HOOK_POSTSTART, hs, true, &e2);
+	mc_error_free(&e2);
+}
+
+/* Read the init's answer on exec.fifo: "0" when released, then end-of-file once execve
+ * closed its write end, or an error text if the last steps failed. */
+static int wait_exec(int fd, int pidfd, const char *id, mc_err *err)
+{
+	char buf[4096];
+	size_t len = 0;
+	bool released = false;
+	for (;;) {
+		struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
+				      {.fd = pidfd, .events = POLLIN}};
+		/* before the release the init may be gone: watch it too */
+		int n = poll(p, !released && pidfd >= 0 ? 2 : 1, released ? -1 : 10000);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return mc_errorf(err, ETIMEDOUT, "start: container init did not answer");
+		if (p[0].revents & (POLLIN | POLLHUP)) {
+			ssize_t r = read(fd, buf + len, sizeof(buf) - 1 - len);
+			if (r < 0 && (errno == EAGAIN || errno == EINTR))
+				continue;
+			if (r <= 0)
+				break; /* end of file: execve happened, or the init died */
+			len += r;
+			released = true;
+			if (len == sizeof(buf) - 1)
+				break;
+			continue;
+		}
+		if (!released && (p[1].revents & POLLIN))
+			return mc_errorf(err, 0, "start: container \"%s\" init exited", id);
+	}
+	if (!len)
+		return mc_errorf(err, 0, "start: container \"%s\" init exited", id);
+	if (len > 1) {
+		buf[len] = 0;
+		return mc_errorf(err, 0, "start: %s", buf + 1);
+	}
+	return 0;
 }
 
 int ct_container_start(const char *root, struct ct_state *st, mc_err *err)
@@ -267,38 +373,26 @@ int ct_container_start(const char *root, struct ct_state *st, mc_err *err)
 	_cleanup_free_ char *dir = ct_state_dir(root, st->id), *fifo = NULL;
 	if (!dir || asprintf(&fifo, "%s/exec.fifo", dir) < 0)
 		return mc_errorf(err, ENOMEM, "start");
-	_cleanup_close_ int fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		return mc_errorf(err, errno, "start: open `%s`", fifo);
-	_cleanup_close_ int pidfd = syscall(SYS_pidfd_open, st->pid, 0);
-	for (;;) {
-		struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
-				      {.fd = pidfd, .events = POLLIN}};
-		if (poll(p, pidfd >= 0 ? 2 : 1, 10000) <= 0)
-			return mc_errorf(err, ETIMEDOUT, "start: container init did not answer");
-		if (p[0].revents & POLLIN)
-			break;
-		if (pidfd >= 0 && (p[1].revents & POLLIN))
-			return mc_errorf(err, 0, "start: container init exited");
-	}
-	char c;
-	if (read(fd, &c, 1) != 1)
-		return mc_errorf(err, errno, "start: read exec.fifo");
-	unlink(fifo);
-	if (st->bundle) {
-		struct ct_spec *spec = NULL;
-		mc_err e2 = NULL;
-		if (ct_spec_load(st->bundle, &spec, &e2) == 0 &&
-		    spec->hooks.count[CT_HOOK_POSTSTART]) {
-			_cleanup_free_ char *hs =
-			    ct_hook_state(st->id, st->pid, st->bundle, "running", st->annotations);
-			if (ct_hooks_run(spec, CT_HOOK_POSTSTART, hs, &e2) < 0)
-				mc_log_warn("%s", mc_error_text(e2));
-		}
+	/* parse the config first: poststart hooks must not depend on a later read */
+	struct ct_spec *spec = NULL;
+	mc_err e2 = NULL;
+	if (st->bundle && ct_spec_load(st->bundle, &spec, &e2) < 0) {
+		mc_log_warn("start: %s (poststart hooks not run)", mc_error_text(e2));
 		mc_error_free(&e2);
-		ct_spec_free(spec);
 	}
-	return 0;
+	_cleanup_close_ int fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		ct_spec_free(spec);
+		return mc_errorf(err, errno, "start: open `%s`", fifo);
+	}
+	_cleanup_close_ int pidfd = syscall(SYS_pidfd_open, st->pid, 0);
+	int r = wait_exec(fd, pidfd, st->id, err);
+	/* released: no fifo = running (or stopped, if the init failed) */
+	unlink(fifo);
+	if (r == 0)
+		ct_container_poststart(spec, st);
+	ct_spec_free(spec);
+	return r;
 }
 
 static void wait_gone(pid_t pid, uint64_t start_time)
@@ -346,8 +440,7 @@ int ct_container_destroy(const char *root, struct ct_state *st, mc_err *err)
 		    spec->hooks.count[CT_HOOK_POSTSTOP]) {
 			_cleanup_free_ char *hs =
 			    ct_hook_state(st->id, st->pid, st->bundle, "stopped", st->annotations);
-			if (ct_hooks_run(spec, CT_HOOK_POSTSTOP, hs, &e2) < 0)
-				mc_log_warn("%s", mc_error_text(e2));
+			ct_hooks_run(spec, CT_HOOK_POSTSTOP, hs, true, &e2);
 		}
 		mc_error_free(&e2);
 		ct_spec_free(spec);

@@ -38,8 +38,11 @@ struct ct_init_args {
  * it to let the process exec (instead of exec.fifo). */
 int ct_container_create(struct ct_spec *spec, const struct ct_create_opts *opts,
 			struct ct_state *st, int *sync_fd, mc_err *err);
-/* Release a created container (open exec.fifo for reading); runs poststart hooks. */
+/* Release a created container (open exec.fifo for reading) and return once its program
+ * runs (the fifo's write end closes at execve); then the poststart hooks. */
 int ct_container_start(const char *root, struct ct_state *st, mc_err *err);
+/* The poststart hooks of spec (may be NULL): a failure is a warning. */
+void ct_container_poststart(struct ct_spec *spec, const struct ct_state *st);
 /* Tear down: kill what's left (if force), remove cgroups, veth, state dir; poststop hooks. */
 int ct_container_destroy(const char *root, struct ct_state *st, mc_err *err);
 /* Container init (child of clone). Never returns. */

@@ -7,11 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
+#include "log.h"
 #include "util.h"
 
 const char *ct_hook_kind_name(int kind)
@@ -19,6 +21,26 @@ const char *ct_hook_kind_name(int kind)
 	static const char *n[CT_HOOK_KINDS] = {"prestart",	 "createRuntime", "createContainer",
 					       "startContainer", "poststart",	  "poststop"};
 	return n[kind];
+}
+
+/* Give the hook its state on stdin. A hook need not read it: the write must neither kill
+ * us with SIGPIPE nor block on a full pipe, so SIGPIPE is held and the pipe is
+ * non-blocking (the state is far smaller than a pipe's buffer anyway). */
+static void feed_state(int fd, const char *state_json)
+{
+	sigset_t pipe_set, old;
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &pipe_set, &old);
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	mc_write_all(fd, state_json, strlen(state_json));
+	/* drop the SIGPIPE this write may have raised, unless one was pending before */
+	if (!sigismember(&old, SIGPIPE)) {
+		struct timespec zero = {0, 0};
+		while (sigtimedwait(&pipe_set, NULL, &zero) == SIGPIPE)
+			;
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
 static int run_one(const struct ct_hook *h, const char *state_json, mc_err *err)
@@ -40,7 +62,7 @@ static int run_one(const struct ct_hook *h, const char *state_json, mc_err *err)
 		_exit(127);
 	}
 	close(in[0]);
-	mc_write_all(in[1], state_json, strlen(state_json));
+	feed_state(in[1], state_json);
 	close(in[1]);
 	int status = 0;
 	if (h->timeout > 0) {
@@ -81,10 +103,17 @@ char *ct_hook_state(const char *id, pid_t pid, const char *bundle, const char *s
 	return s;
 }
 
-int ct_hooks_run(const struct ct_spec *spec, int kind, const char *state_json, mc_err *err)
+int ct_hooks_run(const struct ct_spec *spec, int kind, const char *state_json, bool keep_going,
+		 mc_err *err)
 {
-	for (size_t i = 0; i < spec->hooks.count[kind]; i++)
-		if (run_one(&spec->hooks.list[kind][i], state_json, err) < 0)
-			return mc_wrap(err, "hooks.%s[%zu]", ct_hook_kind_name(kind), i);
+	for (size_t i = 0; i < spec->hooks.count[kind]; i++) {
+		if (run_one(&spec->hooks.list[kind][i], state_json, err) == 0)
+			continue;
+		mc_wrap(err, "hooks.%s[%zu]", ct_hook_kind_name(kind), i);
+		if (!keep_going)
+			return -1;
+		mc_log_warn("%s", mc_error_text(*err));
+		mc_error_free(err);
+	}
 	return 0;
 }

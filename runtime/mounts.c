@@ -171,15 +171,13 @@ static int mount_cgroup(const struct ct_mount *m, int rootfd, int tfd, const str
 	}
 	if (mount("tmpfs", p, "tmpfs", fl, "mode=755") < 0)
 		return mc_errorf(err, errno, "mount tmpfs on `%s`", m->destination);
-	static const char *v1names[CT_CG_NCTRL] = {"memory", "cpu",   "cpuacct", "cpuset",
-						   "pids",   "blkio", "freezer", "devices"};
 	for (int c = -1; c < CT_CG_NCTRL; c++) {
 		const char *src = c < 0 ? cg->unified : cg->path[c];
 		if (!src || (c >= 0 && cg->ops[c] != &ct_cg_v1_ops))
 			continue;
 		char dest[4200];
 		snprintf(dest, sizeof(dest), "%s/%s", m->destination,
-			 c < 0 ? "unified" : v1names[c]);
+			 c < 0 ? "unified" : ct_cg_v1_dir(c));
 		_cleanup_close_ int dfd = ct_open_in_root(rootfd, dest, true, false, err);
 		if (dfd < 0)
 			return -1;

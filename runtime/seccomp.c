@@ -6,17 +6,8 @@
 
 #include "security.h"
 
-int ct_seccomp_load(const struct ct_spec *spec, mc_err *err)
+int ct_seccomp_load(const struct ct_seccomp *sc, mc_err *err)
 {
-	struct ct_seccomp def;
-	const struct ct_seccomp *sc = &spec->seccomp;
-	bool own = false;
-	if (!spec->has_seccomp) {
-		if (ct_seccomp_default(&spec->process, &def, err) < 0)
-			return mc_wrap(err, "seccomp: default profile");
-		sc = &def;
-		own = true;
-	}
 	int ret = 0;
 	scmp_filter_ctx ctx = seccomp_init(sc->default_action);
 	if (!ctx) {
@@ -29,6 +20,13 @@ int ct_seccomp_load(const struct ct_spec *spec, mc_err *err)
 			ret = mc_errorf(err, -r, "seccomp: architectures[%zu]", i);
 			goto out;
 		}
+	}
+	/* libseccomp sets no_new_privs before loading unless told not to: whether the process
+	 * gets it is process.noNewPrivileges' decision (without it, loading needs
+	 * CAP_SYS_ADMIN, which the caller still holds then) */
+	if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0) < 0) {
+		ret = mc_errorf(err, EINVAL, "seccomp: clear the no_new_privs attribute");
+		goto out;
 	}
 	if (sc->flag_log)
 		seccomp_attr_set(ctx, SCMP_FLTATR_CTL_LOG, 1);
@@ -63,13 +61,5 @@ int ct_seccomp_load(const struct ct_spec *spec, mc_err *err)
 out:
 	if (ctx)
 		seccomp_release(ctx);
-	if (own) {
-		for (size_t i = 0; i < def.nrules; i++) {
-			free(def.rules[i].names[0]);
-			free(def.rules[i].names);
-			free(def.rules[i].args);
-		}
-		free(def.rules);
-	}
 	return ret;
 }

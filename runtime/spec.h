@@ -43,6 +43,7 @@ struct ct_process {
 	bool no_new_privileges;
 	bool has_oom_score_adj;
 	int oom_score_adj;
+	char *apparmor_profile; /* applied at exec where AppArmor is enabled, else refused */
 };
 
 struct ct_mount {
@@ -99,6 +100,11 @@ struct ct_seccomp {
 struct ct_resources {
 	int64_t mem_limit, mem_reservation, mem_swap; /* -1 = unset (spec: -1 unlimited -> "max") */
 	bool has_mem_limit, has_mem_reservation, has_mem_swap;
+	int64_t mem_kernel, mem_kernel_tcp; /* v1 kmem limits */
+	bool has_mem_kernel, has_mem_kernel_tcp;
+	uint64_t mem_swappiness;
+	bool has_mem_swappiness;
+	bool disable_oom_killer;
 	uint64_t cpu_shares, cpu_period;
 	int64_t cpu_quota;
 	bool has_cpu_shares, has_cpu_quota, has_cpu_period;
@@ -114,6 +120,19 @@ struct ct_resources {
 		char access[4];	      /* subset of "rwm" */
 	} * devrules;
 	size_t ndevrules;
+	struct ct_hugepage {
+		char *page_size; /* "2MB", "1GB" */
+		uint64_t limit;
+	} * hugepages;
+	size_t nhugepages;
+	/* net_cls / net_prio (v1 only) */
+	uint32_t net_class_id;
+	bool has_net_class_id;
+	struct ct_net_prio {
+		char *iface;
+		uint32_t prio;
+	} * net_prios;
+	size_t nnet_prios;
 	struct ct_throttle {
 		int64_t major, minor;
 		uint64_t rate;
@@ -186,8 +205,13 @@ void ct_spec_free(struct ct_spec *spec);
 int ct_spec_resolve_root(struct ct_spec *spec, const char *bundle, mc_err *err);
 /* Mount options: fill flags/propagation/data of m from options. */
 int ct_mount_options(struct ct_mount *m, char **opts, size_t n, mc_err *err);
+/* Queries on a parsed spec (spec_query.c). */
 /* Has namespace of this CLONE_NEW* type (and its path, or NULL). */
 bool ct_spec_has_ns(const struct ct_spec *spec, int type, const char **path);
+/* What the namespaces make impossible or unsafe: mounts, devices, masked or read-only
+ * paths without a mount namespace of the container's own (they would land in the host's);
+ * sysctls whose namespace the container doesn't have (they would change the host). */
+int ct_spec_check_namespaces(const struct ct_spec *spec, mc_err *err);
 
 /* The default config.json (runc's `spec` layout) as a json-c object the caller owns. */
 struct json_object *ct_spec_default_json(void);

@@ -5,6 +5,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "log.h"
+
 int ct_sync_send(int fd, int type, int errnum, const char *text)
 {
 	struct ct_sync_msg m = {.type = type, .errnum = errnum};
@@ -34,8 +36,12 @@ int ct_sync_recv(int fd, struct ct_sync_msg *m, mc_err *err)
 int ct_sync_expect(int fd, int want, mc_err *err)
 {
 	struct ct_sync_msg m;
-	if (ct_sync_recv(fd, &m, err) < 0)
-		return -1;
+	do {
+		if (ct_sync_recv(fd, &m, err) < 0)
+			return -1;
+		if (m.type == CT_SYNC_WARN)
+			mc_log_warn("%s", m.text);
+	} while (m.type == CT_SYNC_WARN);
 	if (m.type == CT_SYNC_ERROR)
 		return mc_errorf(err, 0, "%s", m.text);
 	if (m.type != want)

@@ -11,6 +11,7 @@ enum ct_sync_type {
 	CT_SYNC_CONTINUE, /* parent -> child: cgroup joined, network and hooks done */
 	CT_SYNC_READY,	  /* child -> parent: waiting on exec.fifo */
 	CT_SYNC_ERROR,	  /* child -> parent: text names the step */
+	CT_SYNC_WARN,	  /* child -> parent: a warning for minict's log; not an answer */
 };
 
 struct ct_sync_msg {
@@ -22,7 +23,8 @@ struct ct_sync_msg {
 int ct_sync_send(int fd, int type, int errnum, const char *text);
 /* Receive one message; EOF becomes "container init exited". */
 int ct_sync_recv(int fd, struct ct_sync_msg *m, mc_err *err);
-/* Receive and require `want`; an CT_SYNC_ERROR becomes the error. */
+/* Receive and require `want`; a CT_SYNC_ERROR becomes the error, CT_SYNC_WARNs on the way
+ * are logged. */
 int ct_sync_expect(int fd, int want, mc_err *err);
 
 #endif

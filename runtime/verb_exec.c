@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "config_internal.h"
 #include "jsonh.h"
+#include "process.h"
 #include "security.h"
 #include "state.h"
 #include "terminal.h"
@@ -81,7 +82,17 @@ static int join(pid_t pid, mc_err *err)
 	return ret;
 }
 
-int ct_verb_exec(struct ct_global *g, int argc, char **argv, mc_err *err)
+struct exec_opts {
+	const char *process, *pid_file, *console, *cwd, *user;
+	bool detach, tty;
+	uint64_t preserve;
+	char *envs[256];
+	size_t nenv;
+	const char *id;
+	char **cmd; /* NULL-terminated, when no --process */
+};
+
+static int parse_opts(int argc, char **argv, struct exec_opts *o, mc_err *err)
 {
 	static const struct option opts[] = {{"process", required_argument, 0, 'p'},
 					     {"detach", no_argument, 0, 'd'},
@@ -98,42 +109,37 @@ int ct_verb_exec(struct ct_global *g, int argc, char **argv, mc_err *err)
 					     {"apparmor", required_argument, 0, 'A'},
 					     {"cgroup", required_argument, 0, 'G'},
 					     {0, 0, 0, 0}};
-	const char *process = NULL, *pid_file = NULL, *console = NULL, *cwd = NULL, *user = NULL;
-	bool detach = false, tty = false;
-	uint64_t preserve = 0;
-	char *envs[256];
-	size_t nenv = 0;
 	int c;
 	while ((c = getopt_long(argc, argv, "+p:dte:w:u:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			process = optarg;
+			o->process = optarg;
 			break;
 		case 'd':
-			detach = true;
+			o->detach = true;
 			break;
 		case 'P':
-			pid_file = optarg;
+			o->pid_file = optarg;
 			break;
 		case 'c':
-			console = optarg;
+			o->console = optarg;
 			break;
 		case 't':
-			tty = true;
+			o->tty = true;
 			break;
 		case 'e':
-			if (nenv >= 255)
+			if (o->nenv >= 255)
 				return mc_errorf(err, 0, "exec: too many --env");
-			envs[nenv++] = optarg;
+			o->envs[o->nenv++] = optarg;
 			break;
 		case 'w':
-			cwd = optarg;
+			o->cwd = optarg;
 			break;
 		case 'u':
-			user = optarg;
+			o->user = optarg;
 			break;
 		case 'F':
-			if (mc_parse_uint(optarg, 0, 1000, &preserve, "--preserve-fds", err) < 0)
+			if (mc_parse_uint(optarg, 0, 1000, &o->preserve, "--preserve-fds", err) < 0)
 				return -1;
 			break;
 		case 'n':
@@ -148,244 +154,289 @@ int ct_verb_exec(struct ct_global *g, int argc, char **argv, mc_err *err)
 	}
 	if (optind >= argc)
 		return mc_errorf(err, 0, "exec: need a container id");
-	const char *id = argv[optind++];
-	struct ct_state st;
-	if (ct_state_load(g->root, id, &st, err) < 0)
-		return -1;
-	int ret = -1;
-	struct ct_spec *cspec = NULL, *pspec = NULL;
-	enum ct_status s = ct_state_status(g->root, &st);
-	if (s != CT_RUNNING) {
-		mc_errorf(err, 0, "container \"%s\" is %s: cannot exec", id, ct_status_name(s));
-		goto out;
-	}
-	/* the container's own config gives the defaults (caps, seccomp, env) */
-	if (st.bundle && ct_spec_load(st.bundle, &cspec, err) < 0)
-		goto out;
-	if (process) {
-		if (load_process(process, &pspec, err) < 0)
-			goto out;
+	o->id = argv[optind++];
+	o->cmd = argv + optind;
+	if (!o->process && optind >= argc)
+		return mc_errorf(err, 0, "exec: no command given");
+	return 0;
+}
+
+/* The command-line form: the container's own process (or the default one) with args,
+ * terminal, env, cwd and user from the options. */
+static int process_from_opts(const struct exec_opts *o, const char *bundle, struct ct_spec **out,
+			     mc_err *err)
+{
+	struct ct_spec *ps = NULL;
+	if (bundle) {
+		if (ct_spec_load(bundle, &ps, err) < 0)
+			return -1;
 	} else {
-		if (optind >= argc) {
-			mc_errorf(err, 0, "exec: no command given");
-			goto out;
-		}
-		json_object *root = cspec ? NULL : ct_spec_default_json();
-		pspec = calloc(1, sizeof(*pspec));
-		if (root) {
-			if (ct_spec_from_json(root, pspec, err) < 0) {
-				json_object_put(root);
-				goto out;
-			}
-			json_object_put(root);
-		} else {
-			/* copy the container's process by re-loading its config */
-			ct_spec_free(pspec);
-			pspec = NULL;
-			if (ct_spec_load(st.bundle, &pspec, err) < 0)
-				goto out;
-		}
-		ct_strv_free(pspec->process.args);
-		pspec->process.args = calloc(argc - optind + 1, sizeof(char *));
-		for (int i = optind; i < argc; i++)
-			pspec->process.args[i - optind] = strdup(argv[i]);
-		pspec->process.terminal = tty;
-		if (nenv) {
-			size_t n = 0;
-			for (char **e = pspec->process.env; e && *e; e++)
-				n++;
-			char **ne = realloc(pspec->process.env, (n + nenv + 1) * sizeof(char *));
-			for (size_t i = 0; ne && i < nenv; i++)
-				ne[n + i] = strdup(envs[i]);
-			if (ne)
-				ne[n + nenv] = NULL;
-			pspec->process.env = ne;
-		}
-		if (cwd) {
-			free(pspec->process.cwd);
-			pspec->process.cwd = strdup(cwd);
-		}
-		if (user) {
-			unsigned u, gg = 0;
-			int k = sscanf(user, "%u:%u", &u, &gg);
-			if (k < 1) {
-				mc_errorf(err, 0, "exec: --user \"%s\": want UID[:GID]", user);
-				goto out;
-			}
-			pspec->process.uid = u;
-			pspec->process.gid = gg;
+		json_object *root = ct_spec_default_json();
+		ps = calloc(1, sizeof(*ps));
+		int r =
+		    root && ps ? ct_spec_from_json(root, ps, err) : mc_errorf(err, ENOMEM, "exec");
+		json_object_put(root);
+		if (r < 0) {
+			ct_spec_free(ps);
+			return -1;
 		}
 	}
-	/* the container's seccomp applies to every process in it */
-	if (cspec && cspec->has_seccomp) {
-		pspec->seccomp = cspec->seccomp;
-		pspec->has_seccomp = true;
-		memset(&cspec->seccomp, 0, sizeof(cspec->seccomp));
-		cspec->has_seccomp = false;
+	*out = ps;
+	struct ct_process *p = &ps->process;
+	size_t nargs = 0, nenv = 0;
+	while (o->cmd[nargs])
+		nargs++;
+	for (char **e = p->env; e && *e; e++)
+		nenv++;
+	ct_strv_free(p->args);
+	p->args = calloc(nargs + 1, sizeof(char *));
+	char **env = realloc(p->env, (nenv + o->nenv + 1) * sizeof(char *));
+	if (!p->args || !env)
+		return mc_errorf(err, ENOMEM, "exec");
+	p->env = env;
+	for (size_t i = 0; i < nargs; i++)
+		p->args[i] = strdup(o->cmd[i]);
+	for (size_t i = 0; i < o->nenv; i++)
+		env[nenv + i] = strdup(o->envs[i]);
+	env[nenv + o->nenv] = NULL;
+	p->terminal = o->tty;
+	if (o->cwd) {
+		free(p->cwd);
+		p->cwd = strdup(o->cwd);
 	}
-	int console_fd = -1;
-	if (pspec->process.terminal) {
-		if (!console) {
-			mc_errorf(err, 0, "exec: a terminal needs --console-socket");
-			goto out;
-		}
-		console_fd = ct_console_connect(console, err);
-		if (console_fd < 0)
-			goto out;
+	if (o->user) {
+		unsigned u, g = 0;
+		if (sscanf(o->user, "%u:%u", &u, &g) < 1)
+			return mc_errorf(err, 0, "exec: --user \"%s\": want UID[:GID]", o->user);
+		p->uid = u;
+		p->gid = g;
 	}
-	/* minict itself never joins the container's namespaces: a helper child does and forks
-	 * the process, which minict adopts as a subreaper. The pid file and cgroup.procs stay
-	 * reachable in the host's mount namespace, and no long-lived process of ours ends up
-	 * half inside the container's pid namespace. */
+	return 0;
+}
+
+/* The container's seccomp filter applies to every process in it; a short-form container
+ * (no bundle) has minict's default profile. */
+static int container_seccomp(const char *bundle, struct ct_spec *ps, mc_err *err)
+{
+	if (ps->has_seccomp)
+		return 0; /* ps is the container's own config already */
+	if (!bundle) {
+		if (ct_seccomp_default(&ps->process, &ps->seccomp, err) < 0)
+			return mc_wrap(err, "exec: default seccomp profile");
+		ps->has_seccomp = true;
+		return 0;
+	}
+	struct ct_spec *cs = NULL;
+	if (ct_spec_load(bundle, &cs, err) < 0)
+		return -1;
+	if (cs->has_seccomp) {
+		ps->seccomp = cs->seccomp;
+		ps->has_seccomp = true;
+		memset(&cs->seccomp, 0, sizeof(cs->seccomp));
+	}
+	ct_spec_free(cs);
+	return 0;
+}
+
+/* The descriptors exec needs, so every path out closes them. */
+struct exec_fds {
 	int procs[CT_CG_NCTRL + 1];
-	size_t nprocs = 0;
-	for (int k = -1; st.has_cg && k < CT_CG_NCTRL; k++) {
-		const char *dir = k < 0 ? st.cg.unified : st.cg.path[k];
+	size_t nprocs;
+	int console, pidfile;
+	int errp[2], gop[2], pidp[2];
+};
+
+static void close_fds(struct exec_fds *f)
+{
+	for (size_t i = 0; i < f->nprocs; i++)
+		close(f->procs[i]);
+	f->nprocs = 0;
+	int *all[] = {&f->console, &f->pidfile, &f->errp[0], &f->errp[1],
+		      &f->gop[0],  &f->gop[1],	&f->pidp[0], &f->pidp[1]};
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (*all[i] >= 0) {
+			close(*all[i]);
+			*all[i] = -1;
+		}
+}
+
+/* Opened in the host's mount namespace before anything joins the container's. */
+static int open_host_side(const struct exec_opts *o, const struct ct_state *st,
+			  const struct ct_spec *ps, struct exec_fds *f, mc_err *err)
+{
+	for (int k = -1; st->has_cg && k < CT_CG_NCTRL; k++) {
+		const char *dir = k < 0 ? st->cg.unified : st->cg.path[k];
 		if (!dir)
 			continue;
-		char p[4200];
-		snprintf(p, sizeof(p), "%s/cgroup.procs", dir);
+		_cleanup_free_ char *p = NULL;
+		if (asprintf(&p, "%s/cgroup.procs", dir) < 0)
+			return mc_errorf(err, ENOMEM, "exec");
 		int fd = open(p, O_WRONLY | O_CLOEXEC);
 		if (fd >= 0)
-			procs[nprocs++] = fd;
+			f->procs[f->nprocs++] = fd;
 	}
-	int pidfile_fd = -1;
-	if (pid_file) {
-		pidfile_fd = open(pid_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (pidfile_fd < 0) {
-			mc_errorf(err, errno, "pid file `%s`", pid_file);
-			goto out;
-		}
+	if (ps->process.terminal) {
+		if (!o->console)
+			return mc_errorf(err, 0, "exec: a terminal needs --console-socket");
+		f->console = ct_console_connect(o->console, err);
+		if (f->console < 0)
+			return -1;
 	}
-	int errpipe[2], gopipe[2], pidpipe[2];
-	if (pipe2(errpipe, O_CLOEXEC) < 0 || pipe2(gopipe, O_CLOEXEC) < 0 ||
-	    pipe2(pidpipe, O_CLOEXEC) < 0) {
-		mc_errorf(err, errno, "pipe");
-		goto out;
+	if (o->pid_file) {
+		f->pidfile = open(o->pid_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (f->pidfile < 0)
+			return mc_errorf(err, errno, "pid file `%s`", o->pid_file);
 	}
-	if (!detach && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
-		mc_errorf(err, errno, "exec: become subreaper");
-		goto out;
-	}
+	if (pipe2(f->errp, O_CLOEXEC) < 0 || pipe2(f->gop, O_CLOEXEC) < 0 ||
+	    pipe2(f->pidp, O_CLOEXEC) < 0)
+		return mc_errorf(err, errno, "pipe");
+	return 0;
+}
+
+static void warn_stderr(void *arg, const char *msg)
+{
+	(void)arg;
+	fprintf(stderr, "minict: exec: warning: %s\n", msg);
+}
+
+__attribute__((noreturn)) static void child_fail(int fd, mc_err *e, int code)
+{
+	mc_write_all(fd, mc_error_text(*e), strlen(mc_error_text(*e)));
+	_exit(code);
+}
+
+/* The new process: waits until minict has put it into the cgroups, then runs the same
+ * sequence as the container's init (process.c). */
+__attribute__((noreturn)) static void exec_child(const struct exec_opts *o, struct ct_spec *ps,
+						 struct exec_fds *f)
+{
+	mc_err e = NULL;
+	const struct ct_process *p = &ps->process;
+	char go;
+	if (read(f->gop[0], &go, 1) != 1)
+		_exit(127);
+	if (!o->detach)
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (f->console >= 0 && ct_terminal_setup(f->console, p->console_h, p->console_w, &e) < 0)
+		child_fail(f->errp[1], &e, 127);
+	if (f->console >= 0)
+		close(f->console);
+	_cleanup_free_ char *exe = NULL;
+	if (ct_process_prepare(p, ps->has_seccomp ? &ps->seccomp : NULL, (int)o->preserve,
+			       warn_stderr, NULL, &exe, &e) < 0)
+		child_fail(f->errp[1], &e, 127);
+	ct_process_exec(exe, p, &e);
+	child_fail(f->errp[1], &e, 127);
+}
+
+/* minict itself never joins the container's namespaces: a helper child does and forks the
+ * process, which minict adopts as a subreaper. The pid file and cgroup.procs stay reachable
+ * in the host's mount namespace, and no long-lived process of ours ends up half inside the
+ * container's pid namespace. Returns the new process's pid. */
+static pid_t spawn_in_container(const struct exec_opts *o, const struct ct_state *st,
+				struct ct_spec *ps, struct exec_fds *f, mc_err *err)
+{
+	if (!o->detach && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+		return mc_errorf(err, errno, "exec: become subreaper");
 	pid_t helper = fork();
-	if (helper < 0) {
-		mc_errorf(err, errno, "fork");
-		goto out;
-	}
+	if (helper < 0)
+		return mc_errorf(err, errno, "fork");
 	if (helper == 0) {
 		mc_err e = NULL;
-		close(errpipe[0]);
-		close(gopipe[1]);
-		close(pidpipe[0]);
-		if (join(st.pid, &e) < 0) {
-			mc_write_all(errpipe[1], mc_error_text(e), strlen(mc_error_text(e)));
-			_exit(1);
-		}
+		if (join(st->pid, &e) < 0)
+			child_fail(f->errp[1], &e, 1);
 		pid_t pid = fork();
 		if (pid < 0) {
 			mc_errorf(&e, errno, "fork");
-			mc_write_all(errpipe[1], mc_error_text(e), strlen(mc_error_text(e)));
-			_exit(1);
+			child_fail(f->errp[1], &e, 1);
 		}
 		if (pid > 0) {
-			mc_write_all(pidpipe[1], &pid, sizeof(pid));
+			mc_write_all(f->pidp[1], &pid, sizeof(pid));
 			_exit(0);
 		}
-		const struct ct_process *p = &pspec->process;
-		close(pidpipe[1]);
-		char go;
-		if (read(gopipe[0], &go, 1) != 1)
-			_exit(127);
-		close(gopipe[0]);
-		if (!detach)
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (console_fd >= 0 &&
-		    ct_terminal_setup(console_fd, p->console_h, p->console_w, &e) < 0)
-			goto child_fail;
-		if (chdir(p->cwd) < 0) {
-			mc_errorf(&e, errno, "chdir `%s`", p->cwd);
-			goto child_fail;
-		}
-		if (ct_rlimits_apply(p, &e) < 0 || ct_caps_bounding(p, &e) < 0)
-			goto child_fail;
-		if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-			mc_errorf(&e, errno, "no_new_privileges");
-			goto child_fail;
-		}
-		if (!p->no_new_privileges && ct_seccomp_load(pspec, &e) < 0)
-			goto child_fail;
-		if (ct_set_user(p, &e) < 0 || ct_caps_apply(p, &e) < 0)
-			goto child_fail;
-		if (p->no_new_privileges && ct_seccomp_load(pspec, &e) < 0)
-			goto child_fail;
-		syscall(SYS_close_range, 3 + preserve, ~0U, 4);
-		execvpe(p->args[0], p->args, p->env ? p->env : (char *[]){NULL});
-		mc_errorf(&e, errno, "exec `%s`", p->args[0]);
-	child_fail:
-		mc_write_all(errpipe[1], mc_error_text(e), strlen(mc_error_text(e)));
-		_exit(127);
+		exec_child(o, ps, f);
 	}
-	close(errpipe[1]);
-	close(gopipe[0]);
-	close(pidpipe[1]);
-	if (console_fd >= 0)
-		close(console_fd);
+	close(f->errp[1]);
+	close(f->gop[0]);
+	close(f->pidp[1]);
+	f->errp[1] = f->gop[0] = f->pidp[1] = -1;
+	if (f->console >= 0) {
+		close(f->console);
+		f->console = -1;
+	}
 	while (waitpid(helper, NULL, 0) < 0 && errno == EINTR)
 		;
 	pid_t pid = -1;
-	char ebuf[4096];
-	if (mc_read_all(pidpipe[0], &pid, sizeof(pid)) != sizeof(pid) || pid <= 0) {
-		close(pidpipe[0]);
-		close(gopipe[1]);
-		ssize_t n = mc_read_all(errpipe[0], ebuf, sizeof(ebuf) - 1);
-		close(errpipe[0]);
+	if (mc_read_all(f->pidp[0], &pid, sizeof(pid)) != sizeof(pid) || pid <= 0) {
+		char ebuf[4096];
+		ssize_t n = mc_read_all(f->errp[0], ebuf, sizeof(ebuf) - 1);
 		ebuf[n > 0 ? n : 0] = 0;
-		mc_errorf(err, 0, "exec: %s", n > 0 ? ebuf : "helper failed");
-		goto out;
+		return mc_errorf(err, 0, "exec: %s", n > 0 ? ebuf : "helper failed");
 	}
-	close(pidpipe[0]);
-	/* join the container's cgroups before the process runs anything */
+	return pid;
+}
+
+/* Into the container's cgroups before it runs anything, then let it go and read its
+ * answer: end of file at execve, or the failing step. */
+static int release(pid_t pid, struct exec_fds *f, mc_err *err)
+{
 	char pb[24];
 	int pl = snprintf(pb, sizeof(pb), "%d", pid);
-	for (size_t i = 0; i < nprocs; i++) {
-		if (write(procs[i], pb, pl) != pl && !*err)
-			mc_errorf(err, errno, "exec: join cgroup");
-		close(procs[i]);
-	}
-	nprocs = 0;
-	if (*err) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		close(errpipe[0]);
-		close(gopipe[1]);
-		goto out;
-	}
-	if (write(gopipe[1], "g", 1) != 1) {
-		mc_errorf(err, errno, "exec: release process");
-		close(gopipe[1]);
-		close(errpipe[0]);
-		goto out;
-	}
-	close(gopipe[1]);
-	ssize_t n = mc_read_all(errpipe[0], ebuf, sizeof(ebuf) - 1);
-	close(errpipe[0]);
+	for (size_t i = 0; i < f->nprocs; i++)
+		if (write(f->procs[i], pb, pl) != pl)
+			return mc_errorf(err, errno, "exec: join cgroup");
+	if (write(f->gop[1], "g", 1) != 1)
+		return mc_errorf(err, errno, "exec: release process");
+	char ebuf[4096];
+	ssize_t n = mc_read_all(f->errp[0], ebuf, sizeof(ebuf) - 1);
 	if (n > 0) {
 		ebuf[n] = 0;
 		waitpid(pid, NULL, 0);
-		mc_errorf(err, 0, "exec: %s", ebuf);
+		return mc_errorf(err, 0, "exec: %s", ebuf);
+	}
+	return 0;
+}
+
+int ct_verb_exec(struct ct_global *g, int argc, char **argv, mc_err *err)
+{
+	struct exec_opts o = {0};
+	if (parse_opts(argc, argv, &o, err) < 0)
+		return -1;
+	struct ct_state st;
+	if (ct_state_load(g->root, o.id, &st, err) < 0)
+		return -1;
+	int ret = -1;
+	struct ct_spec *ps = NULL;
+	struct exec_fds f = {
+	    .console = -1, .pidfile = -1, .errp = {-1, -1}, .gop = {-1, -1}, .pidp = {-1, -1}};
+	pid_t pid = -1;
+	enum ct_status s = ct_state_status(g->root, &st);
+	if (s != CT_RUNNING) {
+		mc_errorf(err, 0, "container \"%s\" is %s: cannot exec", o.id, ct_status_name(s));
 		goto out;
 	}
-	if (pidfile_fd >= 0) {
+	if ((o.process ? load_process(o.process, &ps, err)
+		       : process_from_opts(&o, st.bundle, &ps, err)) < 0 ||
+	    container_seccomp(st.bundle, ps, err) < 0 || open_host_side(&o, &st, ps, &f, err) < 0)
+		goto out;
+	pid = spawn_in_container(&o, &st, ps, &f, err);
+	if (pid < 0)
+		goto out;
+	if (release(pid, &f, err) < 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		goto out;
+	}
+	if (f.pidfile >= 0) {
 		char b[24];
 		int l = snprintf(b, sizeof(b), "%d", pid);
-		if (mc_write_all(pidfile_fd, b, l) < 0) {
-			mc_errorf(err, errno, "pid file `%s`", pid_file);
-			close(pidfile_fd);
+		if (mc_write_all(f.pidfile, b, l) < 0) {
+			mc_errorf(err, errno, "pid file `%s`", o.pid_file);
 			goto out;
 		}
-		close(pidfile_fd);
 	}
-	if (detach) {
+	close_fds(&f);
+	if (o.detach) {
 		ret = 0;
 		goto out;
 	}
@@ -394,8 +445,8 @@ int ct_verb_exec(struct ct_global *g, int argc, char **argv, mc_err *err)
 		;
 	ret = ct_exit_code(status);
 out:
-	ct_spec_free(cspec);
-	ct_spec_free(pspec);
+	close_fds(&f);
+	ct_spec_free(ps);
 	ct_state_free(&st);
 	return ret;
 }

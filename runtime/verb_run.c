@@ -19,6 +19,7 @@
 #include "container.h"
 #include <json-c/json.h>
 #include "network.h"
+#include "security.h"
 #include "sync.h"
 #include "terminal.h"
 #include "util.h"
@@ -75,6 +76,19 @@ static int run_foreground(struct ct_spec *spec, struct ct_create_opts *o, bool t
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		sigaction(sigs[i], &sa, NULL);
 	ct_sync_send(sync_fd, CT_SYNC_CONTINUE, 0, NULL);
+	/* the socket closes at execve; a failure before it (a startContainer hook, execve
+	 * itself) comes back as an error */
+	struct ct_sync_msg m;
+	mc_err e2 = NULL;
+	bool late_error = false;
+	if (ct_sync_recv(sync_fd, &m, &e2) == 0 && m.type == CT_SYNC_ERROR) {
+		mc_errorf(err, 0, "%s", m.text);
+		late_error = true;
+	}
+	mc_error_free(&e2);
+	close(sync_fd);
+	if (!late_error)
+		ct_container_poststart(spec, &st);
 	if (master >= 0) {
 		int pidfd = syscall(SYS_pidfd_open, st.pid, 0);
 		ct_terminal_proxy(master, pidfd);
@@ -85,16 +99,6 @@ static int run_foreground(struct ct_spec *spec, struct ct_create_opts *o, bool t
 	int status = 0;
 	while (waitpid(st.pid, &status, 0) < 0 && errno == EINTR)
 		;
-	/* a failure between CONTINUE and execve (seccomp, capabilities...) comes back here */
-	struct ct_sync_msg m;
-	mc_err e2 = NULL;
-	bool late_error = false;
-	if (ct_sync_recv(sync_fd, &m, &e2) == 0 && m.type == CT_SYNC_ERROR) {
-		mc_errorf(err, 0, "%s", m.text);
-		late_error = true;
-	}
-	mc_error_free(&e2);
-	close(sync_fd);
 	fwd_pid = 0;
 	st.pid = 0; /* reaped */
 	if (ct_container_destroy(o->root, &st, late_error ? &e2 : err) < 0 && !late_error) {
@@ -236,6 +240,13 @@ static int run_short(struct ct_global *g, int argc, char **argv, mc_err *err)
 		ct_spec_free(spec);
 		return -1;
 	}
+	/* the short form is minict's convenience mode: it gets the built-in seccomp profile
+	 * (an OCI bundle gets only what its config asks for) */
+	if (ct_seccomp_default(&spec->process, &spec->seccomp, err) < 0) {
+		ct_spec_free(spec);
+		return mc_wrap(err, "run: default seccomp profile");
+	}
+	spec->has_seccomp = true;
 	struct ct_create_opts o = {
 	    .root = g->root, .id = id, .foreground = true, .console_sock_fd = -1};
 	r = run_foreground(spec, &o, tty, err);
