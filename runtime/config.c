@@ -569,6 +569,22 @@ int ct_spec_resolve_root(struct ct_spec *spec, const char *bundle, mc_err *err)
 	return 0;
 }
 
+/* "Path values for bind mounts are either absolute or relative to the bundle" (config.md). */
+static int resolve_bind_sources(struct ct_spec *spec, const char *bundle, mc_err *err)
+{
+	for (size_t i = 0; i < spec->nmounts; i++) {
+		struct ct_mount *m = &spec->mounts[i];
+		char *abs = NULL;
+		if (!m->bind || !m->source || m->source[0] == '/')
+			continue;
+		if (asprintf(&abs, "%s/%s", bundle, m->source) < 0)
+			return mc_errorf(err, ENOMEM, "mounts[%zu].source", i);
+		free(m->source);
+		m->source = abs;
+	}
+	return 0;
+}
+
 int ct_spec_load(const char *bundle, struct ct_spec **out, mc_err *err)
 {
 	_cleanup_free_ char *path = NULL, *buf = NULL;
@@ -584,7 +600,8 @@ int ct_spec_load(const char *bundle, struct ct_spec **out, mc_err *err)
 		*out = NULL;
 		return mc_errorf(err, 0, "%s: process: missing", path);
 	}
-	if (ct_spec_resolve_root(*out, bundle, err) < 0) {
+	if (ct_spec_resolve_root(*out, bundle, err) < 0 ||
+	    resolve_bind_sources(*out, bundle, err) < 0) {
 		ct_spec_free(*out);
 		*out = NULL;
 		return mc_wrap(err, "%s", path);
