@@ -13,6 +13,9 @@
  *   stat PATH...      "stat PATH TYPE MAJ:MIN MODE UID GID" or "stat PATH ERRNO"
  *   read PATH         "read PATH ok BYTES" (at most 1 MiB is read) or "read PATH ERRNO"
  *   cat PATH          the file's content, raw
+ *   file PATH...      "file PATH LINE" for each line of each file (cgroup knobs: several
+ *                     lines like memory.oom_control), "file PATH ERRNO" if it can't be read;
+ *                     takes every following argument that starts with '/'
  *   write PATH        opens PATH for writing and writes one line: "write PATH ok" or ERRNO
  *   mkdir PATH        "mkdir PATH ok" or ERRNO (through the libc wrapper: mkdirat on x86_64)
  *   syscall NAME      tries one syscall, "syscall NAME ok" or "syscall NAME ERRNO":
@@ -283,6 +286,24 @@ static void cmd_cat(const char *path)
 	close(fd);
 }
 
+static void cmd_file(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char line[4096];
+	if (!f) {
+		printf("file %s %s\n", path, ename(errno));
+		return;
+	}
+	errno = 0;
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		printf("file %s %s\n", path, line);
+	}
+	if (ferror(f))
+		printf("file %s %s\n", path, ename(errno));
+	fclose(f);
+}
+
 static void cmd_write(const char *path)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
@@ -397,8 +418,8 @@ int main(int argc, char **argv)
 	if (argc < 2) {
 		fprintf(stderr,
 			"usage: ct_probe status|env|rlimits|ns|mounts|stat PATH...|read PATH|"
-			"cat PATH|write PATH|mkdir PATH|syscall NAME|sysctl KEY|cgroup|fds|"
-			"exit N ...\n");
+			"cat PATH|file PATH...|write PATH|mkdir PATH|syscall NAME|"
+			"sysctl KEY|cgroup|fds|exit N ...\n");
 		return 2;
 	}
 	for (int i = 1; i < argc; i++) {
@@ -417,6 +438,10 @@ int main(int argc, char **argv)
 			need(i + 1, argc, c);
 			while (i + 1 < argc && argv[i + 1][0] == '/')
 				cmd_stat(argv[++i]);
+		} else if (strcmp(c, "file") == 0) {
+			need(i + 1, argc, c);
+			while (i + 1 < argc && argv[i + 1][0] == '/')
+				cmd_file(argv[++i]);
 		} else if (strcmp(c, "read") == 0)
 			cmd_read(argv[i = need(i + 1, argc, c)]);
 		else if (strcmp(c, "cat") == 0)

@@ -13,6 +13,9 @@
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <stdio.h>
 
 #include "runtime/cli.h"
 #include <json-c/json.h>
@@ -192,6 +195,234 @@ static void test_resources(void **state)
 	ct_spec_free(s);
 }
 
+/* The default spec with key_path set to the JSON text v (NULL: removed). */
+static char *default_with_json(const char *key_path, const char *v)
+{
+	json_object *o = NULL;
+	if (v) {
+		o = json_tokener_parse(v);
+		if (!o)
+			fail_msg("bad JSON in the test: %s", v);
+	}
+	return default_with(key_path, o);
+}
+
+static struct ct_spec *parse_with(const char *key_path, const char *v)
+{
+	char *j = default_with_json(key_path, v);
+	struct ct_spec *s = parse_ok(j);
+	free(j);
+	return s;
+}
+
+static void error_with(const char *key_path, const char *v, const char *want)
+{
+	char *j = default_with_json(key_path, v);
+	expect_error(j, want);
+	free(j);
+}
+
+/* Docker writes 0 for "not set": cpu shares/quota/period, blockIO weight and the memory
+ * limits are accepted and set nothing. */
+static void test_resources_zeros(void **state)
+{
+	(void)state;
+	struct ct_spec *s = parse_with(
+	    "linux.resources",
+	    "{\"cpu\": {\"shares\": 0, \"quota\": 0, \"period\": 0}, \"blockIO\": {\"weight\": 0},"
+	    " \"memory\": {\"limit\": 0, \"reservation\": 0, \"swap\": 0, \"kernel\": 0,"
+	    " \"kernelTCP\": 0}}");
+	assert_true(s->has_resources);
+	assert_false(s->res.has_cpu_shares);
+	assert_false(s->res.has_cpu_quota);
+	assert_false(s->res.has_cpu_period);
+	assert_false(s->res.has_blkio_weight);
+	assert_false(s->res.has_mem_limit);
+	assert_false(s->res.has_mem_reservation);
+	assert_false(s->res.has_mem_swap);
+	assert_false(s->res.has_mem_kernel);
+	assert_false(s->res.has_mem_kernel_tcp);
+	assert_false(s->res.has_mem_swappiness);
+	assert_false(s->res.disable_oom_killer);
+	ct_spec_free(s);
+	/* non-zero values are kept */
+	s = parse_with("linux.resources",
+		       "{\"cpu\": {\"shares\": 2, \"period\": 1000}, \"blockIO\": {\"weight\": 10},"
+		       " \"memory\": {\"reservation\": 4096, \"swappiness\": 0,"
+		       " \"disableOOMKiller\": true, \"kernel\": 8192, \"kernelTCP\": -1}}");
+	assert_true(s->res.has_cpu_shares);
+	assert_int_equal(s->res.cpu_shares, 2);
+	assert_true(s->res.has_cpu_period);
+	assert_int_equal(s->res.cpu_period, 1000);
+	assert_true(s->res.has_blkio_weight);
+	assert_int_equal(s->res.blkio_weight, 10);
+	assert_true(s->res.has_mem_reservation);
+	assert_int_equal(s->res.mem_reservation, 4096);
+	assert_true(s->res.has_mem_swappiness); /* 0 is a value for swappiness, not "unset" */
+	assert_int_equal(s->res.mem_swappiness, 0);
+	assert_true(s->res.disable_oom_killer);
+	assert_true(s->res.has_mem_kernel);
+	assert_int_equal(s->res.mem_kernel, 8192);
+	assert_true(s->res.has_mem_kernel_tcp);
+	assert_int_equal(s->res.mem_kernel_tcp, -1);
+	ct_spec_free(s);
+}
+
+static void test_resources_ranges(void **state)
+{
+	(void)state;
+	error_with("linux.resources.cpu", "{\"shares\": 1}", "linux.resources.cpu.shares");
+	error_with("linux.resources.cpu", "{\"shares\": 262145}", "linux.resources.cpu.shares");
+	error_with("linux.resources.cpu", "{\"period\": 999}", "linux.resources.cpu.period");
+	error_with("linux.resources.cpu", "{\"period\": 1000001}", "linux.resources.cpu.period");
+	error_with("linux.resources.blockIO", "{\"weight\": 9}", "linux.resources.blockIO.weight");
+	error_with("linux.resources.memory", "{\"swappiness\": 101}",
+		   "linux.resources.memory.swappiness");
+	/* -1 (as Docker may send it): not set */
+	struct ct_spec *s = parse_with("linux.resources.memory", "{\"swappiness\": -1}");
+	assert_false(s->res.has_mem_swappiness);
+	ct_spec_free(s);
+	s = parse_with("linux.resources.memory", "{\"swappiness\": 100}");
+	assert_true(s->res.has_mem_swappiness);
+	assert_int_equal(s->res.mem_swappiness, 100);
+	ct_spec_free(s);
+}
+
+static void test_hugepages_network(void **state)
+{
+	(void)state;
+	struct ct_spec *s = parse_with("linux.resources.hugepageLimits",
+				       "[{\"pageSize\": \"2MB\", \"limit\": 4194304},"
+				       " {\"pageSize\": \"1GB\", \"limit\": 0}]");
+	assert_int_equal(s->res.nhugepages, 2);
+	assert_string_equal(s->res.hugepages[0].page_size, "2MB");
+	assert_int_equal(s->res.hugepages[0].limit, 4194304);
+	assert_string_equal(s->res.hugepages[1].page_size, "1GB");
+	ct_spec_free(s);
+	/* the page size becomes part of a file name (hugetlb.2MB.max) */
+	static const char *const bad_sizes[] = {"2M", "../x", "MB", "2mb", "2MB/../x", "2 MB", ""};
+	for (size_t i = 0; i < sizeof(bad_sizes) / sizeof(bad_sizes[0]); i++) {
+		char v[128];
+		snprintf(v, sizeof(v), "[{\"pageSize\": \"%s\", \"limit\": 1}]", bad_sizes[i]);
+		error_with("linux.resources.hugepageLimits", v,
+			   "linux.resources.hugepageLimits[0]");
+	}
+	error_with("linux.resources.hugepageLimits", "[{\"pageSize\": \"2MB\"}]",
+		   "linux.resources.hugepageLimits[0]");
+
+	s = parse_with("linux.resources.network",
+		       "{\"classID\": 1048577, \"priorities\": [{\"name\": \"eth0\", "
+		       "\"priority\": 5}, {\"name\": \"lo\", \"priority\": 0}]}");
+	assert_true(s->res.has_net_class_id);
+	assert_int_equal(s->res.net_class_id, 1048577);
+	assert_int_equal(s->res.nnet_prios, 2);
+	assert_string_equal(s->res.net_prios[0].iface, "eth0");
+	assert_int_equal(s->res.net_prios[0].prio, 5);
+	ct_spec_free(s);
+	/* the name is written into net_prio.ifpriomap as "NAME PRIO" */
+	static const char *const bad_names[] = {"eth/0", "eth 0", "eth0\\n1", "",
+						"averyveryverylongname"};
+	for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+		char v[160];
+		snprintf(v, sizeof(v), "{\"priorities\": [{\"name\": \"%s\", \"priority\": 1}]}",
+			 bad_names[i]);
+		error_with("linux.resources.network", v, "linux.resources.network.priorities[0]");
+	}
+	error_with("linux.resources.network", "{\"classID\": -1}",
+		   "linux.resources.network.classID");
+}
+
+/* Fields minict knows but cannot honour are refused, naming the field, unless empty; unknown
+ * fields are ignored (config.md). */
+static void test_unsupported_fields(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *key, *set, *empty, *want;
+	} f[] = {
+	    {"linux.mountLabel", "\"system_u:object_r:container_file_t:s0\"", "\"\"",
+	     "linux.mountLabel"},
+	    {"linux.intelRdt", "{\"closID\": \"guaranteed_group\"}", "{}", "linux.intelRdt"},
+	    {"linux.personality", "{\"domain\": \"LINUX32\"}", "{}", "linux.personality"},
+	    {"process.selinuxLabel", "\"system_u:system_r:svirt_lxc_net_t:s0:c124,c675\"", "\"\"",
+	     "process.selinuxLabel"},
+	    {"linux.resources.rdma", "{\"mlx5_1\": {\"hcaHandles\": 3}}", "{}",
+	     "linux.resources.rdma"},
+	    {"linux.resources.rdma", "{\"mlx5_1\": {\"hcaHandles\": 3}}", "[]",
+	     "linux.resources.rdma"},
+	    {"linux.resources.cpu.realtimeRuntime", "950000", "0",
+	     "linux.resources.cpu.realtimeRuntime"},
+	    {"linux.resources.cpu.realtimePeriod", "1000000", "0",
+	     "linux.resources.cpu.realtimePeriod"},
+	};
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		error_with(f[i].key, f[i].set, f[i].want);
+		struct ct_spec *s = parse_with(f[i].key, f[i].empty);
+		ct_spec_free(s);
+	}
+	/* unknown fields anywhere: ignored */
+	static const char *const unknown[] = {"fooBar",
+					      "process.fooBar",
+					      "linux.fooBar",
+					      "linux.resources.fooBar",
+					      "linux.resources.memory.fooBar",
+					      "root.fooBar"};
+	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
+		struct ct_spec *s = parse_with(unknown[i], "{\"x\": [1, \"y\"]}");
+		ct_spec_free(s);
+	}
+}
+
+/* root.path relative to the bundle: "." (the bundle itself) is fine, "../x" leaves it */
+static void test_root_path(void **state)
+{
+	(void)state;
+	char tmp[] = "/tmp/minict-unit-root.XXXXXX";
+	assert_non_null(mkdtemp(tmp));
+	char bundle[128], sib[128], rootfs[160];
+	snprintf(bundle, sizeof(bundle), "%s/bundle", tmp);
+	snprintf(sib, sizeof(sib), "%s/x", tmp);
+	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", bundle);
+	assert_int_equal(mkdir(bundle, 0755), 0);
+	assert_int_equal(mkdir(sib, 0755), 0);
+	assert_int_equal(mkdir(rootfs, 0755), 0);
+	mc_err err = NULL;
+
+	struct ct_spec *s = parse_with("root.path", "\".\"");
+	assert_int_equal(ct_spec_resolve_root(s, bundle, &err), 0);
+	char *real = realpath(bundle, NULL);
+	assert_string_equal(s->root_path, real);
+	ct_spec_free(s);
+
+	s = parse_with("root.path", "\"./rootfs/\"");
+	assert_int_equal(ct_spec_resolve_root(s, bundle, &err), 0);
+	char *realfs = realpath(rootfs, NULL);
+	assert_string_equal(s->root_path, realfs);
+	ct_spec_free(s);
+
+	static const char *const outside[] = {"\"../x\"", "\"rootfs/../../x\"", "\"./../x\""};
+	for (size_t i = 0; i < sizeof(outside) / sizeof(outside[0]); i++) {
+		s = parse_with("root.path", outside[i]);
+		assert_int_equal(ct_spec_resolve_root(s, bundle, &err), -1);
+		if (!strstr(mc_error_text(err), "root.path"))
+			fail_msg("error \"%s\" lacks root.path", mc_error_text(err));
+		mc_error_free(&err);
+		ct_spec_free(s);
+	}
+	/* relative without a bundle: refused */
+	s = parse_with("root.path", "\".\"");
+	assert_int_equal(ct_spec_resolve_root(s, NULL, &err), -1);
+	mc_error_free(&err);
+	ct_spec_free(s);
+
+	free(real);
+	free(realfs);
+	rmdir(rootfs);
+	rmdir(sib);
+	rmdir(bundle);
+	rmdir(tmp);
+}
+
 static void test_mount_options(void **state)
 {
 	(void)state;
@@ -319,9 +550,12 @@ static void test_cli_helpers(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_default_spec),    cmocka_unit_test(test_field_errors),
-	    cmocka_unit_test(test_resources),	    cmocka_unit_test(test_mount_options),
-	    cmocka_unit_test(test_default_seccomp), cmocka_unit_test(test_cli_helpers),
+	    cmocka_unit_test(test_default_spec),      cmocka_unit_test(test_field_errors),
+	    cmocka_unit_test(test_resources),	      cmocka_unit_test(test_mount_options),
+	    cmocka_unit_test(test_default_seccomp),   cmocka_unit_test(test_cli_helpers),
+	    cmocka_unit_test(test_resources_zeros),   cmocka_unit_test(test_resources_ranges),
+	    cmocka_unit_test(test_hugepages_network), cmocka_unit_test(test_unsupported_fields),
+	    cmocka_unit_test(test_root_path),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
