@@ -2,6 +2,7 @@
 #ifndef MINI_CLEANUP_H
 #define MINI_CLEANUP_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,10 +25,16 @@ static inline void mc_fclosep(FILE **f)
 	if (*f)
 		fclose(*f);
 }
+static inline void mc_closedirp(DIR **d)
+{
+	if (*d)
+		closedir(*d);
+}
 
-#define _cleanup_free_	 __attribute__((cleanup(mc_freep)))
-#define _cleanup_close_	 __attribute__((cleanup(mc_closep)))
-#define _cleanup_fclose_ __attribute__((cleanup(mc_fclosep)))
+#define _cleanup_free_	   __attribute__((cleanup(mc_freep)))
+#define _cleanup_closedir_ __attribute__((cleanup(mc_closedirp)))
+#define _cleanup_close_	   __attribute__((cleanup(mc_closep)))
+#define _cleanup_fclose_   __attribute__((cleanup(mc_fclosep)))
 
 /* Hand ownership out of a cleanup variable. */
 static inline int mc_steal_fd(int *fd)

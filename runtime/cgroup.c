@@ -255,6 +255,9 @@ static int enable_v2_controller(const char *v2, const char *rel, const char *nam
 	return 0;
 }
 
+static int make_extra_dirs(struct ct_cgroup *cg, const char *cgroups_path, const char *id,
+			   mc_err *err);
+
 int ct_cg_create(struct ct_cgroup *cg, const char *cgroups_path, const char *id,
 		 const struct ct_resources *res, mc_err *err)
 {
@@ -306,6 +309,77 @@ int ct_cg_create(struct ct_cgroup *cg, const char *cgroups_path, const char *id,
 			return create_failed(cg, err);
 		cg->ops[c] = &ct_cg_v1_ops;
 	}
+	if (cg->layout != CT_CG_V2 && make_extra_dirs(cg, cgroups_path, id, err) < 0)
+		return create_failed(cg, err);
+	return 0;
+}
+
+static bool hierarchy_in_use(const struct ct_cgroup *cg, const char *dir)
+{
+	size_t n = strlen(dir);
+	for (int c = 0; c < CT_CG_NCTRL; c++)
+		if (cg->path[c] && cg->ops[c] == &ct_cg_v1_ops && !strncmp(cg->path[c], dir, n) &&
+		    cg->path[c][n] == '/')
+			return true;
+	return false;
+}
+
+/* Our own cgroup in a v1 hierarchy named like "cpu,cpuacct" or "systemd" (name=systemd). */
+static char *own_cgroup_in(const char *name)
+{
+	_cleanup_free_ char *copy = strdup(name), *named = NULL;
+	char *save = NULL, *first = copy ? strtok_r(copy, ",", &save) : NULL;
+	if (!first || asprintf(&named, "name=%s", first) < 0)
+		return NULL;
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/cgroup", "re");
+	char line[4096];
+	while (f && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		if (!c2)
+			continue;
+		*c2 = 0;
+		char *s2 = NULL;
+		for (char *t = strtok_r(c1 + 1, ",", &s2); t; t = strtok_r(NULL, ",", &s2))
+			if (!strcmp(t, first) || !strcmp(t, named))
+				return strdup(c2 + 1);
+	}
+	return NULL;
+}
+
+/* The v1 hierarchies no controller of ours is served from: a directory for the container in
+ * each (no limits written there), so it sits in every hierarchy as under runc. */
+static int make_extra_dirs(struct ct_cgroup *cg, const char *cgroups_path, const char *id,
+			   mc_err *err)
+{
+	_cleanup_closedir_ DIR *d = opendir(CG_ROOT);
+	struct dirent *e;
+	while (d && (e = readdir(d)) != NULL) {
+		if (e->d_type != DT_DIR || e->d_name[0] == '.' || !strcmp(e->d_name, "unified"))
+			continue;
+		_cleanup_free_ char *base = NULL, *own = NULL, *rel = NULL;
+		if (asprintf(&base, CG_ROOT "/%s", e->d_name) < 0)
+			return mc_errorf(err, ENOMEM, "cgroup");
+		if (!is_fs(base, CGROUP_SUPER_MAGIC) || hierarchy_in_use(cg, base))
+			continue;
+		if (cg->nextra == MC_ARRAY_SIZE(cg->extra))
+			break;
+		own = own_cgroup_in(e->d_name);
+		if (!own)
+			continue; /* not a hierarchy we are in */
+		rel = relative_path(cgroups_path, id, own);
+		if (!rel)
+			return mc_errorf(err, ENOMEM, "cgroup");
+		enum ct_cg_ctrl ctrl = CT_CG_NCTRL;
+		for (int c = 0; c < CT_CG_NCTRL; c++)
+			if (!strcmp(v1_dirs[c], e->d_name))
+				ctrl = c;
+		struct ct_cg_extra *x = &cg->extra[cg->nextra];
+		if (make_dirs(cg, base, rel, &ct_cg_v1_ops, ctrl, &x->path, err) < 0)
+			return -1;
+		x->name = strdup(e->d_name);
+		cg->nextra++;
+	}
 	return 0;
 }
 
@@ -340,10 +414,12 @@ int ct_cg_enter(struct ct_cgroup *cg, pid_t pid, mc_err *err)
 {
 	char buf[24];
 	int n = snprintf(buf, sizeof(buf), "%d", pid);
-	const char *done[CT_CG_NCTRL + 1] = {0};
+	const char *done[CT_CG_NCTRL + 1 + 16] = {0};
 	size_t ndone = 0;
-	for (int c = -1; c < CT_CG_NCTRL; c++) {
-		const char *dir = c < 0 ? cg->unified : cg->path[c];
+	for (int c = -1; c < CT_CG_NCTRL + (int)cg->nextra; c++) {
+		const char *dir = c < 0		    ? cg->unified
+				  : c < CT_CG_NCTRL ? cg->path[c]
+						    : cg->extra[c - CT_CG_NCTRL].path;
 		if (!dir)
 			continue;
 		bool dup = false;
@@ -514,6 +590,10 @@ void ct_cg_free(struct ct_cgroup *cg)
 	for (int c = 0; c < CT_CG_NCTRL; c++)
 		free(cg->path[c]);
 	free(cg->unified);
+	for (size_t i = 0; i < cg->nextra; i++) {
+		free(cg->extra[i].name);
+		free(cg->extra[i].path);
+	}
 	for (size_t i = 0; i < cg->ncreated; i++)
 		free(cg->created[i]);
 	free(cg->created);
@@ -533,6 +613,11 @@ json_object *ct_cg_to_json(const struct ct_cgroup *cg)
 		snprintf(buf, sizeof(buf), "%s:%s", cg->ops[c]->name, cg->path[c]);
 		json_object_object_add(o, ctrl_names[c], json_object_new_string(buf));
 	}
+	json_object *x = json_object_new_object();
+	for (size_t i = 0; i < cg->nextra; i++)
+		json_object_object_add(x, cg->extra[i].name,
+				       json_object_new_string(cg->extra[i].path));
+	json_object_object_add(o, "extra", x);
 	json_object *a = json_object_new_array();
 	for (size_t i = 0; i < cg->ncreated; i++)
 		json_object_array_add(a, json_object_new_string(cg->created[i]));
@@ -564,6 +649,17 @@ int ct_cg_from_json(json_object *o, struct ct_cgroup *cg, mc_err *err)
 		else
 			return mc_errorf(err, 0, "state: bad cgroup entry for %s", ctrl_names[c]);
 		cg->path[c] = strdup(s + 3);
+	}
+	if (json_object_object_get_ex(o, "extra", &v) && json_object_is_type(v, json_type_object)) {
+		json_object_object_foreach(v, name, pv)
+		{
+			const char *p = json_object_get_string(pv);
+			if (cg->nextra == MC_ARRAY_SIZE(cg->extra) || !p || !under_cgroupfs(p) ||
+			    strchr(name, '/'))
+				return mc_errorf(err, 0, "state: bad extra cgroup entry %s", name);
+			cg->extra[cg->nextra].name = strdup(name);
+			cg->extra[cg->nextra++].path = strdup(p);
+		}
 	}
 	if (json_object_object_get_ex(o, "created", &v) &&
 	    json_object_is_type(v, json_type_array)) {

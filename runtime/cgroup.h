@@ -53,7 +53,14 @@ struct ct_cgroup {
 	char *path[CT_CG_NCTRL]; /* container dir serving each controller, or NULL */
 	const struct ct_cg_ops *ops[CT_CG_NCTRL]; /* its backend */
 	char *unified;				  /* container dir in cgroup2 (freeze/kill/procs) */
-	char **created;				  /* directories minict made, in creation order */
+	/* Every other v1 hierarchy of the host (name=systemd, and controllers no limit asked
+	 * for: cpuset, blkio...): the container gets a directory there too, as under runc, so
+	 * its /sys/fs/cgroup looks the same. "name" is the hierarchy's directory name. */
+	struct ct_cg_extra {
+		char *name, *path;
+	} extra[16];
+	size_t nextra;
+	char **created; /* directories minict made, in creation order */
 	size_t ncreated;
 };
 

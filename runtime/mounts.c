@@ -171,13 +171,24 @@ static int mount_cgroup(const struct ct_mount *m, int rootfd, int tfd, const str
 	}
 	if (mount("tmpfs", p, "tmpfs", fl, "mode=755") < 0)
 		return mc_errorf(err, errno, "mount tmpfs on `%s`", m->destination);
-	for (int c = -1; c < CT_CG_NCTRL; c++) {
-		const char *src = c < 0 ? cg->unified : cg->path[c];
-		if (!src || (c >= 0 && cg->ops[c] != &ct_cg_v1_ops))
+	/* the v1 hierarchies, each the container's own directory, as runc lays them out; the
+	 * hybrid host's cgroup2 only when it serves a controller of the container (hugetlb
+	 * here): minict's freeze and kill go through it from outside */
+	bool v2_serves = false;
+	for (int c = 0; c < CT_CG_NCTRL; c++)
+		v2_serves |= c != CT_CG_FREEZER && cg->path[c] && cg->ops[c] == &ct_cg_v2_ops;
+	for (int c = v2_serves ? -1 : 0; c < CT_CG_NCTRL + (int)cg->nextra; c++) {
+		bool extra = c >= CT_CG_NCTRL;
+		const char *src = c < 0	  ? cg->unified
+				  : extra ? cg->extra[c - CT_CG_NCTRL].path
+					  : cg->path[c];
+		if (!src || (c >= 0 && !extra && cg->ops[c] != &ct_cg_v1_ops))
 			continue;
 		char dest[4200];
 		snprintf(dest, sizeof(dest), "%s/%s", m->destination,
-			 c < 0 ? "unified" : ct_cg_v1_dir(c));
+			 c < 0	 ? "unified"
+			 : extra ? cg->extra[c - CT_CG_NCTRL].name
+				 : ct_cg_v1_dir(c));
 		_cleanup_close_ int dfd = ct_open_in_root(rootfd, dest, true, false, err);
 		if (dfd < 0)
 			return -1;

@@ -240,7 +240,7 @@ static int container_seccomp(const char *bundle, struct ct_spec *ps, mc_err *err
 
 /* The descriptors exec needs, so every path out closes them. */
 struct exec_fds {
-	int procs[CT_CG_NCTRL + 1];
+	int procs[CT_CG_NCTRL + 1 + 16];
 	size_t nprocs;
 	int console, pidfile;
 	int errp[2], gop[2], pidp[2];
@@ -264,8 +264,11 @@ static void close_fds(struct exec_fds *f)
 static int open_host_side(const struct exec_opts *o, const struct ct_state *st,
 			  const struct ct_spec *ps, struct exec_fds *f, mc_err *err)
 {
-	for (int k = -1; st->has_cg && k < CT_CG_NCTRL; k++) {
-		const char *dir = k < 0 ? st->cg.unified : st->cg.path[k];
+	const struct ct_cgroup *cg = &st->cg;
+	for (int k = -1; st->has_cg && k < CT_CG_NCTRL + (int)cg->nextra; k++) {
+		const char *dir = k < 0		    ? cg->unified
+				  : k < CT_CG_NCTRL ? cg->path[k]
+						    : cg->extra[k - CT_CG_NCTRL].path;
 		if (!dir)
 			continue;
 		_cleanup_free_ char *p = NULL;
