@@ -88,6 +88,7 @@ endif
 
 deps:
 	@scripts/deps.sh
+	@scripts/criu.sh ensure --if-reachable >/dev/null
 
 images: deps all
 	@scripts/images.sh build

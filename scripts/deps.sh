@@ -13,6 +13,10 @@ pkgs=(
 	runc podman crun time
 	# real OCI clients driving minict (tests/host/runtime_docker.sh, runtime_containerd.sh)
 	docker.io containerd
+	# building CRIU 4.x from source into the cache (scripts/criu.sh, docs/checkpoint.md)
+	libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev protobuf-compiler libnl-3-dev
+	libnet1-dev libcap-dev libbsd-dev libgnutls28-dev libaio-dev libnftables-dev uuid-dev
+	pkg-config python3-protobuf xz-utils
 )
 
 missing=()
