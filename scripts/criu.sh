@@ -5,7 +5,8 @@
 #       it is >= 4.0 and `criu check` passes, else the pinned upstream release built from the
 #       orig tarball in Debian's source archive (trixie), its SHA256 checked against the value
 #       pinned here. Never installs anything into /usr. A second call is instant.
-#       --if-reachable: when Debian's archive can't be reached, warn and exit 0 (make deps)
+#       --if-reachable: when Debian's archive can't be reached, or not as root, warn and exit 0
+#       (make deps)
 #   criu.sh path
 #       print the path of a working criu (>= 4.0, `criu check` passes): $MINICT_CRIU when set,
 #       else the newest one in the cache; else exit 1 with one line saying why.
@@ -153,6 +154,15 @@ build() {
 ensure() {
 	local sys sysver
 	[ "${1:-}" = --if-reachable ] && soft=1
+	if [ "$(id -u)" -ne 0 ]; then # what root set up, else nothing
+		if [ -n "$(criu_version "$dir/$CRIU_VERSION/criu" 2>/dev/null)" ]; then
+			echo "$dir/$CRIU_VERSION/criu"
+			return
+		fi
+		[ $soft = 1 ] || die "setting up CRIU needs root (criu check does)"
+		echo "criu: not root: no CRIU >= $CRIU_MIN set up (run make deps as root)" >&2
+		return 0
+	fi
 	mkdir -p "$dir"
 	exec 9>"$dir/.lock"
 	flock -w 900 9 || die "another criu.sh holds $dir/.lock"
