@@ -23,7 +23,9 @@ grep -q 'LOOPBACK,UP' <<<"$out" || die "lo not up"
 ip -o link show $BR >/dev/null || die "bridge not created"
 ip -o -4 addr show $BR | grep -q $N.1/24 || die "bridge has no gateway address"
 # container -> host over the bridge
-busybox nc -l -p $PORT >"$T/got" &
+# a listener whose stdin is at EOF shuts its side down at once, and busybox nc's client then
+# quits before it sent anything: keep the listeners' stdin open
+sleep 10 | busybox nc -l -p $PORT >"$T/got" &
 ncpid=$!
 sleep 0.3
 "$MINICT" --root "$S" run --rootfs "$T/rootfs" --id ${P}net0 --net bridge=$BR,ip=$N.2/24 -- \
@@ -36,7 +38,7 @@ ip link show "$(veth_name ${P}net0)" >/dev/null 2>&1 && die "veth left after exi
 mkdir -p "$T/b"
 ln -s "$T/rootfs" "$T/b/rootfs"
 "$MINICT" --root "$S" run --rootfs "$T/rootfs" --id ${P}net1 --net bridge=$BR,ip=$N.3/24 -- \
-	sh -c 'nc -l -p 7777 > /tmp/got; cat /tmp/got; sleep 30' >"$T/got1" &
+	sh -c 'sleep 10 | nc -l -p 7777 > /tmp/got; cat /tmp/got; sleep 30' >"$T/got1" &
 runpid=$!
 for _ in $(seq 50); do "$MINICT" --root "$S" state ${P}net1 2>/dev/null | grep -q running && break; sleep 0.1; done
 ip -o link show master $BR | grep -q "$(veth_name ${P}net1)" || die "veth not on the bridge"
