@@ -30,6 +30,8 @@ done
 MINICT_BENCH=$MINICT
 # shellcheck source=SCRIPTDIR/../tests/host/runtime_lib.bash
 source "$ROOT/tests/host/runtime_lib.bash" # mk_rootfs
+# shellcheck source=SCRIPTDIR/../tests/host/dockerd.bash
+source "$ROOT/tests/host/dockerd.bash"
 MINICT=$MINICT_BENCH
 
 T=$(mktemp -d /tmp/docker-bench.XXXXXX)
@@ -100,29 +102,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-cat >"$T/daemon.json" <<EOF
-{"deprecated-key-path": "$T/key.json"}
-EOF
-setpriv --pdeathsig TERM dockerd -H "unix://$SOCK" --data-root "$T/data" --exec-root "$T/exec" \
-	--pidfile "$T/dockerd.pid" --config-file "$T/daemon.json" --storage-driver vfs \
-	--bridge=none --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false \
-	--exec-opt native.cgroupdriver=cgroupfs --cgroup-parent "/$CGP" \
-	--add-runtime "minict=$MINICT" >"$T/dockerd.log" 2>&1 &
-DPID=$!
-for _ in $(seq 120); do
-	dk version >/dev/null 2>&1 && break
-	kill -0 "$DPID" 2>/dev/null || break
-	sleep 0.5
-done
-if ! dk version >/dev/null 2>&1; then
-	tail -n 5 "$T/dockerd.log" >&2
-	echo "docker-run: dockerd did not come up (log above)" >&2
-	exit 1
-fi
-dk info --format '{{json .Runtimes}}' | grep -q '"minict"' || {
-	echo "docker-run: dockerd does not list the minict runtime" >&2
-	exit 1
-}
+dockerd_start || exit 1
 
 mk_rootfs "$T/rootfs"
 tar -C "$T/rootfs" -cf "$T/rootfs.tar" .

@@ -181,19 +181,22 @@ static int process_from_opts(const struct exec_opts *o, const char *bundle, stru
 			return -1;
 		}
 	}
+	if (!ps)
+		return mc_errorf(err, ENOMEM, "exec");
 	*out = ps;
 	struct ct_process *p = &ps->process;
 	size_t nargs = 0, nenv = 0;
-	while (o->cmd[nargs])
+	while (o->cmd && o->cmd[nargs])
 		nargs++;
 	for (char **e = p->env; e && *e; e++)
 		nenv++;
 	ct_strv_free(p->args);
 	p->args = calloc(nargs + 1, sizeof(char *));
 	char **env = realloc(p->env, (nenv + o->nenv + 1) * sizeof(char *));
+	if (env)
+		p->env = env;
 	if (!p->args || !env)
 		return mc_errorf(err, ENOMEM, "exec");
-	p->env = env;
 	for (size_t i = 0; i < nargs; i++)
 		p->args[i] = strdup(o->cmd[i]);
 	for (size_t i = 0; i < o->nenv; i++)
@@ -218,7 +221,7 @@ static int process_from_opts(const struct exec_opts *o, const char *bundle, stru
  * (no bundle) has minict's default profile. */
 static int container_seccomp(const char *bundle, struct ct_spec *ps, mc_err *err)
 {
-	if (ps->has_seccomp)
+	if (!ps || ps->has_seccomp)
 		return 0; /* ps is the container's own config already */
 	if (!bundle) {
 		if (ct_seccomp_default(&ps->process, &ps->seccomp, err) < 0)
@@ -264,6 +267,8 @@ static void close_fds(struct exec_fds *f)
 static int open_host_side(const struct exec_opts *o, const struct ct_state *st,
 			  const struct ct_spec *ps, struct exec_fds *f, mc_err *err)
 {
+	if (!ps)
+		return mc_errorf(err, EINVAL, "exec: no process");
 	const struct ct_cgroup *cg = &st->cg;
 	for (int k = -1; st->has_cg && k < CT_CG_NCTRL + (int)cg->nextra; k++) {
 		const char *dir = k < 0		    ? cg->unified

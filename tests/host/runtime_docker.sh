@@ -10,6 +10,7 @@
 set -uo pipefail
 source "$(dirname "$0")/runtime_lib.bash"
 source "$(dirname "$0")/runtime_clients.bash"
+source "$(dirname "$0")/dockerd.bash"
 command -v dockerd >/dev/null || skip "dockerd is not installed (docker.io)"
 # the client that matches Debian's daemon (a newer one may sit earlier in PATH)
 DOCKER=/usr/bin/docker
@@ -97,24 +98,7 @@ cleanup() {
 }
 trap 'cleanup; trap - EXIT; [ "$FAILS" -gt 0 ] && exit 1' EXIT
 
-echo '{}' >"$T/daemon.json" # not /etc/docker/daemon.json
-# --pdeathsig: if this script is killed before its EXIT trap can run, dockerd still shuts down
-# (stopping its containers and its containerd) instead of living on
-setpriv --pdeathsig TERM dockerd -H "unix://$SOCK" --data-root "$T/data" --exec-root "$T/exec" --pidfile "$T/dockerd.pid" \
-	--config-file "$T/daemon.json" --bridge=none --iptables=false --ip6tables=false \
-	--ip-forward=false --ip-masq=false --exec-opt native.cgroupdriver=cgroupfs \
-	--cgroup-parent "/$CGP" --add-runtime "minict=$MINICT" >"$T/dockerd.log" 2>&1 &
-DPID=$!
-for _ in $(seq 120); do
-	dk version >/dev/null 2>&1 && break
-	kill -0 "$DPID" 2>/dev/null || break
-	sleep 0.5
-done
-if ! dk version >/dev/null 2>&1; then
-	tail -n 5 "$T/dockerd.log"
-	die "dockerd did not come up (log above)"
-fi
-dk info --format '{{json .Runtimes}}' | grep -q '"minict"' || die "dockerd does not list the minict runtime"
+dockerd_start || die "dockerd start"
 
 mk_rootfs_tar "$T/rootfs" "$T/rootfs.tar"
 dk import "$T/rootfs.tar" "$IMG" >/dev/null || die "docker import"
