@@ -8,6 +8,7 @@
 
 struct ct_global {
 	const char *root; /* state root */
+	const char *criu; /* --criu PATH (checkpoint/restore), or NULL */
 	bool debug;
 };
 
@@ -27,6 +28,8 @@ int ct_verb_resume(struct ct_global *g, int argc, char **argv, mc_err *err);
 int ct_verb_events(struct ct_global *g, int argc, char **argv, mc_err *err);
 int ct_verb_features(struct ct_global *g, int argc, char **argv, mc_err *err);
 int ct_verb_spec(struct ct_global *g, int argc, char **argv, mc_err *err);
+int ct_verb_checkpoint(struct ct_global *g, int argc, char **argv, mc_err *err);
+int ct_verb_restore(struct ct_global *g, int argc, char **argv, mc_err *err);
 
 /* Shared helpers. */
 int ct_signal_parse(const char *s, int *sig, mc_err *err);

@@ -83,19 +83,87 @@ static int parse_caps(json_object *o, struct ct_caps *caps, mc_err *err)
 static const char *const process_unsupported[] = {"selinuxLabel", "ioPriority", "scheduler",
 						  "execCPUAffinity", NULL};
 
-int ct_spec_refuse_unsupported(json_object *o, const char *ctx, const char *const *keys,
-			       mc_err *err)
+static int parse_user(json_object *o, struct ct_process *proc, mc_err *err)
 {
-	for (const char *const *k = keys; *k; k++) {
-		json_object *v;
-		if (!json_object_object_get_ex(o, *k, &v) || !v)
-			continue;
-		if ((json_object_is_type(v, json_type_string) && !json_object_get_string_len(v)) ||
-		    (json_object_is_type(v, json_type_array) && !json_object_array_length(v)) ||
-		    (json_object_is_type(v, json_type_object) && !json_object_object_length(v)))
-			continue;
-		return mc_errorf(err, EOPNOTSUPP, "%s.%s: not supported by minict on this host",
-				 ctx, *k);
+	int64_t v;
+	int r;
+	if ((r = ct_j_i64(o, "process.user", "uid", 0, UINT32_MAX - 1, &v, err)) < 0)
+		return -1;
+	if (r)
+		proc->uid = v;
+	if ((r = ct_j_i64(o, "process.user", "gid", 0, UINT32_MAX - 1, &v, err)) < 0)
+		return -1;
+	if (r)
+		proc->gid = v;
+	if ((r = ct_j_i64(o, "process.user", "umask", 0, 0777, &v, err)) < 0)
+		return -1;
+	if (r) {
+		proc->has_umask = true;
+		proc->umask = v;
+	}
+	json_object *a;
+	if ((r = ct_j_arr(o, "process.user", "additionalGids", &a, err)) < 0)
+		return -1;
+	if (r) {
+		size_t n = json_object_array_length(a);
+		if (n > 65536)
+			return mc_errorf(err, 0, "process.user.additionalGids: too many");
+		proc->gids = calloc(n + 1, sizeof(gid_t));
+		if (!proc->gids)
+			return mc_errorf(err, ENOMEM, "process.user.additionalGids");
+		for (size_t i = 0; i < n; i++) {
+			json_object *e = json_object_array_get_idx(a, i);
+			if (!e || !json_object_is_type(e, json_type_int) ||
+			    json_object_get_int64(e) < 0 || json_object_get_int64(e) >= UINT32_MAX)
+				return mc_errorf(err, 0,
+						 "process.user.additionalGids[%zu]: expected "
+						 "a gid",
+						 i);
+			proc->gids[i] = json_object_get_int64(e);
+		}
+		proc->ngids = n;
+	}
+	return 0;
+}
+
+static int parse_rlimits(json_object *a, struct ct_process *proc, mc_err *err)
+{
+	int r;
+	size_t n = json_object_array_length(a);
+	proc->rlimits = calloc(n + 1, sizeof(*proc->rlimits));
+	if (!proc->rlimits)
+		return mc_errorf(err, ENOMEM, "process.rlimits");
+	for (size_t i = 0; i < n; i++) {
+		json_object *e = json_object_array_get_idx(a, i);
+		char ctx[64];
+		snprintf(ctx, sizeof(ctx), "process.rlimits[%zu]", i);
+		if (!e || !json_object_is_type(e, json_type_object))
+			return mc_errorf(err, 0, "%s: expected an object", ctx);
+		struct ct_rlimit *rl = &proc->rlimits[i];
+		proc->nrlimits = i + 1;
+		if ((r = ct_j_str(e, ctx, "type", &rl->type, err)) < 0)
+			return -1;
+		if (!r)
+			return mc_errorf(err, 0, "%s.type: missing", ctx);
+		rl->resource = -1;
+		for (size_t k = 0; k < MC_ARRAY_SIZE(rlimit_names); k++)
+			if (!strcmp(rl->type, rlimit_names[k].name))
+				rl->resource = rlimit_names[k].res;
+		if (rl->resource < 0)
+			return mc_errorf(err, 0, "%s.type: unknown rlimit \"%s\"", ctx, rl->type);
+		json_object *jv;
+		for (int k = 0; k < 2; k++) {
+			const char *key = k ? "hard" : "soft";
+			if (!json_object_object_get_ex(e, key, &jv) ||
+			    !json_object_is_type(jv, json_type_int))
+				return mc_errorf(err, 0, "%s.%s: expected an integer", ctx, key);
+			uint64_t x = json_object_get_uint64(jv);
+			if (json_object_get_int64(jv) < 0)
+				x = RLIM_INFINITY;
+			*(k ? &rl->hard : &rl->soft) = x;
+		}
+		if (rl->soft > rl->hard)
+			return mc_errorf(err, 0, "%s: soft limit above hard limit", ctx);
 	}
 	return 0;
 }
@@ -119,46 +187,8 @@ static int parse_process(json_object *p, struct ct_process *proc, mc_err *err)
 	}
 	if ((r = ct_j_obj(p, "process", "user", &o, err)) < 0)
 		return -1;
-	if (r) {
-		if ((r = ct_j_i64(o, "process.user", "uid", 0, UINT32_MAX - 1, &v, err)) < 0)
-			return -1;
-		if (r)
-			proc->uid = v;
-		if ((r = ct_j_i64(o, "process.user", "gid", 0, UINT32_MAX - 1, &v, err)) < 0)
-			return -1;
-		if (r)
-			proc->gid = v;
-		if ((r = ct_j_i64(o, "process.user", "umask", 0, 0777, &v, err)) < 0)
-			return -1;
-		if (r) {
-			proc->has_umask = true;
-			proc->umask = v;
-		}
-		json_object *a;
-		if ((r = ct_j_arr(o, "process.user", "additionalGids", &a, err)) < 0)
-			return -1;
-		if (r) {
-			size_t n = json_object_array_length(a);
-			if (n > 65536)
-				return mc_errorf(err, 0, "process.user.additionalGids: too many");
-			proc->gids = calloc(n + 1, sizeof(gid_t));
-			if (!proc->gids)
-				return mc_errorf(err, ENOMEM, "process.user.additionalGids");
-			for (size_t i = 0; i < n; i++) {
-				json_object *e = json_object_array_get_idx(a, i);
-				if (!e || !json_object_is_type(e, json_type_int) ||
-				    json_object_get_int64(e) < 0 ||
-				    json_object_get_int64(e) >= UINT32_MAX)
-					return mc_errorf(
-					    err, 0,
-					    "process.user.additionalGids[%zu]: expected "
-					    "a gid",
-					    i);
-				proc->gids[i] = json_object_get_int64(e);
-			}
-			proc->ngids = n;
-		}
-	}
+	if (r && parse_user(o, proc, err) < 0)
+		return -1;
 	size_t nargs = 0;
 	if ((r = ct_j_strv(p, "process", "args", &proc->args, &nargs, err)) < 0)
 		return -1;
@@ -182,46 +212,8 @@ static int parse_process(json_object *p, struct ct_process *proc, mc_err *err)
 	json_object *a;
 	if ((r = ct_j_arr(p, "process", "rlimits", &a, err)) < 0)
 		return -1;
-	if (r) {
-		size_t n = json_object_array_length(a);
-		proc->rlimits = calloc(n + 1, sizeof(*proc->rlimits));
-		if (!proc->rlimits)
-			return mc_errorf(err, ENOMEM, "process.rlimits");
-		for (size_t i = 0; i < n; i++) {
-			json_object *e = json_object_array_get_idx(a, i);
-			char ctx[64];
-			snprintf(ctx, sizeof(ctx), "process.rlimits[%zu]", i);
-			if (!e || !json_object_is_type(e, json_type_object))
-				return mc_errorf(err, 0, "%s: expected an object", ctx);
-			struct ct_rlimit *rl = &proc->rlimits[i];
-			proc->nrlimits = i + 1;
-			if ((r = ct_j_str(e, ctx, "type", &rl->type, err)) < 0)
-				return -1;
-			if (!r)
-				return mc_errorf(err, 0, "%s.type: missing", ctx);
-			rl->resource = -1;
-			for (size_t k = 0; k < MC_ARRAY_SIZE(rlimit_names); k++)
-				if (!strcmp(rl->type, rlimit_names[k].name))
-					rl->resource = rlimit_names[k].res;
-			if (rl->resource < 0)
-				return mc_errorf(err, 0, "%s.type: unknown rlimit \"%s\"", ctx,
-						 rl->type);
-			json_object *jv;
-			for (int k = 0; k < 2; k++) {
-				const char *key = k ? "hard" : "soft";
-				if (!json_object_object_get_ex(e, key, &jv) ||
-				    !json_object_is_type(jv, json_type_int))
-					return mc_errorf(err, 0, "%s.%s: expected an integer", ctx,
-							 key);
-				uint64_t x = json_object_get_uint64(jv);
-				if (json_object_get_int64(jv) < 0)
-					x = RLIM_INFINITY;
-				*(k ? &rl->hard : &rl->soft) = x;
-			}
-			if (rl->soft > rl->hard)
-				return mc_errorf(err, 0, "%s: soft limit above hard limit", ctx);
-		}
-	}
+	if (r && parse_rlimits(a, proc, err) < 0)
+		return -1;
 	if (ct_j_bool(p, "process", "noNewPrivileges", &proc->no_new_privileges, err) < 0)
 		return -1;
 	if ((r = ct_j_i64(p, "process", "oomScoreAdj", -1000, 1000, &v, err)) < 0)
@@ -236,7 +228,7 @@ static int parse_process(json_object *p, struct ct_process *proc, mc_err *err)
 		free(proc->apparmor_profile);
 		proc->apparmor_profile = NULL;
 	}
-	return ct_spec_refuse_unsupported(p, "process", process_unsupported, err);
+	return ct_j_refuse(p, "process", process_unsupported, err);
 }
 
 static const struct {

@@ -8,9 +8,6 @@
 
 int ct_spec_from_json(json_object *root, struct ct_spec *s, mc_err *err);
 int ct_spec_parse_linux(json_object *o, struct ct_spec *s, mc_err *err);
-/* Error when any of keys (NULL-terminated) is set to a non-empty value in o. */
-int ct_spec_refuse_unsupported(json_object *o, const char *ctx, const char *const *keys,
-			       mc_err *err);
 int ct_spec_parse_seccomp(json_object *o, struct ct_seccomp *sc, mc_err *err);
 
 #endif

@@ -141,151 +141,218 @@ static int parse_devices(json_object *a, struct ct_spec *s, mc_err *err)
 static int parse_hugepages(json_object *a, struct ct_resources *res, mc_err *err);
 static int parse_network(json_object *m, struct ct_resources *res, mc_err *err);
 
+static int parse_memory(json_object *m, struct ct_resources *res, mc_err *err)
+{
+	int r;
+	int64_t v;
+	const char *c = "linux.resources.memory";
+	if ((r = ct_j_i64(m, c, "limit", -1, INT64_MAX, &res->mem_limit, err)) < 0)
+		return -1;
+	res->has_mem_limit = r;
+	if ((r = ct_j_i64(m, c, "reservation", -1, INT64_MAX, &res->mem_reservation, err)) < 0)
+		return -1;
+	res->has_mem_reservation = r;
+	if ((r = ct_j_i64(m, c, "swap", -1, INT64_MAX, &res->mem_swap, err)) < 0)
+		return -1;
+	res->has_mem_swap = r;
+	/* clients (Docker) write 0 for "not set" */
+	if (res->has_mem_limit && res->mem_limit == 0)
+		res->has_mem_limit = false;
+	if (res->has_mem_reservation && res->mem_reservation == 0)
+		res->has_mem_reservation = false;
+	if (res->has_mem_swap && res->mem_swap == 0)
+		res->has_mem_swap = false;
+	if ((r = ct_j_i64(m, c, "kernel", -1, INT64_MAX, &res->mem_kernel, err)) < 0)
+		return -1;
+	res->has_mem_kernel = r && res->mem_kernel != 0;
+	if ((r = ct_j_i64(m, c, "kernelTCP", -1, INT64_MAX, &res->mem_kernel_tcp, err)) < 0)
+		return -1;
+	res->has_mem_kernel_tcp = r && res->mem_kernel_tcp != 0;
+	/* swappiness is a uint64 in the spec; runc reads -1 (as Docker may send it) as
+	 * "not set" too */
+	if ((r = ct_j_i64(m, c, "swappiness", -1, INT64_MAX, &v, err)) < 0)
+		return -1;
+	if (r && v >= 0) {
+		if (v > 100)
+			return mc_errorf(err, 0, "%s.swappiness: %lld is not in [0, 100]", c,
+					 (long long)v);
+		res->has_mem_swappiness = true;
+		res->mem_swappiness = v;
+	}
+	if (ct_j_bool(m, c, "disableOOMKiller", &res->disable_oom_killer, err) < 0)
+		return -1;
+	static const char *const mem_unsupported[] = {"checkBeforeUpdate", NULL};
+	if (ct_j_refuse(m, c, mem_unsupported, err) < 0)
+		return -1;
+	if (res->has_mem_limit && res->mem_limit >= 0 && res->mem_limit < 4096 * 2)
+		return mc_errorf(err, 0, "%s.limit: %lld bytes is too small", c,
+				 (long long)res->mem_limit);
+	return 0;
+}
+
+static int parse_cpu(json_object *m, struct ct_resources *res, mc_err *err)
+{
+	int r;
+	int64_t v;
+	const char *c = "linux.resources.cpu";
+	/* 0 means "not set" for shares, quota and period (Docker writes zeros) */
+	if ((r = ct_j_i64(m, c, "shares", 0, 262144, &v, err)) < 0)
+		return -1;
+	if (r && v == 1)
+		return mc_errorf(err, ERANGE, "%s.shares: 1 out of range [2, 262144]", c);
+	res->has_cpu_shares = r && v != 0;
+	res->cpu_shares = v;
+	if ((r = ct_j_i64(m, c, "quota", -1, INT64_MAX, &res->cpu_quota, err)) < 0)
+		return -1;
+	res->has_cpu_quota = r && res->cpu_quota != 0;
+	if ((r = ct_j_i64(m, c, "period", 0, 1000000, &v, err)) < 0)
+		return -1;
+	if (r && v != 0 && v < 1000)
+		return mc_errorf(err, ERANGE, "%s.period: %lld out of range [1000, 1000000]", c,
+				 (long long)v);
+	res->has_cpu_period = r && v != 0;
+	res->cpu_period = v;
+	static const char *const cpu_unsupported[] = {"realtimeRuntime", "realtimePeriod", "idle",
+						      "burst", NULL};
+	for (const char *const *k = cpu_unsupported; *k; k++) {
+		/* 0 is "not set" here too */
+		int64_t x = 0;
+		if (ct_j_i64(m, c, *k, INT64_MIN, INT64_MAX, &x, err) < 0)
+			return -1;
+		if (x != 0)
+			return mc_errorf(err, EOPNOTSUPP, "%s.%s: not supported by minict", c, *k);
+	}
+	if (res->has_cpu_quota && res->cpu_quota >= 0 && res->cpu_quota < 1000)
+		return mc_errorf(err, 0, "%s.quota: must be -1 or at least 1000", c);
+	if (ct_j_str(m, c, "cpus", &res->cpus, err) < 0 ||
+	    ct_j_str(m, c, "mems", &res->mems, err) < 0)
+		return -1;
+	for (const char *p = res->cpus; p && *p; p++)
+		if (!strchr("0123456789,-", *p))
+			return mc_errorf(err, 0, "%s.cpus: invalid list \"%s\"", c, res->cpus);
+	for (const char *p = res->mems; p && *p; p++)
+		if (!strchr("0123456789,-", *p))
+			return mc_errorf(err, 0, "%s.mems: invalid list \"%s\"", c, res->mems);
+	return 0;
+}
+
+static int parse_dev_rules(json_object *a, struct ct_resources *res, mc_err *err)
+{
+	int r;
+	size_t n = json_object_array_length(a);
+	res->devrules = calloc(n + 1, sizeof(*res->devrules));
+	if (!res->devrules)
+		return mc_errorf(err, ENOMEM, "linux.resources.devices");
+	for (size_t i = 0; i < n; i++) {
+		json_object *e = json_object_array_get_idx(a, i);
+		char ctx[64];
+		snprintf(ctx, sizeof(ctx), "linux.resources.devices[%zu]", i);
+		if (!e || !json_object_is_type(e, json_type_object))
+			return mc_errorf(err, 0, "%s: expected an object", ctx);
+		struct ct_dev_rule *d = &res->devrules[i];
+		res->ndevrules = i + 1;
+		if (ct_j_bool(e, ctx, "allow", &d->allow, err) != 1)
+			return mc_errorf(err, 0, "%s.allow: missing", ctx);
+		char *t = NULL, *acc = NULL;
+		d->type = 'a';
+		if ((r = ct_j_str(e, ctx, "type", &t, err)) < 0)
+			return -1;
+		if (r) {
+			bool ok = strlen(t) == 1 && strchr("acb", t[0]);
+			d->type = t[0];
+			free(t);
+			if (!ok)
+				return mc_errorf(err, 0, "%s.type: must be a, c or b", ctx);
+		}
+		d->major = d->minor = -1;
+		if (ct_j_i64(e, ctx, "major", -1, 4095, &d->major, err) < 0 ||
+		    ct_j_i64(e, ctx, "minor", -1, 1048575, &d->minor, err) < 0)
+			return -1;
+		if ((r = ct_j_str(e, ctx, "access", &acc, err)) < 0)
+			return -1;
+		strcpy(d->access, "rwm");
+		if (r) {
+			bool ok = strlen(acc) <= 3 && strspn(acc, "rwm") == strlen(acc);
+			if (ok && *acc)
+				strcpy(d->access, acc);
+			free(acc);
+			if (!ok)
+				return mc_errorf(err, 0, "%s.access: only r, w and m", ctx);
+		}
+	}
+	return 0;
+}
+
+static int parse_blkio(json_object *m, struct ct_resources *res, mc_err *err)
+{
+	int r;
+	int64_t v;
+	json_object *a;
+	const char *c = "linux.resources.blockIO";
+	if ((r = ct_j_i64(m, c, "weight", 0, 1000, &v, err)) < 0)
+		return -1;
+	if (r && v != 0 && v < 10)
+		return mc_errorf(err, ERANGE, "%s.weight: %lld out of range [10, 1000]", c,
+				 (long long)v);
+	res->has_blkio_weight = r && v != 0; /* 0: not set */
+	res->blkio_weight = v;
+	static const char *const blkio_unsupported[] = {"leafWeight", "weightDevice", NULL};
+	int64_t lw = 0;
+	if (ct_j_i64(m, c, "leafWeight", 0, 1000, &lw, err) < 0)
+		return -1;
+	if (lw != 0 || ct_j_refuse(m, c, blkio_unsupported + 1, err) < 0)
+		return lw != 0
+			   ? mc_errorf(err, EOPNOTSUPP, "%s.leafWeight: not supported by minict", c)
+			   : -1;
+	static const char *tk[4] = {"throttleReadBpsDevice", "throttleWriteBpsDevice",
+				    "throttleReadIOPSDevice", "throttleWriteIOPSDevice"};
+	for (int k = 0; k < 4; k++) {
+		if ((r = ct_j_arr(m, c, tk[k], &a, err)) < 0)
+			return -1;
+		if (!r)
+			continue;
+		size_t n = json_object_array_length(a);
+		void *nt =
+		    realloc(res->throttle, (res->nthrottle + n + 1) * sizeof(*res->throttle));
+		if (!nt)
+			return mc_errorf(err, ENOMEM, "%s", c);
+		res->throttle = nt;
+		for (size_t i = 0; i < n; i++) {
+			json_object *e = json_object_array_get_idx(a, i);
+			char ctx[96];
+			snprintf(ctx, sizeof(ctx), "%s.%s[%zu]", c, tk[k], i);
+			struct ct_throttle *t = &res->throttle[res->nthrottle];
+			int64_t rate;
+			if (!e || !json_object_is_type(e, json_type_object) ||
+			    ct_j_i64(e, ctx, "major", 0, 4095, &t->major, err) != 1 ||
+			    ct_j_i64(e, ctx, "minor", 0, 1048575, &t->minor, err) != 1 ||
+			    ct_j_i64(e, ctx, "rate", 0, INT64_MAX, &rate, err) != 1)
+				return mc_errorf(err, 0, "%s: needs major, minor and rate", ctx);
+			t->rate = rate;
+			t->kind = k;
+			res->nthrottle++;
+		}
+	}
+	return 0;
+}
+
 static int parse_resources(json_object *o, struct ct_resources *res, mc_err *err)
 {
 	json_object *m;
 	int r;
-	int64_t v;
 	if ((r = ct_j_obj(o, "linux.resources", "memory", &m, err)) < 0)
 		return -1;
-	if (r) {
-		const char *c = "linux.resources.memory";
-		if ((r = ct_j_i64(m, c, "limit", -1, INT64_MAX, &res->mem_limit, err)) < 0)
-			return -1;
-		res->has_mem_limit = r;
-		if ((r = ct_j_i64(m, c, "reservation", -1, INT64_MAX, &res->mem_reservation, err)) <
-		    0)
-			return -1;
-		res->has_mem_reservation = r;
-		if ((r = ct_j_i64(m, c, "swap", -1, INT64_MAX, &res->mem_swap, err)) < 0)
-			return -1;
-		res->has_mem_swap = r;
-		/* clients (Docker) write 0 for "not set" */
-		if (res->has_mem_limit && res->mem_limit == 0)
-			res->has_mem_limit = false;
-		if (res->has_mem_reservation && res->mem_reservation == 0)
-			res->has_mem_reservation = false;
-		if (res->has_mem_swap && res->mem_swap == 0)
-			res->has_mem_swap = false;
-		if ((r = ct_j_i64(m, c, "kernel", -1, INT64_MAX, &res->mem_kernel, err)) < 0)
-			return -1;
-		res->has_mem_kernel = r && res->mem_kernel != 0;
-		if ((r = ct_j_i64(m, c, "kernelTCP", -1, INT64_MAX, &res->mem_kernel_tcp, err)) < 0)
-			return -1;
-		res->has_mem_kernel_tcp = r && res->mem_kernel_tcp != 0;
-		/* swappiness is a uint64 in the spec; runc reads -1 (as Docker may send it) as
-		 * "not set" too */
-		if ((r = ct_j_i64(m, c, "swappiness", -1, INT64_MAX, &v, err)) < 0)
-			return -1;
-		if (r && v >= 0) {
-			if (v > 100)
-				return mc_errorf(err, 0, "%s.swappiness: %lld is not in [0, 100]",
-						 c, (long long)v);
-			res->has_mem_swappiness = true;
-			res->mem_swappiness = v;
-		}
-		if (ct_j_bool(m, c, "disableOOMKiller", &res->disable_oom_killer, err) < 0)
-			return -1;
-		static const char *const mem_unsupported[] = {"checkBeforeUpdate", NULL};
-		if (ct_spec_refuse_unsupported(m, c, mem_unsupported, err) < 0)
-			return -1;
-		if (res->has_mem_limit && res->mem_limit >= 0 && res->mem_limit < 4096 * 2)
-			return mc_errorf(err, 0, "%s.limit: %lld bytes is too small", c,
-					 (long long)res->mem_limit);
-	}
+	if (r && parse_memory(m, res, err) < 0)
+		return -1;
 	if ((r = ct_j_obj(o, "linux.resources", "cpu", &m, err)) < 0)
 		return -1;
-	if (r) {
-		const char *c = "linux.resources.cpu";
-		/* 0 means "not set" for shares, quota and period (Docker writes zeros) */
-		if ((r = ct_j_i64(m, c, "shares", 0, 262144, &v, err)) < 0)
-			return -1;
-		if (r && v == 1)
-			return mc_errorf(err, ERANGE, "%s.shares: 1 out of range [2, 262144]", c);
-		res->has_cpu_shares = r && v != 0;
-		res->cpu_shares = v;
-		if ((r = ct_j_i64(m, c, "quota", -1, INT64_MAX, &res->cpu_quota, err)) < 0)
-			return -1;
-		res->has_cpu_quota = r && res->cpu_quota != 0;
-		if ((r = ct_j_i64(m, c, "period", 0, 1000000, &v, err)) < 0)
-			return -1;
-		if (r && v != 0 && v < 1000)
-			return mc_errorf(err, ERANGE,
-					 "%s.period: %lld out of range [1000, 1000000]", c,
-					 (long long)v);
-		res->has_cpu_period = r && v != 0;
-		res->cpu_period = v;
-		static const char *const cpu_unsupported[] = {"realtimeRuntime", "realtimePeriod",
-							      "idle", "burst", NULL};
-		for (const char *const *k = cpu_unsupported; *k; k++) {
-			/* 0 is "not set" here too */
-			int64_t x = 0;
-			if (ct_j_i64(m, c, *k, INT64_MIN, INT64_MAX, &x, err) < 0)
-				return -1;
-			if (x != 0)
-				return mc_errorf(err, EOPNOTSUPP, "%s.%s: not supported by minict",
-						 c, *k);
-		}
-		if (res->has_cpu_quota && res->cpu_quota >= 0 && res->cpu_quota < 1000)
-			return mc_errorf(err, 0, "%s.quota: must be -1 or at least 1000", c);
-		if (ct_j_str(m, c, "cpus", &res->cpus, err) < 0 ||
-		    ct_j_str(m, c, "mems", &res->mems, err) < 0)
-			return -1;
-		for (const char *p = res->cpus; p && *p; p++)
-			if (!strchr("0123456789,-", *p))
-				return mc_errorf(err, 0, "%s.cpus: invalid list \"%s\"", c,
-						 res->cpus);
-		for (const char *p = res->mems; p && *p; p++)
-			if (!strchr("0123456789,-", *p))
-				return mc_errorf(err, 0, "%s.mems: invalid list \"%s\"", c,
-						 res->mems);
-	}
+	if (r && parse_cpu(m, res, err) < 0)
+		return -1;
 	json_object *a;
 	if ((r = ct_j_arr(o, "linux.resources", "devices", &a, err)) < 0)
 		return -1;
-	if (r) {
-		size_t n = json_object_array_length(a);
-		res->devrules = calloc(n + 1, sizeof(*res->devrules));
-		if (!res->devrules)
-			return mc_errorf(err, ENOMEM, "linux.resources.devices");
-		for (size_t i = 0; i < n; i++) {
-			json_object *e = json_object_array_get_idx(a, i);
-			char ctx[64];
-			snprintf(ctx, sizeof(ctx), "linux.resources.devices[%zu]", i);
-			if (!e || !json_object_is_type(e, json_type_object))
-				return mc_errorf(err, 0, "%s: expected an object", ctx);
-			struct ct_dev_rule *d = &res->devrules[i];
-			res->ndevrules = i + 1;
-			if (ct_j_bool(e, ctx, "allow", &d->allow, err) != 1)
-				return mc_errorf(err, 0, "%s.allow: missing", ctx);
-			char *t = NULL, *acc = NULL;
-			d->type = 'a';
-			if ((r = ct_j_str(e, ctx, "type", &t, err)) < 0)
-				return -1;
-			if (r) {
-				bool ok = strlen(t) == 1 && strchr("acb", t[0]);
-				d->type = t[0];
-				free(t);
-				if (!ok)
-					return mc_errorf(err, 0, "%s.type: must be a, c or b", ctx);
-			}
-			d->major = d->minor = -1;
-			if (ct_j_i64(e, ctx, "major", -1, 4095, &d->major, err) < 0 ||
-			    ct_j_i64(e, ctx, "minor", -1, 1048575, &d->minor, err) < 0)
-				return -1;
-			if ((r = ct_j_str(e, ctx, "access", &acc, err)) < 0)
-				return -1;
-			strcpy(d->access, "rwm");
-			if (r) {
-				bool ok = strlen(acc) <= 3 && strspn(acc, "rwm") == strlen(acc);
-				if (ok && *acc)
-					strcpy(d->access, acc);
-				free(acc);
-				if (!ok)
-					return mc_errorf(err, 0, "%s.access: only r, w and m", ctx);
-			}
-		}
-	}
+	if (r && parse_dev_rules(a, res, err) < 0)
+		return -1;
 	if ((r = ct_j_obj(o, "linux.resources", "pids", &m, err)) < 0)
 		return -1;
 	if (r) {
@@ -303,58 +370,12 @@ static int parse_resources(json_object *o, struct ct_resources *res, mc_err *err
 	if (r && parse_network(m, res, err) < 0)
 		return -1;
 	static const char *const res_unsupported[] = {"rdma", "unified", NULL};
-	if (ct_spec_refuse_unsupported(o, "linux.resources", res_unsupported, err) < 0)
+	if (ct_j_refuse(o, "linux.resources", res_unsupported, err) < 0)
 		return -1;
 	if ((r = ct_j_obj(o, "linux.resources", "blockIO", &m, err)) < 0)
 		return -1;
-	if (r) {
-		const char *c = "linux.resources.blockIO";
-		if ((r = ct_j_i64(m, c, "weight", 0, 1000, &v, err)) < 0)
-			return -1;
-		if (r && v != 0 && v < 10)
-			return mc_errorf(err, ERANGE, "%s.weight: %lld out of range [10, 1000]", c,
-					 (long long)v);
-		res->has_blkio_weight = r && v != 0; /* 0: not set */
-		res->blkio_weight = v;
-		static const char *const blkio_unsupported[] = {"leafWeight", "weightDevice", NULL};
-		int64_t lw = 0;
-		if (ct_j_i64(m, c, "leafWeight", 0, 1000, &lw, err) < 0)
-			return -1;
-		if (lw != 0 || ct_spec_refuse_unsupported(m, c, blkio_unsupported + 1, err) < 0)
-			return lw != 0 ? mc_errorf(err, EOPNOTSUPP,
-						   "%s.leafWeight: not supported by minict", c)
-				       : -1;
-		static const char *tk[4] = {"throttleReadBpsDevice", "throttleWriteBpsDevice",
-					    "throttleReadIOPSDevice", "throttleWriteIOPSDevice"};
-		for (int k = 0; k < 4; k++) {
-			if ((r = ct_j_arr(m, c, tk[k], &a, err)) < 0)
-				return -1;
-			if (!r)
-				continue;
-			size_t n = json_object_array_length(a);
-			void *nt = realloc(res->throttle,
-					   (res->nthrottle + n + 1) * sizeof(*res->throttle));
-			if (!nt)
-				return mc_errorf(err, ENOMEM, "%s", c);
-			res->throttle = nt;
-			for (size_t i = 0; i < n; i++) {
-				json_object *e = json_object_array_get_idx(a, i);
-				char ctx[96];
-				snprintf(ctx, sizeof(ctx), "%s.%s[%zu]", c, tk[k], i);
-				struct ct_throttle *t = &res->throttle[res->nthrottle];
-				int64_t rate;
-				if (!e || !json_object_is_type(e, json_type_object) ||
-				    ct_j_i64(e, ctx, "major", 0, 4095, &t->major, err) != 1 ||
-				    ct_j_i64(e, ctx, "minor", 0, 1048575, &t->minor, err) != 1 ||
-				    ct_j_i64(e, ctx, "rate", 0, INT64_MAX, &rate, err) != 1)
-					return mc_errorf(err, 0, "%s: needs major, minor and rate",
-							 ctx);
-				t->rate = rate;
-				t->kind = k;
-				res->nthrottle++;
-			}
-		}
-	}
+	if (r && parse_blkio(m, res, err) < 0)
+		return -1;
 	return 0;
 }
 
@@ -441,6 +462,34 @@ static int parse_sysctl(json_object *o, struct ct_spec *s, mc_err *err)
 	return 0;
 }
 
+/* linux.rootfsPropagation: one of the mount(2) propagation kinds, "r" for recursive. */
+static int parse_propagation(json_object *o, struct ct_spec *s, mc_err *err)
+{
+	int r;
+	char *prop = NULL;
+	if ((r = ct_j_str(o, "linux", "rootfsPropagation", &prop, err)) < 0)
+		return -1;
+	if (r) {
+		static const struct {
+			const char *n;
+			unsigned long f;
+		} pr[] = {{"private", MS_PRIVATE},	 {"rprivate", MS_PRIVATE | MS_REC},
+			  {"shared", MS_SHARED},	 {"rshared", MS_SHARED | MS_REC},
+			  {"slave", MS_SLAVE},		 {"rslave", MS_SLAVE | MS_REC},
+			  {"unbindable", MS_UNBINDABLE}, {"runbindable", MS_UNBINDABLE | MS_REC}};
+		for (size_t i = 0; i < sizeof(pr) / sizeof(pr[0]); i++)
+			if (!strcmp(prop, pr[i].n))
+				s->rootfs_propagation = pr[i].f;
+		if (!s->rootfs_propagation) {
+			mc_errorf(err, 0, "linux.rootfsPropagation: unknown value \"%s\"", prop);
+			free(prop);
+			return -1;
+		}
+		free(prop);
+	}
+	return 0;
+}
+
 int ct_spec_parse_linux(json_object *o, struct ct_spec *s, mc_err *err)
 {
 	json_object *a;
@@ -485,31 +534,12 @@ int ct_spec_parse_linux(json_object *o, struct ct_spec *s, mc_err *err)
 		if (ct_spec_parse_seccomp(m, &s->seccomp, err) < 0)
 			return -1;
 	}
-	char *prop = NULL;
-	if ((r = ct_j_str(o, "linux", "rootfsPropagation", &prop, err)) < 0)
+	if (parse_propagation(o, s, err) < 0)
 		return -1;
-	if (r) {
-		static const struct {
-			const char *n;
-			unsigned long f;
-		} pr[] = {{"private", MS_PRIVATE},	 {"rprivate", MS_PRIVATE | MS_REC},
-			  {"shared", MS_SHARED},	 {"rshared", MS_SHARED | MS_REC},
-			  {"slave", MS_SLAVE},		 {"rslave", MS_SLAVE | MS_REC},
-			  {"unbindable", MS_UNBINDABLE}, {"runbindable", MS_UNBINDABLE | MS_REC}};
-		for (size_t i = 0; i < sizeof(pr) / sizeof(pr[0]); i++)
-			if (!strcmp(prop, pr[i].n))
-				s->rootfs_propagation = pr[i].f;
-		if (!s->rootfs_propagation) {
-			mc_errorf(err, 0, "linux.rootfsPropagation: unknown value \"%s\"", prop);
-			free(prop);
-			return -1;
-		}
-		free(prop);
-	}
 	static const char *const linux_unsupported[] = {
 	    "mountLabel", "intelRdt",	 "personality", "memoryPolicy",
 	    "netDevices", "timeOffsets", NULL};
-	if (ct_spec_refuse_unsupported(o, "linux", linux_unsupported, err) < 0)
+	if (ct_j_refuse(o, "linux", linux_unsupported, err) < 0)
 		return -1;
 	if (ct_j_strv(o, "linux", "maskedPaths", &s->masked_paths, &s->nmasked, err) < 0 ||
 	    ct_j_strv(o, "linux", "readonlyPaths", &s->readonly_paths, &s->nreadonly, err) < 0)

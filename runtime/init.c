@@ -195,6 +195,10 @@ static int setup_terminal(struct ct_init_args *a, mc_err *err)
 				      "process.terminal is true but no --console-socket given");
 		else
 			r = ct_terminal_setup(a->console_fd, p->console_h, p->console_w, err);
+	} else {
+		/* a session of its own, as under runc: the container does not stay in the
+		 * caller's session (CRIU refuses a session leader outside the pid namespace) */
+		(void)setsid();
 	}
 	if (a->console_fd >= 0)
 		close(a->console_fd);

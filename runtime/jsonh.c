@@ -135,3 +135,19 @@ int ct_j_strv(json_object *o, const char *ctx, const char *key, char ***out, siz
 		*n = len;
 	return 1;
 }
+
+int ct_j_refuse(json_object *o, const char *ctx, const char *const *keys, mc_err *err)
+{
+	for (const char *const *k = keys; *k; k++) {
+		json_object *v;
+		if (!json_object_object_get_ex(o, *k, &v) || !v)
+			continue;
+		if ((json_object_is_type(v, json_type_string) && !json_object_get_string_len(v)) ||
+		    (json_object_is_type(v, json_type_array) && !json_object_array_length(v)) ||
+		    (json_object_is_type(v, json_type_object) && !json_object_object_length(v)))
+			continue;
+		return mc_errorf(err, EOPNOTSUPP, "%s.%s: not supported by minict on this host",
+				 ctx, *k);
+	}
+	return 0;
+}

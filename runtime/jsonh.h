@@ -20,5 +20,8 @@ int ct_j_i64(json_object *o, const char *ctx, const char *key, int64_t min, int6
 int ct_j_strv(json_object *o, const char *ctx, const char *key, char ***out, size_t *n,
 	      mc_err *err);
 void ct_strv_free(char **v);
+/* Error naming ctx.KEY when any of keys (NULL-terminated) is set to a non-empty value in o:
+ * for fields minict knows but cannot honour (an empty string, array or object is unset). */
+int ct_j_refuse(json_object *o, const char *ctx, const char *const *keys, mc_err *err);
 
 #endif

@@ -26,6 +26,8 @@ static const struct {
     {"events", ct_verb_events, "print container statistics (--stats)"},
     {"features", ct_verb_features, "print the runtime's features JSON"},
     {"spec", ct_verb_spec, "write a default config.json"},
+    {"checkpoint", ct_verb_checkpoint, "checkpoint a running container with CRIU"},
+    {"restore", ct_verb_restore, "restore a container from a checkpoint"},
 };
 
 static void usage(FILE *f)
@@ -33,7 +35,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: minict [--root DIR] [--log FILE] [--log-format text|json] [--debug] "
 		   "VERB [options]\n\nverbs:\n");
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-		fprintf(f, "  %-9s %s\n", verbs[i].name, verbs[i].help);
+		fprintf(f, "  %-10s %s\n", verbs[i].name, verbs[i].help);
 	fprintf(f, "\nshort form: minict run --rootfs DIR [--cpus N] [--memory SIZE] "
 		   "[--net bridge=NAME,ip=CIDR] [-t] -- cmd args...\n");
 }
@@ -75,9 +77,11 @@ int main(int argc, char **argv)
 		case 'd':
 			g.debug = true;
 			break;
+		case 'c':
+			g.criu = optarg;
+			break;
 		case 's':
 		case 'R':
-		case 'c':
 			break; /* accepted for runc compatibility; cgroupfs is always used */
 		case 'v':
 			printf("minict version 0.1.0\nspec: 1.0.2\n");

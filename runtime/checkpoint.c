@@ -1,0 +1,285 @@
+/* Shared by checkpoint and restore: CRIU's binary, image directory files, external objects. */
+#include "checkpoint.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "util.h"
+#include <json-c/json.h>
+
+/* Run bin with one argument; its output (stdout+stderr, at most n-1 bytes) in out. Returns the
+ * exit status, or -1 with errno when it could not run. */
+static int run_capture(const char *bin, const char *arg, char *out, size_t n)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(p[0]);
+		close(p[1]);
+		errno = e;
+		return -1;
+	}
+	if (pid == 0) {
+		int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (nul >= 0)
+			dup2(nul, 0);
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		execl(bin, bin, arg, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	size_t len = 0;
+	char sink[4096];
+	for (;;) {
+		ssize_t r = len + 1 < n ? read(p[0], out + len, n - 1 - len)
+					: read(p[0], sink, sizeof(sink));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		if (len + 1 < n)
+			len += r;
+	}
+	out[len] = 0;
+	close(p[0]);
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* The newest <cache>/criu/<version>/criu, by version. */
+static char *cache_criu(const char *cache)
+{
+	_cleanup_free_ char *dir = NULL;
+	if (asprintf(&dir, "%s/criu", cache) < 0)
+		return NULL;
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	struct dirent *e;
+	char best[256] = "";
+	while (d && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9' || strlen(e->d_name) >= sizeof(best))
+			continue;
+		char p[4096];
+		snprintf(p, sizeof(p), "%s/%s/criu", dir, e->d_name);
+		if (access(p, F_OK) == 0 && (!best[0] || strverscmp(e->d_name, best) > 0))
+			snprintf(best, sizeof(best), "%s", e->d_name);
+	}
+	char *p = NULL;
+	if (best[0] && asprintf(&p, "%s/%s/criu", dir, best) < 0)
+		p = NULL;
+	return p;
+}
+
+int ct_ckpt_find_criu(const char *opt, char **bin, mc_err *err)
+{
+	const char *from, *env = getenv("MINICT_CRIU");
+	_cleanup_free_ char *path = NULL;
+	if (opt) {
+		from = "--criu";
+		path = strdup(opt);
+	} else if (env && *env) {
+		from = "MINICT_CRIU";
+		path = strdup(env);
+	} else {
+		const char *cache = getenv("MINI_CACHE");
+		if (!cache || !*cache)
+			cache = "/var/cache/minivm";
+		from = "the cache";
+		path = cache_criu(cache);
+		if (!path)
+			return mc_errorf(err, 0,
+					 "no CRIU: none given (--criu, MINICT_CRIU) and no CRIU "
+					 ">= 4.0 in %s/criu (run make deps or scripts/criu.sh ensure)",
+					 cache);
+	}
+	if (!path)
+		return mc_errorf(err, ENOMEM, "criu");
+	if (access(path, X_OK) < 0)
+		return mc_errorf(err, errno, "criu `%s` (from %s) is missing or not executable",
+				 path, from);
+	char out[4096];
+	int st = run_capture(path, "--version", out, sizeof(out));
+	const char *v = strstr(out, "Version: ");
+	if (st != 0 || !v)
+		return mc_errorf(err, st < 0 ? errno : 0, "criu `%s` (from %s) does not run: %.200s",
+				 path, from, st < 0 ? "exec failed" : out);
+	char ver[32] = "";
+	sscanf(v + 9, "%31[0-9.]", ver);
+	if (strverscmp(ver, "4.0") < 0)
+		return mc_errorf(err, 0, "criu `%s` (from %s) is CRIU %s, older than 4.0", path,
+				 from, ver);
+	st = run_capture(path, "check", out, sizeof(out));
+	if (st != 0) {
+		/* its first error line, without CRIU's source location */
+		char *e = strstr(out, "Error (");
+		char *msg = e ? strstr(e, "): ") : NULL;
+		msg = msg ? msg + 3 : out;
+		msg[strcspn(msg, "\n")] = 0;
+		return mc_errorf(err, 0, "criu `%s` (from %s, CRIU %s) fails criu check: %s", path,
+				 from, ver, msg);
+	}
+	*bin = mc_steal_ptr(&path);
+	return 0;
+}
+
+int ct_ckpt_open_dir(const char *path, bool create, mc_err *err)
+{
+	if (create && mc_mkdir_p(path, 0700, err) < 0)
+		return -1;
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return mc_errorf(err, errno, "open `%s`", path);
+	return fd;
+}
+
+int ct_strlist_add(struct ct_strlist *l, mc_err *err, const char *fmt, ...)
+{
+	char **n = realloc(l->v, (l->n + 2) * sizeof(char *));
+	if (!n)
+		return mc_errorf(err, ENOMEM, "criu options");
+	l->v = n;
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vasprintf(&l->v[l->n], fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return mc_errorf(err, ENOMEM, "criu options");
+	l->v[++l->n] = NULL;
+	return 0;
+}
+
+void ct_strlist_free(struct ct_strlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+int ct_ckpt_ext_mounts(const struct ct_spec *spec, bool restore, struct ct_strlist *l,
+		       mc_err *err)
+{
+	for (size_t i = 0; spec && i < spec->nmounts; i++) {
+		const struct ct_mount *m = &spec->mounts[i];
+		if (!m->bind || !m->source)
+			continue;
+		if (ct_strlist_add(l, err, "mnt[%s]:%s", m->destination,
+				   restore ? m->source : m->destination) < 0)
+			return -1;
+	}
+	return ct_strlist_add(l, err, "mnt[]");
+}
+
+/* Whether mount mnt_id is one of pid's (its mount namespace). */
+static bool has_mount(pid_t pid, unsigned long mnt_id)
+{
+	char p[64], line[4096];
+	snprintf(p, sizeof(p), "/proc/%d/mountinfo", pid);
+	_cleanup_fclose_ FILE *f = fopen(p, "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (strtoul(line, NULL, 10) == mnt_id)
+			return true;
+	return false;
+}
+
+static unsigned long fd_mnt_id(pid_t pid, int fd)
+{
+	char p[64], line[256];
+	snprintf(p, sizeof(p), "/proc/%d/fdinfo/%d", pid, fd);
+	_cleanup_fclose_ FILE *f = fopen(p, "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "mnt_id:", 7))
+			return strtoul(line + 7, NULL, 10);
+	return 0;
+}
+
+int ct_ckpt_save_stdio(pid_t pid, int images_fd, struct ct_strlist *external, mc_err *err)
+{
+	json_object *a = json_object_new_array();
+	int ret = 0;
+	for (int fd = 0; fd < 3 && ret == 0; fd++) {
+		char p[64], link[4096];
+		snprintf(p, sizeof(p), "/proc/%d/fd/%d", pid, fd);
+		ssize_t n = readlink(p, link, sizeof(link) - 1);
+		if (n < 0) {
+			json_object_array_add(a, NULL); /* closed */
+			continue;
+		}
+		link[n] = 0;
+		struct stat st;
+		if (!strncmp(link, "pipe:", 5)) {
+			json_object_array_add(a, json_object_new_string(link));
+		} else if (link[0] == '/' && stat(p, &st) == 0) {
+			/* a file from the host (e.g. /dev/null or a log): CRIU can't reach it
+			 * inside the container, so it is external and restore hands in ours */
+			unsigned long mnt = fd_mnt_id(pid, fd);
+			if (has_mount(pid, mnt)) {
+				json_object_array_add(a, NULL);
+				continue;
+			}
+			char key[64];
+			snprintf(key, sizeof(key), "file[%lx:%lx]", mnt, (unsigned long)st.st_ino);
+			json_object_array_add(a, json_object_new_string(key));
+			bool dup = false;
+			for (size_t i = 0; i < external->n; i++)
+				dup |= !strcmp(external->v[i], key);
+			if (!dup)
+				ret = ct_strlist_add(external, err, "%s", key);
+		} else {
+			json_object_array_add(a, NULL); /* sockets, ttys: CRIU's own business */
+		}
+	}
+	if (ret == 0) {
+		const char *txt = json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN);
+		int fd = openat(images_fd, CT_CKPT_DESCRIPTORS,
+				O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0 || mc_write_all(fd, txt, strlen(txt)) < 0)
+			ret = mc_errorf(err, errno, "write " CT_CKPT_DESCRIPTORS);
+		if (fd >= 0)
+			close(fd);
+	}
+	json_object_put(a);
+	return ret;
+}
+
+int ct_ckpt_load_stdio(int images_fd, char *keys[3], mc_err *err)
+{
+	keys[0] = keys[1] = keys[2] = NULL;
+	_cleanup_close_ int fd = openat(images_fd, CT_CKPT_DESCRIPTORS, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0; /* not made by minict: nothing to hand in */
+		return mc_errorf(err, errno, "open " CT_CKPT_DESCRIPTORS);
+	}
+	char buf[8192];
+	ssize_t n = mc_read_all(fd, buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = 0;
+	json_object *a = json_tokener_parse(buf);
+	if (!a || !json_object_is_type(a, json_type_array) || json_object_array_length(a) > 3) {
+		json_object_put(a);
+		return mc_errorf(err, 0, CT_CKPT_DESCRIPTORS ": not minict's stdio list");
+	}
+	for (size_t i = 0; i < json_object_array_length(a); i++) {
+		json_object *v = json_object_array_get_idx(a, i);
+		if (v && json_object_is_type(v, json_type_string))
+			keys[i] = strdup(json_object_get_string(v));
+	}
+	json_object_put(a);
+	return 0;
+}

@@ -1,0 +1,43 @@
+/* What `checkpoint` and `restore` share (checkpoint.c): finding CRIU, the image directory,
+ * the container's stdio descriptors and the names both sides give CRIU's external objects. */
+#ifndef MINICT_CHECKPOINT_H
+#define MINICT_CHECKPOINT_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "criu_rpc.h"
+#include "error.h"
+#include "spec.h"
+
+/* The key the container's network namespace has in the images: dumped as external
+ * ("net[INODE]:KEY") and handed back on restore through inherit_fd. */
+#define CT_CKPT_NETNS_KEY "minict-netns"
+/* minict's own file in the image directory: the init's stdio as CRIU keys. */
+#define CT_CKPT_DESCRIPTORS "descriptors.json"
+
+/* CRIU as docs/checkpoint.md says: --criu PATH, else $MINICT_CRIU, else the newest
+ * $MINI_CACHE/criu/<version>/criu. It must run, be >= 4.0 and pass `criu check`; the error
+ * names the criu, where it came from and why it was refused. *bin is malloc'd. */
+int ct_ckpt_find_criu(const char *opt, char **bin, mc_err *err);
+/* Open a directory (made with its parents when create). */
+int ct_ckpt_open_dir(const char *path, bool create, mc_err *err);
+/* A list of strings CRIU takes (--external ...). */
+struct ct_strlist {
+	char **v;
+	size_t n;
+};
+int ct_strlist_add(struct ct_strlist *l, mc_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void ct_strlist_free(struct ct_strlist *l);
+/* The external bind mounts of spec: "mnt[DEST]:DEST" (dump) or "mnt[DEST]:SOURCE" (restore),
+ * and "mnt[]" for anything else bound in from the host. */
+int ct_ckpt_ext_mounts(const struct ct_spec *spec, bool restore, struct ct_strlist *l,
+		       mc_err *err);
+/* Dump side: the init's fds 0-2 as CRIU keys ("pipe:[N]", or "file[MNT:INO]" for a file
+ * outside the container, which becomes external), written to the image directory. */
+int ct_ckpt_save_stdio(pid_t pid, int images_fd, struct ct_strlist *external, mc_err *err);
+/* Restore side: those keys (NULL where none), to inherit our own fds 0-2. */
+int ct_ckpt_load_stdio(int images_fd, char *keys[3], mc_err *err);
+
+#endif

@@ -1,0 +1,255 @@
+/* minict checkpoint [--image-path DIR] [--work-path DIR] [--leave-running] [--tcp-established]
+ *   [--ext-unix-sk] [--shell-job] [--file-locks] [--pre-dump] [--parent-path DIR]
+ *   [--lazy-pages] [--page-server IP:PORT] ID
+ * runc's flags. minict freezes the container through its cgroup (cgroup2's cgroup.freeze where
+ * there is one), CRIU dumps it over RPC (criu-glue/), and without --leave-running (or
+ * --pre-dump) the container is gone afterwards, as with runc. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "cleanup.h"
+#include "cli.h"
+#include "container.h"
+#include "log.h"
+#include "util.h"
+
+struct ckpt_opts {
+	const char *id, *image, *work, *parent, *page_server;
+	bool leave_running, tcp, ext_unix_sk, shell_job, file_locks, pre_dump, lazy;
+};
+
+static int parse_opts(int argc, char **argv, struct ckpt_opts *o, mc_err *err)
+{
+	static const struct option opts[] = {{"image-path", required_argument, 0, 'i'},
+					     {"work-path", required_argument, 0, 'w'},
+					     {"parent-path", required_argument, 0, 'P'},
+					     {"leave-running", no_argument, 0, 'l'},
+					     {"tcp-established", no_argument, 0, 't'},
+					     {"ext-unix-sk", no_argument, 0, 'u'},
+					     {"shell-job", no_argument, 0, 's'},
+					     {"file-locks", no_argument, 0, 'f'},
+					     {"pre-dump", no_argument, 0, 'p'},
+					     {"lazy-pages", no_argument, 0, 'L'},
+					     {"page-server", required_argument, 0, 'S'},
+					     {"manage-cgroups-mode", required_argument, 0, 'm'},
+					     {"empty-ns", required_argument, 0, 'e'},
+					     {"auto-dedup", no_argument, 0, 'a'},
+					     {0, 0, 0, 0}};
+	int c;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			o->image = optarg;
+			break;
+		case 'w':
+			o->work = optarg;
+			break;
+		case 'P':
+			o->parent = optarg;
+			break;
+		case 'l':
+			o->leave_running = true;
+			break;
+		case 't':
+			o->tcp = true;
+			break;
+		case 'u':
+			o->ext_unix_sk = true;
+			break;
+		case 's':
+			o->shell_job = true;
+			break;
+		case 'f':
+			o->file_locks = true;
+			break;
+		case 'p':
+			o->pre_dump = true;
+			break;
+		case 'L':
+			o->lazy = true;
+			break;
+		case 'S':
+			o->page_server = optarg;
+			break;
+		case 'm':
+		case 'e':
+		case 'a':
+			return mc_errorf(err, 0, "checkpoint: --%s is not supported",
+					 c == 'm'   ? "manage-cgroups-mode"
+					 : c == 'e' ? "empty-ns"
+						    : "auto-dedup");
+		default:
+			return mc_errorf(err, 0, "checkpoint: bad option (see docs/checkpoint.md)");
+		}
+	}
+	if (optind != argc - 1)
+		return mc_errorf(err, 0, "checkpoint: need exactly one container id");
+	o->id = argv[optind];
+	return 0;
+}
+
+/* "IP:PORT" (runc's --page-server) into its parts; addr is malloc'd. */
+static int page_server(const char *s, char **addr, int *port, mc_err *err)
+{
+	const char *colon = strrchr(s, ':');
+	uint64_t p;
+	if (!colon || colon == s)
+		return mc_errorf(err, 0, "--page-server \"%s\": want IP:PORT", s);
+	if (mc_parse_uint(colon + 1, 1, 65535, &p, "--page-server port", err) < 0)
+		return -1;
+	*addr = strndup(s, colon - s);
+	*port = (int)p;
+	return *addr ? 0 : mc_errorf(err, ENOMEM, "--page-server");
+}
+
+/* Everything the dump needs that can fail before the container is touched. */
+struct ckpt {
+	struct ckpt_opts o;
+	struct ct_state st;
+	struct ct_spec *spec;
+	char *criu, *ps_addr;
+	int ps_port;
+	int images, work;
+	struct ct_strlist ext;
+	struct ct_criu c;
+};
+
+static int prepare(struct ct_global *g, struct ckpt *k, mc_err *err)
+{
+	enum ct_status s = ct_state_status(g->root, &k->st);
+	if (s != CT_RUNNING && s != CT_PAUSED)
+		return mc_errorf(err, 0, "container \"%s\" is %s: only a running or paused one "
+				 "can be checkpointed", k->st.id, ct_status_name(s));
+	if (k->st.bundle && ct_spec_load(k->st.bundle, &k->spec, err) < 0)
+		return mc_wrap(err, "checkpoint");
+	if (k->o.page_server && page_server(k->o.page_server, &k->ps_addr, &k->ps_port, err) < 0)
+		return -1;
+	if (ct_ckpt_find_criu(g->criu, &k->criu, err) < 0)
+		return mc_wrap(err, "checkpoint");
+	k->images = ct_ckpt_open_dir(k->o.image, true, err);
+	if (k->images < 0)
+		return mc_wrap(err, "checkpoint: --image-path");
+	k->work = k->o.work ? ct_ckpt_open_dir(k->o.work, true, err) : dup(k->images);
+	if (k->work < 0)
+		return mc_wrap(err, "checkpoint: --work-path");
+	if (ct_criu_start(&k->c, k->criu, NULL, 0, err) < 0)
+		return mc_wrap(err, "checkpoint");
+	if (k->o.pre_dump || k->o.lazy) {
+		bool mem_track = false, lazy = false;
+		if (ct_criu_features(&k->c, &mem_track, &lazy, err) < 0)
+			return mc_wrap(err, "checkpoint");
+		if (k->o.pre_dump && !mem_track)
+			return mc_errorf(err, 0,
+					 "checkpoint --pre-dump: CRIU cannot track memory changes "
+					 "on this kernel (no soft-dirty page tracking: "
+					 "CONFIG_MEM_SOFT_DIRTY is off); take a full checkpoint instead");
+		if (k->o.lazy && !lazy)
+			return mc_errorf(err, 0,
+					 "checkpoint --lazy-pages: CRIU cannot serve lazy pages here "
+					 "(no userfaultfd with the features it needs)");
+	}
+	/* what CRIU finds outside the container: bind mounts, the network namespace (handed
+	 * back on restore), stdio files */
+	if (ct_ckpt_ext_mounts(k->spec, false, &k->ext, err) < 0)
+		return -1;
+	char p[64];
+	struct stat ns;
+	snprintf(p, sizeof(p), "/proc/%d/ns/net", k->st.pid);
+	if (k->spec && ct_spec_has_ns(k->spec, CLONE_NEWNET, NULL) && stat(p, &ns) == 0 &&
+	    ct_strlist_add(&k->ext, err, "net[%lu]:" CT_CKPT_NETNS_KEY, (unsigned long)ns.st_ino) <
+		0)
+		return -1;
+	return ct_ckpt_save_stdio(k->st.pid, k->images, &k->ext, err);
+}
+
+static int dump(struct ckpt *k, bool paused, mc_err *err)
+{
+	struct ct_cgroup *cg = &k->st.cg;
+	const char *freezer = cg->unified ? cg->unified : cg->path[CT_CG_FREEZER];
+	/* frozen by us (cgroup.freeze is immediate, no 100 ms polling in CRIU): CRIU finds the
+	 * cgroup frozen and only seizes the tasks */
+	if (!paused && freezer && ct_cg_freeze(cg, true, err) < 0)
+		return mc_wrap(err, "checkpoint: freeze");
+	struct ct_criu_req r = {
+	    .op = k->o.pre_dump ? CT_CRIU_PRE_DUMP : CT_CRIU_DUMP,
+	    .images_fd = k->images,
+	    .work_fd = k->work,
+	    .log_file = k->o.pre_dump ? "pre-dump.log" : "dump.log",
+	    .log_level = 4,
+	    .pid = k->st.pid,
+	    .root = k->st.rootfs,
+	    .parent = k->o.parent,
+	    .freeze_cgroup = freezer,
+	    .leave_running = k->o.leave_running || k->o.pre_dump,
+	    .tcp_established = k->o.tcp,
+	    .file_locks = k->o.file_locks,
+	    .ext_unix_sk = k->o.ext_unix_sk,
+	    .shell_job = k->o.shell_job,
+	    .lazy_pages = k->o.lazy,
+	    .track_mem = k->o.pre_dump,
+	    .manage_cgroups = true,
+	    .cg_mode = -1,
+	    /* the network namespace is handed back on restore: nothing to lock unless TCP
+	     * connections go along */
+	    .network_lock_skip = !k->o.tcp,
+	    .ps_address = k->ps_addr,
+	    .ps_port = k->ps_port,
+	    .external = (const char *const *)k->ext.v,
+	    .nexternal = k->ext.n,
+	};
+	uint64_t t0 = mc_now_ns();
+	int ret = ct_criu_run(&k->c, &r, NULL, err);
+	mc_log_debug("checkpoint: criu %s took %.1f ms", k->o.pre_dump ? "pre-dump" : "dump",
+		     (mc_now_ns() - t0) / 1e6);
+	/* still there (failure, --leave-running, --pre-dump): it runs on, or stays paused */
+	mc_err e2 = NULL;
+	if (!paused && freezer && ct_state_alive(&k->st) && ct_cg_freeze(cg, false, &e2) < 0) {
+		mc_log_warn("checkpoint: %s", mc_error_text(e2));
+		mc_error_free(&e2);
+	}
+	return ret < 0 ? mc_wrap(err, "checkpoint") : 0;
+}
+
+int ct_verb_checkpoint(struct ct_global *g, int argc, char **argv, mc_err *err)
+{
+	struct ckpt k = {.images = -1, .work = -1, .c = {.pid = -1, .sk = -1}};
+	if (parse_opts(argc, argv, &k.o, err) < 0)
+		return -1;
+	_cleanup_free_ char *defimg = NULL;
+	if (!k.o.image) {
+		/* runc's default: ./checkpoint */
+		char cwd[PATH_MAX];
+		if (!getcwd(cwd, sizeof(cwd)) || asprintf(&defimg, "%s/checkpoint", cwd) < 0)
+			return mc_errorf(err, errno, "checkpoint: current directory");
+		k.o.image = defimg;
+	}
+	if (ct_state_load(g->root, k.o.id, &k.st, err) < 0)
+		return -1;
+	bool paused = ct_state_status(g->root, &k.st) == CT_PAUSED;
+	int ret = prepare(g, &k, err);
+	if (ret == 0)
+		ret = dump(&k, paused, err);
+	ct_criu_stop(&k.c);
+	if (ret == 0 && !k.o.leave_running && !k.o.pre_dump) {
+		/* CRIU killed the tasks: the container is gone, as with runc */
+		ret = ct_container_destroy(g->root, &k.st, err);
+	}
+	if (k.images >= 0)
+		close(k.images);
+	if (k.work >= 0)
+		close(k.work);
+	ct_strlist_free(&k.ext);
+	free(k.criu);
+	free(k.ps_addr);
+	ct_spec_free(k.spec);
+	ct_state_free(&k.st);
+	return ret;
+}

@@ -1,0 +1,437 @@
+/* minict restore [--image-path DIR] [--work-path DIR] [--bundle DIR] [--detach] [--pid-file F]
+ *   [--tcp-established] [--ext-unix-sk] [--shell-job] [--file-locks] [--lazy-pages] ID
+ * The container is made again around CRIU: minict claims the id, recreates the cgroups (limits
+ * from the bundle), a fresh network namespace (veth and address when the config asks for
+ * them), and CRIU restores the process tree into them over RPC: the rootfs as its root, the
+ * bundle's bind mounts and the network namespace as external objects, CRIU itself placed in
+ * the container's cgroups so the tasks it forks land there. Then state.json names the
+ * restored init. Anything failing undoes all of it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "cleanup.h"
+#include "cli.h"
+#include "container.h"
+#include "log.h"
+#include "network.h"
+#include "util.h"
+
+struct rst_opts {
+	const char *id, *image, *work, *bundle, *pid_file;
+	bool detach, tcp, ext_unix_sk, shell_job, file_locks, lazy;
+};
+
+static int parse_opts(int argc, char **argv, struct rst_opts *o, mc_err *err)
+{
+	static const struct option opts[] = {{"image-path", required_argument, 0, 'i'},
+					     {"work-path", required_argument, 0, 'w'},
+					     {"bundle", required_argument, 0, 'b'},
+					     {"detach", no_argument, 0, 'd'},
+					     {"pid-file", required_argument, 0, 'p'},
+					     {"tcp-established", no_argument, 0, 't'},
+					     {"ext-unix-sk", no_argument, 0, 'u'},
+					     {"shell-job", no_argument, 0, 's'},
+					     {"file-locks", no_argument, 0, 'f'},
+					     {"lazy-pages", no_argument, 0, 'L'},
+					     {"no-subreaper", no_argument, 0, 'S'},
+					     {"no-pivot", no_argument, 0, 'N'},
+					     {"console-socket", required_argument, 0, 'c'},
+					     {"manage-cgroups-mode", required_argument, 0, 'm'},
+					     {0, 0, 0, 0}};
+	int c;
+	while ((c = getopt_long(argc, argv, "b:d", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			o->image = optarg;
+			break;
+		case 'w':
+			o->work = optarg;
+			break;
+		case 'b':
+			o->bundle = optarg;
+			break;
+		case 'd':
+			o->detach = true;
+			break;
+		case 'p':
+			o->pid_file = optarg;
+			break;
+		case 't':
+			o->tcp = true;
+			break;
+		case 'u':
+			o->ext_unix_sk = true;
+			break;
+		case 's':
+			o->shell_job = true;
+			break;
+		case 'f':
+			o->file_locks = true;
+			break;
+		case 'L':
+			o->lazy = true;
+			break;
+		case 'S':
+		case 'N':
+			break;
+		case 'c':
+		case 'm':
+			return mc_errorf(err, 0, "restore: --%s is not supported",
+					 c == 'c' ? "console-socket" : "manage-cgroups-mode");
+		default:
+			return mc_errorf(err, 0, "restore: bad option (see docs/checkpoint.md)");
+		}
+	}
+	if (optind != argc - 1)
+		return mc_errorf(err, 0, "restore: need exactly one container id");
+	o->id = argv[optind];
+	return ct_check_id(o->id, err);
+}
+
+/* Everything restore makes, so one place undoes it. */
+struct rst {
+	struct rst_opts o;
+	struct ct_spec *spec;
+	char *bundle, *criu;
+	int images, work, netns;
+	bool claimed, have_cg;
+	struct ct_cgroup cg;
+	char veth[16];
+	struct ct_criu c;
+	struct ct_strlist ext;
+	char *stdio[3];
+	/* CRIU's cgroups, read back after it joined the container's: cg_root */
+	char *cgline[32];
+	struct ct_criu_cgroot cgroot[32];
+	size_t ncgroot;
+	pid_t pid;
+};
+
+/* A helper child in a new network namespace: lo up; with the config's network, minict adds
+ * the veth from outside and the helper configures eth0 inside. The namespace lives on in
+ * *nsfd once the helper has exited. */
+static int make_netns(struct rst *r, mc_err *err)
+{
+	int up[2], down[2];
+	if (pipe2(up, O_CLOEXEC) < 0)
+		return mc_errorf(err, errno, "restore: pipe");
+	if (pipe2(down, O_CLOEXEC) < 0) {
+		close(up[0]);
+		close(up[1]);
+		return mc_errorf(err, errno, "restore: pipe");
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(up[0]);
+		close(up[1]);
+		close(down[0]);
+		close(down[1]);
+		return mc_errorf(err, e, "restore: fork");
+	}
+	if (pid == 0) {
+		close(up[0]);
+		close(down[1]);
+		mc_err e = NULL;
+		char cmd;
+		if (unshare(CLONE_NEWNET) < 0)
+			mc_errorf(&e, errno, "unshare(CLONE_NEWNET)");
+		else
+			ct_net_loopback_up(&e);
+		if (!e) {
+			mc_write_all(up[1], "", 1);
+			if (read(down[0], &cmd, 1) == 1)
+				ct_net_setup_container(r->spec->net_cidr, &e);
+		}
+		if (e)
+			mc_write_all(up[1], mc_error_text(e), strlen(mc_error_text(e)));
+		_exit(e ? 1 : 0);
+	}
+	close(up[1]);
+	close(down[0]);
+	char buf[1024] = "";
+	ssize_t n = read(up[0], buf, 1);
+	int ret = n == 1 ? 0 : mc_errorf(err, 0, "network namespace: the helper died");
+	if (n == 1 && buf[0] == 0) {
+		char p[64];
+		snprintf(p, sizeof(p), "/proc/%d/ns/net", pid);
+		r->netns = open(p, O_RDONLY | O_CLOEXEC);
+		if (r->netns < 0)
+			ret = mc_errorf(err, errno, "restore: open `%s`", p);
+		else if (r->spec->net_bridge && r->spec->net_cidr) {
+			ct_net_ifname(r->o.id, r->veth);
+			if (ct_net_setup_host(r->spec->net_bridge, r->spec->net_cidr, r->veth, pid,
+					      err) < 0) {
+				r->veth[0] = 0;
+				ret = -1;
+			} else if (write(down[1], "c", 1) != 1) {
+				ret = mc_errorf(err, errno, "restore: network helper");
+			}
+		}
+	}
+	close(down[1]);
+	n = mc_read_all(up[0], buf + 1, sizeof(buf) - 2);
+	close(up[0]);
+	int st = 0;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (ret == 0 && (st != 0 || buf[0] != 0)) {
+		buf[n > 0 ? n + 1 : 1] = 0;
+		ret = mc_errorf(err, 0, "network namespace: %s",
+				buf[0] ? buf : buf[1] ? buf + 1 : "helper failed");
+	}
+	return ret < 0 ? mc_wrap(err, "restore") : 0;
+}
+
+/* cg_root: the container's cgroup in each hierarchy, read back from CRIU's own
+ * /proc/PID/cgroup once it joined them ("0::" is every controller without its own). */
+static int cg_roots(struct rst *r, mc_err *err)
+{
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/%d/cgroup", r->c.pid);
+	_cleanup_fclose_ FILE *f = fopen(p, "re");
+	if (!f)
+		return mc_errorf(err, errno, "restore: open `%s`", p);
+	char line[4096];
+	while (fgets(line, sizeof(line), f) && r->ncgroot < MC_ARRAY_SIZE(r->cgline)) {
+		line[strcspn(line, "\n")] = 0;
+		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		if (!c2)
+			continue;
+		char *copy = strdup(c1 + 1);
+		if (!copy)
+			return mc_errorf(err, ENOMEM, "restore");
+		r->cgline[r->ncgroot] = copy;
+		copy[c2 - c1 - 1] = 0;
+		r->cgroot[r->ncgroot].ctrl = copy[0] ? copy : NULL;
+		r->cgroot[r->ncgroot].path = copy + (c2 - c1);
+		r->ncgroot++;
+	}
+	return 0;
+}
+
+static int prepare(struct ct_global *g, struct rst *r, mc_err *err)
+{
+	r->bundle = realpath(r->o.bundle ? r->o.bundle : ".", NULL);
+	if (!r->bundle)
+		return mc_errorf(err, errno, "restore: bundle `%s`", r->o.bundle ? r->o.bundle : ".");
+	if (ct_spec_load(r->bundle, &r->spec, err) < 0)
+		return mc_wrap(err, "restore");
+	r->images = ct_ckpt_open_dir(r->o.image, false, err);
+	if (r->images < 0)
+		return mc_wrap(err, "restore: --image-path");
+	if (faccessat(r->images, "inventory.img", F_OK, 0) < 0)
+		return mc_errorf(err, 0, "restore: `%s` holds no checkpoint (no inventory.img)",
+				 r->o.image);
+	r->work = r->o.work ? ct_ckpt_open_dir(r->o.work, true, err) : dup(r->images);
+	if (r->work < 0)
+		return mc_wrap(err, "restore: --work-path");
+	if (ct_ckpt_load_stdio(r->images, r->stdio, err) < 0 ||
+	    ct_ckpt_find_criu(g->criu, &r->criu, err) < 0)
+		return mc_wrap(err, "restore");
+	/* from here on there is something to undo */
+	if (ct_state_claim(g->root, r->o.id, err) < 0)
+		return -1;
+	r->claimed = true;
+	const struct ct_resources *res = r->spec->has_resources ? &r->spec->res : NULL;
+	if (ct_cg_create(&r->cg, r->spec->cgroups_path, r->o.id, res, err) < 0)
+		return mc_wrap(err, "restore");
+	r->have_cg = true;
+	if (ct_cg_apply(&r->cg, res, err) < 0)
+		return mc_wrap(err, "restore");
+	if (ct_spec_has_ns(r->spec, CLONE_NEWNET, NULL) && make_netns(r, err) < 0)
+		return -1;
+	return ct_ckpt_ext_mounts(r->spec, true, &r->ext, err);
+}
+
+static int restore(struct rst *r, mc_err *err)
+{
+	struct ct_criu_ifd ifd[4];
+	size_t nifd = 0;
+	for (int i = 0; i < 3; i++)
+		if (r->stdio[i])
+			ifd[nifd++] = (struct ct_criu_ifd){r->stdio[i], i};
+	if (r->netns >= 0)
+		ifd[nifd++] = (struct ct_criu_ifd){CT_CKPT_NETNS_KEY, r->netns};
+	if (ct_criu_start(&r->c, r->criu, &r->netns, r->netns >= 0, err) < 0)
+		return mc_wrap(err, "restore");
+	/* CRIU forks the tasks: in the container's cgroups from their first instruction */
+	if (ct_cg_enter(&r->cg, r->c.pid, err) < 0 || cg_roots(r, err) < 0)
+		return mc_wrap(err, "restore");
+	struct ct_criu_req q = {
+	    .op = CT_CRIU_RESTORE,
+	    .images_fd = r->images,
+	    .work_fd = r->work,
+	    .log_file = "restore.log",
+	    .log_level = 4,
+	    .root = r->spec->root_path,
+	    .rst_sibling = true,
+	    .tcp_established = r->o.tcp,
+	    .file_locks = r->o.file_locks,
+	    .ext_unix_sk = r->o.ext_unix_sk,
+	    .shell_job = r->o.shell_job,
+	    .lazy_pages = r->o.lazy,
+	    .manage_cgroups = true,
+	    .cg_mode = -1,
+	    .network_lock_skip = !r->o.tcp,
+	    .external = (const char *const *)r->ext.v,
+	    .nexternal = r->ext.n,
+	    .inherit = ifd,
+	    .ninherit = nifd,
+	    .cg_root = r->cgroot,
+	    .ncg_root = r->ncgroot,
+	};
+	uint64_t t0 = mc_now_ns();
+	pid_t pid = -1;
+	int ret = ct_criu_run(&r->c, &q, &pid, err);
+	ct_criu_stop(&r->c);
+	mc_log_debug("restore: criu restore took %.1f ms", (mc_now_ns() - t0) / 1e6);
+	if (ret < 0)
+		return mc_wrap(err, "restore");
+	if (pid <= 0)
+		return mc_errorf(err, 0, "restore: criu named no restored process");
+	r->pid = pid;
+	return 0;
+}
+
+static void now_rfc3339(char *buf, size_t n)
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	size_t l = strftime(buf, n, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + l, n - l, ".%09ldZ", ts.tv_nsec);
+}
+
+static int record(struct ct_global *g, struct rst *r, struct ct_state *st, mc_err *err)
+{
+	char created[64];
+	now_rfc3339(created, sizeof(created));
+	memset(st, 0, sizeof(*st));
+	st->id = strdup(r->o.id);
+	st->pid = r->pid;
+	st->start_time = ct_proc_start_time(r->pid);
+	st->bundle = strdup(r->bundle);
+	st->rootfs = strdup(r->spec->root_path);
+	st->created = strdup(created);
+	st->annotations = r->spec->annotations ? json_object_get(r->spec->annotations) : NULL;
+	st->veth = r->veth[0] ? strdup(r->veth) : NULL;
+	st->net_bridge = r->veth[0] ? strdup(r->spec->net_bridge) : NULL;
+	st->cg = r->cg;
+	st->has_cg = true;
+	int ret = ct_state_save(g->root, st, err);
+	if (ret == 0 && r->o.pid_file) {
+		char b[24];
+		int n = snprintf(b, sizeof(b), "%d", r->pid);
+		int fd = open(r->o.pid_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0 || mc_write_all(fd, b, n) < 0)
+			ret = mc_errorf(err, errno, "pid file `%s`", r->o.pid_file);
+		if (fd >= 0)
+			close(fd);
+	}
+	if (ret < 0) {
+		memset(&st->cg, 0, sizeof(st->cg)); /* still ours to undo */
+		st->has_cg = false;
+		ct_state_free(st);
+		return -1;
+	}
+	r->have_cg = false; /* the state owns it now */
+	return 0;
+}
+
+static void undo(struct ct_global *g, struct rst *r)
+{
+	mc_err e2 = NULL;
+	if (r->c.pid > 0) {
+		kill(r->c.pid, SIGKILL);
+		ct_criu_stop(&r->c);
+	}
+	if (r->have_cg) {
+		ct_cg_kill_all(&r->cg, SIGKILL, &e2);
+		mc_error_free(&e2);
+	}
+	if (r->pid > 0) {
+		kill(r->pid, SIGKILL);
+		while (waitpid(r->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	if (r->veth[0])
+		ct_net_remove(r->veth, &e2);
+	mc_error_free(&e2);
+	if (r->have_cg) {
+		ct_cg_destroy(&r->cg, &e2);
+		mc_error_free(&e2);
+		ct_cg_free(&r->cg);
+		r->have_cg = false;
+	}
+	if (r->claimed)
+		ct_state_remove(g->root, r->o.id);
+}
+
+/* Without --detach minict stays with the container, as runc does: it waits for the init,
+ * forwards nothing fancy, deletes the container and returns its exit status. */
+static int wait_attached(struct ct_global *g, struct ct_state *st, mc_err *err)
+{
+	int status = 0;
+	while (waitpid(st->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (ct_container_destroy(g->root, st, err) < 0)
+		return -1;
+	return ct_exit_code(status);
+}
+
+int ct_verb_restore(struct ct_global *g, int argc, char **argv, mc_err *err)
+{
+	struct rst r = {.images = -1, .work = -1, .netns = -1, .c = {.pid = -1, .sk = -1}};
+	if (parse_opts(argc, argv, &r.o, err) < 0)
+		return -1;
+	_cleanup_free_ char *defimg = NULL;
+	if (!r.o.image) {
+		char cwd[PATH_MAX];
+		if (!getcwd(cwd, sizeof(cwd)) || asprintf(&defimg, "%s/checkpoint", cwd) < 0)
+			return mc_errorf(err, errno, "restore: current directory");
+		r.o.image = defimg;
+	}
+	struct ct_state st = {0};
+	bool have_st = false;
+	int ret = prepare(g, &r, err);
+	if (ret == 0)
+		ret = restore(&r, err);
+	if (ret == 0) {
+		ret = record(g, &r, &st, err);
+		have_st = ret == 0;
+	}
+	if (ret < 0)
+		undo(g, &r);
+	if (r.netns >= 0)
+		close(r.netns);
+	if (r.images >= 0)
+		close(r.images);
+	if (r.work >= 0)
+		close(r.work);
+	for (size_t i = 0; i < r.ncgroot; i++)
+		free(r.cgline[i]);
+	for (int i = 0; i < 3; i++)
+		free(r.stdio[i]);
+	ct_strlist_free(&r.ext);
+	free(r.criu);
+	free(r.bundle);
+	ct_spec_free(r.spec);
+	if (ret == 0 && !r.o.detach)
+		ret = wait_attached(g, &st, err);
+	if (have_st)
+		ct_state_free(&st);
+	return ret;
+}
