@@ -115,8 +115,8 @@ static void refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(one_sample),	 cmocka_unit_test(odd_count),
-	    cmocka_unit_test(even_count),	 cmocka_unit_test(p95_interpolation),
+	    cmocka_unit_test(one_sample),   cmocka_unit_test(odd_count),
+	    cmocka_unit_test(even_count),   cmocka_unit_test(p95_interpolation),
 	    cmocka_unit_test(equal_values), cmocka_unit_test(refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

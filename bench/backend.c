@@ -1,0 +1,138 @@
+#include "backend.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "util.h"
+
+static const char *const names[MB_NBACKENDS] = {
+    [MB_VM] = "vm",	[MB_CT] = "ct",	    [MB_NATIVE] = "native", [MB_QEMU] = "qemu",
+    [MB_CRUN] = "crun", [MB_RUNC] = "runc", [MB_DOCKER] = "docker", [MB_PODMAN] = "podman",
+};
+
+/* Backends with no implementation yet say which issue brings them; never fake numbers. */
+static const char *const not_yet[MB_NBACKENDS] = {
+    [MB_VM] = "not yet: issue 9/12 (virtio, guest I/O: a guest that runs the workload and "
+	      "reports its result)",
+    [MB_QEMU] = "not yet: issue 12 (guest I/O, so that qemu and vm run the same guest)",
+    [MB_DOCKER] = "not yet: the next step of issue 11 (a private dockerd, as "
+		  "bench/docker-run.sh)",
+    [MB_PODMAN] = "not yet: the next step of issue 11",
+};
+
+const char *mb_backend_name(enum mb_backend b)
+{
+	return (size_t)b < MB_NBACKENDS ? names[b] : "?";
+}
+
+int mb_backend_by_name(const char *name)
+{
+	for (int i = 0; i < MB_NBACKENDS; i++)
+		if (strcmp(name, names[i]) == 0)
+			return i;
+	return -1;
+}
+
+const char *mb_backend_names(void)
+{
+	return "vm, ct, native, qemu, crun, runc, docker, podman";
+}
+
+bool mb_which(const char *prog, char *path, size_t size)
+{
+	const char *env = getenv("PATH");
+	_cleanup_free_ char *dirs = strdup(env && *env ? env : "/usr/local/bin:/usr/bin:/bin");
+	if (!dirs)
+		return false;
+	char *save = NULL;
+	for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		int n = snprintf(path, size, "%s/%s", d, prog);
+		if (n > 0 && (size_t)n < size && access(path, X_OK) == 0)
+			return true;
+	}
+	/* root's tools in sbin may be missing from a user's PATH */
+	static const char *const extra[] = {"/usr/sbin", "/sbin"};
+	for (size_t i = 0; i < MC_ARRAY_SIZE(extra); i++) {
+		int n = snprintf(path, size, "%s/%s", extra[i], prog);
+		if (n > 0 && (size_t)n < size && access(path, X_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
+const char *mb_self_dir(void)
+{
+	static char dir[PATH_MAX];
+	if (!dir[0]) {
+		ssize_t n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+		if (n <= 0) {
+			strcpy(dir, ".");
+		} else {
+			dir[n] = 0;
+			char *slash = strrchr(dir, '/');
+			if (slash)
+				*slash = 0;
+		}
+	}
+	return dir;
+}
+
+/* A hybrid cgroup host: /sys/fs/cgroup is a tmpfs of v1 hierarchies with cgroup2 mounted at
+ * /sys/fs/cgroup/unified. crun 1.8 refuses that layout. */
+static bool hybrid_cgroups(void)
+{
+	struct statfs root, unified;
+	if (statfs("/sys/fs/cgroup", &root) < 0 || root.f_type == CGROUP2_SUPER_MAGIC)
+		return false;
+	return statfs("/sys/fs/cgroup/unified", &unified) == 0 &&
+	       unified.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+int mb_backend_prepare(enum mb_backend b, const char *workdir, struct mb_launcher *l, mc_err *err)
+{
+	memset(l, 0, sizeof(*l));
+	l->backend = b;
+	if (not_yet[b])
+		return mc_errorf(err, 0, "backend %s: %s", names[b], not_yet[b]);
+	if (geteuid() != 0)
+		return mc_errorf(err, 0, "backend %s needs root (containers and chroot)", names[b]);
+	switch (b) {
+	case MB_CT: {
+		const char *env = getenv("MINICT");
+		int n = env && *env
+			    ? snprintf(l->tool, sizeof(l->tool), "%s", env)
+			    : snprintf(l->tool, sizeof(l->tool), "%s/minict", mb_self_dir());
+		if (n < 0 || (size_t)n >= sizeof(l->tool))
+			return mc_errorf(err, 0, "minict path too long");
+		if (access(l->tool, X_OK) < 0)
+			return mc_errorf(err, 0, "minict is not built: no %s (make, or set MINICT)",
+					 l->tool);
+		break;
+	}
+	case MB_CRUN:
+	case MB_RUNC:
+		if (!mb_which(names[b], l->tool, sizeof(l->tool)))
+			return mc_errorf(err, 0, "%s is not installed (make deps)", names[b]);
+		l->private_cgroup2_umount = b == MB_CRUN && hybrid_cgroups();
+		break;
+	case MB_NATIVE:
+		return 0;
+	default:
+		return mc_errorf(err, 0, "backend %s: not implemented", names[b]);
+	}
+	if (!workdir)
+		return 0;
+	int n = snprintf(l->state, sizeof(l->state), "%s/state/%s", workdir, names[b]);
+	if (n < 0 || (size_t)n >= sizeof(l->state))
+		return mc_errorf(err, 0, "work directory path too long");
+	if (mc_mkdir_p(l->state, 0700, err) < 0)
+		return mc_wrap(err, "backend %s: state directory", names[b]);
+	return 0;
+}

@@ -1,0 +1,91 @@
+/* minibench: the experiments of the seed study on minivm, minict and the baseline tools.
+ * docs/bench.md describes the method, the result files and how to add an experiment. */
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "error.h"
+#include "latency.h"
+#include "results.h"
+#include "util.h"
+
+static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return (type == FTW_DP ? rmdir(path) : unlink(path)) < 0 ? -1 : 0;
+}
+
+/* The experiments of issue 11 that are not there yet say so, and which step brings them. */
+static int not_yet(enum mb_experiment e, mc_err *err)
+{
+	if (e == MB_EXP_DENSITY)
+		return mc_errorf(err, 0,
+				 "density: not yet (the next steps of issue 11: sysbench CPU, "
+				 "file I/O and MySQL in N guests)");
+	return mc_errorf(err, 0,
+			 "migrate: not yet (needs minivm's migration and minict's CRIU "
+			 "migration, then issue 11's migrate step)");
+}
+
+static int run(const struct mb_opts *o, int argc, char **argv, mc_err *err)
+{
+	if (o->experiment == MB_EXP_DENSITY || o->experiment == MB_EXP_MIGRATE)
+		return not_yet(o->experiment, err);
+	if (mb_latency_check(o, err) < 0)
+		return -1;
+	char workdir[4096];
+	int tmp = !o->out;
+	if (tmp) {
+		snprintf(workdir, sizeof(workdir), "/tmp/minibench.XXXXXX");
+		if (!mkdtemp(workdir))
+			return mc_errorf(err, errno, "mkdtemp `%s`", workdir);
+	} else {
+		snprintf(workdir, sizeof(workdir), "%s/work", o->out);
+		if (mc_mkdir_p(workdir, 0755, err) < 0)
+			return mc_wrap(err, "--out");
+	}
+	struct mb_results res;
+	int rc = mb_results_open(&res, o->out, argc, argv, err);
+	if (rc == 0)
+		rc = mb_latency(o, workdir, &res, err);
+	mc_err cerr = NULL;
+	if (mb_results_close(&res, &cerr) < 0 && rc == 0) {
+		*err = cerr;
+		rc = -1;
+	}
+	mc_error_free(&cerr);
+	if (tmp)
+		nftw(workdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	if (rc == 0 && o->experiment == MB_EXP_ALL)
+		fprintf(stderr, "minibench: all: density and migrate are not there yet (issue 11's "
+				"next steps); latency is all that ran\n");
+	if (rc == 0 && o->out)
+		fprintf(stderr, "minibench: results in %s\n", o->out);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct mb_opts o;
+	mc_err err = NULL;
+	if (mb_parse_args(argc, argv, &o, &err) < 0) {
+		mc_error_print(err, "minibench", stderr);
+		mc_error_free(&err);
+		return 2;
+	}
+	if (o.help) {
+		fputs(mb_usage(), stdout);
+		return 0;
+	}
+	if (run(&o, argc, argv, &err) < 0) {
+		mc_error_print(err, "minibench", stderr);
+		mc_error_free(&err);
+		return 1;
+	}
+	return 0;
+}
