@@ -138,8 +138,9 @@ static int summarize(struct run *r, mc_err *err)
 	       r->w->argv[0], o->repeat, o->repeat == 1 ? "" : "s");
 	printf("ms per guest; a batch starts all its guests at once, then waits for all "
 	       "(batch = first start to last exit)\n");
-	printf("%-8s %6s %5s %9s %9s %9s %9s %11s %8s\n", "backend", "guests", "n", "min", "median",
-	       "max", "p95", "batch med", base >= 0 ? "vs crun" : "");
+	printf("%-8s %6s %5s %9s %9s %9s %9s %11s", "backend", "guests", "n", "min", "median",
+	       "max", "p95", "batch med");
+	printf(base >= 0 ? " %8s\n" : "\n", "vs crun");
 	for (size_t i = 0; i < nrows; i++) {
 		const struct mb_stats *s = &lat[i].st;
 		printf("%-8s %6u %5zu %9.2f %9.2f %9.2f %9.2f %11.2f", lat[i].backend,
