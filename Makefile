@@ -30,16 +30,18 @@ BIN := $(BUILD)/bin
 
 # Libraries per program (only what each one needs).
 LIBS_minivm    := -lpthread -lz -ljson-c
-LIBS_minict    := -lseccomp -lcap -lnl-3 -lnl-route-3 -ljson-c
+LIBS_minict    := -lseccomp -lcap -lnl-3 -lnl-route-3 -ljson-c -lprotobuf-c
 LIBS_minilab   := -lpthread
 LIBS_minibench := -lm -ljson-c
-CFLAGS_minict  := $(shell pkg-config --cflags libnl-3.0 2>/dev/null)
+CFLAGS_minict  := $(shell pkg-config --cflags libnl-3.0 2>/dev/null) -Icriu-glue
+# Component libraries a program links besides its own (between it and libmini).
+ALIBS_minict   := $(BUILD)/criu-glue/libcriu-glue.a
 # component dir -> program name
 PROG_vmm     := minivm
 PROG_runtime := minict
 PROG_lab     := minilab
 PROG_bench   := minibench
-COMPONENTS   := vmm runtime lab bench
+COMPONENTS   := vmm runtime lab bench criu-glue
 
 LIB_SRCS := $(wildcard lib/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
@@ -64,13 +66,25 @@ $$($(1)_LIB): $$($(1)_OBJS)
 	@mkdir -p $$(dir $$@)
 	rm -f $$@ && ar rcs $$@ $$^ $$(if $$^,,)
 ifneq ($$(wildcard $(1)/main.c),)
-$$(BIN)/$$(PROG_$(1)): $$(BUILD)/$(1)/main.o $$($(1)_LIB) $$(LIBMINI)
+$$(BIN)/$$(PROG_$(1)): $$(BUILD)/$(1)/main.o $$($(1)_LIB) $$(ALIBS_$$(PROG_$(1))) $$(LIBMINI)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LIBS_$$(PROG_$(1)))
 all: $$(BIN)/$$(PROG_$(1))
 endif
 endef
 $(foreach c,$(COMPONENTS),$(eval $(call component,$(c))))
+
+# criu-glue/: minict's CRIU RPC client (docs/checkpoint.md). rpc.pb-c.[ch] are generated at
+# build time from criu-glue/rpc.proto (CRIU 4.1.1's images/rpc.proto) with Debian's protoc-c.
+GLUE_GEN := $(BUILD)/criu-glue/gen
+$(GLUE_GEN)/rpc.pb-c.c $(GLUE_GEN)/rpc.pb-c.h &: criu-glue/rpc.proto
+	@mkdir -p $(GLUE_GEN)
+	protoc-c --proto_path=criu-glue --c_out=$(GLUE_GEN) $<
+$(GLUE_GEN)/rpc.pb-c.o: $(GLUE_GEN)/rpc.pb-c.c
+	$(CC) $(CFLAGS) -I$(GLUE_GEN) -c $< -o $@
+$(criu-glue_OBJS): CFLAGS += -I$(GLUE_GEN)
+$(criu-glue_OBJS): $(GLUE_GEN)/rpc.pb-c.h
+$(criu-glue_LIB): $(GLUE_GEN)/rpc.pb-c.o
 
 # guestinit runs as PID 1 in the guest initramfs: static, no sanitizers.
 GUESTINIT_SRCS := $(wildcard guestinit/*.c)

@@ -102,10 +102,11 @@ int ct_ckpt_find_criu(const char *opt, char **bin, mc_err *err)
 		from = "the cache";
 		path = cache_criu(cache);
 		if (!path)
-			return mc_errorf(err, 0,
-					 "no CRIU: none given (--criu, MINICT_CRIU) and no CRIU "
-					 ">= 4.0 in %s/criu (run make deps or scripts/criu.sh ensure)",
-					 cache);
+			return mc_errorf(
+			    err, 0,
+			    "no CRIU: none given (--criu, MINICT_CRIU) and no CRIU "
+			    ">= 4.0 in %s/criu (run make deps or scripts/criu.sh ensure)",
+			    cache);
 	}
 	if (!path)
 		return mc_errorf(err, ENOMEM, "criu");
@@ -115,9 +116,13 @@ int ct_ckpt_find_criu(const char *opt, char **bin, mc_err *err)
 	char out[4096];
 	int st = run_capture(path, "--version", out, sizeof(out));
 	const char *v = strstr(out, "Version: ");
-	if (st != 0 || !v)
-		return mc_errorf(err, st < 0 ? errno : 0, "criu `%s` (from %s) does not run: %.200s",
-				 path, from, st < 0 ? "exec failed" : out);
+	if (st != 0 || !v) {
+		out[strcspn(out, "\n")] = 0;
+		return mc_errorf(
+		    err, st < 0 ? errno : 0,
+		    "criu `%s` (from %s) does not run as CRIU: `--version` said \"%.200s\"", path,
+		    from, st < 0 ? "exec failed" : out);
+	}
 	char ver[32] = "";
 	sscanf(v + 9, "%31[0-9.]", ver);
 	if (strverscmp(ver, "4.0") < 0)
@@ -135,6 +140,17 @@ int ct_ckpt_find_criu(const char *opt, char **bin, mc_err *err)
 	}
 	*bin = mc_steal_ptr(&path);
 	return 0;
+}
+
+int ct_ckpt_timeout(int def)
+{
+	const char *s = getenv("MINICT_CRIU_TIMEOUT");
+	uint64_t v;
+	mc_err e = NULL;
+	if (s && *s && mc_parse_uint(s, 1, 86400, &v, "MINICT_CRIU_TIMEOUT", &e) == 0)
+		return (int)v;
+	mc_error_free(&e);
+	return def;
 }
 
 int ct_ckpt_open_dir(const char *path, bool create, mc_err *err)
@@ -172,8 +188,7 @@ void ct_strlist_free(struct ct_strlist *l)
 	l->n = 0;
 }
 
-int ct_ckpt_ext_mounts(const struct ct_spec *spec, bool restore, struct ct_strlist *l,
-		       mc_err *err)
+int ct_ckpt_ext_mounts(const struct ct_spec *spec, bool restore, struct ct_strlist *l, mc_err *err)
 {
 	for (size_t i = 0; spec && i < spec->nmounts; i++) {
 		const struct ct_mount *m = &spec->mounts[i];

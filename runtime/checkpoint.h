@@ -20,6 +20,8 @@
  * $MINI_CACHE/criu/<version>/criu. It must run, be >= 4.0 and pass `criu check`; the error
  * names the criu, where it came from and why it was refused. *bin is malloc'd. */
 int ct_ckpt_find_criu(const char *opt, char **bin, mc_err *err);
+/* How long minict waits for CRIU's answer: $MINICT_CRIU_TIMEOUT seconds, else def. */
+int ct_ckpt_timeout(int def);
 /* Open a directory (made with its parents when create). */
 int ct_ckpt_open_dir(const char *path, bool create, mc_err *err);
 /* A list of strings CRIU takes (--external ...). */
@@ -32,8 +34,7 @@ int ct_strlist_add(struct ct_strlist *l, mc_err *err, const char *fmt, ...)
 void ct_strlist_free(struct ct_strlist *l);
 /* The external bind mounts of spec: "mnt[DEST]:DEST" (dump) or "mnt[DEST]:SOURCE" (restore),
  * and "mnt[]" for anything else bound in from the host. */
-int ct_ckpt_ext_mounts(const struct ct_spec *spec, bool restore, struct ct_strlist *l,
-		       mc_err *err);
+int ct_ckpt_ext_mounts(const struct ct_spec *spec, bool restore, struct ct_strlist *l, mc_err *err);
 /* Dump side: the init's fds 0-2 as CRIU keys ("pipe:[N]", or "file[MNT:INO]" for a file
  * outside the container, which becomes external), written to the image directory. */
 int ct_ckpt_save_stdio(pid_t pid, int images_fd, struct ct_strlist *external, mc_err *err);

@@ -120,14 +120,17 @@ struct ckpt {
 	int images, work;
 	struct ct_strlist ext;
 	struct ct_criu c;
+	bool debug;
 };
 
 static int prepare(struct ct_global *g, struct ckpt *k, mc_err *err)
 {
 	enum ct_status s = ct_state_status(g->root, &k->st);
 	if (s != CT_RUNNING && s != CT_PAUSED)
-		return mc_errorf(err, 0, "container \"%s\" is %s: only a running or paused one "
-				 "can be checkpointed", k->st.id, ct_status_name(s));
+		return mc_errorf(err, 0,
+				 "container \"%s\" is %s: only a running or paused one "
+				 "can be checkpointed",
+				 k->st.id, ct_status_name(s));
 	if (k->st.bundle && ct_spec_load(k->st.bundle, &k->spec, err) < 0)
 		return mc_wrap(err, "checkpoint");
 	if (k->o.page_server && page_server(k->o.page_server, &k->ps_addr, &k->ps_port, err) < 0)
@@ -147,14 +150,16 @@ static int prepare(struct ct_global *g, struct ckpt *k, mc_err *err)
 		if (ct_criu_features(&k->c, &mem_track, &lazy, err) < 0)
 			return mc_wrap(err, "checkpoint");
 		if (k->o.pre_dump && !mem_track)
-			return mc_errorf(err, 0,
-					 "checkpoint --pre-dump: CRIU cannot track memory changes "
-					 "on this kernel (no soft-dirty page tracking: "
-					 "CONFIG_MEM_SOFT_DIRTY is off); take a full checkpoint instead");
+			return mc_errorf(
+			    err, 0,
+			    "checkpoint --pre-dump: CRIU cannot track memory changes "
+			    "on this kernel (no soft-dirty page tracking: "
+			    "CONFIG_MEM_SOFT_DIRTY is off); take a full checkpoint instead");
 		if (k->o.lazy && !lazy)
-			return mc_errorf(err, 0,
-					 "checkpoint --lazy-pages: CRIU cannot serve lazy pages here "
-					 "(no userfaultfd with the features it needs)");
+			return mc_errorf(
+			    err, 0,
+			    "checkpoint --lazy-pages: CRIU cannot serve lazy pages here "
+			    "(no userfaultfd with the features it needs)");
 	}
 	/* what CRIU finds outside the container: bind mounts, the network namespace (handed
 	 * back on restore), stdio files */
@@ -183,7 +188,8 @@ static int dump(struct ckpt *k, bool paused, mc_err *err)
 	    .images_fd = k->images,
 	    .work_fd = k->work,
 	    .log_file = k->o.pre_dump ? "pre-dump.log" : "dump.log",
-	    .log_level = 4,
+	    .log_level = k->debug ? 4 : 2,
+	    .timeout_s = ct_ckpt_timeout(300),
 	    .pid = k->st.pid,
 	    .root = k->st.rootfs,
 	    .parent = k->o.parent,
@@ -220,7 +226,7 @@ static int dump(struct ckpt *k, bool paused, mc_err *err)
 
 int ct_verb_checkpoint(struct ct_global *g, int argc, char **argv, mc_err *err)
 {
-	struct ckpt k = {.images = -1, .work = -1, .c = {.pid = -1, .sk = -1}};
+	struct ckpt k = {.images = -1, .work = -1, .c = {.pid = -1, .sk = -1}, .debug = g->debug};
 	if (parse_opts(argc, argv, &k.o, err) < 0)
 		return -1;
 	_cleanup_free_ char *defimg = NULL;

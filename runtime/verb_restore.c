@@ -116,6 +116,7 @@ struct rst {
 	struct ct_criu_cgroot cgroot[32];
 	size_t ncgroot;
 	pid_t pid;
+	bool debug;
 };
 
 /* A helper child in a new network namespace: lo up; with the config's network, minict adds
@@ -189,7 +190,9 @@ static int make_netns(struct rst *r, mc_err *err)
 	if (ret == 0 && (st != 0 || buf[0] != 0)) {
 		buf[n > 0 ? n + 1 : 1] = 0;
 		ret = mc_errorf(err, 0, "network namespace: %s",
-				buf[0] ? buf : buf[1] ? buf + 1 : "helper failed");
+				buf[0]	 ? buf
+				: buf[1] ? buf + 1
+					 : "helper failed");
 	}
 	return ret < 0 ? mc_wrap(err, "restore") : 0;
 }
@@ -225,7 +228,8 @@ static int prepare(struct ct_global *g, struct rst *r, mc_err *err)
 {
 	r->bundle = realpath(r->o.bundle ? r->o.bundle : ".", NULL);
 	if (!r->bundle)
-		return mc_errorf(err, errno, "restore: bundle `%s`", r->o.bundle ? r->o.bundle : ".");
+		return mc_errorf(err, errno, "restore: bundle `%s`",
+				 r->o.bundle ? r->o.bundle : ".");
 	if (ct_spec_load(r->bundle, &r->spec, err) < 0)
 		return mc_wrap(err, "restore");
 	r->images = ct_ckpt_open_dir(r->o.image, false, err);
@@ -274,7 +278,8 @@ static int restore(struct rst *r, mc_err *err)
 	    .images_fd = r->images,
 	    .work_fd = r->work,
 	    .log_file = "restore.log",
-	    .log_level = 4,
+	    .log_level = r->debug ? 4 : 2,
+	    .timeout_s = ct_ckpt_timeout(120),
 	    .root = r->spec->root_path,
 	    .rst_sibling = true,
 	    .tcp_established = r->o.tcp,
@@ -394,7 +399,8 @@ static int wait_attached(struct ct_global *g, struct ct_state *st, mc_err *err)
 
 int ct_verb_restore(struct ct_global *g, int argc, char **argv, mc_err *err)
 {
-	struct rst r = {.images = -1, .work = -1, .netns = -1, .c = {.pid = -1, .sk = -1}};
+	struct rst r = {
+	    .images = -1, .work = -1, .netns = -1, .c = {.pid = -1, .sk = -1}, .debug = g->debug};
 	if (parse_opts(argc, argv, &r.o, err) < 0)
 		return -1;
 	_cleanup_free_ char *defimg = NULL;
