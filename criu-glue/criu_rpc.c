@@ -17,7 +17,8 @@
 #include "rpc.pb-c.h"
 #include "util.h"
 
-int ct_criu_start(struct ct_criu *c, const char *bin, const int *keep, size_t nkeep, mc_err *err)
+int ct_criu_start(struct ct_criu *c, const char *bin, const int *keep, size_t nkeep, bool stdio,
+		  mc_err *err)
 {
 	c->pid = -1;
 	c->sk = -1;
@@ -44,6 +45,9 @@ int ct_criu_start(struct ct_criu *c, const char *bin, const int *keep, size_t nk
 		fcntl(sv[1], F_SETFD, 0);
 		for (size_t i = 0; i < nkeep; i++)
 			fcntl(keep[i], F_SETFD, 0);
+		int nul = stdio ? -1 : open("/dev/null", O_RDWR | O_CLOEXEC);
+		for (int fd = 0; nul >= 0 && fd < 3; fd++)
+			dup2(nul, fd);
 		char fdtxt[16];
 		snprintf(fdtxt, sizeof(fdtxt), "%d", sv[1]);
 		execl(bin, bin, "swrk", fdtxt, (char *)NULL);

@@ -55,8 +55,11 @@ struct ct_criu {
 	int sk;	   /* our end of the socketpair */
 };
 
-/* fork + exec `bin swrk FD`. keep[] stay open in criu at the same numbers (inherit_fd). */
-int ct_criu_start(struct ct_criu *c, const char *bin, const int *keep, size_t nkeep, mc_err *err);
+/* fork + exec `bin swrk FD`. keep[] stay open in criu at the same numbers (inherit_fd); its
+ * stdio is ours with stdio (restore hands it to the container), else /dev/null (criu prints
+ * a complaint there when a session ends without a final request). */
+int ct_criu_start(struct ct_criu *c, const char *bin, const int *keep, size_t nkeep, bool stdio,
+		  mc_err *err);
 /* VERSION (the session stays open): e.g. 4, 1, 1. */
 int ct_criu_version(struct ct_criu *c, int *major, int *minor, int *sub, mc_err *err);
 /* FEATURE_CHECK (the session stays open): dirty-memory tracking and lazy pages. */

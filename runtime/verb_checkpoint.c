@@ -143,7 +143,7 @@ static int prepare(struct ct_global *g, struct ckpt *k, mc_err *err)
 	k->work = k->o.work ? ct_ckpt_open_dir(k->o.work, true, err) : dup(k->images);
 	if (k->work < 0)
 		return mc_wrap(err, "checkpoint: --work-path");
-	if (ct_criu_start(&k->c, k->criu, NULL, 0, err) < 0)
+	if (ct_criu_start(&k->c, k->criu, NULL, 0, false, err) < 0)
 		return mc_wrap(err, "checkpoint");
 	if (k->o.pre_dump || k->o.lazy) {
 		bool mem_track = false, lazy = false;

@@ -268,7 +268,7 @@ static int restore(struct rst *r, mc_err *err)
 			ifd[nifd++] = (struct ct_criu_ifd){r->stdio[i], i};
 	if (r->netns >= 0)
 		ifd[nifd++] = (struct ct_criu_ifd){CT_CKPT_NETNS_KEY, r->netns};
-	if (ct_criu_start(&r->c, r->criu, &r->netns, r->netns >= 0, err) < 0)
+	if (ct_criu_start(&r->c, r->criu, &r->netns, r->netns >= 0, true, err) < 0)
 		return mc_wrap(err, "restore");
 	/* CRIU forks the tasks: in the container's cgroups from their first instruction */
 	if (ct_cg_enter(&r->cg, r->c.pid, err) < 0 || cg_roots(r, err) < 0)
