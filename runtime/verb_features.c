@@ -86,7 +86,7 @@ int ct_verb_features(struct ct_global *g, int argc, char **argv, mc_err *err)
 	json_object_object_add(o, "linux", l);
 	json_object *ann = json_object_new_object();
 	json_object_object_add(ann, "org.opencontainers.runc.checkpoint.enabled",
-			       json_object_new_string("false"));
+			       json_object_new_string("true"));
 	json_object_object_add(ann, "io.github.seccomp.libseccomp.version",
 			       json_object_new_string("2.5"));
 	json_object_object_add(o, "annotations", ann);
