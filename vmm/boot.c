@@ -14,6 +14,7 @@
 #include "bzimage.h"
 #include "cleanup.h"
 #include "layout.h"
+#include "log.h"
 #include "pvh.h"
 #include "util.h"
 
@@ -138,6 +139,7 @@ static int load_image(struct vm *vm, const struct boot_config *bc, const uint8_t
 	struct pvh_info pvh;
 	uint64_t kernel_end, initrd_limit;
 	size_t cmdline_max;
+	uint64_t t0 = mc_now_ns();
 	if (is_elf) {
 		if (pvh_parse(img, len, &pvh, err) < 0 || pvh_load(&pvh, img, &vm->gm, err) < 0)
 			return mc_wrap(err, "kernel `%s`", bc->kernel);
@@ -161,10 +163,16 @@ static int load_image(struct vm *vm, const struct boot_config *bc, const uint8_t
 			       bc->nargs, cmdline, cmdline_max, err) < 0)
 		return -1;
 
+	uint64_t t1 = mc_now_ns();
 	uint64_t initrd_addr = 0, initrd_size = 0;
 	if (bc->initrd && load_initrd(vm, bc->initrd, (kernel_end + 0xfff) & ~0xfffull,
 				      initrd_limit, &initrd_addr, &initrd_size, err) < 0)
 		return -1;
+	uint64_t t2 = mc_now_ns();
+	/* MINI_DEBUG=1: where set-up goes (docs/boot.md, "What set-up costs in the lab"). */
+	mc_log_debug("load: kernel %.2f ms (%s), initrd %.2f ms (%llu KiB)",
+		     (double)(t1 - t0) / 1e6, is_elf ? "PVH segments" : "bzImage payload",
+		     (double)(t2 - t1) / 1e6, (unsigned long long)(initrd_size >> 10));
 
 	uint64_t rsdp;
 	if (acpi_build(&vm->gm, vm->ncpus, &rsdp, err) < 0)

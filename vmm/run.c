@@ -160,11 +160,21 @@ int cmd_run(int argc, char **argv)
 	if (parse(argc, argv, &o, &err) < 0 || console_parse(o.console, &con, &err) < 0)
 		goto out;
 	vm_made = true;
-	if (vm_create(&vm, (unsigned)o.ncpus, o.mem, o.pit, &err) < 0 ||
-	    boot_load(&vm, &o.boot, &err) < 0 || console_open(&con, &err) < 0 ||
-	    vm_add_devices(&vm, con.out_fd, &err) < 0 || vm_create_vcpus(&vm, &err) < 0 ||
-	    console_start_input(&con, &vm.uart, &err) < 0)
+	uint64_t t[4];
+	t[0] = mc_now_ns();
+	if (vm_create(&vm, (unsigned)o.ncpus, o.mem, o.pit, &err) < 0)
 		goto out;
+	t[1] = mc_now_ns();
+	if (boot_load(&vm, &o.boot, &err) < 0)
+		goto out;
+	t[2] = mc_now_ns();
+	if (console_open(&con, &err) < 0 || vm_add_devices(&vm, con.out_fd, &err) < 0 ||
+	    vm_create_vcpus(&vm, &err) < 0 || console_start_input(&con, &vm.uart, &err) < 0)
+		goto out;
+	t[3] = mc_now_ns();
+	mc_log_debug("set-up: vm %.2f ms, load %.2f ms, devices and vCPUs %.2f ms",
+		     (double)(t[1] - t[0]) / 1e6, (double)(t[2] - t[1]) / 1e6,
+		     (double)(t[3] - t[2]) / 1e6);
 	mc_log_debug("booting %s (%s entry at 0x%llx), %u vCPUs, %llu MiB", o.boot.kernel,
 		     vm.entry.protocol, (unsigned long long)vm.entry.rip, vm.ncpus,
 		     (unsigned long long)(o.mem >> 20));
