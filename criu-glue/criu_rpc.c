@@ -4,11 +4,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -351,6 +353,35 @@ static int answer_notify(struct ct_criu *c, const struct ct_criu_req *r, const C
 	return ok == 0 ? 0 : mc_wrap(err, "criu %s: %s", op_name(r->op), script);
 }
 
+/* A killed criu leaves its cgroup yard (a tmpfs with every hierarchy mounted, in the work
+ * directory, in our mount namespace) behind: unmount it, deepest first, and remove it. */
+static void drop_yard(int work_fd)
+{
+	char link[64], dir[PATH_MAX], line[4096];
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", work_fd);
+	ssize_t n = readlink(link, dir, sizeof(dir) - 1);
+	if (n <= 0)
+		return;
+	dir[n] = 0;
+	char prefix[PATH_MAX + 32];
+	snprintf(prefix, sizeof(prefix), "%s/.criu.cgyard.", dir);
+	char *mnts[64];
+	size_t nm = 0;
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+	while (f && nm < MC_ARRAY_SIZE(mnts) && fgets(line, sizeof(line), f)) {
+		char mp[4096];
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) == 1 &&
+		    !strncmp(mp, prefix, strlen(prefix)))
+			mnts[nm++] = strdup(mp);
+	}
+	/* children were mounted after their parent: undo in reverse */
+	for (size_t i = nm; i-- > 0;) {
+		if (mnts[i] && umount2(mnts[i], MNT_DETACH) == 0)
+			rmdir(mnts[i]);
+		free(mnts[i]);
+	}
+}
+
 int ct_criu_run(struct ct_criu *c, const struct ct_criu_req *r, pid_t *restored, mc_err *err)
 {
 	/* one pre-dump per session (PRE_DUMP would wait for more requests) */
@@ -374,6 +405,10 @@ int ct_criu_run(struct ct_criu *c, const struct ct_criu_req *r, pid_t *restored,
 			/* e.g. CRIU 4.1.1's restorer spins on a truncated pages image */
 			mc_error_free(&e2);
 			kill(c->pid, SIGKILL);
+			while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
+				;
+			c->pid = -1;
+			drop_yard(r->work_fd);
 			return mc_errorf(err, 0,
 					 "criu %s: no answer after %d s, killed it (log: %s)",
 					 op_name(r->op), r->timeout_s, r->log_file);

@@ -114,6 +114,14 @@ grep -q 'criu restore failed: .*core-1.img' "$T/err" || die "corrupted image mes
 n3=$(wc -l <"$R/tmp/log")
 sleep 0.2
 [ "$(wc -l <"$R/tmp/log")" = "$n3" ] || die "something from the corrupted restore is counting"
+# a truncated pages image: CRIU 4.1.1's restorer spins on it; minict's watchdog kills it and
+# cleans up, CRIU's cgroup yard included
+cp -a "$T/img" "$T/trunc"
+for f in "$T"/trunc/pages-*.img; do truncate -s 100 "$f"; done
+MINICT_CRIU_TIMEOUT=3 m restore -d --image-path "$T/trunc" ${P}cnt </dev/null >/dev/null 2>"$T/err" && die "restore of a truncated image succeeded"
+grep -q 'no answer after 3 s, killed it' "$T/err" || die "truncated image message: $(cat "$T/err")"
+[ -z "$(leftovers ${P}cnt "$S")" ] || die "truncated restore left behind: $(leftovers ${P}cnt "$S")"
+grep -q cgyard /proc/self/mountinfo && die "CRIU's cgroup yard is still mounted: $(grep cgyard /proc/self/mountinfo | head -n 3)"
 mkdir -p "$T/nothing"
 m restore -d --image-path "$T/nothing" ${P}cnt 2>"$T/err" && die "restore from an empty path succeeded"
 grep -q 'no checkpoint' "$T/err" || die "empty image path message: $(cat "$T/err")"
