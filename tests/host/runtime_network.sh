@@ -38,14 +38,15 @@ ip link show "$(veth_name ${P}net0)" >/dev/null 2>&1 && die "veth left after exi
 mkdir -p "$T/b"
 ln -s "$T/rootfs" "$T/b/rootfs"
 "$MINICT" --root "$S" run --rootfs "$T/rootfs" --id ${P}net1 --net bridge=$BR,ip=$N.3/24 -- \
-	sh -c 'sleep 10 | nc -l -p 7777 > /tmp/got; cat /tmp/got; sleep 30' >"$T/got1" &
+	sh -c 'sleep 5 | nc -l -p 7777 > /tmp/got; cat /tmp/got; sleep 30' >"$T/got1" &
 runpid=$!
 for _ in $(seq 50); do "$MINICT" --root "$S" state ${P}net1 2>/dev/null | grep -q running && break; sleep 0.1; done
 ip -o link show master $BR | grep -q "$(veth_name ${P}net1)" || die "veth not on the bridge"
 "$MINICT" --root "$S" run --rootfs "$T/rootfs" --id ${P}net2 --net bridge=$BR,ip=$N.4/24 -- \
 	sh -c "echo c2c | nc -w 2 $N.3 7777" || die "container to container"
 # the listener prints what it got; give a loaded machine time before stopping it
-for _ in $(seq 100); do [ -s "$T/got1" ] && break; sleep 0.1; done
+# (the shell prints it once its `sleep 5 |` ends too)
+for _ in $(seq 200); do [ -s "$T/got1" ] && break; sleep 0.1; done
 "$MINICT" --root "$S" kill ${P}net1 KILL
 wait $runpid
 [ "$(cat "$T/got1")" = c2c ] || die "container to container: got '$(cat "$T/got1")'"
