@@ -34,6 +34,8 @@ LIBS_minict    := -lseccomp -lcap -lnl-3 -lnl-route-3 -ljson-c -lprotobuf-c
 LIBS_minilab   := -lpthread
 LIBS_minibench := -lm -ljson-c
 CFLAGS_minict  := $(shell pkg-config --cflags libnl-3.0 2>/dev/null) -Icriu-glue
+# minivm's sub-folders (vmm/boot/, vmm/hw/) include the core's headers by their plain names.
+CFLAGS_minivm  := -Ivmm
 # Component libraries a program links besides its own (between it and libmini).
 ALIBS_minict   := $(BUILD)/criu-glue/libcriu-glue.a
 # component dir -> program name
@@ -57,9 +59,10 @@ $(LIBMINI): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-# One program per component folder that has a main.c.
+# One program per component folder that has a main.c; the .c files of its sub-folders (one
+# level, e.g. vmm/hw/) join its library.
 define component
-$(1)_SRCS := $$(filter-out $(1)/main.c,$$(wildcard $(1)/*.c))
+$(1)_SRCS := $$(filter-out $(1)/main.c,$$(wildcard $(1)/*.c $(1)/*/*.c))
 $(1)_OBJS := $$($(1)_SRCS:%.c=$$(BUILD)/%.o)
 $(1)_LIB  := $$(BUILD)/$(1)/lib$(1).a
 $$($(1)_LIB): $$($(1)_OBJS)

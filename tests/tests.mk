@@ -12,7 +12,7 @@ $(foreach t,$(UNIT_SRCS:tests/unit/%.c=%),$(eval $(call unit_test,$(t),$(firstwo
 
 $(BUILD)/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -I. -c $< -o $@
+	$(CC) $(CFLAGS) $(CFLAGS_$(PROG_$(firstword $(subst _, ,$*)))) -I. -c $< -o $@
 
 test-bins: $(UNIT_BINS)
 .PHONY: test-bins
@@ -35,7 +35,7 @@ FUZZ_CFLAGS_runtime := -Ibuild/criu-glue/gen
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Ilib -I. -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined
 define fuzz_target
-build/fuzz/$(1): tests/fuzz/$(1).c $$(filter-out $(2)/main.c,$$(wildcard $(2)/*.c)) $$(FUZZ_SRCS_$(2)) $$(LIB_SRCS) $$(wildcard $(2)/*.h lib/*.h)
+build/fuzz/$(1): tests/fuzz/$(1).c $$(filter-out $(2)/main.c,$$(wildcard $(2)/*.c $(2)/*/*.c)) $$(FUZZ_SRCS_$(2)) $$(LIB_SRCS) $$(wildcard $(2)/*.h $(2)/*/*.h lib/*.h)
 	@mkdir -p $$(dir $$@)
 	clang $$(FUZZ_CFLAGS) -I$(2) $$(CFLAGS_$$(PROG_$(2))) $$(FUZZ_CFLAGS_$(2)) -o $$@ $$(filter %.c,$$^) $$(LIBS_$$(PROG_$(2)))
 endef

@@ -9,7 +9,7 @@
 #include <termios.h>
 
 #include "error.h"
-#include "uart.h"
+#include "hw/uart.h"
 
 enum console_kind { CONSOLE_NONE, CONSOLE_STDIO, CONSOLE_FILE };
 

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/sysinfo.h>
 
-#include "boot.h"
+#include "boot/boot.h"
 #include "cmds.h"
 #include "console.h"
 #include "log.h"

@@ -13,7 +13,7 @@
 #include "error.h"
 #include "guest_mem.h"
 #include "io.h"
-#include "uart.h"
+#include "hw/uart.h"
 
 #define VM_MAX_CPUS 64
 

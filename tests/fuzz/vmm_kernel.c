@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "lib/error.h"
-#include "vmm/bzimage.h"
+#include "vmm/boot/bzimage.h"
 #include "vmm/guest_mem.h"
-#include "vmm/pvh.h"
+#include "vmm/boot/pvh.h"
 
 #define FUZZ_MEM (40u << 20)
 

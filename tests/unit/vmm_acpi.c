@@ -8,7 +8,7 @@
 #include <cmocka.h>
 
 #include "lib/error.h"
-#include "vmm/acpi.h"
+#include "vmm/boot/acpi.h"
 #include "vmm/bytes.h"
 #include "vmm/guest_mem.h"
 #include "vmm/layout.h"

@@ -9,9 +9,9 @@
 #include <cmocka.h>
 
 #include "lib/error.h"
-#include "vmm/boot.h"
+#include "vmm/boot/boot.h"
 #include "vmm/bytes.h"
-#include "vmm/bzimage.h"
+#include "vmm/boot/bzimage.h"
 #include "vmm/guest_mem.h"
 #include "vmm/layout.h"
 

@@ -10,7 +10,7 @@
 
 #include "lib/error.h"
 #include "vmm/io.h"
-#include "vmm/uart.h"
+#include "vmm/hw/uart.h"
 
 static unsigned hits;
 static uint64_t last_off;

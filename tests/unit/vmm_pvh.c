@@ -11,7 +11,7 @@
 #include "lib/error.h"
 #include "vmm/guest_mem.h"
 #include "vmm/layout.h"
-#include "vmm/pvh.h"
+#include "vmm/boot/pvh.h"
 
 #define LOAD  0x1000000u
 #define ENTRY 0x1000040u
