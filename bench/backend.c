@@ -13,8 +13,9 @@
 #include "util.h"
 
 static const char *const names[MB_NBACKENDS] = {
-    [MB_VM] = "vm",	[MB_CT] = "ct",	    [MB_NATIVE] = "native", [MB_QEMU] = "qemu",
-    [MB_CRUN] = "crun", [MB_RUNC] = "runc", [MB_DOCKER] = "docker", [MB_PODMAN] = "podman",
+    [MB_VM] = "vm",	    [MB_CT] = "ct",	    [MB_NATIVE] = "native",
+    [MB_QEMU] = "qemu",	    [MB_CRUN] = "crun",	    [MB_RUNC] = "runc",
+    [MB_DOCKER] = "docker", [MB_PODMAN] = "podman", [MB_DOCKER_MINICT] = "docker-minict",
 };
 
 /* Backends with no implementation yet say which issue brings them; never fake numbers. */
@@ -22,9 +23,6 @@ static const char *const not_yet[MB_NBACKENDS] = {
     [MB_VM] = "not yet: issue 9/12 (virtio, guest I/O: a guest that runs the workload and "
 	      "reports its result)",
     [MB_QEMU] = "not yet: issue 12 (guest I/O, so that qemu and vm run the same guest)",
-    [MB_DOCKER] = "not yet: the next step of issue 11 (a private dockerd, as "
-		  "bench/docker-run.sh)",
-    [MB_PODMAN] = "not yet: the next step of issue 11",
 };
 
 const char *mb_backend_name(enum mb_backend b)
@@ -42,7 +40,7 @@ int mb_backend_by_name(const char *name)
 
 const char *mb_backend_names(void)
 {
-	return "vm, ct, native, qemu, crun, runc, docker, podman";
+	return "vm, ct, native, qemu, crun, runc, docker, docker-minict, podman";
 }
 
 bool mb_which(const char *prog, char *path, size_t size)
@@ -95,6 +93,30 @@ static bool hybrid_cgroups(void)
 	       unified.f_type == CGROUP2_SUPER_MAGIC;
 }
 
+int mb_backend_engine(enum mb_backend b)
+{
+	if (b == MB_DOCKER || b == MB_DOCKER_MINICT)
+		return MB_ENGINE_DOCKER;
+	return b == MB_PODMAN ? MB_ENGINE_PODMAN : -1;
+}
+
+static int find_minict(struct mb_launcher *l, mc_err *err)
+{
+	const char *env = getenv("MINICT");
+	int n = env && *env ? snprintf(l->tool, sizeof(l->tool), "%s", env)
+			    : snprintf(l->tool, sizeof(l->tool), "%s/minict", mb_self_dir());
+	if (n < 0 || (size_t)n >= sizeof(l->tool))
+		return mc_errorf(err, 0, "minict path too long");
+	if (access(l->tool, X_OK) < 0)
+		return mc_errorf(err, 0, "minict is not built: no %s (make, or set MINICT)",
+				 l->tool);
+	/* dockerd resolves a relative path from its own cwd */
+	char abs[PATH_MAX];
+	if (l->tool[0] != '/' && realpath(l->tool, abs))
+		snprintf(l->tool, sizeof(l->tool), "%s", abs);
+	return 0;
+}
+
 int mb_backend_prepare(enum mb_backend b, const char *workdir, struct mb_launcher *l, mc_err *err)
 {
 	memset(l, 0, sizeof(*l));
@@ -104,18 +126,19 @@ int mb_backend_prepare(enum mb_backend b, const char *workdir, struct mb_launche
 	if (geteuid() != 0)
 		return mc_errorf(err, 0, "backend %s needs root (containers and chroot)", names[b]);
 	switch (b) {
-	case MB_CT: {
-		const char *env = getenv("MINICT");
-		int n = env && *env
-			    ? snprintf(l->tool, sizeof(l->tool), "%s", env)
-			    : snprintf(l->tool, sizeof(l->tool), "%s/minict", mb_self_dir());
-		if (n < 0 || (size_t)n >= sizeof(l->tool))
-			return mc_errorf(err, 0, "minict path too long");
-		if (access(l->tool, X_OK) < 0)
-			return mc_errorf(err, 0, "minict is not built: no %s (make, or set MINICT)",
-					 l->tool);
+	case MB_CT:
+		if (find_minict(l, err) < 0)
+			return -1;
 		break;
-	}
+	case MB_DOCKER_MINICT:
+		if (find_minict(l, err) < 0)
+			return mc_wrap(err, "docker-minict");
+		l->runtime = "minict";
+		return mb_engine_check(MB_ENGINE_DOCKER, err);
+	case MB_DOCKER:
+		return mb_engine_check(MB_ENGINE_DOCKER, err);
+	case MB_PODMAN:
+		return mb_engine_check(MB_ENGINE_PODMAN, err);
 	case MB_CRUN:
 	case MB_RUNC:
 		if (!mb_which(names[b], l->tool, sizeof(l->tool)))

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "engine.h"
 #include "error.h"
 
 enum mb_backend {
@@ -16,6 +17,7 @@ enum mb_backend {
 	MB_RUNC,
 	MB_DOCKER,
 	MB_PODMAN,
+	MB_DOCKER_MINICT, /* the same private dockerd, `docker run --runtime minict` */
 	MB_NBACKENDS
 };
 
@@ -25,13 +27,18 @@ int mb_backend_by_name(const char *name);
 /* "vm, ct, native, ..." for error messages. */
 const char *mb_backend_names(void);
 
-/* How one guest of a container-like backend is started. */
+/* How one guest of a backend is started. */
 struct mb_launcher {
 	enum mb_backend backend;
-	char tool[4096];	     /* the runtime binary; empty for native */
-	char state[4096];	     /* its --root */
-	bool private_cgroup2_umount; /* crun on a hybrid host: see mb_spawn_batch */
+	char tool[4096];  /* the runtime binary (docker-minict: minict); empty for native */
+	char state[4096]; /* its --root */
+	bool private_cgroup2_umount;	/* crun on a hybrid host: see mb_spawn_batch */
+	const struct mb_engine *engine; /* docker, docker-minict, podman: set by the experiment */
+	const char *runtime;		/* the engine's --runtime; NULL: its default */
 };
+
+/* The engine a backend runs through, or -1 for a runtime/chroot backend. */
+int mb_backend_engine(enum mb_backend b);
 
 /* Check that backend b can run the container latency experiment here and fill l: the tool is
  * found (else "crun is not installed (make deps)"), the backend is implemented (else "not yet:

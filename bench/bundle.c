@@ -149,13 +149,11 @@ int mb_rootfs_make(const char *rootfs, mc_err *err)
 	return 0;
 }
 
-int mb_bundle_make(const char *dir, char *const *args, mc_err *err)
+int mb_bundle_config(const char *dir, const char *rootfs, char *const *args, mc_err *err)
 {
 	char path[4096];
-	if (mb_pathf(path, sizeof(path), err, "%s/rootfs", dir) < 0)
-		return -1;
-	if (mb_rootfs_make(path, err) < 0)
-		return mc_wrap(err, "bundle `%s`", dir);
+	if (mc_mkdir_p(dir, 0755, err) < 0)
+		return mc_wrap(err, "bundle");
 	json_object *spec = json_tokener_parse(spec_template);
 	json_object *process, *arr = json_object_new_array(), *root = json_object_new_object();
 	if (!spec || !arr || !root || !json_object_object_get_ex(spec, "process", &process)) {
@@ -167,7 +165,7 @@ int mb_bundle_make(const char *dir, char *const *args, mc_err *err)
 	for (size_t i = 0; args[i]; i++)
 		json_object_array_add(arr, json_object_new_string(args[i]));
 	json_object_object_add(process, "args", arr);
-	json_object_object_add(root, "path", json_object_new_string("rootfs"));
+	json_object_object_add(root, "path", json_object_new_string(rootfs));
 	json_object_object_add(root, "readonly", json_object_new_boolean(1));
 	json_object_object_add(spec, "root", root);
 	json_object_object_add(spec, "hostname", json_object_new_string("minibench"));
@@ -177,4 +175,26 @@ int mb_bundle_make(const char *dir, char *const *args, mc_err *err)
 				0644, err);
 	json_object_put(spec);
 	return rc < 0 ? mc_wrap(err, "bundle `%s`", dir) : 0;
+}
+
+int mb_barrier_make(const char *rootfs, mc_err *err)
+{
+	static const char *const fifos[] = {"events", "go"};
+	char path[4096];
+	if (mb_pathf(path, sizeof(path), err, "%s/mb", rootfs) < 0)
+		return -1;
+	if (mc_mkdir_p(path, 0755, err) < 0)
+		return mc_wrap(err, "barrier");
+	for (size_t i = 0; i < MC_ARRAY_SIZE(fifos); i++) {
+		struct stat st;
+		if (mb_pathf(path, sizeof(path), err, "%s/mb/%s", rootfs, fifos[i]) < 0)
+			return -1;
+		if (lstat(path, &st) == 0 && !S_ISFIFO(st.st_mode) && unlink(path) < 0)
+			return mc_errorf(err, errno, "barrier: unlink `%s`", path);
+		if (mkfifo(path, 0666) < 0 && errno != EEXIST)
+			return mc_errorf(err, errno, "barrier: mkfifo `%s`", path);
+		if (chmod(path, 0666) < 0)
+			return mc_errorf(err, errno, "barrier: chmod `%s`", path);
+	}
+	return 0;
 }

@@ -8,10 +8,14 @@
  * nobody), proc, sys, dev, tmp (1777), root, usr/bin, usr/sbin; the layout of
  * tests/host/runtime_lib.bash's mk_rootfs. Idempotent: an existing tree is refreshed. */
 int mb_rootfs_make(const char *rootfs, mc_err *err);
-/* DIR/rootfs as above and DIR/config.json: `runc spec` of runc 1.1 (pid, network, ipc, uts,
- * mount and cgroup namespaces, the usual mounts, masked paths, three capabilities, a read-only
- * root that all guests share) with terminal false, process.args = args and hostname
- * "minibench". */
-int mb_bundle_make(const char *dir, char *const *args, mc_err *err);
+/* DIR/config.json for the root filesystem at rootfs (an absolute path, so that many bundles
+ * share one tree): `runc spec` of runc 1.1 (pid, network, ipc, uts, mount and cgroup
+ * namespaces, the usual mounts, masked paths, three capabilities, a read-only root) with
+ * terminal false, process.args = args and hostname "minibench". Creates DIR. */
+int mb_bundle_config(const char *dir, const char *rootfs, char *const *args, mc_err *err);
+/* The barrier's directory ROOTFS/mb with two FIFOs (0666): `events`, where a guest writes
+ * "a K" when it is up and "e K" when its workload has exited, and `go`, from which every guest
+ * reads one line before its workload starts (spawn.c holds both open while a batch runs). */
+int mb_barrier_make(const char *rootfs, mc_err *err);
 
 #endif

@@ -18,14 +18,15 @@ const char *mb_experiment_name(enum mb_experiment e)
 const char *mb_usage(void)
 {
 	return "usage: minibench latency|density|migrate|all [options]\n"
-	       "  --backend B[,B...]  vm, ct, native, qemu, crun, runc, docker, podman "
-	       "(repeatable;\n"
-	       "                      default ct,crun,runc,native)\n"
+	       "  --backend B[,B...]  vm, ct, native, qemu, crun, runc, docker, docker-minict,\n"
+	       "                      podman (repeatable; default ct,crun,runc,native)\n"
 	       "  --guests N[,N...]   concurrent guests per batch (default 1,2,4; max 64)\n"
 	       "  --repeat N          timed runs per backend and guest count (default 10)\n"
 	       "  --quick             --guests 1,2 --repeat 3 unless given\n"
 	       "  --workload W        latency: true (default: /bin/true in the guest)\n"
-	       "  --out DIR           write DIR/results.jsonl, DIR/<figure>.csv, DIR/env.json\n";
+	       "  --out DIR           write DIR/results.jsonl, DIR/<figure>.csv and .svg,\n"
+	       "                      DIR/env.json, DIR/report.md\n"
+	       "  --record            write the summary into docs/results.md (bench/record.py)\n";
 }
 
 static int add_backends(struct mb_opts *o, const char *list, mc_err *err)
@@ -76,7 +77,15 @@ static int parse_guests(struct mb_opts *o, const char *list, mc_err *err)
 
 int mb_parse_args(int argc, char **argv, struct mb_opts *o, mc_err *err)
 {
-	enum { OPT_BACKEND = 256, OPT_GUESTS, OPT_REPEAT, OPT_QUICK, OPT_OUT, OPT_WORKLOAD };
+	enum {
+		OPT_BACKEND = 256,
+		OPT_GUESTS,
+		OPT_REPEAT,
+		OPT_QUICK,
+		OPT_OUT,
+		OPT_WORKLOAD,
+		OPT_RECORD
+	};
 	static const struct option longopts[] = {
 	    {"backend", required_argument, NULL, OPT_BACKEND},
 	    {"guests", required_argument, NULL, OPT_GUESTS},
@@ -84,10 +93,13 @@ int mb_parse_args(int argc, char **argv, struct mb_opts *o, mc_err *err)
 	    {"quick", no_argument, NULL, OPT_QUICK},
 	    {"out", required_argument, NULL, OPT_OUT},
 	    {"workload", required_argument, NULL, OPT_WORKLOAD},
+	    {"record", no_argument, NULL, OPT_RECORD},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	memset(o, 0, sizeof(*o));
+	o->argc = argc;
+	o->argv = argv;
 	bool have_exp = false, have_guests = false, have_repeat = false;
 	uint64_t v;
 	int c;
@@ -136,6 +148,9 @@ int mb_parse_args(int argc, char **argv, struct mb_opts *o, mc_err *err)
 			break;
 		case OPT_WORKLOAD:
 			o->workload = optarg;
+			break;
+		case OPT_RECORD:
+			o->record = true;
 			break;
 		case 'h':
 			o->help = true;

@@ -24,7 +24,10 @@ struct mb_opts {
 	bool quick;
 	const char *workload; /* NULL: the experiment's default */
 	const char *out;      /* NULL: print only, write no files */
+	bool record;	      /* write the summary into docs/results.md (bench/record.py) */
 	bool help;
+	int argc; /* the command line, for env.json, the report and the record */
+	char **argv;
 };
 
 const char *mb_experiment_name(enum mb_experiment e);

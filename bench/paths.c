@@ -2,6 +2,10 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "util.h"
 
 int mb_pathf(char *buf, size_t size, mc_err *err, const char *fmt, ...)
 {
@@ -12,4 +16,20 @@ int mb_pathf(char *buf, size_t size, mc_err *err, const char *fmt, ...)
 	if (n < 0 || (size_t)n >= size)
 		return mc_errorf(err, 0, "path too long: %.64s...", buf);
 	return 0;
+}
+
+void mb_last_line(const char *path, char *buf, size_t size)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	mc_err e = NULL;
+	buf[0] = 0;
+	if (mc_read_file(path, 1 << 20, &text, &len, &e) < 0) {
+		mc_error_free(&e);
+		return;
+	}
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' ' || text[len - 1] == '\r'))
+		text[--len] = 0;
+	char *nl = strrchr(text, '\n');
+	snprintf(buf, size, "%s", nl ? nl + 1 : text);
 }

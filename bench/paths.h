@@ -1,4 +1,4 @@
-/* Paths built with a format, refused (not truncated) when they don't fit. */
+/* Paths built with a format, refused (not truncated) when they don't fit; a log's last line. */
 #ifndef MB_PATHS_H
 #define MB_PATHS_H
 
@@ -8,5 +8,7 @@
 
 int mb_pathf(char *buf, size_t size, mc_err *err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* The last non-empty line of the file at path into buf ("" if none), for error messages. */
+void mb_last_line(const char *path, char *buf, size_t size);
 
 #endif

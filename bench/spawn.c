@@ -2,61 +2,194 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "paths.h"
 #include "util.h"
+
+/* Not a figure's bound: a batch whose guests are not all up after this is stuck (a guest
+ * that never reaches the barrier), so the run fails instead of hanging. */
+#define BARRIER_TIMEOUT_MS (600 * 1000)
+
+static const char *const milestone_names[MB_NT] = {"start", "init", "ready", "exit", "gone"};
+
+const char *mb_milestone_name(enum mb_milestone m)
+{
+	return (size_t)m < MB_NT ? milestone_names[m] : "?";
+}
 
 struct report {
 	int ok;
-	unsigned failed; /* the guest that failed, when ok == 0 and status != 0 */
+	unsigned failed; /* the guest that failed, when ok == 0 and msg is empty */
 	int status;	 /* its wait status */
 	char msg[512];
-	double lat_ms[MB_MAX_GUESTS];
+	double t[MB_MAX_GUESTS][MB_NT];
 	double wall_ms;
 };
 
-static void guest_exec(const struct mb_launcher *l, const struct mb_guest_spec *g, char *id,
-		       int logfd)
+static void guest_exec(const struct mb_launcher *l, const struct mb_guest_spec *g, unsigned k,
+		       char *id, int logfd)
 {
+	sigset_t all;
+	sigfillset(&all);
+	sigprocmask(SIG_UNBLOCK, &all, NULL); /* the runner blocks SIGCHLD for its signalfd */
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(logfd, 2) < 0)
 		_exit(126);
+	char idx[16], bundle[4200];
+	snprintf(idx, sizeof(idx), "%u", k);
+	char *argv[96];
+	size_t n = 0;
 	if (l->backend == MB_NATIVE) {
 		if (chroot(g->rootfs) < 0 || chdir("/") < 0) {
 			dprintf(2, "chroot %s: %s\n", g->rootfs, strerror(errno));
 			_exit(126);
 		}
-		execv(g->argv[0], g->argv);
-		dprintf(2, "exec %s: %s\n", g->argv[0], strerror(errno));
+	} else if (l->engine) {
+		n = mb_engine_run_argv(l->engine, l->runtime, g->mbdir, argv, 64);
+		if (n == 0) {
+			dprintf(2, "%s: argv too long\n", mb_backend_name(l->backend));
+			_exit(126);
+		}
+	} else {
+		snprintf(bundle, sizeof(bundle), "%s/g%u", g->bundles, k);
+		char *const oci[] = {(char *)l->tool,
+				     "--root",
+				     (char *)l->state,
+				     "run",
+				     "--bundle",
+				     bundle,
+				     id,
+				     NULL};
+		execv(oci[0], oci);
+		dprintf(2, "exec %s: %s\n", oci[0], strerror(errno));
 		_exit(127);
 	}
-	char *const argv[] = {(char *)l->tool,
-			      "--root",
-			      (char *)l->state,
-			      "run",
-			      "--bundle",
-			      (char *)g->bundle,
-			      id,
-			      NULL};
+	argv[n++] = "/bin/sh";
+	argv[n++] = "-c";
+	argv[n++] = MB_GUEST_SCRIPT;
+	argv[n++] = idx;
+	for (size_t i = 0; g->argv[i] && n < MC_ARRAY_SIZE(argv) - 1; i++)
+		argv[n++] = g->argv[i];
+	argv[n] = NULL;
 	execv(argv[0], argv);
 	dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
 	_exit(127);
+}
+
+struct runstate {
+	unsigned started, arrived, reaped;
+	int released, failed;
+	uint64_t t0;
+	pid_t pids[MB_MAX_GUESTS];
+	char carry[64];
+	size_t ncarry;
+};
+
+static double since(const struct runstate *s, uint64_t now)
+{
+	return (double)(now - s->t0) / 1e6;
+}
+
+static void fail_msg(struct report *r, struct runstate *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void fail_msg(struct report *r, struct runstate *s, const char *fmt, ...)
+{
+	if (!s->failed) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(r->msg, sizeof(r->msg), fmt, ap);
+		va_end(ap);
+	}
+	s->failed = 1;
+}
+
+/* "a K" (init) and "e K" (exit) lines from the events FIFO, each stamped when read. */
+static void read_events(int fd, struct runstate *s, struct report *r)
+{
+	char buf[4096];
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			return;
+		uint64_t now = mc_now_ns();
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] != '\n') {
+				if (s->ncarry < sizeof(s->carry) - 1)
+					s->carry[s->ncarry++] = buf[i];
+				continue;
+			}
+			s->carry[s->ncarry] = 0;
+			s->ncarry = 0;
+			char what;
+			unsigned k;
+			if (sscanf(s->carry, "%c %u", &what, &k) != 2 || k >= s->started)
+				continue;
+			if (what == 'a' && r->t[k][MB_T_INIT] == 0) {
+				r->t[k][MB_T_INIT] = since(s, now);
+				s->arrived++;
+			} else if (what == 'e' && r->t[k][MB_T_EXIT] == 0) {
+				r->t[k][MB_T_EXIT] = since(s, now);
+			}
+		}
+	}
+}
+
+static void release(int go, struct runstate *s, struct report *r)
+{
+	char lines[MB_MAX_GUESTS];
+	memset(lines, '\n', sizeof(lines));
+	double t = since(s, mc_now_ns());
+	s->released = 1;
+	for (unsigned k = 0; k < s->started; k++)
+		r->t[k][MB_T_READY] = t;
+	if (mc_write_all(go, lines, s->started) != (ssize_t)s->started)
+		fail_msg(r, s, "write the barrier `go`: %s", strerror(errno));
+}
+
+static void reap(int evfd, struct runstate *s, struct report *r)
+{
+	int st;
+	pid_t p;
+	/* what a guest said before it exited is in the FIFO already: stamp it first */
+	read_events(evfd, s, r);
+	while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+		uint64_t now = mc_now_ns();
+		for (unsigned k = 0; k < s->started; k++) {
+			if (s->pids[k] != p)
+				continue;
+			r->t[k][MB_T_GONE] = since(s, now);
+			s->reaped++;
+			if ((!WIFEXITED(st) || WEXITSTATUS(st) != 0) && !s->failed) {
+				s->failed = 1;
+				r->failed = k;
+				r->status = st;
+			} else if (!s->released && !s->failed) {
+				fail_msg(r, s, "guest %u exited before the barrier released it",
+					 k + 1);
+			}
+		}
+	}
 }
 
 /* The runner: every guest is its child, so waitpid(-1) reaps exactly the guests. */
 static void runner(const struct mb_launcher *l, const struct mb_guest_spec *g, unsigned n,
 		   struct report *r)
 {
-	char ids[MB_MAX_GUESTS][128];
-	pid_t pids[MB_MAX_GUESTS];
-	uint64_t start[MB_MAX_GUESTS];
+	char ids[MB_MAX_GUESTS][128], path[4200];
+	struct runstate s;
+	memset(&s, 0, sizeof(s));
 	if (l->private_cgroup2_umount) {
 		if (unshare(CLONE_NEWNS) < 0 ||
 		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
@@ -73,63 +206,75 @@ static void runner(const struct mb_launcher *l, const struct mb_guest_spec *g, u
 		snprintf(r->msg, sizeof(r->msg), "open `%s`: %s", g->log, strerror(errno));
 		return;
 	}
-	for (unsigned k = 0; k < n; k++)
-		snprintf(ids[k], sizeof(ids[k]), "%s-%u", g->id_prefix ? g->id_prefix : "g", k);
-	unsigned started = 0;
-	uint64_t t0 = mc_now_ns(), last = t0;
-	for (; started < n; started++) {
-		start[started] = mc_now_ns();
-		pids[started] = fork();
-		if (pids[started] == 0)
-			guest_exec(l, g, ids[started], logfd);
-		if (pids[started] < 0) {
-			snprintf(r->msg, sizeof(r->msg), "fork guest %u: %s", started,
-				 strerror(errno));
-			break;
-		}
-	}
-	int failed = 0;
-	for (unsigned reaped = 0; reaped < started;) {
-		int st;
-		pid_t p = waitpid(-1, &st, 0);
-		if (p < 0) {
-			if (errno == EINTR)
-				continue;
-			snprintf(r->msg, sizeof(r->msg), "waitpid: %s", strerror(errno));
-			return;
-		}
-		last = mc_now_ns();
-		for (unsigned k = 0; k < started; k++) {
-			if (pids[k] != p)
-				continue;
-			r->lat_ms[k] = (double)(last - start[k]) / 1e6;
-			if ((!WIFEXITED(st) || WEXITSTATUS(st) != 0) && !failed) {
-				failed = 1;
-				r->failed = k;
-				r->status = st;
-			}
-			reaped++;
-		}
-	}
-	r->wall_ms = (double)(last - t0) / 1e6;
-	r->ok = started == n && !failed;
-}
-
-/* The last non-empty line of the guests' stderr, for the error message. */
-static void last_line(const char *path, char *buf, size_t size)
-{
-	_cleanup_free_ char *text = NULL;
-	size_t len = 0;
-	mc_err e = NULL;
-	buf[0] = 0;
-	if (mc_read_file(path, 1 << 20, &text, &len, &e) < 0) {
-		mc_error_free(&e);
+	snprintf(path, sizeof(path), "%s/events", g->mbdir);
+	_cleanup_close_ int evfd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	snprintf(path, sizeof(path), "%s/go", g->mbdir);
+	_cleanup_close_ int go = open(path, O_RDWR | O_CLOEXEC);
+	if (evfd < 0 || go < 0) {
+		snprintf(r->msg, sizeof(r->msg), "open the barrier `%.300s`: %s", path,
+			 strerror(errno));
 		return;
 	}
-	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
-		text[--len] = 0;
-	char *nl = strrchr(text, '\n');
-	snprintf(buf, size, "%s", nl ? nl + 1 : text);
+	sigset_t chld;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+	_cleanup_close_ int sfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sfd < 0) {
+		snprintf(r->msg, sizeof(r->msg), "signalfd: %s", strerror(errno));
+		return;
+	}
+	for (unsigned k = 0; k < n; k++)
+		snprintf(ids[k], sizeof(ids[k]), "%s-%u", g->id_prefix ? g->id_prefix : "g", k);
+	s.t0 = mc_now_ns();
+	uint64_t last = s.t0;
+	for (; s.started < n; s.started++) {
+		uint64_t t = mc_now_ns();
+		s.pids[s.started] = fork();
+		if (s.pids[s.started] == 0)
+			guest_exec(l, g, s.started, ids[s.started], logfd);
+		if (s.pids[s.started] < 0) {
+			fail_msg(r, &s, "fork guest %u: %s", s.started + 1, strerror(errno));
+			break;
+		}
+		r->t[s.started][MB_T_START] = since(&s, t);
+	}
+	while (s.reaped < s.started) {
+		if (!s.released && (s.failed || s.arrived == s.started))
+			release(go, &s, r); /* on a failure: so that the others finish */
+		struct pollfd p[2] = {{evfd, POLLIN, 0}, {sfd, POLLIN, 0}};
+		int timeout = -1;
+		if (!s.released) {
+			double left = BARRIER_TIMEOUT_MS - since(&s, mc_now_ns());
+			timeout = left > 0 ? (int)left + 1 : 0;
+		}
+		int got = poll(p, 2, timeout);
+		if (got < 0 && errno != EINTR) {
+			snprintf(r->msg, sizeof(r->msg), "poll: %s", strerror(errno));
+			return;
+		}
+		if (got == 0) {
+			fail_msg(r, &s, "only %u of %u guests reached the barrier in %d s",
+				 s.arrived, s.started, BARRIER_TIMEOUT_MS / 1000);
+			continue;
+		}
+		if (p[0].revents & POLLIN)
+			read_events(evfd, &s, r);
+		if (p[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+				;
+			reap(evfd, &s, r);
+			last = mc_now_ns();
+		}
+	}
+	read_events(evfd, &s, r);
+	r->wall_ms = since(&s, last);
+	for (unsigned k = 0; k < s.started && !s.failed; k++)
+		if (r->t[k][MB_T_INIT] == 0 || r->t[k][MB_T_EXIT] == 0)
+			fail_msg(r, &s, "guest %u never said it was up or done on /mb/events",
+				 k + 1);
+	r->ok = s.started == n && !s.failed;
 }
 
 int mb_spawn_batch(const struct mb_launcher *l, const struct mb_guest_spec *g, unsigned n,
@@ -151,34 +296,46 @@ int mb_spawn_batch(const struct mb_launcher *l, const struct mb_guest_spec *g, u
 	if (pid == 0) {
 		close(fds[0]);
 		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
 		struct report r;
 		memset(&r, 0, sizeof(r));
 		runner(l, g, n, &r);
 		_exit(mc_write_all(fds[1], &r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 : 1);
 	}
 	close(fds[1]);
-	struct report r;
-	ssize_t got = mc_read_all(fds[0], &r, sizeof(r));
+	struct report *r = calloc(1, sizeof(*r));
+	if (!r) {
+		close(fds[0]);
+		waitpid(pid, NULL, 0);
+		return mc_errorf(err, ENOMEM, "report");
+	}
+	ssize_t got = mc_read_all(fds[0], r, sizeof(*r));
 	close(fds[0]);
 	int st;
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
-	if (got != (ssize_t)sizeof(r))
-		return mc_errorf(err, 0, "%s runner died without a report", name);
-	if (!r.ok) {
-		if (r.msg[0])
-			return mc_errorf(err, 0, "%s: %s", name, r.msg);
+	int rc = 0;
+	if (got != (ssize_t)sizeof(*r)) {
+		rc = mc_errorf(err, 0, "%s runner died without a report", name);
+	} else if (!r->ok) {
 		char line[256];
-		last_line(g->log, line, sizeof(line));
-		if (WIFSIGNALED(r.status))
-			return mc_errorf(err, 0, "%s guest %u of %u killed by signal %d%s%s", name,
-					 r.failed + 1, n, WTERMSIG(r.status), line[0] ? ": " : "",
-					 line);
-		return mc_errorf(err, 0, "%s guest %u of %u exited with status %d%s%s", name,
-				 r.failed + 1, n, WEXITSTATUS(r.status), line[0] ? ": " : "", line);
+		mb_last_line(g->log, line, sizeof(line));
+		if (r->msg[0])
+			rc = mc_errorf(err, 0, "%s: %s%s%s", name, r->msg, line[0] ? ": " : "",
+				       line);
+		else if (WIFSIGNALED(r->status))
+			rc = mc_errorf(err, 0, "%s guest %u of %u killed by signal %d%s%s", name,
+				       r->failed + 1, n, WTERMSIG(r->status), line[0] ? ": " : "",
+				       line);
+		else
+			rc = mc_errorf(err, 0, "%s guest %u of %u exited with status %d%s%s", name,
+				       r->failed + 1, n, WEXITSTATUS(r->status),
+				       line[0] ? ": " : "", line);
+	} else {
+		out->n = n;
+		memcpy(out->t, r->t, sizeof(out->t));
+		out->wall_ms = r->wall_ms;
 	}
-	out->n = n;
-	memcpy(out->lat_ms, r.lat_ms, sizeof(out->lat_ms));
-	out->wall_ms = r.wall_ms;
-	return 0;
+	free(r);
+	return rc;
 }

@@ -1,4 +1,20 @@
-/* One batch: start N guests of one backend at once, wait for all, time each one. */
+/* One batch: start N guests of one backend at once, hold them at a barrier until all are up,
+ * release them at one moment, wait for all, and time each one's milestones.
+ *
+ * Every guest runs the same small script in the guests' busybox sh (MB_GUEST_SCRIPT): it says
+ * "a K" on the FIFO /mb/events once it runs, reads one line from the FIFO /mb/go, runs the
+ * workload, says "e K" and exits with the workload's status. The runner holds both FIFOs open
+ * (read-write, so neither ever sees end-of-file or blocks a guest's open); when the last guest
+ * has said "a", it writes one line per guest to go: that instant is every guest's `ready`.
+ *
+ * Milestones per guest, in ms since the batch's first fork (the names of DESIGN.md):
+ *   start  the fork of the guest's launcher (runtime `run`, engine client, or chroot)
+ *   init   its "a K" read by the runner: the guest's first command runs in it
+ *   ready  the release (the same instant for all guests of a batch)
+ *   exit   its "e K" read: the workload has exited
+ *   gone   the launcher reaped: the runtime deleted the container / the engine removed it
+ * setup and entry happen inside the runtimes and engines, which don't report them.
+ */
 #ifndef MB_SPAWN_H
 #define MB_SPAWN_H
 
@@ -6,23 +22,32 @@
 #include "cli.h"
 #include "error.h"
 
+/* $0 is the guest's index, "$@" the workload */
+#define MB_GUEST_SCRIPT                                                                            \
+	"echo a $0 >/mb/events; read x </mb/go; \"$@\"; s=$?; echo e $0 >/mb/events; exit $s"
+
+enum mb_milestone { MB_T_START, MB_T_INIT, MB_T_READY, MB_T_EXIT, MB_T_GONE, MB_NT };
+
 struct mb_batch {
 	unsigned n;
-	double lat_ms[MB_MAX_GUESTS]; /* per guest: its fork to its reaping (start to exit) */
-	double wall_ms;		      /* the first fork to the last reaping */
+	double t[MB_MAX_GUESTS][MB_NT]; /* per guest: ms since the batch's first fork */
+	double wall_ms;			/* the first fork to the last reaping */
 };
 
 struct mb_guest_spec {
-	const char *bundle;    /* containers: the OCI bundle */
+	const char *bundles;   /* containers: guest K's bundle is <bundles>/g<K> */
 	const char *rootfs;    /* native: the directory to chroot into */
-	char *const *argv;     /* native: the workload */
+	const char *mbdir;     /* the barrier's directory on the host (rootfs/mb) */
+	char *const *argv;     /* the workload */
 	const char *id_prefix; /* containers: ids are <prefix>-<k> */
 	const char *log;       /* the guests' stderr (truncated per batch) */
 };
 
+const char *mb_milestone_name(enum mb_milestone m);
 /* Run one batch of n guests in a forked runner process (crun's runner first unshares its
  * mount namespace and unmounts the hybrid host's cgroup2, outside the timed part). Fails,
- * naming the guest and the last line of its stderr, if any guest exits non-zero. */
+ * naming the guest and the last line of its stderr, if any guest exits non-zero or before the
+ * release; the other guests are released and reaped first. */
 int mb_spawn_batch(const struct mb_launcher *l, const struct mb_guest_spec *g, unsigned n,
 		   struct mb_batch *out, mc_err *err);
 

@@ -1,0 +1,32 @@
+/* The Markdown report under --out (DIR/report.md) with an SVG per figure, and the summary
+ * section minibench writes into docs/results.md through bench/record.py (--record). */
+#ifndef MB_REPORT_H
+#define MB_REPORT_H
+
+#include <stddef.h>
+
+#include "error.h"
+#include "results.h"
+
+struct mb_report_fig {
+	const char *name;  /* DIR/<name>.csv and DIR/<name>.svg */
+	const char *title; /* its heading and the plot's title */
+	const char *what;  /* a paragraph: what exactly is measured */
+	const char *unit;
+	const struct mb_summary_row *rows;
+	size_t nrows;
+	const char *study; /* Markdown beside the seed study's figures; NULL: it has none */
+};
+
+/* "on this host" or "in the lab" (MINI_IN_LAB, set by minilab run). */
+const char *mb_where(void);
+/* DIR/report.md and DIR/<fig>.svg. The environment comes from DIR/env.json; table is the
+ * summary printed on stdout, shown first. Every row gets its ratio to each baseline present
+ * (crun, runc, docker, podman) at the same guest count. */
+int mb_report_write(const char *dir, const char *heading, const char *table,
+		    const struct mb_report_fig *figs, size_t n, mc_err *err);
+/* bench/record.py ID TITLE RERUN WHERE < text, from the checkout minibench was built in. */
+int mb_record(const char *id, const char *title, int argc, char **argv, const char *text,
+	      mc_err *err);
+
+#endif
