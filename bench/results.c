@@ -154,10 +154,15 @@ json_object *mb_env_describe(int argc, char **argv)
 	snprintf(minict, sizeof(minict), "%s/minict", mb_self_dir());
 	json_object_object_add(tools, "minict",
 			       tool_version("minict", m && *m ? m : minict, "--version"));
-	static const char *const names[] = {"crun", "runc", "docker", "podman",
-					    "qemu-system-x86_64"};
+	static const char *const names[] = {"crun",   "runc", "dockerd",	   "containerd",
+					    "podman", "tar",  "qemu-system-x86_64"};
 	for (size_t i = 0; i < MC_ARRAY_SIZE(names); i++)
 		json_object_object_add(tools, names[i], tool_version(names[i], NULL, "--version"));
+	/* the client the docker backends use: Debian's, matching its dockerd, when present */
+	json_object_object_add(
+	    tools, "docker",
+	    tool_version("docker", access("/usr/bin/docker", X_OK) == 0 ? "/usr/bin/docker" : NULL,
+			 "--version"));
 	json_object_object_add(tools, "busybox", tool_version("busybox", "/bin/busybox", ""));
 	json_object_object_add(env, "tools", tools);
 	json_object_object_add(env, "git", git_info());

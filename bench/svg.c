@@ -138,7 +138,7 @@ int mb_svg_plot(const char *path, const char *title, const char *unit,
 		LEFT, TOP, pw, ph);
 	for (size_t s = 0; s < ns; s++) {
 		const char *c = colors[s % MC_ARRAY_SIZE(colors)];
-		double off = ((double)s - (double)(ns - 1) / 2) * 3; /* bars side by side */
+		double off = ((double)s - (double)(ns - 1) / 2) * 6; /* bars side by side */
 		fprintf(f, "<g stroke=\"%s\" fill=\"%s\">\n<polyline fill=\"none\" points=\"", c,
 			c);
 		for (size_t j = 0; j < nx; j++)
