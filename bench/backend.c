@@ -82,6 +82,23 @@ const char *mb_self_dir(void)
 	return dir;
 }
 
+const char *mb_checkout_dir(void)
+{
+	static char dir[PATH_MAX];
+	char probe[PATH_MAX + 32];
+	snprintf(dir, sizeof(dir), "%s", mb_self_dir());
+	for (int up = 0; up < 4; up++) {
+		char *slash = strrchr(dir, '/');
+		if (!slash || slash == dir)
+			return NULL;
+		*slash = 0;
+		snprintf(probe, sizeof(probe), "%s/bench/record.py", dir);
+		if (access(probe, R_OK) == 0)
+			return dir;
+	}
+	return NULL;
+}
+
 /* A hybrid cgroup host: /sys/fs/cgroup is a tmpfs of v1 hierarchies with cgroup2 mounted at
  * /sys/fs/cgroup/unified. crun 1.8 refuses that layout. */
 static bool hybrid_cgroups(void)

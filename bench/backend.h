@@ -48,5 +48,8 @@ int mb_backend_prepare(enum mb_backend b, const char *workdir, struct mb_launche
 bool mb_which(const char *prog, char *path, size_t size);
 /* The directory minibench's binary lives in (build/bin), for minict and the checkout. */
 const char *mb_self_dir(void);
+/* The checkout minibench was built in: the nearest directory above mb_self_dir() holding
+ * bench/record.py (build/bin, build/san/bin), or NULL. */
+const char *mb_checkout_dir(void);
 
 #endif

@@ -181,10 +181,13 @@ int mb_record(const char *id, const char *title, int argc, char **argv, const ch
 	      mc_err *err)
 {
 	char script[4200], rerun[4096] = "build/bin/minibench";
-	snprintf(script, sizeof(script), "%s/../../bench/record.py", mb_self_dir());
-	if (access(script, R_OK) < 0)
-		return mc_errorf(err, errno, "--record: no `%s` (minibench outside its checkout?)",
-				 script);
+	const char *root = mb_checkout_dir();
+	if (!root)
+		return mc_errorf(err, 0,
+				 "--record: no bench/record.py above %s (minibench outside "
+				 "its checkout?)",
+				 mb_self_dir());
+	snprintf(script, sizeof(script), "%s/bench/record.py", root);
 	for (int i = 1; i < argc; i++) {
 		size_t len = strlen(rerun);
 		snprintf(rerun + len, sizeof(rerun) - len, strchr(argv[i], ' ') ? " '%s'" : " %s",

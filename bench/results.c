@@ -104,7 +104,10 @@ static const char *cgroup_layout(void)
 static json_object *git_info(void)
 {
 	char root[4096], cmd[4400];
-	snprintf(root, sizeof(root), "%s/../..", mb_self_dir());
+	const char *dir = mb_checkout_dir();
+	if (!dir)
+		return NULL;
+	snprintf(root, sizeof(root), "%s", dir);
 	if (strchr(root, '\''))
 		return NULL;
 	snprintf(cmd, sizeof(cmd), "git -C '%s' rev-parse HEAD 2>/dev/null", root);
