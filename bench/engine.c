@@ -18,6 +18,7 @@
 #include "backend.h"
 #include "cleanup.h"
 #include "paths.h"
+#include "spawn.h"
 #include "util.h"
 
 #define DOCKERD_WAIT_TRIES 120 /* x 0.5 s: dockerd's first start sets up its roots */
@@ -40,7 +41,13 @@ static pid_t spawn_to(char *const *argv, const char *out, bool append, bool deat
 		return pid;
 	if (deathsig && (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent))
 		_exit(126);
-	signal(SIGINT, SIG_IGN); /* a ^C to minibench must not kill the clean-up's commands */
+	/* a ^C to minibench's process group must not kill the daemon or the clean-up's commands:
+	 * minibench stops them itself */
+	if (deathsig)
+		setpgid(0, 0);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
 	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	int fd = open(out, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0644);
 	if (null < 0 || fd < 0 || dup2(null, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
@@ -239,6 +246,9 @@ static int start_dockerd(struct mb_engine *e, const char *minict, mc_err *err)
 			mb_last_line(e->log, line, sizeof(line));
 			return mc_errorf(err, 0, "dockerd exited at start: %s", line);
 		}
+		if (mb_stop_signal)
+			return mc_errorf(err, 0, "interrupted by signal %d while dockerd started",
+					 (int)mb_stop_signal);
 		if (i == DOCKERD_WAIT_TRIES - 1)
 			return mc_errorf(err, 0,
 					 "dockerd did not answer on %s within %d s (log %s)",

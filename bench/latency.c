@@ -127,6 +127,8 @@ static int batch(struct run *r, size_t gi, size_t bi, unsigned run, mc_err *err)
 			       run ? "timed run" : "warm-up");
 	}
 	mb_progress_step(&r->progress);
+	if (mb_stop_signal)
+		return mc_errorf(err, 0, "interrupted by signal %d", (int)mb_stop_signal);
 	if (run == 0)
 		return 0;
 	struct cell *c = cell(r, gi, bi);

@@ -1,6 +1,7 @@
 /* minibench: the experiments of the seed study on minivm, minict and the baseline tools.
  * docs/bench.md describes the method, the result files and how to add an experiment. */
 #include <errno.h>
+#include <signal.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "error.h"
 #include "latency.h"
 #include "results.h"
+#include "spawn.h"
 #include "util.h"
 
 static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
@@ -69,8 +71,22 @@ static int run(const struct mb_opts *o, int argc, char **argv, mc_err *err)
 	return rc;
 }
 
+static void on_signal(int sig)
+{
+	mb_stop_signal = sig;
+}
+
 int main(int argc, char **argv)
 {
+	/* ^C, TERM or HUP: the batch that runs ends (its runner and guests get ^C too), then the
+	 * engines are stopped and their directories and cgroups removed, then minibench exits */
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	struct mb_opts o;
 	mc_err err = NULL;
 	if (mb_parse_args(argc, argv, &o, &err) < 0) {

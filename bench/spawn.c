@@ -22,6 +22,8 @@
  * that never reaches the barrier), so the run fails instead of hanging. */
 #define BARRIER_TIMEOUT_MS (600 * 1000)
 
+volatile sig_atomic_t mb_stop_signal;
+
 static const char *const milestone_names[MB_NT] = {"start", "init", "ready", "exit", "gone"};
 
 const char *mb_milestone_name(enum mb_milestone m)
@@ -297,6 +299,7 @@ int mb_spawn_batch(const struct mb_launcher *l, const struct mb_guest_spec *g, u
 		close(fds[0]);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
 		struct report r;
 		memset(&r, 0, sizeof(r));
 		runner(l, g, n, &r);
@@ -315,7 +318,9 @@ int mb_spawn_batch(const struct mb_launcher *l, const struct mb_guest_spec *g, u
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
 	int rc = 0;
-	if (got != (ssize_t)sizeof(*r)) {
+	if (mb_stop_signal) {
+		rc = mc_errorf(err, 0, "interrupted by signal %d", (int)mb_stop_signal);
+	} else if (got != (ssize_t)sizeof(*r)) {
 		rc = mc_errorf(err, 0, "%s runner died without a report", name);
 	} else if (!r->ok) {
 		char line[256];

@@ -18,6 +18,8 @@
 #ifndef MB_SPAWN_H
 #define MB_SPAWN_H
 
+#include <signal.h>
+
 #include "backend.h"
 #include "cli.h"
 #include "error.h"
@@ -42,6 +44,10 @@ struct mb_guest_spec {
 	const char *id_prefix; /* containers: ids are <prefix>-<k> */
 	const char *log;       /* the guests' stderr (truncated per batch) */
 };
+
+/* Set by main's SIGINT/SIGTERM/SIGHUP handler: the experiment stops after the batch that
+ * runs, and the engines are cleaned up. */
+extern volatile sig_atomic_t mb_stop_signal;
 
 const char *mb_milestone_name(enum mb_milestone m);
 /* Run one batch of n guests in a forked runner process (crun's runner first unshares its
