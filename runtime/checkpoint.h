@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "cli.h"
 #include "criu_rpc.h"
 #include "error.h"
 #include "spec.h"
@@ -40,5 +41,23 @@ int ct_ckpt_ext_mounts(const struct ct_spec *spec, bool restore, struct ct_strli
 int ct_ckpt_save_stdio(pid_t pid, int images_fd, struct ct_strlist *external, mc_err *err);
 /* Restore side: those keys (NULL where none), to inherit our own fds 0-2. */
 int ct_ckpt_load_stdio(int images_fd, char *keys[3], mc_err *err);
+
+/* checkpoint's options (runc's flags), and keep_frozen for migrate: dump with leave_running
+ * but leave the tasks frozen afterwards (CRIU restores the frozen state it found); the caller
+ * then thaws or deletes the container. Only a running container then. */
+struct ct_ckpt_opts {
+	const char *id, *image, *work, *parent, *page_server;
+	bool leave_running, tcp, ext_unix_sk, shell_job, file_locks, pre_dump, lazy, keep_frozen;
+};
+int ct_checkpoint(struct ct_global *g, const struct ct_ckpt_opts *o, mc_err *err);
+
+/* restore's options (runc's flags); mac_from_ip is always on (network.c). */
+struct ct_restore_opts {
+	const char *id, *image, *work, *bundle, *pid_file;
+	bool detach, tcp, ext_unix_sk, shell_job, file_locks, lazy;
+};
+/* Restore a container as `restore` does; *pid (may be NULL) is the restored init. Without
+ * detach, waits for the container and returns its exit status. */
+int ct_restore(struct ct_global *g, const struct ct_restore_opts *o, pid_t *pid, mc_err *err);
 
 #endif

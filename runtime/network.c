@@ -161,6 +161,18 @@ int ct_net_setup_host(const char *bridge, const char *cidr, const char *host_if,
 	rtnl_link_set_name(veth, host_if);
 	struct rtnl_link *peer = rtnl_link_veth_get_peer(veth);
 	rtnl_link_set_name(peer, "eth0");
+	/* the MAC follows the address (02:4d:A:B:C:D), so it is the same wherever the container
+	 * is created, restored or migrated to: its neighbours' ARP entries stay right */
+	uint8_t mac[6] = {0x02,	      0x4d, addr >> 24, (addr >> 16) & 0xff, (addr >> 8) & 0xff,
+			  addr & 0xff};
+	struct nl_addr *lladdr = nl_addr_build(AF_LLC, mac, sizeof(mac));
+	if (!lladdr) {
+		rtnl_link_put(peer);
+		mc_errorf(err, ENOMEM, "network: MAC address");
+		goto out;
+	}
+	rtnl_link_set_addr(peer, lladdr);
+	nl_addr_put(lladdr);
 	rtnl_link_set_ns_pid(peer, pid);
 	r = rtnl_link_add(sk, veth, NLM_F_CREATE | NLM_F_EXCL);
 	rtnl_link_put(peer);

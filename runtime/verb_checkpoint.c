@@ -21,12 +21,7 @@
 #include "log.h"
 #include "util.h"
 
-struct ckpt_opts {
-	const char *id, *image, *work, *parent, *page_server;
-	bool leave_running, tcp, ext_unix_sk, shell_job, file_locks, pre_dump, lazy;
-};
-
-static int parse_opts(int argc, char **argv, struct ckpt_opts *o, mc_err *err)
+static int parse_opts(int argc, char **argv, struct ct_ckpt_opts *o, mc_err *err)
 {
 	static const struct option opts[] = {{"image-path", required_argument, 0, 'i'},
 					     {"work-path", required_argument, 0, 'w'},
@@ -112,7 +107,7 @@ static int page_server(const char *s, char **addr, int *port, mc_err *err)
 
 /* Everything the dump needs that can fail before the container is touched. */
 struct ckpt {
-	struct ckpt_opts o;
+	struct ct_ckpt_opts o;
 	struct ct_state st;
 	struct ct_spec *spec;
 	char *criu, *ps_addr;
@@ -179,6 +174,9 @@ static int dump(struct ckpt *k, bool paused, mc_err *err)
 {
 	struct ct_cgroup *cg = &k->st.cg;
 	const char *freezer = cg->unified ? cg->unified : cg->path[CT_CG_FREEZER];
+	if (k->o.keep_frozen && !freezer)
+		return mc_errorf(err, 0,
+				 "checkpoint: no freezer cgroup to keep the container frozen");
 	/* frozen by us (cgroup.freeze is immediate, no 100 ms polling in CRIU): CRIU finds the
 	 * cgroup frozen and only seizes the tasks */
 	if (!paused && freezer && ct_cg_freeze(cg, true, err) < 0)
@@ -194,7 +192,7 @@ static int dump(struct ckpt *k, bool paused, mc_err *err)
 	    .root = k->st.rootfs,
 	    .parent = k->o.parent,
 	    .freeze_cgroup = freezer,
-	    .leave_running = k->o.leave_running || k->o.pre_dump,
+	    .leave_running = k->o.leave_running || k->o.pre_dump || k->o.keep_frozen,
 	    .tcp_established = k->o.tcp,
 	    .file_locks = k->o.file_locks,
 	    .ext_unix_sk = k->o.ext_unix_sk,
@@ -215,36 +213,33 @@ static int dump(struct ckpt *k, bool paused, mc_err *err)
 	int ret = ct_criu_run(&k->c, &r, NULL, err);
 	mc_log_debug("checkpoint: criu %s took %.1f ms", k->o.pre_dump ? "pre-dump" : "dump",
 		     (mc_now_ns() - t0) / 1e6);
-	/* still there (failure, --leave-running, --pre-dump): it runs on, or stays paused */
+	/* still there (failure, --leave-running, --pre-dump): it runs on, or stays paused;
+	 * migrate keeps a successful dump frozen */
 	mc_err e2 = NULL;
-	if (!paused && freezer && ct_state_alive(&k->st) && ct_cg_freeze(cg, false, &e2) < 0) {
+	if (!paused && freezer && ct_state_alive(&k->st) && !(ret == 0 && k->o.keep_frozen) &&
+	    ct_cg_freeze(cg, false, &e2) < 0) {
 		mc_log_warn("checkpoint: %s", mc_error_text(e2));
 		mc_error_free(&e2);
 	}
 	return ret < 0 ? mc_wrap(err, "checkpoint") : 0;
 }
 
-int ct_verb_checkpoint(struct ct_global *g, int argc, char **argv, mc_err *err)
+int ct_checkpoint(struct ct_global *g, const struct ct_ckpt_opts *o, mc_err *err)
 {
-	struct ckpt k = {.images = -1, .work = -1, .c = {.pid = -1, .sk = -1}, .debug = g->debug};
-	if (parse_opts(argc, argv, &k.o, err) < 0)
-		return -1;
-	_cleanup_free_ char *defimg = NULL;
-	if (!k.o.image) {
-		/* runc's default: ./checkpoint */
-		char cwd[PATH_MAX];
-		if (!getcwd(cwd, sizeof(cwd)) || asprintf(&defimg, "%s/checkpoint", cwd) < 0)
-			return mc_errorf(err, errno, "checkpoint: current directory");
-		k.o.image = defimg;
-	}
+	struct ckpt k = {
+	    .o = *o, .images = -1, .work = -1, .c = {.pid = -1, .sk = -1}, .debug = g->debug};
 	if (ct_state_load(g->root, k.o.id, &k.st, err) < 0)
 		return -1;
 	bool paused = ct_state_status(g->root, &k.st) == CT_PAUSED;
-	int ret = prepare(g, &k, err);
+	int ret = 0;
+	if (paused && k.o.keep_frozen)
+		ret = mc_errorf(err, 0, "container \"%s\" is paused: resume it first", k.o.id);
+	if (ret == 0)
+		ret = prepare(g, &k, err);
 	if (ret == 0)
 		ret = dump(&k, paused, err);
 	ct_criu_stop(&k.c);
-	if (ret == 0 && !k.o.leave_running && !k.o.pre_dump) {
+	if (ret == 0 && !k.o.leave_running && !k.o.pre_dump && !k.o.keep_frozen) {
 		/* CRIU killed the tasks: the container is gone, as with runc */
 		ret = ct_container_destroy(g->root, &k.st, err);
 	}
@@ -258,4 +253,20 @@ int ct_verb_checkpoint(struct ct_global *g, int argc, char **argv, mc_err *err)
 	ct_spec_free(k.spec);
 	ct_state_free(&k.st);
 	return ret;
+}
+
+int ct_verb_checkpoint(struct ct_global *g, int argc, char **argv, mc_err *err)
+{
+	struct ct_ckpt_opts o = {0};
+	if (parse_opts(argc, argv, &o, err) < 0)
+		return -1;
+	_cleanup_free_ char *defimg = NULL;
+	if (!o.image) {
+		/* runc's default: ./checkpoint */
+		char cwd[PATH_MAX];
+		if (!getcwd(cwd, sizeof(cwd)) || asprintf(&defimg, "%s/checkpoint", cwd) < 0)
+			return mc_errorf(err, errno, "checkpoint: current directory");
+		o.image = defimg;
+	}
+	return ct_checkpoint(g, &o, err);
 }

@@ -27,12 +27,7 @@
 #include "network.h"
 #include "util.h"
 
-struct rst_opts {
-	const char *id, *image, *work, *bundle, *pid_file;
-	bool detach, tcp, ext_unix_sk, shell_job, file_locks, lazy;
-};
-
-static int parse_opts(int argc, char **argv, struct rst_opts *o, mc_err *err)
+static int parse_opts(int argc, char **argv, struct ct_restore_opts *o, mc_err *err)
 {
 	static const struct option opts[] = {{"image-path", required_argument, 0, 'i'},
 					     {"work-path", required_argument, 0, 'w'},
@@ -101,7 +96,7 @@ static int parse_opts(int argc, char **argv, struct rst_opts *o, mc_err *err)
 
 /* Everything restore makes, so one place undoes it. */
 struct rst {
-	struct rst_opts o;
+	struct ct_restore_opts o;
 	struct ct_spec *spec;
 	char *bundle, *criu;
 	int images, work, netns;
@@ -397,22 +392,19 @@ static int wait_attached(struct ct_global *g, struct ct_state *st, mc_err *err)
 	return ct_exit_code(status);
 }
 
-int ct_verb_restore(struct ct_global *g, int argc, char **argv, mc_err *err)
+int ct_restore(struct ct_global *g, const struct ct_restore_opts *o, pid_t *pidp, mc_err *err)
 {
-	struct rst r = {
-	    .images = -1, .work = -1, .netns = -1, .c = {.pid = -1, .sk = -1}, .debug = g->debug};
-	if (parse_opts(argc, argv, &r.o, err) < 0)
-		return -1;
-	_cleanup_free_ char *defimg = NULL;
-	if (!r.o.image) {
-		char cwd[PATH_MAX];
-		if (!getcwd(cwd, sizeof(cwd)) || asprintf(&defimg, "%s/checkpoint", cwd) < 0)
-			return mc_errorf(err, errno, "restore: current directory");
-		r.o.image = defimg;
-	}
+	struct rst r = {.o = *o,
+			.images = -1,
+			.work = -1,
+			.netns = -1,
+			.c = {.pid = -1, .sk = -1},
+			.debug = g->debug};
 	struct ct_state st = {0};
 	bool have_st = false;
-	int ret = prepare(g, &r, err);
+	int ret = ct_check_id(r.o.id, err);
+	if (ret == 0)
+		ret = prepare(g, &r, err);
 	if (ret == 0)
 		ret = restore(&r, err);
 	if (ret == 0) {
@@ -421,6 +413,8 @@ int ct_verb_restore(struct ct_global *g, int argc, char **argv, mc_err *err)
 	}
 	if (ret < 0)
 		undo(g, &r);
+	if (ret == 0 && pidp)
+		*pidp = r.pid;
 	if (r.netns >= 0)
 		close(r.netns);
 	if (r.images >= 0)
@@ -440,4 +434,19 @@ int ct_verb_restore(struct ct_global *g, int argc, char **argv, mc_err *err)
 	if (have_st)
 		ct_state_free(&st);
 	return ret;
+}
+
+int ct_verb_restore(struct ct_global *g, int argc, char **argv, mc_err *err)
+{
+	struct ct_restore_opts o = {0};
+	if (parse_opts(argc, argv, &o, err) < 0)
+		return -1;
+	_cleanup_free_ char *defimg = NULL;
+	if (!o.image) {
+		char cwd[PATH_MAX];
+		if (!getcwd(cwd, sizeof(cwd)) || asprintf(&defimg, "%s/checkpoint", cwd) < 0)
+			return mc_errorf(err, errno, "restore: current directory");
+		o.image = defimg;
+	}
+	return ct_restore(g, &o, NULL, err);
 }
