@@ -30,6 +30,8 @@ int ct_verb_features(struct ct_global *g, int argc, char **argv, mc_err *err);
 int ct_verb_spec(struct ct_global *g, int argc, char **argv, mc_err *err);
 int ct_verb_checkpoint(struct ct_global *g, int argc, char **argv, mc_err *err);
 int ct_verb_restore(struct ct_global *g, int argc, char **argv, mc_err *err);
+int ct_verb_migrate(struct ct_global *g, int argc, char **argv, mc_err *err);
+int ct_verb_receive(struct ct_global *g, int argc, char **argv, mc_err *err);
 
 /* Shared helpers. */
 int ct_signal_parse(const char *s, int *sig, mc_err *err);

@@ -28,6 +28,8 @@ static const struct {
     {"spec", ct_verb_spec, "write a default config.json"},
     {"checkpoint", ct_verb_checkpoint, "checkpoint a running container with CRIU"},
     {"restore", ct_verb_restore, "restore a container from a checkpoint"},
+    {"migrate", ct_verb_migrate, "move a running container to a minict receive (tcp:HOST:PORT)"},
+    {"receive", ct_verb_receive, "take one migrated container (--listen HOST:PORT)"},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,55 @@
+/* What `migrate` and `receive` share (docs/checkpoint.md "Migration"): the stream's sections
+ * on top of lib/migstream.h, the rootfs and image sections, their checks, the endpoints. */
+#ifndef MINICT_MIGRATE_H
+#define MINICT_MIGRATE_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "migstream.h"
+
+#define CT_MIG_MAGIC   "MCTMIGR\n"
+#define CT_MIG_VERSION 1u
+enum {
+	CT_MIG_CONFIG = 1,
+	CT_MIG_FILE = 2,
+	CT_MIG_IMAGE = 3,
+	CT_MIG_RESTORED = 16,
+	CT_MIG_FAILED = 17,
+};
+enum { CT_MIG_DIR = 1, CT_MIG_REG = 2, CT_MIG_SYMLINK = 3, CT_MIG_FIFO = 4 };
+#define CT_MIG_ENTRY_HDR  32u
+#define CT_MIG_PATH_MAX	  4095u
+#define CT_MIG_META_MAX	  (4096u + CT_MIG_ENTRY_HDR)
+#define CT_MIG_CONFIG_MAX (1u << 20)
+#define CT_MIG_FILE_MAX	  (1ull << 40)
+#define CT_MIG_ANSWER_MAX 4096u
+#define CT_MIG_IO_TIMEOUT 60
+
+/* "HOST:PORT" (an IPv4 address or a name that resolves to one), after an optional "tcp:". */
+int ct_mig_parse_endpoint(const char *s, struct sockaddr_in *sa, mc_err *err);
+/* Send and receive timeouts on a socket. */
+int ct_mig_timeouts(int fd, int seconds, mc_err *err);
+
+struct ct_mig_counts {
+	uint64_t entries, file_bytes, images, image_bytes;
+};
+/* Source: every entry of the tree at root (not across mount points), then every file of the
+ * CRIU image directory but its logs. */
+int ct_mig_send_rootfs(struct mc_ms *s, const char *root, struct ct_mig_counts *c, mc_err *err);
+int ct_mig_send_images(struct mc_ms *s, const char *dir, struct ct_mig_counts *c, mc_err *err);
+
+/* Destination checks: a rootfs path (relative, no "", ".", ".." components, no NUL, at most
+ * CT_MIG_PATH_MAX; "." alone is the root) and an image file name. */
+int ct_mig_check_path(const char *p, size_t len, mc_err *err);
+int ct_mig_check_name(const char *n, size_t len, mc_err *err);
+/* Create one rootfs entry under rootfd from its meta, its data read from s. */
+int ct_mig_recv_entry(struct mc_ms *s, int rootfd, const uint8_t *meta, uint32_t meta_len,
+		      uint64_t data_len, mc_err *err);
+/* rm -rf that never crosses a mount point (CRIU's cgroup yard, a bind mount): what is mounted
+ * stays, and the function fails. */
+int ct_mig_rm_tree(const char *path, mc_err *err);
+
+#endif

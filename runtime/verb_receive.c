@@ -1,0 +1,313 @@
+/* minict receive --listen HOST:PORT [--work-dir DIR] [--cgroups-path PATH]
+ * The destination of `minict migrate` (docs/checkpoint.md "Migration"): one connection, the
+ * stream checked as it comes (every length, every name, no path out of WORK/ID), then the
+ * container restored as `restore -d` does and `restored` sent back. Any failure removes
+ * WORK/ID and whatever restore made, sends the error to the source, and fails with it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "cleanup.h"
+#include "cli.h"
+#include "log.h"
+#include "migrate.h"
+#include "state.h"
+#include "util.h"
+
+struct rcv_opts {
+	const char *listen, *work, *cgroups_path;
+};
+
+static int parse_opts(int argc, char **argv, struct rcv_opts *o, mc_err *err)
+{
+	static const struct option opts[] = {{"listen", required_argument, 0, 'l'},
+					     {"work-dir", required_argument, 0, 'w'},
+					     {"cgroups-path", required_argument, 0, 'c'},
+					     {0, 0, 0, 0}};
+	int c;
+	o->work = "/var/lib/minict/receive";
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			o->listen = optarg;
+			break;
+		case 'w':
+			o->work = optarg;
+			break;
+		case 'c':
+			o->cgroups_path = optarg;
+			break;
+		default:
+			return mc_errorf(err, 0, "receive: bad option (see docs/checkpoint.md)");
+		}
+	}
+	if (optind != argc || !o->listen)
+		return mc_errorf(err, 0, "receive: want --listen HOST:PORT");
+	return 0;
+}
+
+static int listen_on(const char *addr, mc_err *err)
+{
+	struct sockaddr_in sa;
+	if (ct_mig_parse_endpoint(addr, &sa, err) < 0)
+		return mc_wrap(err, "receive: --listen");
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+	if (fd < 0)
+		return mc_errorf(err, errno, "receive: socket");
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
+		int e = errno;
+		close(fd);
+		return mc_errorf(err, e, "receive: listen on %s", addr);
+	}
+	return fd;
+}
+
+/* What one migration makes here, so one place undoes it. */
+struct rcv {
+	struct rcv_opts o;
+	char *id, *dir; /* WORK/ID, once made */
+	int dirfd, rootfd, imgfd;
+	struct ct_mig_counts c;
+};
+
+/* config.json for the new bundle: root.path is "rootfs" here; --cgroups-path. */
+static int write_config(struct rcv *r, json_object *cfg, mc_err *err)
+{
+	json_object *root = NULL, *ro = NULL, *linux_ = NULL;
+	bool readonly = json_object_object_get_ex(cfg, "root", &root) &&
+			json_object_object_get_ex(root, "readonly", &ro) &&
+			json_object_get_boolean(ro);
+	json_object *nr = json_object_new_object();
+	json_object_object_add(nr, "path", json_object_new_string("rootfs"));
+	json_object_object_add(nr, "readonly", json_object_new_boolean(readonly));
+	json_object_object_add(cfg, "root", nr);
+	if (r->o.cgroups_path) {
+		if (!json_object_object_get_ex(cfg, "linux", &linux_) ||
+		    !json_object_is_type(linux_, json_type_object))
+			return mc_errorf(err, 0, "config: no linux section");
+		json_object_object_add(linux_, "cgroupsPath",
+				       json_object_new_string(r->o.cgroups_path));
+	}
+	const char *txt = json_object_to_json_string_ext(cfg, JSON_C_TO_STRING_PRETTY);
+	_cleanup_close_ int fd =
+	    openat(r->dirfd, "bundle/config.json", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || mc_write_all(fd, txt, strlen(txt)) < 0)
+		return mc_errorf(err, errno, "write bundle/config.json");
+	return 0;
+}
+
+/* The config section: the id, then WORK/ID with bundle/config.json, bundle/rootfs, images. */
+static int recv_config(struct ct_global *g, struct rcv *r, struct mc_ms *s, mc_err *err)
+{
+	struct mc_ms_frame f;
+	if (mc_ms_recv_frame(s, &f, NULL, 0, err) < 0)
+		return -1;
+	if (f.type != CT_MIG_CONFIG)
+		return mc_errorf(err, 0, "the stream starts with frame type %u, not the config",
+				 f.type);
+	if (f.data_len == 0 || f.data_len > CT_MIG_CONFIG_MAX)
+		return mc_errorf(err, 0, "config section of %llu bytes (at most %u)",
+				 (unsigned long long)f.data_len, CT_MIG_CONFIG_MAX);
+	_cleanup_free_ char *txt = malloc(f.data_len + 1);
+	if (!txt)
+		return mc_errorf(err, ENOMEM, "config");
+	if (mc_ms_recv_data(s, txt, f.data_len, err) < 0)
+		return -1;
+	txt[f.data_len] = 0;
+	json_object *o = strlen(txt) == f.data_len ? json_tokener_parse(txt) : NULL, *id, *cfg;
+	int ret = 0;
+	if (!o || !json_object_object_get_ex(o, "id", &id) ||
+	    !json_object_is_type(id, json_type_string) ||
+	    !json_object_object_get_ex(o, "config", &cfg) ||
+	    !json_object_is_type(cfg, json_type_object))
+		ret = mc_errorf(err, 0, "config section: not {\"id\": ..., \"config\": {...}}");
+	if (ret == 0 && ct_check_id(json_object_get_string(id), err) < 0)
+		ret = mc_wrap(err, "config section");
+	if (ret == 0)
+		r->id = strdup(json_object_get_string(id));
+	char p[4096];
+	struct stat sb;
+	if (ret == 0 && snprintf(p, sizeof(p), "%s/%s", g->root, r->id) < (int)sizeof(p) &&
+	    stat(p, &sb) == 0)
+		ret = mc_errorf(err, 0, "a container \"%s\" exists here already", r->id);
+	if (ret == 0 && asprintf(&r->dir, "%s/%s", r->o.work, r->id) < 0) {
+		r->dir = NULL;
+		ret = mc_errorf(err, ENOMEM, "receive");
+	}
+	if (ret == 0 && mkdir(r->dir, 0700) < 0) {
+		ret = mc_errorf(err, errno, "work directory `%s`", r->dir);
+		free(r->dir);
+		r->dir = NULL; /* not ours */
+	}
+	if (ret == 0 &&
+	    ((r->dirfd = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	     mkdirat(r->dirfd, "bundle", 0755) < 0 ||
+	     mkdirat(r->dirfd, "bundle/rootfs", 0755) < 0 ||
+	     mkdirat(r->dirfd, "images", 0700) < 0 ||
+	     (r->rootfd = openat(r->dirfd, "bundle/rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) <
+		 0 ||
+	     (r->imgfd = openat(r->dirfd, "images", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0))
+		ret = mc_errorf(err, errno, "work directory `%s`", r->dir);
+	if (ret == 0)
+		ret = write_config(r, cfg, err);
+	json_object_put(o);
+	return ret;
+}
+
+static int recv_image(struct rcv *r, struct mc_ms *s, const char *name, uint32_t len,
+		      uint64_t data_len, mc_err *err)
+{
+	if (ct_mig_check_name(name, len, err) < 0)
+		return -1;
+	if (data_len > CT_MIG_FILE_MAX)
+		return mc_errorf(err, 0, "image file \"%s\": %llu bytes", name,
+				 (unsigned long long)data_len);
+	_cleanup_close_ int fd =
+	    openat(r->imgfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return mc_errorf(err, errno, "image file \"%s\"%s", name,
+				 errno == EEXIST ? " (sent twice)" : "");
+	if (mc_ms_recv_data_fd(s, fd, data_len, err) < 0)
+		return mc_wrap(err, "image file \"%s\"", name);
+	r->c.images++;
+	r->c.image_bytes += data_len;
+	return 0;
+}
+
+/* Frames up to the end marker, which checks the checksum and the count. */
+static int recv_sections(struct rcv *r, struct mc_ms *s, mc_err *err)
+{
+	_cleanup_free_ uint8_t *meta = malloc(CT_MIG_META_MAX + 1);
+	if (!meta)
+		return mc_errorf(err, ENOMEM, "receive");
+	for (;;) {
+		struct mc_ms_frame f;
+		if (mc_ms_recv_frame(s, &f, meta, CT_MIG_META_MAX, err) < 0)
+			return -1;
+		int ret;
+		switch (f.type) {
+		case MC_MS_END:
+			return 0;
+		case CT_MIG_FILE:
+			ret = ct_mig_recv_entry(s, r->rootfd, meta, f.meta_len, f.data_len, err);
+			r->c.entries++;
+			break;
+		case CT_MIG_IMAGE:
+			ret = recv_image(r, s, (const char *)meta, f.meta_len, f.data_len, err);
+			break;
+		default:
+			ret = mc_errorf(err, 0, "unexpected frame type %u", f.type);
+		}
+		if (ret < 0)
+			return -1;
+	}
+}
+
+static void send_answer(struct mc_ms *s, uint32_t type, const char *txt)
+{
+	mc_err e = NULL;
+	size_t n = strlen(txt) > CT_MIG_ANSWER_MAX ? CT_MIG_ANSWER_MAX : strlen(txt);
+	if (mc_ms_send(s, type, NULL, 0, txt, n, &e) < 0 || mc_ms_flush(s, &e) < 0)
+		mc_log_warn("receive: the answer to the source: %s", mc_error_text(e));
+	mc_error_free(&e);
+}
+
+static int receive(struct ct_global *g, struct rcv *r, int sk, mc_err *err)
+{
+	_cleanup_free_ struct mc_ms *s = malloc(sizeof(*s));
+	if (!s)
+		return mc_errorf(err, ENOMEM, "receive");
+	mc_ms_init(s, sk);
+	if (mc_ms_send_hello(s, CT_MIG_MAGIC, CT_MIG_VERSION, err) < 0)
+		return mc_wrap(err, "receive");
+	mc_ms_init(s, sk);
+	uint64_t t0 = mc_now_ns();
+	int ret = mc_ms_recv_hello(s, CT_MIG_MAGIC, CT_MIG_VERSION, err);
+	if (ret == 0)
+		ret = recv_config(g, r, s, err);
+	if (ret == 0)
+		ret = recv_sections(r, s, err);
+	uint64_t t1 = mc_now_ns();
+	pid_t pid = -1;
+	if (ret == 0) {
+		_cleanup_free_ char *img = NULL, *bundle = NULL;
+		if (asprintf(&img, "%s/images", r->dir) < 0 ||
+		    asprintf(&bundle, "%s/bundle", r->dir) < 0)
+			ret = mc_errorf(err, ENOMEM, "receive");
+		struct ct_restore_opts ro = {
+		    .id = r->id, .image = img, .work = r->dir, .bundle = bundle, .detach = true};
+		if (ret == 0)
+			ret = ct_restore(g, &ro, &pid, err);
+	}
+	uint64_t t2 = mc_now_ns();
+	if (ret == 0)
+		ret = mc_ms_turn(s, err);
+	else
+		s->len = s->pos = 0; /* the error goes back whatever was left unread */
+	if (ret < 0) {
+		mc_wrap(err, "receive");
+		send_answer(s, CT_MIG_FAILED, mc_error_text(*err));
+		return -1;
+	}
+	char ans[128];
+	snprintf(ans, sizeof(ans), "{\"pid\":%d,\"restore_ms\":%.1f}", pid, (t2 - t1) / 1e6);
+	send_answer(s, CT_MIG_RESTORED, ans);
+	printf("{\"status\":\"restored\",\"id\":\"%s\",\"pid\":%d,\"receive_ms\":%.1f,"
+	       "\"restore_ms\":%.1f,\"bytes\":%llu,\"rootfs_entries\":%llu,\"images\":%llu}\n",
+	       r->id, pid, (t1 - t0) / 1e6, (t2 - t1) / 1e6, (unsigned long long)s->bytes,
+	       (unsigned long long)r->c.entries, (unsigned long long)r->c.images);
+	fflush(stdout);
+	return 0;
+}
+
+int ct_verb_receive(struct ct_global *g, int argc, char **argv, mc_err *err)
+{
+	struct rcv r = {.dirfd = -1, .rootfd = -1, .imgfd = -1};
+	if (parse_opts(argc, argv, &r.o, err) < 0)
+		return -1;
+	signal(SIGPIPE, SIG_IGN);
+	if (mc_mkdir_p(r.o.work, 0700, err) < 0)
+		return mc_wrap(err, "receive: --work-dir");
+	_cleanup_close_ int lfd = listen_on(r.o.listen, err);
+	if (lfd < 0)
+		return -1;
+	printf("listening on %s\n", r.o.listen);
+	fflush(stdout);
+	int sk;
+	while ((sk = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) < 0 && errno == EINTR)
+		;
+	if (sk < 0)
+		return mc_errorf(err, errno, "receive: accept");
+	close(mc_steal_fd(&lfd));
+	int ret = ct_mig_timeouts(sk, CT_MIG_IO_TIMEOUT, err);
+	if (ret == 0)
+		ret = receive(g, &r, sk, err);
+	close(sk);
+	int fds[] = {r.dirfd, r.rootfd, r.imgfd};
+	for (size_t i = 0; i < MC_ARRAY_SIZE(fds); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	mc_err e2 = NULL;
+	if (r.dir && ret < 0 && ct_mig_rm_tree(r.dir, &e2) < 0)
+		mc_log_warn("receive: %s", mc_error_text(e2));
+	if (r.dir && ret == 0) {
+		/* the bundle stays: it is the container's now; the images go */
+		_cleanup_free_ char *img = NULL;
+		if (asprintf(&img, "%s/images", r.dir) >= 0 && ct_mig_rm_tree(img, &e2) < 0)
+			mc_log_warn("receive: %s", mc_error_text(e2));
+	}
+	mc_error_free(&e2);
+	free(r.dir);
+	free(r.id);
+	return ret;
+}
