@@ -2,17 +2,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 int console_parse(const char *spec, struct console *c, mc_err *err)
 {
 	memset(c, 0, sizeof(*c));
-	c->out_fd = -1;
-	c->stop_fd = -1;
+	c->out_fd = c->in_fd = c->space_fd = -1;
 	if (strcmp(spec, "none") == 0)
 		c->kind = CONSOLE_NONE;
 	else if (strcmp(spec, "stdio") == 0)
@@ -46,63 +44,123 @@ int console_open(struct console *c, mc_err *err)
 	return 0;
 }
 
-static void *input_thread(void *arg)
+static void watch_input(struct console *c, bool on)
 {
-	struct console *c = arg;
-	struct pollfd p[2] = {{.fd = STDIN_FILENO, .events = POLLIN},
-			      {.fd = c->stop_fd, .events = POLLIN}};
-	uint8_t buf[512];
+	if (!c->in_pollable || c->in_eof || c->in_watched == on)
+		return;
+	if (loop_mod(c->loop, c->in_fd, on ? EPOLLIN : 0, NULL) == 0)
+		c->in_watched = on;
+}
+
+static void stop_input(struct console *c)
+{
+	c->in_eof = true;
+	if (c->in_pollable)
+		loop_del(c->loop, c->in_fd);
+	c->in_watched = false;
+}
+
+/* Move input into the UART until it is full (then wait for its room callback), stdin has
+ * nothing more right now (then watch it), or stdin ended. */
+static void pump(struct console *c)
+{
 	for (;;) {
-		if (poll(p, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			return NULL;
+		if (c->len) {
+			size_t n = uart_push(c->uart, c->buf + c->off, c->len);
+			c->off += n;
+			c->len -= n;
+			if (c->len) {
+				watch_input(c, false);
+				return;
+			}
 		}
-		if (p[1].revents)
-			return NULL;
-		ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
+		if (c->in_eof)
+			return;
+		if (c->in_pollable && !c->in_readable) {
+			watch_input(c, true);
+			return;
+		}
+		ssize_t r = read(c->in_fd, c->buf, sizeof(c->buf));
+		c->in_readable = false;
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
-		if (n <= 0)
-			return NULL; /* EOF: the guest simply gets no more input */
-		if (uart_receive(c->uart, buf, (size_t)n) < (size_t)n)
-			return NULL;
+		if (r <= 0) { /* EOF (or an error): the guest simply gets no more input */
+			stop_input(c);
+			return;
+		}
+		c->off = 0;
+		c->len = (size_t)r;
 	}
 }
 
-int console_start_input(struct console *c, struct uart *u, mc_err *err)
+static void on_input(void *opaque, uint32_t events)
+{
+	struct console *c = opaque;
+	(void)events;
+	c->in_readable = true;
+	pump(c);
+}
+
+static void on_space(void *opaque, uint32_t events)
+{
+	struct console *c = opaque;
+	(void)events;
+	uint64_t v;
+	ssize_t r = read(c->space_fd, &v, sizeof(v));
+	(void)r;
+	pump(c);
+}
+
+/* The UART's room callback (a vCPU thread, under the UART's lock): only signal the loop. */
+static void uart_has_space(void *opaque)
+{
+	struct console *c = opaque;
+	uint64_t one = 1;
+	ssize_t w = write(c->space_fd, &one, sizeof(one));
+	(void)w;
+}
+
+int console_attach(struct console *c, struct loop *l, struct uart *u, mc_err *err)
 {
 	if (c->kind != CONSOLE_STDIO)
 		return 0;
+	c->loop = l;
 	c->uart = u;
-	c->stop_fd = eventfd(0, EFD_CLOEXEC);
-	if (c->stop_fd < 0)
+	c->in_fd = STDIN_FILENO;
+	c->space_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (c->space_fd < 0)
 		return mc_errorf(err, errno, "console: eventfd");
-	/* Signals are for the vCPU threads (vm_run): this one takes none. */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	int e = pthread_create(&c->input, NULL, input_thread, c);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (e)
-		return mc_errorf(err, e, "console: input thread");
-	c->input_started = true;
+	if (loop_add(l, c->space_fd, EPOLLIN, on_space, c, err) < 0)
+		return mc_wrap(err, "console");
+	mc_err e = NULL;
+	if (loop_add(l, c->in_fd, EPOLLIN, on_input, c, &e) == 0) {
+		c->in_pollable = c->in_watched = true;
+	} else if (e->errnum == EPERM) {
+		c->in_pollable = false; /* a regular file or /dev/null: reads never block */
+		mc_error_free(&e);
+	} else {
+		c->in_eof = true; /* no stdin (closed): no input */
+		mc_error_free(&e);
+	}
+	uart_set_space_cb(u, uart_has_space, c);
+	pump(c);
 	return 0;
 }
 
 void console_close(struct console *c)
 {
-	if (c->input_started) {
-		uint64_t one = 1;
-		ssize_t w = write(c->stop_fd, &one, sizeof(one));
-		(void)w;
-		uart_close(c->uart);
-		pthread_join(c->input, NULL);
-		c->input_started = false;
-	}
-	if (c->stop_fd >= 0)
-		close(c->stop_fd);
-	c->stop_fd = -1;
+	if (c->uart)
+		uart_set_space_cb(c->uart, NULL, NULL);
+	c->uart = NULL;
+	if (c->loop && c->in_pollable && !c->in_eof)
+		loop_del(c->loop, c->in_fd);
+	if (c->loop && c->space_fd >= 0)
+		loop_del(c->loop, c->space_fd);
+	c->in_eof = true;
+	c->loop = NULL;
+	if (c->space_fd >= 0)
+		close(c->space_fd);
+	c->space_fd = -1;
 	if (c->tty_saved)
 		tcsetattr(STDIN_FILENO, TCSANOW, &c->saved);
 	c->tty_saved = false;

@@ -1,16 +1,22 @@
 /* minivm run: options, then create the VM, load the kernel, run, report. */
+#include <errno.h>
 #include <getopt.h>
-#include <stdbool.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <sys/sysinfo.h>
+#include <unistd.h>
 
 #include "boot/boot.h"
 #include "cmds.h"
 #include "console.h"
+#include "hw/hw.h"
 #include "log.h"
+#include "loop.h"
 #include "timings.h"
 #include "util.h"
 #include "vm.h"
@@ -32,6 +38,8 @@ static const char usage[] =
     "  --timings json  milestones on stderr at the end; waits for `gone` (every KVM object\n"
     "              released) to report it, where otherwise a helper releases the VM after exit\n"
     "  -- CMD      what the guest's init (guestinit) runs\n"
+    "Signals: SIGINT/SIGTERM stop the VM; SIGUSR2 pauses it (every vCPU parked, devices\n"
+    "quiesced) or resumes it, and logs how long that took.\n"
     "Exit status: the guest command's, 0 after a plain poweroff, 125 when minivm fails.\n";
 
 struct run_opts {
@@ -142,21 +150,106 @@ static const char *end_name(enum vm_end e)
 	}
 }
 
+/* The main thread's event loop: signals, the VM's end, the console's input. */
+struct runner {
+	struct vm *vm;
+	struct loop loop;
+	int sig_fd;
+};
+
+static void on_vm_end(void *opaque, uint32_t events)
+{
+	struct runner *r = opaque;
+	(void)events;
+	loop_stop(&r->loop);
+}
+
+/* SIGUSR2: pause a running VM, resume a paused one (the trigger until the control socket).
+ * Each toggle prints one line on stderr with what it cost (tests and bench/vm-pause.sh read
+ * it): the signal asked for it, so it is not a log message one must turn on. */
+static void toggle_pause(struct vm *vm)
+{
+	mc_err err = NULL;
+	uint64_t ns = 0;
+	if (vm_state(vm) == VM_STATE_PAUSED) {
+		if (vm_resume(vm, &ns, &err) == 0)
+			fprintf(stderr, "minivm: resumed in %.3f ms\n", (double)ns / 1e6);
+	} else if (vm_pause(vm, &ns, &err) == 0) {
+		fprintf(stderr, "minivm: paused in %.3f ms (%u vCPUs parked, devices quiesced)\n",
+			(double)ns / 1e6, vm->ncpus);
+	}
+	if (err) {
+		mc_log_warn("SIGUSR2: %s", err->msg);
+		mc_error_free(&err);
+	}
+}
+
+static void on_signal(void *opaque, uint32_t events)
+{
+	struct runner *r = opaque;
+	(void)events;
+	struct signalfd_siginfo si;
+	while (read(r->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		int sig = (int)si.ssi_signo;
+		if (sig == SIGUSR2) {
+			toggle_pause(r->vm);
+			continue;
+		}
+		pthread_mutex_lock(&r->vm->end_lock);
+		if (r->vm->end == VM_RUNNING)
+			r->vm->signal = sig;
+		pthread_mutex_unlock(&r->vm->end_lock);
+		vm_end(r->vm, VM_SIGNALED, "minivm got signal %d (%s)", sig, strsignal(sig));
+	}
+}
+
+static int runner_init(struct runner *r, struct vm *vm, const sigset_t *sigs, mc_err *err)
+{
+	r->vm = vm;
+	r->sig_fd = -1;
+	if (loop_init(&r->loop, err) < 0)
+		return -1;
+	r->sig_fd = signalfd(-1, sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (r->sig_fd < 0)
+		return mc_errorf(err, errno, "signalfd");
+	if (loop_add(&r->loop, r->sig_fd, EPOLLIN, on_signal, r, err) < 0 ||
+	    loop_add(&r->loop, vm->end_fd, EPOLLIN, on_vm_end, r, err) < 0)
+		return mc_wrap(err, "event loop");
+	return 0;
+}
+
+static void runner_destroy(struct runner *r)
+{
+	loop_destroy(&r->loop);
+	if (r->sig_fd >= 0)
+		close(r->sig_fd);
+	r->sig_fd = -1;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	mc_err err = NULL;
 	struct run_opts o;
 	struct console con;
-	static struct vm vm; /* large (vCPU array): keep it off the stack */
+	static struct vm vm; /* large (vCPU array, routes): keep it off the stack */
+	struct runner runner = {.sig_fd = -1, .loop = {.epfd = -1}};
 	int status = MINIVM_EXIT_ERROR;
 	bool vm_made = false;
 	memset(&con, 0, sizeof(con));
-	con.out_fd = con.stop_fd = -1;
+	con.out_fd = con.in_fd = con.space_fd = -1;
 	o.timings_json = false;
 	o.pit = false;
 
 	/* A console reader that goes away must not kill the VM: the UART just drops output. */
 	signal(SIGPIPE, SIG_IGN);
+	/* Signals are the event loop's (signalfd): blocked here, before any thread exists, so
+	 * every thread inherits the mask. One that comes during set-up waits for the loop. */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	if (parse(argc, argv, &o, &err) < 0 || console_parse(o.console, &con, &err) < 0)
 		goto out;
 	vm_made = true;
@@ -165,21 +258,32 @@ int cmd_run(int argc, char **argv)
 	if (vm_create(&vm, (unsigned)o.ncpus, o.mem, o.pit, &err) < 0)
 		goto out;
 	t[1] = mc_now_ns();
-	if (boot_load(&vm, &o.boot, &err) < 0)
+	struct hw_config hw = {.console_fd = -1};
+	if (console_open(&con, &err) < 0)
+		goto out;
+	hw.console_fd = con.out_fd;
+	/* Devices before the kernel: their ACPI fragments go into the tables boot_load writes. */
+	if (hw_create_devices(&vm, &hw, &err) < 0 || boot_load(&vm, &o.boot, &err) < 0)
 		goto out;
 	t[2] = mc_now_ns();
-	if (console_open(&con, &err) < 0 || vm_add_devices(&vm, con.out_fd, &err) < 0 ||
-	    vm_create_vcpus(&vm, &err) < 0 || console_start_input(&con, &vm.uart, &err) < 0)
+	if (vm_create_vcpus(&vm, &err) < 0 || runner_init(&runner, &vm, &sigs, &err) < 0 ||
+	    console_attach(&con, &runner.loop, serial_uart(devices_find(&vm.devices, "com1")),
+			   &err) < 0)
 		goto out;
 	t[3] = mc_now_ns();
-	mc_log_debug("set-up: vm %.2f ms, load %.2f ms, devices and vCPUs %.2f ms",
+	mc_log_debug("set-up: vm %.2f ms, devices and load %.2f ms, vCPUs and loop %.2f ms",
 		     (double)(t[1] - t[0]) / 1e6, (double)(t[2] - t[1]) / 1e6,
 		     (double)(t[3] - t[2]) / 1e6);
 	mc_log_debug("booting %s (%s entry at 0x%llx), %u vCPUs, %llu MiB", o.boot.kernel,
 		     vm.entry.protocol, (unsigned long long)vm.entry.rip, vm.ncpus,
 		     (unsigned long long)(o.mem >> 20));
 	timings_mark(MS_SETUP);
-	if (vm_run(&vm, &err) < 0)
+	if (vm_start(&vm, &err) < 0)
+		goto out;
+	int lr = loop_run(&runner.loop, &err);
+	if (lr < 0)
+		vm_end(&vm, VM_FAILED, "event loop: %s", err->msg);
+	if (vm_join(&vm, lr < 0 ? NULL : &err) < 0 || lr < 0)
 		goto out;
 	switch (vm.end) {
 	case VM_SIGNALED:
@@ -197,7 +301,12 @@ int cmd_run(int argc, char **argv)
 		break;
 	}
 out:
+	if (vm_made && vm_state(&vm) != VM_STATE_CREATED && vm_state(&vm) != VM_STATE_STOPPED) {
+		vm_end(&vm, VM_FAILED, "minivm failed");
+		vm_join(&vm, NULL);
+	}
 	console_close(&con);
+	runner_destroy(&runner);
 	enum vm_end end = vm.end;
 	if (vm_made && o.timings_json)
 		vm_destroy(&vm); /* `gone` is reported: wait for it */

@@ -206,8 +206,8 @@ static void handle_io(struct vcpu *v)
 	    run->io.data_offset + (uint64_t)size * run->io.count > v->run_size)
 		return;
 	for (uint32_t i = 0; i < run->io.count; i++, data += size)
-		io_dispatch(&v->vm->pio, run->io.port, data, size,
-			    run->io.direction == KVM_EXIT_IO_OUT);
+		bus_dispatch(&v->vm->pio, v->id, run->io.port, data, size,
+			     run->io.direction == KVM_EXIT_IO_OUT);
 }
 
 static void handle_exit(struct vcpu *v)
@@ -219,9 +219,9 @@ static void handle_exit(struct vcpu *v)
 		handle_io(v);
 		break;
 	case KVM_EXIT_MMIO:
-		if (run->mmio.len <= 8)
-			io_dispatch(&v->vm->mmio, run->mmio.phys_addr, run->mmio.data,
-				    run->mmio.len, run->mmio.is_write);
+		if (run->mmio.len >= 1 && run->mmio.len <= 8)
+			bus_dispatch(&v->vm->mmio, v->id, run->mmio.phys_addr, run->mmio.data,
+				     run->mmio.len, run->mmio.is_write);
 		break;
 	case KVM_EXIT_INTR:
 		break;
@@ -259,37 +259,63 @@ static void handle_exit(struct vcpu *v)
 	}
 }
 
+/* Parked for a pause until resumed or ended. Only after a KVM_RUN that returned EINTR: KVM
+ * completes an I/O exit's instruction on the next KVM_RUN, so a vCPU parked right after an exit
+ * would leave it half done in a saved state. */
+static void park(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	pthread_mutex_lock(&vm->state_lock);
+	vm->parked++;
+	pthread_cond_broadcast(&vm->state_cond);
+	while (__atomic_load_n(&vm->pause_req, __ATOMIC_SEQ_CST) && !vm_ended(vm))
+		pthread_cond_wait(&vm->state_cond, &vm->state_lock);
+	vm->parked--;
+	pthread_cond_broadcast(&vm->state_cond);
+	/* Back into the guest. A new pause can only be asked for after we let go of the lock, and
+	 * it sets immediate_exit after its request, so clearing it here loses nothing; vm_end sets
+	 * `end` first and the loop checks it after this. */
+	__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&vm->state_lock);
+}
+
 void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
 	struct vm *vm = v->vm;
-	/* SIGUSR1 kicks us out of KVM_RUN; it is blocked everywhere else. */
+	/* SIGUSR1 kicks us out of KVM_RUN; every other signal is the event loop's. */
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	for (;;) {
-		if (__atomic_load_n(&vm->end, __ATOMIC_ACQUIRE) != VM_RUNNING)
+		if (vm_ended(vm))
 			break;
+		if (__atomic_load_n(&vm->pause_req, __ATOMIC_SEQ_CST) && v->quiet) {
+			park(v);
+			continue;
+		}
 		if (v->id == 0)
 			timings_mark(MS_ENTRY);
 		int r = ioctl(v->fd, KVM_RUN, 0);
 		if (r < 0) {
-			int sig = __atomic_load_n(&vm->pending_signal, __ATOMIC_ACQUIRE);
-			if (errno == EINTR && sig) {
-				vm->signal = sig;
-				vm_end(vm, VM_SIGNALED, "minivm got signal %d (%s)", sig,
-				       strsignal(sig));
-				break;
+			if (errno == EINTR) {
+				v->quiet = true;
+				continue;
 			}
-			if (errno == EINTR || errno == EAGAIN)
+			if (errno == EAGAIN)
 				continue;
 			char buf[96];
 			snprintf(buf, sizeof(buf), "KVM_RUN failed: %s", strerror(errno));
 			fatal(v, buf, pvm_hint());
 			break;
 		}
+		v->quiet = false;
 		handle_exit(v);
 	}
+	pthread_mutex_lock(&vm->state_lock);
+	vm->live--;
+	pthread_cond_broadcast(&vm->state_cond);
+	pthread_mutex_unlock(&vm->state_lock);
 	return NULL;
 }

@@ -1,4 +1,4 @@
-/* The VM: KVM set-up, guest RAM, vCPU threads and how a run ends. */
+/* The VM: KVM set-up, guest RAM, vCPU threads, the state machine and how a run ends. */
 #include "vm.h"
 
 #include <errno.h>
@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include "cleanup.h"
 #include "layout.h"
 #include "log.h"
+#include "util.h"
 
 static void kick_handler(int sig)
 {
@@ -53,19 +55,6 @@ static int get_supported_cpuid(struct vm *vm, mc_err *err)
 	return mc_errorf(err, E2BIG, "KVM_GET_SUPPORTED_CPUID");
 }
 
-static int add_slot(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size, void *host,
-		    mc_err *err)
-{
-	struct kvm_userspace_memory_region r = {.slot = slot,
-						.guest_phys_addr = gpa,
-						.memory_size = size,
-						.userspace_addr = (uint64_t)(uintptr_t)host};
-	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
-		return mc_errorf(err, errno, "KVM_SET_USER_MEMORY_REGION (slot %u, %llu MiB)", slot,
-				 (unsigned long long)(size >> 20));
-	return 0;
-}
-
 /* Guest RAM, 2 MiB-aligned in our address space: KVM maps a guest page with a 2 MiB EPT/NPT
  * entry only where the host address and the guest address sit at the same offset within 2 MiB,
  * and mmap gives no such alignment by itself (before Linux 6.7). So: reserve 2 MiB more, keep
@@ -93,14 +82,21 @@ static void *map_guest_ram(uint64_t mem)
 int vm_create(struct vm *vm, unsigned ncpus, uint64_t mem, bool pit, mc_err *err)
 {
 	memset(vm, 0, sizeof(*vm));
-	vm->kvm_fd = vm->vm_fd = -1;
+	vm->kvm_fd = vm->vm_fd = vm->end_fd = -1;
+	vm->irq.vm_fd = -1;
 	vm->guest_status = -1;
 	vm->ncpus = ncpus;
-	vm->pio.name = "port";
-	vm->mmio.name = "mmio";
+	vm->state = VM_STATE_CREATED;
 	pthread_mutex_init(&vm->end_lock, NULL);
+	pthread_mutex_init(&vm->state_lock, NULL);
+	pthread_cond_init(&vm->state_cond, NULL);
 	for (unsigned i = 0; i < VM_MAX_CPUS; i++)
 		vm->vcpus[i].fd = -1;
+	if (bus_init(&vm->pio, "port", err) < 0 || bus_init(&vm->mmio, "mmio", err) < 0)
+		return -1;
+	vm->end_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->end_fd < 0)
+		return mc_errorf(err, errno, "eventfd");
 
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0)
@@ -137,6 +133,7 @@ int vm_create(struct vm *vm, unsigned ncpus, uint64_t mem, bool pit, mc_err *err
 	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
 	if (vm->vm_fd < 0)
 		return mc_errorf(err, errno, "KVM_CREATE_VM");
+	memslots_init(&vm->slots, vm->vm_fd);
 	if (has_cap(vm->kvm_fd, KVM_CAP_SET_TSS_ADDR) &&
 	    ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)TSS_KVM_ADDR) < 0)
 		return mc_errorf(err, errno, "KVM_SET_TSS_ADDR");
@@ -157,13 +154,15 @@ int vm_create(struct vm *vm, unsigned ncpus, uint64_t mem, bool pit, mc_err *err
 	/* The helper that releases the VM after minivm exits (vm_release_detached) needs no
 	 * copy of guest RAM's page tables. */
 	madvise(ram, mem, MADV_DONTFORK);
-	if (add_slot(vm, 0, 0, vm->gm.low_end, ram, err) < 0)
+	if (memslots_add(&vm->slots, 0, vm->gm.low_end, ram, 0, NULL, err) < 0)
 		return -1;
-	if (mem > vm->gm.low_end &&
-	    add_slot(vm, 1, MMIO_HOLE_END, mem - vm->gm.low_end, vm->ram + vm->gm.low_end, err) < 0)
+	if (mem > vm->gm.low_end && memslots_add(&vm->slots, MMIO_HOLE_END, mem - vm->gm.low_end,
+						 vm->ram + vm->gm.low_end, 0, NULL, err) < 0)
 		return -1;
 	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
 		return mc_errorf(err, errno, "KVM_CREATE_IRQCHIP");
+	if (irq_chip_init(&vm->irq, vm->kvm_fd, vm->vm_fd, err) < 0)
+		return -1;
 	if (pit) {
 		struct kvm_pit_config pc = {.flags = KVM_PIT_SPEAKER_DUMMY};
 		if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pc) < 0)
@@ -172,17 +171,19 @@ int vm_create(struct vm *vm, unsigned ncpus, uint64_t mem, bool pit, mc_err *err
 	return get_supported_cpuid(vm, err);
 }
 
-int vm_add_devices(struct vm *vm, int console_fd, mc_err *err)
-{
-	return devices_register(vm, console_fd, err);
-}
-
 int vm_create_vcpus(struct vm *vm, mc_err *err)
 {
 	for (unsigned i = 0; i < vm->ncpus; i++)
 		if (vcpu_create(vm, i, err) < 0)
 			return -1;
 	return 0;
+}
+
+static void wake_end_fd(struct vm *vm)
+{
+	uint64_t one = 1;
+	ssize_t w = write(vm->end_fd, &one, sizeof(one));
+	(void)w; /* a full counter is still readable */
 }
 
 void vm_end(struct vm *vm, enum vm_end why, const char *fmt, ...)
@@ -196,82 +197,163 @@ void vm_end(struct vm *vm, enum vm_end why, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(vm->end_msg, sizeof(vm->end_msg), fmt, ap);
 	va_end(ap);
-	__atomic_store_n(&vm->end, why, __ATOMIC_RELEASE);
+	__atomic_store_n(&vm->end, why, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&vm->end_lock);
+	/* Out of KVM_RUN (the store to immediate_exit covers a vCPU about to enter it), out of a
+	 * pause (the broadcast), and the event loop learns it (end_fd). */
+	pthread_mutex_lock(&vm->state_lock);
 	for (unsigned i = 0; i < vm->ncpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 		if (!v->started)
 			continue;
-		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_RELEASE);
+		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 		pthread_kill(v->thread, SIGUSR1);
 	}
-	pthread_mutex_unlock(&vm->end_lock);
+	pthread_cond_broadcast(&vm->state_cond);
+	pthread_mutex_unlock(&vm->state_lock);
+	wake_end_fd(vm);
 }
 
-/* SIGINT/SIGTERM reach only the main thread, vCPU 0 (every other thread blocks them): the
- * handler notes the signal and makes vCPU 0's KVM_RUN return (EINTR now, or at once on its next
- * entry); vCPU 0's loop then ends the VM. */
-static struct vm *signaled_vm;
-static void stop_handler(int sig)
+bool vm_ended(struct vm *vm)
 {
-	struct vm *vm = signaled_vm;
-	if (!vm)
-		return;
-	__atomic_store_n(&vm->pending_signal, sig, __ATOMIC_RELEASE);
-	struct kvm_run *run = vm->vcpus[0].run;
-	if (run)
-		__atomic_store_n(&run->immediate_exit, 1, __ATOMIC_RELEASE);
+	return __atomic_load_n(&vm->end, __ATOMIC_SEQ_CST) != VM_RUNNING;
 }
 
-int vm_run(struct vm *vm, mc_err *err)
+void vm_set_guest_status(struct vm *vm, int status)
+{
+	__atomic_store_n(&vm->guest_status, status, __ATOMIC_RELEASE);
+}
+
+const char *vm_state_name(enum vm_state s)
+{
+	switch (s) {
+	case VM_STATE_CREATED:
+		return "created";
+	case VM_STATE_RUNNING:
+		return "running";
+	case VM_STATE_PAUSED:
+		return "paused";
+	case VM_STATE_STOPPED:
+		return "stopped";
+	}
+	return "?";
+}
+
+enum vm_state vm_state(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->state_lock);
+	enum vm_state s = vm->state;
+	pthread_mutex_unlock(&vm->state_lock);
+	return s;
+}
+
+int vm_start(struct vm *vm, mc_err *err)
 {
 	struct sigaction sa = {.sa_handler = kick_handler};
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGUSR1, &sa, NULL);
-	/* The other vCPU threads start with SIGUSR1, SIGINT and SIGTERM blocked; each unblocks
-	 * SIGUSR1 (its kick) itself. */
-	sigset_t block;
+	/* vCPU threads inherit this mask (SIGUSR1 too: each unblocks it, its kick, itself):
+	 * SIGINT, SIGTERM and SIGUSR2 stay for the event loop's signalfd. */
+	sigset_t block, old;
 	sigemptyset(&block);
 	sigaddset(&block, SIGUSR1);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigset_t old;
 	pthread_sigmask(SIG_BLOCK, &block, &old);
-	signaled_vm = vm;
-	struct sigaction stop = {.sa_handler = stop_handler};
-	sigemptyset(&stop.sa_mask);
-	sigaction(SIGINT, &stop, NULL);
-	sigaction(SIGTERM, &stop, NULL);
-
-	pthread_mutex_lock(&vm->end_lock); /* vm_end waits until every thread is known */
-	struct vcpu *boot = &vm->vcpus[0];
-	boot->thread = pthread_self();
-	boot->started = true;
-	for (unsigned i = 1; i < vm->ncpus; i++) {
+	int r = 0;
+	pthread_mutex_lock(&vm->state_lock);
+	if (vm->state != VM_STATE_CREATED) {
+		r = mc_errorf(err, 0, "start: the VM is %s", vm_state_name(vm->state));
+		goto out;
+	}
+	vm->state = VM_STATE_RUNNING;
+	for (unsigned i = 0; i < vm->ncpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
+		v->quiet = true;
 		int e = pthread_create(&v->thread, NULL, vcpu_thread, v);
 		if (e) {
-			pthread_mutex_unlock(&vm->end_lock);
+			pthread_mutex_unlock(&vm->state_lock);
 			vm_end(vm, VM_FAILED, "start vCPU %u: %s", i, strerror(e));
-			pthread_mutex_lock(&vm->end_lock);
+			pthread_mutex_lock(&vm->state_lock);
 			break;
 		}
+		char name[16];
+		snprintf(name, sizeof(name), "vcpu%u", i);
+		pthread_setname_np(v->thread, name);
 		v->started = true;
+		vm->live++;
 	}
-	pthread_mutex_unlock(&vm->end_lock);
+out:
+	pthread_mutex_unlock(&vm->state_lock);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return r;
+}
 
-	/* vCPU 0 runs here, on the main thread: no thread to create and schedule before the
-	 * guest's first instruction. */
-	sigset_t run_mask = old;
-	sigdelset(&run_mask, SIGUSR1);
-	sigdelset(&run_mask, SIGINT);
-	sigdelset(&run_mask, SIGTERM);
-	pthread_sigmask(SIG_SETMASK, &run_mask, NULL);
-	vcpu_thread(boot);
-	pthread_sigmask(SIG_BLOCK, &block, NULL);
+int vm_pause(struct vm *vm, uint64_t *ns, mc_err *err)
+{
+	uint64_t t0 = mc_now_ns();
+	pthread_mutex_lock(&vm->state_lock);
+	if (vm->state != VM_STATE_RUNNING || vm_ended(vm)) {
+		enum vm_state s = vm->state;
+		pthread_mutex_unlock(&vm->state_lock);
+		return mc_errorf(err, 0, "pause: the VM is %s",
+				 vm_ended(vm) ? "ending" : vm_state_name(s));
+	}
+	__atomic_store_n(&vm->pause_req, true, __ATOMIC_SEQ_CST);
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		if (!v->started)
+			continue;
+		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+		pthread_kill(v->thread, SIGUSR1);
+	}
+	while (vm->parked < vm->live && !vm_ended(vm))
+		pthread_cond_wait(&vm->state_cond, &vm->state_lock);
+	if (vm_ended(vm)) {
+		__atomic_store_n(&vm->pause_req, false, __ATOMIC_SEQ_CST);
+		pthread_mutex_unlock(&vm->state_lock);
+		return mc_errorf(err, 0, "pause: the VM ended meanwhile");
+	}
+	vm->state = VM_STATE_PAUSED;
+	pthread_mutex_unlock(&vm->state_lock);
+	devices_pause(&vm->devices);
+	/* Nobody dispatches now: old bus tables can all go. */
+	bus_reclaim(&vm->pio);
+	bus_reclaim(&vm->mmio);
+	if (ns)
+		*ns = mc_now_ns() - t0;
+	return 0;
+}
 
-	for (unsigned i = 1; i < vm->ncpus; i++)
+int vm_resume(struct vm *vm, uint64_t *ns, mc_err *err)
+{
+	uint64_t t0 = mc_now_ns();
+	pthread_mutex_lock(&vm->state_lock);
+	if (vm->state != VM_STATE_PAUSED) {
+		enum vm_state s = vm->state;
+		pthread_mutex_unlock(&vm->state_lock);
+		return mc_errorf(err, 0, "resume: the VM is %s", vm_state_name(s));
+	}
+	pthread_mutex_unlock(&vm->state_lock);
+	devices_resume(&vm->devices);
+	pthread_mutex_lock(&vm->state_lock);
+	__atomic_store_n(&vm->pause_req, false, __ATOMIC_SEQ_CST);
+	pthread_cond_broadcast(&vm->state_cond);
+	while (vm->parked > 0 && !vm_ended(vm))
+		pthread_cond_wait(&vm->state_cond, &vm->state_lock);
+	vm->state = VM_STATE_RUNNING;
+	pthread_mutex_unlock(&vm->state_lock);
+	if (ns)
+		*ns = mc_now_ns() - t0;
+	return 0;
+}
+
+int vm_join(struct vm *vm, mc_err *err)
+{
+	for (unsigned i = 0; i < vm->ncpus; i++)
 		if (vm->vcpus[i].started)
 			pthread_join(vm->vcpus[i].thread, NULL);
+	pthread_mutex_lock(&vm->state_lock);
+	vm->state = VM_STATE_STOPPED;
+	pthread_mutex_unlock(&vm->state_lock);
 	if (vm->end == VM_FAILED)
 		return mc_errorf(err, 0, "%s", vm->end_msg);
 	return 0;
@@ -318,12 +400,18 @@ void vm_release_detached(struct vm *vm)
 
 void vm_destroy(struct vm *vm)
 {
+	devices_destroy(&vm->devices);
+	bus_destroy(&vm->pio);
+	bus_destroy(&vm->mmio);
+	irq_chip_destroy(&vm->irq);
 	for (unsigned i = 0; i < vm->ncpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	if (vm->ram)
 		munmap(vm->ram, vm->gm.size);
 	vm->ram = NULL;
-	uart_destroy(&vm->uart);
+	if (vm->end_fd >= 0)
+		close(vm->end_fd);
+	vm->end_fd = -1;
 	free(vm->cpuid);
 	vm->cpuid = NULL;
 	if (vm->vm_fd >= 0)
@@ -332,4 +420,6 @@ void vm_destroy(struct vm *vm)
 		close(vm->kvm_fd);
 	vm->vm_fd = vm->kvm_fd = -1;
 	pthread_mutex_destroy(&vm->end_lock);
+	pthread_cond_destroy(&vm->state_cond);
+	pthread_mutex_destroy(&vm->state_lock);
 }

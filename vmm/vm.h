@@ -1,6 +1,13 @@
-/* One KVM virtual machine: guest RAM, in-kernel irqchip and PIT, vCPU threads, the trap tables
- * and the devices. vm_create() sets it up, vm_run() runs it until the guest powers off or
- * reboots or a vCPU hits something fatal, vm_destroy() releases everything.
+/* One KVM virtual machine: guest RAM and its memory slots, the in-kernel irqchip (and PIT),
+ * the interrupt layer, the two buses, the device registry, the vCPU threads and the VM's state.
+ *
+ *   CREATED --vm_start--> RUNNING --vm_pause--> PAUSED --vm_resume--> RUNNING
+ *      any state --vm_end (poweroff, reboot, a fatal exit, a signal)--> STOPPED (after vm_join)
+ *
+ * PAUSED means every vCPU thread is parked outside KVM_RUN, after a KVM_RUN that returned
+ * EINTR, so any I/O a vCPU exited for is complete in KVM (its documented condition for a
+ * consistent state), and every device's pause op has run. vm_pause/vm_resume are called by
+ * the control thread (the event loop), vm_end by anyone.
  */
 #ifndef MINIVM_VM_H
 #define MINIVM_VM_H
@@ -10,10 +17,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "bus.h"
+#include "device.h"
 #include "error.h"
 #include "guest_mem.h"
-#include "io.h"
-#include "hw/uart.h"
+#include "irq.h"
+#include "memslots.h"
 
 #define VM_MAX_CPUS 64
 
@@ -25,6 +34,8 @@ struct boot_entry {
 	uint64_t rsi, rbx;
 	const char *protocol; /* "bzImage" or "PVH" */
 };
+
+enum vm_state { VM_STATE_CREATED, VM_STATE_RUNNING, VM_STATE_PAUSED, VM_STATE_STOPPED };
 
 enum vm_end {
 	VM_RUNNING,
@@ -43,40 +54,59 @@ struct vcpu {
 	size_t run_size;
 	pthread_t thread;
 	bool started;
+	bool quiet; /* the last KVM_RUN returned EINTR: no exit left to complete */
 };
 
 struct vm {
 	int kvm_fd, vm_fd;
 	uint8_t *ram;
 	struct guest_mem gm;
+	struct memslots slots;
+	struct irq_chip irq;
+	struct bus pio, mmio;
+	struct devices devices;
 	unsigned ncpus;
 	struct vcpu vcpus[VM_MAX_CPUS];
 	struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID, adjusted per vCPU at creation */
-	struct io_bus pio, mmio;
-	struct uart uart;
 	struct boot_entry entry;
+
+	/* The state machine (state_lock, state_cond). */
+	pthread_mutex_t state_lock;
+	pthread_cond_t state_cond;
+	enum vm_state state;
+	bool pause_req;	 /* read by vCPU threads without the lock */
+	unsigned parked; /* vCPU threads parked for a pause */
+	unsigned live;	 /* vCPU threads not yet ended */
+	int end_fd;	 /* eventfd, readable once the VM has ended (the event loop watches it) */
 
 	pthread_mutex_t end_lock;
 	enum vm_end end;
 	char end_msg[512];
-	int signal;	    /* VM_SIGNALED: which signal */
-	int pending_signal; /* SIGINT/SIGTERM caught, not yet acted on (vCPU 0 does) */
-	uint8_t pm1_evt[4]; /* ACPI PM1a status and enable (under end_lock) */
-	int guest_status;   /* the guest command's exit status from the debug port, or -1 */
+	int signal;	  /* VM_SIGNALED: which signal */
+	int guest_status; /* the guest command's exit status from the debug port, or -1 */
 };
 
 /* pit: also create the in-kernel 8254 (KVM_CREATE_PIT2). */
 int vm_create(struct vm *vm, unsigned ncpus, uint64_t mem, bool pit, mc_err *err);
-/* Register the platform devices (UART, debug port, ACPI sleep/reset, i8042, CMOS). */
-int vm_add_devices(struct vm *vm, int console_fd, mc_err *err);
 /* Create the vCPUs (CPUID, MSRs, LAPIC, registers for vm->entry). */
 int vm_create_vcpus(struct vm *vm, mc_err *err);
-/* Run vCPU 0 on the calling thread and a thread per other vCPU until the VM ends. */
-int vm_run(struct vm *vm, mc_err *err);
-/* End the VM (first caller wins) and kick every vCPU out of KVM_RUN. Thread-safe. */
+/* Start a thread per vCPU: CREATED -> RUNNING. */
+int vm_start(struct vm *vm, mc_err *err);
+/* Park every vCPU and quiesce the devices: RUNNING -> PAUSED. *ns: how long it took. */
+int vm_pause(struct vm *vm, uint64_t *ns, mc_err *err);
+/* PAUSED -> RUNNING; *ns: until every vCPU left its parking place. */
+int vm_resume(struct vm *vm, uint64_t *ns, mc_err *err);
+enum vm_state vm_state(struct vm *vm);
+const char *vm_state_name(enum vm_state s);
+/* Wait for the vCPU threads after the VM ended: -> STOPPED. Fails with end_msg on VM_FAILED. */
+int vm_join(struct vm *vm, mc_err *err);
+/* End the VM (first caller wins), kick every vCPU out of KVM_RUN (parked ones too) and wake
+ * the event loop. Thread-safe. */
 void vm_end(struct vm *vm, enum vm_end why, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* "vcpu0 RIP 0x..., vcpu1 RIP 0x..." for reports (after vm_run returned). */
+bool vm_ended(struct vm *vm);
+void vm_set_guest_status(struct vm *vm, int status);
+/* "vcpu0 RIP 0x..., vcpu1 RIP 0x..." for reports (after vm_join). */
 void vm_describe_cpus(struct vm *vm, char *buf, size_t len);
 void vm_destroy(struct vm *vm);
 /* Like vm_destroy, but KVM's own teardown (the irqchip's and PIT's SRCU grace periods, ~10-25
@@ -93,8 +123,5 @@ void vcpu_destroy(struct vcpu *v);
 
 /* cpuid.c: copy of base with the topology and APIC id of vCPU id out of ncpus. */
 struct kvm_cpuid2 *cpuid_for_vcpu(const struct kvm_cpuid2 *base, unsigned ncpus, unsigned id);
-
-/* devices.c */
-int devices_register(struct vm *vm, int console_fd, mc_err *err);
 
 #endif

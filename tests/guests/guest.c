@@ -15,6 +15,7 @@
  *                  keeps a value; exit 0 or the failed check
  *   reboot         reset through the i8042;  acpireset: through the FADT reset register
  *   triple         triple fault;  spin: loop forever (for signal tests)
+ *   dots           print a '.' every 2^22 TSC cycles, forever (pause tests watch it stop)
  *
  * Milestones go to the debug port like guestinit's (init, ready, exit status), then the
  * guest powers off through ACPI PM1a control (S5).
@@ -48,6 +49,13 @@ static inline uint32_t inl(uint16_t port)
 	uint32_t v;
 	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
 	return v;
+}
+
+static inline uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
 }
 
 static void uart_putc(char c)
@@ -191,6 +199,13 @@ __attribute__((noreturn)) void guest_run(const struct boot_view *bv)
 	if (word(cmd, "spin"))
 		for (;;)
 			__asm__ volatile("pause");
+	if (word(cmd, "dots"))
+		for (;;) {
+			uint64_t t0 = rdtsc();
+			while (rdtsc() - t0 < (1u << 22))
+				__asm__ volatile("pause");
+			uart_putc('.');
+		}
 	uart_puts("unknown test guest command\n");
 	power_off(98);
 }

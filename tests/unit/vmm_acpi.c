@@ -42,11 +42,14 @@ static uint8_t *table(uint64_t gpa, const char *sig)
 	return t;
 }
 
+/* The DSDT body the ACPI PM device contributes: Name (_S5, Package (4) { 5, 5, 0, 0 }) */
+static const uint8_t s5[] = {0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04, 0x0a, 5, 0x0a, 5, 0, 0};
+
 static void check_tables(unsigned ncpus)
 {
 	uint64_t rsdp = 0;
 	mc_err err = NULL;
-	assert_int_equal(acpi_build(&gm, ncpus, &rsdp, &err), 0);
+	assert_int_equal(acpi_build(&gm, ncpus, s5, sizeof(s5), &rsdp, &err), 0);
 	assert_int_equal(rsdp, ACPI_ADDR);
 	assert_int_equal(rsdp % 16, 0);
 	uint8_t *r = gm.host + rsdp;
@@ -142,13 +145,13 @@ static void rejects(void **state)
 	(void)state;
 	uint64_t rsdp;
 	mc_err err = NULL;
-	assert_int_equal(acpi_build(&gm, 0, &rsdp, &err), -1);
+	assert_int_equal(acpi_build(&gm, 0, s5, sizeof(s5), &rsdp, &err), -1);
 	mc_error_free(&err);
-	assert_int_equal(acpi_build(&gm, ACPI_MAX_CPUS + 1, &rsdp, &err), -1);
+	assert_int_equal(acpi_build(&gm, ACPI_MAX_CPUS + 1, s5, sizeof(s5), &rsdp, &err), -1);
 	mc_error_free(&err);
 	struct guest_mem small;
 	gm_init(&small, gm.host, 0x80000); /* no room for the tables at 0xe0000 */
-	assert_int_equal(acpi_build(&small, 1, &rsdp, &err), -1);
+	assert_int_equal(acpi_build(&small, 1, s5, sizeof(s5), &rsdp, &err), -1);
 	assert_non_null(strstr(err->msg, "too small"));
 	mc_error_free(&err);
 }

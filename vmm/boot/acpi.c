@@ -42,24 +42,13 @@ static void gas_io(uint8_t *g, uint16_t port, uint8_t bits)
 	put64(g + 4, port);
 }
 
-/* DSDT body: Name (_S5, Package (4) { 5, 5, 0, 0 }) */
-static const uint8_t dsdt_aml[] = {
-    0x08, '_',
-    'S',  '5',
-    '_', /* NameOp "_S5_" */
-    0x12, 0x08,
-    0x04, /* PackageOp, PkgLength 8, 4 elements */
-    0x0a, ACPI_S5_SLP_TYP,
-    0x0a, ACPI_S5_SLP_TYP, /* BytePrefix 5, BytePrefix 5 */
-    0x00, 0x00,		   /* Zero, Zero */
-};
-
 static uint64_t align16(uint64_t x)
 {
 	return (x + 15) & ~15ull;
 }
 
-int acpi_build(struct guest_mem *gm, unsigned ncpus, uint64_t *rsdp_out, mc_err *err)
+int acpi_build(struct guest_mem *gm, unsigned ncpus, const uint8_t *aml, size_t aml_len,
+	       uint64_t *rsdp_out, mc_err *err)
 {
 	if (ncpus == 0 || ncpus > ACPI_MAX_CPUS)
 		return mc_errorf(err, 0, "ACPI: %u vCPUs (1 to %d)", ncpus, ACPI_MAX_CPUS);
@@ -73,7 +62,10 @@ int acpi_build(struct guest_mem *gm, unsigned ncpus, uint64_t *rsdp_out, mc_err 
 	uint64_t facs = (xsdt + xsdt_len + 63) & ~63ull; /* 64-byte aligned */
 	uint64_t fadt = facs + 64;
 	uint64_t dsdt = align16(fadt + ACPI_FADT_LEN);
-	uint32_t dsdt_len = ACPI_HDR_LEN + sizeof(dsdt_aml);
+	if (aml_len > ACPI_MAX / 2)
+		return mc_errorf(err, 0, "ACPI: the devices' DSDT fragments take %zu bytes",
+				 aml_len);
+	uint32_t dsdt_len = ACPI_HDR_LEN + (uint32_t)aml_len;
 	uint64_t madt = align16(dsdt + dsdt_len);
 	uint32_t madt_len = 44 + 8 * ncpus + 12 + 10 + 6;
 	if (madt + madt_len > ACPI_ADDR + ACPI_MAX)
@@ -126,7 +118,8 @@ int acpi_build(struct guest_mem *gm, unsigned ncpus, uint64_t *rsdp_out, mc_err 
 
 	uint8_t *d = AT(dsdt);
 	header(d, "DSDT", dsdt_len, 2);
-	memcpy(d + ACPI_HDR_LEN, dsdt_aml, sizeof(dsdt_aml));
+	if (aml_len)
+		memcpy(d + ACPI_HDR_LEN, aml, aml_len);
 	finish(d);
 
 	uint8_t *m = AT(madt);

@@ -7,6 +7,7 @@
 #ifndef MINIVM_ACPI_H
 #define MINIVM_ACPI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -22,7 +23,9 @@
 /* Sum of len bytes, mod 256 (0 for a table with a correct checksum). */
 uint8_t acpi_checksum(const uint8_t *p, size_t len);
 
-/* Write all tables at ACPI_ADDR for ncpus vCPUs (APIC ids 0..ncpus-1); *rsdp = its address. */
-int acpi_build(struct guest_mem *gm, unsigned ncpus, uint64_t *rsdp, mc_err *err);
+/* Write all tables at ACPI_ADDR for ncpus vCPUs (APIC ids 0..ncpus-1), the DSDT's body being
+ * the devices' AML (devices_acpi_aml: \_S5 from the ACPI PM device...); *rsdp = its address. */
+int acpi_build(struct guest_mem *gm, unsigned ncpus, const uint8_t *aml, size_t aml_len,
+	       uint64_t *rsdp, mc_err *err);
 
 #endif

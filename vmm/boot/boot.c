@@ -175,7 +175,12 @@ static int load_image(struct vm *vm, const struct boot_config *bc, const uint8_t
 		     (double)(t2 - t1) / 1e6, (unsigned long long)(initrd_size >> 10));
 
 	uint64_t rsdp;
-	if (acpi_build(&vm->gm, vm->ncpus, &rsdp, err) < 0)
+	uint8_t aml[4096];
+	size_t aml_len = devices_acpi_aml(&vm->devices, aml, sizeof(aml));
+	if (aml_len > sizeof(aml))
+		return mc_errorf(err, 0, "ACPI: the devices' DSDT fragments take %zu bytes",
+				 aml_len);
+	if (acpi_build(&vm->gm, vm->ncpus, aml, aml_len, &rsdp, err) < 0)
 		return -1;
 	if (write_gdt_and_pages(vm, !is_elf, err) < 0)
 		return -1;

@@ -31,16 +31,28 @@ void uart_init(struct uart *u, int out_fd, void (*set_irq)(void *, int), void *i
 {
 	memset(u, 0, sizeof(*u));
 	pthread_mutex_init(&u->lock, NULL);
-	pthread_cond_init(&u->rx_space, NULL);
 	u->out_fd = out_fd;
 	u->set_irq = set_irq;
 	u->irq_opaque = irq_opaque;
 	u->mcr = MCR_OUT2;
 }
 
+/* Called with the lock held after any state change. */
+static void update_irq(struct uart *u);
+
+void uart_reset(struct uart *u)
+{
+	pthread_mutex_lock(&u->lock);
+	u->ier = u->lcr = u->lsr_extra = u->scr = u->dll = u->dlm = u->fcr = 0;
+	u->mcr = MCR_OUT2;
+	u->thre_pending = false;
+	u->irq_level = -1; /* drive the line once, whatever it was */
+	update_irq(u);
+	pthread_mutex_unlock(&u->lock);
+}
+
 void uart_destroy(struct uart *u)
 {
-	pthread_cond_destroy(&u->rx_space);
 	pthread_mutex_destroy(&u->lock);
 }
 
@@ -53,7 +65,6 @@ static uint8_t iir(const struct uart *u)
 	return IIR_NO_INT;
 }
 
-/* Called with the lock held after any state change. */
 static void update_irq(struct uart *u)
 {
 	int level = iir(u) != IIR_NO_INT;
@@ -61,6 +72,16 @@ static void update_irq(struct uart *u)
 		u->irq_level = level;
 		if (u->set_irq)
 			u->set_irq(u->irq_opaque, level);
+	}
+}
+
+/* Under the lock: room again for what uart_push could not take? Tell the console. */
+static void notify_space(struct uart *u)
+{
+	if (u->space_wanted && !u->paused && !(u->mcr & MCR_LOOP) && u->rx_count < UART_RX_SIZE) {
+		u->space_wanted = false;
+		if (u->on_space)
+			u->on_space(u->space_opaque);
 	}
 }
 
@@ -110,7 +131,7 @@ static void write_reg(struct uart *u, unsigned reg, uint8_t v)
 		break;
 	case MCR:
 		u->mcr = v & 0x1f;
-		pthread_cond_broadcast(&u->rx_space); /* leaving loopback lets input in again */
+		notify_space(u); /* leaving loopback lets input in again */
 		break;
 	case SCR:
 		u->scr = v;
@@ -131,7 +152,7 @@ static uint8_t read_reg(struct uart *u, unsigned reg)
 			v = u->rx[u->rx_head];
 			u->rx_head = (u->rx_head + 1) % UART_RX_SIZE;
 			u->rx_count--;
-			pthread_cond_broadcast(&u->rx_space);
+			notify_space(u);
 		}
 		return v;
 	case IER:
@@ -179,26 +200,75 @@ void uart_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is
 	pthread_mutex_unlock(&u->lock);
 }
 
-size_t uart_receive(struct uart *u, const uint8_t *buf, size_t len)
+size_t uart_push(struct uart *u, const uint8_t *buf, size_t len)
 {
 	size_t done = 0;
 	pthread_mutex_lock(&u->lock);
-	while (done < len && !u->closed) {
-		if (u->rx_count == UART_RX_SIZE || (u->mcr & MCR_LOOP)) {
-			pthread_cond_wait(&u->rx_space, &u->lock);
-			continue;
-		}
-		rx_push(u, buf[done++]);
+	if (!u->paused && !(u->mcr & MCR_LOOP))
+		while (done < len && u->rx_count < UART_RX_SIZE)
+			rx_push(u, buf[done++]);
+	if (done < len)
+		u->space_wanted = true;
+	if (done)
 		update_irq(u);
-	}
 	pthread_mutex_unlock(&u->lock);
 	return done;
 }
 
-void uart_close(struct uart *u)
+void uart_set_space_cb(struct uart *u, void (*on_space)(void *), void *opaque)
 {
 	pthread_mutex_lock(&u->lock);
-	u->closed = true;
-	pthread_cond_broadcast(&u->rx_space);
+	u->on_space = on_space;
+	u->space_opaque = opaque;
 	pthread_mutex_unlock(&u->lock);
+}
+
+void uart_set_paused(struct uart *u, bool paused)
+{
+	pthread_mutex_lock(&u->lock);
+	u->paused = paused;
+	notify_space(u);
+	pthread_mutex_unlock(&u->lock);
+}
+
+#define UART_STATE_FIELDS 9
+
+void uart_save(struct uart *u, struct state_w *w)
+{
+	pthread_mutex_lock(&u->lock);
+	uint8_t regs[UART_STATE_FIELDS] = {u->ier, u->lcr, u->mcr, u->lsr_extra,   u->scr,
+					   u->dll, u->dlm, u->fcr, u->thre_pending};
+	state_put(w, regs, sizeof(regs));
+	state_put16(w, (uint16_t)u->rx_count);
+	for (unsigned i = 0; i < u->rx_count; i++)
+		state_put8(w, u->rx[(u->rx_head + i) % UART_RX_SIZE]);
+	pthread_mutex_unlock(&u->lock);
+}
+
+int uart_load(struct uart *u, struct state_r *r, mc_err *err)
+{
+	const uint8_t *regs = state_get(r, UART_STATE_FIELDS);
+	unsigned count = state_get16(r);
+	if (r->bad || count > UART_RX_SIZE)
+		return mc_errorf(err, 0, "UART state: %s", r->bad ? "cut short" : "FIFO too long");
+	const uint8_t *rx = state_get(r, count);
+	if (!rx)
+		return mc_errorf(err, 0, "UART state: FIFO cut short");
+	pthread_mutex_lock(&u->lock);
+	u->ier = regs[0] & 0x0f;
+	u->lcr = regs[1];
+	u->mcr = regs[2] & 0x1f;
+	u->lsr_extra = regs[3] & 0x02;
+	u->scr = regs[4];
+	u->dll = regs[5];
+	u->dlm = regs[6];
+	u->fcr = regs[7] & 0xc9;
+	u->thre_pending = regs[8] != 0;
+	memcpy(u->rx, rx, count);
+	u->rx_head = 0;
+	u->rx_count = count;
+	u->irq_level = -1;
+	update_irq(u);
+	pthread_mutex_unlock(&u->lock);
+	return 0;
 }

@@ -1,0 +1,26 @@
+/* The explicit device table (no constructors run behind anyone's back): order here is
+ * realization order, the DSDT's order and the saved state's order. */
+#include "hw.h"
+
+#include "vm.h"
+
+static const struct {
+	const char *what;
+	struct device *(*create)(const struct hw_config *cfg, mc_err *err);
+} table[] = {
+    {"COM1 16550A UART (port 0x3f8, IRQ 4)", serial_create},
+    {"debug port (guestinit milestones)", debug_port_create},
+    {"ACPI PM1a event/control blocks and reset register", acpi_pm_create},
+    {"i8042 reset line", i8042_create},
+    {"CMOS (empty: no RTC)", cmos_create},
+};
+
+int hw_create_devices(struct vm *vm, const struct hw_config *cfg, mc_err *err)
+{
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		struct device *d = table[i].create(cfg, err);
+		if (!d || devices_add(&vm->devices, d, vm, err) < 0)
+			return mc_wrap(err, "devices: %s", table[i].what);
+	}
+	return 0;
+}

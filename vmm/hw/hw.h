@@ -1,0 +1,28 @@
+/* The platform's devices (hw/devices.c holds the one explicit table) and their constructors.
+ * A constructor allocates an instance with its ops and state; devices_add() realizes it. */
+#ifndef MINIVM_HW_H
+#define MINIVM_HW_H
+
+#include "device.h"
+#include "error.h"
+#include "uart.h"
+
+struct vm;
+
+/* What the devices are built from (run.c fills it from the options). */
+struct hw_config {
+	int console_fd; /* the serial console's output; -1: discarded */
+};
+
+/* Create and realize every device of the table, in order. */
+int hw_create_devices(struct vm *vm, const struct hw_config *cfg, mc_err *err);
+
+struct device *serial_create(const struct hw_config *cfg, mc_err *err);
+/* The UART model inside a serial device (the console feeds its input). */
+struct uart *serial_uart(struct device *d);
+struct device *debug_port_create(const struct hw_config *cfg, mc_err *err);
+struct device *acpi_pm_create(const struct hw_config *cfg, mc_err *err);
+struct device *i8042_create(const struct hw_config *cfg, mc_err *err);
+struct device *cmos_create(const struct hw_config *cfg, mc_err *err);
+
+#endif
