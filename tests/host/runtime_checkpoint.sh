@@ -29,7 +29,11 @@ wait_for() {
 }
 lines() { [ -s "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]; }
 # a log of 1..N, each number once, in order
-continuous() { [ "$(cat "$1")" = "$(seq 1 "$(wc -l <"$1")")" ]; }
+continuous() { # read once: the counter may append between two reads
+	local c
+	c=$(cat "$1")
+	[ "$c" = "$(seq 1 "$(printf '%s\n' "$c" | wc -l)")" ]
+}
 
 mk_bundle "$T/b"
 R=$T/b/rootfs

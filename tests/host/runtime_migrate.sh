@@ -60,7 +60,11 @@ wait_for() {
 	done
 }
 lines() { [ -s "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]; }
-continuous() { [ "$(cat "$1")" = "$(seq 1 "$(wc -l <"$1")")" ]; }
+continuous() { # read once: the counter may append between two reads
+	local c
+	c=$(cat "$1")
+	[ "$c" = "$(seq 1 "$(printf '%s\n' "$c" | wc -l)")" ]
+}
 has() { grep -q "$2" "$1" 2>/dev/null; }
 is_state() { [ "$(cat "$1" 2>/dev/null)" = "$2" ]; }
 counting() { # FILE: grows by 5 lines
