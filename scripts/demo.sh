@@ -76,9 +76,13 @@ t0=$(now_ms)
 "$B/minict" run --rootfs "$rootfs" -- /bin/sh -c "${guest_cmd/guest:/container:}"
 ct_ms=$(($(now_ms) - t0))
 
+step "minibench: container start latency, minict against crun, runc, Docker and podman (--quick)"
+"$B/minibench" latency --quick --backend ct,crun,runc,native,docker,docker-minict,podman \
+	--out "$out/latency" || echo "(minibench failed; see above)"
+
 step "summary (wall time of each command, from this shell)"
 printf '  %-52s %8s ms\n' "minivm, stock kernel to guest command and poweroff" "$vm_ms" \
 	"QEMU microvm, the same kernel and initramfs" "$qemu_ms" \
 	"minict, container run of the same command" "$ct_ms"
 [ ${#runner[@]} -gt 0 ] && echo "  (VM figures from the lab: TCG-emulated nested virtualization, compare them side by side only)"
-echo "  details: $out/"
+echo "  details: $out/; the benchmark report: $out/latency/report.md"
