@@ -85,6 +85,60 @@ static char *cache_criu(const char *cache)
 	return p;
 }
 
+/* `criu check` costs ~60 ms a call here: once it has passed for a binary in this boot, a stamp
+ * (root-only, on /run) naming the binary's identity and the boot lets later calls skip it. A
+ * replaced binary, a new kernel or a reboot makes the check run again. */
+#define CRIU_STAMP "/run/minict/.criu-checked"
+
+static int criu_identity(const char *path, char *buf, size_t n)
+{
+	struct stat st;
+	_cleanup_free_ char *boot = NULL;
+	size_t len;
+	mc_err e = NULL;
+	if (stat(path, &st) < 0 ||
+	    mc_read_file("/proc/sys/kernel/random/boot_id", 64, &boot, &len, &e) < 0) {
+		mc_error_free(&e);
+		return -1;
+	}
+	boot[strcspn(boot, "\n")] = 0;
+	int w = snprintf(buf, n, "%s %lu %lu %lld.%09ld %s\n", path, (unsigned long)st.st_dev,
+			 (unsigned long)st.st_ino, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+			 boot);
+	return w > 0 && (size_t)w < n ? w : -1;
+}
+
+static bool criu_checked(const char *path)
+{
+	char want[4600];
+	_cleanup_free_ char *have = NULL;
+	size_t len;
+	mc_err e = NULL;
+	int n = criu_identity(path, want, sizeof(want));
+	if (n < 0 || mc_read_file(CRIU_STAMP, sizeof(want), &have, &len, &e) < 0) {
+		mc_error_free(&e);
+		return false;
+	}
+	return len == (size_t)n && !memcmp(have, want, len);
+}
+
+static void criu_mark_checked(const char *path)
+{
+	char id[4600];
+	mc_err e = NULL;
+	int n = criu_identity(path, id, sizeof(id));
+	if (n < 0 || mc_mkdir_p("/run/minict", 0700, &e) < 0) {
+		mc_error_free(&e);
+		return;
+	}
+	int fd = open(CRIU_STAMP ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	int r = mc_write_all(fd, id, n);
+	if (close(fd) < 0 || r < 0 || rename(CRIU_STAMP ".tmp", CRIU_STAMP) < 0)
+		unlink(CRIU_STAMP ".tmp");
+}
+
 int ct_ckpt_find_criu(const char *opt, char **bin, mc_err *err)
 {
 	const char *from, *env = getenv("MINICT_CRIU");
@@ -113,6 +167,10 @@ int ct_ckpt_find_criu(const char *opt, char **bin, mc_err *err)
 	if (access(path, X_OK) < 0)
 		return mc_errorf(err, errno, "criu `%s` (from %s) is missing or not executable",
 				 path, from);
+	if (criu_checked(path)) {
+		*bin = mc_steal_ptr(&path);
+		return 0;
+	}
 	char out[4096];
 	int st = run_capture(path, "--version", out, sizeof(out));
 	const char *v = strstr(out, "Version: ");
@@ -138,6 +196,7 @@ int ct_ckpt_find_criu(const char *opt, char **bin, mc_err *err)
 		return mc_errorf(err, 0, "criu `%s` (from %s, CRIU %s) fails criu check: %s", path,
 				 from, ver, msg);
 	}
+	criu_mark_checked(path);
 	*bin = mc_steal_ptr(&path);
 	return 0;
 }
