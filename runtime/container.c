@@ -37,16 +37,6 @@ static int write_idmap(pid_t pid, const char *file, const struct ct_idmap *m, si
 	return mc_write_file(path, buf, len, err);
 }
 
-static void now_rfc3339(char *buf, size_t n)
-{
-	struct timespec ts;
-	struct tm tm;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	size_t l = strftime(buf, n, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + l, n - l, ".%09ldZ", ts.tv_nsec);
-}
-
 static int clone_flags(const struct ct_spec *spec, mc_err *err)
 {
 	int flags = 0;
@@ -231,7 +221,7 @@ static int record_state(struct create_ctx *c, struct ct_state *st, mc_err *err)
 {
 	const struct ct_create_opts *o = c->opts;
 	char created[64];
-	now_rfc3339(created, sizeof(created));
+	ct_now_rfc3339(created, sizeof(created));
 	memset(st, 0, sizeof(*st));
 	st->id = strdup(o->id);
 	st->pid = c->pid;

@@ -231,3 +231,13 @@ json_object *ct_state_oci_json(const char *root, struct ct_state *st)
 		json_object_object_add(o, "cgroups", ct_cg_to_json(&st->cg));
 	return o;
 }
+
+void ct_now_rfc3339(char *buf, size_t n)
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	size_t l = strftime(buf, n, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + l, n - l, ".%09ldZ", ts.tv_nsec);
+}

@@ -38,6 +38,8 @@ int ct_state_save(const char *root, const struct ct_state *st, mc_err *err);
 /* "container "x" does not exist" when missing. */
 int ct_state_load(const char *root, const char *id, struct ct_state *st, mc_err *err);
 void ct_state_free(struct ct_state *st);
+/* Now as RFC 3339 with nanoseconds, UTC (state.json's "created"). */
+void ct_now_rfc3339(char *buf, size_t n);
 /* Remove the container directory and everything in it. */
 void ct_state_remove(const char *root, const char *id);
 enum ct_status ct_state_status(const char *root, struct ct_state *st);

@@ -305,20 +305,10 @@ static int restore(struct rst *r, mc_err *err)
 	return 0;
 }
 
-static void now_rfc3339(char *buf, size_t n)
-{
-	struct timespec ts;
-	struct tm tm;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	size_t l = strftime(buf, n, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + l, n - l, ".%09ldZ", ts.tv_nsec);
-}
-
 static int record(struct ct_global *g, struct rst *r, struct ct_state *st, mc_err *err)
 {
 	char created[64];
-	now_rfc3339(created, sizeof(created));
+	ct_now_rfc3339(created, sizeof(created));
 	memset(st, 0, sizeof(*st));
 	st->id = strdup(r->o.id);
 	st->pid = r->pid;
