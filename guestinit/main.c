@@ -3,8 +3,11 @@
  *   1. mount /proc, /sys, /dev (devtmpfs), /tmp; attach the console to fds 0-2
  *   2. load the kernel modules listed in /lib/modules/load.list (one absolute path a line,
  *      dependency order) with finit_module(2)
- *   3. run the command given as init's arguments (what follows `--` on the kernel command
- *      line), or /bin/sh when there is none, as the foreground process group of the console
+ *   3. run the command minivm put in /minivm/argv with the environment in /minivm/env (an
+ *      archive appended to the initramfs; each entry NUL-terminated), or else the command
+ *      given as init's arguments (what follows `--` on the kernel command line: older
+ *      minivm, or QEMU), or /bin/sh when there is none, as the foreground process group of
+ *      the console
  *   4. report milestones (init, ready, exit status) on the debug port (debug_port.h)
  *   5. wait for the console to transmit, sync and power off with reboot(2)
  *
@@ -31,6 +34,8 @@
 #include "debug_port.h"
 
 #define LOAD_LIST "/lib/modules/load.list"
+#define ARGV_FILE "/minivm/argv" /* vmm/boot/cpio.h */
+#define ENV_FILE  "/minivm/env"
 
 static int have_port;
 
@@ -128,6 +133,75 @@ static void load_modules(void)
 	fclose(f);
 }
 
+/* A whole file, NUL-terminated, or NULL when it is absent (or unreadable: said). */
+static char *read_whole(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno != ENOENT)
+			say("open %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	struct stat st;
+	char *buf = NULL;
+	size_t n = 0;
+	if (fstat(fd, &st) < 0 || st.st_size < 0 || !(buf = malloc((size_t)st.st_size + 1))) {
+		say("read %s: %s", path, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	while (n < (size_t)st.st_size) {
+		ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+/* NUL-terminated entries (the last one's NUL may be missing) into a NULL-terminated vector
+ * pointing into buf; NULL when out of memory. */
+static char **split_nul(char *buf, size_t len)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++)
+		n += buf[i] == '\0';
+	if (len && buf[len - 1] != '\0')
+		n++;
+	char **v = calloc(n + 1, sizeof(*v));
+	if (!v)
+		return NULL;
+	size_t k = 0;
+	for (size_t i = 0; i < len; i += strlen(buf + i) + 1)
+		v[k++] = buf + i;
+	return v;
+}
+
+/* minivm's command and environment, when it appended them to the initramfs: the command
+ * replaces init's own arguments, each NAME=VALUE goes into the environment (after the
+ * defaults, so it overrides them). Returns the command, or fallback. */
+static char **command_from_archive(char **fallback)
+{
+	size_t len = 0;
+	char *env = read_whole(ENV_FILE, &len);
+	char **ev = env ? split_nul(env, len) : NULL;
+	for (size_t i = 0; ev && ev[i]; i++)
+		if (strchr(ev[i], '=') && putenv(ev[i]) != 0)
+			say("putenv: %s", strerror(errno));
+	free(ev); /* the strings stay: putenv keeps them */
+	char *args = read_whole(ARGV_FILE, &len);
+	if (!args)
+		return fallback;
+	char **av = split_nul(args, len);
+	static char *shell[] = {"/bin/sh", NULL};
+	return av && av[0] ? av : shell;
+}
+
 static void on_alarm(int sig)
 {
 	(void)sig;
@@ -221,7 +295,7 @@ int main(int argc, char **argv)
 	load_modules();
 
 	static char *shell[] = {"/bin/sh", NULL};
-	char **cmd = argc > 1 ? argv + 1 : shell;
+	char **cmd = command_from_archive(argc > 1 ? argv + 1 : shell);
 	milestone(MINI_DBG_READY, 0);
 	int status = run_command(cmd);
 	milestone(MINI_DBG_EXIT, (unsigned)status);

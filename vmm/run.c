@@ -26,7 +26,7 @@
 static const char usage[] =
     "usage: minivm run --kernel PATH [--initrd PATH] [--cmdline STR] [--cpus N] [--mem SIZE]\n"
     "                  [--console none|stdio|file:PATH] [--pit|--no-pit] [--timings json]\n"
-    "                  [-- CMD ARGS...]\n"
+    "                  [--env NAME=VALUE]... [--env-file FILE]... [-- CMD ARGS...]\n"
     "  --kernel    bzImage (64-bit boot protocol) or ELF vmlinux (PVH entry)\n"
     "  --cmdline   replaces the default `" BOOT_DEFAULT_CMDLINE "`\n"
     "  --cpus      1 to "
@@ -37,7 +37,13 @@ static const char usage[] =
     "              with kvm-clock and the local APIC's TSC-deadline timer)\n"
     "  --timings json  milestones on stderr at the end; waits for `gone` (every KVM object\n"
     "              released) to report it, where otherwise a helper releases the VM after exit\n"
-    "  -- CMD      what the guest's init (guestinit) runs\n"
+    "  --env       set NAME=VALUE in the guest command's environment (repeatable; in order,\n"
+    "              with --env-file, the last one of a NAME wins)\n"
+    "  --env-file  one NAME=VALUE a line, taken verbatim (no quotes, no trimming; a trailing\n"
+    "              \\r is dropped); empty lines and lines starting with # are ignored\n"
+    "  -- CMD      what the guest's init (guestinit) runs, with exactly these arguments (any\n"
+    "              bytes but NUL); CMD and the environment need --initrd: they travel in a\n"
+    "              small archive appended to it, not on the kernel command line\n"
     "Signals: SIGINT/SIGTERM stop the VM; SIGUSR2 pauses it (every vCPU parked, devices\n"
     "quiesced) or resumes it, and logs how long that took.\n"
     "Exit status: the guest command's, 0 after a plain poweroff, 125 when minivm fails.\n";
@@ -47,7 +53,80 @@ struct run_opts {
 	uint64_t ncpus, mem;
 	const char *console;
 	bool timings_json, pit;
+	size_t env_cap;
 };
+
+static int env_push(struct run_opts *o, const char *kv, size_t len, mc_err *err)
+{
+	if (o->boot.nenv == o->env_cap) {
+		size_t cap = o->env_cap ? 2 * o->env_cap : 16;
+		char **v = realloc(o->boot.env, cap * sizeof(*v));
+		if (!v)
+			return mc_errorf(err, 0, "out of memory");
+		o->boot.env = v;
+		o->env_cap = cap;
+	}
+	char *e = strndup(kv, len);
+	if (!e)
+		return mc_errorf(err, 0, "out of memory");
+	o->boot.env[o->boot.nenv++] = e;
+	return 0;
+}
+
+static bool env_valid(const char *kv, size_t len)
+{
+	const char *eq = memchr(kv, '=', len);
+	return eq && eq != kv;
+}
+
+static void env_free(struct run_opts *o)
+{
+	for (size_t i = 0; i < o->boot.nenv; i++)
+		free(o->boot.env[i]);
+	free(o->boot.env);
+	o->boot.env = NULL;
+	o->boot.nenv = o->env_cap = 0;
+}
+
+#define ENV_FILE_MAX (64u << 20)
+
+/* docker's --env-file: NAME=VALUE a line, verbatim; empty lines and `#` lines skipped. Unlike
+ * docker, a line without `=` is an error rather than a copy of the host's variable. */
+static int env_file(struct run_opts *o, const char *path, mc_err *err)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	if (mc_read_file(path, ENV_FILE_MAX, &buf, &len, err) < 0)
+		return mc_wrap(err, "--env-file");
+	int r = 0;
+	if (memchr(buf, '\0', len)) {
+		r = mc_errorf(err, 0, "--env-file `%s` holds a NUL byte", path);
+		goto done;
+	}
+	size_t lineno = 0;
+	for (char *p = buf; p < buf + len;) {
+		char *nl = memchr(p, '\n', (size_t)(buf + len - p));
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(buf + len - p);
+		char *next = p + l + (nl ? 1 : 0);
+		lineno++;
+		if (l && p[l - 1] == '\r')
+			l--;
+		if (l && p[0] != '#') {
+			if (!env_valid(p, l)) {
+				r = mc_errorf(err, 0,
+					      "--env-file `%s` line %zu: `%.*s` is not NAME=VALUE",
+					      path, lineno, (int)(l > 80 ? 80 : l), p);
+				goto done;
+			}
+			if ((r = env_push(o, p, l, err)) < 0)
+				goto done;
+		}
+		p = next;
+	}
+done:
+	free(buf);
+	return r;
+}
 
 static int parse(int argc, char **argv, struct run_opts *o, mc_err *err)
 {
@@ -60,6 +139,8 @@ static int parse(int argc, char **argv, struct run_opts *o, mc_err *err)
 					     {"timings", required_argument, NULL, 't'},
 					     {"pit", no_argument, NULL, 'p'},
 					     {"no-pit", no_argument, NULL, 'P'},
+					     {"env", required_argument, NULL, 'e'},
+					     {"env-file", required_argument, NULL, 'E'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	*o = (struct run_opts){.ncpus = 1, .mem = 256ull << 20, .console = "stdio"};
@@ -94,6 +175,16 @@ static int parse(int argc, char **argv, struct run_opts *o, mc_err *err)
 						 optarg);
 			o->timings_json = true;
 			break;
+		case 'e':
+			if (!env_valid(optarg, strlen(optarg)))
+				return mc_errorf(err, 0, "--env `%s`: expected NAME=VALUE", optarg);
+			if (env_push(o, optarg, strlen(optarg), err) < 0)
+				return -1;
+			break;
+		case 'E':
+			if (env_file(o, optarg, err) < 0)
+				return -1;
+			break;
 		case 'p':
 		case 'P':
 			o->pit = c == 'p';
@@ -119,6 +210,10 @@ static int parse(int argc, char **argv, struct run_opts *o, mc_err *err)
 	}
 	if (!o->boot.kernel)
 		return mc_errorf(err, 0, "missing --kernel (see minivm run --help)");
+	if ((o->boot.nargs || o->boot.nenv) && !o->boot.initrd)
+		return mc_errorf(err, 0,
+				 "a guest command or --env needs --initrd: they reach guestinit in "
+				 "an archive appended to it");
 	if (o->mem < MEM_MIN)
 		return mc_errorf(err, 0, "--mem %llu KiB is too small (at least %llu MiB)",
 				 (unsigned long long)(o->mem >> 10), MEM_MIN >> 20);
@@ -229,7 +324,7 @@ static void runner_destroy(struct runner *r)
 int cmd_run(int argc, char **argv)
 {
 	mc_err err = NULL;
-	struct run_opts o;
+	struct run_opts o = {0};
 	struct console con;
 	static struct vm vm; /* large (vCPU array, routes): keep it off the stack */
 	struct runner runner = {.sig_fd = -1, .loop = {.epfd = -1}};
@@ -319,5 +414,6 @@ out:
 	}
 	if (o.timings_json)
 		timings_print_json(stderr, end_name(end), status);
+	env_free(&o);
 	return status;
 }

@@ -43,7 +43,16 @@ bad "missing --kernel" "missing --kernel" run
 bad "bad console" "--console" run --kernel "$PVH" --console tty
 bad "bad timings" "--timings" run --kernel "$PVH" --timings xml
 bad "command line too long" "command line longer" run --kernel "$PVH" --cmdline "$(head -c 3000 /dev/zero | tr '\0' x)"
-bad "argument with a quote" "cannot carry" run --kernel "$PVH" -- echo 'a"b'
+# The guest command and environment travel in an archive appended to the initrd.
+printf 'MINITEST' >"$TMP/small.img"
+printf '# comment\n\nA=1\nNOEQUALS\n' >"$TMP/bad.env"
+head -c $((15 << 20)) /dev/zero | tr '\0' x | sed 's/^/BIG=/' >"$TMP/big.env"
+bad "command without initrd" "needs --initrd" run --kernel "$PVH" -- echo 'a"b'
+bad "env without =" "--env \`NOEQUALS\`: expected NAME=VALUE" run --kernel "$PVH" --initrd "$TMP/small.img" --env NOEQUALS
+bad "env without name" "expected NAME=VALUE" run --kernel "$PVH" --initrd "$TMP/small.img" --env =x
+bad "env-file missing" "--env-file: open" run --kernel "$PVH" --initrd "$TMP/small.img" --env-file "$TMP/nope"
+bad "env-file bad line" "line 4: \`NOEQUALS\` is not NAME=VALUE" run --kernel "$PVH" --initrd "$TMP/small.img" --env-file "$TMP/bad.env"
+bad "arguments do not fit" "with the command's arguments and environment) does not fit" run --kernel "$PVH" --initrd "$TMP/small.img" --mem 16M --env-file "$TMP/big.env" -- true
 bad "unknown subcommand" "unknown command" frob
 # A guest crash (triple fault, or PVM's emulation failure on the way there) is reported with RIP.
 bad "guest crash" "RIP 0x" run --kernel "$PVH" --cmdline triple

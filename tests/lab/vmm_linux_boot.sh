@@ -29,8 +29,7 @@ boot() {
 	return $rc
 }
 # The guest prints what it sees, reads one console line, echoes it with 1000 more characters
-# and exits at once with a chosen status: everything it wrote must still reach the host. (No
-# `"`: the kernel command line cannot carry one.)
+# and exits at once with a chosen status: everything it wrote must still reach the host.
 probe='echo SEEN cpus=$(nproc) memkb=$(awk '"'"'/MemTotal/ {print $2}'"'"' /proc/meminfo); read l; echo GOT:$l; printf %01000d:END 7; exit $0'
 tail_mark=$(printf %01000d:END 7)
 

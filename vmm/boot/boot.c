@@ -13,6 +13,7 @@
 #include "bytes.h"
 #include "bzimage.h"
 #include "cleanup.h"
+#include "cpio.h"
 #include "layout.h"
 #include "log.h"
 #include "pvh.h"
@@ -20,41 +21,12 @@
 
 #define PVH_CMDLINE_MAX 2047 /* x86 COMMAND_LINE_SIZE - 1 */
 
-int boot_build_cmdline(const char *base, char **args, size_t nargs, char *out, size_t max,
-		       mc_err *err)
+int boot_build_cmdline(const char *base, char *out, size_t max, mc_err *err)
 {
-	size_t n = 0;
-#define APPEND(s, l)                                                                               \
-	do {                                                                                       \
-		if ((l) > max - n)                                                                 \
-			return mc_errorf(err, 0, "kernel command line longer than %zu bytes",      \
-					 max);                                                     \
-		memcpy(out + n, (s), (l));                                                         \
-		n += (l);                                                                          \
-	} while (0)
-	APPEND(base, strlen(base));
-	if (nargs) {
-		APPEND(" --", 3);
-		for (size_t i = 0; i < nargs; i++) {
-			const char *a = args[i];
-			if (strchr(a, '"'))
-				return mc_errorf(err, 0,
-						 "argument `%s`: the kernel command line cannot "
-						 "carry a `\"`",
-						 a);
-			if (strpbrk(a, "\n\r"))
-				return mc_errorf(err, 0, "argument %zu holds a line break", i + 1);
-			bool quote = !*a || strpbrk(a, " \t");
-			APPEND(" ", 1);
-			if (quote)
-				APPEND("\"", 1);
-			APPEND(a, strlen(a));
-			if (quote)
-				APPEND("\"", 1);
-		}
-	}
-#undef APPEND
-	out[n] = '\0';
+	size_t n = strlen(base);
+	if (n > max)
+		return mc_errorf(err, 0, "kernel command line longer than %zu bytes", max);
+	memcpy(out, base, n + 1);
 	return 0;
 }
 
@@ -69,8 +41,10 @@ int boot_place_initrd(uint64_t size, uint64_t floor, uint64_t limit, uint64_t *a
 	return 0;
 }
 
-static int load_initrd(struct vm *vm, const char *path, uint64_t floor, uint64_t limit,
-		       uint64_t *addr, uint64_t *size, mc_err *err)
+/* The initrd, then (when extra is not empty) the argument archive right after it, 4-byte
+ * aligned as the kernel wants each cpio header: one initrd region covering both. */
+static int load_initrd(struct vm *vm, const char *path, const struct cpio *extra, uint64_t floor,
+		       uint64_t limit, uint64_t *addr, uint64_t *size, mc_err *err)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -83,16 +57,24 @@ static int load_initrd(struct vm *vm, const char *path, uint64_t floor, uint64_t
 	uint64_t sz = (uint64_t)st.st_size;
 	if (sz == 0)
 		return mc_errorf(err, 0, "initrd `%s` is empty", path);
-	if (boot_place_initrd(sz, floor, limit, addr) < 0)
+	uint64_t padded = (sz + 3) & ~3ull;
+	uint64_t total = extra->len ? padded + extra->len : sz;
+	if (boot_place_initrd(total, floor, limit, addr) < 0)
 		return mc_errorf(err, 0,
-				 "initrd `%s` (%llu MiB) does not fit in guest memory (%llu MiB) "
-				 "above the kernel: raise --mem",
-				 path, (unsigned long long)(sz >> 20) + 1,
-				 (unsigned long long)(vm->gm.size >> 20));
-	uint8_t *dst = gm_ptr(&vm->gm, *addr, sz);
+				 "initrd `%s` (%llu MiB%s) does not fit in guest memory (%llu MiB) "
+				 "above the kernel and below 0x%llx: raise --mem",
+				 path, (unsigned long long)(total >> 20) + 1,
+				 extra->len ? " with the command's arguments and environment" : "",
+				 (unsigned long long)(vm->gm.size >> 20),
+				 (unsigned long long)limit);
+	uint8_t *dst = gm_ptr(&vm->gm, *addr, total);
 	if (!dst || mc_read_all(fd, dst, sz) != (ssize_t)sz)
 		return mc_errorf(err, errno, "initrd: read `%s`", path);
-	*size = sz;
+	if (extra->len) {
+		memset(dst + sz, 0, padded - sz);
+		memcpy(dst + padded, extra->data, extra->len);
+	}
+	*size = total;
 	return 0;
 }
 
@@ -159,13 +141,17 @@ static int load_image(struct vm *vm, const struct boot_config *bc, const uint8_t
 	char *cmdline = gm_ptr(&vm->gm, CMDLINE_ADDR, cmdline_max + 1);
 	if (!cmdline)
 		return mc_errorf(err, 0, "guest memory too small for the command line");
-	if (boot_build_cmdline(bc->cmdline ? bc->cmdline : BOOT_DEFAULT_CMDLINE, bc->args,
-			       bc->nargs, cmdline, cmdline_max, err) < 0)
+	if (boot_build_cmdline(bc->cmdline ? bc->cmdline : BOOT_DEFAULT_CMDLINE, cmdline,
+			       cmdline_max, err) < 0)
 		return -1;
 
 	uint64_t t1 = mc_now_ns();
 	uint64_t initrd_addr = 0, initrd_size = 0;
-	if (bc->initrd && load_initrd(vm, bc->initrd, (kernel_end + 0xfff) & ~0xfffull,
+	__attribute__((cleanup(cpio_free))) struct cpio extra = {0};
+	if ((bc->nargs || bc->nenv) &&
+	    boot_args_archive(bc->args, bc->nargs, bc->env, bc->nenv, &extra, err) < 0)
+		return mc_wrap(err, "guest command");
+	if (bc->initrd && load_initrd(vm, bc->initrd, &extra, (kernel_end + 0xfff) & ~0xfffull,
 				      initrd_limit, &initrd_addr, &initrd_size, err) < 0)
 		return -1;
 	uint64_t t2 = mc_now_ns();

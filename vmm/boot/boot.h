@@ -17,14 +17,18 @@ struct boot_config {
 	const char *kernel;
 	const char *initrd;  /* NULL: none */
 	const char *cmdline; /* NULL: BOOT_DEFAULT_CMDLINE */
-	char **args;	     /* passed to the guest's init after ` -- `; NULL or empty: none */
+	/* The guest command and its environment (K=V): handed to guestinit in a small cpio
+	 * archive appended to the initrd (cpio.h), never on the kernel command line. With
+	 * neither, nothing is appended and guestinit runs /bin/sh. They need an initrd. */
+	char **args;
 	size_t nargs;
+	char **env;
+	size_t nenv;
 };
 
-/* base + " -- " + args (double-quoted when they hold spaces) into out (max bytes without the
- * NUL). Fails on a too-long result or an argument the kernel could not pass (a `"`). */
-int boot_build_cmdline(const char *base, char **args, size_t nargs, char *out, size_t max,
-		       mc_err *err);
+/* The kernel command line (kernel parameters only) into out (max bytes without the NUL).
+ * Fails when it is too long. */
+int boot_build_cmdline(const char *base, char *out, size_t max, mc_err *err);
 
 /* Highest page-aligned address for an initrd of size bytes that ends at or below limit and
  * starts at or above floor; fails when it does not fit. */
