@@ -583,6 +583,8 @@ void ct_cg_remove_default_parents(const struct ct_cgroup *cg)
 	remove_default_parent(cg->unified);
 	for (int c = 0; c < CT_CG_NCTRL; c++)
 		remove_default_parent(cg->path[c]);
+	for (size_t i = 0; i < cg->nextra; i++)
+		remove_default_parent(cg->extra[i].path);
 }
 
 void ct_cg_free(struct ct_cgroup *cg)

@@ -104,4 +104,18 @@ m state ${P}cg1 | grep -q '"running"' || die "not running after resume"
 echo "ok: pause/resume"
 m delete -f ${P}cg1 || die "delete -f"
 [ -z "$(leftovers ${P}cg1 "$S")" ] || die "left behind: $(leftovers ${P}cg1 "$S")"
+# the default parent ("minict" under our own cgroup) goes with the last container, in every
+# hierarchy the container was placed in (name=systemd, cpuset, blkio... too), also when that
+# container did not make it (the first one did, and went first); a parent that still has
+# subdirectories belongs to containers someone else runs now
+m run -d --bundle "$T/b" ${P}dp1 && m run -d --bundle "$T/b" ${P}dp2 || die "two containers"
+m delete -f ${P}dp1 && m delete -f ${P}dp2 || die "delete the two"
+while IFS=: read -r _ ctrls path; do
+	h=${ctrls#name=}
+	[ -z "$h" ] && h=unified
+	d=/sys/fs/cgroup/$h${path%/}/minict
+	[ -d "$d" ] || continue
+	[ -n "$(find "$d" -mindepth 1 -maxdepth 1 -type d)" ] || die "empty default parent left: $d"
+done </proc/self/cgroup
+echo "ok: no empty default parent left"
 echo "cgroups ok"
