@@ -17,23 +17,6 @@ m() { "$MINICT" --root "$S" "$@"; }
 status() { m state "$1" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])'; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 kib() { du -sk "$1" | cut -f1; }
-# wait_for SECONDS CMD...: until CMD succeeds
-wait_for() {
-	local n=$(($1 * 20))
-	shift
-	while ! "$@"; do
-		n=$((n - 1))
-		[ $n -gt 0 ] || return 1
-		sleep 0.05
-	done
-}
-lines() { [ -s "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]; }
-# a log of 1..N, each number once, in order
-continuous() { # read once: the counter may append between two reads
-	local c
-	c=$(cat "$1")
-	[ "$c" = "$(seq 1 "$(printf '%s\n' "$c" | wc -l)")" ]
-}
 
 mk_bundle "$T/b"
 R=$T/b/rootfs
@@ -45,7 +28,7 @@ c['minict'] = {'netBridge': '$BR', 'netAddress': '$N.2/24'}
 ip link del $BR 2>/dev/null
 cd "$T/b" || die "cd"
 m run -d ${P}cnt </dev/null >/dev/null 2>&1 || die "run the counter"
-wait_for 10 lines "$R/tmp/log" 10 || die "the counter does not count"
+wait_secs 10 lines "$R/tmp/log" 10 || die "the counter does not count"
 
 # the checkpoint stops it (runc's behaviour: the container is gone)
 t0=$(now_ms)
@@ -66,7 +49,7 @@ t_rst=$(($(now_ms) - t0))
 [ "$(status ${P}cnt)" = running ] || die "status after restore: $(status ${P}cnt)"
 pid=$(m state ${P}cnt | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
 [ "$pid" = "$(cat "$T/pid")" ] || die "state pid $pid, pid file $(cat "$T/pid")"
-wait_for 10 lines "$R/tmp/log" $((n1 + 10)) || die "the restored counter does not count"
+wait_secs 10 lines "$R/tmp/log" $((n1 + 10)) || die "the restored counter does not count"
 continuous "$R/tmp/log" || die "the count restarted or jumped: $(tr '\n' ' ' <"$R/tmp/log" | cut -c1-400)"
 grep -q "^0::.*/${P}cnt\$" /proc/"$pid"/cgroup || die "restored init not in its cgroup: $(cat /proc/"$pid"/cgroup)"
 grep -q "^[0-9]*:memory:.*/${P}cnt\$" /proc/"$pid"/cgroup || die "restored init not in its memory cgroup"
@@ -83,7 +66,7 @@ m checkpoint --leave-running --image-path "$T/img2" ${P}cnt 2>"$T/err" || die "c
 t_ckpt_lr=$(($(now_ms) - t0))
 [ "$(status ${P}cnt)" = running ] || die "status after --leave-running: $(status ${P}cnt)"
 n2=$(wc -l <"$R/tmp/log")
-wait_for 10 lines "$R/tmp/log" $((n2 + 5)) || die "not counting after --leave-running"
+wait_secs 10 lines "$R/tmp/log" $((n2 + 5)) || die "not counting after --leave-running"
 [ -f "$T/img2/inventory.img" ] || die "--leave-running wrote no image"
 
 # --pre-dump: CRIU needs soft-dirty tracking; without it one clear line, container untouched
@@ -172,7 +155,7 @@ C
 gcc -O2 -static -o "$R/bin/memhog" "$T/mem.c" || die "build the memory program"
 set_args "$T/b" /bin/memhog
 m run -d ${P}mem </dev/null >/dev/null 2>&1 || die "run the memory container"
-wait_for 20 test -s "$R/tmp/sum1" || die "the memory program did not fill its memory"
+wait_secs 20 test -s "$R/tmp/sum1" || die "the memory program did not fill its memory"
 t0=$(now_ms)
 m checkpoint --image-path "$T/imgm" ${P}mem 2>"$T/err" || die "checkpoint 64 MiB: $(cat "$T/err")"
 t_ckpt_m=$(($(now_ms) - t0))
@@ -180,7 +163,7 @@ t0=$(now_ms)
 m restore -d --image-path "$T/imgm" ${P}mem </dev/null >/dev/null 2>"$T/err" || die "restore 64 MiB: $(cat "$T/err")"
 t_rst_m=$(($(now_ms) - t0))
 m kill ${P}mem USR1 || die "kill USR1"
-wait_for 20 test -s "$R/tmp/sum2" || die "no checksum after restore"
+wait_secs 20 test -s "$R/tmp/sum2" || die "no checksum after restore"
 [ "$(cat "$R/tmp/sum1")" = "$(cat "$R/tmp/sum2")" ] || die "checksum $(cat "$R/tmp/sum1") before, $(cat "$R/tmp/sum2") after"
 img_mem=$(kib "$T/imgm")
 m delete -f ${P}mem || die "delete -f the memory container"

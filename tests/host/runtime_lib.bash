@@ -4,6 +4,7 @@
 #   mk_bundle DIR     DIR/rootfs + DIR/config.json from `minict spec`
 #   set_args DIR a b  set process.args of DIR/config.json
 #   leftovers ID      print anything minict left behind for ID (cgroups, state, veth, mounts)
+#   wait_secs S CMD   poll CMD until it succeeds, at most S seconds; lines FILE N, continuous FILE
 ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 BIN=${BIN:-$ROOT/build/san/bin}
 [ -x "$BIN/minict" ] || BIN=$ROOT/build/bin
@@ -95,4 +96,23 @@ cleanup_state() {
 		[ -d "$d" ] && "$MINICT" --root "$s" delete -f "$(basename "$d")" >/dev/null 2>&1
 	done
 	true
+}
+
+# wait_secs SECONDS CMD...: run CMD every 0.05 s until it succeeds, at most SECONDS seconds
+wait_secs() {
+	local n=$(($1 * 20))
+	shift
+	while ! "$@"; do
+		n=$((n - 1))
+		[ $n -gt 0 ] || return 1
+		sleep 0.05
+	done
+}
+# lines FILE N: FILE has at least N lines
+lines() { [ -s "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]; }
+# continuous FILE: FILE is the log 1..N of a counter, each number once, in order
+continuous() { # read once: the counter may append between two reads
+	local c
+	c=$(cat "$1")
+	[ "$c" = "$(seq 1 "$(printf '%s\n' "$c" | wc -l)")" ]
 }

@@ -50,27 +50,12 @@ NS() { echo "--net=/run/netns/$1"; }
 src() { in_ns $SRC "$MINICT" --root "$T/src" "$@"; }
 dst() { in_ns $DST "$MINICT" --root "$T/dst" "$@"; }
 status() { "$@" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])' 2>/dev/null; }
-wait_for() {
-	local n=$(($1 * 20))
-	shift
-	while ! "$@"; do
-		n=$((n - 1))
-		[ $n -gt 0 ] || return 1
-		sleep 0.05
-	done
-}
-lines() { [ -s "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]; }
-continuous() { # read once: the counter may append between two reads
-	local c
-	c=$(cat "$1")
-	[ "$c" = "$(seq 1 "$(printf '%s\n' "$c" | wc -l)")" ]
-}
 has() { grep -q "$2" "$1" 2>/dev/null; }
 is_state() { [ "$(cat "$1" 2>/dev/null)" = "$2" ]; }
 counting() { # FILE: grows by 5 lines
 	local n
 	n=$(wc -l <"$1")
-	wait_for 10 lines "$1" $((n + 5))
+	wait_secs 10 lines "$1" $((n + 5))
 }
 dst_leftovers() { # ID: what a failed receive may have left in dst
 	[ -e "$T/dst/$1" ] && echo "dst state $1"
@@ -86,7 +71,7 @@ receiver() {
 		--cgroups-path "minict/$1-dst" </dev/null >"$T/rcv.out" 2>"$T/rcv.err" &
 	RPID=$!
 	PIDS+=($RPID)
-	wait_for 20 has "$T/rcv.out" listening || die "the receiver does not listen: $(cat "$T/rcv.err")"
+	wait_secs 20 has "$T/rcv.out" listening || die "the receiver does not listen: $(cat "$T/rcv.err")"
 }
 # a TCP proxy in src: 127.0.0.1:PORT+1 -> the receiver; FLIP=offset flips that byte,
 # HOLD=n stops forwarding after n bytes and touches $T/held
@@ -128,7 +113,7 @@ threading.Event().wait(300)
 PY
 	PPID_=$!
 	PIDS+=($PPID_)
-	wait_for 20 test -e "$T/proxy.ready" || die "the proxy does not start"
+	wait_secs 20 test -e "$T/proxy.ready" || die "the proxy does not start"
 }
 
 # ---- the two hosts, the link between their bridges, the observer, the migration link
@@ -159,8 +144,8 @@ c['minict'] = {'netBridge': 'br0', 'netAddress': '$N.2/24'}
 cd "$T/b" || die "cd"
 ID=${P}mig
 src run -d $ID </dev/null >/dev/null 2>"$T/err" || die "run the container in src: $(cat "$T/err")"
-wait_for 10 lines "$R/tmp/log" 5 || die "the container does not count"
-wait_for 10 is_state "$R/tmp/echo.state" open || die "the echo does not serve"
+wait_secs 10 lines "$R/tmp/log" 5 || die "the container does not count"
+wait_secs 10 is_state "$R/tmp/echo.state" open || die "the echo does not serve"
 mac=$(src exec $ID cat /sys/class/net/eth0/address)
 [ "$mac" = "$(printf '02:4d:%02x:%02x:%02x:%02x' ${N//./ } 2)" ] || die "eth0's MAC $mac does not follow its address"
 
@@ -177,10 +162,10 @@ grep -q 'not implemented' "$T/err" || die "post-copy message: $(cat "$T/err")"
 nsenter $(NS $OBS) "$TOOLS/udp_observer" $N.2 7 120 >"$T/obs.json" 2>"$T/obs.err" &
 OPID=$!
 PIDS+=($OPID)
-wait_for 20 has "$T/obs.err" "first reply" || die "the observer gets no reply from the container"
+wait_secs 20 has "$T/obs.err" "first reply" || die "the observer gets no reply from the container"
 kill -USR1 $OPID
 src exec $ID kill -USR1 "$(cat "$R/tmp/echo.pid")" || die "quiesce the echo"
-wait_for 10 is_state "$R/tmp/echo.state" closed || die "the echo does not drop its socket"
+wait_secs 10 is_state "$R/tmp/echo.state" closed || die "the echo does not drop its socket"
 src migrate $ID tcp:$M.2:$PORT >"$T/mig.json" 2>"$T/err" || die "migrate: $(cat "$T/err"); receiver: $(cat "$T/rcv.err")"
 wait $RPID || die "receive failed: $(cat "$T/rcv.err")"
 grep -q '"status":"ok"' "$T/mig.json" || die "migrate printed $(cat "$T/mig.json")"
@@ -191,11 +176,11 @@ src state $ID >/dev/null 2>&1 && die "the container is still in src"
 DR=$T/dstwork/$ID/bundle/rootfs
 [ -d "$T/dstwork/$ID/images" ] && die "the images are still in dst's work dir"
 n0=$(wc -l <"$DR/tmp/log")
-wait_for 10 lines "$DR/tmp/log" $((n0 + 10)) || die "the migrated container does not count"
+wait_secs 10 lines "$DR/tmp/log" $((n0 + 10)) || die "the migrated container does not count"
 continuous "$DR/tmp/log" || die "the count restarted or jumped: $(tr '\n' ' ' <"$DR/tmp/log" | cut -c1-400)"
 grep -q "$N.2/24" <(dst exec $ID ip -o -4 addr show eth0) || die "the container lost its address"
-wait_for 20 is_state "$DR/tmp/echo.state" open || die "the echo does not come back after the restore"
-wait_for 30 has "$T/obs.err" "reply after a gap" || die "the observer gets no reply after the migration: $(cat "$T/obs.err")"
+wait_secs 20 is_state "$DR/tmp/echo.state" open || die "the echo does not come back after the restore"
+wait_secs 30 has "$T/obs.err" "reply after a gap" || die "the observer gets no reply after the migration: $(cat "$T/obs.err")"
 kill -TERM $OPID
 wait $OPID
 python3 - "$T/obs.json" <<'PY' || die "observer: $(cat "$T/obs.json")"
@@ -216,7 +201,7 @@ c['process']['args'] = ['sh', '-c', 'i=0; while :; do i=\$((i+1)); echo \$i >> /
 "
 rm -f "$R/tmp/log"
 src run -d $ID </dev/null >/dev/null 2>"$T/err" || die "run again: $(cat "$T/err")"
-wait_for 10 lines "$R/tmp/log" 5 || die "the container does not count"
+wait_secs 10 lines "$R/tmp/log" 5 || die "the container does not count"
 runs_on() { # what: the source container is running, counting, and dst has nothing
 	[ "$(status src state $ID)" = running ] || die "$1: the source container is not running"
 	counting "$R/tmp/log" || die "$1: the source container does not count"
@@ -232,7 +217,7 @@ HOLD=1000000 proxy
 nsenter $(NS $SRC) "$MINICT" --root "$T/src" migrate $ID tcp:127.0.0.1:$((PORT + 1)) >/dev/null 2>"$T/err" &
 MPID=$!
 PIDS+=($MPID)
-wait_for 30 test -e "$T/held" || die "the transfer does not reach 1 MB"
+wait_secs 30 test -e "$T/held" || die "the transfer does not reach 1 MB"
 kill -9 $RPID
 wait $RPID 2>/dev/null
 wait $MPID && die "migrate succeeded with its receiver killed"
