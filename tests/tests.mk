@@ -20,7 +20,7 @@ test-bins: $(UNIT_BINS)
 # Small test programs: tests/tools/<name>.c -> $(BUILD)/tests/tools/<name>
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/tools/%)
-$(BUILD)/tests/tools/%: tests/tools/%.c
+$(BUILD)/tests/tools/%: tests/tools/%.c $(wildcard tests/tools/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 test-bins: $(TOOL_BINS)

@@ -8,7 +8,7 @@
  *   kvm_floor: open 0.05 create_vm 0.30 ram+slots 0.08 irqchip 1.20 vcpu 0.40 run 0.10
  *              close_vcpu 0.01 close_vm 11.9 (ms; total 14.0, to first byte 2.1)
  *
- * usage: kvm_floor [--mem MiB] [--no-irqchip] [--pit] [--slots-after-irqchip] [--pit-first]
+ * usage: kvm_floor [--mem MiB] [--no-irqchip] [--pit] [--slots-after-irqchip]
  *   default: minivm's order (slots before the irqchip, no PIT), 256 MiB in two slots
  *   when more than 3 GiB, else one.
  * Exit 0 when the guest's byte arrived, 1 on any failure (naming the step).
@@ -25,6 +25,8 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "kvm_min.h"
 
 static double now_ms(void)
 {
@@ -134,26 +136,12 @@ int main(int argc, char **argv)
 		step("ram+slots(late)");
 	}
 
-	int vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
+	struct kvm_run *run;
+	size_t runsz;
+	const char *what;
+	int vcpu = kvm_min_vcpu(kvm, vm, 0x1000, &run, &runsz, &what);
 	if (vcpu < 0)
-		return fail("KVM_CREATE_VCPU");
-	int runsz = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
-	if (runsz <= 0)
-		return fail("KVM_GET_VCPU_MMAP_SIZE");
-	struct kvm_run *run =
-	    mmap(NULL, (size_t)runsz, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
-	if (run == MAP_FAILED)
-		return fail("mmap kvm_run");
-	struct kvm_sregs sregs;
-	if (ioctl(vcpu, KVM_GET_SREGS, &sregs) < 0)
-		return fail("KVM_GET_SREGS");
-	sregs.cs.base = 0;
-	sregs.cs.selector = 0;
-	if (ioctl(vcpu, KVM_SET_SREGS, &sregs) < 0)
-		return fail("KVM_SET_SREGS");
-	struct kvm_regs regs = {.rip = 0x1000, .rflags = 0x2};
-	if (ioctl(vcpu, KVM_SET_REGS, &regs) < 0)
-		return fail("KVM_SET_REGS");
+		return fail(what);
 	step("vcpu");
 
 	if (ioctl(vcpu, KVM_RUN, 0) < 0)
@@ -170,7 +158,7 @@ int main(int argc, char **argv)
 	step("run");
 	double first = t_step - t_start;
 
-	munmap(run, (size_t)runsz);
+	munmap(run, runsz);
 	close(vcpu);
 	step("close_vcpu");
 	close(vm);

@@ -11,6 +11,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "kvm_min.h"
+
 static int fail(const char *what)
 {
 	fprintf(stderr, "kvm_smoke: %s: %s\n", what, strerror(errno));
@@ -38,24 +40,12 @@ int main(void)
 	    .slot = 0, .guest_phys_addr = 0, .memory_size = memsz, .userspace_addr = (__u64)mem};
 	if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) < 0)
 		return fail("KVM_SET_USER_MEMORY_REGION");
-	int vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
+	struct kvm_run *run;
+	size_t runsz;
+	const char *what;
+	int vcpu = kvm_min_vcpu(kvm, vm, 0x1000, &run, &runsz, &what);
 	if (vcpu < 0)
-		return fail("KVM_CREATE_VCPU");
-	int runsz = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
-	struct kvm_run *run =
-	    mmap(NULL, (size_t)runsz, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
-	if (run == MAP_FAILED)
-		return fail("mmap kvm_run");
-	struct kvm_sregs sregs;
-	if (ioctl(vcpu, KVM_GET_SREGS, &sregs) < 0)
-		return fail("KVM_GET_SREGS");
-	sregs.cs.base = 0;
-	sregs.cs.selector = 0;
-	if (ioctl(vcpu, KVM_SET_SREGS, &sregs) < 0)
-		return fail("KVM_SET_SREGS");
-	struct kvm_regs regs = {.rip = 0x1000, .rflags = 0x2};
-	if (ioctl(vcpu, KVM_SET_REGS, &regs) < 0)
-		return fail("KVM_SET_REGS");
+		return fail(what);
 	int saw_out = 0;
 	for (int i = 0; i < 16; i++) {
 		if (ioctl(vcpu, KVM_RUN, 0) < 0)
