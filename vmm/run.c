@@ -332,8 +332,6 @@ int cmd_run(int argc, char **argv)
 	bool vm_made = false;
 	memset(&con, 0, sizeof(con));
 	con.out_fd = con.in_fd = con.space_fd = -1;
-	o.timings_json = false;
-	o.pit = false;
 
 	/* A console reader that goes away must not kill the VM: the UART just drops output. */
 	signal(SIGPIPE, SIG_IGN);
