@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -356,4 +357,53 @@ int ct_ckpt_load_stdio(int images_fd, char *keys[3], mc_err *err)
 	}
 	json_object_put(a);
 	return 0;
+}
+
+bool ct_criu_opt(int c, const char *arg, struct ct_criu_opts *o)
+{
+	switch (c) {
+	case 'i':
+		o->image = arg;
+		return true;
+	case 'w':
+		o->work = arg;
+		return true;
+	case 't':
+		o->tcp = true;
+		return true;
+	case 'u':
+		o->ext_unix_sk = true;
+		return true;
+	case 's':
+		o->shell_job = true;
+		return true;
+	case 'f':
+		o->file_locks = true;
+		return true;
+	case 'L':
+		o->lazy = true;
+		return true;
+	}
+	return false;
+}
+
+int ct_criu_opts_default_image(struct ct_criu_opts *o, char **defimg, const char *verb, mc_err *err)
+{
+	if (o->image)
+		return 0;
+	char cwd[PATH_MAX];
+	if (!getcwd(cwd, sizeof(cwd)) || asprintf(defimg, "%s/checkpoint", cwd) < 0)
+		return mc_errorf(err, errno, "%s: current directory", verb);
+	o->image = *defimg;
+	return 0;
+}
+
+void ct_criu_opts_req(const struct ct_criu_opts *o, struct ct_criu_req *r)
+{
+	r->tcp_established = o->tcp;
+	r->file_locks = o->file_locks;
+	r->ext_unix_sk = o->ext_unix_sk;
+	r->shell_job = o->shell_job;
+	r->lazy_pages = o->lazy;
+	r->network_lock_skip = !o->tcp;
 }

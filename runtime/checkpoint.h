@@ -42,19 +42,46 @@ int ct_ckpt_save_stdio(pid_t pid, int images_fd, struct ct_strlist *external, mc
 /* Restore side: those keys (NULL where none), to inherit our own fds 0-2. */
 int ct_ckpt_load_stdio(int images_fd, char *keys[3], mc_err *err);
 
+/* The options checkpoint and restore share (runc's flags), parsed once here. */
+struct ct_criu_opts {
+	const char *image, *work;
+	bool tcp, ext_unix_sk, shell_job, file_locks, lazy;
+};
+/* Their getopt_long entries, for a verb's option table (needs <getopt.h>). */
+/* clang-format off */
+#define CT_CRIU_LONGOPTS                                                                           \
+	{"image-path", required_argument, 0, 'i'}, {"work-path", required_argument, 0, 'w'},       \
+	{"tcp-established", no_argument, 0, 't'}, {"ext-unix-sk", no_argument, 0, 'u'},            \
+	{"shell-job", no_argument, 0, 's'}, {"file-locks", no_argument, 0, 'f'},                   \
+	{"lazy-pages", no_argument, 0, 'L'}
+/* clang-format on */
+/* One of those options (getopt's c and optarg) into o: true if c was one of them. */
+bool ct_criu_opt(int c, const char *arg, struct ct_criu_opts *o);
+/* Without --image-path, runc's default ./checkpoint (*defimg is malloc'd, o->image points
+ * into it). */
+int ct_criu_opts_default_image(struct ct_criu_opts *o, char **defimg, const char *verb,
+			       mc_err *err);
+/* The request fields those options set (the network lock is skipped unless TCP connections
+ * go along: the network namespace is handed back on restore). */
+void ct_criu_opts_req(const struct ct_criu_opts *o, struct ct_criu_req *r);
+
 /* checkpoint's options (runc's flags), and keep_frozen for migrate: dump with leave_running
  * but leave the tasks frozen afterwards (CRIU restores the frozen state it found); the caller
  * then thaws or deletes the container. Only a running container then. */
 struct ct_ckpt_opts {
-	const char *id, *image, *work, *parent, *page_server;
-	bool leave_running, tcp, ext_unix_sk, shell_job, file_locks, pre_dump, lazy, keep_frozen;
+	const char *id;
+	struct ct_criu_opts com;
+	const char *parent, *page_server;
+	bool leave_running, pre_dump, keep_frozen;
 };
 int ct_checkpoint(struct ct_global *g, const struct ct_ckpt_opts *o, mc_err *err);
 
 /* restore's options (runc's flags); mac_from_ip is always on (network.c). */
 struct ct_restore_opts {
-	const char *id, *image, *work, *bundle, *pid_file;
-	bool detach, tcp, ext_unix_sk, shell_job, file_locks, lazy;
+	const char *id;
+	struct ct_criu_opts com;
+	const char *bundle, *pid_file;
+	bool detach;
 };
 /* Restore a container as `restore` does; *pid (may be NULL) is the restored init. Without
  * detach, waits for the container and returns its exit status. */

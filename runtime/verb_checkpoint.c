@@ -23,16 +23,10 @@
 
 static int parse_opts(int argc, char **argv, struct ct_ckpt_opts *o, mc_err *err)
 {
-	static const struct option opts[] = {{"image-path", required_argument, 0, 'i'},
-					     {"work-path", required_argument, 0, 'w'},
+	static const struct option opts[] = {CT_CRIU_LONGOPTS,
 					     {"parent-path", required_argument, 0, 'P'},
 					     {"leave-running", no_argument, 0, 'l'},
-					     {"tcp-established", no_argument, 0, 't'},
-					     {"ext-unix-sk", no_argument, 0, 'u'},
-					     {"shell-job", no_argument, 0, 's'},
-					     {"file-locks", no_argument, 0, 'f'},
 					     {"pre-dump", no_argument, 0, 'p'},
-					     {"lazy-pages", no_argument, 0, 'L'},
 					     {"page-server", required_argument, 0, 'S'},
 					     {"manage-cgroups-mode", required_argument, 0, 'm'},
 					     {"empty-ns", required_argument, 0, 'e'},
@@ -40,36 +34,17 @@ static int parse_opts(int argc, char **argv, struct ct_ckpt_opts *o, mc_err *err
 					     {0, 0, 0, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ct_criu_opt(c, optarg, &o->com))
+			continue;
 		switch (c) {
-		case 'i':
-			o->image = optarg;
-			break;
-		case 'w':
-			o->work = optarg;
-			break;
 		case 'P':
 			o->parent = optarg;
 			break;
 		case 'l':
 			o->leave_running = true;
 			break;
-		case 't':
-			o->tcp = true;
-			break;
-		case 'u':
-			o->ext_unix_sk = true;
-			break;
-		case 's':
-			o->shell_job = true;
-			break;
-		case 'f':
-			o->file_locks = true;
-			break;
 		case 'p':
 			o->pre_dump = true;
-			break;
-		case 'L':
-			o->lazy = true;
 			break;
 		case 'S':
 			o->page_server = optarg;
@@ -132,15 +107,15 @@ static int prepare(struct ct_global *g, struct ckpt *k, mc_err *err)
 		return -1;
 	if (ct_ckpt_find_criu(g->criu, &k->criu, err) < 0)
 		return mc_wrap(err, "checkpoint");
-	k->images = ct_ckpt_open_dir(k->o.image, true, err);
+	k->images = ct_ckpt_open_dir(k->o.com.image, true, err);
 	if (k->images < 0)
 		return mc_wrap(err, "checkpoint: --image-path");
-	k->work = k->o.work ? ct_ckpt_open_dir(k->o.work, true, err) : dup(k->images);
+	k->work = k->o.com.work ? ct_ckpt_open_dir(k->o.com.work, true, err) : dup(k->images);
 	if (k->work < 0)
 		return mc_wrap(err, "checkpoint: --work-path");
 	if (ct_criu_start(&k->c, k->criu, NULL, 0, false, err) < 0)
 		return mc_wrap(err, "checkpoint");
-	if (k->o.pre_dump || k->o.lazy) {
+	if (k->o.pre_dump || k->o.com.lazy) {
 		bool mem_track = false, lazy = false;
 		if (ct_criu_features(&k->c, &mem_track, &lazy, err) < 0)
 			return mc_wrap(err, "checkpoint");
@@ -150,7 +125,7 @@ static int prepare(struct ct_global *g, struct ckpt *k, mc_err *err)
 			    "checkpoint --pre-dump: CRIU cannot track memory changes "
 			    "on this kernel (no soft-dirty page tracking: "
 			    "CONFIG_MEM_SOFT_DIRTY is off); take a full checkpoint instead");
-		if (k->o.lazy && !lazy)
+		if (k->o.com.lazy && !lazy)
 			return mc_errorf(
 			    err, 0,
 			    "checkpoint --lazy-pages: CRIU cannot serve lazy pages here "
@@ -193,22 +168,15 @@ static int dump(struct ckpt *k, bool paused, mc_err *err)
 	    .parent = k->o.parent,
 	    .freeze_cgroup = freezer,
 	    .leave_running = k->o.leave_running || k->o.pre_dump || k->o.keep_frozen,
-	    .tcp_established = k->o.tcp,
-	    .file_locks = k->o.file_locks,
-	    .ext_unix_sk = k->o.ext_unix_sk,
-	    .shell_job = k->o.shell_job,
-	    .lazy_pages = k->o.lazy,
 	    .track_mem = k->o.pre_dump,
 	    .manage_cgroups = true,
 	    .cg_mode = -1,
-	    /* the network namespace is handed back on restore: nothing to lock unless TCP
-	     * connections go along */
-	    .network_lock_skip = !k->o.tcp,
 	    .ps_address = k->ps_addr,
 	    .ps_port = k->ps_port,
 	    .external = (const char *const *)k->ext.v,
 	    .nexternal = k->ext.n,
 	};
+	ct_criu_opts_req(&k->o.com, &r);
 	uint64_t t0 = mc_now_ns();
 	int ret = ct_criu_run(&k->c, &r, NULL, err);
 	mc_log_debug("checkpoint: criu %s took %.1f ms", k->o.pre_dump ? "pre-dump" : "dump",
@@ -261,12 +229,7 @@ int ct_verb_checkpoint(struct ct_global *g, int argc, char **argv, mc_err *err)
 	if (parse_opts(argc, argv, &o, err) < 0)
 		return -1;
 	_cleanup_free_ char *defimg = NULL;
-	if (!o.image) {
-		/* runc's default: ./checkpoint */
-		char cwd[PATH_MAX];
-		if (!getcwd(cwd, sizeof(cwd)) || asprintf(&defimg, "%s/checkpoint", cwd) < 0)
-			return mc_errorf(err, errno, "checkpoint: current directory");
-		o.image = defimg;
-	}
+	if (ct_criu_opts_default_image(&o.com, &defimg, "checkpoint", err) < 0)
+		return -1;
 	return ct_checkpoint(g, &o, err);
 }

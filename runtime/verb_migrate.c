@@ -231,7 +231,7 @@ int ct_verb_migrate(struct ct_global *g, int argc, char **argv, mc_err *err)
 	struct ct_mig_counts c = {0};
 	if (ret == 0) {
 		struct ct_ckpt_opts ko = {
-		    .id = o.id, .image = images, .work = work, .keep_frozen = true};
+		    .id = o.id, .com = {.image = images, .work = work}, .keep_frozen = true};
 		ret = ct_checkpoint(g, &ko, err);
 		frozen = ret == 0;
 		t_dumped = mc_now_ns();

@@ -244,8 +244,10 @@ static int receive(struct ct_global *g, struct rcv *r, int sk, mc_err *err)
 		if (asprintf(&img, "%s/images", r->dir) < 0 ||
 		    asprintf(&bundle, "%s/bundle", r->dir) < 0)
 			ret = mc_errorf(err, ENOMEM, "receive");
-		struct ct_restore_opts ro = {
-		    .id = r->id, .image = img, .work = r->dir, .bundle = bundle, .detach = true};
+		struct ct_restore_opts ro = {.id = r->id,
+					     .com = {.image = img, .work = r->dir},
+					     .bundle = bundle,
+					     .detach = true};
 		if (ret == 0)
 			ret = ct_restore(g, &ro, &pid, err);
 	}

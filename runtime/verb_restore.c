@@ -29,16 +29,10 @@
 
 static int parse_opts(int argc, char **argv, struct ct_restore_opts *o, mc_err *err)
 {
-	static const struct option opts[] = {{"image-path", required_argument, 0, 'i'},
-					     {"work-path", required_argument, 0, 'w'},
+	static const struct option opts[] = {CT_CRIU_LONGOPTS,
 					     {"bundle", required_argument, 0, 'b'},
 					     {"detach", no_argument, 0, 'd'},
 					     {"pid-file", required_argument, 0, 'p'},
-					     {"tcp-established", no_argument, 0, 't'},
-					     {"ext-unix-sk", no_argument, 0, 'u'},
-					     {"shell-job", no_argument, 0, 's'},
-					     {"file-locks", no_argument, 0, 'f'},
-					     {"lazy-pages", no_argument, 0, 'L'},
 					     {"no-subreaper", no_argument, 0, 'S'},
 					     {"no-pivot", no_argument, 0, 'N'},
 					     {"console-socket", required_argument, 0, 'c'},
@@ -46,13 +40,9 @@ static int parse_opts(int argc, char **argv, struct ct_restore_opts *o, mc_err *
 					     {0, 0, 0, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "b:d", opts, NULL)) != -1) {
+		if (ct_criu_opt(c, optarg, &o->com))
+			continue;
 		switch (c) {
-		case 'i':
-			o->image = optarg;
-			break;
-		case 'w':
-			o->work = optarg;
-			break;
 		case 'b':
 			o->bundle = optarg;
 			break;
@@ -61,21 +51,6 @@ static int parse_opts(int argc, char **argv, struct ct_restore_opts *o, mc_err *
 			break;
 		case 'p':
 			o->pid_file = optarg;
-			break;
-		case 't':
-			o->tcp = true;
-			break;
-		case 'u':
-			o->ext_unix_sk = true;
-			break;
-		case 's':
-			o->shell_job = true;
-			break;
-		case 'f':
-			o->file_locks = true;
-			break;
-		case 'L':
-			o->lazy = true;
 			break;
 		case 'S':
 		case 'N':
@@ -227,13 +202,13 @@ static int prepare(struct ct_global *g, struct rst *r, mc_err *err)
 				 r->o.bundle ? r->o.bundle : ".");
 	if (ct_spec_load(r->bundle, &r->spec, err) < 0)
 		return mc_wrap(err, "restore");
-	r->images = ct_ckpt_open_dir(r->o.image, false, err);
+	r->images = ct_ckpt_open_dir(r->o.com.image, false, err);
 	if (r->images < 0)
 		return mc_wrap(err, "restore: --image-path");
 	if (faccessat(r->images, "inventory.img", F_OK, 0) < 0)
 		return mc_errorf(err, 0, "restore: `%s` holds no checkpoint (no inventory.img)",
-				 r->o.image);
-	r->work = r->o.work ? ct_ckpt_open_dir(r->o.work, true, err) : dup(r->images);
+				 r->o.com.image);
+	r->work = r->o.com.work ? ct_ckpt_open_dir(r->o.com.work, true, err) : dup(r->images);
 	if (r->work < 0)
 		return mc_wrap(err, "restore: --work-path");
 	if (ct_ckpt_load_stdio(r->images, r->stdio, err) < 0 ||
@@ -277,14 +252,8 @@ static int restore(struct rst *r, mc_err *err)
 	    .timeout_s = ct_ckpt_timeout(120),
 	    .root = r->spec->root_path,
 	    .rst_sibling = true,
-	    .tcp_established = r->o.tcp,
-	    .file_locks = r->o.file_locks,
-	    .ext_unix_sk = r->o.ext_unix_sk,
-	    .shell_job = r->o.shell_job,
-	    .lazy_pages = r->o.lazy,
 	    .manage_cgroups = true,
 	    .cg_mode = -1,
-	    .network_lock_skip = !r->o.tcp,
 	    .external = (const char *const *)r->ext.v,
 	    .nexternal = r->ext.n,
 	    .inherit = ifd,
@@ -292,6 +261,7 @@ static int restore(struct rst *r, mc_err *err)
 	    .cg_root = r->cgroot,
 	    .ncg_root = r->ncgroot,
 	};
+	ct_criu_opts_req(&r->o.com, &q);
 	uint64_t t0 = mc_now_ns();
 	pid_t pid = -1;
 	int ret = ct_criu_run(&r->c, &q, &pid, err);
@@ -432,11 +402,7 @@ int ct_verb_restore(struct ct_global *g, int argc, char **argv, mc_err *err)
 	if (parse_opts(argc, argv, &o, err) < 0)
 		return -1;
 	_cleanup_free_ char *defimg = NULL;
-	if (!o.image) {
-		char cwd[PATH_MAX];
-		if (!getcwd(cwd, sizeof(cwd)) || asprintf(&defimg, "%s/checkpoint", cwd) < 0)
-			return mc_errorf(err, errno, "restore: current directory");
-		o.image = defimg;
-	}
+	if (ct_criu_opts_default_image(&o.com, &defimg, "restore", err) < 0)
+		return -1;
 	return ct_restore(g, &o, NULL, err);
 }
