@@ -282,6 +282,9 @@ int ct_mig_recv_entry(struct mc_ms *s, int rootfd, const uint8_t *meta, uint32_t
 	if (plen != meta_len - CT_MIG_ENTRY_HDR)
 		return mc_errorf(err, 0, "rootfs entry: path of %u bytes in %u bytes of meta", plen,
 				 meta_len);
+	/* before the copy: the meta may hold one byte more than path has room for */
+	if (plen > CT_MIG_PATH_MAX)
+		return mc_errorf(err, 0, "rootfs entry: bad path (length %u)", plen);
 	char path[CT_MIG_PATH_MAX + 1];
 	memcpy(path, meta + CT_MIG_ENTRY_HDR, plen);
 	path[plen] = 0;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <endian.h>
 
 #include "lib/error.h"
 #include "lib/migstream.h"
@@ -119,12 +120,28 @@ static void paths_and_names(void **state)
 	}
 }
 
+/* A rootfs entry whose path fills the largest meta the receiver takes: refused before it is
+ * copied (the meta holds one byte more than CT_MIG_PATH_MAX). */
+static void entry_path_too_long(void **state)
+{
+	(void)state;
+	static uint8_t meta[CT_MIG_META_MAX];
+	uint32_t plen = htole32(CT_MIG_META_MAX - CT_MIG_ENTRY_HDR);
+	memcpy(meta + 28, &plen, 4);
+	memset(meta + CT_MIG_ENTRY_HDR, 'a', CT_MIG_META_MAX - CT_MIG_ENTRY_HDR);
+	mc_err err = NULL;
+	assert_int_equal(ct_mig_recv_entry(NULL, -1, meta, CT_MIG_META_MAX, 0, &err), -1);
+	assert_non_null(strstr(mc_error_text(err), "bad path"));
+	mc_error_free(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(crc32_values),
 	    cmocka_unit_test(stream_round_trip),
 	    cmocka_unit_test(paths_and_names),
+	    cmocka_unit_test(entry_path_too_long),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
