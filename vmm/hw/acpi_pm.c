@@ -22,8 +22,12 @@ struct acpi_pm {
 static void pm1_evt_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
 {
 	struct acpi_pm *pm = opaque;
-	if (off + len > 4)
+	if (off + len > 4) {
+		/* an access running past the block reads as all ones, like a floating bus */
+		if (!is_write)
+			memset(data, 0xff, len);
 		return;
+	}
 	pthread_mutex_lock(&pm->lock);
 	for (uint32_t i = 0; i < len; i++) {
 		uint8_t *reg = &pm->pm1_evt[off + i];
