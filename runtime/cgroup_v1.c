@@ -177,25 +177,42 @@ static int v1_devices(const char *dir, const struct ct_resources *r, mc_err *err
 	return 0;
 }
 
-static int v1_init_dir(const char *dir, enum ct_cg_ctrl ctrl, mc_err *err)
+/* A new v1 cpuset starts empty: give it its parent's cpus and mems. The parent may be new
+ * itself and still empty (another container made it a moment ago and has not filled it
+ * yet): fill it first, from its own parent, so no container joins an empty cpuset (ENOSPC). */
+static int cpuset_fill(const char *dir, int depth, mc_err *err)
 {
-	if (ctrl != CT_CG_CPUSET)
-		return 0;
-	/* a new v1 cpuset starts empty: inherit the parent's cpus and mems */
 	static const char *files[2] = {"cpuset.cpus", "cpuset.mems"};
-	for (int i = 0; i < 2; i++) {
+	const char *slash = strrchr(dir, '/');
+	if (!slash || depth > 32)
+		return 0;
+	_cleanup_free_ char *parent = strndup(dir, slash - dir);
+	for (int i = 0; i < 2 && parent; i++) {
 		_cleanup_free_ char *pp = NULL, *val = NULL;
 		size_t len;
-		const char *slash = strrchr(dir, '/');
-		if (asprintf(&pp, "%.*s/%s", (int)(slash - dir), dir, files[i]) < 0)
+		if (asprintf(&pp, "%s/%s", parent, files[i]) < 0)
 			return mc_errorf(err, ENOMEM, "cgroup");
 		if (mc_read_file(pp, 4096, &val, &len, err) < 0)
 			return -1;
 		val[strcspn(val, "\n")] = 0;
+		if (!*val) {
+			if (cpuset_fill(parent, depth + 1, err) < 0)
+				return -1;
+			free(val);
+			val = NULL;
+			if (mc_read_file(pp, 4096, &val, &len, err) < 0)
+				return -1;
+			val[strcspn(val, "\n")] = 0;
+		}
 		if (put(dir, files[i], val, err) < 0)
 			return -1;
 	}
 	return 0;
+}
+
+static int v1_init_dir(const char *dir, enum ct_cg_ctrl ctrl, mc_err *err)
+{
+	return ctrl == CT_CG_CPUSET ? cpuset_fill(dir, 0, err) : 0;
 }
 
 static int v1_freeze(const char *dir, bool frozen, mc_err *err)
