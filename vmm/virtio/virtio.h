@@ -52,10 +52,10 @@
 #define VIRTIO_ID_BLOCK	  2
 #define VIRTIO_ID_CONSOLE 3
 
-#define VIRTIO_MAX_QUEUES     16
-#define VIRTIO_CONFIG_MAX     256 /* bytes of device-specific config space */
-#define VIRTIO_NO_VECTOR      0xffffu
-#define VIRTIO_STATE_VERSION  1
+#define VIRTIO_MAX_QUEUES    16
+#define VIRTIO_CONFIG_MAX    256 /* bytes of device-specific config space */
+#define VIRTIO_NO_VECTOR     0xffffu
+#define VIRTIO_STATE_VERSION 1
 
 struct vm;
 struct virtio_dev;
@@ -146,9 +146,12 @@ struct virtio_dev {
 /* Fill the generic part of a new model instance (calloc'ed by the model's constructor):
  * name (unique in the VM: "virtio-blk0"), device id, features offered, config length, queue
  * count and each queue's maximal size, and the transport. The device is then given to
- * devices_add(). */
-int virtio_dev_init(struct virtio_dev *vd, const char *name, uint32_t device_id,
-		    uint64_t features, uint32_t config_len, unsigned nqueues, uint16_t queue_size,
+ * devices_add(), which realizes it (the transport's attach, then the model's realize) and on
+ * failure destroys it (the model's destroy and the transport's detach must accept a partial
+ * realize). When virtio_dev_init itself fails nothing is held: the caller frees vd and the
+ * transport. */
+int virtio_dev_init(struct virtio_dev *vd, const char *name, uint32_t device_id, uint64_t features,
+		    uint32_t config_len, unsigned nqueues, uint16_t queue_size,
 		    const struct virtio_dev_ops *ops, const struct virtio_transport_ops *tops,
 		    void *transport, mc_err *err);
 
@@ -169,8 +172,7 @@ void virtio_set_status(struct virtio_dev *vd, uint8_t status);
 int virtio_queue_enable(struct virtio_dev *vd, unsigned q);
 /* Device-specific config space access (bounds-checked: out of range reads as zeros). */
 void virtio_config_read(struct virtio_dev *vd, uint32_t off, uint8_t *data, uint32_t len);
-void virtio_config_write(struct virtio_dev *vd, uint32_t off, const uint8_t *data,
-			 uint32_t len);
+void virtio_config_write(struct virtio_dev *vd, uint32_t off, const uint8_t *data, uint32_t len);
 uint32_t virtio_config_generation(const struct virtio_dev *vd);
 /* A notify write the transport trapped itself (no ioeventfd): wake the queue's kick fd. */
 void virtio_kick(struct virtio_dev *vd, unsigned q);
