@@ -3,12 +3,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
-#include <netlink/netlink.h>
-#include <netlink/route/addr.h>
-#include <netlink/route/link.h>
-#include <netlink/route/link/bridge.h>
-#include <netlink/route/link/veth.h>
-#include <netlink/route/route.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +11,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "netdev.h"
 
 int ct_net_parse(const char *arg, char **bridge, char **cidr, mc_err *err)
 {
@@ -68,60 +63,24 @@ static int cidr_split(const char *cidr, uint32_t *addr, unsigned *pfx)
 	return 0;
 }
 
-static struct nl_sock *nl_open(mc_err *err)
+/* The subnet's first address: the bridge's and the containers' gateway. */
+static uint32_t gateway(uint32_t addr, unsigned pfx)
 {
-	struct nl_sock *sk = nl_socket_alloc();
-	if (!sk) {
-		mc_errorf(err, ENOMEM, "netlink socket");
-		return NULL;
-	}
-	int r = nl_connect(sk, NETLINK_ROUTE);
-	if (r < 0) {
-		mc_errorf(err, 0, "netlink connect: %s", nl_geterror(r));
-		nl_socket_free(sk);
-		return NULL;
-	}
-	return sk;
+	uint32_t mask = pfx ? ~0u << (32 - pfx) : 0;
+	return (addr & mask) + 1;
 }
 
-/* The address of a network request, checked, and a netlink socket to carry it out. */
-static struct nl_sock *net_begin(const char *cidr, uint32_t *addr, unsigned *pfx, mc_err *err)
+/* "A.B.C.D" (with "/N" when pfx >= 0) */
+#define ADDR_STRLEN 32
+static void addr_str(uint32_t addr, int pfx, char out[ADDR_STRLEN])
 {
-	if (cidr_split(cidr, addr, pfx) < 0) {
-		mc_errorf(err, 0, "network: bad address \"%s\"", cidr);
-		return NULL;
-	}
-	struct nl_sock *sk = nl_open(err);
-	if (!sk)
-		mc_wrap(err, "network");
-	return sk;
-}
-
-static int add_addr(struct nl_sock *sk, int ifindex, uint32_t addr, unsigned pfx, mc_err *err)
-{
-	struct rtnl_addr *ra = rtnl_addr_alloc();
-	uint32_t be = htonl(addr);
-	struct nl_addr *local = nl_addr_build(AF_INET, &be, 4);
-	nl_addr_set_prefixlen(local, pfx);
-	rtnl_addr_set_ifindex(ra, ifindex);
-	rtnl_addr_set_local(ra, local);
-	int r = rtnl_addr_add(sk, ra, 0);
-	nl_addr_put(local);
-	rtnl_addr_put(ra);
-	if (r < 0 && r != -NLE_EXIST)
-		return mc_errorf(err, 0, "add address: %s", nl_geterror(r));
-	return 0;
-}
-
-static int link_up(struct nl_sock *sk, struct rtnl_link *link, mc_err *err)
-{
-	struct rtnl_link *chg = rtnl_link_alloc();
-	rtnl_link_set_flags(chg, IFF_UP);
-	int r = rtnl_link_change(sk, link, chg, 0);
-	rtnl_link_put(chg);
-	if (r < 0)
-		return mc_errorf(err, 0, "set %s up: %s", rtnl_link_get_name(link), nl_geterror(r));
-	return 0;
+	struct in_addr ia = {htonl(addr)};
+	char a[INET_ADDRSTRLEN];
+	inet_ntop(AF_INET, &ia, a, sizeof(a));
+	if (pfx >= 0)
+		snprintf(out, ADDR_STRLEN, "%s/%d", a, pfx);
+	else
+		snprintf(out, ADDR_STRLEN, "%s", a);
 }
 
 int ct_net_setup_host(const char *bridge, const char *cidr, const char *host_if, pid_t pid,
@@ -129,79 +88,41 @@ int ct_net_setup_host(const char *bridge, const char *cidr, const char *host_if,
 {
 	uint32_t addr;
 	unsigned pfx;
-	struct nl_sock *sk = net_begin(cidr, &addr, &pfx, err);
-	if (!sk)
-		return -1;
-	int ret = -1, r;
-	struct rtnl_link *br = NULL, *veth = NULL, *host = NULL;
-	if (rtnl_link_get_kernel(sk, 0, bridge, &br) < 0) {
-		struct rtnl_link *nb = rtnl_link_bridge_alloc();
-		rtnl_link_set_name(nb, bridge);
-		r = rtnl_link_add(sk, nb, NLM_F_CREATE | NLM_F_EXCL);
-		rtnl_link_put(nb);
-		if (r < 0 && r != -NLE_EXIST) {
-			mc_errorf(err, 0, "network: create bridge %s: %s", bridge, nl_geterror(r));
-			goto out;
-		}
-		if ((r = rtnl_link_get_kernel(sk, 0, bridge, &br)) < 0) {
-			mc_errorf(err, 0, "network: bridge %s: %s", bridge, nl_geterror(r));
-			goto out;
-		}
-		/* the gateway: first address of the subnet */
-		uint32_t mask = pfx ? ~0u << (32 - pfx) : 0;
-		if (add_addr(sk, rtnl_link_get_ifindex(br), (addr & mask) + 1, pfx, err) < 0 ||
-		    link_up(sk, br, err) < 0)
-			goto out;
+	if (cidr_split(cidr, &addr, &pfx) < 0)
+		return mc_errorf(err, 0, "network: bad address \"%s\"", cidr);
+	_cleanup_rtnl_ struct mc_rtnl *nl = NULL;
+	if (mc_rtnl_open(&nl, err) < 0)
+		return mc_wrap(err, "network");
+	/* a bridge made here gets the gateway address and is set up; one already there (the
+	 * user's, or another container's) is used as it is */
+	int have = mc_netdev_exists(nl, bridge, err);
+	if (have < 0)
+		return mc_wrap(err, "network");
+	if (!have) {
+		char gw[ADDR_STRLEN];
+		addr_str(gateway(addr, pfx), pfx, gw);
+		if (mc_netdev_bridge_add(nl, bridge, NULL, err) < 0 ||
+		    mc_netdev_addr_add(nl, bridge, gw, err) < 0 ||
+		    mc_netdev_set_up(nl, bridge, true, err) < 0)
+			return mc_wrap(err, "network");
 	}
-	veth = rtnl_link_veth_alloc();
-	if (!veth) {
-		mc_errorf(err, ENOMEM, "network: veth");
-		goto out;
-	}
-	rtnl_link_set_name(veth, host_if);
-	struct rtnl_link *peer = rtnl_link_veth_get_peer(veth);
-	rtnl_link_set_name(peer, "eth0");
 	/* the MAC follows the address (02:4d:A:B:C:D), so it is the same wherever the container
 	 * is created, restored or migrated to: its neighbours' ARP entries stay right */
 	uint8_t mac[6] = {0x02,	      0x4d, addr >> 24, (addr >> 16) & 0xff, (addr >> 8) & 0xff,
 			  addr & 0xff};
-	struct nl_addr *lladdr = nl_addr_build(AF_LLC, mac, sizeof(mac));
-	if (!lladdr) {
-		rtnl_link_put(peer);
-		mc_errorf(err, ENOMEM, "network: MAC address");
-		goto out;
+	struct mc_veth veth = {.name = host_if,
+			       .peer = "eth0",
+			       .peer_mac = mac,
+			       .peer_netns_fd = -1,
+			       .peer_netns_pid = pid};
+	if (mc_netdev_veth_add(nl, &veth, err) < 0)
+		return mc_wrap(err, "network");
+	if (mc_netdev_set_master(nl, host_if, bridge, err) < 0 ||
+	    mc_netdev_set_up(nl, host_if, true, err) < 0) {
+		mc_netdev_delete(nl, host_if, true, NULL);
+		return mc_wrap(err, "network");
 	}
-	rtnl_link_set_addr(peer, lladdr);
-	nl_addr_put(lladdr);
-	rtnl_link_set_ns_pid(peer, pid);
-	r = rtnl_link_add(sk, veth, NLM_F_CREATE | NLM_F_EXCL);
-	rtnl_link_put(peer);
-	if (r < 0) {
-		mc_errorf(err, 0, "network: create veth %s: %s", host_if, nl_geterror(r));
-		goto out;
-	}
-	if ((r = rtnl_link_get_kernel(sk, 0, host_if, &host)) < 0) {
-		mc_errorf(err, 0, "network: veth %s: %s", host_if, nl_geterror(r));
-		goto out;
-	}
-	if ((r = rtnl_link_enslave(sk, br, host)) < 0) {
-		mc_errorf(err, 0, "network: attach %s to %s: %s", host_if, bridge, nl_geterror(r));
-		goto out;
-	}
-	if (link_up(sk, host, err) < 0)
-		goto out;
-	ret = 0;
-out:
-	if (ret < 0 && host)
-		rtnl_link_delete(sk, host);
-	if (br)
-		rtnl_link_put(br);
-	if (veth)
-		rtnl_link_put(veth);
-	if (host)
-		rtnl_link_put(host);
-	nl_socket_free(sk);
-	return ret < 0 ? mc_wrap(err, "network") : 0;
+	return 0;
 }
 
 int ct_net_loopback_up(mc_err *err)
@@ -223,63 +144,27 @@ int ct_net_setup_container(const char *cidr, mc_err *err)
 {
 	uint32_t addr;
 	unsigned pfx;
-	struct nl_sock *sk = net_begin(cidr, &addr, &pfx, err);
-	if (!sk)
-		return -1;
-	struct rtnl_link *eth = NULL;
-	int ret = -1, r;
-	if ((r = rtnl_link_get_kernel(sk, 0, "eth0", &eth)) < 0) {
-		mc_errorf(err, 0, "network: eth0: %s", nl_geterror(r));
-		goto out;
-	}
-	if (add_addr(sk, rtnl_link_get_ifindex(eth), addr, pfx, err) < 0 ||
-	    link_up(sk, eth, err) < 0)
-		goto out;
-	uint32_t mask = ~0u << (32 - pfx);
-	uint32_t gw = (addr & mask) + 1;
+	if (cidr_split(cidr, &addr, &pfx) < 0)
+		return mc_errorf(err, 0, "network: bad address \"%s\"", cidr);
+	char self[ADDR_STRLEN];
+	addr_str(addr, pfx, self);
+	_cleanup_rtnl_ struct mc_rtnl *nl = NULL;
+	if (mc_rtnl_open(&nl, err) < 0 || mc_netdev_addr_add(nl, "eth0", self, err) < 0 ||
+	    mc_netdev_set_up(nl, "eth0", true, err) < 0)
+		return mc_wrap(err, "network");
+	uint32_t gw = gateway(addr, pfx);
 	if (gw != addr) {
-		struct rtnl_route *rt = rtnl_route_alloc();
-		struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
-		uint32_t gbe = htonl(gw), zero = 0;
-		struct nl_addr *ga = nl_addr_build(AF_INET, &gbe, 4);
-		struct nl_addr *dst = nl_addr_build(AF_INET, &zero, 4);
-		nl_addr_set_prefixlen(dst, 0);
-		rtnl_route_nh_set_gateway(nh, ga);
-		rtnl_route_nh_set_ifindex(nh, rtnl_link_get_ifindex(eth));
-		rtnl_route_add_nexthop(rt, nh);
-		rtnl_route_set_dst(rt, dst);
-		rtnl_route_set_family(rt, AF_INET);
-		rtnl_route_set_table(rt, RT_TABLE_MAIN);
-		r = rtnl_route_add(sk, rt, NLM_F_CREATE);
-		nl_addr_put(ga);
-		nl_addr_put(dst);
-		rtnl_route_put(rt);
-		if (r < 0) {
-			mc_errorf(err, 0, "network: default route: %s", nl_geterror(r));
-			goto out;
-		}
+		char gws[ADDR_STRLEN];
+		addr_str(gw, -1, gws);
+		if (mc_netdev_route_add_default(nl, "eth0", gws, err) < 0)
+			return mc_wrap(err, "network");
 	}
-	ret = 0;
-out:
-	if (eth)
-		rtnl_link_put(eth);
-	nl_socket_free(sk);
-	return ret;
+	return 0;
 }
 
 int ct_net_remove(const char *host_if, mc_err *err)
 {
-	struct nl_sock *sk = nl_open(err);
-	if (!sk)
+	if (mc_netdev_delete(NULL, host_if, true, err) < 0)
 		return mc_wrap(err, "network");
-	struct rtnl_link *l = NULL;
-	int r = rtnl_link_get_kernel(sk, 0, host_if, &l);
-	if (r == 0) {
-		r = rtnl_link_delete(sk, l);
-		rtnl_link_put(l);
-	}
-	nl_socket_free(sk);
-	if (r < 0 && r != -NLE_NODEV && r != -NLE_OBJ_NOTFOUND)
-		return mc_errorf(err, 0, "network: delete %s: %s", host_if, nl_geterror(r));
 	return 0;
 }

@@ -1,5 +1,6 @@
-/* Container networking with libnl-3: a veth pair, one end (eth0) in the container's network
- * namespace, the other attached to a bridge on the host (created if missing). */
+/* Container networking: a veth pair, one end (eth0) in the container's network namespace, the
+ * other attached to a bridge on the host (created if missing). The links are made through
+ * lib/netdev.h (libnl-3), shared with minivm; minict has no netlink code of its own. */
 #ifndef MINICT_NETWORK_H
 #define MINICT_NETWORK_H
 

@@ -32,12 +32,12 @@ FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
 # the sources a component's program links besides its own (minict: the CRIU RPC client)
 FUZZ_SRCS_runtime := $(wildcard criu-glue/*.c) build/criu-glue/gen/rpc.pb-c.c
 FUZZ_CFLAGS_runtime := -Ibuild/criu-glue/gen
-FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Ilib -I. -fsanitize=fuzzer,address,undefined \
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Ilib -I. $(NL_CFLAGS) -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined
 define fuzz_target
 build/fuzz/$(1): tests/fuzz/$(1).c $$(filter-out $(2)/main.c,$$(wildcard $(2)/*.c $(2)/*/*.c)) $$(FUZZ_SRCS_$(2)) $$(LIB_SRCS) $$(wildcard $(2)/*.h $(2)/*/*.h lib/*.h)
 	@mkdir -p $$(dir $$@)
-	clang $$(FUZZ_CFLAGS) -I$(2) $$(CFLAGS_$$(PROG_$(2))) $$(FUZZ_CFLAGS_$(2)) -o $$@ $$(filter %.c,$$^) $$(LIBS_$$(PROG_$(2)))
+	clang $$(FUZZ_CFLAGS) -I$(2) $$(CFLAGS_$$(PROG_$(2))) $$(FUZZ_CFLAGS_$(2)) -o $$@ $$(filter %.c,$$^) $$(LIBS_$$(PROG_$(2))) $$(NL_LIBS)
 endef
 $(foreach t,$(FUZZ_SRCS:tests/fuzz/%.c=%),$(eval $(call fuzz_target,$(t),$(firstword $(subst _, ,$(t))))))
 fuzz: $(FUZZ_BINS)
