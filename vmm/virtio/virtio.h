@@ -111,6 +111,11 @@ struct virtio_transport_ops {
 	size_t (*acpi_aml)(struct virtio_dev *vd, uint8_t *buf, size_t max);
 	/* Give back what attach took (after the model's destroy). */
 	void (*detach)(struct virtio_dev *vd);
+	/* Optional (vhost-net): an eventfd whose writes interrupt the driver for queue q as
+	 * notify_queue does (an irqfd on the queue's vector, kept routed when the driver moves
+	 * or masks it), owned by the transport; -1 when it has none. A model without one
+	 * watches its own eventfd and calls notify_queue. */
+	int (*queue_call_fd)(struct virtio_dev *vd, unsigned q, mc_err *err);
 };
 
 struct virtio_queue {

@@ -239,6 +239,34 @@ int virtq_push(struct virtq *vq, uint16_t head, uint32_t len, mc_err *err)
 	return 0;
 }
 
+int virtq_fill(struct virtq *vq, unsigned i, uint16_t head, uint32_t len, mc_err *err)
+{
+	if (!vq->enabled)
+		return mc_errorf(err, EINVAL, "virtqueue not enabled");
+	if (head >= vq->size || i >= vq->size)
+		return mc_errorf(err, EINVAL, "used head %u (element %u) >= queue size %u", head, i,
+				 vq->size);
+	uint8_t *el = vq->used + 4 + 8 * (size_t)((vq->used_idx + i) & (vq->size - 1));
+	st32(el, head);
+	st32(el + 4, len);
+	return 0;
+}
+
+void virtq_flush(struct virtq *vq, unsigned n)
+{
+	if (!vq->enabled || n == 0)
+		return;
+	vq->used_idx = (uint16_t)(vq->used_idx + n);
+	st16(vq->used + 2, vq->used_idx, __ATOMIC_RELEASE);
+}
+
+void virtq_unpop(struct virtq *vq, uint16_t n)
+{
+	vq->last_avail_idx = (uint16_t)(vq->last_avail_idx - n);
+	if (vq->enabled && has(vq, VIRTIO_F_EVENT_IDX))
+		st16(vq->used + 4 + 8 * (size_t)vq->size, vq->last_avail_idx, __ATOMIC_RELAXED);
+}
+
 bool virtq_should_notify(struct virtq *vq)
 {
 	if (!vq->enabled)

@@ -89,6 +89,13 @@ int virtq_enable(struct virtq *vq, mc_err *err);
 int virtq_pop(struct virtq *vq, struct virtq_elem *e, mc_err *err);
 /* Put (head, len written) in the used ring and publish used.idx (release). */
 int virtq_push(struct virtq *vq, uint16_t head, uint32_t len, mc_err *err);
+/* Several used elements published at once (virtio-net's merged receive buffers: the driver
+ * must see all of a packet's buffers with one used.idx): virtq_fill() writes (head, len) as the
+ * i-th element after used_idx without publishing it, virtq_flush() publishes n of them. */
+int virtq_fill(struct virtq *vq, unsigned i, uint16_t head, uint32_t len, mc_err *err);
+void virtq_flush(struct virtq *vq, unsigned n);
+/* Give back the last n chains popped and not pushed (they are taken again by the next pops). */
+void virtq_unpop(struct virtq *vq, uint16_t n);
 /* After one or more pushes: whether the driver wants an interrupt (used_event with
  * VIRTIO_F_EVENT_IDX, else VRING_AVAIL_F_NO_INTERRUPT). */
 bool virtq_should_notify(struct virtq *vq);
