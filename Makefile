@@ -33,7 +33,7 @@ endif
 BIN := $(BUILD)/bin
 
 # Libraries per program (only what each one needs).
-LIBS_minivm    := -lpthread -lz -ljson-c $(NL_LIBS)
+LIBS_minivm    := -lpthread -lz -ljson-c $(NL_LIBS) -luring
 LIBS_minict    := -lseccomp -lcap $(NL_LIBS) -ljson-c -lprotobuf-c
 LIBS_minilab   := -lpthread
 LIBS_minibench := -lm -ljson-c

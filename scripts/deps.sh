@@ -6,7 +6,7 @@ pkgs=(
 	# build
 	gcc make pkg-config libc6-dev clang libclang-rt-14-dev
 	libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev libjson-c-dev zlib1g-dev
-	libcmocka-dev
+	libcmocka-dev liburing-dev
 	# images and the lab
 	qemu-system-x86 busybox-static cpio lz4 python3 e2fsprogs kmod iproute2
 	# baselines and clients (runtime issue)
