@@ -11,12 +11,14 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "boot/boot.h"
 #include "cmds.h"
 #include "console.h"
 #include "hw/hw.h"
 #include "log.h"
 #include "loop.h"
+#include "snapshot.h"
 #include "timings.h"
 #include "util.h"
 #include "vm.h"
@@ -26,7 +28,8 @@
 static const char usage[] =
     "usage: minivm run --kernel PATH [--initrd PATH] [--cmdline STR] [--cpus N] [--mem SIZE]\n"
     "                  [--console none|stdio|file:PATH] [--pit|--no-pit] [--timings json]\n"
-    "                  [--env NAME=VALUE]... [--env-file FILE]... [-- CMD ARGS...]\n"
+    "                  [--env NAME=VALUE]... [--env-file FILE]... [--api PATH] [-- CMD ARGS...]\n"
+    "       minivm run --restore DIR [--console ...] [--api PATH]\n"
     "  --kernel    bzImage (64-bit boot protocol) or ELF vmlinux (PVH entry)\n"
     "  --cmdline   replaces the default `" BOOT_DEFAULT_CMDLINE "`\n"
     "  --cpus      1 to "
@@ -44,6 +47,10 @@ static const char usage[] =
     "  -- CMD      what the guest's init (guestinit) runs, with exactly these arguments (any\n"
     "              bytes but NUL); CMD and the environment need --initrd: they travel in a\n"
     "              small archive appended to it, not on the kernel command line\n"
+    "  --restore   resume the guest saved in snapshot DIR (docs/snapshot.md): its vCPUs,\n"
+    "              memory (mapped lazily from DIR/memory), devices; no kernel is loaded\n"
+    "  --api       serve the control API on Unix socket PATH (docs/api.md): status, pause,\n"
+    "              resume, snapshot, stop (`minivm status --api PATH`...)\n"
     "Signals: SIGINT/SIGTERM stop the VM; SIGUSR2 pauses it (every vCPU parked, devices\n"
     "quiesced) or resumes it, and logs how long that took.\n"
     "Exit status: the guest command's, 0 after a plain poweroff, 125 when minivm fails.\n";
@@ -52,7 +59,8 @@ struct run_opts {
 	struct boot_config boot;
 	uint64_t ncpus, mem;
 	const char *console;
-	bool timings_json, pit;
+	const char *restore, *api;
+	bool timings_json, pit, geometry_set;
 	size_t env_cap;
 };
 
@@ -141,6 +149,8 @@ static int parse(int argc, char **argv, struct run_opts *o, mc_err *err)
 					     {"no-pit", no_argument, NULL, 'P'},
 					     {"env", required_argument, NULL, 'e'},
 					     {"env-file", required_argument, NULL, 'E'},
+					     {"restore", required_argument, NULL, 'R'},
+					     {"api", required_argument, NULL, 'A'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	*o = (struct run_opts){.ncpus = 1, .mem = 256ull << 20, .console = "stdio"};
@@ -161,10 +171,12 @@ static int parse(int argc, char **argv, struct run_opts *o, mc_err *err)
 		case 'n':
 			if (mc_parse_uint(optarg, 1, VM_MAX_CPUS, &o->ncpus, "--cpus", err) < 0)
 				return -1;
+			o->geometry_set = true;
 			break;
 		case 'm':
 			if (mc_parse_size(optarg, &o->mem, err) < 0)
 				return mc_wrap(err, "--mem");
+			o->geometry_set = true;
 			break;
 		case 'C':
 			o->console = optarg;
@@ -188,6 +200,13 @@ static int parse(int argc, char **argv, struct run_opts *o, mc_err *err)
 		case 'p':
 		case 'P':
 			o->pit = c == 'p';
+			o->geometry_set = true;
+			break;
+		case 'R':
+			o->restore = optarg;
+			break;
+		case 'A':
+			o->api = optarg;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -208,8 +227,17 @@ static int parse(int argc, char **argv, struct run_opts *o, mc_err *err)
 		o->boot.args = argv + optind;
 		o->boot.nargs = (size_t)(argc - optind);
 	}
+	if (o->restore && (o->boot.kernel || o->boot.initrd || o->boot.cmdline || o->boot.nargs ||
+			   o->boot.nenv || o->geometry_set))
+		return mc_errorf(
+		    err, 0,
+		    "--restore takes the guest, its vCPUs, memory and PIT from the "
+		    "snapshot: no --kernel, --initrd, --cmdline, --cpus, --mem, --pit, "
+		    "--env or command");
+	if (o->restore)
+		return 0;
 	if (!o->boot.kernel)
-		return mc_errorf(err, 0, "missing --kernel (see minivm run --help)");
+		return mc_errorf(err, 0, "missing --kernel or --restore (see minivm run --help)");
 	if ((o->boot.nargs || o->boot.nenv) && !o->boot.initrd)
 		return mc_errorf(err, 0,
 				 "a guest command or --env needs --initrd: they reach guestinit in "
@@ -330,6 +358,8 @@ int cmd_run(int argc, char **argv)
 	struct runner runner = {.sig_fd = -1, .loop = {.epfd = -1}};
 	int status = MINIVM_EXIT_ERROR;
 	bool vm_made = false;
+	struct snap *snap = NULL;
+	struct api api = {.fd = -1};
 	memset(&con, 0, sizeof(con));
 	con.out_fd = con.in_fd = con.space_fd = -1;
 
@@ -345,10 +375,18 @@ int cmd_run(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	if (parse(argc, argv, &o, &err) < 0 || console_parse(o.console, &con, &err) < 0)
 		goto out;
-	vm_made = true;
 	uint64_t t[4];
 	t[0] = mc_now_ns();
-	if (vm_create(&vm, (unsigned)o.ncpus, o.mem, o.pit, &err) < 0)
+	if (o.restore) {
+		if (snap_open(o.restore, &snap, &err) < 0)
+			goto out;
+		o.ncpus = snap->ncpus;
+		o.mem = snap->mem_size;
+		o.pit = snap->flags & SNAP_FLAG_PIT;
+	}
+	vm_made = true;
+	if (vm_create_from(&vm, (unsigned)o.ncpus, o.mem, o.pit, snap ? snap->mem_fd : -1, &err) <
+	    0)
 		goto out;
 	t[1] = mc_now_ns();
 	struct hw_config hw = {.console_fd = -1};
@@ -356,20 +394,28 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	hw.console_fd = con.out_fd;
 	/* Devices before the kernel: their ACPI fragments go into the tables boot_load writes. */
-	if (hw_create_devices(&vm, &hw, &err) < 0 || boot_load(&vm, &o.boot, &err) < 0)
+	if (hw_create_devices(&vm, &hw, &err) < 0 || (!snap && boot_load(&vm, &o.boot, &err) < 0))
 		goto out;
 	t[2] = mc_now_ns();
 	if (vm_create_vcpus(&vm, &err) < 0 || runner_init(&runner, &vm, &sigs, &err) < 0 ||
 	    console_attach(&con, &runner.loop, serial_uart(devices_find(&vm.devices, "com1")),
 			   &err) < 0)
 		goto out;
+	if (snap && snap_apply(snap, &vm, &err) < 0) {
+		mc_wrap(&err, "restore `%s`", o.restore);
+		goto out;
+	}
+	if (o.api && api_open(&api, o.api, &runner.loop, &vm, &err) < 0)
+		goto out;
+	api.restored_from = o.restore;
 	t[3] = mc_now_ns();
 	mc_log_debug("set-up: vm %.2f ms, devices and load %.2f ms, vCPUs and loop %.2f ms",
 		     (double)(t[1] - t[0]) / 1e6, (double)(t[2] - t[1]) / 1e6,
 		     (double)(t[3] - t[2]) / 1e6);
-	mc_log_debug("booting %s (%s entry at 0x%llx), %u vCPUs, %llu MiB", o.boot.kernel,
-		     vm.entry.protocol, (unsigned long long)vm.entry.rip, vm.ncpus,
-		     (unsigned long long)(o.mem >> 20));
+	mc_log_debug("%s %s (%s entry at 0x%llx), %u vCPUs, %llu MiB",
+		     snap ? "restoring" : "booting", snap ? o.restore : o.boot.kernel,
+		     vm.entry.protocol ? vm.entry.protocol : "saved",
+		     (unsigned long long)vm.entry.rip, vm.ncpus, (unsigned long long)(o.mem >> 20));
 	timings_mark(MS_SETUP);
 	if (vm_start(&vm, &err) < 0)
 		goto out;
@@ -398,6 +444,8 @@ out:
 		vm_end(&vm, VM_FAILED, "minivm failed");
 		vm_join(&vm, NULL);
 	}
+	api_close(&api);
+	snap_close(snap);
 	console_close(&con);
 	runner_destroy(&runner);
 	enum vm_end end = vm.end;

@@ -59,7 +59,7 @@ static int get_supported_cpuid(struct vm *vm, mc_err *err)
  * entry only where the host address and the guest address sit at the same offset within 2 MiB,
  * and mmap gives no such alignment by itself (before Linux 6.7). So: reserve 2 MiB more, keep
  * the aligned middle, give the ends back. NULL with errno on failure. */
-static void *map_guest_ram(uint64_t mem)
+static void *map_guest_ram(uint64_t mem, int fd)
 {
 	const uintptr_t align = 2u << 20;
 	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
@@ -70,7 +70,16 @@ static void *map_guest_ram(uint64_t mem)
 	if (ram > raw)
 		munmap(raw, (size_t)(ram - raw));
 	munmap(ram + mem, (size_t)(raw + align - ram));
-	if (mprotect(ram, mem, PROT_READ | PROT_WRITE) < 0) {
+	/* A snapshot's memory file (fd >= 0): mapped copy-on-write, read in page by page as the
+	 * guest touches it, so a restore costs the same whatever the size. */
+	if (fd >= 0 && mmap(ram, mem, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd, 0) == MAP_FAILED) {
+		int saved = errno;
+		munmap(ram, mem);
+		errno = saved;
+		return NULL;
+	}
+	if (fd < 0 && mprotect(ram, mem, PROT_READ | PROT_WRITE) < 0) {
 		int saved = errno;
 		munmap(ram, mem);
 		errno = saved;
@@ -80,6 +89,11 @@ static void *map_guest_ram(uint64_t mem)
 }
 
 int vm_create(struct vm *vm, unsigned ncpus, uint64_t mem, bool pit, mc_err *err)
+{
+	return vm_create_from(vm, ncpus, mem, pit, -1, err);
+}
+
+int vm_create_from(struct vm *vm, unsigned ncpus, uint64_t mem, bool pit, int mem_fd, mc_err *err)
 {
 	memset(vm, 0, sizeof(*vm));
 	vm->kvm_fd = vm->vm_fd = vm->end_fd = -1;
@@ -139,7 +153,7 @@ int vm_create(struct vm *vm, unsigned ncpus, uint64_t mem, bool pit, mc_err *err
 		return mc_errorf(err, errno, "KVM_SET_TSS_ADDR");
 	/* Guest RAM before the irqchip: once a VM has one, every KVM_SET_USER_MEMORY_REGION
 	 * waits for an SRCU grace period (several ms on some hosts); before, it costs ~0.1 ms. */
-	void *ram = map_guest_ram(mem);
+	void *ram = map_guest_ram(mem, mem_fd);
 	if (!ram)
 		return mc_errorf(err, errno, "mmap %llu MiB of guest memory",
 				 (unsigned long long)(mem >> 20));

@@ -88,6 +88,9 @@ struct vm {
 
 /* pit: also create the in-kernel 8254 (KVM_CREATE_PIT2). */
 int vm_create(struct vm *vm, unsigned ncpus, uint64_t mem, bool pit, mc_err *err);
+/* Likewise with guest RAM mapped MAP_PRIVATE from mem_fd (a snapshot's memory file, mem bytes);
+ * mem_fd -1: anonymous memory. */
+int vm_create_from(struct vm *vm, unsigned ncpus, uint64_t mem, bool pit, int mem_fd, mc_err *err);
 /* Create the vCPUs (CPUID, MSRs, LAPIC, registers for vm->entry). */
 int vm_create_vcpus(struct vm *vm, mc_err *err);
 /* Start a thread per vCPU: CREATED -> RUNNING. */

@@ -16,6 +16,10 @@
  *   reboot         reset through the i8042;  acpireset: through the FADT reset register
  *   triple         triple fault;  spin: loop forever (for signal tests)
  *   dots           print a '.' every 2^22 TSC cycles, forever (pause tests watch it stop)
+ *   count          print "count N" (N = 1, 2, ...) every 2^22 TSC cycles, forever: a snapshot
+ *                  restored later goes on from where it was
+ *   fill MiB       fill MiB of RAM from 16 MiB up with non-zero words, print "filled", then
+ *                  count (snapshot benchmarks: memory that is not zero)
  *
  * Milestones go to the debug port like guestinit's (init, ready, exit status), then the
  * guest powers off through ACPI PM1a control (S5).
@@ -74,6 +78,29 @@ static char uart_getc(void)
 	while (!(inb(COM1_PORT + 5) & 0x01))
 		;
 	return (char)inb(COM1_PORT);
+}
+
+static void uart_putu(unsigned long n)
+{
+	char d[24];
+	int i = 0;
+	do
+		d[i++] = (char)('0' + n % 10);
+	while ((n /= 10) && i < 24);
+	while (i > 0)
+		uart_putc(d[--i]);
+}
+
+__attribute__((noreturn)) static void count(void)
+{
+	for (unsigned long n = 1;; n++) {
+		uint64_t t0 = rdtsc();
+		while (rdtsc() - t0 < (1u << 22))
+			__asm__ volatile("pause");
+		uart_puts("count ");
+		uart_putu(n);
+		uart_putc('\n');
+	}
 }
 
 static int mem_eq(const void *a, const void *b, unsigned long n)
@@ -206,6 +233,16 @@ __attribute__((noreturn)) void guest_run(const struct boot_view *bv)
 				__asm__ volatile("pause");
 			uart_putc('.');
 		}
+	if (word(cmd, "count"))
+		count();
+	if ((arg = word(cmd, "fill"))) {
+		volatile uint32_t *p = (volatile uint32_t *)(uintptr_t)(16ul << 20);
+		unsigned long words = number(arg) << 18; /* MiB of 4-byte words */
+		for (unsigned long i = 0; i < words; i++)
+			p[i] = (uint32_t)i * 2654435761u | 1;
+		uart_puts("filled\n");
+		count();
+	}
 	uart_puts("unknown test guest command\n");
 	power_off(98);
 }
