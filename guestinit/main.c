@@ -2,7 +2,11 @@
  *
  *   1. mount /proc, /sys, /dev (devtmpfs), /tmp; attach the console to fds 0-2
  *   2. load the kernel modules listed in /lib/modules/load.list (one absolute path a line,
- *      dependency order) with finit_module(2)
+ *      dependency order) with finit_module(2); compressed ones (.ko.xz, .ko.zst, .ko.gz) with
+ *      MODULE_INIT_COMPRESSED_FILE, or decompressed by busybox when the kernel can't
+ *   2b. with minivm.root=DEV[,ro][,fstype=T][,wait=S] on the kernel command line: wait for
+ *      DEV, mount it, move /dev /proc /sys /tmp into it, empty the initramfs and make DEV the
+ *      root (switch_root), so the command runs from the disk (docs/images.md)
  *   3. run the command minivm put in /minivm/argv with the environment in /minivm/env (an
  *      archive appended to the initramfs; each entry NUL-terminated), or else the command
  *      given as init's arguments (what follows `--` on the kernel command line: older
@@ -22,18 +26,29 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/io.h>
+#include <dirent.h>
+#include <linux/module.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "debug_port.h"
 
 #define LOAD_LIST "/lib/modules/load.list"
+#define KVER_FILE "/lib/modules/kver" /* the kernel the modules are for (scripts/images.sh) */
+#define NEW_ROOT  "/newroot"
+#ifndef MODULE_INIT_COMPRESSED_FILE
+#define MODULE_INIT_COMPRESSED_FILE 4
+#endif
 #define ARGV_FILE "/minivm/argv" /* vmm/boot/cpio.h */
 #define ENV_FILE  "/minivm/env"
 
@@ -104,6 +119,101 @@ static void attach_console(void)
 		close(fd);
 }
 
+/* The decompressor for a compressed module's name (busybox applets; zstd only if the image
+ * has one), or NULL for a plain .ko. */
+static const char *decompressor(const char *path)
+{
+	size_t n = strlen(path);
+	static const struct {
+		const char *ext, *tool;
+	} tab[] = {{".ko.xz", "unxz"}, {".ko.gz", "gunzip"}, {".ko.zst", "unzstd"}};
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+		size_t e = strlen(tab[i].ext);
+		if (n > e && strcmp(path + n - e, tab[i].ext) == 0)
+			return tab[i].tool;
+	}
+	return NULL;
+}
+
+/* Decompress path into a memfd with TOOL -c (busybox's unxz/gunzip, or unzstd): the module
+ * for a kernel that refuses MODULE_INIT_COMPRESSED_FILE (built without
+ * CONFIG_MODULE_DECOMPRESS or for another algorithm). Returns the fd or -1. */
+static int decompress_module(const char *path, const char *tool)
+{
+	int mfd = (int)syscall(SYS_memfd_create, "module", MFD_CLOEXEC);
+	if (mfd < 0) {
+		say("memfd_create: %s", strerror(errno));
+		return -1;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		int in = open(path, O_RDONLY);
+		if (in < 0 || dup2(in, 0) < 0 || dup2(mfd, 1) < 0)
+			_exit(126);
+		execlp(tool, tool, "-c", (char *)NULL);
+		_exit(127);
+	}
+	int status = 0;
+	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (pid < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		say("module %s: the kernel can't decompress it and %s -c failed (status %d)", path,
+		    tool,
+		    pid < 0		? -1
+		    : WIFEXITED(status) ? WEXITSTATUS(status)
+					: 128);
+		close(mfd);
+		return -1;
+	}
+	lseek(mfd, 0, SEEK_SET);
+	return mfd;
+}
+
+static void load_module(const char *p)
+{
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		say("module %s: %s (skipped)", p, strerror(errno));
+		return;
+	}
+	const char *tool = decompressor(p);
+	int flags = tool ? MODULE_INIT_COMPRESSED_FILE : 0;
+	long r = syscall(SYS_finit_module, fd, "", flags);
+	if (r < 0 && tool && (errno == EOPNOTSUPP || errno == EINVAL || errno == ENOEXEC)) {
+		/* kernel < 5.17 (EINVAL) or without CONFIG_MODULE_DECOMPRESS (EOPNOTSUPP) */
+		close(fd);
+		fd = decompress_module(p, tool);
+		if (fd < 0)
+			return;
+		r = syscall(SYS_finit_module, fd, "", 0);
+	}
+	if (r < 0 && errno != EEXIST)
+		say("finit_module %s: %s", p, strerror(errno));
+	close(fd);
+}
+
+/* Say so when the initramfs's modules were built for another kernel than the one running
+ * (finit_module would refuse each with "Exec format error"). */
+static void check_kver(void)
+{
+	char want[256];
+	int fd = open(KVER_FILE, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t n = read(fd, want, sizeof(want) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	want[n] = '\0';
+	want[strcspn(want, "\r\n")] = '\0';
+	struct utsname u;
+	if (uname(&u) == 0 && strcmp(u.release, want) != 0)
+		say("the initramfs's modules are for kernel %s, this kernel is %s: they will not "
+		    "load "
+		    "(make images KERNEL=...)",
+		    want, u.release);
+}
+
 static void load_modules(void)
 {
 	FILE *f = fopen(LOAD_LIST, "re");
@@ -112,6 +222,7 @@ static void load_modules(void)
 			say("open %s: %s", LOAD_LIST, strerror(errno));
 		return;
 	}
+	check_kver();
 	char line[4096];
 	while (fgets(line, sizeof(line), f)) {
 		size_t n = strcspn(line, "\r\n");
@@ -121,14 +232,7 @@ static void load_modules(void)
 			p++;
 		if (!*p || *p == '#')
 			continue;
-		int fd = open(p, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			say("module %s: %s (skipped)", p, strerror(errno));
-			continue;
-		}
-		if (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST)
-			say("finit_module %s: %s", p, strerror(errno));
-		close(fd);
+		load_module(p);
 	}
 	fclose(f);
 }
@@ -200,6 +304,198 @@ static char **command_from_archive(char **fallback)
 	char **av = split_nul(args, len);
 	static char *shell[] = {"/bin/sh", NULL};
 	return av && av[0] ? av : shell;
+}
+
+/* minivm.root=DEV[,ro|,rw][,fstype=TYPE][,wait=SECONDS] from the kernel command line. */
+struct root_opts {
+	char dev[256];
+	char fstype[64];
+	int ro;
+	int wait_s;
+};
+
+/* Whether the kernel command line asks for a root disk; fills o. */
+static int root_param(struct root_opts *o)
+{
+	/* a /proc file has no size: read it in one go (the command line is at most 2 KiB) */
+	char cmdline[4096];
+	int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, cmdline, sizeof(cmdline) - 1);
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return 0;
+	cmdline[n] = '\0';
+	int found = 0;
+	for (char *save = NULL, *tok = strtok_r(cmdline, " \t\n", &save); tok;
+	     tok = strtok_r(NULL, " \t\n", &save)) {
+		if (strncmp(tok, "minivm.root=", 12) != 0)
+			continue;
+		*o = (struct root_opts){.wait_s = 5};
+		found = 1;
+		char *save2 = NULL, *part = strtok_r(tok + 12, ",", &save2);
+		snprintf(o->dev, sizeof(o->dev), "%s", part ? part : "");
+		while ((part = strtok_r(NULL, ",", &save2))) {
+			if (strcmp(part, "ro") == 0)
+				o->ro = 1;
+			else if (strcmp(part, "rw") == 0)
+				o->ro = 0;
+			else if (strncmp(part, "fstype=", 7) == 0)
+				snprintf(o->fstype, sizeof(o->fstype), "%s", part + 7);
+			else if (strncmp(part, "wait=", 5) == 0)
+				o->wait_s = atoi(part + 5);
+			else
+				say("minivm.root: unknown option '%s' (ignored)", part);
+		}
+	}
+	return found;
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Mount dev on dir: with the given type, or each block file system the kernel knows in turn
+ * (as busybox mount does). */
+static int mount_root(const struct root_opts *o, const char *dir)
+{
+	unsigned long flags = o->ro ? MS_RDONLY : 0;
+	if (o->fstype[0]) {
+		if (mount(o->dev, dir, o->fstype, flags, NULL) == 0)
+			return 0;
+		say("mount %s (%s) on %s: %s", o->dev, o->fstype, dir, strerror(errno));
+		return -1;
+	}
+	/* ext4 first: the kernel lists ext3 and ext2 before it, and each refuses with a line */
+	if (mount(o->dev, dir, "ext4", flags, NULL) == 0)
+		return 0;
+	FILE *f = fopen("/proc/filesystems", "re");
+	char line[128];
+	int err = errno == EINVAL || errno == ENODEV ? ENODEV : errno;
+	while (f && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "nodev", 5) == 0)
+			continue;
+		char *t = line + strspn(line, " \t");
+		t[strcspn(t, " \t\r\n")] = '\0';
+		if (!*t)
+			continue;
+		if (mount(o->dev, dir, t, flags, NULL) == 0) {
+			fclose(f);
+			return 0;
+		}
+		if (errno != EINVAL && errno != ENODEV)
+			err = errno;
+	}
+	if (f)
+		fclose(f);
+	say("mount %s on %s: %s (no file system type fits; try fstype=)", o->dev, dir,
+	    strerror(err));
+	return -1;
+}
+
+/* Everything on the initramfs below dirfd, without crossing into other file systems (the
+ * new root is mounted there): its memory goes back to the guest, as busybox switch_root does. */
+static void delete_tree(int dirfd, dev_t dev)
+{
+	DIR *d = fdopendir(dirfd);
+	if (!d) {
+		close(dirfd);
+		return;
+	}
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		struct stat st;
+		if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != dev)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			int sub = openat(dirfd, e->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub >= 0)
+				delete_tree(sub, dev);
+			unlinkat(dirfd, e->d_name, AT_REMOVEDIR);
+		} else {
+			unlinkat(dirfd, e->d_name, 0);
+		}
+	}
+	closedir(d);
+}
+
+/* Make o->dev the root: wait for it, mount it, move /dev /proc /sys /tmp into it, a tmpfs
+ * on its /run, empty the initramfs, move the mount onto / and chroot there. */
+static int switch_root(const struct root_opts *o)
+{
+	struct stat st;
+	double deadline = now_s() + o->wait_s;
+	while (stat(o->dev, &st) < 0) {
+		if (errno != ENOENT || now_s() >= deadline) {
+			say("minivm.root=%s: %s after %d s", o->dev, strerror(errno), o->wait_s);
+			return -1;
+		}
+		nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+	}
+	if (mkdir(NEW_ROOT, 0755) < 0 && errno != EEXIST) {
+		say("mkdir %s: %s", NEW_ROOT, strerror(errno));
+		return -1;
+	}
+	if (mount_root(o, NEW_ROOT) < 0)
+		return -1;
+	static const char *const moved[] = {"/dev", "/proc", "/sys", "/tmp"};
+	char target[64];
+	for (size_t i = 0; i < sizeof(moved) / sizeof(moved[0]); i++) {
+		snprintf(target, sizeof(target), NEW_ROOT "%s", moved[i]);
+		if ((mkdir(target, 0755) < 0 && errno != EEXIST) ||
+		    mount(moved[i], target, NULL, MS_MOVE, NULL) < 0) {
+			say("move %s to the new root: %s", moved[i], strerror(errno));
+			umount2(moved[i], MNT_DETACH);
+		}
+	}
+	if (stat(NEW_ROOT "/run", &st) == 0 && S_ISDIR(st.st_mode))
+		mount_one("tmpfs", NEW_ROOT "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+	if (chdir(NEW_ROOT) < 0) {
+		say("chdir %s: %s", NEW_ROOT, strerror(errno));
+		return -1;
+	}
+	struct statfs sf;
+	struct stat rst;
+	/* only ever empty an initramfs (ramfs or tmpfs), never a real disk */
+	if (statfs("/", &sf) == 0 && (sf.f_type == 0x858458f6 || sf.f_type == 0x01021994) &&
+	    stat("/", &rst) == 0) {
+		int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0)
+			delete_tree(fd, rst.st_dev);
+	}
+	if (mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 || chdir("/") < 0) {
+		say("switch to the root on %s: %s", o->dev, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Before powering off a guest whose root is a disk: end what the command left running
+ * (a daemon), so that nothing writes any more, and remount the root read-only (a clean file
+ * system for the next boot). */
+static void release_root(void)
+{
+	kill(-1, SIGTERM);
+	double deadline = now_s() + 2;
+	while (now_s() < deadline) {
+		pid_t w = waitpid(-1, NULL, WNOHANG);
+		if (w < 0 && errno == ECHILD)
+			break;
+		if (w <= 0)
+			nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+	}
+	kill(-1, SIGKILL);
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	sync();
+	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY, NULL) < 0)
+		say("remount / read-only: %s", strerror(errno));
 }
 
 static void on_alarm(int sig)
@@ -296,10 +592,22 @@ int main(int argc, char **argv)
 
 	static char *shell[] = {"/bin/sh", NULL};
 	char **cmd = command_from_archive(argc > 1 ? argv + 1 : shell);
-	milestone(MINI_DBG_READY, 0);
-	int status = run_command(cmd);
+	/* the command and environment are in memory now: the initramfs may go */
+	struct root_opts root;
+	int on_disk = root_param(&root);
+	int status;
+	if (on_disk && switch_root(&root) < 0) {
+		status = 125;
+		on_disk = 0;
+		milestone(MINI_DBG_READY, 0);
+	} else {
+		milestone(MINI_DBG_READY, 0);
+		status = run_command(cmd);
+	}
 	milestone(MINI_DBG_EXIT, (unsigned)status);
 	drain_console();
+	if (on_disk && !root.ro)
+		release_root();
 	sync();
 	reboot(RB_POWER_OFF);
 	say("reboot: %s", strerror(errno));

@@ -9,6 +9,8 @@ pkgs=(
 	libcmocka-dev liburing-dev
 	# images and the lab
 	qemu-system-x86 busybox-static cpio lz4 python3 e2fsprogs kmod iproute2
+	# other kernels' compressed modules, the benchmark rootfs (docs/images.md)
+	zstd xz-utils debootstrap
 	# baselines and clients (runtime issue)
 	runc podman crun time
 	# real OCI clients driving minict (tests/host/runtime_docker.sh, runtime_containerd.sh)

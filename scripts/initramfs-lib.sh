@@ -23,6 +23,20 @@ modules_in_order() {
 			dep=$(basename "$dep")
 			visit "${dep%%.ko*}" || return 1
 		done
+		# soft dependencies loaded first ("softdep ext4 pre: crypto-crc32c"), by module name
+		# or alias (every module providing it, as modprobe does); one not found is skipped
+		local soft alias_mod
+		for soft in $(awk -v m="$name" '$1 == "softdep" && $2 == m {
+				for (i = 3; i <= NF; i++) { if ($i == "pre:") p = 1; else if ($i ~ /:$/) p = 0; else if (p) print $i } }' \
+			"$moddir/modules.softdep" 2>/dev/null); do
+			if grep -qE "(^|/)${soft//[-_]/[-_]}\.ko(\.[a-z]+)?:" "$moddir/modules.dep"; then
+				visit "$soft" || return 1
+			else
+				for alias_mod in $(awk -v a="$soft" '$1 == "alias" && $2 == a {print $3}' "$moddir/modules.alias" 2>/dev/null); do
+					visit "$alias_mod" || return 1
+				done
+			fi
+		done
 		out+=("$path")
 	}
 	local m
@@ -30,18 +44,52 @@ modules_in_order() {
 	printf '%s\n' "${out[@]}"
 }
 
+# kernel_decompresses CONFIG EXT: whether the kernel of that config file decompresses modules
+# compressed as EXT (xz, zst, gz) itself (finit_module's MODULE_INIT_COMPRESSED_FILE): it needs
+# CONFIG_MODULE_DECOMPRESS and that very algorithm, the one it was built to compress with.
+kernel_decompresses() {
+	local config=$1 alg
+	case $2 in xz) alg=XZ ;; zst) alg=ZSTD ;; gz) alg=GZIP ;; *) return 1 ;; esac
+	[ -f "$config" ] && grep -qx CONFIG_MODULE_DECOMPRESS=y "$config" &&
+		grep -qx "CONFIG_MODULE_COMPRESS_$alg=y" "$config"
+}
+
 # stage_modules MODDIR STAGE NAME...: copy the modules into STAGE/lib/modules/ and write
 # STAGE/lib/modules/load.list (absolute paths inside the initramfs, dependency order).
+# Compressed modules (.ko.xz, .ko.zst, .ko.gz) stay compressed when $MODULES_COMPRESSED is keep,
+# or auto (the default) and the kernel ($KERNEL_CONFIG) decompresses them; otherwise they are
+# decompressed here, so guestinit loads plain .ko files.
 stage_modules() {
 	local moddir=$1 stage=$2
 	shift 2
 	mkdir -p "$stage/lib/modules"
 	: >"$stage/lib/modules/load.list"
-	local rel mods
+	local rel mods name ext
 	mods=$(modules_in_order "$moddir" "$@") || return 1
 	for rel in $mods; do
-		cp "$moddir/$rel" "$stage/lib/modules/"
-		echo "/lib/modules/$(basename "$rel")" >>"$stage/lib/modules/load.list"
+		name=$(basename "$rel")
+		ext=${name##*.ko}
+		ext=${ext#.}
+		if [ -n "$ext" ] && { [ "${MODULES_COMPRESSED:-auto}" = decompress ] ||
+			{ [ "${MODULES_COMPRESSED:-auto}" = auto ] &&
+				! kernel_decompresses "${KERNEL_CONFIG:-}" "$ext"; }; }; then
+			name=${name%".$ext"}
+			case $ext in
+			xz) xz -dc "$moddir/$rel" ;;
+			zst) zstd -dcq "$moddir/$rel" ;;
+			gz) gzip -dc "$moddir/$rel" ;;
+			*)
+				echo "initramfs: $rel: unknown module compression .$ext" >&2
+				return 1
+				;;
+			esac >"$stage/lib/modules/$name" || {
+				echo "initramfs: can't decompress $moddir/$rel" >&2
+				return 1
+			}
+		else
+			cp "$moddir/$rel" "$stage/lib/modules/"
+		fi
+		echo "/lib/modules/$name" >>"$stage/lib/modules/load.list"
 	done
 }
 

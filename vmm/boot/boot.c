@@ -14,6 +14,7 @@
 #include "bzimage.h"
 #include "cleanup.h"
 #include "cpio.h"
+#include "kver.h"
 #include "layout.h"
 #include "log.h"
 #include "pvh.h"
@@ -76,6 +77,24 @@ static int load_initrd(struct vm *vm, const char *path, const struct cpio *extra
 	}
 	*size = total;
 	return 0;
+}
+
+/* Warn when the initramfs's modules are for another kernel than this bzImage (vmm/boot/kver.h):
+ * finit_module would refuse every one of them, and the guest would have no disk or network.
+ * A few header reads in memory already touched; a vmlinux (PVH) carries no version string
+ * where it is cheap to find, so it is not checked. */
+static void check_kver(struct vm *vm, const struct boot_config *bc, const uint8_t *img, size_t len,
+		       uint64_t initrd_addr, uint64_t initrd_size)
+{
+	char kernel[KVER_MAX], modules[KVER_MAX];
+	const uint8_t *initrd = gm_ptr(&vm->gm, initrd_addr, initrd_size);
+	if (!initrd || !kver_bzimage(img, len, kernel, sizeof(kernel)) ||
+	    !kver_initrd(initrd, initrd_size, modules, sizeof(modules)))
+		return;
+	if (strcmp(kernel, modules) != 0)
+		mc_log_warn("the initramfs `%s` holds modules for kernel %s but the kernel `%s` is "
+			    "%s: they will not load (build a matching one: make images KERNEL=...)",
+			    bc->initrd, modules, bc->kernel, kernel);
 }
 
 /* GDT and an identity map of the first 4 GiB with 2 MiB pages (64-bit entry only needs what
@@ -154,6 +173,8 @@ static int load_image(struct vm *vm, const struct boot_config *bc, const uint8_t
 	if (bc->initrd && load_initrd(vm, bc->initrd, &extra, (kernel_end + 0xfff) & ~0xfffull,
 				      initrd_limit, &initrd_addr, &initrd_size, err) < 0)
 		return -1;
+	if (bc->initrd && !is_elf)
+		check_kver(vm, bc, img, len, initrd_addr, initrd_size);
 	uint64_t t2 = mc_now_ns();
 	/* MINI_DEBUG=1: where set-up goes (docs/boot.md, "What set-up costs in the lab"). */
 	mc_log_debug("load: kernel %.2f ms (%s), initrd %.2f ms (%llu KiB)",
