@@ -4,7 +4,9 @@
 #   make test       build with ASan+UBSan (build/san/) and run every test (installs what it needs)
 #   make demo       the main job end to end on a fresh machine
 #   make deps       install the Debian packages we need (idempotent)
-#   make images     guest kernel + initramfs (+ rootfs), cached in $(MINI_CACHE)
+#   make images     guest kernel + initramfs + benchmark rootfs, cached in $(MINI_CACHE)
+#                   (KERNEL=PATH: another kernel's .deb(s) or tree; ROOTFS=0: no rootfs)
+#   make rootfs     the benchmark root filesystem only (docs/images.md)
 #   make lab        the nested-KVM lab image (see docs/lab.md)
 #
 # Each component is a folder; its main.c holds main() and every other .c goes into a
@@ -112,7 +114,10 @@ deps:
 	@scripts/criu.sh ensure --if-reachable >/dev/null
 
 images: deps all
-	@scripts/images.sh build
+	@KERNEL="$(KERNEL)" ROOTFS="$(ROOTFS)" scripts/images.sh build
+
+rootfs: deps
+	@scripts/rootfs.sh build >/dev/null
 
 images-env:
 	@scripts/images.sh env
@@ -150,4 +155,4 @@ clean:
 	rm -rf build
 
 FILES ?= $(shell git ls-files "*.c")
-.PHONY: all deps images images-env lab demo test format check-format lint tidy clean
+.PHONY: all deps images images-env rootfs lab demo test format check-format lint tidy clean
