@@ -106,7 +106,7 @@ static const char *name_problem(const char *name, char *buf, size_t len)
 		return "\".\" and \"..\" are not interface names";
 	for (const char *p = name; *p; p++)
 		if (*p == '/' || *p == ':' || *p == ' ' || (*p >= '\t' && *p <= '\r'))
-			return "an interface name has no '/', ':' or spaces";
+			return "'/', ':' and spaces are not allowed";
 	return NULL;
 }
 
@@ -298,7 +298,9 @@ int mc_netdev_bridge_del(struct mc_rtnl *nl, const char *name, mc_err *err)
 
 int mc_netdev_set_master(struct mc_rtnl *nl, const char *name, const char *bridge, mc_err *err)
 {
-	const char *op = bridge ? "attach to a bridge" : "detach from its bridge";
+	char op[64] = "detach from its bridge", buf[64];
+	if (bridge)
+		snprintf(op, sizeof(op), "attach to bridge `%s`", bridge);
 	LINK_BEGIN("link", op);
 	int r;
 	if (!bridge) {
@@ -307,14 +309,17 @@ int mc_netdev_set_master(struct mc_rtnl *nl, const char *name, const char *bridg
 			return nl_fail(err, r, "link `%s`: %s", name, op);
 		return 0;
 	}
-	if (check_name(bridge, err, "bridge", "attach a link") < 0)
-		return mc_wrap(err, "link `%s`", name);
+	const char *why = name_problem(bridge, buf, sizeof(buf));
+	if (why)
+		return mc_errorf(err, 0, "link `%s`: %s: %s", name, op, why);
 	_cleanup_link_ struct rtnl_link *br = NULL;
-	if (get_link(sk, bridge, &br, err, "bridge", "attach a link") < 0)
-		return mc_wrap(err, "link `%s`", name);
-	r = rtnl_link_enslave(sk, br, link);
+	r = rtnl_link_get_kernel(sk, 0, bridge, &br);
+	if (r == -NLE_NODEV || r == -NLE_OBJ_NOTFOUND || (r >= 0 && !br))
+		return mc_errorf(err, ENODEV, "link `%s`: %s: the bridge is missing", name, op);
+	if (r >= 0)
+		r = rtnl_link_enslave(sk, br, link);
 	if (r < 0)
-		return nl_fail(err, r, "link `%s`: attach to bridge `%s`", name, bridge);
+		return nl_fail(err, r, "link `%s`: %s", name, op);
 	return 0;
 }
 

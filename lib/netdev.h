@@ -65,7 +65,7 @@ int mc_netdev_veth_add(struct mc_rtnl *nl, const struct mc_veth *veth, mc_err *e
 int mc_netdev_delete(struct mc_rtnl *nl, const char *name, bool missing_ok, mc_err *err);
 
 int mc_netdev_set_up(struct mc_rtnl *nl, const char *name, bool up, mc_err *err);
-/* The kernel refuses to rename a link that is up (EBUSY). */
+/* Older kernels (before 6.2 or so) refuse to rename a link that is up: EBUSY. */
 int mc_netdev_rename(struct mc_rtnl *nl, const char *name, const char *new_name, mc_err *err);
 int mc_netdev_set_mac(struct mc_rtnl *nl, const char *name, const uint8_t mac[6], mc_err *err);
 int mc_netdev_set_mtu(struct mc_rtnl *nl, const char *name, unsigned mtu, mc_err *err);

@@ -56,3 +56,9 @@ $(BUILD)/tests/tools/ct_probe: tests/tools/ct_probe.c
 $(BUILD)/tests/tools/udp_echo $(BUILD)/tests/tools/udp_observer: $(BUILD)/tests/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CT_PROBE_CFLAGS) -static -o $@ $<
+
+# netdev_ctl drives lib/netdev.h one call at a time for tests/host/lib_netdev.sh: it links
+# libmini and libnl, so it has its own rule (this explicit one wins over the tools pattern).
+$(BUILD)/tests/tools/netdev_ctl: tests/tools/netdev_ctl.c $(LIBMINI)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBMINI) $(NL_LIBS)
