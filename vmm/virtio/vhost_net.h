@@ -1,0 +1,33 @@
+/* The kernel's vhost-net (/dev/vhost-net) as virtio-net's data path: the kernel pops the
+ * receive and transmit rings itself, reads and writes the tap, and signals an eventfd per ring
+ * for interrupts. Kept apart from the virtqueue code (linux/vhost.h brings its own ring
+ * definitions).
+ */
+#ifndef MINIVM_VHOST_NET_H
+#define MINIVM_VHOST_NET_H
+
+#include <stdint.h>
+
+#include "error.h"
+#include "guest_mem.h"
+
+/* Open /dev/vhost-net, become its owner; *features: what it offers (VHOST_GET_FEATURES). */
+int vhost_net_open(int *fd, uint64_t *features, mc_err *err);
+
+struct vhost_ring {
+	unsigned index; /* 0: receive, 1: transmit */
+	uint32_t num;	/* entries */
+	uint16_t base;	/* the next avail entry to take (last_avail_idx) */
+	void *desc, *avail, *used;
+	int kick_fd, call_fd;
+};
+
+/* Features (the negotiated ones it knows), the guest RAM table, each ring, then the backend
+ * (the tap) on each ring: the kernel runs the queues from here on. */
+int vhost_net_start(int fd, uint64_t features, const struct guest_mem *gm,
+		    const struct vhost_ring *rings, unsigned n, int tap_fd, mc_err *err);
+/* Detach the backend of ring index (the kernel finishes what it was doing) and read back the
+ * ring's next avail entry. */
+int vhost_net_stop(int fd, unsigned index, uint16_t *base, mc_err *err);
+
+#endif
