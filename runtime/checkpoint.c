@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,9 +20,64 @@
 #include "util.h"
 #include <json-c/json.h>
 
+/* CRIU's kernel probe (kerndat: ~60 ms a run here, on each side of a migration) is cached in
+ * /run/criu.kdat, but CRIU only writes that file when /run is a tmpfs (so that a reboot drops
+ * it), and /run is an ordinary directory on some hosts (this one). It reads the file wherever
+ * it is, though: minict runs its once-per-boot `criu check` with a private tmpfs on /run,
+ * where CRIU writes the cache, and copies it into the real /run. The stamp below ties it to the
+ * boot and the binary: a new boot or binary removes it first (CRIU itself does not check that
+ * the cache matches the kernel). */
+#define CRIU_KDAT    "/run/criu.kdat"
+#define TMPFS_MAGIC_ 0x01021994
+
+static bool run_is_tmpfs(void)
+{
+	struct statfs s;
+	return statfs("/run", &s) == 0 && s.f_type == TMPFS_MAGIC_;
+}
+
+/* In the child of run_capture: a private mount namespace whose /run is a fresh tmpfs; the real
+ * /run stays reachable through *realrun. Best effort: on failure criu runs as it would. */
+static void kdat_ns(int *realrun)
+{
+	*realrun = -1;
+	int fd = open("/run", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0 ||
+	    mount("minict-kdat", "/run", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  "size=1m,mode=0755") < 0) {
+		close(fd);
+		return;
+	}
+	*realrun = fd;
+}
+
+/* Copy the cache CRIU left in the private /run to the real one (atomically). */
+static void kdat_copy(int realrun)
+{
+	char buf[1 << 16];
+	int in = open(CRIU_KDAT, O_RDONLY | O_CLOEXEC);
+	ssize_t n = in >= 0 ? mc_read_all(in, buf, sizeof(buf)) : -1;
+	if (in >= 0)
+		close(in);
+	if (n <= 0 || (size_t)n == sizeof(buf))
+		return;
+	unlinkat(realrun, "criu.kdat.minict", 0);
+	int out =
+	    openat(realrun, "criu.kdat.minict", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0)
+		return;
+	int r = mc_write_all(out, buf, n);
+	if (close(out) < 0 || r < 0 ||
+	    renameat(realrun, "criu.kdat.minict", realrun, "criu.kdat") < 0)
+		unlinkat(realrun, "criu.kdat.minict", 0);
+}
+
 /* Run bin with one argument; its output (stdout+stderr, at most n-1 bytes) in out. Returns the
- * exit status, or -1 with errno when it could not run. */
-static int run_capture(const char *bin, const char *arg, char *out, size_t n)
+ * exit status, or -1 with errno when it could not run. kdat: in a private tmpfs /run, whose
+ * criu.kdat is copied to the real /run afterwards (see above). */
+static int run_capture(const char *bin, const char *arg, char *out, size_t n, bool kdat)
 {
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
@@ -33,13 +91,24 @@ static int run_capture(const char *bin, const char *arg, char *out, size_t n)
 		return -1;
 	}
 	if (pid == 0) {
-		int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		int nul = open("/dev/null", O_RDONLY | O_CLOEXEC), realrun = -1;
 		if (nul >= 0)
 			dup2(nul, 0);
 		dup2(p[1], 1);
 		dup2(p[1], 2);
-		execl(bin, bin, arg, (char *)NULL);
-		_exit(127);
+		if (kdat)
+			kdat_ns(&realrun);
+		pid_t c = realrun >= 0 ? fork() : 0;
+		if (c == 0) {
+			execl(bin, bin, arg, (char *)NULL);
+			_exit(127);
+		}
+		int st = 0;
+		while (c > 0 && waitpid(c, &st, 0) < 0 && errno == EINTR)
+			;
+		if (c > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+			kdat_copy(realrun);
+		_exit(c < 0 ? 127 : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
 	}
 	close(p[1]);
 	size_t len = 0;
@@ -168,12 +237,20 @@ int ct_ckpt_find_criu(const char *opt, char **bin, mc_err *err)
 	if (access(path, X_OK) < 0)
 		return mc_errorf(err, errno, "criu `%s` (from %s) is missing or not executable",
 				 path, from);
+	bool kdat = !run_is_tmpfs();
 	if (criu_checked(path)) {
+		/* the cache went (another CRIU build finds it stale and removes it): again */
+		if (kdat && access(CRIU_KDAT, F_OK) < 0) {
+			char o[256];
+			run_capture(path, "check", o, sizeof(o), true);
+		}
 		*bin = mc_steal_ptr(&path);
 		return 0;
 	}
+	if (kdat)
+		unlink(CRIU_KDAT); /* another boot's or binary's */
 	char out[4096];
-	int st = run_capture(path, "--version", out, sizeof(out));
+	int st = run_capture(path, "--version", out, sizeof(out), false);
 	const char *v = strstr(out, "Version: ");
 	if (st != 0 || !v) {
 		out[strcspn(out, "\n")] = 0;
@@ -187,7 +264,7 @@ int ct_ckpt_find_criu(const char *opt, char **bin, mc_err *err)
 	if (strverscmp(ver, "4.0") < 0)
 		return mc_errorf(err, 0, "criu `%s` (from %s) is CRIU %s, older than 4.0", path,
 				 from, ver);
-	st = run_capture(path, "check", out, sizeof(out));
+	st = run_capture(path, "check", out, sizeof(out), kdat);
 	if (st != 0) {
 		/* its first error line, without CRIU's source location */
 		char *e = strstr(out, "Error (");

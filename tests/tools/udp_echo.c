@@ -1,8 +1,9 @@
 /* udp_echo PORT [STATEFILE]: a UDP echo server for the migration tests, to run inside a
  * container. CRIU 4.1.1 can't dump an inet socket on kernels >= 6.16 (docs/checkpoint.md,
  * "Known gaps"), so the socket must be gone at the dump: SIGUSR1 closes it ("closed" in
- * STATEFILE), and it comes back by itself once the program notices that time jumped (one of its
- * 1 ms sleeps took more than 150 ms: it was frozen, then thawed or restored), or after 10 s.
+ * STATEFILE), and it comes back by itself once the program notices that it was moved (its
+ * network namespace changed: restored elsewhere) or that time jumped (one of its 1 ms sleeps
+ * took more than 150 ms: it was frozen, then thawed or restored), or after 10 s.
  * STATEFILE says "open" while it serves. Static, no sanitizers (tests/tests.mk). */
 #include <errno.h>
 #include <fcntl.h>
@@ -47,6 +48,13 @@ static void set_state(const char *s)
 	rename(tmp, state_file);
 }
 
+/* The network namespace's identity ("net:[INODE]"): a restore gives a new one. */
+static void netns_id(char *buf, size_t n)
+{
+	ssize_t l = readlink("/proc/self/ns/net", buf, n - 1);
+	buf[l > 0 ? l : 0] = 0;
+}
+
 static int open_socket(int port)
 {
 	for (;;) {
@@ -81,10 +89,13 @@ int main(int argc, char **argv)
 			set_state("closed");
 			double start = now_ms(), last = start;
 			struct timespec ms1 = {0, 1000000};
+			char ns0[64], ns[64];
+			netns_id(ns0, sizeof(ns0));
 			for (;;) {
 				nanosleep(&ms1, NULL);
 				double t = now_ms();
-				if (t - last > 150 || t - start > 10000)
+				netns_id(ns, sizeof(ns));
+				if (t - last > 150 || t - start > 10000 || strcmp(ns, ns0))
 					break;
 				last = t;
 			}
