@@ -2,6 +2,9 @@
  * realization order, the DSDT's order and the saved state's order. */
 #include "hw.h"
 
+#include <stdio.h>
+
+#include "virtio/net.h"
 #include "vm.h"
 
 static const struct {
@@ -21,6 +24,20 @@ int hw_create_devices(struct vm *vm, const struct hw_config *cfg, mc_err *err)
 		struct device *d = table[i].create(cfg, err);
 		if (!d || devices_add(&vm->devices, d, vm, err) < 0)
 			return mc_wrap(err, "devices: %s", table[i].what);
+	}
+	/* virtio-blk over the PCI transport: until that exists, a clear refusal */
+	if (cfg->ndisks)
+		return mc_errorf(err, 0, "--disk: the virtio-pci transport is not there yet");
+	for (unsigned i = 0; i < cfg->nnets; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "virtio-net%u", i);
+		const struct virtio_transport_ops *tops;
+		void *tr;
+		struct device *d = NULL;
+		if (virtio_pci_transport_new(&tops, &tr, err) == 0)
+			d = virtio_net_create(name, &cfg->nets[i], tops, tr, err);
+		if (!d || devices_add(&vm->devices, d, vm, err) < 0)
+			return -1;
 	}
 	return 0;
 }

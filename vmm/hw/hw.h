@@ -8,10 +8,18 @@
 #include "uart.h"
 
 struct vm;
+struct blk_disk;
+struct virtio_net_conf;
 
 /* What the devices are built from (run.c fills it from the options). */
 struct hw_config {
 	int console_fd; /* the serial console's output; -1: discarded */
+	/* --disk, in order: a virtio-blk device each ("virtio-blk0"...) after the table */
+	const struct blk_disk *disks;
+	unsigned ndisks;
+	/* --net, in order: a virtio-net device each ("virtio-net0"...) after the disks */
+	const struct virtio_net_conf *nets;
+	unsigned nnets;
 };
 
 /* Create and realize every device of the table, in order. */
