@@ -2,9 +2,6 @@
  * realization order, the DSDT's order and the saved state's order. */
 #include "hw.h"
 
-#include <stdio.h>
-
-#include "virtio/net.h"
 #include "vm.h"
 
 static const struct {
@@ -28,16 +25,5 @@ int hw_create_devices(struct vm *vm, const struct hw_config *cfg, mc_err *err)
 	/* virtio-blk over the PCI transport: until that exists, a clear refusal */
 	if (cfg->ndisks)
 		return mc_errorf(err, 0, "--disk: the virtio-pci transport is not there yet");
-	for (unsigned i = 0; i < cfg->nnets; i++) {
-		char name[32];
-		snprintf(name, sizeof(name), "virtio-net%u", i);
-		const struct virtio_transport_ops *tops;
-		void *tr;
-		struct device *d = NULL;
-		if (virtio_pci_transport_new(&tops, &tr, err) == 0)
-			d = virtio_net_create(name, &cfg->nets[i], tops, tr, err);
-		if (!d || devices_add(&vm->devices, d, vm, err) < 0)
-			return -1;
-	}
 	return 0;
 }
