@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -151,24 +152,58 @@ int mb_rootfs_make(const char *rootfs, mc_err *err)
 
 int mb_bundle_config(const char *dir, const char *rootfs, char *const *args, mc_err *err)
 {
+	struct mb_bundle_opts o = {.rootfs = rootfs, .args = args};
+	return mb_bundle_write(dir, &o, err);
+}
+
+int mb_bundle_write(const char *dir, const struct mb_bundle_opts *o, mc_err *err)
+{
 	char path[4096];
 	if (mc_mkdir_p(dir, 0755, err) < 0)
 		return mc_wrap(err, "bundle");
 	json_object *spec = json_tokener_parse(spec_template);
-	json_object *process, *arr = json_object_new_array(), *root = json_object_new_object();
-	if (!spec || !arr || !root || !json_object_object_get_ex(spec, "process", &process)) {
+	json_object *process, *linux_, *resources, *mounts;
+	json_object *arr = json_object_new_array(), *root = json_object_new_object();
+	if (!spec || !arr || !root || !json_object_object_get_ex(spec, "process", &process) ||
+	    !json_object_object_get_ex(spec, "linux", &linux_) ||
+	    !json_object_object_get_ex(linux_, "resources", &resources) ||
+	    !json_object_object_get_ex(spec, "mounts", &mounts)) {
 		json_object_put(spec);
 		json_object_put(arr);
 		json_object_put(root);
 		return mc_errorf(err, 0, "bundle: the built-in spec does not parse");
 	}
-	for (size_t i = 0; args[i]; i++)
-		json_object_array_add(arr, json_object_new_string(args[i]));
+	for (size_t i = 0; o->args[i]; i++)
+		json_object_array_add(arr, json_object_new_string(o->args[i]));
 	json_object_object_add(process, "args", arr);
-	json_object_object_add(root, "path", json_object_new_string(rootfs));
-	json_object_object_add(root, "readonly", json_object_new_boolean(1));
+	json_object_object_add(root, "path", json_object_new_string(o->rootfs));
+	json_object_object_add(root, "readonly", json_object_new_boolean(!o->writable));
 	json_object_object_add(spec, "root", root);
 	json_object_object_add(spec, "hostname", json_object_new_string("minibench"));
+	if (o->cpus) {
+		json_object *cpu = json_object_new_object();
+		json_object_object_add(cpu, "quota", json_object_new_int64(100000LL * o->cpus));
+		json_object_object_add(cpu, "period", json_object_new_int64(100000));
+		json_object_object_add(resources, "cpu", cpu);
+	}
+	if (o->mem_bytes) {
+		json_object *mem = json_object_new_object();
+		json_object_object_add(mem, "limit", json_object_new_int64((int64_t)o->mem_bytes));
+		json_object_object_add(resources, "memory", mem);
+	}
+	if (o->cgroups_path)
+		json_object_object_add(linux_, "cgroupsPath",
+				       json_object_new_string(o->cgroups_path));
+	if (o->bind_src && o->bind_dst) {
+		json_object *m = json_object_new_object(), *opts = json_object_new_array();
+		json_object_object_add(m, "destination", json_object_new_string(o->bind_dst));
+		json_object_object_add(m, "type", json_object_new_string("bind"));
+		json_object_object_add(m, "source", json_object_new_string(o->bind_src));
+		json_object_array_add(opts, json_object_new_string("rbind"));
+		json_object_array_add(opts, json_object_new_string("rw"));
+		json_object_object_add(m, "options", opts);
+		json_object_array_add(mounts, m);
+	}
 	int rc = mb_pathf(path, sizeof(path), err, "%s/config.json", dir);
 	if (rc == 0)
 		rc = write_text(path, json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PRETTY),

@@ -23,7 +23,8 @@ const char *mb_usage(void)
 	       "  --guests N[,N...]   concurrent guests per batch (default 1,2,4; max 64)\n"
 	       "  --repeat N          timed runs per backend and guest count (default 10)\n"
 	       "  --quick             --guests 1,2 --repeat 3 unless given\n"
-	       "  --workload W        latency: true (default: /bin/true in the guest)\n"
+	       "  --workload W        latency: true (default: /bin/true in the guest);\n"
+	       "                      density: cpu (default), fileio, oltp\n"
 	       "  --out DIR           write DIR/results.jsonl, DIR/<figure>.csv and .svg,\n"
 	       "                      DIR/env.json, DIR/report.md\n"
 	       "  --record            write the summary into docs/results.md (bench/record.py)\n";

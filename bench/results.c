@@ -213,7 +213,8 @@ int mb_results_add(struct mb_results *r, const struct mb_record *rec, mc_err *er
 	json_object_object_add(o, "value", new_value(rec->value));
 	json_object_object_add(o, "unit", json_object_new_string(rec->unit));
 	int bad = fprintf(r->jsonl, "%s\n",
-			  json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)) < 0 ||
+			  json_object_to_json_string_ext(
+			      o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) < 0 ||
 		  fflush(r->jsonl) != 0;
 	json_object_put(o);
 	if (bad)

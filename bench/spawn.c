@@ -1,7 +1,9 @@
 #include "spawn.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -10,10 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "cleanup.h"
 #include "paths.h"
 #include "util.h"
@@ -38,6 +42,9 @@ struct report {
 	char msg[512];
 	double t[MB_MAX_GUESTS][MB_NT];
 	double wall_ms;
+	double rss_mib[MB_MAX_GUESTS], pss_mib[MB_MAX_GUESTS];
+	double host_mib;
+	unsigned mem_samples;
 };
 
 static void guest_exec(const struct mb_launcher *l, const struct mb_guest_spec *g, unsigned k,
@@ -54,8 +61,41 @@ static void guest_exec(const struct mb_launcher *l, const struct mb_guest_spec *
 	char *argv[96];
 	size_t n = 0;
 	if (l->backend == MB_NATIVE) {
-		if (chroot(g->rootfs) < 0 || chdir("/") < 0) {
-			dprintf(2, "chroot %s: %s\n", g->rootfs, strerror(errno));
+		char root[4200];
+		if (g->roots)
+			snprintf(root, sizeof(root), "%s/g%u/root", g->roots, k);
+		else
+			snprintf(root, sizeof(root), "%s", g->rootfs);
+		if (g->native_cgroup) {
+			char cg[256];
+			mc_err cerr = NULL;
+			snprintf(cg, sizeof(cg), "%s-g%u", g->native_cgroup, k);
+			if (mb_cgroup_join(cg, &cerr) < 0) {
+				dprintf(2, "%s\n", mc_error_text(cerr));
+				_exit(126);
+			}
+			/* the containers' RLIMIT_NOFILE (bundle.c's spec) */
+			struct rlimit nofile = {1024, 1024};
+			setrlimit(RLIMIT_NOFILE, &nofile);
+		}
+		if (g->roots) {
+			/* a chroot with /proc and the host's /dev (the containers get theirs
+			 * from the runtime), in a mount namespace of its own */
+			char proc[4300], dev[4300];
+			snprintf(proc, sizeof(proc), "%s/proc", root);
+			snprintf(dev, sizeof(dev), "%s/dev", root);
+			if (unshare(CLONE_NEWNS) < 0 ||
+			    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+			    mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) <
+				0 ||
+			    mount("/dev", dev, NULL, MS_BIND | MS_REC, NULL) < 0) {
+				dprintf(2, "mount /proc and /dev in %s: %s\n", root,
+					strerror(errno));
+				_exit(126);
+			}
+		}
+		if (chroot(root) < 0 || chdir("/") < 0) {
+			dprintf(2, "chroot %s: %s\n", root, strerror(errno));
 			_exit(126);
 		}
 	} else if (l->engine) {
@@ -80,7 +120,7 @@ static void guest_exec(const struct mb_launcher *l, const struct mb_guest_spec *
 	}
 	argv[n++] = "/bin/sh";
 	argv[n++] = "-c";
-	argv[n++] = MB_GUEST_SCRIPT;
+	argv[n++] = (char *)(g->script ? g->script : MB_GUEST_SCRIPT);
 	argv[n++] = idx;
 	for (size_t i = 0; g->argv[i] && n < MC_ARRAY_SIZE(argv) - 1; i++)
 		argv[n++] = g->argv[i];
@@ -97,6 +137,9 @@ struct runstate {
 	pid_t pids[MB_MAX_GUESTS];
 	char carry[64];
 	size_t ncarry;
+	double host0;	      /* host memory used before the first fork (MiB) */
+	uint64_t next_sample; /* mem_sample: when the next one is due */
+	unsigned exited;      /* guests that said "e" */
 };
 
 static double since(const struct runstate *s, uint64_t now)
@@ -143,9 +186,99 @@ static void read_events(int fd, struct runstate *s, struct report *r)
 				s->arrived++;
 			} else if (what == 'e' && r->t[k][MB_T_EXIT] == 0) {
 				r->t[k][MB_T_EXIT] = since(s, now);
+				s->exited++;
 			}
 		}
 	}
+}
+
+/* MemTotal - MemAvailable in MiB, or NAN. */
+static double host_used_mib(void)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/meminfo", "re");
+	char line[256];
+	long long total = -1, avail = -1, v;
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "MemTotal: %lld kB", &v) == 1)
+			total = v;
+		else if (sscanf(line, "MemAvailable: %lld kB", &v) == 1)
+			avail = v;
+	}
+	return total < 0 || avail < 0 ? NAN : (double)(total - avail) / 1024.0;
+}
+
+#define MAX_PROCS 16384
+
+/* One memory sample: every process that descends from a guest's launcher (the guests are
+ * the runner's children) adds its Rss and Pss (smaps_rollup) to that guest. */
+static void sample_memory(const struct runstate *s, struct report *r)
+{
+	static pid_t pid[MAX_PROCS], ppid[MAX_PROCS];
+	static int owner[MAX_PROCS];
+	size_t n = 0;
+	_cleanup_closedir_ DIR *d = opendir("/proc");
+	struct dirent *de;
+	while (d && (de = readdir(d)) && n < MAX_PROCS) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		char path[300], buf[1024];
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+		ssize_t len = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+		if (len <= 0)
+			continue;
+		buf[len] = 0;
+		const char *rp = strrchr(buf, ')');
+		int pp;
+		if (!rp || sscanf(rp + 1, " %*c %d", &pp) != 1)
+			continue;
+		pid[n] = (pid_t)atoi(de->d_name);
+		ppid[n] = pp;
+		owner[n] = -1;
+		for (unsigned k = 0; k < s->started; k++)
+			if (s->pids[k] == pid[n])
+				owner[n] = (int)k;
+		n++;
+	}
+	/* descendants: pass after pass until nothing changes (the trees are a few levels deep) */
+	for (int changed = 1; changed;) {
+		changed = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (owner[i] >= 0)
+				continue;
+			for (size_t j = 0; j < n; j++)
+				if (owner[j] >= 0 && pid[j] == ppid[i]) {
+					owner[i] = owner[j];
+					changed = 1;
+					break;
+				}
+		}
+	}
+	double rss[MB_MAX_GUESTS] = {0}, pss[MB_MAX_GUESTS] = {0};
+	for (size_t i = 0; i < n; i++) {
+		if (owner[i] < 0)
+			continue;
+		char path[64], line[256];
+		snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid[i]);
+		_cleanup_fclose_ FILE *f = fopen(path, "re");
+		long long kib;
+		while (f && fgets(line, sizeof(line), f)) {
+			if (sscanf(line, "Rss: %lld kB", &kib) == 1)
+				rss[owner[i]] += (double)kib / 1024.0;
+			else if (sscanf(line, "Pss: %lld kB", &kib) == 1)
+				pss[owner[i]] += (double)kib / 1024.0;
+		}
+	}
+	for (unsigned k = 0; k < s->started; k++) {
+		if (rss[k] > r->rss_mib[k])
+			r->rss_mib[k] = rss[k];
+		if (pss[k] > r->pss_mib[k])
+			r->pss_mib[k] = pss[k];
+	}
+	double host = host_used_mib() - s->host0;
+	if (isfinite(host) && host > r->host_mib)
+		r->host_mib = host;
+	r->mem_samples++;
 }
 
 static void release(int go, struct runstate *s, struct report *r)
@@ -228,6 +361,8 @@ static void runner(const struct mb_launcher *l, const struct mb_guest_spec *g, u
 	}
 	for (unsigned k = 0; k < n; k++)
 		snprintf(ids[k], sizeof(ids[k]), "%s-%u", g->id_prefix ? g->id_prefix : "g", k);
+	if (g->mem_sample)
+		s.host0 = host_used_mib();
 	s.t0 = mc_now_ns();
 	uint64_t last = s.t0;
 	for (; s.started < n; s.started++) {
@@ -242,19 +377,33 @@ static void runner(const struct mb_launcher *l, const struct mb_guest_spec *g, u
 		r->t[s.started][MB_T_START] = since(&s, t);
 	}
 	while (s.reaped < s.started) {
-		if (!s.released && (s.failed || s.arrived == s.started))
+		if (!s.released && (s.failed || s.arrived == s.started)) {
 			release(go, &s, r); /* on a failure: so that the others finish */
+			s.next_sample = mc_now_ns();
+		}
+		/* memory: at the release, then every MB_MEM_SAMPLE_MS while a workload runs */
+		if (g->mem_sample && s.released && !s.failed && s.exited < s.started &&
+		    mc_now_ns() >= s.next_sample) {
+			sample_memory(&s, r);
+			s.next_sample = mc_now_ns() + (uint64_t)MB_MEM_SAMPLE_MS * 1000000;
+		}
 		struct pollfd p[2] = {{evfd, POLLIN, 0}, {sfd, POLLIN, 0}};
 		int timeout = -1;
 		if (!s.released) {
 			double left = BARRIER_TIMEOUT_MS - since(&s, mc_now_ns());
 			timeout = left > 0 ? (int)left + 1 : 0;
+		} else if (g->mem_sample && s.exited < s.started) {
+			uint64_t now = mc_now_ns();
+			timeout =
+			    s.next_sample > now ? (int)((s.next_sample - now) / 1000000) + 1 : 0;
 		}
 		int got = poll(p, 2, timeout);
 		if (got < 0 && errno != EINTR) {
 			snprintf(r->msg, sizeof(r->msg), "poll: %s", strerror(errno));
 			return;
 		}
+		if (got == 0 && s.released)
+			continue; /* a memory sample is due */
 		if (got == 0) {
 			fail_msg(r, &s, "only %u of %u guests reached the barrier in %d s",
 				 s.arrived, s.started, BARRIER_TIMEOUT_MS / 1000);
@@ -340,6 +489,10 @@ int mb_spawn_batch(const struct mb_launcher *l, const struct mb_guest_spec *g, u
 		out->n = n;
 		memcpy(out->t, r->t, sizeof(out->t));
 		out->wall_ms = r->wall_ms;
+		memcpy(out->rss_mib, r->rss_mib, sizeof(out->rss_mib));
+		memcpy(out->pss_mib, r->pss_mib, sizeof(out->pss_mib));
+		out->host_mib = r->host_mib;
+		out->mem_samples = r->mem_samples;
 	}
 	free(r);
 	return rc;

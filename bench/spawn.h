@@ -19,6 +19,7 @@
 #define MB_SPAWN_H
 
 #include <signal.h>
+#include <stdbool.h>
 
 #include "backend.h"
 #include "cli.h"
@@ -34,7 +35,17 @@ struct mb_batch {
 	unsigned n;
 	double t[MB_MAX_GUESTS][MB_NT]; /* per guest: ms since the batch's first fork */
 	double wall_ms;			/* the first fork to the last reaping */
+	/* with mem_sample: the peak over the samples (at the release, then every
+	 * MB_MEM_SAMPLE_MS until the last exit), per guest, of the sum over its processes (the
+	 * launcher: runtime or engine client, and every descendant: the container's processes)
+	 * of Rss and of Pss (shared pages divided among their users), in MiB; and the peak of
+	 * the host's used memory (MemTotal - MemAvailable) over its value before the first fork */
+	double rss_mib[MB_MAX_GUESTS], pss_mib[MB_MAX_GUESTS];
+	double host_mib;
+	unsigned mem_samples;
 };
+
+#define MB_MEM_SAMPLE_MS 500
 
 struct mb_guest_spec {
 	const char *bundles;   /* containers: guest K's bundle is <bundles>/g<K> */
@@ -43,6 +54,12 @@ struct mb_guest_spec {
 	char *const *argv;     /* the workload */
 	const char *id_prefix; /* containers: ids are <prefix>-<k> */
 	const char *log;       /* the guests' stderr (truncated per batch) */
+	/* density: */
+	const char *script; /* the guest's sh script ($0 = its index, "$@" = argv); NULL:
+			       MB_GUEST_SCRIPT */
+	const char *roots;  /* native: guest K chroots into <roots>/g<K>/root (NULL: rootfs) */
+	const char *native_cgroup; /* native: guest K joins the cgroup <native_cgroup>-g<K> */
+	bool mem_sample;	   /* sample the guests' memory (mb_batch.rss_mib...) */
 };
 
 /* Set by main's SIGINT/SIGTERM/SIGHUP handler: the experiment stops after the batch that
