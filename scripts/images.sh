@@ -60,7 +60,7 @@ build() {
 		echo "images: built $initrd" >&2
 		# each guestinit change makes a new one: keep the newest few (other checkouts may
 		# still point at a recent one)
-		ls -1t "$cache"/initrd/guest-*.cpio | tail -n +9 | xargs -r rm -f --
+		ls -1t "$cache"/initrd/guest-"$kver"-*.cpio | tail -n +9 | xargs -r rm -f --
 	fi
 	local vmlinux=$kdir/vmlinux rootfs_dir= rootfs_img= r
 	[ -f "$vmlinux" ] || vmlinux=

@@ -36,6 +36,11 @@ for p in "${paths[@]}"; do
 done
 
 if [ -n "$tree" ]; then
+	vmlinuz=("$tree"/boot/vmlinuz-*)
+	[ -f "${vmlinuz[0]}" ] || die "no boot/vmlinuz-* in $tree"
+	[ ${#vmlinuz[@]} -eq 1 ] || die "${#vmlinuz[@]} kernels in $tree/boot (want one)"
+	kver=${vmlinuz[0]##*/vmlinuz-}
+	[ -d "$tree/lib/modules/$kver" ] || die "no lib/modules/$kver in $tree (the modules of boot/vmlinuz-$kver)"
 	key=$( (cd "$tree" && find boot lib/modules -maxdepth 6 -printf '%P %s %T@\n' 2>/dev/null | LC_ALL=C sort) |
 		sha256sum | cut -c1-16)
 	dir=$cache/kernel/tree-$key
@@ -53,11 +58,6 @@ tmp=$(mktemp -d "$cache/.kernel-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/x"
 if [ -n "$tree" ]; then
-	vmlinuz=("$tree"/boot/vmlinuz-*)
-	[ -f "${vmlinuz[0]}" ] || die "no boot/vmlinuz-* in $tree"
-	[ ${#vmlinuz[@]} -eq 1 ] || die "${#vmlinuz[@]} kernels in $tree/boot (want one)"
-	kver=${vmlinuz[0]##*/vmlinuz-}
-	[ -d "$tree/lib/modules/$kver" ] || die "no lib/modules/$kver in $tree (the modules of boot/vmlinuz-$kver)"
 	mkdir -p "$tmp/x/boot" "$tmp/x/lib/modules"
 	cp -a "$tree/boot/vmlinuz-$kver" "$tmp/x/boot/"
 	[ -f "$tree/boot/config-$kver" ] && cp -a "$tree/boot/config-$kver" "$tmp/x/boot/"
