@@ -13,9 +13,10 @@ int devices_add(struct devices *ds, struct device *d, struct vm *vm, mc_err *err
 	}
 	d->vm = vm;
 	if (d->ops->realize(d, vm, err) < 0) {
-		const char *name = d->name;
+		/* before destroy: a device may keep its name inside itself (virtio-net0) */
+		int r = mc_wrap(err, "device %s", d->name);
 		d->ops->destroy(d);
-		return mc_wrap(err, "device %s", name);
+		return r;
 	}
 	if (d->ops->reset)
 		d->ops->reset(d);
