@@ -76,15 +76,26 @@ struct ct_ckpt_opts {
 };
 int ct_checkpoint(struct ct_global *g, const struct ct_ckpt_opts *o, mc_err *err);
 
-/* restore's options (runc's flags); mac_from_ip is always on (network.c). */
+/* restore's options (runc's flags); mac_from_ip is always on (network.c). link_later
+ * (receive): the veth's host end stays down from its creation until CRIU's request, so the
+ * container's MAC (the same as the source's, still running there) sends nothing before. */
 struct ct_restore_opts {
 	const char *id;
 	struct ct_criu_opts com;
 	const char *bundle, *pid_file;
-	bool detach;
+	bool detach, link_later;
 };
 /* Restore a container as `restore` does; *pid (may be NULL) is the restored init. Without
  * detach, waits for the container and returns its exit status. */
 int ct_restore(struct ct_global *g, const struct ct_restore_opts *o, pid_t *pid, mc_err *err);
+/* The same in two steps, for receive: begin makes everything that does not need the images
+ * (the id claimed, cgroups, network namespace and veth, criu swrk started in the cgroups)
+ * while they are still on their way; finish reads them and restores (detached). finish and
+ * abort undo what begin made when they fail, and free r. o's strings must outlive r. */
+struct ct_restoring;
+int ct_restore_begin(struct ct_global *g, const struct ct_restore_opts *o, struct ct_restoring **r,
+		     mc_err *err);
+int ct_restore_finish(struct ct_global *g, struct ct_restoring *r, pid_t *pid, mc_err *err);
+void ct_restore_abort(struct ct_global *g, struct ct_restoring *r);
 
 #endif

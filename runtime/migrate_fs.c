@@ -78,9 +78,118 @@ static int send_entry(struct mc_ms *s, uint32_t kind, const struct stat *st, con
 	return mc_ms_send(s, CT_MIG_FILE, meta, mlen, target, target ? strlen(target) : 0, err);
 }
 
+/* ---- the first pass's record, for the delta --------------------------------------------- */
+
+struct ct_mig_rec {
+	char *path; /* NULL: a free slot */
+	int64_t csec;
+	uint32_t cnsec, kind;
+	uint64_t size;
+	bool seen; /* by the second pass */
+};
+
+static size_t path_hash(const char *p)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	return (size_t)h;
+}
+
+static struct ct_mig_rec *tree_find(struct ct_mig_tree *t, const char *path)
+{
+	if (!t->cap)
+		return NULL;
+	for (size_t i = path_hash(path) & (t->cap - 1);; i = (i + 1) & (t->cap - 1))
+		if (!t->v[i].path || !strcmp(t->v[i].path, path))
+			return &t->v[i];
+}
+
+static int tree_add(struct ct_mig_tree *t, const char *path, uint32_t kind, const struct stat *st,
+		    mc_err *err)
+{
+	if (2 * (t->n + 1) > t->cap) {
+		struct ct_mig_tree nt = {.cap = t->cap ? 2 * t->cap : 1024, .t0 = t->t0};
+		nt.v = calloc(nt.cap, sizeof(*nt.v));
+		if (!nt.v)
+			return mc_errorf(err, ENOMEM, "rootfs");
+		for (size_t i = 0; i < t->cap; i++)
+			if (t->v[i].path)
+				*tree_find(&nt, t->v[i].path) = t->v[i];
+		nt.n = t->n;
+		free(t->v);
+		*t = nt;
+	}
+	struct ct_mig_rec *r = tree_find(t, path);
+	if (!r->path) {
+		if (!(r->path = strdup(path)))
+			return mc_errorf(err, ENOMEM, "rootfs");
+		t->n++;
+	}
+	r->csec = st->st_ctim.tv_sec;
+	r->cnsec = (uint32_t)st->st_ctim.tv_nsec;
+	r->kind = kind;
+	r->size = (uint64_t)st->st_size;
+	return 0;
+}
+
+void ct_mig_tree_free(struct ct_mig_tree *t)
+{
+	for (size_t i = 0; i < t->cap; i++)
+		free(t->v[i].path);
+	free(t->v);
+	t->v = NULL;
+	t->n = t->cap = 0;
+}
+
+/* Whether the second pass sends this entry: new, of another kind, another ctime or size, or
+ * changed within 50 ms of the first pass's start (a change in the same clock tick as the first
+ * pass's stat leaves the same ctime). Marks it seen. */
+static bool changed(struct ct_mig_tree *t, const char *path, uint32_t kind, const struct stat *st)
+{
+	struct ct_mig_rec *r = tree_find(t, path);
+	if (!r || !r->path)
+		return true;
+	r->seen = true;
+	int64_t recent = (int64_t)t->t0.tv_sec * 1000000000 + t->t0.tv_nsec - 50000000;
+	return r->kind != kind || r->size != (uint64_t)st->st_size ||
+	       r->csec != st->st_ctim.tv_sec || r->cnsec != (uint32_t)st->st_ctim.tv_nsec ||
+	       r->csec * 1000000000 + r->cnsec >= recent;
+}
+
+/* ---- the walk ---------------------------------------------------------------------------- */
+
+struct walk {
+	struct mc_ms *s;
+	dev_t dev;
+	struct ct_mig_counts *c;
+	struct ct_mig_tree *tree; /* first pass: record; delta: compare */
+	bool delta;
+};
+
+/* One entry: recorded, or (delta) skipped when unchanged; counted. */
+static int visit(struct walk *w, uint32_t kind, const struct stat *st, const char *path, int fd,
+		 const char *target, mc_err *err)
+{
+	if (w->delta && !changed(w->tree, path, kind, st))
+		return 0;
+	if (!w->delta && w->tree && tree_add(w->tree, path, kind, st, err) < 0)
+		return -1;
+	if (send_entry(w->s, kind, st, path, fd, target, err) < 0)
+		return -1;
+	uint64_t bytes = kind == CT_MIG_REG ? (uint64_t)st->st_size : 0;
+	if (w->delta) {
+		w->c->delta_entries++;
+		w->c->delta_bytes += bytes;
+	} else {
+		w->c->entries++;
+		w->c->file_bytes += bytes;
+	}
+	return 0;
+}
+
 /* path: the relative path of dirfd's directory ("" for the root), extended in place. */
-static int walk(struct mc_ms *s, int dirfd, dev_t dev, char *path, size_t plen,
-		struct ct_mig_counts *c, mc_err *err)
+static int walk(struct walk *w, int dirfd, char *path, size_t plen, mc_err *err)
 {
 	int dfd = dup(dirfd);
 	if (dfd < 0)
@@ -106,25 +215,33 @@ static int walk(struct mc_ms *s, int dirfd, dev_t dev, char *path, size_t plen,
 			return mc_errorf(err, errno, "rootfs: stat `%s`", path);
 		int ret = 0;
 		if (S_ISDIR(st.st_mode)) {
-			ret = send_entry(s, CT_MIG_DIR, &st, path, -1, NULL, err);
-			c->entries++;
+			ret = visit(w, CT_MIG_DIR, &st, path, -1, NULL, err);
 			/* a mount point: the directory, not what is mounted on it */
-			if (ret == 0 && st.st_dev == dev) {
+			if (ret == 0 && st.st_dev == w->dev) {
 				_cleanup_close_ int sub =
 				    openat(dirfd, e->d_name,
 					   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 				if (sub < 0)
 					return mc_errorf(err, errno, "rootfs: open `%s`", path);
-				ret = walk(s, sub, dev, path, nlen, c, err);
+				ret = walk(w, sub, path, nlen, err);
 			}
 		} else if (S_ISREG(st.st_mode)) {
-			_cleanup_close_ int fd =
-			    openat(dirfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-			if (fd < 0)
-				return mc_errorf(err, errno, "rootfs: open `%s`", path);
-			ret = send_entry(s, CT_MIG_REG, &st, path, fd, NULL, err);
-			c->entries++;
-			c->file_bytes += (uint64_t)st.st_size;
+			_cleanup_close_ int fd = -1;
+			if (!w->delta || changed(w->tree, path, CT_MIG_REG, &st)) {
+				fd = openat(dirfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+				/* what is sent is what was opened: its size now */
+				if (fd < 0 || fstat(fd, &st) < 0)
+					return mc_errorf(err, errno, "rootfs: open `%s`", path);
+				if (w->delta) {
+					/* changed() marked it; send it whatever its ctime now */
+					ret =
+					    send_entry(w->s, CT_MIG_REG, &st, path, fd, NULL, err);
+					w->c->delta_entries++;
+					w->c->delta_bytes += (uint64_t)st.st_size;
+				} else {
+					ret = visit(w, CT_MIG_REG, &st, path, fd, NULL, err);
+				}
+			}
 		} else if (S_ISLNK(st.st_mode)) {
 			char target[CT_MIG_PATH_MAX + 1];
 			ssize_t l = readlinkat(dirfd, e->d_name, target, sizeof(target));
@@ -132,12 +249,10 @@ static int walk(struct mc_ms *s, int dirfd, dev_t dev, char *path, size_t plen,
 				return mc_errorf(err, l < 0 ? errno : ENAMETOOLONG,
 						 "rootfs: readlink `%s`", path);
 			target[l] = 0;
-			ret = send_entry(s, CT_MIG_SYMLINK, &st, path, -1, target, err);
-			c->entries++;
+			ret = visit(w, CT_MIG_SYMLINK, &st, path, -1, target, err);
 		} else if (S_ISFIFO(st.st_mode)) {
-			ret = send_entry(s, CT_MIG_FIFO, &st, path, -1, NULL, err);
-			c->entries++;
-		} else {
+			ret = visit(w, CT_MIG_FIFO, &st, path, -1, NULL, err);
+		} else if (!w->delta) {
 			mc_log_warn("migrate: rootfs: `%s` is a device node or socket: not sent",
 				    path);
 		}
@@ -150,19 +265,53 @@ static int walk(struct mc_ms *s, int dirfd, dev_t dev, char *path, size_t plen,
 	return 0;
 }
 
-int ct_mig_send_rootfs(struct mc_ms *s, const char *root, struct ct_mig_counts *c, mc_err *err)
+static int send_tree(struct mc_ms *s, const char *root, struct ct_mig_counts *c,
+		     struct ct_mig_tree *tree, bool delta, mc_err *err)
 {
 	_cleanup_close_ int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0)
 		return mc_errorf(err, errno, "rootfs `%s`", root);
+	struct walk w = {.s = s, .dev = st.st_dev, .c = c, .tree = tree, .delta = delta};
+	/* the root itself: always (its owner and mode only) */
 	if (send_entry(s, CT_MIG_DIR, &st, ".", -1, NULL, err) < 0)
 		return mc_wrap(err, "rootfs");
-	c->entries++;
+	if (delta)
+		c->delta_entries++;
+	else
+		c->entries++;
 	_cleanup_free_ char *path = calloc(1, PATH_MAX);
 	if (!path)
 		return mc_errorf(err, ENOMEM, "rootfs");
-	return walk(s, fd, st.st_dev, path, 0, c, err);
+	return walk(&w, fd, path, 0, err);
+}
+
+int ct_mig_send_rootfs(struct mc_ms *s, const char *root, struct ct_mig_counts *c,
+		       struct ct_mig_tree *tree, mc_err *err)
+{
+	if (tree)
+		clock_gettime(CLOCK_REALTIME, &tree->t0);
+	return send_tree(s, root, c, tree, false, err);
+}
+
+int ct_mig_send_rootfs_delta(struct mc_ms *s, const char *root, struct ct_mig_counts *c,
+			     struct ct_mig_tree *tree, mc_err *err)
+{
+	if (mc_ms_send(s, CT_MIG_DELTA, NULL, 0, NULL, 0, err) < 0 ||
+	    send_tree(s, root, c, tree, true, err) < 0)
+		return -1;
+	/* what the first pass sent and is gone now; a removed directory's entries follow it
+	 * and are gone already at the destination, which is fine */
+	for (size_t i = 0; i < tree->cap; i++) {
+		const struct ct_mig_rec *r = &tree->v[i];
+		if (!r->path || r->seen)
+			continue;
+		if (mc_ms_send(s, CT_MIG_DELETE, r->path, (uint32_t)strlen(r->path), NULL, 0, err) <
+		    0)
+			return mc_wrap(err, "rootfs");
+		c->deleted++;
+	}
+	return 0;
 }
 
 int ct_mig_send_images(struct mc_ms *s, const char *dir, struct ct_mig_counts *c, mc_err *err)
@@ -263,8 +412,24 @@ static int open_parent(int rootfd, char *path, const char **name, mc_err *err)
 	return fd;
 }
 
+static int rm_at(int at, const char *name, dev_t dev, mc_err *err);
+
+/* replace: clear the way for a new entry of kind at pfd/name. Returns 1 when a directory is
+ * already there for a directory (it only gets its owner and mode), else 0. */
+static int clear_for(int pfd, const char *name, uint32_t kind, const char *path, mc_err *err)
+{
+	struct stat st, pst;
+	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : mc_errorf(err, errno, "rootfs entry \"%s\"", path);
+	if (kind == CT_MIG_DIR && S_ISDIR(st.st_mode))
+		return 1;
+	if (fstat(pfd, &pst) < 0 || rm_at(pfd, name, pst.st_dev, err) < 0)
+		return mc_wrap(err, "rootfs entry \"%s\": replacing it", path);
+	return 0;
+}
+
 int ct_mig_recv_entry(struct mc_ms *s, int rootfd, const uint8_t *meta, uint32_t meta_len,
-		      uint64_t data_len, mc_err *err)
+		      uint64_t data_len, bool replace, mc_err *err)
 {
 	if (meta_len < CT_MIG_ENTRY_HDR)
 		return mc_errorf(err, 0, "rootfs entry: meta of %u bytes", meta_len);
@@ -313,10 +478,12 @@ int ct_mig_recv_entry(struct mc_ms *s, int rootfd, const uint8_t *meta, uint32_t
 	if (pfd < 0)
 		return -1;
 	struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_sec = ms, .tv_nsec = mns}};
-	int r;
+	int r, there = replace ? clear_for(pfd, name, kind, path, err) : 0;
+	if (there < 0)
+		return -1;
 	switch (kind) {
 	case CT_MIG_DIR:
-		r = mkdirat(pfd, name, 0700);
+		r = there ? 0 : mkdirat(pfd, name, 0700);
 		break;
 	case CT_MIG_FIFO:
 		r = mkfifoat(pfd, name, 0600);
@@ -386,6 +553,28 @@ static int rm_at(int at, const char *name, dev_t dev, mc_err *err)
 	if (ret == 0 && unlinkat(at, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		ret = mc_errorf(err, errno, "rmdir `%s`", name);
 	return ret;
+}
+
+int ct_mig_recv_delete(int rootfd, const char *path, uint32_t len, mc_err *err)
+{
+	if (ct_mig_check_path(path, len, err) < 0)
+		return -1;
+	if (!strcmp(path, "."))
+		return mc_errorf(err, 0, "rootfs: the root cannot be deleted");
+	char where[CT_MIG_PATH_MAX + 1];
+	memcpy(where, path, len + 1);
+	const char *name;
+	mc_err e = NULL;
+	_cleanup_close_ int pfd = open_parent(rootfd, where, &name, &e);
+	struct stat st;
+	if (pfd < 0) {
+		/* its directory went before it, or became something else: gone already */
+		mc_error_free(&e);
+		return 0;
+	}
+	if (fstat(pfd, &st) < 0 || rm_at(pfd, name, st.st_dev, err) < 0)
+		return mc_wrap(err, "rootfs: delete \"%s\"", path);
+	return 0;
 }
 
 int ct_mig_rm_tree(const char *path, mc_err *err)

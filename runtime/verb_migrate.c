@@ -1,4 +1,5 @@
-/* minict migrate [--mode stop-and-copy|pre-copy|post-copy] [--work-path DIR] ID tcp:HOST:PORT
+/* minict migrate [--mode stop-and-copy|pre-copy|post-copy] [--work-path DIR] [--pre-freeze CMD]
+ *   ID tcp:HOST:PORT
  * Stop-and-copy to a `minict receive` (docs/checkpoint.md "Migration"): the receiver's hello
  * first (nothing is touched before), then the config, freeze + CRIU dump (the tasks stay
  * frozen), the rootfs, the images, the end marker; `restored` from the destination deletes the
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "checkpoint.h"
@@ -23,13 +25,14 @@
 #include "util.h"
 
 struct mig_opts {
-	const char *id, *dest, *mode, *work;
+	const char *id, *dest, *mode, *work, *pre_freeze;
 };
 
 static int parse_opts(int argc, char **argv, struct mig_opts *o, mc_err *err)
 {
 	static const struct option opts[] = {{"mode", required_argument, 0, 'm'},
 					     {"work-path", required_argument, 0, 'w'},
+					     {"pre-freeze", required_argument, 0, 'F'},
 					     {0, 0, 0, 0}};
 	int c;
 	o->mode = "stop-and-copy";
@@ -40,6 +43,9 @@ static int parse_opts(int argc, char **argv, struct mig_opts *o, mc_err *err)
 			break;
 		case 'w':
 			o->work = optarg;
+			break;
+		case 'F':
+			o->pre_freeze = optarg;
 			break;
 		default:
 			return mc_errorf(err, 0, "migrate: bad option (see docs/checkpoint.md)");
@@ -86,6 +92,28 @@ static int check_mode(struct ct_global *g, const char *mode, mc_err *err)
 			 "migrate --mode post-copy: not implemented yet (lazy pages are %s here); "
 			 "use --mode stop-and-copy",
 			 lazy ? "available" : "unavailable");
+}
+
+/* --pre-freeze CMD: `sh -c CMD` on this host, right before the freeze (an application that
+ * must quiesce first, as the tests' UDP echo does); it must exit 0. */
+static int pre_freeze(const char *cmd, mc_err *err)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return mc_errorf(err, errno, "migrate: --pre-freeze: fork");
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return mc_errorf(err, errno, "migrate: --pre-freeze: wait");
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		return mc_errorf(err, 0, "migrate: --pre-freeze `%s` failed (%s %d)", cmd,
+				 WIFEXITED(st) ? "exit status" : "signal",
+				 WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+	return 0;
 }
 
 static int connect_to(const char *dest, mc_err *err)
@@ -226,9 +254,17 @@ int ct_verb_migrate(struct ct_global *g, int argc, char **argv, mc_err *err)
 		if (ret == 0 && (!work || asprintf(&images, "%s/images", work) < 0))
 			ret = mc_errorf(err, ENOMEM, "migrate");
 	}
+	/* the rootfs while the container runs; what changes until the freeze follows as a delta */
+	struct ct_mig_counts c = {0};
+	struct ct_mig_tree tree = {0};
+	uint64_t t_sync = mc_now_ns();
+	if (ret == 0 &&
+	    (ct_mig_send_rootfs(s, st.rootfs, &c, &tree, err) < 0 || mc_ms_flush(s, err) < 0))
+		ret = mc_wrap(err, "migrate: to %s", o.dest);
+	if (ret == 0 && o.pre_freeze)
+		ret = pre_freeze(o.pre_freeze, err);
 	/* stop: freeze and dump, the tasks stay frozen */
 	uint64_t t_freeze = mc_now_ns(), t_dumped = 0, t_sent = 0;
-	struct ct_mig_counts c = {0};
 	if (ret == 0) {
 		struct ct_ckpt_opts ko = {
 		    .id = o.id, .com = {.image = images, .work = work}, .keep_frozen = true};
@@ -237,9 +273,10 @@ int ct_verb_migrate(struct ct_global *g, int argc, char **argv, mc_err *err)
 		t_dumped = mc_now_ns();
 	}
 	/* copy */
-	if (ret == 0 && (ct_mig_send_rootfs(s, st.rootfs, &c, err) < 0 ||
+	if (ret == 0 && (ct_mig_send_rootfs_delta(s, st.rootfs, &c, &tree, err) < 0 ||
 			 ct_mig_send_images(s, images, &c, err) < 0 || mc_ms_send_end(s, err) < 0))
 		ret = mc_wrap(err, "migrate: to %s", o.dest);
+	ct_mig_tree_free(&tree);
 	t_sent = mc_now_ns();
 	double restore_ms = 0;
 	if (ret == 0) {
@@ -252,6 +289,8 @@ int ct_verb_migrate(struct ct_global *g, int argc, char **argv, mc_err *err)
 		else if (a == 0)
 			ret = mc_errorf(err, 0, "migrate: the destination failed: %s", msg);
 	}
+	/* the destination runs it: the downtime ends about here (frozen_ms) */
+	uint64_t t_answer = mc_now_ns();
 	if (ret == 0) {
 		/* the destination runs it: the container here goes */
 		ret = ct_container_destroy(g->root, &st, err);
@@ -270,13 +309,17 @@ int ct_verb_migrate(struct ct_global *g, int argc, char **argv, mc_err *err)
 	if (ret == 0) {
 		double stream_ms = (double)(t_sent - t_dumped) / 1e6;
 		printf("{\"status\":\"ok\",\"id\":\"%s\",\"mode\":\"%s\",\"total_ms\":%.1f,"
-		       "\"frozen_ms\":%.1f,\"dump_ms\":%.1f,\"stream_ms\":%.1f,"
-		       "\"restore_ms\":%.1f,\"bytes_sent\":%llu,\"rootfs_entries\":%llu,"
-		       "\"rootfs_bytes\":%llu,\"image_bytes\":%llu}\n",
-		       o.id, o.mode, (double)(t_end - t0) / 1e6, (double)(t_end - t_freeze) / 1e6,
-		       (double)(t_dumped - t_freeze) / 1e6, stream_ms, restore_ms,
+		       "\"sync_ms\":%.1f,\"frozen_ms\":%.1f,\"dump_ms\":%.1f,\"stream_ms\":%.1f,"
+		       "\"restore_ms\":%.1f,\"answer_ms\":%.1f,\"bytes_sent\":%llu,"
+		       "\"rootfs_entries\":%llu,\"rootfs_bytes\":%llu,\"delta_entries\":%llu,"
+		       "\"delta_bytes\":%llu,\"deleted\":%llu,\"image_bytes\":%llu}\n",
+		       o.id, o.mode, (double)(t_end - t0) / 1e6, (double)(t_freeze - t_sync) / 1e6,
+		       (double)(t_answer - t_freeze) / 1e6, (double)(t_dumped - t_freeze) / 1e6,
+		       stream_ms, restore_ms, (double)(t_answer - t_sent) / 1e6,
 		       (unsigned long long)s->bytes, (unsigned long long)c.entries,
-		       (unsigned long long)c.file_bytes, (unsigned long long)c.image_bytes);
+		       (unsigned long long)c.file_bytes, (unsigned long long)c.delta_entries,
+		       (unsigned long long)c.delta_bytes, (unsigned long long)c.deleted,
+		       (unsigned long long)c.image_bytes);
 		fflush(stdout);
 	}
 	mc_log_debug("migrate: %.1f ms", ms_since(t0));

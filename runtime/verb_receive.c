@@ -184,12 +184,14 @@ static int recv_image(struct rcv *r, struct mc_ms *s, const char *name, uint32_t
 	return 0;
 }
 
-/* Frames up to the end marker, which checks the checksum and the count. */
+/* Frames up to the end marker, which checks the checksum and the count. After CT_MIG_DELTA,
+ * rootfs entries replace what the first pass made, and CT_MIG_DELETE removes. */
 static int recv_sections(struct rcv *r, struct mc_ms *s, mc_err *err)
 {
 	_cleanup_free_ uint8_t *meta = malloc(CT_MIG_META_MAX + 1);
 	if (!meta)
 		return mc_errorf(err, ENOMEM, "receive");
+	bool delta = false;
 	for (;;) {
 		struct mc_ms_frame f;
 		if (mc_ms_recv_frame(s, &f, meta, CT_MIG_META_MAX, err) < 0)
@@ -199,8 +201,26 @@ static int recv_sections(struct rcv *r, struct mc_ms *s, mc_err *err)
 		case MC_MS_END:
 			return 0;
 		case CT_MIG_FILE:
-			ret = ct_mig_recv_entry(s, r->rootfd, meta, f.meta_len, f.data_len, err);
-			r->c.entries++;
+			ret = ct_mig_recv_entry(s, r->rootfd, meta, f.meta_len, f.data_len, delta,
+						err);
+			if (delta)
+				r->c.delta_entries++;
+			else
+				r->c.entries++;
+			break;
+		case CT_MIG_DELTA:
+			ret = delta || f.meta_len || f.data_len
+				  ? mc_errorf(err, 0, "a second or non-empty delta marker")
+				  : 0;
+			delta = true;
+			break;
+		case CT_MIG_DELETE:
+			ret = !delta || f.data_len
+				  ? mc_errorf(err, 0, "a delete frame %s",
+					      delta ? "with data" : "before the delta marker")
+				  : ct_mig_recv_delete(r->rootfd, (const char *)meta, f.meta_len,
+						       err);
+			r->c.deleted++;
 			break;
 		case CT_MIG_IMAGE:
 			ret = recv_image(r, s, (const char *)meta, f.meta_len, f.data_len, err);
@@ -235,23 +255,33 @@ static int receive(struct ct_global *g, struct rcv *r, int sk, mc_err *err)
 	int ret = mc_ms_recv_hello(s, CT_MIG_MAGIC, CT_MIG_VERSION, err);
 	if (ret == 0)
 		ret = recv_config(g, r, s, err);
+	/* the container's frame (id, cgroups, network, criu waiting in them) while the rootfs and
+	 * the images are on their way */
+	_cleanup_free_ char *img = NULL, *bundle = NULL;
+	struct ct_restoring *rs = NULL;
+	if (ret == 0 &&
+	    (asprintf(&img, "%s/images", r->dir) < 0 || asprintf(&bundle, "%s/bundle", r->dir) < 0))
+		ret = mc_errorf(err, ENOMEM, "receive");
+	struct ct_restore_opts ro = {.id = r->id,
+				     .com = {.image = img, .work = r->dir},
+				     .bundle = bundle,
+				     .detach = true,
+				     .link_later = true};
+	if (ret == 0)
+		ret = ct_restore_begin(g, &ro, &rs, err);
+	uint64_t tb = mc_now_ns();
 	if (ret == 0)
 		ret = recv_sections(r, s, err);
 	uint64_t t1 = mc_now_ns();
 	pid_t pid = -1;
-	if (ret == 0) {
-		_cleanup_free_ char *img = NULL, *bundle = NULL;
-		if (asprintf(&img, "%s/images", r->dir) < 0 ||
-		    asprintf(&bundle, "%s/bundle", r->dir) < 0)
-			ret = mc_errorf(err, ENOMEM, "receive");
-		struct ct_restore_opts ro = {.id = r->id,
-					     .com = {.image = img, .work = r->dir},
-					     .bundle = bundle,
-					     .detach = true};
-		if (ret == 0)
-			ret = ct_restore(g, &ro, &pid, err);
-	}
+	if (ret == 0)
+		ret = ct_restore_finish(g, mc_steal_ptr(&rs), &pid, err);
+	else
+		ct_restore_abort(g, mc_steal_ptr(&rs));
 	uint64_t t2 = mc_now_ns();
+	mc_log_debug("receive: config to restore set up %.1f ms, the rest of the stream %.1f ms, "
+		     "restore %.1f ms",
+		     (tb - t0) / 1e6, (t1 - tb) / 1e6, (t2 - t1) / 1e6);
 	if (ret == 0)
 		ret = mc_ms_turn(s, err);
 	else
@@ -265,9 +295,11 @@ static int receive(struct ct_global *g, struct rcv *r, int sk, mc_err *err)
 	snprintf(ans, sizeof(ans), "{\"pid\":%d,\"restore_ms\":%.1f}", pid, (t2 - t1) / 1e6);
 	send_answer(s, CT_MIG_RESTORED, ans);
 	printf("{\"status\":\"restored\",\"id\":\"%s\",\"pid\":%d,\"receive_ms\":%.1f,"
-	       "\"restore_ms\":%.1f,\"bytes\":%llu,\"rootfs_entries\":%llu,\"images\":%llu}\n",
+	       "\"restore_ms\":%.1f,\"bytes\":%llu,\"rootfs_entries\":%llu,"
+	       "\"delta_entries\":%llu,\"deleted\":%llu,\"images\":%llu}\n",
 	       r->id, pid, (t1 - t0) / 1e6, (t2 - t1) / 1e6, (unsigned long long)s->bytes,
-	       (unsigned long long)r->c.entries, (unsigned long long)r->c.images);
+	       (unsigned long long)r->c.entries, (unsigned long long)r->c.delta_entries,
+	       (unsigned long long)r->c.deleted, (unsigned long long)r->c.images);
 	fflush(stdout);
 	return 0;
 }

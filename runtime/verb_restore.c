@@ -15,6 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -70,7 +76,7 @@ static int parse_opts(int argc, char **argv, struct ct_restore_opts *o, mc_err *
 }
 
 /* Everything restore makes, so one place undoes it. */
-struct rst {
+struct ct_restoring {
 	struct ct_restore_opts o;
 	struct ct_spec *spec;
 	char *bundle, *criu;
@@ -89,10 +95,75 @@ struct rst {
 	bool debug;
 };
 
+/* The veth's host end up or down (link_later), by ioctl in our network namespace. */
+static int set_link(const char *ifname, bool up, mc_err *err)
+{
+	_cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct ifreq ifr = {0};
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		return mc_errorf(err, errno, "restore: link %s", ifname);
+	if (up)
+		ifr.ifr_flags |= IFF_UP;
+	else
+		ifr.ifr_flags &= ~IFF_UP;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+		return mc_errorf(err, errno, "restore: set link %s %s", ifname, up ? "up" : "down");
+	return 0;
+}
+
+/* receive: once the veth's host end is up, eth0 says where the container is now with a
+ * gratuitous ARP (sender and target its address, broadcast), as a migrated VM does: the
+ * bridges learn its MAC on this side's port at once, and peers refresh their ARP entry. Sent
+ * from a child in the container's network namespace; best effort (a failure only costs the
+ * time the network takes to find out by itself). */
+static void announce(struct ct_restoring *r)
+{
+	if (r->netns < 0 || !r->spec->net_cidr)
+		return;
+	char ip[64];
+	snprintf(ip, sizeof(ip), "%s", r->spec->net_cidr);
+	ip[strcspn(ip, "/")] = 0;
+	struct in_addr a;
+	if (inet_pton(AF_INET, ip, &a) != 1)
+		return;
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (setns(r->netns, CLONE_NEWNET) < 0)
+			_exit(1);
+		int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ARP));
+		struct ifreq ifr = {0};
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "eth0");
+		if (fd < 0 || ioctl(fd, SIOCGIFINDEX, &ifr) < 0)
+			_exit(1);
+		int ifindex = ifr.ifr_ifindex;
+		if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
+			_exit(1);
+		uint8_t pkt[28] = {0, 1, 8, 0, 6, 4, 0, 1}; /* Ethernet, IPv4, request */
+		memcpy(pkt + 8, ifr.ifr_hwaddr.sa_data, 6);
+		memcpy(pkt + 14, &a, 4);
+		memcpy(pkt + 24, &a, 4);
+		struct sockaddr_ll to = {.sll_family = AF_PACKET,
+					 .sll_protocol = htons(ETH_P_ARP),
+					 .sll_ifindex = ifindex,
+					 .sll_halen = 6};
+		memset(to.sll_addr, 0xff, 6);
+		_exit(sendto(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&to, sizeof(to)) ==
+			      sizeof(pkt)
+			  ? 0
+			  : 1);
+	}
+	int st;
+	while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (pid < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		mc_log_debug("restore: the gratuitous ARP for %s was not sent", ip);
+}
+
 /* A helper child in a new network namespace: lo up; with the config's network, minict adds
  * the veth from outside and the helper configures eth0 inside. The namespace lives on in
  * *nsfd once the helper has exited. */
-static int make_netns(struct rst *r, mc_err *err)
+static int make_netns(struct ct_restoring *r, mc_err *err)
 {
 	int up[2], down[2];
 	if (pipe2(up, O_CLOEXEC) < 0)
@@ -146,6 +217,8 @@ static int make_netns(struct rst *r, mc_err *err)
 					      err) < 0) {
 				r->veth[0] = 0;
 				ret = -1;
+			} else if (r->o.link_later && set_link(r->veth, false, err) < 0) {
+				ret = -1; /* before eth0 is up: nothing went out */
 			} else if (write(down[1], "c", 1) != 1) {
 				ret = mc_errorf(err, errno, "restore: network helper");
 			}
@@ -169,7 +242,7 @@ static int make_netns(struct rst *r, mc_err *err)
 
 /* cg_root: the container's cgroup in each hierarchy, read back from CRIU's own
  * /proc/PID/cgroup once it joined them ("0::" is every controller without its own). */
-static int cg_roots(struct rst *r, mc_err *err)
+static int cg_roots(struct ct_restoring *r, mc_err *err)
 {
 	char p[64];
 	snprintf(p, sizeof(p), "/proc/%d/cgroup", r->c.pid);
@@ -194,7 +267,7 @@ static int cg_roots(struct rst *r, mc_err *err)
 	return 0;
 }
 
-static int prepare(struct ct_global *g, struct rst *r, mc_err *err)
+static int prep_spec(struct ct_restoring *r, mc_err *err)
 {
 	r->bundle = realpath(r->o.bundle ? r->o.bundle : ".", NULL);
 	if (!r->bundle)
@@ -202,6 +275,11 @@ static int prepare(struct ct_global *g, struct rst *r, mc_err *err)
 				 r->o.bundle ? r->o.bundle : ".");
 	if (ct_spec_load(r->bundle, &r->spec, err) < 0)
 		return mc_wrap(err, "restore");
+	return 0;
+}
+
+static int prep_images(struct ct_restoring *r, mc_err *err)
+{
 	r->images = ct_ckpt_open_dir(r->o.com.image, false, err);
 	if (r->images < 0)
 		return mc_wrap(err, "restore: --image-path");
@@ -211,8 +289,41 @@ static int prepare(struct ct_global *g, struct rst *r, mc_err *err)
 	r->work = r->o.com.work ? ct_ckpt_open_dir(r->o.com.work, true, err) : dup(r->images);
 	if (r->work < 0)
 		return mc_wrap(err, "restore: --work-path");
-	if (ct_ckpt_load_stdio(r->images, r->stdio, err) < 0 ||
-	    ct_ckpt_find_criu(g->criu, &r->criu, err) < 0)
+	if (ct_ckpt_load_stdio(r->images, r->stdio, err) < 0)
+		return mc_wrap(err, "restore");
+	return 0;
+}
+
+/* CRIU's request forks the tasks: criu goes into the container's cgroups first, so they are in
+ * them from their first instruction. */
+static int start_criu(struct ct_restoring *r, mc_err *err)
+{
+	if (ct_criu_start(&r->c, r->criu, &r->netns, r->netns >= 0, true, err) < 0)
+		return mc_wrap(err, "restore");
+	if (ct_cg_enter(&r->cg, r->c.pid, err) < 0 || cg_roots(r, err) < 0)
+		return mc_wrap(err, "restore");
+	return 0;
+}
+
+/* receive makes the container's frame while the stream still comes: a state without a pid
+ * (creating) names its cgroups, so that `delete -f` cleans up after a receiver that was killed.
+ * The veth needs no record: its namespace dies with the receiver and criu, and takes it along. */
+static int save_early(struct ct_global *g, struct ct_restoring *r, mc_err *err)
+{
+	char created[64];
+	ct_now_rfc3339(created, sizeof(created));
+	struct ct_state st = {.id = (char *)r->o.id,
+			      .bundle = r->bundle,
+			      .rootfs = (char *)r->spec->root_path,
+			      .created = created,
+			      .cg = r->cg,
+			      .has_cg = true};
+	return ct_state_save(g->root, &st, err) < 0 ? mc_wrap(err, "restore") : 0;
+}
+
+static int prep_env(struct ct_global *g, struct ct_restoring *r, mc_err *err)
+{
+	if (ct_ckpt_find_criu(g->criu, &r->criu, err) < 0)
 		return mc_wrap(err, "restore");
 	/* from here on there is something to undo */
 	if (ct_state_claim(g->root, r->o.id, err) < 0)
@@ -224,12 +335,16 @@ static int prepare(struct ct_global *g, struct rst *r, mc_err *err)
 	r->have_cg = true;
 	if (ct_cg_apply(&r->cg, res, err) < 0)
 		return mc_wrap(err, "restore");
+	if (r->o.link_later && save_early(g, r, err) < 0)
+		return -1;
 	if (ct_spec_has_ns(r->spec, CLONE_NEWNET, NULL) && make_netns(r, err) < 0)
 		return -1;
-	return ct_ckpt_ext_mounts(r->spec, true, &r->ext, err);
+	if (ct_ckpt_ext_mounts(r->spec, true, &r->ext, err) < 0)
+		return -1;
+	return start_criu(r, err);
 }
 
-static int restore(struct rst *r, mc_err *err)
+static int restore(struct ct_restoring *r, mc_err *err)
 {
 	struct ct_criu_ifd ifd[4];
 	size_t nifd = 0;
@@ -238,11 +353,12 @@ static int restore(struct rst *r, mc_err *err)
 			ifd[nifd++] = (struct ct_criu_ifd){r->stdio[i], i};
 	if (r->netns >= 0)
 		ifd[nifd++] = (struct ct_criu_ifd){CT_CKPT_NETNS_KEY, r->netns};
-	if (ct_criu_start(&r->c, r->criu, &r->netns, r->netns >= 0, true, err) < 0)
-		return mc_wrap(err, "restore");
-	/* CRIU forks the tasks: in the container's cgroups from their first instruction */
-	if (ct_cg_enter(&r->cg, r->c.pid, err) < 0 || cg_roots(r, err) < 0)
-		return mc_wrap(err, "restore");
+	/* the source is frozen by now: the container's MAC may speak from here */
+	if (r->o.link_later && r->veth[0]) {
+		if (set_link(r->veth, true, err) < 0)
+			return -1;
+		announce(r);
+	}
 	struct ct_criu_req q = {
 	    .op = CT_CRIU_RESTORE,
 	    .images_fd = r->images,
@@ -275,7 +391,7 @@ static int restore(struct rst *r, mc_err *err)
 	return 0;
 }
 
-static int record(struct ct_global *g, struct rst *r, struct ct_state *st, mc_err *err)
+static int record(struct ct_global *g, struct ct_restoring *r, struct ct_state *st, mc_err *err)
 {
 	char created[64];
 	ct_now_rfc3339(created, sizeof(created));
@@ -311,7 +427,7 @@ static int record(struct ct_global *g, struct rst *r, struct ct_state *st, mc_er
 	return 0;
 }
 
-static void undo(struct ct_global *g, struct rst *r)
+static void undo(struct ct_global *g, struct ct_restoring *r)
 {
 	mc_err e2 = NULL;
 	if (r->c.pid > 0) {
@@ -352,44 +468,115 @@ static int wait_attached(struct ct_global *g, struct ct_state *st, mc_err *err)
 	return ct_exit_code(status);
 }
 
+static void rst_free(struct ct_restoring *r)
+{
+	if (r->netns >= 0)
+		close(r->netns);
+	if (r->images >= 0)
+		close(r->images);
+	if (r->work >= 0)
+		close(r->work);
+	for (size_t i = 0; i < r->ncgroot; i++)
+		free(r->cgline[i]);
+	for (int i = 0; i < 3; i++)
+		free(r->stdio[i]);
+	ct_strlist_free(&r->ext);
+	free(r->criu);
+	free(r->bundle);
+	ct_spec_free(r->spec);
+	free(r);
+}
+
+static struct ct_restoring *rst_new(const struct ct_restore_opts *o, bool debug, mc_err *err)
+{
+	struct ct_restoring *r = calloc(1, sizeof(*r));
+	if (!r) {
+		mc_errorf(err, ENOMEM, "restore");
+		return NULL;
+	}
+	r->o = *o;
+	r->images = r->work = r->netns = -1;
+	r->c = (struct ct_criu){.pid = -1, .sk = -1};
+	r->debug = debug;
+	return r;
+}
+
+/* The images are there and the rest is made: CRIU's request, then the state. */
+static int finish(struct ct_global *g, struct ct_restoring *r, struct ct_state *st, mc_err *err)
+{
+	int ret = restore(r, err);
+	if (ret == 0)
+		ret = record(g, r, st, err);
+	if (ret < 0)
+		undo(g, r);
+	return ret;
+}
+
+int ct_restore_begin(struct ct_global *g, const struct ct_restore_opts *o, struct ct_restoring **rp,
+		     mc_err *err)
+{
+	*rp = NULL;
+	if (ct_check_id(o->id, err) < 0)
+		return -1;
+	struct ct_restoring *r = rst_new(o, g->debug, err);
+	if (!r)
+		return -1;
+	if (prep_spec(r, err) < 0 || prep_env(g, r, err) < 0) {
+		undo(g, r);
+		rst_free(r);
+		return -1;
+	}
+	*rp = r;
+	return 0;
+}
+
+int ct_restore_finish(struct ct_global *g, struct ct_restoring *r, pid_t *pidp, mc_err *err)
+{
+	struct ct_state st = {0};
+	int ret = prep_images(r, err);
+	if (ret < 0)
+		undo(g, r);
+	else
+		ret = finish(g, r, &st, err);
+	if (ret == 0) {
+		if (pidp)
+			*pidp = r->pid;
+		ct_state_free(&st);
+	}
+	rst_free(r);
+	return ret;
+}
+
+void ct_restore_abort(struct ct_global *g, struct ct_restoring *r)
+{
+	if (!r)
+		return;
+	undo(g, r);
+	rst_free(r);
+}
+
 int ct_restore(struct ct_global *g, const struct ct_restore_opts *o, pid_t *pidp, mc_err *err)
 {
-	struct rst r = {.o = *o,
-			.images = -1,
-			.work = -1,
-			.netns = -1,
-			.c = {.pid = -1, .sk = -1},
-			.debug = g->debug};
+	if (ct_check_id(o->id, err) < 0)
+		return -1;
+	struct ct_restoring *r = rst_new(o, g->debug, err);
+	if (!r)
+		return -1;
 	struct ct_state st = {0};
-	bool have_st = false;
-	int ret = ct_check_id(r.o.id, err);
+	/* what can fail before anything exists first: the bundle, the images */
+	int ret = prep_spec(r, err);
 	if (ret == 0)
-		ret = prepare(g, &r, err);
+		ret = prep_images(r, err);
+	if (ret == 0 && (ret = prep_env(g, r, err)) < 0)
+		undo(g, r);
 	if (ret == 0)
-		ret = restore(&r, err);
-	if (ret == 0) {
-		ret = record(g, &r, &st, err);
-		have_st = ret == 0;
-	}
-	if (ret < 0)
-		undo(g, &r);
+		ret = finish(g, r, &st, err);
+	bool have_st = ret == 0;
 	if (ret == 0 && pidp)
-		*pidp = r.pid;
-	if (r.netns >= 0)
-		close(r.netns);
-	if (r.images >= 0)
-		close(r.images);
-	if (r.work >= 0)
-		close(r.work);
-	for (size_t i = 0; i < r.ncgroot; i++)
-		free(r.cgline[i]);
-	for (int i = 0; i < 3; i++)
-		free(r.stdio[i]);
-	ct_strlist_free(&r.ext);
-	free(r.criu);
-	free(r.bundle);
-	ct_spec_free(r.spec);
-	if (ret == 0 && !r.o.detach)
+		*pidp = r->pid;
+	bool detach = r->o.detach;
+	rst_free(r);
+	if (ret == 0 && !detach)
 		ret = wait_attached(g, &st, err);
 	if (have_st)
 		ct_state_free(&st);

@@ -164,9 +164,13 @@ OPID=$!
 PIDS+=($OPID)
 wait_secs 20 has "$T/obs.err" "first reply" || die "the observer gets no reply from the container"
 kill -USR1 $OPID
-src exec $ID kill -USR1 "$(cat "$R/tmp/echo.pid")" || die "quiesce the echo"
-wait_secs 10 is_state "$R/tmp/echo.state" closed || die "the echo does not drop its socket"
-src migrate $ID tcp:$M.2:$PORT >"$T/mig.json" 2>"$T/err" || die "migrate: $(cat "$T/err"); receiver: $(cat "$T/rcv.err")"
+# the echo drops its socket right before the freeze (migrate --pre-freeze), after the rootfs's
+# first pass: its host pid is the container init's child
+INIT=$(src state $ID | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+EPID=$(pgrep -P "$INIT" -x udp_echo | head -n 1)
+[ -n "$EPID" ] || die "no udp_echo process on the host"
+QUIESCE="kill -USR1 $EPID && i=0 && while [ \"\$(cat $R/tmp/echo.state)\" != closed ]; do i=\$((i+1)); [ \$i -lt 10000 ] || exit 1; done"
+src migrate --pre-freeze "$QUIESCE" $ID tcp:$M.2:$PORT >"$T/mig.json" 2>"$T/err" || die "migrate: $(cat "$T/err"); receiver: $(cat "$T/rcv.err")"
 wait $RPID || die "receive failed: $(cat "$T/rcv.err")"
 grep -q '"status":"ok"' "$T/mig.json" || die "migrate printed $(cat "$T/mig.json")"
 grep -q '"status":"restored"' "$T/rcv.out" || die "receive printed $(cat "$T/rcv.out")"
@@ -223,7 +227,10 @@ wait $RPID 2>/dev/null
 wait $MPID && die "migrate succeeded with its receiver killed"
 [ "$(wc -l <"$T/err")" = 1 ] && grep -q 'runs on here' "$T/err" || die "killed receiver: migrate said $(cat "$T/err")"
 echo "receiver killed: $(cat "$T/err")"
-rm -rf "${T:?}/dstwork/$ID" # SIGKILL: no chance to clean up
+# SIGKILL: no chance to clean up; the container's frame made early (the id, its cgroups) goes
+# with delete -f (its state names them), the veth went with its namespace
+dst delete -f $ID || die "receiver killed: delete -f what it left"
+rm -rf "${T:?}/dstwork/$ID"
 runs_on "receiver killed"
 # a corrupted stream: one byte flipped at 1 MB
 receiver $ID
@@ -241,15 +248,15 @@ wait $RPID && die "receive accepted HTTP"
 grep -q 'not a minict migration stream' "$T/rcv.err" || die "bad magic: $(cat "$T/rcv.err")"
 runs_on "bad magic"
 receiver $ID
-python3 - $ID >"$T/evil" <<'PY'
+python3 - $ID "$T/b/config.json" >"$T/evil" <<'PY'
 import json, struct, sys, zlib
 def frame(t, meta, data):
     return struct.pack("<IIQ", t, len(meta), len(data)) + meta + data
 def entry(kind, path, data=b""):
     p = path.encode()
     return frame(2, struct.pack("<IIIIqII", kind, 0o644, 0, 0, 0, 0, len(p)) + p, data)
-s = b"MCTMIGR\n" + struct.pack("<I", 1)
-s += frame(1, b"", json.dumps({"id": sys.argv[1], "config": {"ociVersion": "1.0.2", "linux": {}}}).encode())
+s = b"MCTMIGR\n" + struct.pack("<I", 2)
+s += frame(1, b"", json.dumps({"id": sys.argv[1], "config": json.load(open(sys.argv[2]))}).encode())
 s += entry(1, "etc") + entry(2, "etc/../../../escaped", b"x")
 s += frame(0, b"", struct.pack("<II", zlib.crc32(s), 3))
 sys.stdout.buffer.write(s)

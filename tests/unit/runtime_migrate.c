@@ -130,7 +130,7 @@ static void entry_path_too_long(void **state)
 	memcpy(meta + 28, &plen, 4);
 	memset(meta + CT_MIG_ENTRY_HDR, 'a', CT_MIG_META_MAX - CT_MIG_ENTRY_HDR);
 	mc_err err = NULL;
-	assert_int_equal(ct_mig_recv_entry(NULL, -1, meta, CT_MIG_META_MAX, 0, &err), -1);
+	assert_int_equal(ct_mig_recv_entry(NULL, -1, meta, CT_MIG_META_MAX, 0, false, &err), -1);
 	assert_non_null(strstr(mc_error_text(err), "bad path"));
 	mc_error_free(&err);
 }
