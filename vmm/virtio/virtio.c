@@ -214,10 +214,11 @@ static int dev_realize(struct device *d, struct vm *vm, mc_err *err)
 		vd->q[i].vq.size = vd->q[i].max_size;
 		vd->q[i].vector = VIRTIO_NO_VECTOR;
 	}
+	/* devices_add() names the device in the error */
 	if (vd->tops->attach && vd->tops->attach(vd, vm, err) < 0)
-		return mc_wrap(err, "%s: %s transport", d->name, vd->tops->name);
+		return mc_wrap(err, "%s transport", vd->tops->name);
 	if (vd->ops->realize && vd->ops->realize(vd, vm, err) < 0)
-		return mc_wrap(err, "%s", d->name);
+		return -1;
 	return 0;
 }
 
