@@ -17,7 +17,7 @@ export MINI_CACHE=${MINI_CACHE:-/var/cache/minivm}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 eval "$(scripts/images.sh env)"
-export MINIVM_KERNEL MINIVM_VMLINUX MINIVM_INITRD MINIVM_KVER
+export MINIVM_KERNEL MINIVM_VMLINUX MINIVM_INITRD MINIVM_KVER MINIVM_ROOTFS_DIR MINIVM_ROOTFS_IMG
 filter=${1:-}
 logdir=$ROOT/build/test-logs
 rm -rf "$logdir" && mkdir -p "$logdir"
@@ -74,7 +74,8 @@ run_in_lab() {
 	run_one "lab/$(basename "$1" .sh)" build/bin/minilab run -- \
 		env ROOT="$ROOT" BIN="$ROOT/build/bin" TOOLS="$TOOLS" MINI_CACHE="$MINI_CACHE" \
 		MINIVM_KERNEL="${MINIVM_KERNEL:-}" MINIVM_VMLINUX="${MINIVM_VMLINUX:-}" \
-		MINIVM_INITRD="${MINIVM_INITRD:-}" ASAN_OPTIONS="$ASAN_OPTIONS" \
+		MINIVM_INITRD="${MINIVM_INITRD:-}" MINIVM_ROOTFS_DIR="${MINIVM_ROOTFS_DIR:-}" \
+		MINIVM_ROOTFS_IMG="${MINIVM_ROOTFS_IMG:-}" ASAN_OPTIONS="$ASAN_OPTIONS" \
 		UBSAN_OPTIONS="$UBSAN_OPTIONS" MINI_IN_LAB=1 bash "$ROOT/$1"
 }
 if [ ${#lab_tests[@]} -gt 0 ]; then
