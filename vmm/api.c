@@ -238,6 +238,25 @@ static json_object *handle(struct api *a, const char *buf, size_t len)
 	return reply;
 }
 
+/* A request too large was answered: read what the client still sends (up to 16 MiB, 1 s), so
+ * closing with unread bytes does not reset the connection before it read the reply. */
+static void drain(int fd)
+{
+	shutdown(fd, SHUT_WR);
+	struct timeval tv = {.tv_usec = 100000};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	static char sink[65536];
+	uint64_t t0 = mc_now_ns(), n = 0;
+	while (n < (16u << 20) && mc_now_ns() - t0 < 1000000000ull) {
+		ssize_t r = read(fd, sink, sizeof(sink));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (uint64_t)r;
+	}
+}
+
 static void on_conn(void *opaque, uint32_t events)
 {
 	struct api_conn *c = opaque;
@@ -271,6 +290,8 @@ static void on_conn(void *opaque, uint32_t events)
 		return; /* wait for the rest */
 	send_reply(c->fd, reply);
 	json_object_put(reply);
+	if (!nl && !eof)
+		drain(c->fd);
 	conn_close(c);
 }
 
