@@ -17,6 +17,7 @@
 #include "console.h"
 #include "hw/hw.h"
 #include "virtio/blk.h"
+#include "virtio/net.h"
 #include "log.h"
 #include "loop.h"
 #include "snapshot.h"
@@ -26,11 +27,13 @@
 
 #define MEM_MIN	  (16ull << 20)
 #define MAX_DISKS 16
+#define MAX_NETS  8
 
 static const char usage[] =
     "usage: minivm run --kernel PATH [--initrd PATH] [--cmdline STR] [--cpus N] [--mem SIZE]\n"
     "                  [--console none|stdio|file:PATH] [--pit|--no-pit] [--timings json]\n"
     "                  [--disk PATH[,ro][,direct][,engine=uring|threads]]...\n"
+    "                  [--net tap=NAME[,mac=MAC][,vhost=on]]...\n"
     "                  [--env NAME=VALUE]... [--env-file FILE]... [--api PATH] [-- CMD ARGS...]\n"
     "       minivm run --restore DIR [--console ...] [--api PATH]\n"
     "  --kernel    bzImage (64-bit boot protocol) or ELF vmlinux (PVH entry)\n"
@@ -57,6 +60,10 @@ static const char usage[] =
     "  --disk      a raw image (file or block device) as a virtio-blk disk, repeatable (the\n"
     "              first is /dev/vda); ro: read-only; direct: O_DIRECT, no host page cache;\n"
     "              engine: io_uring (default where the kernel allows it) or a thread pool\n"
+    "  --net       a virtio-net card on host tap NAME, repeatable (the first is eth0): a\n"
+    "              missing tap is created (up, no address) and goes away with minivm, an\n"
+    "              existing one is used as it is; mac: default 52:54 and a hash of NAME;\n"
+    "              vhost=on: the data path in the kernel's vhost-net (/dev/vhost-net)\n"
     "Signals: SIGINT/SIGTERM stop the VM; SIGUSR2 pauses it (every vCPU parked, devices\n"
     "quiesced) or resumes it, and logs how long that took.\n"
     "Exit status: the guest command's, 0 after a plain poweroff, 125 when minivm fails.\n";
@@ -70,6 +77,8 @@ struct run_opts {
 	size_t env_cap;
 	struct blk_disk disks[MAX_DISKS];
 	unsigned ndisks;
+	struct virtio_net_conf nets[MAX_NETS];
+	unsigned nnets;
 };
 
 static int env_push(struct run_opts *o, const char *kv, size_t len, mc_err *err)
@@ -160,6 +169,7 @@ static int parse(int argc, char **argv, struct run_opts *o, mc_err *err)
 					     {"env", required_argument, NULL, 'e'},
 					     {"env-file", required_argument, NULL, 'E'},
 					     {"disk", required_argument, NULL, 'D'},
+					     {"net", required_argument, NULL, 'N'},
 					     {"restore", required_argument, NULL, 'R'},
 					     {"api", required_argument, NULL, 'A'},
 					     {"help", no_argument, NULL, 'h'},
@@ -216,6 +226,17 @@ static int parse(int argc, char **argv, struct run_opts *o, mc_err *err)
 			    virtio_blk_check(&o->disks[o->ndisks], err) < 0)
 				return -1;
 			o->ndisks++;
+			break;
+		case 'N':
+			if (o->nnets == MAX_NETS)
+				return mc_errorf(err, 0, "more than %d --net", MAX_NETS);
+			if (virtio_net_parse(optarg, &o->nets[o->nnets], err) < 0)
+				return -1;
+			for (unsigned k = 0; k < o->nnets; k++)
+				if (strcmp(o->nets[k].tap, o->nets[o->nnets].tap) == 0)
+					return mc_errorf(err, 0, "--net: tap `%s` given twice",
+							 o->nets[k].tap);
+			o->nnets++;
 			break;
 		case 'p':
 		case 'P':
@@ -410,6 +431,8 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	t[1] = mc_now_ns();
 	struct hw_config hw = {.console_fd = -1, .disks = o.disks, .ndisks = o.ndisks};
+	hw.nets = o.nets;
+	hw.nnets = o.nnets;
 	if (console_open(&con, &err) < 0)
 		goto out;
 	hw.console_fd = con.out_fd;

@@ -25,5 +25,7 @@ int hw_create_devices(struct vm *vm, const struct hw_config *cfg, mc_err *err)
 	/* virtio-blk over the PCI transport: until that exists, a clear refusal */
 	if (cfg->ndisks)
 		return mc_errorf(err, 0, "--disk: the virtio-pci transport is not there yet");
+	if (cfg->nnets) /* virtio-net: the same */
+		return mc_errorf(err, 0, "--net: the virtio-pci transport is not there yet");
 	return 0;
 }

@@ -9,6 +9,7 @@
 
 struct vm;
 struct blk_disk;
+struct virtio_net_conf;
 
 /* What the devices are built from (run.c fills it from the options). */
 struct hw_config {
@@ -16,6 +17,9 @@ struct hw_config {
 	/* --disk, in order: a virtio-blk device each ("virtio-blk0"...) after the table */
 	const struct blk_disk *disks;
 	unsigned ndisks;
+	/* --net, in order: a virtio-net device each ("virtio-net0"...) after the disks */
+	const struct virtio_net_conf *nets;
+	unsigned nnets;
 };
 
 /* Create and realize every device of the table, in order. */
