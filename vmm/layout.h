@@ -22,6 +22,14 @@
 #define LAPIC_ADDR	 0xfee00000ull
 #define TSS_KVM_ADDR	 0xfffbd000ull /* KVM_SET_TSS_ADDR (three pages, Intel real mode) */
 
+/* PCI (hw/pci.c): BARs go in [PCI_MMIO_START, PCI_MMIO_END), the host bridge's 32-bit window
+ * in its _CRS; config space by ECAM at PCI_ECAM_ADDR, bus 0 only (32 devices x 8 functions x
+ * 4 KiB), described by the MCFG table and reserved by a PNP0C02 device. */
+#define PCI_MMIO_START 0xc0000000ull
+#define PCI_MMIO_END   0xe0000000ull
+#define PCI_ECAM_ADDR  0xe0000000ull
+#define PCI_ECAM_SIZE  0x100000ull
+
 #define BOOT_CS	 0x10
 #define BOOT_DS	 0x18
 #define BOOT_TSS 0x20
@@ -30,6 +38,7 @@
 #define COM1_PORT      0x3f8
 #define COM1_IRQ       4
 #define I8042_CMD_PORT 0x64
+#define PCI_CONF1_PORT 0xcf8 /* address 0xcf8, data 0xcfc-0xcff */
 #define CMOS_PORT      0x70
 /* ACPI fixed hardware (not hardware-reduced: that mode drops the legacy PIC and so the ISA IRQs
  * the 8250 UART needs): PM1a event and control blocks, and the FADT reset register. */

@@ -1,5 +1,6 @@
-/* Unit tests for the ACPI tables: checksums, lengths, pointers, MADT entries, FADT fields. */
+/* Unit tests for the ACPI tables: checksums, lengths, pointers, MADT entries, FADT fields, MCFG. */
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -45,11 +46,15 @@ static uint8_t *table(uint64_t gpa, const char *sig)
 /* The DSDT body the ACPI PM device contributes: Name (_S5, Package (4) { 5, 5, 0, 0 }) */
 static const uint8_t s5[] = {0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04, 0x0a, 5, 0x0a, 5, 0, 0};
 
-static void check_tables(unsigned ncpus)
+static const struct acpi_pci pci = {.ecam = PCI_ECAM_ADDR, .segment = 0, .bus_end = 0};
+
+/* with_pci: an MCFG after the MADT, its one entry what pci says */
+static void check_tables(unsigned ncpus, bool with_pci)
 {
 	uint64_t rsdp = 0;
 	mc_err err = NULL;
-	assert_int_equal(acpi_build(&gm, ncpus, s5, sizeof(s5), &rsdp, &err), 0);
+	assert_int_equal(
+	    acpi_build(&gm, ncpus, s5, sizeof(s5), with_pci ? &pci : NULL, &rsdp, &err), 0);
 	assert_int_equal(rsdp, ACPI_ADDR);
 	assert_int_equal(rsdp % 16, 0);
 	uint8_t *r = gm.host + rsdp;
@@ -60,9 +65,19 @@ static void check_tables(unsigned ncpus)
 	assert_int_equal(acpi_checksum(r, ACPI_RSDP_LEN), 0);
 
 	uint8_t *x = table(get64(r + 24), "XSDT");
-	assert_int_equal(get32(x + 4), ACPI_HDR_LEN + 16);
+	assert_int_equal(get32(x + 4), ACPI_HDR_LEN + (with_pci ? 24 : 16));
 	uint8_t *f = table(get64(x + ACPI_HDR_LEN), "FACP");
 	uint8_t *m = table(get64(x + ACPI_HDR_LEN + 8), "APIC");
+	if (with_pci) {
+		uint8_t *c = table(get64(x + ACPI_HDR_LEN + 16), "MCFG");
+		assert_int_equal(get32(c + 4), ACPI_MCFG_LEN);
+		assert_true(get64(x + ACPI_HDR_LEN + 16) >=
+			    get64(x + ACPI_HDR_LEN + 8) + get32(m + 4));
+		assert_int_equal(get64(c + 44), PCI_ECAM_ADDR);
+		assert_int_equal(get16(c + 52), 0); /* segment */
+		assert_int_equal(c[54], 0);	    /* buses 0 to 0 */
+		assert_int_equal(c[55], 0);
+	}
 
 	/* FADT */
 	assert_int_equal(get32(f + 4), ACPI_FADT_LEN);
@@ -127,17 +142,22 @@ static void check_tables(unsigned ncpus)
 static void tables_1cpu(void **state)
 {
 	(void)state;
-	check_tables(1);
+	check_tables(1, true);
+}
+static void tables_no_pci(void **state)
+{
+	(void)state;
+	check_tables(2, false);
 }
 static void tables_8cpus(void **state)
 {
 	(void)state;
-	check_tables(8);
+	check_tables(8, true);
 }
 static void tables_max(void **state)
 {
 	(void)state;
-	check_tables(ACPI_MAX_CPUS);
+	check_tables(ACPI_MAX_CPUS, true);
 }
 
 static void rejects(void **state)
@@ -145,13 +165,13 @@ static void rejects(void **state)
 	(void)state;
 	uint64_t rsdp;
 	mc_err err = NULL;
-	assert_int_equal(acpi_build(&gm, 0, s5, sizeof(s5), &rsdp, &err), -1);
+	assert_int_equal(acpi_build(&gm, 0, s5, sizeof(s5), NULL, &rsdp, &err), -1);
 	mc_error_free(&err);
-	assert_int_equal(acpi_build(&gm, ACPI_MAX_CPUS + 1, s5, sizeof(s5), &rsdp, &err), -1);
+	assert_int_equal(acpi_build(&gm, ACPI_MAX_CPUS + 1, s5, sizeof(s5), NULL, &rsdp, &err), -1);
 	mc_error_free(&err);
 	struct guest_mem small;
 	gm_init(&small, gm.host, 0x80000); /* no room for the tables at 0xe0000 */
-	assert_int_equal(acpi_build(&small, 1, s5, sizeof(s5), &rsdp, &err), -1);
+	assert_int_equal(acpi_build(&small, 1, s5, sizeof(s5), &pci, &rsdp, &err), -1);
 	assert_non_null(strstr(err->msg, "too small"));
 	mc_error_free(&err);
 }
@@ -159,9 +179,8 @@ static void rejects(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(tables_1cpu),
-	    cmocka_unit_test(tables_8cpus),
-	    cmocka_unit_test(tables_max),
+	    cmocka_unit_test(tables_1cpu),  cmocka_unit_test(tables_no_pci),
+	    cmocka_unit_test(tables_8cpus), cmocka_unit_test(tables_max),
 	    cmocka_unit_test(rejects),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -48,7 +48,7 @@ static uint64_t align16(uint64_t x)
 }
 
 int acpi_build(struct guest_mem *gm, unsigned ncpus, const uint8_t *aml, size_t aml_len,
-	       uint64_t *rsdp_out, mc_err *err)
+	       const struct acpi_pci *pci, uint64_t *rsdp_out, mc_err *err)
 {
 	if (ncpus == 0 || ncpus > ACPI_MAX_CPUS)
 		return mc_errorf(err, 0, "ACPI: %u vCPUs (1 to %d)", ncpus, ACPI_MAX_CPUS);
@@ -58,7 +58,7 @@ int acpi_build(struct guest_mem *gm, unsigned ncpus, const uint8_t *aml, size_t 
 	memset(base, 0, ACPI_MAX);
 	uint64_t rsdp = ACPI_ADDR;
 	uint64_t xsdt = align16(rsdp + ACPI_RSDP_LEN);
-	uint32_t xsdt_len = ACPI_HDR_LEN + 2 * 8;
+	uint32_t xsdt_len = ACPI_HDR_LEN + (pci ? 3 : 2) * 8;
 	uint64_t facs = (xsdt + xsdt_len + 63) & ~63ull; /* 64-byte aligned */
 	uint64_t fadt = facs + 64;
 	uint64_t dsdt = align16(fadt + ACPI_FADT_LEN);
@@ -68,7 +68,8 @@ int acpi_build(struct guest_mem *gm, unsigned ncpus, const uint8_t *aml, size_t 
 	uint32_t dsdt_len = ACPI_HDR_LEN + (uint32_t)aml_len;
 	uint64_t madt = align16(dsdt + dsdt_len);
 	uint32_t madt_len = 44 + 8 * ncpus + 12 + 10 + 6;
-	if (madt + madt_len > ACPI_ADDR + ACPI_MAX)
+	uint64_t mcfg = align16(madt + madt_len);
+	if (mcfg + (pci ? ACPI_MCFG_LEN : 0) > ACPI_ADDR + ACPI_MAX)
 		return mc_errorf(err, 0, "ACPI: tables do not fit");
 #define AT(gpa) (base + ((gpa)-ACPI_ADDR))
 
@@ -86,6 +87,8 @@ int acpi_build(struct guest_mem *gm, unsigned ncpus, const uint8_t *aml, size_t 
 	header(x, "XSDT", xsdt_len, 1);
 	put64(x + ACPI_HDR_LEN, fadt);
 	put64(x + ACPI_HDR_LEN + 8, madt);
+	if (pci)
+		put64(x + ACPI_HDR_LEN + 16, mcfg);
 	finish(x);
 
 	uint8_t *fc = AT(facs);
@@ -155,6 +158,17 @@ int acpi_build(struct guest_mem *gm, unsigned ncpus, const uint8_t *aml, size_t 
 	put16(e + 3, 0);
 	e[5] = 1;
 	finish(m);
+
+	if (pci) {
+		/* MCFG: 8 reserved bytes, then per segment: base, segment, start and end bus */
+		uint8_t *c = AT(mcfg);
+		header(c, "MCFG", ACPI_MCFG_LEN, 1);
+		put64(c + ACPI_HDR_LEN + 8, pci->ecam);
+		put16(c + ACPI_HDR_LEN + 16, pci->segment);
+		c[ACPI_HDR_LEN + 18] = pci->bus_start;
+		c[ACPI_HDR_LEN + 19] = pci->bus_end;
+		finish(c);
+	}
 #undef AT
 	*rsdp_out = rsdp;
 	return 0;

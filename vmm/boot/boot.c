@@ -14,6 +14,7 @@
 #include "bzimage.h"
 #include "cleanup.h"
 #include "cpio.h"
+#include "hw/pci.h"
 #include "kver.h"
 #include "layout.h"
 #include "log.h"
@@ -187,7 +188,10 @@ static int load_image(struct vm *vm, const struct boot_config *bc, const uint8_t
 	if (aml_len > sizeof(aml))
 		return mc_errorf(err, 0, "ACPI: the devices' DSDT fragments take %zu bytes",
 				 aml_len);
-	if (acpi_build(&vm->gm, vm->ncpus, aml, aml_len, &rsdp, err) < 0)
+	/* the PCI host bridge's config space (ECAM) for the MCFG table */
+	const struct acpi_pci mcfg = {.ecam = PCI_ECAM_ADDR, .segment = 0, .bus_end = 0};
+	if (acpi_build(&vm->gm, vm->ncpus, aml, aml_len, pci_host_of(vm) ? &mcfg : NULL, &rsdp,
+		       err) < 0)
 		return -1;
 	if (write_gdt_and_pages(vm, !is_elf, err) < 0)
 		return -1;

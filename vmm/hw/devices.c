@@ -2,6 +2,7 @@
  * realization order, the DSDT's order and the saved state's order. */
 #include "hw.h"
 
+#include "pci.h"
 #include "vm.h"
 
 static const struct {
@@ -13,6 +14,7 @@ static const struct {
     {"ACPI PM1a event/control blocks and reset register", acpi_pm_create},
     {"i8042 reset line", i8042_create},
     {"CMOS (empty: no RTC)", cmos_create},
+    {"PCI host bridge (ECAM at 0xe0000000, conf1 at 0xcf8)", pci_host_create},
 };
 
 int hw_create_devices(struct vm *vm, const struct hw_config *cfg, mc_err *err)

@@ -196,4 +196,11 @@ static inline bool virtio_has_feature(const struct virtio_dev *vd, unsigned f)
 	return (vd->driver_features >> f) & 1;
 }
 
+/* ---- Transports ------------------------------------------------------------------------ */
+/* Modern virtio-pci (virtio_pci.c): a function on the VM's PCI host bridge with MSI-X. Gives
+ * what virtio_dev_init() takes; the per-device data is made at realize (transport is NULL
+ * until then), so nothing leaks when the device is never realized. */
+int virtio_pci_transport_new(const struct virtio_transport_ops **tops, void **transport,
+			     mc_err *err);
+
 #endif
