@@ -62,11 +62,15 @@ build() {
 		# still point at a recent one)
 		ls -1t "$cache"/initrd/guest-"$kver"-*.cpio | tail -n +9 | xargs -r rm -f --
 	fi
-	local vmlinux=$kdir/vmlinux rootfs_dir= rootfs_img= r
+	local vmlinux=$kdir/vmlinux rootfs_dir='' rootfs_img='' r
 	[ -f "$vmlinux" ] || vmlinux=
 	if [ "${ROOTFS:-1}" != 0 ]; then
-		r=$("$ROOT/scripts/rootfs.sh" build)
-		rootfs_dir=$r/root rootfs_img=$r/rootfs.ext4
+		# not fatal: the kernel and initramfs are still good (offline with a cached kernel)
+		if r=$("$ROOT/scripts/rootfs.sh" build); then
+			rootfs_dir=$r/root rootfs_img=$r/rootfs.ext4
+		else
+			echo "images: no benchmark rootfs (see above); MINIVM_ROOTFS_* stay empty" >&2
+		fi
 	elif r=$("$ROOT/scripts/rootfs.sh" path 2>/dev/null); then
 		rootfs_dir=$r/root rootfs_img=$r/rootfs.ext4
 	fi
