@@ -397,6 +397,58 @@ static bool page_zero(const uint8_t *p)
 	return acc == 0;
 }
 
+/* The file a restored VM's RAM is mapped from (MAP_PRIVATE), -1 for anonymous RAM: set by
+ * snap_apply (one VM per process). A page never touched since reads as that file's bytes. */
+static int ram_source_fd = -1;
+
+/* Which pages to read: /proc/self/pagemap says which ones are in memory (present or swapped);
+ * any other page is zero in anonymous RAM, and in a restored VM whatever the source file holds
+ * there (zero in its holes: SEEK_DATA). Without pagemap every page is read. */
+struct page_scan {
+	int pagemap;
+	const uint8_t *ram;
+	uint64_t base, n; /* pagemap entries held, from page index base */
+	uint64_t map[8192];
+	int64_t data_start, data_end; /* the source file's current data extent */
+};
+
+static bool page_maybe_data(struct page_scan *ps, uint64_t off)
+{
+	if (ps->pagemap < 0)
+		return true;
+	uint64_t page = ((uintptr_t)ps->ram + off) / 4096;
+	if (page < ps->base || page >= ps->base + ps->n) {
+		ssize_t r = pread(ps->pagemap, ps->map, sizeof(ps->map), (off_t)(page * 8));
+		if (r < 8) {
+			close(ps->pagemap);
+			ps->pagemap = -1;
+			return true;
+		}
+		ps->base = page;
+		ps->n = (uint64_t)r / 8;
+	}
+	uint64_t e = ps->map[page - ps->base];
+	if (e & (3ull << 62)) /* present or swapped */
+		return true;
+	if (ram_source_fd < 0)
+		return false;
+	if ((int64_t)off >= ps->data_end) {
+		ps->data_start = lseek(ram_source_fd, (off_t)off, SEEK_DATA);
+		if (ps->data_start < 0) /* ENXIO: no data after off */
+			ps->data_start = ps->data_end = INT64_MAX;
+		else
+			ps->data_end = lseek(ram_source_fd, ps->data_start, SEEK_HOLE);
+		if (ps->data_end < 0)
+			ps->data_end = INT64_MAX;
+	}
+	return (int64_t)off >= ps->data_start;
+}
+
+static bool page_has_data(struct page_scan *ps, uint64_t off)
+{
+	return page_maybe_data(ps, off) && !page_zero(ps->ram + off);
+}
+
 /* Guest RAM into a sparse file: runs of non-zero pages written, zero pages left as holes. */
 static int save_memory(struct vm *vm, const char *path, uint64_t *written, mc_err *err)
 {
@@ -405,18 +457,26 @@ static int save_memory(struct vm *vm, const char *path, uint64_t *written, mc_er
 		return mc_errorf(err, errno, "create `%s`", path);
 	const uint8_t *ram = vm->gm.host;
 	uint64_t size = vm->gm.size, total = 0;
+	struct page_scan *ps = calloc(1, sizeof(*ps));
 	int r = 0;
+	if (!ps) {
+		r = mc_errorf(err, ENOMEM, "page scan");
+		goto out;
+	}
+	ps->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	ps->ram = ram;
+	ps->data_start = ps->data_end = -1;
 	if (ftruncate(fd, (off_t)size) < 0) {
 		r = mc_errorf(err, errno, "truncate `%s`", path);
 		goto out;
 	}
 	for (uint64_t off = 0; off < size;) {
-		if (page_zero(ram + off)) {
+		if (!page_has_data(ps, off)) {
 			off += 4096;
 			continue;
 		}
 		uint64_t end = off + 4096;
-		while (end < size && end - off < (8u << 20) && !page_zero(ram + end))
+		while (end < size && end - off < (8u << 20) && page_has_data(ps, end))
 			end += 4096;
 		for (uint64_t at = off; at < end;) {
 			ssize_t w = pwrite(fd, ram + at, (size_t)(end - at), (off_t)at);
@@ -433,6 +493,9 @@ static int save_memory(struct vm *vm, const char *path, uint64_t *written, mc_er
 	}
 	*written = total;
 out:
+	if (ps && ps->pagemap >= 0)
+		close(ps->pagemap);
+	free(ps);
 	if (close(fd) < 0 && r == 0)
 		r = mc_errorf(err, errno, "close `%s`", path);
 	if (r < 0)
@@ -699,5 +762,6 @@ int snap_apply(const struct snap *s, struct vm *vm, mc_err *err)
 	const struct snap_section *d = &s->sec[SNAP_DEVICES][0];
 	if (devices_load(&vm->devices, d->p, d->len, err) < 0)
 		return -1;
+	ram_source_fd = s->mem_fd;
 	return 0;
 }
