@@ -44,7 +44,7 @@ rc=$?
 expect_eq "awkward: exit status ($(tail -n 5 "$TMP/awkward.out"); $(cat "$TMP/awkward.err"))" "$rc" 0
 cmdline=$(field CMDLINE "$TMP/awkward.out")
 expect_eq "awkward: the kernel command line holds only kernel parameters" "$cmdline" \
-	"console=ttyS0 quiet panic=-1 pci=off no_timer_check"
+	"console=ttyS0 quiet panic=-1 no_timer_check"
 want=$(printf '%s\0' "${args[@]}" | hex)
 got=$(field ARGS "$TMP/awkward.out")
 expect_eq "awkward: arguments, as hex" "$got" "$want"
