@@ -453,7 +453,9 @@ static void vp_save(struct virtio_dev *vd, struct state_w *w)
 	state_put8(w, atomic_load(&vp->isr));
 }
 
-/* vd->lock held; the core has loaded the queues (vectors included). */
+/* vd->lock held; the core has loaded the queues (vectors included). The host's lock is taken
+ * inside vd->lock here (and in save), the reverse of a config access's order: both run only
+ * while the VM is paused, when no vCPU makes config accesses. */
 static int vp_load(struct virtio_dev *vd, struct state_r *r, mc_err *err)
 {
 	struct vpci *vp = to_vp(vd);
