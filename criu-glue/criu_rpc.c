@@ -224,7 +224,10 @@ void ct_criu_log_error(int dirfd, const char *log, char *buf, size_t n)
 
 static const char *op_name(enum ct_criu_op op)
 {
-	return op == CT_CRIU_DUMP ? "dump" : op == CT_CRIU_PRE_DUMP ? "pre-dump" : "restore";
+	return op == CT_CRIU_DUMP	   ? "dump"
+	       : op == CT_CRIU_PRE_DUMP	   ? "pre-dump"
+	       : op == CT_CRIU_PAGE_SERVER ? "page-server"
+					   : "restore";
 }
 
 /* The failure: CRIU's message, else its log's first error, and where the log is. */
@@ -386,7 +389,7 @@ int ct_criu_run(struct ct_criu *c, const struct ct_criu_req *r, pid_t *restored,
 {
 	/* one pre-dump per session (PRE_DUMP would wait for more requests) */
 	static const CriuReqType types[] = {CRIU_REQ_TYPE__DUMP, CRIU_REQ_TYPE__SINGLE_PRE_DUMP,
-					    CRIU_REQ_TYPE__RESTORE};
+					    CRIU_REQ_TYPE__RESTORE, CRIU_REQ_TYPE__PAGE_SERVER};
 	struct opts_store s = {0};
 	CriuReq req = CRIU_REQ__INIT;
 	req.type = types[r->op];
@@ -420,6 +423,12 @@ int ct_criu_run(struct ct_criu *c, const struct ct_criu_req *r, pid_t *restored,
 		}
 		if (resp->type == CRIU_REQ_TYPE__NOTIFY) {
 			ret = answer_notify(c, r, resp, err);
+			if (ret == 0 && r->after_notify)
+				ret = r->after_notify(r->notify_arg,
+						      resp->notify && resp->notify->script
+							  ? resp->notify->script
+							  : "",
+						      err);
 			criu_resp__free_unpacked(resp, NULL);
 			if (ret < 0)
 				return -1;
@@ -440,4 +449,35 @@ int ct_criu_run(struct ct_criu *c, const struct ct_criu_req *r, pid_t *restored,
 		criu_resp__free_unpacked(resp, NULL);
 		return 0;
 	}
+}
+
+int ct_criu_page_server(struct ct_criu *c, const struct ct_criu_req *r, pid_t *pid, int *port,
+			mc_err *err)
+{
+	struct opts_store s = {0};
+	CriuReq req = CRIU_REQ__INIT;
+	req.type = CRIU_REQ_TYPE__PAGE_SERVER;
+	req.opts = &s.o;
+	int ret = fill_opts(&s, r, err);
+	/* fill_opts asks for notify messages: a page server sends none, but be plain */
+	s.o.has_notify_scripts = false;
+	if (ret == 0)
+		ret = send_req(c, &req, err);
+	free_opts(&s);
+	if (ret < 0)
+		return mc_wrap(err, "criu page-server");
+	uint64_t deadline = mc_now_ns() + 60 * 1000000000ull;
+	CriuResp *resp = recv_resp(c, deadline, err);
+	if (!resp)
+		return failed(r, NULL, err);
+	if (resp->type != CRIU_REQ_TYPE__PAGE_SERVER || !resp->success || !resp->ps ||
+	    !resp->ps->has_pid) {
+		ret = failed(r, resp, err);
+		criu_resp__free_unpacked(resp, NULL);
+		return ret;
+	}
+	*pid = resp->ps->pid;
+	*port = resp->ps->has_port ? resp->ps->port : r->ps_port;
+	criu_resp__free_unpacked(resp, NULL);
+	return 0;
 }

@@ -11,7 +11,7 @@
 
 #include "error.h"
 
-enum ct_criu_op { CT_CRIU_DUMP, CT_CRIU_PRE_DUMP, CT_CRIU_RESTORE };
+enum ct_criu_op { CT_CRIU_DUMP, CT_CRIU_PRE_DUMP, CT_CRIU_RESTORE, CT_CRIU_PAGE_SERVER };
 
 /* An inherited descriptor: fd is a number in criu's own table (kept open across the exec). */
 struct ct_criu_ifd {
@@ -48,6 +48,10 @@ struct ct_criu_req {
 	 * (the restored root task, where it applies); < 0 fails the operation. May be NULL. */
 	int (*notify)(void *arg, const char *script, pid_t pid, mc_err *err);
 	void *notify_arg;
+	/* Called after a NOTIFY was answered (CRIU goes on meanwhile), e.g. "post-dump": the
+	 * images are complete and a lazy dump starts serving pages. < 0 fails the operation
+	 * here (criu is left to the caller: stop it). May be NULL. */
+	int (*after_notify)(void *arg, const char *script, mc_err *err);
 };
 
 struct ct_criu {
@@ -68,6 +72,12 @@ int ct_criu_features(struct ct_criu *c, bool *mem_track, bool *lazy_pages, mc_er
  * root task's pid. On failure the error carries CRIU's own reason (its message, else the
  * first error line of the log) and the log's path. */
 int ct_criu_run(struct ct_criu *c, const struct ct_criu_req *r, pid_t *restored, mc_err *err);
+/* PAGE_SERVER: a page server (a daemon: it outlives this session and exits when its client
+ * closes) listening on r->ps_address, port r->ps_port (0: any; *port says which), writing into
+ * r->images_fd with r->parent; *pid is the daemon's. Uses images_fd, work_fd, log_file,
+ * log_level, parent, ps_address, ps_port. */
+int ct_criu_page_server(struct ct_criu *c, const struct ct_criu_req *r, pid_t *pid, int *port,
+			mc_err *err);
 /* Close the socket and reap criu. */
 void ct_criu_stop(struct ct_criu *c);
 

@@ -4,6 +4,7 @@
 #define MINICT_CHECKPOINT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "cli.h"
@@ -73,6 +74,14 @@ struct ct_ckpt_opts {
 	struct ct_criu_opts com;
 	const char *parent, *page_server;
 	bool leave_running, pre_dump, keep_frozen;
+	/* migrate: called once the images are complete (CRIU's post-dump), before CRIU goes on
+	 * (with com.lazy: serving the pages on page_server's port until they are all fetched) */
+	int (*post_dump)(void *arg, mc_err *err);
+	void *post_dump_arg;
+	/* migrate: called when all is ready, right before the freeze (a failure stops there);
+	 * *frozen_at gets the time of the freeze (mc_now_ns) */
+	int (*pre_freeze)(void *arg, mc_err *err);
+	uint64_t *frozen_at;
 };
 int ct_checkpoint(struct ct_global *g, const struct ct_ckpt_opts *o, mc_err *err);
 

@@ -332,6 +332,11 @@ int ct_mig_send_images(struct mc_ms *s, const char *dir, struct ct_mig_counts *c
 		if (e->d_name[0] == '.' || (n > 4 && !strcmp(e->d_name + n - 4, ".log")))
 			continue;
 		struct stat st;
+		/* pre-copy: CRIU's link to the previous dump (the destination makes its own) and
+		 * the rounds' directories (sent with their rounds) */
+		if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    ((S_ISLNK(st.st_mode) && !strcmp(e->d_name, "parent")) || S_ISDIR(st.st_mode)))
+			continue;
 		_cleanup_close_ int fd = openat(dfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0 || fstat(fd, &st) < 0)
 			return mc_errorf(err, errno, "images: `%s`", e->d_name);

@@ -145,6 +145,14 @@ static int prepare(struct ct_global *g, struct ckpt *k, mc_err *err)
 	return ct_ckpt_save_stdio(k->st.pid, k->images, &k->ext, err);
 }
 
+static int after_notify(void *arg, const char *script, mc_err *err)
+{
+	struct ckpt *k = arg;
+	if (strcmp(script, "post-dump") || !k->o.post_dump)
+		return 0;
+	return k->o.post_dump(k->o.post_dump_arg, err);
+}
+
 static int dump(struct ckpt *k, bool paused, mc_err *err)
 {
 	struct ct_cgroup *cg = &k->st.cg;
@@ -152,6 +160,10 @@ static int dump(struct ckpt *k, bool paused, mc_err *err)
 	if (k->o.keep_frozen && !freezer)
 		return mc_errorf(err, 0,
 				 "checkpoint: no freezer cgroup to keep the container frozen");
+	if (k->o.pre_freeze && k->o.pre_freeze(k->o.post_dump_arg, err) < 0)
+		return -1;
+	if (k->o.frozen_at)
+		*k->o.frozen_at = mc_now_ns();
 	/* frozen by us (cgroup.freeze is immediate, no 100 ms polling in CRIU): CRIU finds the
 	 * cgroup frozen and only seizes the tasks */
 	if (!paused && freezer && ct_cg_freeze(cg, true, err) < 0)
@@ -168,13 +180,16 @@ static int dump(struct ckpt *k, bool paused, mc_err *err)
 	    .parent = k->o.parent,
 	    .freeze_cgroup = freezer,
 	    .leave_running = k->o.leave_running || k->o.pre_dump || k->o.keep_frozen,
-	    .track_mem = k->o.pre_dump,
+	    /* a pre-dump tracks for the next dump; a dump on a parent reads that tracking */
+	    .track_mem = k->o.pre_dump || k->o.parent,
 	    .manage_cgroups = true,
 	    .cg_mode = -1,
 	    .ps_address = k->ps_addr,
 	    .ps_port = k->ps_port,
 	    .external = (const char *const *)k->ext.v,
 	    .nexternal = k->ext.n,
+	    .after_notify = after_notify,
+	    .notify_arg = k,
 	};
 	ct_criu_opts_req(&k->o.com, &r);
 	uint64_t t0 = mc_now_ns();

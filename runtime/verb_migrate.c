@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,6 +27,7 @@
 
 struct mig_opts {
 	const char *id, *dest, *mode, *work, *pre_freeze;
+	unsigned max_rounds;
 };
 
 static int parse_opts(int argc, char **argv, struct mig_opts *o, mc_err *err)
@@ -33,9 +35,11 @@ static int parse_opts(int argc, char **argv, struct mig_opts *o, mc_err *err)
 	static const struct option opts[] = {{"mode", required_argument, 0, 'm'},
 					     {"work-path", required_argument, 0, 'w'},
 					     {"pre-freeze", required_argument, 0, 'F'},
+					     {"max-rounds", required_argument, 0, 'R'},
 					     {0, 0, 0, 0}};
 	int c;
 	o->mode = "stop-and-copy";
+	o->max_rounds = 5;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
@@ -47,6 +51,13 @@ static int parse_opts(int argc, char **argv, struct mig_opts *o, mc_err *err)
 		case 'F':
 			o->pre_freeze = optarg;
 			break;
+		case 'R': {
+			uint64_t v;
+			if (mc_parse_uint(optarg, 1, 16, &v, "--max-rounds", err) < 0)
+				return mc_wrap(err, "migrate");
+			o->max_rounds = (unsigned)v;
+			break;
+		}
 		default:
 			return mc_errorf(err, 0, "migrate: bad option (see docs/checkpoint.md)");
 		}
@@ -63,7 +74,8 @@ static int parse_opts(int argc, char **argv, struct mig_opts *o, mc_err *err)
 	return 0;
 }
 
-/* pre-copy and post-copy: what CRIU can do here. Neither is implemented beyond this check. */
+/* pre-copy needs CRIU's dirty-memory tracking (soft-dirty), post-copy its lazy pages
+ * (userfaultfd). */
 static int check_mode(struct ct_global *g, const char *mode, mc_err *err)
 {
 	if (!strcmp(mode, "stop-and-copy"))
@@ -80,18 +92,77 @@ static int check_mode(struct ct_global *g, const char *mode, mc_err *err)
 	if (ret < 0)
 		return mc_wrap(err, "migrate");
 	if (!strcmp(mode, "pre-copy"))
-		return mc_errorf(err, 0,
-				 mem_track
-				     ? "migrate --mode pre-copy: not implemented yet (CRIU "
-				       "can track memory changes here); use --mode "
-				       "stop-and-copy"
-				     : "migrate --mode pre-copy: CRIU cannot track memory "
+		return mem_track
+			   ? 0
+			   : mc_errorf(err, 0,
+				       "migrate --mode pre-copy: CRIU cannot track memory "
 				       "changes on this kernel (no soft-dirty page tracking: "
 				       "CONFIG_MEM_SOFT_DIRTY is off); use --mode stop-and-copy");
-	return mc_errorf(err, 0,
-			 "migrate --mode post-copy: not implemented yet (lazy pages are %s here); "
-			 "use --mode stop-and-copy",
-			 lazy ? "available" : "unavailable");
+	/* post-copy is written but not proven (docs/checkpoint.md): opt in */
+	const char *exp = getenv("MINICT_POSTCOPY");
+	if (!exp || strcmp(exp, "1"))
+		return mc_errorf(err, 0,
+				 "migrate --mode post-copy: not implemented yet (experimental with "
+				 "MINICT_POSTCOPY=1; lazy pages are %s here); use --mode "
+				 "stop-and-copy",
+				 lazy ? "available" : "unavailable");
+	if (!lazy)
+		return mc_errorf(
+		    err, 0,
+		    "migrate --mode post-copy: CRIU cannot serve lazy pages here (no "
+		    "userfaultfd with the features it needs); use --mode stop-and-copy");
+	return 0;
+}
+
+/* The pages a dump wrote (its stats-dump image in dir: CRIU's image header, a u32 length, a
+ * stats_entry whose field 1, dump_stats_entry, has pages_written as field 7), 0 if unknown. */
+static uint64_t pages_written(const char *dir)
+{
+	_cleanup_free_ char *p = NULL, *buf = NULL;
+	size_t len;
+	mc_err e = NULL;
+	if (asprintf(&p, "%s/stats-dump", dir) < 0 || mc_read_file(p, 4096, &buf, &len, &e) < 0) {
+		mc_error_free(&e);
+		return 0;
+	}
+	const uint8_t *b = (const uint8_t *)buf, *end = b + len;
+	uint32_t n;
+	if (len < 12)
+		return 0;
+	memcpy(&n, b + 8, 4);
+	b += 12;
+	if (n < (uint64_t)(end - b))
+		end = b + n;
+	bool inner = false;
+	while (b < end) {
+		uint64_t key = 0, v = 0;
+		for (int sh = 0; b < end && sh < 64; sh += 7) {
+			key |= (uint64_t)(*b & 0x7f) << sh;
+			if (!(*b++ & 0x80))
+				break;
+		}
+		unsigned wt = key & 7;
+		if (wt == 0 || wt == 2) {
+			for (int sh = 0; b < end && sh < 64; sh += 7) {
+				v |= (uint64_t)(*b & 0x7f) << sh;
+				if (!(*b++ & 0x80))
+					break;
+			}
+		} else {
+			return 0;
+		}
+		if (!inner && key >> 3 == 1 && wt == 2) {
+			inner = true; /* into dump_stats_entry */
+			if (v < (uint64_t)(end - b))
+				end = b + v;
+			continue;
+		}
+		if (inner && key >> 3 == 7 && wt == 0)
+			return v;
+		if (wt == 2)
+			b += v < (uint64_t)(end - b) ? v : (uint64_t)(end - b);
+	}
+	return 0;
 }
 
 /* --pre-freeze CMD: `sh -c CMD` on this host, right before the freeze (an application that
@@ -135,7 +206,7 @@ static int connect_to(const char *dest, mc_err *err)
 }
 
 /* The config section: the id and the bundle's config.json. */
-static int send_config(struct mc_ms *s, const struct ct_state *st, mc_err *err)
+static int send_config(struct mc_ms *s, const struct ct_state *st, const char *mode, mc_err *err)
 {
 	_cleanup_free_ char *path = NULL, *txt = NULL;
 	size_t len;
@@ -149,6 +220,7 @@ static int send_config(struct mc_ms *s, const struct ct_state *st, mc_err *err)
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "id", json_object_new_string(st->id));
 	json_object_object_add(o, "config", cfg);
+	json_object_object_add(o, "mode", json_object_new_string(mode));
 	const char *doc = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	int ret = strlen(doc) > CT_MIG_CONFIG_MAX
 		      ? mc_errorf(err, 0, "migrate: config.json is too large")
@@ -157,6 +229,86 @@ static int send_config(struct mc_ms *s, const struct ct_state *st, mc_err *err)
 	if (ret == 0)
 		ret = mc_ms_flush(s, err);
 	return ret;
+}
+
+/* A round for the destination (CT_MIG_ROUND): it makes the round's directory and a page
+ * server, whose port comes back. */
+static int round_begin(struct mc_ms *s, const char *name, const char *parent, int *port,
+		       mc_err *err)
+{
+	struct mc_ms_frame f;
+	char buf[128];
+	if (mc_ms_send(s, CT_MIG_ROUND, name, (uint32_t)strlen(name), parent, strlen(parent), err) <
+		0 ||
+	    mc_ms_flush(s, err) < 0 || mc_ms_turn(s, err) < 0 ||
+	    mc_ms_recv_frame(s, &f, NULL, 0, err) < 0)
+		return -1;
+	if (f.type == CT_MIG_FAILED && f.data_len < sizeof(buf)) {
+		if (mc_ms_recv_data(s, buf, f.data_len, err) < 0)
+			return -1;
+		buf[f.data_len] = 0;
+		return mc_errorf(err, 0, "the destination failed: %s", buf);
+	}
+	if (f.type != CT_MIG_PS || f.data_len >= sizeof(buf))
+		return mc_errorf(err, 0, "round \"%s\": a bad answer (frame type %u)", name,
+				 f.type);
+	if (mc_ms_recv_data(s, buf, f.data_len, err) < 0)
+		return -1;
+	buf[f.data_len] = 0;
+	json_object *o = json_tokener_parse(buf), *v;
+	*port = o && json_object_object_get_ex(o, "port", &v) ? json_object_get_int(v) : 0;
+	json_object_put(o);
+	if (*port <= 0 || *port > 65535)
+		return mc_errorf(err, 0, "round \"%s\": no page server port in the answer", name);
+	return mc_ms_turn(s, err);
+}
+
+/* pre-copy: pre-dump rounds while the container runs, each one's pages to the destination's
+ * page server, its other images in the stream; until the dirty set stops shrinking (or is
+ * small), at most max rounds. last gets the last round's name. */
+static int pre_copy(struct ct_global *g, struct mc_ms *s, const struct mig_opts *o,
+		    const char *images, const char *host, char *last, size_t lastn,
+		    struct ct_mig_counts *c, json_object *log, mc_err *err)
+{
+	uint64_t prev = 0;
+	last[0] = 0;
+	for (unsigned n = 1; n <= o->max_rounds; n++) {
+		char name[32], parent[40] = "", ps[96];
+		snprintf(name, sizeof(name), "pre-%u", n);
+		_cleanup_free_ char *dir = NULL;
+		if (asprintf(&dir, "%s/%s", images, name) < 0)
+			return mc_errorf(err, ENOMEM, "migrate");
+		int port;
+		uint64_t t0 = mc_now_ns();
+		if (round_begin(s, name, last, &port, err) < 0)
+			return mc_wrap(err, "migrate: to %s", o->dest);
+		if (last[0])
+			snprintf(parent, sizeof(parent), "../%s", last);
+		snprintf(ps, sizeof(ps), "%s:%d", host, port);
+		struct ct_ckpt_opts ko = {.id = o->id,
+					  .com = {.image = dir, .work = dir},
+					  .parent = last[0] ? parent : NULL,
+					  .page_server = ps,
+					  .pre_dump = true};
+		if (ct_checkpoint(g, &ko, err) < 0)
+			return mc_wrap(err, "migrate: pre-dump round %u", n);
+		uint64_t pages = pages_written(dir);
+		if (ct_mig_send_images(s, dir, c, err) < 0)
+			return mc_wrap(err, "migrate: to %s", o->dest);
+		snprintf(last, lastn, "%s", name);
+		double ms = (mc_now_ns() - t0) / 1e6;
+		mc_log_debug("migrate: pre-dump round %u: %llu pages, %.1f ms", n,
+			     (unsigned long long)pages, ms);
+		json_object *r = json_object_new_object();
+		json_object_object_add(r, "pages", json_object_new_int64((int64_t)pages));
+		json_object_object_add(r, "ms", json_object_new_double(ms));
+		json_object_array_add(log, r);
+		/* the dirty set stopped shrinking, or is small: the final dump takes the rest */
+		if (pages <= 64 || (n > 1 && pages >= prev))
+			break;
+		prev = pages;
+	}
+	return 0;
 }
 
 /* The destination's answer: 1 restored (*restore_ms from it), 0 failed (msg), -1 no answer. */
@@ -203,6 +355,91 @@ static double ms_since(uint64_t t0)
 	return (double)(mc_now_ns() - t0) / 1e6;
 }
 
+/* A port free now on this host, for CRIU's lazy page server (post-copy). */
+static int free_port(mc_err *err)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t sl = sizeof(sa);
+	_cleanup_close_ int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &sl) < 0)
+		return mc_errorf(err, errno, "a free port for the page server");
+	return ntohs(sa.sin_port);
+}
+
+/* The end of the stream once the container is dumped: the rootfs's delta, the images (post-
+ * copy: where to fetch the pages), the end marker, the destination's answer. Its outcome in
+ * ret/err: called from inside CRIU's dump for post-copy, where a failure must not stop CRIU
+ * (it waits for the lazy-pages daemon: a connection that closes at once releases it). */
+struct fin {
+	struct mc_ms *s;
+	int sk;
+	const struct mig_opts *o;
+	const struct ct_state *st;
+	const char *images;
+	struct ct_mig_counts *c;
+	struct ct_mig_tree *tree;
+	int lazy_port;
+	int ret;
+	mc_err err;
+	double restore_ms;
+	uint64_t t_dumped, t_sent, t_answer;
+};
+
+static void finish(struct fin *f)
+{
+	mc_err *err = &f->err;
+	f->t_dumped = mc_now_ns();
+	int ret = 0;
+	char lazy[64];
+	int n = snprintf(lazy, sizeof(lazy), "{\"port\":%d}", f->lazy_port);
+	if (ct_mig_send_rootfs_delta(f->s, f->st->rootfs, f->c, f->tree, err) < 0 ||
+	    ct_mig_send_images(f->s, f->images, f->c, err) < 0 ||
+	    (f->lazy_port && mc_ms_send(f->s, CT_MIG_LAZY, NULL, 0, lazy, n, err) < 0) ||
+	    mc_ms_send_end(f->s, err) < 0)
+		ret = mc_wrap(err, "migrate: to %s", f->o->dest);
+	f->t_sent = mc_now_ns();
+	if (ret == 0) {
+		char msg[CT_MIG_ANSWER_MAX + 1] = "";
+		struct timeval tv = {.tv_sec = 300};
+		setsockopt(f->sk, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		int a = answer(f->s, &f->restore_ms, msg, sizeof(msg), err);
+		if (a < 0)
+			ret = mc_wrap(err, "migrate: no answer from %s", f->o->dest);
+		else if (a == 0)
+			ret = mc_errorf(err, 0, "migrate: the destination failed: %s", msg);
+	}
+	f->t_answer = mc_now_ns();
+	f->ret = ret;
+}
+
+static int pre_freeze_cb(void *arg, mc_err *err)
+{
+	struct fin *f = arg;
+	return pre_freeze(f->o->pre_freeze, err);
+}
+
+static int finish_cb(void *arg, mc_err *err)
+{
+	(void)err;
+	struct fin *f = arg;
+	finish(f);
+	if (f->ret < 0 && f->lazy_port) {
+		/* nobody will fetch the pages: release CRIU's lazy page server */
+		struct sockaddr_in sa = {.sin_family = AF_INET,
+					 .sin_port = htons((uint16_t)f->lazy_port),
+					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0) {
+			if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+				mc_log_debug("migrate: releasing the page server: %s",
+					     strerror(errno));
+			close(fd);
+		}
+	}
+	return 0;
+}
+
 int ct_verb_migrate(struct ct_global *g, int argc, char **argv, mc_err *err)
 {
 	struct mig_opts o = {0};
@@ -241,7 +478,7 @@ int ct_verb_migrate(struct ct_global *g, int argc, char **argv, mc_err *err)
 	if (ret == 0) {
 		mc_ms_init(s, sk);
 		if (mc_ms_send_hello(s, CT_MIG_MAGIC, CT_MIG_VERSION, err) < 0 ||
-		    send_config(s, &st, err) < 0)
+		    send_config(s, &st, o.mode, err) < 0)
 			ret = mc_wrap(err, "migrate: to %s", o.dest);
 	}
 	if (ret == 0) {
@@ -261,36 +498,75 @@ int ct_verb_migrate(struct ct_global *g, int argc, char **argv, mc_err *err)
 	if (ret == 0 &&
 	    (ct_mig_send_rootfs(s, st.rootfs, &c, &tree, err) < 0 || mc_ms_flush(s, err) < 0))
 		ret = mc_wrap(err, "migrate: to %s", o.dest);
-	if (ret == 0 && o.pre_freeze)
-		ret = pre_freeze(o.pre_freeze, err);
+	/* pre-copy: memory while it runs, the final dump's pages to a page server too */
+	bool precopy = !strcmp(o.mode, "pre-copy");
+	char last[32] = "", ps[96] = "", host[INET_ADDRSTRLEN] = "";
+	json_object *rounds = json_object_new_array();
+	uint64_t t_pre = mc_now_ns();
+	if (ret == 0 && precopy) {
+		struct sockaddr_in sa;
+		int port;
+		if (ct_mig_parse_endpoint(o.dest, &sa, err) < 0 ||
+		    !inet_ntop(AF_INET, &sa.sin_addr, host, sizeof(host)))
+			ret = mc_wrap(err, "migrate");
+		if (ret == 0)
+			ret = pre_copy(g, s, &o, images, host, last, sizeof(last), &c, rounds, err);
+		if (ret == 0 && round_begin(s, "", last, &port, err) < 0)
+			ret = mc_wrap(err, "migrate: to %s", o.dest);
+		snprintf(ps, sizeof(ps), "%s:%d", host, ret == 0 ? port : 0);
+	}
+	double pre_ms = (mc_now_ns() - t_pre) / 1e6;
+	/* post-copy: CRIU serves the pages from here (a port of ours) while the container runs
+	 * there already; the rest of the stream goes as soon as the images are complete */
+	bool postcopy = !strcmp(o.mode, "post-copy");
+	int lazy_port = 0;
+	if (ret == 0 && postcopy && (lazy_port = free_port(err)) < 0)
+		ret = mc_wrap(err, "migrate");
+	if (postcopy)
+		snprintf(ps, sizeof(ps), "0.0.0.0:%d", lazy_port);
 	/* stop: freeze and dump, the tasks stay frozen */
-	uint64_t t_freeze = mc_now_ns(), t_dumped = 0, t_sent = 0;
+	struct fin f = {.s = s,
+			.sk = sk,
+			.o = &o,
+			.st = &st,
+			.images = images,
+			.c = &c,
+			.tree = &tree,
+			.lazy_port = lazy_port,
+			.ret = -1};
+	uint64_t t_freeze = mc_now_ns();
+	uint64_t final_pages = 0;
 	if (ret == 0) {
-		struct ct_ckpt_opts ko = {
-		    .id = o.id, .com = {.image = images, .work = work}, .keep_frozen = true};
+		struct ct_ckpt_opts ko = {.id = o.id,
+					  .com = {.image = images, .work = work, .lazy = postcopy},
+					  .keep_frozen = true,
+					  .parent = last[0] ? last : NULL,
+					  .page_server = precopy || postcopy ? ps : NULL,
+					  .post_dump = postcopy ? finish_cb : NULL,
+					  .post_dump_arg = &f,
+					  .pre_freeze = o.pre_freeze ? pre_freeze_cb : NULL,
+					  .frozen_at = &t_freeze};
 		ret = ct_checkpoint(g, &ko, err);
 		frozen = ret == 0;
-		t_dumped = mc_now_ns();
+		final_pages = pages_written(work);
+		if (ret == 0 && !postcopy)
+			finish(&f);
+		/* post-copy: the stream went inside the dump (finish_cb) */
+		if (ret == 0 && f.ret < 0) {
+			ret = -1;
+			if (f.err)
+				*err = mc_steal_ptr(&f.err);
+			else
+				mc_errorf(err, 0,
+					  "migrate: CRIU's dump never said it was complete");
+		}
 	}
-	/* copy */
-	if (ret == 0 && (ct_mig_send_rootfs_delta(s, st.rootfs, &c, &tree, err) < 0 ||
-			 ct_mig_send_images(s, images, &c, err) < 0 || mc_ms_send_end(s, err) < 0))
-		ret = mc_wrap(err, "migrate: to %s", o.dest);
+	mc_error_free(&f.err);
 	ct_mig_tree_free(&tree);
-	t_sent = mc_now_ns();
-	double restore_ms = 0;
-	if (ret == 0) {
-		char msg[CT_MIG_ANSWER_MAX + 1] = "";
-		struct timeval tv = {.tv_sec = 300};
-		setsockopt(sk, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		int a = answer(s, &restore_ms, msg, sizeof(msg), err);
-		if (a < 0)
-			ret = mc_wrap(err, "migrate: no answer from %s", o.dest);
-		else if (a == 0)
-			ret = mc_errorf(err, 0, "migrate: the destination failed: %s", msg);
-	}
-	/* the destination runs it: the downtime ends about here (frozen_ms) */
-	uint64_t t_answer = mc_now_ns();
+	uint64_t t_dumped = f.t_dumped, t_sent = f.t_sent;
+	double restore_ms = f.restore_ms;
+	/* the destination runs it: the downtime ended there (frozen_ms) */
+	uint64_t t_answer = f.t_answer ? f.t_answer : mc_now_ns();
 	if (ret == 0) {
 		/* the destination runs it: the container here goes */
 		ret = ct_container_destroy(g->root, &st, err);
@@ -312,14 +588,17 @@ int ct_verb_migrate(struct ct_global *g, int argc, char **argv, mc_err *err)
 		       "\"sync_ms\":%.1f,\"frozen_ms\":%.1f,\"dump_ms\":%.1f,\"stream_ms\":%.1f,"
 		       "\"restore_ms\":%.1f,\"answer_ms\":%.1f,\"bytes_sent\":%llu,"
 		       "\"rootfs_entries\":%llu,\"rootfs_bytes\":%llu,\"delta_entries\":%llu,"
-		       "\"delta_bytes\":%llu,\"deleted\":%llu,\"image_bytes\":%llu}\n",
+		       "\"delta_bytes\":%llu,\"deleted\":%llu,\"image_bytes\":%llu,"
+		       "\"pre_copy_ms\":%.1f,\"rounds\":%s,\"final_pages\":%llu}\n",
 		       o.id, o.mode, (double)(t_end - t0) / 1e6, (double)(t_freeze - t_sync) / 1e6,
 		       (double)(t_answer - t_freeze) / 1e6, (double)(t_dumped - t_freeze) / 1e6,
 		       stream_ms, restore_ms, (double)(t_answer - t_sent) / 1e6,
 		       (unsigned long long)s->bytes, (unsigned long long)c.entries,
 		       (unsigned long long)c.file_bytes, (unsigned long long)c.delta_entries,
 		       (unsigned long long)c.delta_bytes, (unsigned long long)c.deleted,
-		       (unsigned long long)c.image_bytes);
+		       (unsigned long long)c.image_bytes, pre_ms,
+		       json_object_to_json_string_ext(rounds, JSON_C_TO_STRING_PLAIN),
+		       (unsigned long long)final_pages);
 		fflush(stdout);
 	}
 	mc_log_debug("migrate: %.1f ms", ms_since(t0));
@@ -329,6 +608,7 @@ int ct_verb_migrate(struct ct_global *g, int argc, char **argv, mc_err *err)
 			mc_log_warn("migrate: %s", mc_error_text(e2));
 		mc_error_free(&e2);
 	}
+	json_object_put(rounds);
 	free(s);
 	if (sk >= 0)
 		close(sk);

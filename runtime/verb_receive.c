@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "checkpoint.h"
@@ -77,7 +79,20 @@ struct rcv {
 	struct rcv_opts o;
 	char *id, *dir; /* WORK/ID, once made */
 	int dirfd, rootfd, imgfd;
+	int curfd; /* where images go: imgfd, or a pre-copy round's directory */
 	struct ct_mig_counts c;
+	struct ct_global *g;
+	int sk;
+	/* pre-copy rounds: their names, the page servers started for them */
+	char rounds[16][32];
+	size_t nrounds;
+	pid_t ps[17];
+	size_t nps;
+	bool final_round;
+	/* post-copy: the source's lazy page server (CT_MIG_LAZY), our lazy-pages daemon */
+	bool lazy;
+	int lazy_port;
+	pid_t lazyd;
 };
 
 /* config.json for the new bundle: root.path is "rootfs" here; --cgroups-path. */
@@ -133,6 +148,9 @@ static int recv_config(struct ct_global *g, struct rcv *r, struct mc_ms *s, mc_e
 		ret = mc_errorf(err, 0, "config section: not {\"id\": ..., \"config\": {...}}");
 	if (ret == 0 && ct_check_id(json_object_get_string(id), err) < 0)
 		ret = mc_wrap(err, "config section");
+	json_object *mode;
+	r->lazy = ret == 0 && json_object_object_get_ex(o, "mode", &mode) &&
+		  !strcmp(json_object_get_string(mode), "post-copy");
 	if (ret == 0)
 		r->id = strdup(json_object_get_string(id));
 	char p[4096];
@@ -158,6 +176,7 @@ static int recv_config(struct ct_global *g, struct rcv *r, struct mc_ms *s, mc_e
 		 0 ||
 	     (r->imgfd = openat(r->dirfd, "images", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0))
 		ret = mc_errorf(err, errno, "work directory `%s`", r->dir);
+	r->curfd = r->imgfd;
 	if (ret == 0)
 		ret = write_config(r, cfg, err);
 	json_object_put(o);
@@ -173,7 +192,7 @@ static int recv_image(struct rcv *r, struct mc_ms *s, const char *name, uint32_t
 		return mc_errorf(err, 0, "image file \"%s\": %llu bytes", name,
 				 (unsigned long long)data_len);
 	_cleanup_close_ int fd =
-	    openat(r->imgfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	    openat(r->curfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return mc_errorf(err, errno, "image file \"%s\"%s", name,
 				 errno == EEXIST ? " (sent twice)" : "");
@@ -182,6 +201,148 @@ static int recv_image(struct rcv *r, struct mc_ms *s, const char *name, uint32_t
 	r->c.images++;
 	r->c.image_bytes += data_len;
 	return 0;
+}
+
+/* A pre-copy round (CT_MIG_ROUND): its directory under images ("" the final dump's: images
+ * itself), the previous round as CRIU's parent, a page server for it on the address the
+ * stream came in on; its port goes back (CT_MIG_PS). Images that follow go there. */
+static int recv_round(struct rcv *r, struct mc_ms *s, const char *name, uint32_t len,
+		      uint64_t data_len, mc_err *err)
+{
+	char parent[32] = "";
+	if (r->final_round)
+		return mc_errorf(err, 0, "a round after the final one");
+	if (data_len >= sizeof(parent) || (len && ct_mig_check_name(name, len, err) < 0) ||
+	    len >= sizeof(r->rounds[0]))
+		return mc_errorf(err, 0, "a bad round");
+	if (mc_ms_recv_data(s, parent, data_len, err) < 0)
+		return -1;
+	parent[data_len] = 0;
+	bool known = !parent[0];
+	for (size_t i = 0; i < r->nrounds && !known; i++)
+		known = !strcmp(r->rounds[i], parent);
+	if (!known || strlen(parent) != data_len)
+		return mc_errorf(err, 0, "round \"%s\": parent \"%.31s\" is no earlier round", name,
+				 parent);
+	if (len && r->nrounds == MC_ARRAY_SIZE(r->rounds))
+		return mc_errorf(err, 0, "more than %zu rounds", MC_ARRAY_SIZE(r->rounds));
+	if (r->curfd != r->imgfd)
+		close(r->curfd);
+	r->curfd = r->imgfd;
+	if (len) {
+		if (mkdirat(r->imgfd, name, 0700) < 0 ||
+		    (r->curfd = openat(r->imgfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+			r->curfd = r->imgfd;
+			return mc_errorf(err, errno, "round \"%s\"", name);
+		}
+		snprintf(r->rounds[r->nrounds++], sizeof(r->rounds[0]), "%s", name);
+	} else {
+		r->final_round = true;
+	}
+	/* the page server: on our end of the stream's address */
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	char addr[INET_ADDRSTRLEN], rel[64];
+	if (getsockname(r->sk, (struct sockaddr *)&sa, &sl) < 0 ||
+	    !inet_ntop(AF_INET, &sa.sin_addr, addr, sizeof(addr)))
+		return mc_errorf(err, errno, "round \"%s\": our address", name);
+	snprintf(rel, sizeof(rel), "%s%s", len ? "../" : "", parent);
+	_cleanup_free_ char *criu = NULL;
+	if (ct_ckpt_find_criu(r->g->criu, &criu, err) < 0)
+		return -1;
+	char log[64];
+	snprintf(log, sizeof(log), "page-server-%s.log", len ? name : "final");
+	struct ct_criu c = {.pid = -1, .sk = -1};
+	struct ct_criu_req q = {.op = CT_CRIU_PAGE_SERVER,
+				.images_fd = r->curfd,
+				.work_fd = r->dirfd,
+				.log_file = log,
+				.log_level = r->g->debug ? 4 : 2,
+				.parent = parent[0] ? rel : NULL,
+				.cg_mode = -1,
+				.ps_address = addr,
+				.ps_port = 0};
+	pid_t pid = -1;
+	int port = 0;
+	int ret = ct_criu_start(&c, criu, NULL, 0, false, err);
+	if (ret == 0)
+		ret = ct_criu_page_server(&c, &q, &pid, &port, err);
+	ct_criu_stop(&c);
+	if (ret < 0)
+		return mc_wrap(err, "round \"%s\"", name);
+	if (pid > 1 && r->nps < MC_ARRAY_SIZE(r->ps))
+		r->ps[r->nps++] = pid; /* (never kill(0) or kill(-1) later) */
+	char ans[64];
+	int n = snprintf(ans, sizeof(ans), "{\"port\":%d}", port);
+	if (mc_ms_turn(s, err) < 0 || mc_ms_send(s, CT_MIG_PS, NULL, 0, ans, n, err) < 0 ||
+	    mc_ms_flush(s, err) < 0 || mc_ms_turn(s, err) < 0)
+		return mc_wrap(err, "round \"%s\"", name);
+	mc_log_debug("receive: round \"%s\" (parent \"%s\"): page server %d on %s:%d", name, parent,
+		     pid, addr, port);
+	return 0;
+}
+
+/* post-copy: where the source serves the pages (its port; the address is the stream's). */
+static int recv_lazy(struct rcv *r, struct mc_ms *s, uint64_t data_len, mc_err *err)
+{
+	char buf[64];
+	if (!r->lazy || r->lazy_port || data_len >= sizeof(buf))
+		return mc_errorf(err, 0, "an unexpected lazy-pages frame");
+	if (mc_ms_recv_data(s, buf, data_len, err) < 0)
+		return -1;
+	buf[data_len] = 0;
+	json_object *o = json_tokener_parse(buf), *v;
+	r->lazy_port = o && json_object_object_get_ex(o, "port", &v) ? json_object_get_int(v) : 0;
+	json_object_put(o);
+	if (r->lazy_port <= 0 || r->lazy_port > 65535)
+		return mc_errorf(err, 0, "lazy-pages frame: no port");
+	return 0;
+}
+
+/* post-copy: `criu lazy-pages` fetching from the source's page server, for the restore that
+ * follows (it finds the daemon's socket in the work directory). It exits once every page is
+ * here. */
+static int start_lazy_pages(struct rcv *r, mc_err *err)
+{
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	char addr[INET_ADDRSTRLEN], port[16];
+	if (getpeername(r->sk, (struct sockaddr *)&sa, &sl) < 0 ||
+	    !inet_ntop(AF_INET, &sa.sin_addr, addr, sizeof(addr)))
+		return mc_errorf(err, errno, "lazy pages: the source's address");
+	snprintf(port, sizeof(port), "%d", r->lazy_port);
+	_cleanup_free_ char *criu = NULL, *img = NULL, *sock = NULL;
+	if (ct_ckpt_find_criu(r->g->criu, &criu, err) < 0)
+		return mc_wrap(err, "lazy pages");
+	if (asprintf(&img, "%s/images", r->dir) < 0 ||
+	    asprintf(&sock, "%s/lazy-pages.socket", r->dir) < 0)
+		return mc_errorf(err, ENOMEM, "lazy pages");
+	pid_t pid = fork();
+	if (pid < 0)
+		return mc_errorf(err, errno, "lazy pages: fork");
+	if (pid == 0) {
+		int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+		for (int fd = 0; nul >= 0 && fd < 3; fd++)
+			dup2(nul, fd);
+		execl(criu, criu, "lazy-pages", "--page-server", "--address", addr, "--port", port,
+		      "--images-dir", img, "--work-dir", r->dir, "--log-file", "lazy-pages.log",
+		      r->g->debug ? "-v4" : "-v2", (char *)NULL);
+		_exit(127);
+	}
+	r->lazyd = pid;
+	/* its socket, before the restore connects to it */
+	for (int i = 0; i < 60000; i++) {
+		if (access(sock, F_OK) == 0)
+			return 0;
+		if (waitpid(pid, NULL, WNOHANG) == pid) {
+			r->lazyd = 0;
+			return mc_errorf(err, 0,
+					 "lazy pages: the daemon exited (log: %s/lazy-pages.log)",
+					 r->dir);
+		}
+		usleep(1000);
+	}
+	return mc_errorf(err, ETIMEDOUT, "lazy pages: the daemon's socket");
 }
 
 /* Frames up to the end marker, which checks the checksum and the count. After CT_MIG_DELTA,
@@ -225,6 +386,12 @@ static int recv_sections(struct rcv *r, struct mc_ms *s, mc_err *err)
 		case CT_MIG_IMAGE:
 			ret = recv_image(r, s, (const char *)meta, f.meta_len, f.data_len, err);
 			break;
+		case CT_MIG_ROUND:
+			ret = recv_round(r, s, (const char *)meta, f.meta_len, f.data_len, err);
+			break;
+		case CT_MIG_LAZY:
+			ret = recv_lazy(r, s, f.data_len, err);
+			break;
 		default:
 			ret = mc_errorf(err, 0, "unexpected frame type %u", f.type);
 		}
@@ -267,11 +434,16 @@ static int receive(struct ct_global *g, struct rcv *r, int sk, mc_err *err)
 				     .bundle = bundle,
 				     .detach = true,
 				     .link_later = true};
+	ro.com.lazy = r->lazy;
 	if (ret == 0)
 		ret = ct_restore_begin(g, &ro, &rs, err);
 	uint64_t tb = mc_now_ns();
 	if (ret == 0)
 		ret = recv_sections(r, s, err);
+	if (ret == 0 && r->lazy && !r->lazy_port)
+		ret = mc_errorf(err, 0, "post-copy without the source's page server");
+	if (ret == 0 && r->lazy)
+		ret = start_lazy_pages(r, err);
 	uint64_t t1 = mc_now_ns();
 	pid_t pid = -1;
 	if (ret == 0)
@@ -306,7 +478,7 @@ static int receive(struct ct_global *g, struct rcv *r, int sk, mc_err *err)
 
 int ct_verb_receive(struct ct_global *g, int argc, char **argv, mc_err *err)
 {
-	struct rcv r = {.dirfd = -1, .rootfd = -1, .imgfd = -1};
+	struct rcv r = {.dirfd = -1, .rootfd = -1, .imgfd = -1, .curfd = -1, .g = g};
 	if (parse_opts(argc, argv, &r.o, err) < 0)
 		return -1;
 	signal(SIGPIPE, SIG_IGN);
@@ -323,10 +495,21 @@ int ct_verb_receive(struct ct_global *g, int argc, char **argv, mc_err *err)
 	if (sk < 0)
 		return mc_errorf(err, errno, "receive: accept");
 	close(mc_steal_fd(&lfd));
+	r.sk = sk;
 	int ret = ct_mig_timeouts(sk, CT_MIG_IO_TIMEOUT, err);
 	if (ret == 0)
 		ret = receive(g, &r, sk, err);
 	close(sk);
+	/* a page server whose client never came or went away, a lazy-pages daemon */
+	for (size_t i = 0; i < r.nps; i++)
+		if (ret < 0)
+			kill(r.ps[i], SIGKILL);
+	if (r.lazyd > 0 && ret < 0) {
+		kill(r.lazyd, SIGKILL);
+		waitpid(r.lazyd, NULL, 0);
+	}
+	if (r.curfd >= 0 && r.curfd != r.imgfd)
+		close(r.curfd);
 	int fds[] = {r.dirfd, r.rootfd, r.imgfd};
 	for (size_t i = 0; i < MC_ARRAY_SIZE(fds); i++)
 		if (fds[i] >= 0)
@@ -334,8 +517,9 @@ int ct_verb_receive(struct ct_global *g, int argc, char **argv, mc_err *err)
 	mc_err e2 = NULL;
 	if (r.dir && ret < 0 && ct_mig_rm_tree(r.dir, &e2) < 0)
 		mc_log_warn("receive: %s", mc_error_text(e2));
-	if (r.dir && ret == 0) {
-		/* the bundle stays: it is the container's now; the images go */
+	if (r.dir && ret == 0 && r.lazyd <= 0) {
+		/* the bundle stays: it is the container's now; the images go (post-copy: the
+		 * lazy-pages daemon still reads them, they stay) */
 		_cleanup_free_ char *img = NULL;
 		if (asprintf(&img, "%s/images", r.dir) >= 0 && ct_mig_rm_tree(img, &e2) < 0)
 			mc_log_warn("receive: %s", mc_error_text(e2));

@@ -200,7 +200,7 @@ path() {
 			return
 		fi
 		tried+=("$why")
-	done < <(printf '%s\n' "$dir"/[0-9]*/criu | sort -rV)
+	done <<<"$(printf '%s\n' "$dir"/[0-9]*/criu | sort -rV)" # no <(): the lab has no /dev/fd
 	if [ ${#tried[@]} -gt 0 ]; then
 		die "no working CRIU >= $CRIU_MIN: ${tried[*]}"
 	fi
