@@ -151,7 +151,7 @@ static struct virtio_dev *make(void)
 	struct virtio_net_conf c;
 	assert_int_equal(virtio_net_parse("tap=test0,mac=52:54:00:12:34:56", &c, &err), 0);
 	c.fd = sock[0];
-	struct device *d = virtio_net_create("virtio-net0", &c, &test_transport, NULL, &err);
+	struct device *d = virtio_net_create(&c, 0, &test_transport, NULL, &err);
 	assert_non_null(d);
 	if (d->ops->realize(d, &vm, &err) < 0)
 		fail_msg("realize: %s", mc_error_text(err));

@@ -2,7 +2,11 @@
  * realization order, the DSDT's order and the saved state's order. */
 #include "hw.h"
 
+#include <stdbool.h>
+
 #include "pci.h"
+#include "virtio/blk.h"
+#include "virtio/net.h"
 #include "vm.h"
 
 static const struct {
@@ -24,10 +28,19 @@ int hw_create_devices(struct vm *vm, const struct hw_config *cfg, mc_err *err)
 		if (!d || devices_add(&vm->devices, d, vm, err) < 0)
 			return mc_wrap(err, "devices: %s", table[i].what);
 	}
-	/* virtio-blk over the PCI transport: until that exists, a clear refusal */
-	if (cfg->ndisks)
-		return mc_errorf(err, 0, "--disk: the virtio-pci transport is not there yet");
-	if (cfg->nnets) /* virtio-net: the same */
-		return mc_errorf(err, 0, "--net: the virtio-pci transport is not there yet");
+	/* Then the virtio devices, each a PCI function on the host bridge. */
+	for (unsigned i = 0; i < cfg->ndisks + cfg->nnets; i++) {
+		const struct virtio_transport_ops *tops;
+		void *tr;
+		struct device *d = NULL;
+		bool disk = i < cfg->ndisks;
+		if (virtio_pci_transport_new(&tops, &tr, err) == 0)
+			d = disk ? virtio_blk_create(&cfg->disks[i], i, tops, tr, err)
+				 : virtio_net_create(&cfg->nets[i - cfg->ndisks], i - cfg->ndisks,
+						     tops, tr, err);
+		if (!d || devices_add(&vm->devices, d, vm, err) < 0)
+			return disk ? mc_wrap(err, "--disk `%s`", cfg->disks[i].path)
+				    : mc_wrap(err, "--net tap=%s", cfg->nets[i - cfg->ndisks].tap);
+	}
 	return 0;
 }

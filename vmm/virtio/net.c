@@ -991,16 +991,16 @@ static const struct virtio_dev_ops net_ops = {
     .destroy = net_destroy,
 };
 
-struct device *virtio_net_create(const char *name, const struct virtio_net_conf *c,
+struct device *virtio_net_create(const struct virtio_net_conf *c, unsigned index,
 				 const struct virtio_transport_ops *tops, void *transport,
 				 mc_err *err)
 {
 	struct net *n = calloc(1, sizeof(*n));
 	if (!n) {
-		mc_errorf(err, ENOMEM, "%s", name);
+		mc_errorf(err, ENOMEM, "virtio-net%u", index);
 		return NULL;
 	}
-	snprintf(n->name, sizeof(n->name), "%s", name);
+	snprintf(n->name, sizeof(n->name), "virtio-net%u", index);
 	n->conf = *c;
 	n->fd = n->vhost_fd = -1;
 	n->call_fd[0] = n->call_fd[1] = -1;

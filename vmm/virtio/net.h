@@ -33,9 +33,9 @@ int virtio_net_parse(const char *arg, struct virtio_net_conf *c, mc_err *err);
 int virtio_net_parse_mac(const char *s, uint8_t mac[6], mc_err *err);
 void virtio_net_default_mac(const char *tap, uint8_t mac[6]);
 
-/* A virtio-net device named name (e.g. "virtio-net0": kept, not copied) on the given transport;
+/* The VM's index-th virtio-net device ("virtio-net<index>") on the given transport;
  * devices_add() realizes it (opens the tap, vhost-net, starts the I/O threads). */
-struct device *virtio_net_create(const char *name, const struct virtio_net_conf *c,
+struct device *virtio_net_create(const struct virtio_net_conf *c, unsigned index,
 				 const struct virtio_transport_ops *tops, void *transport,
 				 mc_err *err);
 
