@@ -37,6 +37,10 @@ void ct_strlist_free(struct ct_strlist *l);
 /* The external bind mounts of spec: "mnt[DEST]:DEST" (dump) or "mnt[DEST]:SOURCE" (restore),
  * and "mnt[]" for anything else bound in from the host. */
 int ct_ckpt_ext_mounts(const struct ct_spec *spec, bool restore, struct ct_strlist *l, mc_err *err);
+/* Dump side: the container's masked directories (read-only tmpfs on a maskedPaths entry) as
+ * external "mnt[PATH]:minict-masked"; restore (ct_ckpt_ext_mounts) binds an empty read-only
+ * directory (/run/minict/masked) there. */
+int ct_ckpt_masked_mounts(pid_t pid, const struct ct_spec *spec, struct ct_strlist *l, mc_err *err);
 /* Dump side: the init's fds 0-2 as CRIU keys ("pipe:[N]", or "file[MNT:INO]" for a file
  * outside the container, which becomes external), written to the image directory. */
 int ct_ckpt_save_stdio(pid_t pid, int images_fd, struct ct_strlist *external, mc_err *err);

@@ -133,7 +133,8 @@ static int prepare(struct ct_global *g, struct ckpt *k, mc_err *err)
 	}
 	/* what CRIU finds outside the container: bind mounts, the network namespace (handed
 	 * back on restore), stdio files */
-	if (ct_ckpt_ext_mounts(k->spec, false, &k->ext, err) < 0)
+	if (ct_ckpt_ext_mounts(k->spec, false, &k->ext, err) < 0 ||
+	    ct_ckpt_masked_mounts(k->st.pid, k->spec, &k->ext, err) < 0)
 		return -1;
 	char p[64];
 	struct stat ns;

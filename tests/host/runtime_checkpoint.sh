@@ -55,6 +55,12 @@ grep -q "^0::.*/${P}cnt\$" /proc/"$pid"/cgroup || die "restored init not in its 
 grep -q "^[0-9]*:memory:.*/${P}cnt\$" /proc/"$pid"/cgroup || die "restored init not in its memory cgroup"
 [ "$(m exec ${P}cnt sh -c 'echo $$')" != "" ] || die "exec into the restored container"
 [ "$(m exec ${P}cnt cat /proc/1/cmdline | tr '\0' ' ')" != "" ] || die "no pid 1 in the restored pid namespace"
+# masked directories come back masked: empty and read-only (a bind of minict's empty directory)
+for d in /proc/acpi /sys/firmware; do
+	[ -d "$d" ] || continue
+	[ -z "$(m exec ${P}cnt ls -A $d)" ] || die "$d is not masked after restore"
+	m exec ${P}cnt touch $d/x 2>/dev/null && die "$d is writable after restore"
+done
 ip -o link show master $BR | grep -q "$(veth_name ${P}cnt)" || die "veth not back on the bridge"
 m exec ${P}cnt ip -o -4 addr show eth0 | grep -q "$N.2/24" || die "eth0 lost its address"
 busybox ping -c 1 -W 2 $N.2 >/dev/null || die "the restored container does not answer ping"

@@ -1,9 +1,10 @@
-/* udp_echo PORT [STATEFILE]: a UDP echo server for the migration tests, to run inside a
+/* udp_echo PORT [STATEFILE [JUMP_MS]]: a UDP echo server for the migration tests, to run inside a
  * container. CRIU 4.1.1 can't dump an inet socket on kernels >= 6.16 (docs/checkpoint.md,
  * "Known gaps"), so the socket must be gone at the dump: SIGUSR1 closes it ("closed" in
  * STATEFILE), and it comes back by itself once the program notices that it was moved (its
  * network namespace changed: restored elsewhere) or that time jumped (one of its 1 ms sleeps
- * took more than 150 ms: it was frozen, then thawed or restored), or after 10 s.
+ * took more than JUMP_MS, default 150 ms: it was frozen, then thawed or restored), or after
+ * 10 s. (The lab's emulated CPU oversleeps by more than 150 ms: a large JUMP_MS there.)
  * STATEFILE says "open" while it serves. Static, no sanitizers (tests/tests.mk). */
 #include <errno.h>
 #include <fcntl.h>
@@ -79,6 +80,7 @@ int main(int argc, char **argv)
 	}
 	int port = atoi(argv[1]);
 	state_file = argc > 2 ? argv[2] : NULL;
+	double jump = argc > 3 ? atof(argv[3]) : 150;
 	struct sigaction sa = {.sa_handler = on_usr1}; /* no SA_RESTART: poll returns EINTR */
 	sigaction(SIGUSR1, &sa, NULL);
 	int fd = open_socket(port);
@@ -95,7 +97,7 @@ int main(int argc, char **argv)
 				nanosleep(&ms1, NULL);
 				double t = now_ms();
 				netns_id(ns, sizeof(ns));
-				if (t - last > 150 || t - start > 10000 || strcmp(ns, ns0))
+				if (t - last > jump || t - start > 10000 || strcmp(ns, ns0))
 					break;
 				last = t;
 			}
