@@ -21,11 +21,14 @@ enum {
 	CT_MIG_DELETE = 5, /* after CT_MIG_DELTA: meta is a rootfs path to remove */
 	CT_MIG_ROUND = 6,  /* pre-copy: meta a round's directory ("" the final images), data the
 			      previous round's name; the destination answers CT_MIG_PS */
+	CT_MIG_SYNC = 8,   /* no meta, no data: the destination answers CT_MIG_READY once it has
+			      everything before (the source freezes after that) */
 	CT_MIG_LAZY = 7,   /* post-copy, before the end: data JSON {"port": N}, the source's
 			      lazy page server (on the stream's source address) */
 	CT_MIG_RESTORED = 16,
 	CT_MIG_FAILED = 17,
-	CT_MIG_PS = 18, /* data: JSON {"port": N}, the page server for the round */
+	CT_MIG_PS = 18,	   /* data: JSON {"port": N}, the page server for the round */
+	CT_MIG_READY = 19, /* the answer to CT_MIG_SYNC */
 };
 enum { CT_MIG_DIR = 1, CT_MIG_REG = 2, CT_MIG_SYMLINK = 3, CT_MIG_FIFO = 4 };
 #define CT_MIG_ENTRY_HDR  32u

@@ -231,6 +231,27 @@ static int send_config(struct mc_ms *s, const struct ct_state *st, const char *m
 	return ret;
 }
 
+/* Wait until the destination has taken in everything sent so far (CT_MIG_SYNC, CT_MIG_READY):
+ * the freeze comes after, so the downtime holds none of the destination's preparations. */
+static int sync_point(struct mc_ms *s, mc_err *err)
+{
+	struct mc_ms_frame f;
+	if (mc_ms_send(s, CT_MIG_SYNC, NULL, 0, NULL, 0, err) < 0 || mc_ms_flush(s, err) < 0 ||
+	    mc_ms_turn(s, err) < 0 || mc_ms_recv_frame(s, &f, NULL, 0, err) < 0)
+		return -1;
+	char buf[CT_MIG_ANSWER_MAX + 1];
+	if (f.type == CT_MIG_FAILED && f.data_len <= CT_MIG_ANSWER_MAX) {
+		if (mc_ms_recv_data(s, buf, f.data_len, err) < 0)
+			return -1;
+		buf[f.data_len] = 0;
+		return mc_errorf(err, 0, "the destination failed: %s", buf);
+	}
+	if (f.type != CT_MIG_READY || f.data_len)
+		return mc_errorf(err, 0, "the destination answered frame type %u, not ready",
+				 f.type);
+	return mc_ms_turn(s, err);
+}
+
 /* A round for the destination (CT_MIG_ROUND): it makes the round's directory and a page
  * server, whose port comes back. */
 static int round_begin(struct mc_ms *s, const char *name, const char *parent, int *port,
@@ -515,6 +536,9 @@ int ct_verb_migrate(struct ct_global *g, int argc, char **argv, mc_err *err)
 			ret = mc_wrap(err, "migrate: to %s", o.dest);
 		snprintf(ps, sizeof(ps), "%s:%d", host, ret == 0 ? port : 0);
 	}
+	/* (a pre-copy round's answer is such a point already) */
+	if (ret == 0 && !precopy && sync_point(s, err) < 0)
+		ret = mc_wrap(err, "migrate: %s", o.dest);
 	double pre_ms = (mc_now_ns() - t_pre) / 1e6;
 	/* post-copy: CRIU serves the pages from here (a port of ours) while the container runs
 	 * there already; the rest of the stream goes as soon as the images are complete */
@@ -580,6 +604,8 @@ int ct_verb_migrate(struct ct_global *g, int argc, char **argv, mc_err *err)
 		} else {
 			append(err, "the container runs on here");
 		}
+	} else if (ret < 0 && s) {
+		append(err, "nothing was frozen yet: the container runs on here");
 	}
 	uint64_t t_end = mc_now_ns();
 	if (ret == 0) {

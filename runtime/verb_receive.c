@@ -392,6 +392,15 @@ static int recv_sections(struct rcv *r, struct mc_ms *s, mc_err *err)
 		case CT_MIG_LAZY:
 			ret = recv_lazy(r, s, f.data_len, err);
 			break;
+		case CT_MIG_SYNC:
+			/* all before it is here and the container's frame is made */
+			ret = f.meta_len || f.data_len ? mc_errorf(err, 0, "a sync frame with data")
+			      : mc_ms_turn(s, err) < 0 ||
+				      mc_ms_send(s, CT_MIG_READY, NULL, 0, NULL, 0, err) < 0 ||
+				      mc_ms_flush(s, err) < 0 || mc_ms_turn(s, err) < 0
+				  ? -1
+				  : 0;
+			break;
 		default:
 			ret = mc_errorf(err, 0, "unexpected frame type %u", f.type);
 		}

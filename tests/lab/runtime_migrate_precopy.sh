@@ -6,11 +6,18 @@
 # observer (tests/tools/udp_observer) probes the container's UDP echo from a third namespace.
 # The container counts into /tmp/log: after pre-dump rounds while it runs and the final dump,
 # it counts on in dst without a restart or a gap. Prints the rounds and the downtime.
+# MIG_MODE=post-copy runs the same with lazy pages (experimental: MINICT_POSTCOPY=1).
 # No python: the lab's CPU is emulated and slow (minutes for this test).
 set -uo pipefail
 source "$ROOT/tests/host/runtime_lib.bash"
 CRIU=$("$ROOT/scripts/criu.sh" path 2>&1) || skip "no CRIU: $CRIU"
-"$CRIU" check --feature mem_dirty_track >/dev/null 2>&1 || skip "no soft-dirty tracking here"
+MODE=${MIG_MODE:-pre-copy}
+if [ "$MODE" = pre-copy ]; then
+	"$CRIU" check --feature mem_dirty_track >/dev/null 2>&1 || skip "no soft-dirty tracking here"
+else
+	"$CRIU" check --feature uffd-noncoop >/dev/null 2>&1 || skip "no lazy pages here"
+	export MINICT_POSTCOPY=1
+fi
 command -v nsenter >/dev/null || skip "no nsenter"
 TOOLS=${TOOLS:-$ROOT/build/san/tests/tools}
 for t in udp_echo udp_observer; do
@@ -89,12 +96,12 @@ INIT=$(sed -n 's/.*"pid":\([0-9]*\).*/\1/p' <<<"$(src state $ID)")
 EPID=$(pgrep -P "$INIT" -x udp_echo | head -n 1)
 [ -n "$EPID" ] || die "no udp_echo process"
 QUIESCE="kill -USR1 $EPID && i=0 && while [ \"\$(cat $R/tmp/echo.state)\" != closed ]; do sleep 0.01; i=\$((i+1)); [ \$i -lt 6000 ] || exit 1; done"
-echo "migrating (pre-copy)..." >&2
-MINICT_CRIU_TIMEOUT=600 setsid -w nsenter $(NS $SRC) "$MINICT" --root "$T/src" migrate --mode pre-copy --pre-freeze "$QUIESCE" $ID tcp:$M.2:$PORT \
+echo "migrating ($MODE)..." >&2
+MINICT_CRIU_TIMEOUT=600 setsid -w nsenter $(NS $SRC) "$MINICT" --root "$T/src" migrate --mode $MODE --pre-freeze "$QUIESCE" $ID tcp:$M.2:$PORT \
 	>"$T/mig.json" 2>"$T/err" || die "migrate: $(cat "$T/err"); receiver: $(cat "$T/rcv.err")"
 wait $RPID || die "receive failed: $(cat "$T/rcv.err")"
 grep -q '"status":"ok"' "$T/mig.json" || die "migrate printed $(cat "$T/mig.json")"
-grep -q '"rounds":\[{' "$T/mig.json" || die "no pre-dump round: $(cat "$T/mig.json")"
+[ "$MODE" != pre-copy ] || grep -q '"rounds":\[{' "$T/mig.json" || die "no pre-dump round: $(cat "$T/mig.json")"
 src state $ID >/dev/null 2>&1 && die "the container is still in src"
 dst state $ID | grep -q '"status":"running"' || die "the container does not run in dst"
 DR=$T/dstwork/$ID/bundle/rootfs
@@ -107,9 +114,9 @@ kill -TERM $OPID
 wait $OPID
 d=$(field downtime_ms "$T/obs.json")
 [ -n "$d" ] && [ "$d" != null ] || die "observer: $(cat "$T/obs.json")"
-echo "pre-copy: migrate $(cat "$T/mig.json")"
-echo "pre-copy: receive $(tail -n 1 "$T/rcv.out")"
-echo "pre-copy: observer $(cat "$T/obs.json")"
+echo "$MODE: migrate $(cat "$T/mig.json")"
+echo "$MODE: receive $(tail -n 1 "$T/rcv.out")"
+echo "$MODE: observer $(cat "$T/obs.json")"
 dst delete -f $ID || die "delete the migrated container"
 [ -z "$(leftovers $ID "$T/src")" ] || die "src left behind: $(leftovers $ID "$T/src")"
 echo "ok"
