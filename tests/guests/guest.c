@@ -20,6 +20,14 @@
  *                  restored later goes on from where it was
  *   fill MiB       fill MiB of RAM from 32 MiB up (above both images) with non-zero words,
  *                  print "filled", then count (snapshot benchmarks: memory that is not zero)
+ *   fillpages MiB  fill MiB from 32 MiB up with a different non-zero pattern in every page
+ *                  (its first word: the page's number), print "filled", then count (migration
+ *                  tests compare the region host-side, in snapshots: loops in the guest run
+ *                  slowly under PVM, a checksum of a few MiB takes seconds)
+ *   dirty MiB RATE MHZ  fill MiB from 32 MiB up, print "filled", then rewrite one word per
+ *                  page over that working set, round and round, at RATE MiB of pages per
+ *                  second (0: as fast as it goes; MHZ: the TSC's frequency, for the pacing),
+ *                  printing "count N" every 2^22 TSC cycles as the heartbeat
  *
  * Milestones go to the debug port like guestinit's (init, ready, exit status), then the
  * guest powers off through ACPI PM1a control (S5).
@@ -100,6 +108,55 @@ __attribute__((noreturn)) static void count(void)
 		uart_puts("count ");
 		uart_putu(n);
 		uart_putc('\n');
+	}
+}
+
+#define REGION_START (32ul << 20)
+
+static void fill_pages(unsigned long mib, int per_page)
+{
+	/* One string instruction per MiB or page: under PVM a plain store loop into fresh memory
+	 * runs ~1000x slower (each store traps). */
+	uintptr_t p = REGION_START;
+	unsigned long step = per_page ? 4096 : 1ul << 20;
+	for (uintptr_t end = p + (mib << 20); p < end; p += step) {
+		void *d = (void *)p;
+		unsigned long n = step / 4;
+		uint32_t v = per_page ? (uint32_t)(p >> 12) * 2246822519u + 0x9e3779b9u
+				      : (uint32_t)(p >> 20) * 2654435761u | 1;
+		__asm__ volatile("rep stosl" : "+D"(d), "+c"(n) : "a"(v | 1) : "memory");
+		if (per_page)
+			*(volatile uint32_t *)p = (uint32_t)(p >> 12); /* the page's own number */
+	}
+}
+
+__attribute__((noreturn)) static void dirty(unsigned long mib, unsigned long rate,
+					    unsigned long mhz)
+{
+	fill_pages(mib, 0);
+	uart_puts("filled\n");
+	unsigned long pages = mib << 8, page = 0;
+	/* TSC cycles per page written (0: no pacing) */
+	uint32_t cpp = rate && mhz ? (uint32_t)(mhz * 1000000u) / (uint32_t)(rate * 256) : 0;
+	uint64_t t0 = rdtsc(), beat = t0, written = 0;
+	uint32_t gen = 0;
+	for (unsigned long n = 1;;) {
+		uint64_t now = rdtsc();
+		if (now - beat >= (1u << 22)) {
+			beat = now;
+			uart_puts("count ");
+			uart_putu(n++);
+			uart_putc('\n');
+		}
+		for (int k = 0; k < 64; k++) {
+			if (cpp && written * cpp > now - t0)
+				break;
+			volatile uint32_t *w = (volatile uint32_t *)(REGION_START + (page << 12));
+			*w = ++gen;
+			written++;
+			if (++page == pages)
+				page = 0;
+		}
 	}
 }
 
@@ -236,19 +293,27 @@ __attribute__((noreturn)) void guest_run(const struct boot_view *bv)
 	if (word(cmd, "count"))
 		count();
 	if ((arg = word(cmd, "fill"))) {
-		/* One string instruction per MiB: under PVM a plain store loop into fresh memory
-		 * runs ~1000x slower (each store traps). */
-		uintptr_t p = 32ul << 20;
-		for (unsigned long m = number(arg); m > 0; m--, p += 1ul << 20) {
-			void *d = (void *)p;
-			unsigned long n = 1ul << 18;
-			__asm__ volatile("rep stosl"
-					 : "+D"(d), "+c"(n)
-					 : "a"((uint32_t)(p >> 20) * 2654435761u | 1)
-					 : "memory");
-		}
+		fill_pages(number(arg), 0);
 		uart_puts("filled\n");
 		count();
+	}
+	if ((arg = word(cmd, "fillpages"))) {
+		fill_pages(number(arg), 1);
+		uart_puts("filled\n");
+		count();
+	}
+	if ((arg = word(cmd, "dirty"))) {
+		unsigned long mib = number(arg);
+		while (*arg >= '0' && *arg <= '9')
+			arg++;
+		while (*arg == ' ')
+			arg++;
+		unsigned long rate = number(arg);
+		while (*arg >= '0' && *arg <= '9')
+			arg++;
+		while (*arg == ' ')
+			arg++;
+		dirty(mib, rate, number(arg));
 	}
 	uart_puts("unknown test guest command\n");
 	power_off(98);
