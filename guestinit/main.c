@@ -12,6 +12,11 @@
  *      given as init's arguments (what follows `--` on the kernel command line: older
  *      minivm, or QEMU), or /bin/sh when there is none, as the foreground process group of
  *      the console
+ *   3b. with minivm's virtio-console (a virtio device of type 3): wait for its ports, found
+ *      by name in /sys/class/virtio-ports/ * /name, and give the command "minivm.stdin",
+ *      "minivm.stdout" and "minivm.stderr" as fds 0, 1 and 2 (no terminal, a session of its
+ *      own), or with "minivm.tty" (minivm run -t) the terminal /dev/hvc0 (docs/virtio.md,
+ *      "virtio-console and the guest command's stdio")
  *   4. report milestones (init, ready, exit status) on the debug port (debug_port.h)
  *   5. wait for the console to transmit, sync and power off with reboot(2)
  *
@@ -498,6 +503,134 @@ static void release_root(void)
 		say("remount / read-only: %s", strerror(errno));
 }
 
+/* The command's stdio on virtio-console ports (-1: the console, as without minivm). */
+static int stdio_fd[3] = {-1, -1, -1};
+
+/* Whether a virtio device of this type exists (virtio_pci enumerates them when it loads). */
+static int have_virtio(const char *type)
+{
+	DIR *d = opendir("/sys/bus/virtio/devices");
+	struct dirent *e;
+	int found = 0;
+	while (d && !found && (e = readdir(d))) {
+		char p[300], v[16] = "";
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "/sys/bus/virtio/devices/%s/device", e->d_name);
+		int fd = open(p, O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd < 0 ? -1 : read(fd, v, sizeof(v) - 1);
+		if (fd >= 0)
+			close(fd);
+		found = n > 0 && strncmp(v, type, strlen(type)) == 0;
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+static const char *const port_names[] = {"minivm.stdin", "minivm.stdout", "minivm.stderr",
+					 "minivm.tty"};
+
+/* /dev/vportNpM for each named port found so far (dev[i] empty: not yet). */
+static void scan_ports(char dev[4][64])
+{
+	DIR *d = opendir("/sys/class/virtio-ports");
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		char p[300], name[64] = "";
+		if (e->d_name[0] == '.' || strlen(e->d_name) > 40)
+			continue;
+		snprintf(p, sizeof(p), "/sys/class/virtio-ports/%s/name", e->d_name);
+		int fd = open(p, O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd < 0 ? -1 : read(fd, name, sizeof(name) - 1);
+		if (fd >= 0)
+			close(fd);
+		if (n <= 0)
+			continue;
+		name[n] = '\0';
+		name[strcspn(name, "\n")] = '\0';
+		for (int i = 0; i < 4; i++)
+			if (strcmp(name, port_names[i]) == 0)
+				snprintf(dev[i], 64, "/dev/%s", e->d_name);
+	}
+	if (d)
+		closedir(d);
+}
+
+static int open_retry(const char *path, int flags, double deadline)
+{
+	for (;;) {
+		int fd = open(path, flags | O_CLOEXEC);
+		if (fd >= 0 || (errno != ENOENT && errno != ENXIO) || now_s() >= deadline)
+			return fd;
+		nanosleep(&(struct timespec){.tv_nsec = 1000 * 1000}, NULL);
+	}
+}
+
+/* The terminal of minivm run -t: hvc0 as fds 0-2 and PID 1's controlling terminal (the
+ * command runs in its foreground, as on the serial console), at the size minivm passed. */
+static int use_tty(double deadline)
+{
+	int fd = open_retry("/dev/hvc0", O_RDWR | O_NOCTTY, deadline);
+	if (fd < 0) {
+		say("open /dev/hvc0: %s", strerror(errno));
+		return -1;
+	}
+	ioctl(0, TIOCNOTTY);
+	for (int i = 0; i < 3; i++)
+		dup2(fd, i);
+	close(fd);
+	ioctl(0, TIOCSCTTY, 1);
+	const char *sz = getenv("MINIVM_TTY_SIZE");
+	unsigned rows, cols;
+	if (sz && sscanf(sz, "%ux%u", &rows, &cols) == 2 && rows && cols && rows < 65536 &&
+	    cols < 65536) {
+		struct winsize ws = {.ws_row = (unsigned short)rows,
+				     .ws_col = (unsigned short)cols};
+		ioctl(0, TIOCSWINSZ, &ws);
+	}
+	return 0;
+}
+
+/* minivm's virtio-console: wait for its ports (the driver adds them from a work queue after
+ * the module loaded) and open them. Without one (QEMU, an older minivm) nothing changes. */
+static void setup_stdio(void)
+{
+	if (!have_virtio("0x0003"))
+		return;
+	double deadline = now_s() + 10;
+	char dev[4][64];
+	memset(dev, 0, sizeof(dev));
+	for (;;) {
+		scan_ports(dev);
+		if (dev[3][0] || (dev[0][0] && dev[1][0] && dev[2][0]))
+			break;
+		if (now_s() >= deadline) {
+			say("virtio-console: its ports did not show up in 10 s: the command's "
+			    "stdio "
+			    "is the serial console");
+			return;
+		}
+		nanosleep(&(struct timespec){.tv_nsec = 1000 * 1000}, NULL);
+	}
+	if (dev[3][0]) {
+		use_tty(deadline + 5);
+		return;
+	}
+	static const int mode[3] = {O_RDONLY, O_WRONLY, O_WRONLY};
+	for (int i = 0; i < 3; i++) {
+		stdio_fd[i] = open_retry(dev[i], mode[i], deadline + 5);
+		if (stdio_fd[i] < 0) {
+			say("open %s (%s): %s: the command's stdio is the serial console", dev[i],
+			    port_names[i], strerror(errno));
+			for (int k = 0; k < i; k++)
+				close(stdio_fd[k]);
+			stdio_fd[0] = stdio_fd[1] = stdio_fd[2] = -1;
+			return;
+		}
+	}
+}
+
 static void on_alarm(int sig)
 {
 	(void)sig;
@@ -537,8 +670,16 @@ static int run_command(char **argv)
 		return 127;
 	}
 	if (pid == 0) {
-		setpgid(0, 0);
-		tcsetpgrp(0, getpid()); /* both sides do it, as shells do, so neither races */
+		if (stdio_fd[0] >= 0) {
+			/* the ports: no terminal at all (docker run without -t) */
+			setsid();
+			for (int i = 0; i < 3; i++)
+				dup2(stdio_fd[i], i); /* dup2 clears FD_CLOEXEC on the copy */
+		} else {
+			setpgid(0, 0);
+			tcsetpgrp(0,
+				  getpid()); /* both sides do it, as shells do, so neither races */
+		}
 		signal(SIGTTOU, SIG_DFL);
 		signal(SIGTTIN, SIG_DFL);
 		sigset_t none;
@@ -548,8 +689,14 @@ static int run_command(char **argv)
 		say("exec %s: %s", argv[0], strerror(errno));
 		_exit(errno == ENOENT ? 127 : 126);
 	}
-	setpgid(pid, pid);
-	tcsetpgrp(0, pid);
+	if (stdio_fd[0] >= 0) {
+		/* the command holds the ports now: they close when it and its children are done */
+		for (int i = 0; i < 3; i++)
+			close(stdio_fd[i]);
+	} else {
+		setpgid(pid, pid);
+		tcsetpgrp(0, pid);
+	}
 	for (;;) {
 		int status;
 		pid_t w = waitpid(-1, &status, 0); /* PID 1 reaps orphans too */
@@ -601,6 +748,8 @@ int main(int argc, char **argv)
 		on_disk = 0;
 		milestone(MINI_DBG_READY, 0);
 	} else {
+		setup_stdio();
+		unsetenv("MINIVM_TTY_SIZE");
 		milestone(MINI_DBG_READY, 0);
 		status = run_command(cmd);
 	}

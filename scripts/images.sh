@@ -18,8 +18,9 @@ envfile=${MINI_IMAGES_ENV:-$ROOT/build/images.env}
 . "$ROOT/scripts/initramfs-lib.sh"
 
 # Modules the guest initramfs carries, loaded by guestinit in this order (deps resolved;
-# those built into the kernel are skipped). ext4: for a root disk (minivm.root=).
-GUEST_MODULES=(virtio_pci virtio_mmio virtio_blk virtio_net ext4)
+# those built into the kernel are skipped). ext4: for a root disk (minivm.root=); virtio_console:
+# the guest command's stdio (early, so its ports come up while the others load).
+GUEST_MODULES=(virtio_pci virtio_console virtio_mmio virtio_blk virtio_net ext4)
 
 build() {
 	local kdir kver guestinit key initrd

@@ -15,10 +15,13 @@ int console_parse(const char *spec, struct console *c, mc_err *err)
 		c->kind = CONSOLE_NONE;
 	else if (strcmp(spec, "stdio") == 0)
 		c->kind = CONSOLE_STDIO;
+	else if (strcmp(spec, "stderr") == 0)
+		c->kind = CONSOLE_STDERR;
 	else if (strncmp(spec, "file:", 5) == 0 && spec[5])
 		c->kind = CONSOLE_FILE, c->path = spec + 5;
 	else
-		return mc_errorf(err, 0, "--console `%s`: use none, stdio or file:PATH", spec);
+		return mc_errorf(err, 0, "--console `%s`: use none, stdio, stderr or file:PATH",
+				 spec);
 	return 0;
 }
 
@@ -29,6 +32,8 @@ int console_open(struct console *c, mc_err *err)
 		if (c->out_fd < 0)
 			return mc_errorf(err, errno, "console: open `%s`", c->path);
 		c->owns_fd = true;
+	} else if (c->kind == CONSOLE_STDERR) {
+		c->out_fd = STDERR_FILENO;
 	} else if (c->kind == CONSOLE_STDIO) {
 		c->out_fd = STDOUT_FILENO;
 		if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &c->saved) == 0) {

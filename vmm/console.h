@@ -1,4 +1,5 @@
-/* Where the guest's serial console goes: --console none | stdio | file:PATH. With stdio, the
+/* Where the guest's serial console goes: --console none | stdio | stderr | file:PATH (stderr:
+ * output only, what a guest command's run uses with --verbose). With stdio, the
  * event loop feeds stdin to the UART (a terminal is put in non-canonical, no-echo mode; Ctrl-C
  * still stops minivm) and output goes to stdout. Input never blocks anyone: what the UART's
  * FIFO cannot take waits here, stdin is not watched meanwhile, and the UART says when it has
@@ -16,7 +17,7 @@
 #include "hw/uart.h"
 #include "loop.h"
 
-enum console_kind { CONSOLE_NONE, CONSOLE_STDIO, CONSOLE_FILE };
+enum console_kind { CONSOLE_NONE, CONSOLE_STDIO, CONSOLE_FILE, CONSOLE_STDERR };
 
 struct console {
 	enum console_kind kind;

@@ -80,6 +80,25 @@ int devices_save(struct devices *ds, struct state_w *w, mc_err *err)
 	return 0;
 }
 
+bool devices_state_has(const uint8_t *buf, size_t len, const char *name)
+{
+	struct state_r r;
+	state_r_init(&r, buf, len);
+	uint32_t magic = state_get32(&r), format = state_get32(&r), n = state_get32(&r);
+	if (r.bad || magic != DEVICES_STATE_MAGIC || format != DEVICES_STATE_FORMAT)
+		return false;
+	for (uint32_t i = 0; i < n && !r.bad; i++) {
+		uint16_t nl = state_get16(&r);
+		const uint8_t *nm = state_get(&r, nl);
+		(void)state_get32(&r);
+		uint32_t dlen = state_get32(&r);
+		(void)state_get(&r, dlen);
+		if (!r.bad && strlen(name) == nl && memcmp(nm, name, nl) == 0)
+			return true;
+	}
+	return false;
+}
+
 int devices_load(struct devices *ds, const uint8_t *buf, size_t len, mc_err *err)
 {
 	struct state_r r;

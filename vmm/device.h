@@ -14,6 +14,7 @@
 #ifndef MINIVM_DEVICE_H
 #define MINIVM_DEVICE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,6 +62,8 @@ void devices_pause(struct devices *ds);
 void devices_resume(struct devices *ds);
 /* "MVDS", format, count, then per device: name, version, length, its bytes. */
 int devices_save(struct devices *ds, struct state_w *w, mc_err *err);
+/* Whether a saved device state stream (devices_save's) holds a device of that name. */
+bool devices_state_has(const uint8_t *buf, size_t len, const char *name);
 /* Every device in the stream must exist here; every device here gets its state. */
 int devices_load(struct devices *ds, const uint8_t *buf, size_t len, mc_err *err);
 /* The DSDT body: each device's AML in registration order. Returns the length it needs. */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include "console.h"
 #include "hw/hw.h"
 #include "virtio/blk.h"
+#include "virtio/console.h"
 #include "virtio/net.h"
 #include "log.h"
 #include "loop.h"
@@ -31,7 +33,8 @@
 
 static const char usage[] =
     "usage: minivm run --kernel PATH [--initrd PATH] [--cmdline STR] [--cpus N] [--mem SIZE]\n"
-    "                  [--console none|stdio|file:PATH] [--pit|--no-pit] [--timings json]\n"
+    "                  [--console none|stdio|stderr|file:PATH] [--console-log FILE] [--verbose]\n"
+    "                  [-t] [--pit|--no-pit] [--timings json]\n"
     "                  [--disk PATH[,ro][,direct][,engine=uring|threads]]...\n"
     "                  [--net tap=NAME[,mac=MAC][,vhost=on]]...\n"
     "                  [--env NAME=VALUE]... [--env-file FILE]... [--api PATH] [-- CMD ARGS...]\n"
@@ -52,7 +55,14 @@ static const char usage[] =
     "              \\r is dropped); empty lines and lines starting with # are ignored\n"
     "  -- CMD      what the guest's init (guestinit) runs, with exactly these arguments (any\n"
     "              bytes but NUL); CMD and the environment need --initrd: they travel in a\n"
-    "              small archive appended to it, not on the kernel command line\n"
+    "              small archive appended to it, not on the kernel command line. Its stdin,\n"
+    "              stdout and stderr are minivm's, byte for byte (a virtio-console port\n"
+    "              each); the serial console (the kernel's messages) then goes to\n"
+    "              --console-log FILE, stderr with --verbose, or nowhere\n"
+    "  -t          give the command a terminal (the guest's hvc0, stdout and stderr both on\n"
+    "              it): the host's in raw mode, its size followed on SIGWINCH\n"
+    "  --console-log FILE  the serial console (kernel messages) into FILE\n"
+    "  --verbose   with a command, the serial console on stderr\n"
     "  --restore   resume the guest saved in snapshot DIR (docs/snapshot.md): its vCPUs,\n"
     "              memory (mapped lazily from DIR/memory), devices; no kernel is loaded\n"
     "  --api       serve the control API on Unix socket PATH (docs/api.md): status, pause,\n"
@@ -74,6 +84,8 @@ struct run_opts {
 	const char *console;
 	const char *restore, *api;
 	bool timings_json, pit, geometry_set;
+	bool tty, verbose, console_set;
+	const char *console_log;
 	size_t env_cap;
 	struct blk_disk disks[MAX_DISKS];
 	unsigned ndisks;
@@ -163,7 +175,7 @@ static int parse(int argc, char **argv, struct run_opts *o, mc_err *err)
 					     {"cpus", required_argument, NULL, 'n'},
 					     {"mem", required_argument, NULL, 'm'},
 					     {"console", required_argument, NULL, 'C'},
-					     {"timings", required_argument, NULL, 't'},
+					     {"timings", required_argument, NULL, 'J'},
 					     {"pit", no_argument, NULL, 'p'},
 					     {"no-pit", no_argument, NULL, 'P'},
 					     {"env", required_argument, NULL, 'e'},
@@ -172,6 +184,9 @@ static int parse(int argc, char **argv, struct run_opts *o, mc_err *err)
 					     {"net", required_argument, NULL, 'N'},
 					     {"restore", required_argument, NULL, 'R'},
 					     {"api", required_argument, NULL, 'A'},
+					     {"tty", no_argument, NULL, 'T'},
+					     {"console-log", required_argument, NULL, 'L'},
+					     {"verbose", no_argument, NULL, 'V'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	/* clang-format on */
@@ -179,7 +194,7 @@ static int parse(int argc, char **argv, struct run_opts *o, mc_err *err)
 	opterr = 0;
 	optind = 1;
 	int c;
-	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:ht", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
 			o->boot.kernel = optarg;
@@ -202,8 +217,19 @@ static int parse(int argc, char **argv, struct run_opts *o, mc_err *err)
 			break;
 		case 'C':
 			o->console = optarg;
+			o->console_set = true;
 			break;
 		case 't':
+		case 'T':
+			o->tty = true;
+			break;
+		case 'L':
+			o->console_log = optarg;
+			break;
+		case 'V':
+			o->verbose = true;
+			break;
+		case 'J':
 			if (strcmp(optarg, "json") != 0)
 				return mc_errorf(err, 0, "--timings `%s`: only `json` is supported",
 						 optarg);
@@ -275,6 +301,8 @@ static int parse(int argc, char **argv, struct run_opts *o, mc_err *err)
 		    "--restore takes the guest, its vCPUs, memory and PIT from the "
 		    "snapshot: no --kernel, --initrd, --cmdline, --cpus, --mem, --pit, "
 		    "--env or command");
+	if (o->tty && !o->boot.nargs && !o->restore)
+		return mc_errorf(err, 0, "-t gives the guest command a terminal: it needs -- CMD");
 	if (o->restore)
 		return 0;
 	if (!o->boot.kernel)
@@ -298,6 +326,38 @@ static int parse(int argc, char **argv, struct run_opts *o, mc_err *err)
 	return 0;
 }
 
+/* With the guest command's stdio on virtio-console, the serial console (the kernel's
+ * messages) never goes to stdout: --console-log FILE, stderr with --verbose or --console
+ * stdio|stderr, a file with --console file:PATH, else nowhere. */
+static void route_console(struct run_opts *o, bool stdio, char *buf, size_t n)
+{
+	if (o->console_log) {
+		snprintf(buf, n, "file:%s", o->console_log);
+		o->console = buf;
+	} else if (!stdio) {
+		return;
+	} else if (o->verbose || (o->console_set && strcmp(o->console, "stdio") == 0)) {
+		o->console = "stderr";
+	} else if (!o->console_set) {
+		o->console = "none";
+	}
+}
+
+/* The host terminal's size (24x80 when neither stdin nor stdout is a terminal). */
+static void term_size(uint16_t *rows, uint16_t *cols)
+{
+	struct winsize ws;
+	if ((ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0 ||
+	     ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0) &&
+	    ws.ws_row && ws.ws_col) {
+		*rows = ws.ws_row;
+		*cols = ws.ws_col;
+	} else {
+		*rows = 24;
+		*cols = 80;
+	}
+}
+
 static const char *end_name(enum vm_end e)
 {
 	switch (e) {
@@ -317,6 +377,7 @@ static const char *end_name(enum vm_end e)
 /* The main thread's event loop: signals, the VM's end, the console's input. */
 struct runner {
 	struct vm *vm;
+	struct device *stdio; /* virtio-console, for SIGWINCH */
 	struct loop loop;
 	int sig_fd;
 };
@@ -357,6 +418,12 @@ static void on_signal(void *opaque, uint32_t events)
 		int sig = (int)si.ssi_signo;
 		if (sig == SIGUSR2) {
 			toggle_pause(r->vm);
+			continue;
+		}
+		if (sig == SIGWINCH) {
+			uint16_t rows, cols;
+			term_size(&rows, &cols);
+			virtio_console_resize(r->stdio, rows, cols);
 			continue;
 		}
 		pthread_mutex_lock(&r->vm->end_lock);
@@ -401,6 +468,8 @@ int cmd_run(int argc, char **argv)
 	bool vm_made = false;
 	struct snap *snap = NULL;
 	struct api api = {.fd = -1};
+	struct termios tty_saved;
+	bool tty_raw = false;
 	memset(&con, 0, sizeof(con));
 	con.out_fd = con.in_fd = con.space_fd = -1;
 
@@ -413,17 +482,36 @@ int cmd_run(int argc, char **argv)
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGUSR2);
+	sigaddset(&sigs, SIGWINCH);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	if (parse(argc, argv, &o, &err) < 0 || console_parse(o.console, &con, &err) < 0)
+	if (parse(argc, argv, &o, &err) < 0)
 		goto out;
 	uint64_t t[4];
 	t[0] = mc_now_ns();
+	bool stdio = o.boot.nargs > 0;
 	if (o.restore) {
 		if (snap_open(o.restore, &snap, &err) < 0)
 			goto out;
 		o.ncpus = snap->ncpus;
 		o.mem = snap->mem_size;
 		o.pit = snap->flags & SNAP_FLAG_PIT;
+		stdio = devices_state_has(snap->sec[SNAP_DEVICES][0].p,
+					  snap->sec[SNAP_DEVICES][0].len, "virtio-console");
+	}
+	char console_spec[4200];
+	route_console(&o, stdio, console_spec, sizeof(console_spec));
+	if (console_parse(o.console, &con, &err) < 0)
+		goto out;
+	struct virtio_console_conf stdio_conf = {
+	    .in_fd = STDIN_FILENO, .out_fd = STDOUT_FILENO, .err_fd = STDERR_FILENO, .tty = o.tty};
+	term_size(&stdio_conf.rows, &stdio_conf.cols);
+	if (o.tty && !o.restore) {
+		/* guestinit sets hvc0's size from it (a RESIZE before the terminal is open is
+		 * lost) and takes it out of the command's environment */
+		char sz[48];
+		snprintf(sz, sizeof(sz), "MINIVM_TTY_SIZE=%ux%u", stdio_conf.rows, stdio_conf.cols);
+		if (env_push(&o, sz, strlen(sz), &err) < 0)
+			goto out;
 	}
 	vm_made = true;
 	if (vm_create_from(&vm, (unsigned)o.ncpus, o.mem, o.pit, snap ? snap->mem_fd : -1, &err) <
@@ -433,6 +521,7 @@ int cmd_run(int argc, char **argv)
 	struct hw_config hw = {.console_fd = -1, .disks = o.disks, .ndisks = o.ndisks};
 	hw.nets = o.nets;
 	hw.nnets = o.nnets;
+	hw.stdio = stdio ? &stdio_conf : NULL;
 	if (console_open(&con, &err) < 0)
 		goto out;
 	hw.console_fd = con.out_fd;
@@ -444,6 +533,7 @@ int cmd_run(int argc, char **argv)
 	    console_attach(&con, &runner.loop, serial_uart(devices_find(&vm.devices, "com1")),
 			   &err) < 0)
 		goto out;
+	runner.stdio = devices_find(&vm.devices, "virtio-console");
 	if (snap && snap_apply(snap, &vm, &err) < 0) {
 		mc_wrap(&err, "restore `%s`", o.restore);
 		goto out;
@@ -460,6 +550,12 @@ int cmd_run(int argc, char **argv)
 		     vm.entry.protocol ? vm.entry.protocol : "saved",
 		     (unsigned long long)vm.entry.rip, vm.ncpus, (unsigned long long)(o.mem >> 20));
 	timings_mark(MS_SETUP);
+	if (o.tty && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &tty_saved) == 0) {
+		/* every key to the guest's terminal, ^C included (docker run -t) */
+		struct termios raw = tty_saved;
+		cfmakeraw(&raw);
+		tty_raw = tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
+	}
 	if (vm_start(&vm, &err) < 0)
 		goto out;
 	int lr = loop_run(&runner.loop, &err);
@@ -487,6 +583,17 @@ out:
 		vm_end(&vm, VM_FAILED, "minivm failed");
 		vm_join(&vm, NULL);
 	}
+	if (runner.stdio && vm.end != VM_SIGNALED) {
+		/* the guest's last writes, queued before it powered off (not after ^C: a host
+		 * reader that stopped reading must not keep minivm from ending) */
+		virtio_console_flush(runner.stdio);
+		if (!o.restore && vm.end == VM_POWEROFF && !virtio_console_used(runner.stdio))
+			mc_log_warn("the guest never opened its stdio ports (an initramfs without "
+				    "virtio_console? `make images`): the command's output went to "
+				    "the serial console (--console-log FILE)");
+	}
+	if (tty_raw)
+		tcsetattr(STDIN_FILENO, TCSANOW, &tty_saved);
 	api_close(&api);
 	snap_close(snap);
 	console_close(&con);

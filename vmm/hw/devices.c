@@ -6,6 +6,7 @@
 
 #include "pci.h"
 #include "virtio/blk.h"
+#include "virtio/console.h"
 #include "virtio/net.h"
 #include "vm.h"
 
@@ -41,6 +42,16 @@ int hw_create_devices(struct vm *vm, const struct hw_config *cfg, mc_err *err)
 		if (!d || devices_add(&vm->devices, d, vm, err) < 0)
 			return disk ? mc_wrap(err, "--disk `%s`", cfg->disks[i].path)
 				    : mc_wrap(err, "--net tap=%s", cfg->nets[i - cfg->ndisks].tap);
+	}
+	/* Last, so the disks and cards keep their PCI slots and virtio indexes. */
+	if (cfg->stdio) {
+		const struct virtio_transport_ops *tops;
+		void *tr;
+		struct device *d = NULL;
+		if (virtio_pci_transport_new(&tops, &tr, err) == 0)
+			d = virtio_console_create(cfg->stdio, tops, tr, err);
+		if (!d || devices_add(&vm->devices, d, vm, err) < 0)
+			return mc_wrap(err, "virtio-console (the guest command's stdio)");
 	}
 	return 0;
 }

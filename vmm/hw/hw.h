@@ -10,6 +10,7 @@
 struct vm;
 struct blk_disk;
 struct virtio_net_conf;
+struct virtio_console_conf;
 
 /* What the devices are built from (run.c fills it from the options). */
 struct hw_config {
@@ -20,6 +21,9 @@ struct hw_config {
 	/* --net, in order: a virtio-net device each ("virtio-net0"...) after the disks */
 	const struct virtio_net_conf *nets;
 	unsigned nnets;
+	/* the guest command's stdio: a virtio-console ("virtio-console") after the cards; NULL:
+	 * none */
+	const struct virtio_console_conf *stdio;
 };
 
 /* Create and realize every device of the table, in order. */
