@@ -18,6 +18,7 @@
 #include "cmds.h"
 #include "log.h"
 #include "loop.h"
+#include "migrate.h"
 #include "snapshot.h"
 #include "util.h"
 #include "vm.h"
@@ -25,6 +26,7 @@
 struct api_conn {
 	struct api *api;
 	int fd;
+	bool waiting; /* a migrate request with "wait": answered when the migration ends */
 	size_t len;
 	char buf[API_REQUEST_MAX + 1];
 };
@@ -182,6 +184,103 @@ static json_object *do_snapshot(struct api *a, json_object *req)
 	return o;
 }
 
+/* handle()'s answer for a request answered later (migrate with "wait"). */
+static char deferred_reply;
+#define DEFERRED ((json_object *)&deferred_reply)
+
+static json_object *busy_migrating(struct api *a)
+{
+	if (a->mig && mig_active(a->mig))
+		return error_reply("a migration is in progress (migrate-status, migrate-cancel)");
+	return NULL;
+}
+
+static json_object *mig_reply(struct api *a)
+{
+	char *s = mig_report_json(a->mig);
+	json_object *o = s ? json_tokener_parse(s) : NULL;
+	free(s);
+	return o ? o : error_reply("out of memory");
+}
+
+static bool get_uint(json_object *req, const char *key, uint64_t max, uint64_t *out,
+		     json_object **bad)
+{
+	json_object *j;
+	if (!json_object_object_get_ex(req, key, &j))
+		return true;
+	if (!json_object_is_type(j, json_type_int) || json_object_get_int64(j) < 0 ||
+	    (uint64_t)json_object_get_int64(j) > max) {
+		*bad = error_reply("migrate: \"%s\" must be an integer from 0 to %llu", key,
+				   (unsigned long long)max);
+		return false;
+	}
+	*out = (uint64_t)json_object_get_int64(j);
+	return true;
+}
+
+static json_object *do_migrate(struct api *a, json_object *req, bool *wait)
+{
+	json_object *ju = NULL, *jb, *bad = NULL;
+	if (!json_object_object_get_ex(req, "uri", &ju) ||
+	    !json_object_is_type(ju, json_type_string))
+		return error_reply("migrate: missing \"uri\" (tcp:HOST:PORT or unix:PATH)");
+	struct mig_params p = {0};
+	const char *uri = json_object_get_string(ju);
+	if (strlen(uri) >= sizeof(p.uri))
+		return error_reply("migrate: \"uri\" longer than %zu bytes", sizeof(p.uri) - 1);
+	strcpy(p.uri, uri);
+	uint64_t rounds = 0;
+	if (!get_uint(req, "max_downtime_ms", 3600000, &p.max_downtime_ms, &bad) ||
+	    !get_uint(req, "bandwidth", 1u << 20, &p.bandwidth_mibps, &bad) ||
+	    !get_uint(req, "max_rounds", 1000, &rounds, &bad))
+		return bad;
+	p.max_rounds = (uint32_t)rounds;
+	const char *flags[] = {"compress", "wait"};
+	bool vals[2] = {false, false};
+	for (int i = 0; i < 2; i++)
+		if (json_object_object_get_ex(req, flags[i], &jb)) {
+			if (!json_object_is_type(jb, json_type_boolean))
+				return error_reply("migrate: \"%s\" must be true or false",
+						   flags[i]);
+			vals[i] = json_object_get_boolean(jb);
+		}
+	p.compress = vals[0];
+	mc_err err = NULL;
+	if (!a->mig)
+		return error_reply("migrate: not available");
+	if (mig_start(a->mig, &p, &err) < 0)
+		return err_reply(&err);
+	if (vals[1]) {
+		*wait = true;
+		return DEFERRED;
+	}
+	return mig_reply(a);
+}
+
+static json_object *do_migrate_cancel(struct api *a)
+{
+	if (!a->mig || !mig_cancel(a->mig))
+		return error_reply("migrate-cancel: no migration to cancel (none, or past the "
+				   "switch-over)");
+	return mig_reply(a);
+}
+
+/* The migration ended (the loop's thread): answer the requests that wait for it. */
+static void on_mig_done(void *opaque)
+{
+	struct api *a = opaque;
+	for (unsigned i = 0; i < API_MAX_CONNS; i++) {
+		struct api_conn *c = a->conns[i];
+		if (!c || !c->waiting)
+			continue;
+		json_object *o = mig_reply(a);
+		send_reply(c->fd, o);
+		json_object_put(o);
+		conn_close(c);
+	}
+}
+
 static json_object *do_stop(struct api *a)
 {
 	vm_end(a->vm, VM_POWEROFF, "stopped through the control API");
@@ -190,7 +289,7 @@ static json_object *do_stop(struct api *a)
 	return o;
 }
 
-static json_object *handle(struct api *a, const char *buf, size_t len)
+static json_object *handle(struct api *a, const char *buf, size_t len, bool *wait)
 {
 	json_tokener *tok = json_tokener_new();
 	if (!tok)
@@ -219,7 +318,11 @@ static json_object *handle(struct api *a, const char *buf, size_t len)
 		reply = error_reply("request: missing \"cmd\" (a string)");
 	else {
 		const char *cmd = json_object_get_string(jc);
-		if (strcmp(cmd, "status") == 0)
+		bool vm_op = strcmp(cmd, "pause") == 0 || strcmp(cmd, "resume") == 0 ||
+			     strcmp(cmd, "snapshot") == 0;
+		if (vm_op && (reply = busy_migrating(a)))
+			;
+		else if (strcmp(cmd, "status") == 0)
 			reply = do_status(a);
 		else if (strcmp(cmd, "pause") == 0)
 			reply = do_pause(a);
@@ -229,9 +332,17 @@ static json_object *handle(struct api *a, const char *buf, size_t len)
 			reply = do_snapshot(a, req);
 		else if (strcmp(cmd, "stop") == 0)
 			reply = do_stop(a);
+		else if (strcmp(cmd, "migrate") == 0)
+			reply = do_migrate(a, req, wait);
+		else if (strcmp(cmd, "migrate-status") == 0)
+			reply =
+			    a->mig ? mig_reply(a) : error_reply("migrate-status: not available");
+		else if (strcmp(cmd, "migrate-cancel") == 0)
+			reply = do_migrate_cancel(a);
 		else
 			reply = error_reply("unknown command `%.64s` (status, pause, resume, "
-					    "snapshot, stop)",
+					    "snapshot, migrate, migrate-status, migrate-cancel, "
+					    "stop)",
 					    cmd);
 	}
 	json_object_put(req);
@@ -275,19 +386,31 @@ static void on_conn(void *opaque, uint32_t events)
 		if (memchr(c->buf + c->len - (size_t)n, '\n', (size_t)n))
 			break;
 	}
+	if (c->waiting) {
+		/* Answered when the migration ends; a client gone meanwhile is forgotten. */
+		if (events & (EPOLLHUP | EPOLLERR))
+			conn_close(c);
+		return;
+	}
 	char *nl = memchr(c->buf, '\n', c->len);
 	json_object *reply = NULL;
+	bool wait = false;
 	if (nl)
-		reply = handle(c->api, c->buf, (size_t)(nl - c->buf));
+		reply = handle(c->api, c->buf, (size_t)(nl - c->buf), &wait);
 	else if (c->len >= API_REQUEST_MAX)
 		reply = error_reply("request too large (more than %u bytes)", API_REQUEST_MAX);
 	else if (eof && c->len == 0) {
 		conn_close(c); /* nothing asked: nobody to answer */
 		return;
 	} else if (eof || (events & (EPOLLHUP | EPOLLERR)))
-		reply = handle(c->api, c->buf, c->len);
+		reply = handle(c->api, c->buf, c->len, &wait);
 	if (!reply)
 		return; /* wait for the rest */
+	if (reply == DEFERRED) {
+		c->waiting = true;
+		loop_mod(c->api->loop, c->fd, 0, NULL);
+		return;
+	}
 	send_reply(c->fd, reply);
 	json_object_put(reply);
 	if (!nl && !eof)
@@ -357,7 +480,8 @@ int api_open(struct api *a, const char *path, struct loop *l, struct vm *vm, mc_
 	}
 	a->path = strdup(path);
 	if (!a->path || listen(a->fd, 16) < 0 ||
-	    loop_add(l, a->fd, EPOLLIN, on_accept, a, err) < 0) {
+	    loop_add(l, a->fd, EPOLLIN, on_accept, a, err) < 0 ||
+	    !(a->mig = mig_new(vm, l, on_mig_done, a, err))) {
 		int e = errno;
 		api_close(a);
 		return mc_errorf(err, e, "--api `%s`", path);
@@ -367,6 +491,8 @@ int api_open(struct api *a, const char *path, struct loop *l, struct vm *vm, mc_
 
 void api_close(struct api *a)
 {
+	mig_free(a->mig);
+	a->mig = NULL;
 	for (unsigned i = 0; i < API_MAX_CONNS; i++)
 		if (a->conns[i])
 			conn_close(a->conns[i]);
@@ -390,13 +516,43 @@ static const char client_usage[] =
     "       minivm resume   --api PATH\n"
     "       minivm snapshot --api PATH [--stop] DIR\n"
     "       minivm stop     --api PATH\n"
-    "Prints the JSON reply; exit status 0, 1 when the reply is an error, 125 without a reply.\n";
+    "       minivm migrate  --api PATH [--max-downtime MS] [--bandwidth MiB/s] [--compress]\n"
+    "                       [--max-rounds N] tcp:HOST:PORT|unix:PATH\n"
+    "       minivm migrate-status --api PATH;  minivm migrate-cancel --api PATH\n"
+    "Prints the JSON reply; exit status 0, 1 when the reply is an error (or a migration that\n"
+    "did not end \"migrated\"), 125 without a reply. migrate waits for the migration's end.\n";
 
 int cmd_api_client(int argc, char **argv)
 {
 	const char *verb = argv[0], *path = NULL, *dir = NULL;
-	bool stop = false;
+	bool stop = false, migrate = strcmp(verb, "migrate") == 0, compress = false;
+	uint64_t mig_num[3] = {0, 0, 0}; /* max downtime, bandwidth, rounds */
+	bool mig_set[3] = {false, false, false};
+	static const char *const mig_opt[3] = {"--max-downtime", "--bandwidth", "--max-rounds"};
 	for (int i = 1; i < argc; i++) {
+		int k = -1;
+		for (int j = 0; migrate && j < 3; j++)
+			if (strcmp(argv[i], mig_opt[j]) == 0 && i + 1 < argc)
+				k = j;
+		if (k >= 0) {
+			mc_err err = NULL;
+			if (mc_parse_uint(argv[++i], 0, k == 1 ? 1u << 20 : 3600000, &mig_num[k],
+					  mig_opt[k], &err) < 0) {
+				fprintf(stderr, "minivm migrate: %s\n", mc_error_text(err));
+				mc_error_free(&err);
+				return 2;
+			}
+			mig_set[k] = true;
+			continue;
+		}
+		if (migrate && strcmp(argv[i], "--compress") == 0) {
+			compress = true;
+			continue;
+		}
+		if (migrate && argv[i][0] != '-' && !dir) {
+			dir = argv[i];
+			continue;
+		}
 		if (strcmp(argv[i], "--api") == 0 && i + 1 < argc)
 			path = argv[++i];
 		else if (strncmp(argv[i], "--api=", 6) == 0)
@@ -414,14 +570,24 @@ int cmd_api_client(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!path || (strcmp(verb, "snapshot") == 0 && !dir)) {
-		fprintf(stderr, "minivm %s: missing %s\n%s", verb, path ? "DIR" : "--api PATH",
-			client_usage);
+	if (!path || ((strcmp(verb, "snapshot") == 0 || migrate) && !dir)) {
+		fprintf(stderr, "minivm %s: missing %s\n%s", verb,
+			path ? (migrate ? "URI" : "DIR") : "--api PATH", client_usage);
 		return 2;
 	}
 	json_object *req = json_object_new_object();
 	json_object_object_add(req, "cmd", json_object_new_string(verb));
-	if (dir) {
+	if (migrate) {
+		static const char *const key[3] = {"max_downtime_ms", "bandwidth", "max_rounds"};
+		json_object_object_add(req, "uri", json_object_new_string(dir));
+		for (int j = 0; j < 3; j++)
+			if (mig_set[j])
+				json_object_object_add(req, key[j],
+						       json_object_new_int64((int64_t)mig_num[j]));
+		if (compress)
+			json_object_object_add(req, "compress", json_object_new_boolean(1));
+		json_object_object_add(req, "wait", json_object_new_boolean(1));
+	} else if (dir) {
 		/* The server resolves relative paths against its own directory: send ours. */
 		char abs[PATH_MAX + 8], cwd[PATH_MAX];
 		if (dir[0] != '/' && getcwd(cwd, sizeof(cwd)))
@@ -473,6 +639,11 @@ int cmd_api_client(int argc, char **argv)
 	if (len && buf[len - 1] != '\n')
 		fputc('\n', stdout);
 	status = json_object_object_get_ex(reply, "error", NULL) ? 1 : 0;
+	json_object *js;
+	if (migrate && status == 0 &&
+	    (!json_object_object_get_ex(reply, "status", &js) ||
+	     strcmp(json_object_get_string(js), "migrated") != 0))
+		status = 1;
 	json_object_put(reply);
 out:
 	if (fd >= 0)

@@ -16,6 +16,7 @@
 struct loop;
 struct vm;
 struct api_conn;
+struct migration;
 
 struct api {
 	int fd; /* the listening socket, -1: none */
@@ -25,6 +26,7 @@ struct api {
 	uint64_t started_ns; /* for uptime */
 	const char *restored_from;
 	struct api_conn *conns[API_MAX_CONNS];
+	struct migration *mig; /* the source side of live migration (migrate.h) */
 };
 
 /* Bind PATH (refused if a live server answers there; a stale socket file is replaced) and

@@ -22,6 +22,7 @@
 #include "virtio/net.h"
 #include "log.h"
 #include "loop.h"
+#include "migrate.h"
 #include "snapshot.h"
 #include "timings.h"
 #include "util.h"
@@ -39,6 +40,7 @@ static const char usage[] =
     "                  [--net tap=NAME[,mac=MAC][,vhost=on]]...\n"
     "                  [--env NAME=VALUE]... [--env-file FILE]... [--api PATH] [-- CMD ARGS...]\n"
     "       minivm run --restore DIR [--console ...] [--api PATH]\n"
+    "       minivm run --incoming tcp:ADDR:PORT|unix:PATH|fd:N [--console ...] [--api PATH]\n"
     "  --kernel    bzImage (64-bit boot protocol) or ELF vmlinux (PVH entry)\n"
     "  --cmdline   replaces the default `" BOOT_DEFAULT_CMDLINE "`\n"
     "  --cpus      1 to "
@@ -65,6 +67,8 @@ static const char usage[] =
     "  --verbose   with a command, the serial console on stderr\n"
     "  --restore   resume the guest saved in snapshot DIR (docs/snapshot.md): its vCPUs,\n"
     "              memory (mapped lazily from DIR/memory), devices; no kernel is loaded\n"
+    "  --incoming  wait on URI for a live migration (docs/migration.md) and run the guest it\n"
+    "              brings: tcp:ADDR:PORT (PORT 0: any, said on stderr), unix:PATH, fd:N\n"
     "  --api       serve the control API on Unix socket PATH (docs/api.md): status, pause,\n"
     "              resume, snapshot, stop (`minivm status --api PATH`...)\n"
     "  --disk      a raw image (file or block device) as a virtio-blk disk, repeatable (the\n"
@@ -83,6 +87,7 @@ struct run_opts {
 	uint64_t ncpus, mem;
 	const char *console;
 	const char *restore, *api;
+	const char *incoming; /* --incoming URI: the guest comes from a live migration */
 	bool timings_json, pit, geometry_set;
 	bool tty, verbose, console_set;
 	const char *console_log;
@@ -184,6 +189,7 @@ static int parse(int argc, char **argv, struct run_opts *o, mc_err *err)
 					     {"net", required_argument, NULL, 'N'},
 					     {"restore", required_argument, NULL, 'R'},
 					     {"api", required_argument, NULL, 'A'},
+					     {"incoming", required_argument, NULL, 'I'},
 					     {"tty", no_argument, NULL, 'T'},
 					     {"console-log", required_argument, NULL, 'L'},
 					     {"verbose", no_argument, NULL, 'V'},
@@ -272,6 +278,9 @@ static int parse(int argc, char **argv, struct run_opts *o, mc_err *err)
 		case 'R':
 			o->restore = optarg;
 			break;
+		case 'I':
+			o->incoming = optarg;
+			break;
 		case 'A':
 			o->api = optarg;
 			break;
@@ -303,7 +312,14 @@ static int parse(int argc, char **argv, struct run_opts *o, mc_err *err)
 		    "--env or command");
 	if (o->tty && !o->boot.nargs && !o->restore)
 		return mc_errorf(err, 0, "-t gives the guest command a terminal: it needs -- CMD");
-	if (o->restore)
+	if (o->incoming && (o->restore || o->boot.kernel || o->boot.initrd || o->boot.cmdline ||
+			    o->boot.nargs || o->boot.nenv || o->geometry_set || o->tty))
+		return mc_errorf(
+		    err, 0,
+		    "--incoming takes the guest, its vCPUs, memory and PIT from the "
+		    "source: no --restore, --kernel, --initrd, --cmdline, --cpus, --mem, "
+		    "--pit, --env, -t or command");
+	if (o->restore || o->incoming)
 		return 0;
 	if (!o->boot.kernel)
 		return mc_errorf(err, 0, "missing --kernel or --restore (see minivm run --help)");
@@ -467,6 +483,7 @@ int cmd_run(int argc, char **argv)
 	int status = MINIVM_EXIT_ERROR;
 	bool vm_made = false;
 	struct snap *snap = NULL;
+	struct mig_incoming *incoming = NULL;
 	struct api api = {.fd = -1};
 	struct termios tty_saved;
 	bool tty_raw = false;
@@ -498,6 +515,14 @@ int cmd_run(int argc, char **argv)
 		stdio = devices_state_has(snap->sec[SNAP_DEVICES][0].p,
 					  snap->sec[SNAP_DEVICES][0].len, "virtio-console");
 	}
+	if (o.incoming) {
+		if (mig_incoming_open(o.incoming, &incoming, &err) < 0)
+			goto out;
+		const struct mig_setup *su = mig_incoming_setup(incoming);
+		o.ncpus = su->ncpus;
+		o.mem = su->mem_size;
+		o.pit = su->flags & SNAP_FLAG_PIT;
+	}
 	char console_spec[4200];
 	route_console(&o, stdio, console_spec, sizeof(console_spec));
 	if (console_parse(o.console, &con, &err) < 0)
@@ -526,7 +551,8 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	hw.console_fd = con.out_fd;
 	/* Devices before the kernel: their ACPI fragments go into the tables boot_load writes. */
-	if (hw_create_devices(&vm, &hw, &err) < 0 || (!snap && boot_load(&vm, &o.boot, &err) < 0))
+	if (hw_create_devices(&vm, &hw, &err) < 0 ||
+	    (!snap && !incoming && boot_load(&vm, &o.boot, &err) < 0))
 		goto out;
 	t[2] = mc_now_ns();
 	if (vm_create_vcpus(&vm, &err) < 0 || runner_init(&runner, &vm, &sigs, &err) < 0 ||
@@ -534,8 +560,10 @@ int cmd_run(int argc, char **argv)
 			   &err) < 0)
 		goto out;
 	runner.stdio = devices_find(&vm.devices, "virtio-console");
+	if (incoming && mig_incoming_receive(incoming, &vm, &snap, &err) < 0)
+		goto out;
 	if (snap && snap_apply(snap, &vm, &err) < 0) {
-		mc_wrap(&err, "restore `%s`", o.restore);
+		mc_wrap(&err, "restore `%s`", o.restore ? o.restore : o.incoming);
 		goto out;
 	}
 	if (o.api && api_open(&api, o.api, &runner.loop, &vm, &err) < 0)
@@ -558,6 +586,11 @@ int cmd_run(int argc, char **argv)
 	}
 	if (vm_start(&vm, &err) < 0)
 		goto out;
+	/* The source ends once it reads this; without it, it resumes: then we must not run. */
+	if (incoming && mig_incoming_ack(incoming, &err) < 0)
+		goto out;
+	mig_incoming_close(incoming, NULL);
+	incoming = NULL;
 	int lr = loop_run(&runner.loop, &err);
 	if (lr < 0)
 		vm_end(&vm, VM_FAILED, "event loop: %s", err->msg);
@@ -594,6 +627,7 @@ out:
 	}
 	if (tty_raw)
 		tcsetattr(STDIN_FILENO, TCSANOW, &tty_saved);
+	mig_incoming_close(incoming, err ? mc_error_text(err) : "minivm failed");
 	api_close(&api);
 	snap_close(snap);
 	console_close(&con);

@@ -387,7 +387,7 @@ static int save_vcpu(struct vm *vm, struct vcpu *v, const uint32_t *msrs, uint32
 	return 0;
 }
 
-static bool page_zero(const uint8_t *p)
+bool snap_page_zero(const uint8_t *p)
 {
 	const uint64_t *q = (const uint64_t *)p;
 	uint64_t acc = 0;
@@ -404,7 +404,7 @@ static int ram_source_fd = -1;
 /* Which pages to read: /proc/self/pagemap says which ones are in memory (present or swapped);
  * any other page is zero in anonymous RAM, and in a restored VM whatever the source file holds
  * there (zero in its holes: SEEK_DATA). Without pagemap every page is read. */
-struct page_scan {
+struct snap_scan {
 	int pagemap;
 	const uint8_t *ram;
 	uint64_t base, n; /* pagemap entries held, from page index base */
@@ -412,7 +412,7 @@ struct page_scan {
 	int64_t data_start, data_end; /* the source file's current data extent */
 };
 
-static bool page_maybe_data(struct page_scan *ps, uint64_t off)
+bool snap_scan_maybe_data(struct snap_scan *ps, uint64_t off)
 {
 	if (ps->pagemap < 0)
 		return true;
@@ -444,9 +444,27 @@ static bool page_maybe_data(struct page_scan *ps, uint64_t off)
 	return (int64_t)off >= ps->data_start;
 }
 
-static bool page_has_data(struct page_scan *ps, uint64_t off)
+static bool page_has_data(struct snap_scan *ps, uint64_t off)
 {
-	return page_maybe_data(ps, off) && !page_zero(ps->ram + off);
+	return snap_scan_maybe_data(ps, off) && !snap_page_zero(ps->ram + off);
+}
+
+struct snap_scan *snap_scan_new(const uint8_t *ram)
+{
+	struct snap_scan *ps = calloc(1, sizeof(*ps));
+	if (!ps)
+		return NULL;
+	ps->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	ps->ram = ram;
+	ps->data_start = ps->data_end = -1;
+	return ps;
+}
+
+void snap_scan_free(struct snap_scan *ps)
+{
+	if (ps && ps->pagemap >= 0)
+		close(ps->pagemap);
+	free(ps);
 }
 
 /* Guest RAM into a sparse file: runs of non-zero pages written, zero pages left as holes. */
@@ -457,15 +475,12 @@ static int save_memory(struct vm *vm, const char *path, uint64_t *written, mc_er
 		return mc_errorf(err, errno, "create `%s`", path);
 	const uint8_t *ram = vm->gm.host;
 	uint64_t size = vm->gm.size, total = 0;
-	struct page_scan *ps = calloc(1, sizeof(*ps));
+	struct snap_scan *ps = snap_scan_new(ram);
 	int r = 0;
 	if (!ps) {
 		r = mc_errorf(err, ENOMEM, "page scan");
 		goto out;
 	}
-	ps->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	ps->ram = ram;
-	ps->data_start = ps->data_end = -1;
 	if (ftruncate(fd, (off_t)size) < 0) {
 		r = mc_errorf(err, errno, "truncate `%s`", path);
 		goto out;
@@ -493,9 +508,7 @@ static int save_memory(struct vm *vm, const char *path, uint64_t *written, mc_er
 	}
 	*written = total;
 out:
-	if (ps && ps->pagemap >= 0)
-		close(ps->pagemap);
-	free(ps);
+	snap_scan_free(ps);
 	if (close(fd) < 0 && r == 0)
 		r = mc_errorf(err, errno, "close `%s`", path);
 	if (r < 0)
@@ -503,15 +516,11 @@ out:
 	return r;
 }
 
-int snap_save(struct vm *vm, const char *dir, struct snap_stats *st, mc_err *err)
+int snap_state(struct vm *vm, struct state_w *out, mc_err *err)
 {
-	struct snap_stats stats = {0};
 	if (vm_state(vm) != VM_STATE_PAUSED)
 		return mc_errorf(err, 0, "snapshot: the VM is %s, not paused",
 				 vm_state_name(vm_state(vm)));
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return mc_errorf(err, errno, "snapshot: mkdir `%s`", dir);
-	uint64_t t0 = mc_now_ns();
 	struct state_w w = {0};
 	uint32_t n = 0, nmsrs = 0, *msrs = NULL;
 	uint8_t hdr[SNAP_HEADER_LEN] = {0};
@@ -575,6 +584,28 @@ int snap_save(struct vm *vm, const char *dir, struct snap_stats *st, mc_err *err
 	put64(hdr + 40, now_rt);
 	put32(hdr + SNAP_HEADER_LEN - 4, mc_crc32(0, hdr, SNAP_HEADER_LEN - 4));
 	memcpy(w.p, hdr, sizeof(hdr));
+	*out = w;
+	w = (struct state_w){0};
+	r = 0;
+out:
+	free(msrs);
+	state_w_free(&w);
+	return r;
+}
+
+int snap_save(struct vm *vm, const char *dir, struct snap_stats *st, mc_err *err)
+{
+	struct snap_stats stats = {0};
+	if (vm_state(vm) != VM_STATE_PAUSED)
+		return mc_errorf(err, 0, "snapshot: the VM is %s, not paused",
+				 vm_state_name(vm_state(vm)));
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return mc_errorf(err, errno, "snapshot: mkdir `%s`", dir);
+	uint64_t t0 = mc_now_ns();
+	struct state_w w = {0};
+	int r = -1;
+	if (snap_state(vm, &w, err) < 0)
+		goto out;
 	stats.state_ns = mc_now_ns() - t0;
 	stats.state_bytes = w.len;
 
@@ -608,7 +639,6 @@ int snap_save(struct vm *vm, const char *dir, struct snap_stats *st, mc_err *err
 	if (st)
 		*st = stats;
 out:
-	free(msrs);
 	state_w_free(&w);
 	return r < 0 ? mc_wrap(err, "snapshot `%s`", dir) : 0;
 }

@@ -13,6 +13,7 @@
 #ifndef MINIVM_SNAPSHOT_H
 #define MINIVM_SNAPSHOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -84,5 +85,21 @@ struct snap_stats {
 /* Save the PAUSED vm into dir (created if missing; files replaced atomically: a VM restored from
  * dir keeps its own mapping of the old memory file). */
 int snap_save(struct vm *vm, const char *dir, struct snap_stats *st, mc_err *err);
+
+struct state_w;
+/* The state file's bytes (header and sections, no memory) of the PAUSED vm into *out (freed
+ * with state_w_free): what snap_save writes as `state`, and what migration sends last. */
+int snap_state(struct vm *vm, struct state_w *out, mc_err *err);
+
+/* Which pages of guest RAM can hold data (snap_save's and migration's zero-page skipping):
+ * false means the page reads as zero without looking (never touched in anonymous RAM, a hole
+ * of the file a restored VM's RAM is mapped from); true: look (snap_page_zero). off is the
+ * byte offset in RAM (vm->gm.host), increasing from one call to the next for speed. */
+struct snap_scan;
+struct snap_scan *snap_scan_new(const uint8_t *ram);
+bool snap_scan_maybe_data(struct snap_scan *ps, uint64_t off);
+void snap_scan_free(struct snap_scan *ps);
+/* Is the 4 KiB page at p all zero? */
+bool snap_page_zero(const uint8_t *p);
 
 #endif
