@@ -15,7 +15,7 @@
 #include "cleanup.h"
 #include "util.h"
 
-#define CPU_PERIOD_US 100000
+#define CPU_PERIOD_US 100000u
 
 static bool unified(void)
 {

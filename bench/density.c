@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <math.h>
 #include <sched.h>
@@ -11,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,11 +17,9 @@
 #include "cgroup.h"
 #include "cleanup.h"
 #include "engine.h"
+#include "experiment.h"
 #include "paths.h"
-#include "progress.h"
-#include "report.h"
 #include "spawn.h"
-#include "stats.h"
 #include "sysbench.h"
 #include "util.h"
 
@@ -253,32 +249,17 @@ static const char *metric_what(enum metric m)
 
 /* ---- the run ------------------------------------------------------------------------------ */
 
-struct cell {
-	double *v[NMETRICS];
-	size_t n[NMETRICS];
-};
-
 struct run {
-	const struct mb_opts *o;
+	struct mb_exp x; /* its cells' slots are the metrics */
 	enum workload w;
 	const struct sizes *z;
-	struct mb_launcher l[MB_NBACKENDS];
-	struct mb_guest_spec spec;
-	struct cell *cells;
-	struct mb_progress progress;
-	struct mb_results *res;
 	unsigned most; /* the largest guest count */
 	unsigned mounted;
-	char native_cg[96];
+	char native_cg[96], what[32];
 	char script[8192], setup[2048], cmd[2048], down[2048];
-	char rootfs[PATH_MAX], work[PATH_MAX], guests[PATH_MAX + 16], bundles[PATH_MAX + 16],
-	    mbdir[PATH_MAX + 16], log[PATH_MAX + 16], tmpl[PATH_MAX + 16];
+	char rootfs[PATH_MAX], guests[PATH_MAX + 16], bundles[PATH_MAX + 16], mbdir[PATH_MAX + 16],
+	    log[PATH_MAX + 16], tmpl[PATH_MAX + 16];
 };
-
-static struct cell *cell(struct run *r, size_t gi, size_t bi)
-{
-	return &r->cells[gi * r->o->nbackends + bi];
-}
 
 int mb_rootfs_find(char *dir, size_t size, mc_err *err)
 {
@@ -436,17 +417,6 @@ static void unmount_guests(struct run *r)
 	r->mounted = 0;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	if (type == FTW_DP)
-		rmdir(path);
-	else
-		unlink(path);
-	return 0;
-}
-
 /* Run argv, output to the guests' log; fails with its last line. */
 static int run_cmd(struct run *r, char *const *argv, mc_err *err)
 {
@@ -515,7 +485,7 @@ static int oltp_template(struct run *r, mc_err *err)
 	if (chroot_script(r, script, err) < 0)
 		return mc_wrap(err, "density oltp: preparing the table (%u rows)", r->z->oltp_rows);
 	snprintf(data, sizeof(data), "%s/g0/root/data/mysql", r->guests);
-	nftw(r->tmpl, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+	mb_rm_tree(r->tmpl);
 	char *const cp[] = {"/bin/cp", "-a", data, r->tmpl, NULL};
 	return run_cmd(r, cp, err) < 0 ? mc_wrap(err, "density oltp: keep the table") : 0;
 }
@@ -538,8 +508,10 @@ static void fileio_uncache(struct run *r, unsigned k)
 
 /* Before each batch: no old output; fresh MariaDB data; fileio files out of the cache; the
  * native guests' cgroups (a new one per batch, like the containers'). */
-static int before_batch(struct run *r, unsigned n, bool native, mc_err *err)
+static int before_batch(void *ctx, unsigned n, size_t bi, mc_err *err)
 {
+	struct run *r = ctx;
+	bool native = r->x.o->backend[bi] == MB_NATIVE;
 	char p[PATH_MAX + 96];
 	for (unsigned k = 0; k < n; k++) {
 		snprintf(p, sizeof(p), "%s/g%u/root/data/sysbench.out", r->guests, k);
@@ -566,8 +538,9 @@ static int before_batch(struct run *r, unsigned n, bool native, mc_err *err)
 
 /* The guests' cgroups: native's are ours to remove; a runtime removes its own, and one it
  * left would hold the next batch's guest (an error). */
-static void after_batch(struct run *r, unsigned n, mc_err *err)
+static void after_batch(void *ctx, unsigned n, mc_err *err)
 {
+	const struct run *r = ctx;
 	char p[128];
 	for (unsigned k = 0; k < n; k++) {
 		snprintf(p, sizeof(p), "%s-g%u", r->native_cg, k);
@@ -575,14 +548,10 @@ static void after_batch(struct run *r, unsigned n, mc_err *err)
 	}
 }
 
-static int add(struct run *r, struct mb_record *rec, enum metric m, int guest, double v,
-	       mc_err *err)
+static int sample(struct run *r, size_t gi, size_t bi, enum metric m, struct mb_record *rec,
+		  int guest, double v, mc_err *err)
 {
-	rec->metric = mdefs[m].name;
-	rec->unit = mdefs[m].unit;
-	rec->guest = guest;
-	rec->value = v;
-	return mb_results_add(r->res, rec, err);
+	return mb_exp_sample(&r->x, gi, bi, m, rec, mdefs[m].name, mdefs[m].unit, guest, v, err);
 }
 
 /* Guest k's values from its sysbench output and the batch. */
@@ -620,68 +589,28 @@ static int guest_values(struct run *r, unsigned k, const struct mb_batch *b, dou
 	return 0;
 }
 
-/* One batch; run 0 is the warm-up (not recorded). */
-static int batch(struct run *r, size_t gi, size_t bi, unsigned run, mc_err *err)
+/* A timed batch's records: every guest's metrics of the workload (those it has), the host's
+ * memory (when sampled) and the wall time. */
+static int record(void *ctx, size_t gi, size_t bi, const struct mb_batch *b, struct mb_record *rec,
+		  mc_err *err)
 {
-	const struct mb_opts *o = r->o;
-	unsigned n = o->guests[gi];
-	const char *bname = mb_backend_name(o->backend[bi]);
-	bool native = o->backend[bi] == MB_NATIVE;
-	char prefix[96], what[64];
-	snprintf(prefix, sizeof(prefix), "mb%d-%s-r%u-g%u", (int)getpid(), bname, run, n);
-	snprintf(what, sizeof(what), "density %s", wnames[r->w]);
-	r->spec.id_prefix = prefix;
-	mb_progress_show(&r->progress, what, bname, n, run, o->repeat);
-	struct mb_batch b;
-	mc_err cerr = NULL;
-	int rc = before_batch(r, n, native, err);
-	if (rc == 0)
-		rc = mb_spawn_batch(&r->l[bi], &r->spec, n, &b, err);
-	after_batch(r, n, rc == 0 ? &cerr : NULL);
-	if (rc == 0 && cerr) {
-		*err = cerr;
-		cerr = NULL;
-		rc = -1;
-	}
-	mc_error_free(&cerr);
-	if (rc < 0) {
-		mb_progress_clear(&r->progress);
-		return mc_wrap(err, "density %s, %u guest%s, %s", wnames[r->w], n,
-			       n == 1 ? "" : "s", run ? "timed run" : "warm-up");
-	}
-	mb_progress_step(&r->progress);
-	if (mb_stop_signal)
-		return mc_errorf(err, 0, "interrupted by signal %d", (int)mb_stop_signal);
-	if (run == 0)
-		return 0;
-	struct cell *c = cell(r, gi, bi);
-	struct mb_record rec = {
-	    .experiment = "density",
-	    .backend = bname,
-	    .workload = wnames[r->w],
-	    .guests = n,
-	    .run = run - 1,
-	};
-	for (unsigned k = 0; k < n; k++) {
+	struct run *r = ctx;
+	for (unsigned k = 0; k < rec->guests; k++) {
 		double v[NMETRICS];
-		if (guest_values(r, k, &b, v, err) < 0)
-			return mc_wrap(err, "density %s, %s, %u guests", wnames[r->w], bname, n);
+		if (guest_values(r, k, b, v, err) < 0)
+			return mc_wrap(err, "density %s, %s, %u guests", wnames[r->w], rec->backend,
+				       rec->guests);
 		for (int m = 0; m < NMETRICS; m++) {
 			if (mdefs[m].per_batch || !(mdefs[m].workloads & WM(r->w)) ||
 			    !isfinite(v[m]))
 				continue;
-			c->v[m][c->n[m]++] = v[m];
-			if (add(r, &rec, (enum metric)m, (int)k, v[m], err) < 0)
+			if (sample(r, gi, bi, (enum metric)m, rec, (int)k, v[m], err) < 0)
 				return -1;
 		}
 	}
-	if (b.mem_samples) {
-		c->v[M_HOST][c->n[M_HOST]++] = b.host_mib;
-		if (add(r, &rec, M_HOST, -1, b.host_mib, err) < 0)
-			return -1;
-	}
-	c->v[M_WALL][c->n[M_WALL]++] = b.wall_ms;
-	return add(r, &rec, M_WALL, -1, b.wall_ms, err);
+	if (b->mem_samples && sample(r, gi, bi, M_HOST, rec, -1, b->host_mib, err) < 0)
+		return -1;
+	return sample(r, gi, bi, M_WALL, rec, -1, b->wall_ms, err);
 }
 
 /* ---- the seed study beside ours ----------------------------------------------------------- */
@@ -692,7 +621,7 @@ static void study_rows(FILE *f, const struct run *r, const struct mb_summary_row
 		       double scale, double (*ref)(unsigned guests), const char *refname,
 		       const char *unit)
 {
-	const struct mb_opts *o = r->o;
+	const struct mb_opts *o = r->x.o;
 	fprintf(f, "\n\n| guests | %s |", refname);
 	for (size_t bi = 0; bi < o->nbackends; bi++)
 		fprintf(f, " %s (x study) |", mb_backend_name(o->backend[bi]));
@@ -751,13 +680,11 @@ static double oltp_tps(unsigned g)
 	return g == 8 ? 30.5 : NAN;
 }
 
-static char *study_text(const struct run *r, enum metric m, const struct mb_summary_row *rows)
+/* What the study says beside figure fi, into f; false: nothing. */
+static bool study_text(void *ctx, size_t fi, const struct mb_summary_row *rows, FILE *f)
 {
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-	if (!f)
-		return NULL;
+	const struct run *r = ctx;
+	enum metric m = wfigs[r->w][fi];
 	const char *where = "Another machine (i7-4770, 5400 rpm HDD, kernel 4.4, 2016), sysbench "
 			    "0.4.12 and Ubuntu 14.04 against sysbench 1.0.20 on Debian bookworm "
 			    "here: compare ratios and trends with the guest count, not digits.";
@@ -820,71 +747,18 @@ static char *study_text(const struct run *r, enum metric m, const struct mb_summ
 		fprintf(f, "The study had no memory figures; this is one of the things it left "
 			   "open (memory per guest at each density).");
 	} else {
-		fclose(f);
-		free(text);
-		return NULL;
+		return false;
 	}
-	fclose(f);
-	return text;
+	return true;
 }
 
 /* ---- the summary -------------------------------------------------------------------------- */
 
-static const char *const ratio_bases[] = {"crun", "runc"};
-
-static int summarize(struct run *r, mc_err *err)
+/* The table's first lines: the method. */
+static void intro(void *ctx, FILE *t)
 {
-	const struct mb_opts *o = r->o;
-	size_t nrows = o->nguests * o->nbackends, nf = nfigs(r->w);
-	struct mb_summary_row *rows[MAXFIGS] = {0};
-	char *table = NULL, *study[MAXFIGS] = {0};
-	size_t tlen = 0;
-	int rc = -1, base = -1;
-	const char *basename = NULL;
-	for (size_t b = 0; b < MC_ARRAY_SIZE(ratio_bases) && base < 0; b++)
-		for (size_t bi = 0; bi < o->nbackends; bi++)
-			if (strcmp(mb_backend_name(o->backend[bi]), ratio_bases[b]) == 0) {
-				base = (int)bi;
-				basename = ratio_bases[b];
-			}
-	for (size_t fi = 0; fi < nf; fi++) {
-		enum metric m = wfigs[r->w][fi];
-		rows[fi] = calloc(nrows, sizeof(*rows[fi]));
-		if (!rows[fi]) {
-			mc_errorf(err, ENOMEM, "summary");
-			goto out;
-		}
-		for (size_t gi = 0; gi < o->nguests; gi++) {
-			for (size_t bi = 0; bi < o->nbackends; bi++) {
-				struct mb_summary_row *row = &rows[fi][gi * o->nbackends + bi];
-				struct cell *c = cell(r, gi, bi);
-				row->backend = mb_backend_name(o->backend[bi]);
-				row->guests = o->guests[gi];
-				if (c->n[m] == 0) { /* no memory samples: too short to sample */
-					row->st =
-					    (struct mb_stats){0, NAN, NAN, NAN, NAN, NAN, NAN};
-					continue;
-				}
-				if (mb_stats_compute(c->v[m], c->n[m], &row->st, err) < 0) {
-					mc_wrap(err, "summary of %s", mdefs[m].name);
-					goto out;
-				}
-			}
-			for (size_t bi = 0; bi < o->nbackends; bi++) {
-				struct mb_summary_row *row = &rows[fi][gi * o->nbackends + bi];
-				row->ratio =
-				    base < 0
-					? NAN
-					: row->st.median /
-					      rows[fi][gi * o->nbackends + (size_t)base].st.median;
-			}
-		}
-	}
-	FILE *t = open_memstream(&table, &tlen);
-	if (!t) {
-		mc_errorf(err, errno, "summary");
-		goto out;
-	}
+	const struct run *r = ctx;
+	const struct mb_opts *o = r->x.o;
 	fprintf(t,
 		"density %s: `%s` in N guests at once (%u CPU, %u MiB each), held at a barrier "
 		"until all are up, released together; the benchmark rootfs (%s); %u timed run%s "
@@ -895,76 +769,58 @@ static int summarize(struct run *r, mc_err *err)
 		"per guest, medians over guests x runs (host MiB: per batch); %s: min and max "
 		"beside the median\n",
 		mdefs[wfigs[r->w][0]].label);
-	fprintf(t, "%-8s %6s %4s %10s %10s", "backend", "guests", "n", "min", "max");
-	for (size_t fi = 0; fi < nf; fi++)
-		fprintf(t, " %10s", mdefs[wfigs[r->w][fi]].label);
-	if (base >= 0)
-		fprintf(t, "  vs %s", basename);
-	fputc('\n', t);
-	for (size_t i = 0; i < nrows; i++) {
-		const struct mb_stats *s = &rows[0][i].st;
-		fprintf(t, "%-8s %6u %4zu %10.2f %10.2f", rows[0][i].backend, rows[0][i].guests,
-			s->n, s->min, s->max);
-		for (size_t fi = 0; fi < nf; fi++)
-			fprintf(t, " %10.2f", rows[fi][i].st.median);
-		if (base >= 0 && isfinite(rows[0][i].ratio))
-			fprintf(t, " %*.2f", (int)strlen(basename) + 5, rows[0][i].ratio);
-		fputc('\n', t);
-	}
-	if (fclose(t) != 0 || !table) {
-		mc_errorf(err, errno, "summary");
-		goto out;
-	}
-	fputs(table, stdout);
-	fflush(stdout);
-	struct mb_report_fig figs[MAXFIGS];
-	char names[MAXFIGS][64];
+}
+
+static const char *const ratio_bases[] = {"crun", "runc", NULL};
+
+/* The table: the first figure's min and max, every figure's median (the first's ratio last). */
+static int summarize(struct run *r, mc_err *err)
+{
+	size_t nf = nfigs(r->w);
+	struct mb_exp_fig figs[MAXFIGS];
+	struct mb_exp_col cols[2 + MAXFIGS] = {{"min", 10, 0, MB_STAT_MIN},
+					       {"max", 10, 0, MB_STAT_MAX}};
+	char names[MAXFIGS][64], heading[64], id[64], title[96];
 	for (size_t fi = 0; fi < nf; fi++) {
 		enum metric m = wfigs[r->w][fi];
 		snprintf(names[fi], sizeof(names[fi]), "density-%s-%s", wnames[r->w],
 			 mdefs[m].name);
-		struct mb_figure fig = {names[fi],     "density",     wnames[r->w],
-					mdefs[m].name, mdefs[m].unit, basename ? basename : "crun"};
-		if (mb_results_figure(r->res, &fig, rows[fi], nrows, err) < 0)
-			goto out;
-		study[fi] = study_text(r, m, rows[fi]);
-		figs[fi] = (struct mb_report_fig){names[fi],	 metric_title(m), metric_what(m),
-						  mdefs[m].unit, rows[fi],	  nrows,
-						  study[fi]};
+		figs[fi] = (struct mb_exp_fig){names[fi],	mdefs[m].name,	mdefs[m].unit,
+					       metric_title(m), metric_what(m), m};
+		cols[2 + fi] = (struct mb_exp_col){mdefs[m].label, 10, fi, MB_STAT_MEDIAN};
 	}
-	char heading[64], id[64], title[96];
 	snprintf(heading, sizeof(heading), "minibench density: %s", wnames[r->w]);
 	snprintf(id, sizeof(id), "minibench-density-%s", wnames[r->w]);
 	snprintf(title, sizeof(title), "minibench density, %s (issue 11)", wnames[r->w]);
-	if (o->out && mb_report_write(o->out, heading, table, figs, nf, err) < 0)
-		goto out;
-	if (o->record && mb_record(id, title, o->argc, o->argv, table, err) < 0)
-		goto out;
-	rc = 0;
-out:
-	for (size_t fi = 0; fi < nf; fi++) {
-		free(rows[fi]);
-		free(study[fi]);
-	}
-	free(table);
-	return rc;
+	const struct mb_exp_summary s = {
+	    .bases = ratio_bases,
+	    .figs = figs,
+	    .nfigs = nf,
+	    .backend_width = 8,
+	    .cols = cols,
+	    .ncols = 2 + nf,
+	    .ratio_indent = 2,
+	    .ratio_width = 5,
+	    .intro = intro,
+	    .study = study_text,
+	    .heading = heading,
+	    .record_id = id,
+	    .record_title = title,
+	};
+	return mb_exp_summarize(&r->x, &s, err);
 }
 
 static int density(struct run *r, const char *workdir, mc_err *err)
 {
-	const struct mb_opts *o = r->o;
-	if (!realpath(workdir, r->work))
-		return mc_errorf(err, errno, "work directory `%s`", workdir);
-	if (mb_rootfs_find(r->rootfs, sizeof(r->rootfs), err) < 0)
+	struct mb_exp *x = &r->x;
+	if (mb_exp_prepare(x, workdir, err) < 0 ||
+	    mb_rootfs_find(r->rootfs, sizeof(r->rootfs), err) < 0)
 		return -1;
-	for (size_t bi = 0; bi < o->nbackends; bi++)
-		if (mb_backend_prepare(o->backend[bi], r->work, &r->l[bi], err) < 0)
-			return -1;
-	snprintf(r->guests, sizeof(r->guests), "%s/guests", r->work);
-	snprintf(r->bundles, sizeof(r->bundles), "%s/bundle", r->work);
-	snprintf(r->mbdir, sizeof(r->mbdir), "%s/mb", r->work);
-	snprintf(r->log, sizeof(r->log), "%s/guests.log", r->work);
-	snprintf(r->tmpl, sizeof(r->tmpl), "%s/oltp-template", r->work);
+	snprintf(r->guests, sizeof(r->guests), "%s/guests", x->work);
+	snprintf(r->bundles, sizeof(r->bundles), "%s/bundle", x->work);
+	snprintf(r->mbdir, sizeof(r->mbdir), "%s/mb", x->work);
+	snprintf(r->log, sizeof(r->log), "%s/guests.log", x->work);
+	snprintf(r->tmpl, sizeof(r->tmpl), "%s/oltp-template", x->work);
 	/* every guest K's cgroup, whatever the backend: /minibench-PID-gK directly under each
 	 * hierarchy's root, so that all compete for the CPU at the same level */
 	snprintf(r->native_cg, sizeof(r->native_cg), "minibench-%d", (int)getpid());
@@ -972,12 +828,10 @@ static int density(struct run *r, const char *workdir, mc_err *err)
 	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return mc_errorf(err, errno, "density: a private mount namespace");
 	/* a previous run's guests (--out keeps WORK): start from empty upper layers */
-	nftw(r->guests, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-	if (mb_barrier_make(r->work, err) < 0)
+	mb_rm_tree(r->guests);
+	if (mb_barrier_make(x->work, err) < 0)
 		return -1;
-	for (size_t gi = 0; gi < o->nguests; gi++)
-		if (o->guests[gi] > r->most)
-			r->most = o->guests[gi];
+	r->most = mb_exp_most_guests(x->o);
 	workload_cmds(r->w, r->z, r->setup, r->cmd, r->down, sizeof(r->setup));
 	snprintf(r->script, sizeof(r->script),
 		 "cd /data || exit 1; %s echo a $0 >/mb/events; read x </mb/go; %s "
@@ -1007,41 +861,18 @@ static int density(struct run *r, const char *workdir, mc_err *err)
 			return -1;
 	}
 	static char *const no_argv[] = {NULL};
-	r->spec.bundles = r->bundles;
-	r->spec.rootfs = r->rootfs;
-	r->spec.mbdir = r->mbdir;
-	r->spec.argv = no_argv;
-	r->spec.log = r->log;
-	r->spec.script = r->script;
-	r->spec.roots = r->guests;
-	r->spec.native_cgroup = r->native_cg;
-	r->spec.mem_sample = true;
-	size_t ncells = o->nguests * o->nbackends;
-	r->cells = calloc(ncells, sizeof(*r->cells));
-	if (!r->cells)
-		return mc_errorf(err, ENOMEM, "samples");
-	for (size_t gi = 0; gi < o->nguests; gi++)
-		for (size_t bi = 0; bi < o->nbackends; bi++)
-			for (int m = 0; m < NMETRICS; m++) {
-				struct cell *c = cell(r, gi, bi);
-				c->v[m] = calloc((size_t)o->repeat * o->guests[gi], sizeof(double));
-				if (!c->v[m])
-					return mc_errorf(err, ENOMEM, "samples");
-			}
-	if (r->w == W_OLTP && oltp_template(r, err) < 0)
+	x->spec.bundles = r->bundles;
+	x->spec.rootfs = r->rootfs;
+	x->spec.mbdir = r->mbdir;
+	x->spec.argv = no_argv;
+	x->spec.log = r->log;
+	x->spec.script = r->script;
+	x->spec.roots = r->guests;
+	x->spec.native_cgroup = r->native_cg;
+	x->spec.mem_sample = true;
+	if (mb_exp_cells(x, NMETRICS, err) < 0 || (r->w == W_OLTP && oltp_template(r, err) < 0) ||
+	    mb_exp_run(x, err) < 0)
 		return -1;
-	mb_progress_init(&r->progress, o->nbackends * (1 + (size_t)o->repeat * o->nguests), -1);
-	/* warm-up: one untimed batch per backend at the first guest count (page cache, the
-	 * runtimes' binaries; fileio's files are made here) */
-	for (size_t bi = 0; bi < o->nbackends; bi++)
-		if (batch(r, 0, bi, 0, err) < 0)
-			return -1;
-	for (unsigned run = 1; run <= o->repeat; run++)
-		for (size_t gi = 0; gi < o->nguests; gi++)
-			for (size_t j = 0; j < o->nbackends; j++)
-				if (batch(r, gi, (j + run - 1) % o->nbackends, run, err) < 0)
-					return -1;
-	mb_progress_clear(&r->progress);
 	return summarize(r, err);
 }
 
@@ -1050,12 +881,20 @@ int mb_density(const struct mb_opts *o, const char *workdir, struct mb_results *
 	struct run *r = calloc(1, sizeof(*r));
 	if (!r)
 		return mc_errorf(err, ENOMEM, "density");
-	r->o = o;
-	r->res = res;
+	r->x.o = o;
+	r->x.res = res;
+	r->x.experiment = "density";
+	r->x.what = r->what;
+	r->x.ctx = r;
+	r->x.before = before_batch;
+	r->x.after = after_batch;
+	r->x.record = record;
 	int w = find_workload(o->workload, err);
 	int rc = -1;
 	if (w >= 0) {
 		r->w = (enum workload)w;
+		r->x.workload = wnames[w];
+		snprintf(r->what, sizeof(r->what), "density %s", wnames[w]);
 		r->z = o->quick ? &quick_sizes : &full_sizes;
 		rc = density(r, workdir, err);
 	}
@@ -1068,12 +907,7 @@ int mb_density(const struct mb_opts *o, const char *workdir, struct mb_results *
 		mb_cgroup_remove(p, &cerr);
 		mc_error_free(&cerr);
 	}
-	if (r->cells) {
-		for (size_t i = 0; i < o->nguests * o->nbackends; i++)
-			for (int m = 0; m < NMETRICS; m++)
-				free(r->cells[i].v[m]);
-		free(r->cells);
-	}
+	mb_exp_free(&r->x);
 	free(r);
 	return rc;
 }

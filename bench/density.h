@@ -10,8 +10,8 @@
 #include "results.h"
 
 /* The resources every guest gets, whatever the backend (the VM's vCPUs and RAM). */
-#define MB_GUEST_CPUS	 1
-#define MB_GUEST_MEM_MIB 512
+#define MB_GUEST_CPUS	 1u
+#define MB_GUEST_MEM_MIB 512u
 
 /* Check before anything is created: the workload, the backends, root, the root filesystem. */
 int mb_density_check(const struct mb_opts *o, mc_err *err);

@@ -335,18 +335,6 @@ int mb_engine_start(struct mb_engine *e, enum mb_engine_kind kind, const char *r
 	return 0;
 }
 
-/* Remove dir and everything under it (no mount crossing). */
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	if (type == FTW_DP)
-		rmdir(path);
-	else
-		unlink(path);
-	return 0;
-}
-
 static int rm_dir_only(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
 	(void)st;
@@ -419,16 +407,13 @@ static int find_process(const char *dir, mc_err *err)
 	while (d && (de = readdir(d))) {
 		if (de->d_name[0] < '0' || de->d_name[0] > '9')
 			continue;
-		char path[300], buf[4096];
-		snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
-		_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-		ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+		char buf[4096];
+		ssize_t n = mc_read_proc((pid_t)atoi(de->d_name), "cmdline", buf, sizeof(buf));
 		if (n <= 0)
 			continue;
 		for (ssize_t i = 0; i < n; i++)
 			if (buf[i] == 0)
 				buf[i] = ' ';
-		buf[n] = 0;
 		if (strstr(buf, needle))
 			return mc_errorf(err, 0, "process %s (%.80s) was left behind", de->d_name,
 					 buf);
@@ -513,7 +498,7 @@ int mb_engine_stop(struct mb_engine *e, mc_err *err)
 			rmdir("/run/containerd");
 		}
 	}
-	nftw(e->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+	mb_rm_tree(e->dir);
 	return *err ? mc_wrap(err, "%s clean-up", e->kind == MB_ENGINE_DOCKER ? "docker" : "podman")
 		    : 0;
 }

@@ -11,10 +11,8 @@
 #include "bundle.h"
 #include "cleanup.h"
 #include "engine.h"
-#include "progress.h"
-#include "report.h"
+#include "experiment.h"
 #include "spawn.h"
-#include "stats.h"
 #include "util.h"
 
 struct workload {
@@ -77,89 +75,36 @@ static const struct figdef figdefs[NFIG] = {
      "One value per batch: from the first guest's fork to the last guest's reaping.", -1, -1},
 };
 
-/* The samples of one backend at one guest count. */
-struct cell {
-	double *v[NFIG];
-	size_t n[NFIG];
-};
-
 struct run {
-	const struct mb_opts *o;
+	struct mb_exp x;
 	const struct workload *w;
-	struct mb_launcher l[MB_NBACKENDS];
 	struct mb_engine docker, podman;
-	struct mb_guest_spec spec;
-	struct cell *cells; /* [guest count][backend] */
-	struct mb_progress progress;
-	struct mb_results *res;
-	char work[PATH_MAX], bundles[PATH_MAX + 16], rootfs[PATH_MAX + 32], mbdir[PATH_MAX + 48],
+	char bundles[PATH_MAX + 16], rootfs[PATH_MAX + 32], mbdir[PATH_MAX + 48],
 	    log[PATH_MAX + 16];
 };
 
-static struct cell *cell(struct run *r, size_t gi, size_t bi)
+/* A timed batch's records: per guest the intervals (kept for the figures) and the timeline,
+ * ms since the batch's first fork (t_start, t_init, ...); the batch's wall time. */
+static int record(void *ctx, size_t gi, size_t bi, const struct mb_batch *b, struct mb_record *rec,
+		  mc_err *err)
 {
-	return &r->cells[gi * r->o->nbackends + bi];
-}
-
-static int add(struct run *r, struct mb_record *rec, const char *metric, int guest, double v,
-	       mc_err *err)
-{
-	rec->metric = metric;
-	rec->guest = guest;
-	rec->value = v;
-	return mb_results_add(r->res, rec, err);
-}
-
-/* One batch; run 0 is the warm-up (not recorded), timed runs are 1..repeat. */
-static int batch(struct run *r, size_t gi, size_t bi, unsigned run, mc_err *err)
-{
-	const struct mb_opts *o = r->o;
-	unsigned n = o->guests[gi];
-	const char *bname = mb_backend_name(o->backend[bi]);
-	char prefix[96];
-	snprintf(prefix, sizeof(prefix), "mb%d-%s-r%u-g%u", (int)getpid(), bname, run, n);
-	r->spec.id_prefix = prefix;
-	mb_progress_show(&r->progress, "latency", bname, n, run, o->repeat);
-	struct mb_batch b;
-	if (mb_spawn_batch(&r->l[bi], &r->spec, n, &b, err) < 0) {
-		mb_progress_clear(&r->progress);
-		return mc_wrap(err, "latency, %u guest%s, %s", n, n == 1 ? "" : "s",
-			       run ? "timed run" : "warm-up");
-	}
-	mb_progress_step(&r->progress);
-	if (mb_stop_signal)
-		return mc_errorf(err, 0, "interrupted by signal %d", (int)mb_stop_signal);
-	if (run == 0)
-		return 0;
-	struct cell *c = cell(r, gi, bi);
-	struct mb_record rec = {
-	    .experiment = "latency",
-	    .backend = bname,
-	    .workload = r->w->name,
-	    .guests = n,
-	    .run = run - 1,
-	    .unit = "ms",
-	};
-	for (unsigned k = 0; k < n; k++) {
+	struct mb_exp *x = &((struct run *)ctx)->x;
+	for (unsigned k = 0; k < rec->guests; k++) {
 		for (int f = 0; f < NFIG; f++) {
 			const struct figdef *d = &figdefs[f];
-			if (d->from < 0)
-				continue;
-			double v = b.t[k][d->to] - b.t[k][d->from];
-			c->v[f][c->n[f]++] = v;
-			if (add(r, &rec, d->metric, (int)k, v, err) < 0)
+			if (d->from >= 0 &&
+			    mb_exp_sample(x, gi, bi, (size_t)f, rec, d->metric, "ms", (int)k,
+					  b->t[k][d->to] - b->t[k][d->from], err) < 0)
 				return -1;
 		}
-		/* the timeline, ms since the batch's first fork (t_start, t_init, ...) */
 		for (int m = 0; m < MB_NT; m++) {
 			char metric[32];
 			snprintf(metric, sizeof(metric), "t_%s", mb_milestone_name(m));
-			if (add(r, &rec, metric, (int)k, b.t[k][m], err) < 0)
+			if (mb_exp_write(x, rec, metric, "ms", (int)k, b->t[k][m], err) < 0)
 				return -1;
 		}
 	}
-	c->v[FIG_BATCH][c->n[FIG_BATCH]++] = b.wall_ms;
-	return add(r, &rec, "batch_wall", -1, b.wall_ms, err);
+	return mb_exp_sample(x, gi, bi, FIG_BATCH, rec, "batch_wall", "ms", -1, b->wall_ms, err);
 }
 
 /* The seed study's chapter 5, seconds by guest count (containers up to 16, VMs up to 12). */
@@ -174,7 +119,7 @@ static const double study_vm_shutdown[] = {3.24, 3.40, 3.53, 4.03, NAN};
 static void study_table(FILE *f, const struct run *r, const struct mb_summary_row *rows,
 			const double *ct, const double *vm, const char *what)
 {
-	const struct mb_opts *o = r->o;
+	const struct mb_opts *o = r->x.o;
 	int any = 0;
 	for (size_t gi = 0; gi < o->nguests; gi++)
 		for (size_t s = 0; s < MC_ARRAY_SIZE(study_guests); s++)
@@ -209,13 +154,10 @@ static void study_table(FILE *f, const struct run *r, const struct mb_summary_ro
 	}
 }
 
-static char *study_text(const struct run *r, int fig, const struct mb_summary_row *rows)
+/* What the study says beside a figure, into f; false: nothing. */
+static bool study_text(void *ctx, size_t fig, const struct mb_summary_row *rows, FILE *f)
 {
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-	if (!f)
-		return NULL;
+	const struct run *r = ctx;
 	switch (fig) {
 	case FIG_INIT:
 		fprintf(
@@ -244,124 +186,64 @@ static char *study_text(const struct run *r, int fig, const struct mb_summary_ro
 			"container boot + shutdown at 1 guest sum to 880 ms.");
 		break;
 	default:
-		fclose(f);
-		free(text);
-		return NULL;
+		return false;
 	}
-	fclose(f);
-	return text;
+	return true;
 }
 
-static const char *const ratio_bases[] = {"crun", "runc", "docker"};
-
-static int summarize(struct run *r, mc_err *err)
+/* The table's first lines: the method. */
+static void intro(void *ctx, FILE *t)
 {
-	const struct mb_opts *o = r->o;
-	size_t nrows = o->nguests * o->nbackends;
-	struct mb_summary_row *rows[NFIG] = {0};
-	int rc = -1;
-	char *table = NULL, *study[NFIG] = {0};
-	size_t tlen = 0;
-	const char *basename = NULL;
-	int base = -1;
-	for (size_t b = 0; b < MC_ARRAY_SIZE(ratio_bases) && base < 0; b++)
-		for (size_t bi = 0; bi < o->nbackends; bi++)
-			if (strcmp(mb_backend_name(o->backend[bi]), ratio_bases[b]) == 0) {
-				base = (int)bi;
-				basename = ratio_bases[b];
-			}
-	for (int f = 0; f < NFIG; f++) {
-		rows[f] = calloc(nrows, sizeof(*rows[f]));
-		if (!rows[f]) {
-			mc_errorf(err, ENOMEM, "summary");
-			goto out;
-		}
-		for (size_t gi = 0; gi < o->nguests; gi++) {
-			for (size_t bi = 0; bi < o->nbackends; bi++) {
-				struct mb_summary_row *row = &rows[f][gi * o->nbackends + bi];
-				struct cell *c = cell(r, gi, bi);
-				row->backend = mb_backend_name(o->backend[bi]);
-				row->guests = o->guests[gi];
-				if (mb_stats_compute(c->v[f], c->n[f], &row->st, err) < 0) {
-					mc_wrap(err, "summary");
-					goto out;
-				}
-			}
-			for (size_t bi = 0; bi < o->nbackends; bi++) {
-				struct mb_summary_row *row = &rows[f][gi * o->nbackends + bi];
-				row->ratio =
-				    base < 0
-					? NAN
-					: row->st.median /
-					      rows[f][gi * o->nbackends + (size_t)base].st.median;
-			}
-		}
-	}
-	FILE *t = open_memstream(&table, &tlen);
-	if (!t) {
-		mc_errorf(err, errno, "summary");
-		goto out;
-	}
+	const struct run *r = ctx;
 	fprintf(t,
 		"latency: %s in N guests started at once, held at a barrier until all are up, "
 		"released together; busybox rootfs; %u timed run%s per backend and guest count, "
 		"backends interleaved\n",
-		r->w->argv[0], o->repeat, o->repeat == 1 ? "" : "s");
+		r->w->argv[0], r->x.o->repeat, r->x.o->repeat == 1 ? "" : "s");
 	fprintf(t, "ms per guest, medians: init = start to its first command, ready = start to "
 		   "the release (the slowest guest's init),\nrun = release to the workload's exit, "
 		   "gone = exit to reaped (container deleted); total = start to gone; batch = "
 		   "first start to last gone\n");
-	fprintf(t, "%-13s %6s %4s %8s %8s %7s %8s %9s %9s %9s %9s %9s", "backend", "guests", "n",
-		"init", "ready", "run", "gone", "total min", "median", "max", "p95", "batch");
-	if (base >= 0)
-		fprintf(t, " vs %s", basename);
-	fputc('\n', t);
-	for (size_t i = 0; i < nrows; i++) {
-		const struct mb_stats *s = &rows[FIG_TOTAL][i].st;
-		fprintf(t, "%-13s %6u %4zu %8.2f %8.2f %7.2f %8.2f %9.2f %9.2f %9.2f %9.2f %9.2f",
-			rows[FIG_TOTAL][i].backend, rows[FIG_TOTAL][i].guests, s->n,
-			rows[FIG_INIT][i].st.median, rows[FIG_READY][i].st.median,
-			rows[FIG_EXIT][i].st.median, rows[FIG_GONE][i].st.median, s->min, s->median,
-			s->max, s->p95, rows[FIG_BATCH][i].st.median);
-		if (isfinite(rows[FIG_TOTAL][i].ratio))
-			fprintf(t, " %*.2f", (int)strlen(basename) + 3, rows[FIG_TOTAL][i].ratio);
-		fputc('\n', t);
-	}
-	if (fclose(t) != 0 || !table) {
-		mc_errorf(err, errno, "summary");
-		goto out;
-	}
-	fputs(table, stdout);
-	fflush(stdout);
-	struct mb_report_fig figs[NFIG];
-	for (int f = 0; f < NFIG; f++) {
-		struct mb_figure fig = {figdefs[f].name,   "latency", r->w->name,
-					figdefs[f].metric, "ms",      basename ? basename : "crun"};
-		if (mb_results_figure(r->res, &fig, rows[f], nrows, err) < 0)
-			goto out;
-		study[f] = study_text(r, f, rows[f]);
-		figs[f] = (struct mb_report_fig){
-		    figdefs[f].name, figdefs[f].title, figdefs[f].what, "ms", rows[f],
-		    nrows,	     study[f]};
-	}
-	if (o->out && mb_report_write(o->out, "minibench latency", table, figs, NFIG, err) < 0)
-		goto out;
-	if (o->record && mb_record("minibench-latency", "minibench latency (issue 11)", o->argc,
-				   o->argv, table, err) < 0)
-		goto out;
-	rc = 0;
-out:
-	for (int f = 0; f < NFIG; f++) {
-		free(rows[f]);
-		free(study[f]);
-	}
-	free(table);
-	return rc;
+}
+
+static const char *const ratio_bases[] = {"crun", "runc", "docker", NULL};
+
+/* Every figure's medians; the whole life's min, median, max and p95 (its ratio last). */
+static const struct mb_exp_col cols[] = {
+    {"init", 8, FIG_INIT, MB_STAT_MEDIAN},    {"ready", 8, FIG_READY, MB_STAT_MEDIAN},
+    {"run", 7, FIG_EXIT, MB_STAT_MEDIAN},     {"gone", 8, FIG_GONE, MB_STAT_MEDIAN},
+    {"total min", 9, FIG_TOTAL, MB_STAT_MIN}, {"median", 9, FIG_TOTAL, MB_STAT_MEDIAN},
+    {"max", 9, FIG_TOTAL, MB_STAT_MAX},	      {"p95", 9, FIG_TOTAL, MB_STAT_P95},
+    {"batch", 9, FIG_BATCH, MB_STAT_MEDIAN},
+};
+
+static int summarize(struct run *r, mc_err *err)
+{
+	struct mb_exp_fig figs[NFIG];
+	for (int f = 0; f < NFIG; f++)
+		figs[f] = (struct mb_exp_fig){figdefs[f].name,	figdefs[f].metric, "ms",
+					      figdefs[f].title, figdefs[f].what,   (size_t)f};
+	const struct mb_exp_summary s = {
+	    .bases = ratio_bases,
+	    .figs = figs,
+	    .nfigs = NFIG,
+	    .backend_width = 13,
+	    .cols = cols,
+	    .ncols = MC_ARRAY_SIZE(cols),
+	    .ratio_indent = 1,
+	    .ratio_width = 3,
+	    .intro = intro,
+	    .study = study_text,
+	    .heading = "minibench latency",
+	    .record_id = "minibench-latency",
+	    .record_title = "minibench latency (issue 11)",
+	};
+	return mb_exp_summarize(&r->x, &s, err);
 }
 
 static int start_engines(struct run *r, mc_err *err)
 {
-	const struct mb_opts *o = r->o;
+	const struct mb_opts *o = r->x.o;
 	int want[2] = {0, 0};
 	const char *minict = NULL;
 	for (size_t bi = 0; bi < o->nbackends; bi++) {
@@ -369,7 +251,7 @@ static int start_engines(struct run *r, mc_err *err)
 		if (e >= 0)
 			want[e] = 1;
 		if (o->backend[bi] == MB_DOCKER_MINICT)
-			minict = r->l[bi].tool;
+			minict = r->x.l[bi].tool;
 	}
 	if (want[MB_ENGINE_DOCKER] &&
 	    mb_engine_start(&r->docker, MB_ENGINE_DOCKER, r->rootfs, minict, err) < 0)
@@ -380,29 +262,24 @@ static int start_engines(struct run *r, mc_err *err)
 	for (size_t bi = 0; bi < o->nbackends; bi++) {
 		int e = mb_backend_engine(o->backend[bi]);
 		if (e >= 0)
-			r->l[bi].engine = e == MB_ENGINE_DOCKER ? &r->docker : &r->podman;
+			r->x.l[bi].engine = e == MB_ENGINE_DOCKER ? &r->docker : &r->podman;
 	}
 	return 0;
 }
 
 static int latency(struct run *r, const char *workdir, mc_err *err)
 {
-	const struct mb_opts *o = r->o;
-	if (!realpath(workdir, r->work)) /* bundles name their rootfs by absolute path */
-		return mc_errorf(err, errno, "work directory `%s`", workdir);
-	for (size_t bi = 0; bi < o->nbackends; bi++)
-		if (mb_backend_prepare(o->backend[bi], r->work, &r->l[bi], err) < 0)
-			return -1;
-	snprintf(r->bundles, sizeof(r->bundles), "%s/bundle", r->work);
+	struct mb_exp *x = &r->x;
+	const struct mb_opts *o = x->o;
+	if (mb_exp_prepare(x, workdir, err) < 0)
+		return -1;
+	snprintf(r->bundles, sizeof(r->bundles), "%s/bundle", x->work);
 	snprintf(r->rootfs, sizeof(r->rootfs), "%s/rootfs", r->bundles);
 	snprintf(r->mbdir, sizeof(r->mbdir), "%s/mb", r->rootfs);
-	snprintf(r->log, sizeof(r->log), "%s/guests.log", r->work);
+	snprintf(r->log, sizeof(r->log), "%s/guests.log", x->work);
 	if (mb_rootfs_make(r->rootfs, err) < 0 || mb_barrier_make(r->rootfs, err) < 0)
 		return -1;
-	unsigned most = 0;
-	for (size_t gi = 0; gi < o->nguests; gi++)
-		if (o->guests[gi] > most)
-			most = o->guests[gi];
+	unsigned most = mb_exp_most_guests(o);
 	for (unsigned k = 0; k < most; k++) {
 		/* one bundle per guest, sharing the rootfs: the guest's index is its $0 */
 		char dir[PATH_MAX + 64], idx[16];
@@ -416,42 +293,13 @@ static int latency(struct run *r, const char *workdir, mc_err *err)
 		if (mb_bundle_config(dir, r->rootfs, args, err) < 0)
 			return -1;
 	}
-	r->spec.bundles = r->bundles;
-	r->spec.rootfs = r->rootfs;
-	r->spec.mbdir = r->mbdir;
-	r->spec.argv = r->w->argv;
-	r->spec.log = r->log;
-	size_t ncells = o->nguests * o->nbackends;
-	r->cells = calloc(ncells, sizeof(*r->cells));
-	if (!r->cells)
-		return mc_errorf(err, ENOMEM, "samples");
-	for (size_t gi = 0; gi < o->nguests; gi++) {
-		for (size_t bi = 0; bi < o->nbackends; bi++) {
-			struct cell *c = cell(r, gi, bi);
-			for (int f = 0; f < NFIG; f++) {
-				size_t per = figdefs[f].from < 0 ? 1 : o->guests[gi];
-				c->v[f] = calloc((size_t)o->repeat * per, sizeof(double));
-				if (!c->v[f])
-					return mc_errorf(err, ENOMEM, "samples");
-			}
-		}
-	}
-	if (start_engines(r, err) < 0)
+	x->spec.bundles = r->bundles;
+	x->spec.rootfs = r->rootfs;
+	x->spec.mbdir = r->mbdir;
+	x->spec.argv = r->w->argv;
+	x->spec.log = r->log;
+	if (mb_exp_cells(x, NFIG, err) < 0 || start_engines(r, err) < 0 || mb_exp_run(x, err) < 0)
 		return -1;
-	mb_progress_init(&r->progress, o->nbackends * (1 + (size_t)o->repeat * o->nguests), -1);
-	/* warm-up: one untimed batch per backend at the first guest count (page cache,
-	 * the runtimes' binaries, the engines' first container) */
-	for (size_t bi = 0; bi < o->nbackends; bi++)
-		if (batch(r, 0, bi, 0, err) < 0)
-			return -1;
-	/* timed runs: every guest count and backend once per run; the backend order rotates
-	 * from run to run so that none always follows the same one */
-	for (unsigned run = 1; run <= o->repeat; run++)
-		for (size_t gi = 0; gi < o->nguests; gi++)
-			for (size_t j = 0; j < o->nbackends; j++)
-				if (batch(r, gi, (j + run - 1) % o->nbackends, run, err) < 0)
-					return -1;
-	mb_progress_clear(&r->progress);
 	/* the engines go before the report: their clean-up can fail the run */
 	if (mb_engine_stop(&r->docker, err) < 0 || mb_engine_stop(&r->podman, err) < 0)
 		return -1;
@@ -475,9 +323,13 @@ int mb_latency(const struct mb_opts *o, const char *workdir, struct mb_results *
 	struct run *r = calloc(1, sizeof(*r));
 	if (!r)
 		return mc_errorf(err, ENOMEM, "latency");
-	r->o = o;
-	r->res = res;
+	r->x.o = o;
+	r->x.res = res;
+	r->x.experiment = r->x.what = "latency";
+	r->x.ctx = r;
+	r->x.record = record;
 	r->w = find_workload(o->workload, err);
+	r->x.workload = r->w ? r->w->name : NULL;
 	int rc = r->w ? latency(r, workdir, err) : -1;
 	/* on failure too: the engines leave nothing behind */
 	mc_err serr = NULL;
@@ -491,12 +343,7 @@ int mb_latency(const struct mb_opts *o, const char *workdir, struct mb_results *
 		fprintf(stderr, "minibench: %s\n", mc_error_text(serr));
 		mc_error_free(&serr);
 	}
-	if (r->cells) {
-		for (size_t i = 0; i < o->nguests * o->nbackends; i++)
-			for (int f = 0; f < NFIG; f++)
-				free(r->cells[i].v[f]);
-		free(r->cells);
-	}
+	mb_exp_free(&r->x);
 	free(r);
 	return rc;
 }

@@ -1,8 +1,10 @@
 #include "paths.h"
 
+#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "util.h"
@@ -32,4 +34,20 @@ void mb_last_line(const char *path, char *buf, size_t size)
 		text[--len] = 0;
 	char *nl = strrchr(text, '\n');
 	snprintf(buf, size, "%s", nl ? nl + 1 : text);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (type == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
+void mb_rm_tree(const char *path)
+{
+	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }

@@ -10,5 +10,7 @@ int mb_pathf(char *buf, size_t size, mc_err *err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* The last non-empty line of the file at path into buf ("" if none), for error messages. */
 void mb_last_line(const char *path, char *buf, size_t size);
+/* Remove path and everything under it, as far as it can, without crossing a mount. */
+void mb_rm_tree(const char *path);
 
 #endif

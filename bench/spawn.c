@@ -221,18 +221,14 @@ static void sample_memory(const struct runstate *s, struct report *r)
 	while (d && (de = readdir(d)) && n < MAX_PROCS) {
 		if (de->d_name[0] < '1' || de->d_name[0] > '9')
 			continue;
-		char path[300], buf[1024];
-		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
-		_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-		ssize_t len = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-		if (len <= 0)
+		char buf[1024];
+		pid[n] = (pid_t)atoi(de->d_name);
+		if (mc_read_proc(pid[n], "stat", buf, sizeof(buf)) <= 0)
 			continue;
-		buf[len] = 0;
 		const char *rp = strrchr(buf, ')');
 		int pp;
 		if (!rp || sscanf(rp + 1, " %*c %d", &pp) != 1)
 			continue;
-		pid[n] = (pid_t)atoi(de->d_name);
 		ppid[n] = pp;
 		owner[n] = -1;
 		for (unsigned k = 0; k < s->started; k++)

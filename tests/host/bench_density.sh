@@ -7,26 +7,10 @@
 # memory per guest, the CSVs, report.md beside the study, well-formed SVGs, nothing left behind
 # (cgroups, mounts); and the one-line errors (unknown workload, vm, an engine, a rootfs without
 # sysbench). Skipped (77) where the rootfs is not built. No timing is asserted.
-. "$ROOT/tests/lib.sh"
-MB=$BIN/minibench
-[ -x "$MB" ] || MB=$ROOT/build/bin/minibench
-[ -x "$MB" ] || skip "no minibench binary (run make)"
-[ "$(id -u)" -eq 0 ] || skip "needs root"
-[ -x "$(dirname "$MB")/minict" ] || skip "no minict next to minibench (run make)"
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
+. "$ROOT/tests/host/bench_lib.bash"
 out='' rc=''
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
 
 # errors first (they also tell whether the rootfs is there): one line, non-zero, nothing made
-one_line_error() { # WHAT NEEDLE CMD...
-	local what=$1 needle=$2 o r
-	shift 2
-	run_capture o r "$@"
-	[ "$r" -ne 0 ] || fail "$what: exit status 0"
-	expect_contains "$what" "$o" "$needle"
-	[ "$(wc -l <<<"$o")" -eq 1 ] || fail "$what: more than one line: $o"
-}
 one_line_error "unknown workload" "unknown workload \`true\` for density (known: cpu, fileio, oltp)" \
 	"$MB" density --workload true
 one_line_error "vm" "backend vm: needs --disk (issue 9)" "$MB" density --backend ct,vm
@@ -46,12 +30,7 @@ before_cg=$(find /sys/fs/cgroup -maxdepth 2 -name 'minibench-*' 2>/dev/null | so
 run_capture out rc env RESULTS="$TMP/results.md" "$MB" density --quick --workload cpu \
 	--backend ct,native --guests 1,2 --out "$TMP/out" --record
 expect_eq "minibench density --quick ($out)" "$rc" 0
-expect_contains "table header" "$out" "backend  guests"
-for b in ct native; do
-	for g in 1 2; do
-		grep -Eq "^$b +$g +[0-9]" <<<"$out" || fail "no table row for $b, $g guests: $out"
-	done
-done
+expect_table "$out" "backend  guests" ct native
 after_cg=$(find /sys/fs/cgroup -maxdepth 2 -name 'minibench-*' 2>/dev/null | sort)
 [ "$before_cg" = "$after_cg" ] || fail "cgroups left behind: $after_cg"
 grep -q " $TMP/out/" /proc/self/mountinfo && fail "mounts left under $TMP/out"

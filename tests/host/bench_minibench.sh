@@ -6,27 +6,14 @@
 # the docker, docker-minict and podman backends the same way, each skipped where its engine can't
 # start, leaving no directory or cgroup behind; and the one-line errors for an unknown
 # experiment, backend or workload, a missing tool and a backend not there yet.
-. "$ROOT/tests/lib.sh"
-MB=$BIN/minibench
-[ -x "$MB" ] || MB=$ROOT/build/bin/minibench
-[ -x "$MB" ] || skip "no minibench binary (run make)"
-[ "$(id -u)" -eq 0 ] || skip "needs root"
+. "$ROOT/tests/host/bench_lib.bash"
 [ -x /bin/busybox ] || skip "busybox-static is not installed"
-[ -x "$(dirname "$MB")/minict" ] || skip "no minict next to minibench (run make)"
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
 out='' rc=''
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
 
 run_capture out rc env RESULTS="$TMP/results.md" "$MB" latency --quick --backend ct,native \
 	--out "$TMP/out" --record
 expect_eq "minibench latency --quick ($out)" "$rc" 0
-expect_contains "table header" "$out" "backend       guests"
-for b in ct native; do
-	for g in 1 2; do
-		grep -Eq "^$b +$g +[0-9]" <<<"$out" || fail "no table row for $b, $g guests: $out"
-	done
-done
+expect_table "$out" "backend       guests" ct native
 grep -q '^<!-- section minibench-latency -->' "$TMP/results.md" ||
 	fail "--record wrote no minibench-latency section into \$RESULTS"
 grep -q '^ct  *1 ' "$TMP/results.md" || fail "--record: the section lacks the table"
@@ -139,14 +126,6 @@ engine_part docker docker,docker-minict
 engine_part podman podman
 
 # errors: one line, non-zero exit, and nothing measured
-one_line_error() { # WHAT NEEDLE CMD...
-	local what=$1 needle=$2 o r
-	shift 2
-	run_capture o r "$@"
-	[ "$r" -ne 0 ] || fail "$what: exit status 0"
-	expect_contains "$what" "$o" "$needle"
-	[ "$(wc -l <<<"$o")" -eq 1 ] || fail "$what: more than one line: $o"
-}
 one_line_error "unknown backend" "unknown backend \`foo\`" "$MB" latency --backend ct,foo
 one_line_error "unknown experiment" "unknown experiment \`boot\`" "$MB" boot --backend ct
 one_line_error "unknown workload" "unknown workload \`sleep\`" "$MB" latency --workload sleep
