@@ -296,6 +296,73 @@ static void transmit(void **state)
 	assert_true(atomic_load(&notify_q[TXQ]) >= 1);
 }
 
+/* Transmit as the lab's guest (Linux 6.1 virtio_net, TSO over TCP) does it, seen with strace on
+ * the tap: 64 KiB TSO packets behind an indirect table of many segments, GSO_TCPV4 with
+ * NEEDS_CSUM, hdr_len 66, gso_size 1448, the header in its own descriptor or in front of the
+ * packet's headers in the first one (the driver pushes it into the skb's headroom when it can).
+ * Both reach the tap byte for byte with the header unchanged. A guest -> host TCP transfer
+ * that "stalled" in the lab was a host listener started too late, not this path (test and
+ * lab evidence: docs/virtio.md, "virtio-net"); this keeps the path the suspicion fell on. */
+static void transmit_tso_indirect(void **state)
+{
+	(void)state;
+	bring_up(BASE_FEATURES | (1ull << VIRTIO_F_INDIRECT_DESC) | (1ull << VIRTIO_F_EVENT_IDX));
+	enum { FRAGS = 16, FRAG = 4096, LAST = 2000, HEADERS = 66 };
+	const uint32_t payload = (FRAGS - 1) * FRAG + LAST;
+	uint8_t h[12];
+	hdr(h, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4, HEADERS, 1448, 34, 16);
+	put16(h + 10, 0); /* num_buffers: 0 on transmit */
+	static uint8_t want[2][12 + HEADERS + (FRAGS - 1) * FRAG + LAST];
+	uint16_t heads[2];
+	for (unsigned k = 0; k < 2; k++) {
+		uint8_t *w = want[k];
+		memcpy(w, h, 12);
+		for (uint32_t i = 0; i < HEADERS + payload; i++)
+			w[12 + i] = (uint8_t)(i * 7 + k * 13 + i / 251);
+		/* k == 0: {header} {Ethernet/IP/TCP} {frag}...; k == 1: {header + headers}
+		 * {frag}... */
+		uint64_t table = buf_alloc(16 * (FRAGS + 2));
+		unsigned n = 0;
+		uint32_t off = 0;
+		uint32_t first = k == 0 ? 12 : 12 + HEADERS;
+		uint32_t lens[FRAGS + 2];
+		lens[n++] = first;
+		if (k == 0)
+			lens[n++] = HEADERS;
+		for (unsigned f = 0; f < FRAGS; f++)
+			lens[n++] = f == FRAGS - 1 ? LAST : FRAG;
+		for (unsigned i = 0; i < n; i++) {
+			uint64_t a = buf_alloc(lens[i]);
+			memcpy(ram + a, w + off, lens[i]);
+			off += lens[i];
+			uint8_t *d = ram + table + 16 * i;
+			put64(d, a);
+			put32(d + 8, lens[i]);
+			put16(d + 12, i + 1 < n ? VIRTQ_DESC_F_NEXT : 0);
+			put16(d + 14, (uint16_t)(i + 1));
+		}
+		assert_int_equal(off, sizeof(want[k]));
+		heads[k] = add_desc(TXQ, table, 16 * n, VIRTQ_DESC_F_INDIRECT);
+		offer(TXQ, heads[k]);
+	}
+	virtio_kick(vd, TXQ);
+	assert_true(wait_used(TXQ, 2));
+	static uint8_t got[sizeof(want[0]) + 64];
+	for (unsigned k = 0; k < 2; k++) {
+		uint32_t id, len;
+		used_elem(TXQ, (uint16_t)k, &id, &len);
+		assert_int_equal(id, heads[k]);
+		assert_int_equal(len, 0);
+		assert_int_equal(recv(sock[1], got, sizeof(got), 0), (ssize_t)sizeof(want[k]));
+		assert_memory_equal(got, want[k], sizeof(want[k]));
+	}
+	struct virtio_net_stats s = stats();
+	assert_int_equal(s.tx_packets, 2);
+	assert_int_equal(s.tx_bytes, 2 * (HEADERS + payload));
+	assert_int_equal(s.bad_chains + s.tx_errors + s.tx_dropped, 0);
+	assert_false(virtio_get_status(vd) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+}
+
 /* Bad transmit chains and headers are given back unused, counted, and the queue goes on. */
 static void transmit_bad(void **state)
 {
@@ -602,6 +669,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(config_space, setup, teardown),
 	    cmocka_unit_test_setup_teardown(feature_dependencies, setup, teardown),
 	    cmocka_unit_test_setup_teardown(transmit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(transmit_tso_indirect, setup, teardown),
 	    cmocka_unit_test_setup_teardown(transmit_bad, setup, teardown),
 	    cmocka_unit_test_setup_teardown(receive_exhaustion, setup, teardown),
 	    cmocka_unit_test_setup_teardown(receive_truncated, setup, teardown),
