@@ -234,8 +234,17 @@ static int record_state(struct create_ctx *c, struct ct_state *st, mc_err *err)
 	st->net_bridge = c->veth[0] && c->spec->net_bridge ? strdup(c->spec->net_bridge) : NULL;
 	st->cg = c->cg;
 	st->has_cg = true;
-	if (ct_state_save(o->root, st, err) < 0 ||
-	    (o->pid_file && write_pid_file(o->pid_file, c->pid, err) < 0)) {
+	/* COMMIT: the init stops watching for our death (init.c); it must not come before the
+	 * state that lets `kill` and `delete` find the container */
+	int r = ct_state_save(o->root, st, err);
+	if (r == 0 && o->pid_file)
+		r = write_pid_file(o->pid_file, c->pid, err);
+	if (r == 0 && ct_sync_send(c->sv[0], CT_SYNC_COMMIT, 0, NULL) < 0) {
+		r = mc_errorf(err, errno, "container init exited before it was ready");
+		if (o->pid_file)
+			unlink(o->pid_file);
+	}
+	if (r < 0) {
 		memset(&st->cg, 0, sizeof(st->cg)); /* still ours to undo */
 		st->has_cg = false;
 		ct_state_free(st);

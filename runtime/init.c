@@ -30,6 +30,37 @@
 #include "terminal.h"
 #include "util.h"
 
+/* Until execve the init is minict's code running as PID 1 of its pid namespace, and the
+ * kernel drops every signal PID 1 has no handler for (SIGKILL from outside aside): without
+ * handlers `kill ID TERM` on a created container would do nothing, and a client that stops
+ * with SIGTERM first (docker stop, containerd's Kill, podman stop) would wait out its timeout
+ * while the init sits on exec.fifo. runc's init (Go) dies of those signals; ours does too,
+ * exiting 128+N. Only signals whose default action ends a process and that nobody set to
+ * SIG_IGN get the handler: execve resets caught signals to SIG_DFL, so the program starts with
+ * exactly the dispositions it would have had. SIGPIPE, SIGTRAP and SIGSYS stay as they are:
+ * they come from our own writes (console socket, exec.fifo; EPIPE names the failing step) or
+ * from a seccomp filter's TRAP action, not from someone stopping the container. */
+static void die_of_signal(int sig)
+{
+	_exit(128 + sig);
+}
+
+static void catch_terminating_signals(void)
+{
+	static const int sigs[] = {SIGHUP,  SIGINT,  SIGQUIT, SIGUSR1,	 SIGUSR2,
+				   SIGALRM, SIGTERM, SIGXCPU, SIGXFSZ,	 SIGVTALRM,
+				   SIGPROF, SIGIO,   SIGPWR,  SIGSTKFLT, SIGABRT};
+	struct sigaction sa = {.sa_handler = die_of_signal}, old;
+	sigfillset(&sa.sa_mask);
+	for (int s = 1; s <= SIGRTMAX; s++) {
+		bool terminating = s >= SIGRTMIN;
+		for (size_t i = 0; i < MC_ARRAY_SIZE(sigs) && !terminating; i++)
+			terminating = sigs[i] == s;
+		if (terminating && sigaction(s, NULL, &old) == 0 && old.sa_handler == SIG_DFL)
+			sigaction(s, &sa, NULL);
+	}
+}
+
 __attribute__((noreturn)) static void fail(struct ct_init_args *a, mc_err *err)
 {
 	ct_sync_send(a->sync_fd, CT_SYNC_ERROR, (*err)->errnum, mc_error_text(*err));
@@ -248,6 +279,7 @@ void ct_init_main(struct ct_init_args *a)
 	_cleanup_close_ int rootfd = -1;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	catch_terminating_signals();
 	if (join_namespaces(spec, &err) < 0 || become_userns_root(a, &err) < 0 ||
 	    set_names(spec, &err) < 0 || build_rootfs(a, &rootfd, &err) < 0)
 		fail(a, &err);
@@ -261,9 +293,14 @@ void ct_init_main(struct ct_init_args *a)
 	if (ct_process_prepare(&spec->process, sc, a->opts->preserve_fds, warn_parent, &a->sync_fd,
 			       &exe, &err) < 0)
 		fail(a, &err);
-	/* `create` exits after READY: from now on minict's exit must not kill us */
+	/* `create` exits once state.json is written: from then on minict's exit must not kill
+	 * us. Until then the socket does: if minict dies before COMMIT (a client that gave up on
+	 * `create` and killed it), the recv sees end-of-file and we go, instead of waiting on
+	 * exec.fifo for ever in cgroups nobody knows about. (The death signal alone can't: a
+	 * change of uid, process.user's or the user namespace's, has already cleared it.) */
 	prctl(PR_SET_PDEATHSIG, 0);
-	if (ct_sync_send(a->sync_fd, CT_SYNC_READY, 0, NULL) < 0)
+	if (ct_sync_send(a->sync_fd, CT_SYNC_READY, 0, NULL) < 0 ||
+	    ct_sync_expect(a->sync_fd, CT_SYNC_COMMIT, &err) < 0)
 		_exit(1);
 	int fifo_w = wait_release(a);
 	if (run_hooks(a, CT_HOOK_START_CONTAINER, host_pid, "created", &err) < 0)

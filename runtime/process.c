@@ -36,10 +36,15 @@ static int resolve_exec(const struct ct_process *p, char **out, mc_err *err)
 	const char *arg0 = p->args[0];
 	struct stat st;
 	if (strchr(arg0, '/')) {
+		/* ENOENT and EACCES in Go's words, as runc says them: docker's client and daemon
+		 * find "no such file or directory" / "permission denied" in the text (case
+		 * matters to the client) to make `docker run`'s status 127 / 126, not 125 */
 		if (stat(arg0, &st) < 0)
-			return mc_errorf(err, errno, "exec `%s`", arg0);
+			return errno == ENOENT
+				   ? mc_errorf(err, 0, "exec `%s`: no such file or directory", arg0)
+				   : mc_errorf(err, errno, "exec `%s`", arg0);
 		if (!S_ISREG(st.st_mode) || access(arg0, X_OK) < 0)
-			return mc_errorf(err, EACCES, "exec `%s`", arg0);
+			return mc_errorf(err, 0, "exec `%s`: permission denied", arg0);
 		*out = strdup(arg0);
 		return *out ? 0 : mc_errorf(err, ENOMEM, "exec");
 	}

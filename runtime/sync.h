@@ -12,6 +12,7 @@ enum ct_sync_type {
 	CT_SYNC_READY,	  /* child -> parent: waiting on exec.fifo */
 	CT_SYNC_ERROR,	  /* child -> parent: text names the step */
 	CT_SYNC_WARN,	  /* child -> parent: a warning for minict's log; not an answer */
+	CT_SYNC_COMMIT,	  /* parent -> child: state.json written, the container exists */
 };
 
 struct ct_sync_msg {

@@ -190,6 +190,61 @@ else
 	bad "run -d (no trap): $(tr '\n' ' ' <"$T/merr")"
 fi
 
+# --- around the start: a failing command, kill/stop/rm -f racing `docker start`/`run -d`.
+# docker drives create, start, kill and delete itself; afterwards no init may sit on its
+# exec.fifo (created, never started) and no cgroup of those containers may stay
+waiting_inits() { # minict inits of this daemon blocked opening exec.fifo
+	local p
+	for p in /proc/[0-9]*; do
+		[ "$(cat "$p/wchan" 2>/dev/null)" = wait_for_partner ] || continue
+		tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF "$T/" && echo "${p#/proc/}"
+	done
+	true
+}
+around_start_clean() { # WHAT
+	local l i
+	for i in $(seq 25); do # the shim's delete may trail the client by a moment
+		l=$(waiting_inits)
+		[ -z "$l" ] && [ -z "$(dk ps -aq)" ] && break
+		sleep 0.2
+	done
+	[ -z "$l" ] || bad "$1: inits left waiting on exec.fifo: $l"
+	[ -z "$(dk ps -aq)" ] || bad "$1: containers left: $(dk ps -a --format '{{.Names}} {{.Status}}')"
+	l=$(find /sys/fs/cgroup -mindepth 2 -maxdepth 4 -type d -path "*/$CGP/*" 2>/dev/null)
+	[ -z "$l" ] && echo "ok: $1: nothing left" || bad "$1: cgroups left: $l"
+}
+expect_rc "run of a missing command: 127" 127 dk "${M[@]}" "$IMG" /nonexistent
+around_start_clean "a failing command"
+for d in 0 0.05 0.2; do
+	dk create --network none --runtime minict --name ${P}ks "$IMG" sleep 100 >/dev/null
+	dk start ${P}ks >/dev/null 2>&1 &
+	sp=$!
+	sleep $d
+	dk kill ${P}ks >/dev/null 2>&1
+	wait $sp
+	dk rm -f ${P}ks >/dev/null 2>&1
+done
+around_start_clean "kill racing start"
+for d in 0 0.05 0.2; do
+	dk run -d --network none --runtime minict --name ${P}st "$IMG" sleep 100 >/dev/null 2>&1 &
+	sp=$!
+	sleep $d
+	dk stop -t 1 ${P}st >/dev/null 2>&1
+	wait $sp
+	dk stop -t 1 ${P}st >/dev/null 2>&1
+	dk rm -f ${P}st >/dev/null 2>&1
+done
+around_start_clean "stop racing run -d"
+for d in 0 0.05 0.2; do
+	dk run -d --network none --runtime minict --name ${P}rf "$IMG" sleep 100 >/dev/null 2>&1 &
+	sp=$!
+	sleep $d
+	dk rm -f ${P}rf >/dev/null 2>&1
+	wait $sp
+	dk rm -f ${P}rf >/dev/null 2>&1
+done
+around_start_clean "rm -f racing run -d"
+
 # --- the same default container under runc still works (the baseline is sane)
 expect "runc baseline: output" "hi" dk "${R[@]}" "$IMG" echo hi
 
