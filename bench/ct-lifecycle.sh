@@ -18,7 +18,23 @@ MINICT=${MINICT:-$ROOT/build/bin/minict}
 [ "$(id -u)" -eq 0 ] || { echo "needs root" >&2; exit 1; }
 [ -x "$MINICT" ] || { echo "build minict first (make)" >&2; exit 1; }
 W=$(mktemp -d /tmp/ct-bench.XXXXXX)
-trap 'rm -rf "$W"' EXIT
+# containers a failed run left behind (the Python side deletes its own, this is the backstop):
+# a detached `sleep 600` would otherwise keep its cgroups for ten minutes, and any stdio of
+# ours it still held would keep a caller that reads our output ($(...)) waiting that long
+cleanup() {
+	local s d
+	for s in "$W"/state-minict "$W"/state-runc; do
+		for d in "$s"/*/; do
+			[ -d "$d" ] || continue
+			case $s in
+			*-minict) "$MINICT" --root "$s" delete -f "$(basename "$d")" ;;
+			*) runc --root "$s" delete -f "$(basename "$d")" ;;
+			esac
+		done
+	done >/dev/null 2>&1
+	rm -rf "$W"
+}
+trap cleanup EXIT
 sum=$W/summary.txt
 source "$ROOT/tests/host/runtime_lib.bash" 2>/dev/null || true
 MINICT=${MINICT_BENCH:-$ROOT/build/bin/minict}
@@ -33,6 +49,9 @@ python3 - "$W" "$RUNS" "$CONC" "$MINICT" >"$sum" <<'PY'
 import ctypes, os, statistics, subprocess, sys, time, json, shutil
 
 W, RUNS, CONC, MINICT = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+# container ids name cgroups (minict/<id>, /<id>), which are host-wide: another run at the same
+# time must not collide with ours
+PFX = "ctb%d-" % os.getpid()
 tools = [("minict", MINICT), ("runc", shutil.which("runc")), ("crun", shutil.which("crun"))]
 tools = [(n, p) for n, p in tools if p]
 devnull = os.open(os.devnull, os.O_RDWR)
@@ -51,21 +70,35 @@ def timed(cmd, cwd, rss=False):
     if pid == 0:
         os.chdir(cwd)
         os.dup2(devnull, 0); os.dup2(devnull, 1)
-        os.execv(cmd[0], cmd)
+        try:
+            os.execv(cmd[0], cmd)
+        finally:
+            os._exit(127)   # never go on as a second copy of this script
     _, status, ru = os.wait4(pid, 0)
     dt = time.perf_counter() - t0
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit("failed: %s (status %d)" % (" ".join(cmd), status))
     return dt, ru.ru_maxrss
 
-def concurrent(cmds, cwd):
-    t0 = time.perf_counter()
-    procs = [subprocess.Popen(c, cwd=cwd, stdin=devnull, stdout=devnull) for c in cmds]
-    rcs = [p.wait() for p in procs]
-    dt = time.perf_counter() - t0
-    if any(rcs):
-        raise SystemExit("concurrent start failed: %s" % rcs)
-    return dt
+def concurrent(cmds, cwd, cleanup):
+    """start cmds at once (detached containers); cleanup runs whatever happened: a container
+    left running holds its cgroups, and its init would hold whatever stdio it was given, so it
+    gets /dev/null and a log file, never our stdout/stderr"""
+    log = "%s/concurrent.log" % W
+    try:
+        with open(log, "w") as err:
+            t0 = time.perf_counter()
+            procs = [subprocess.Popen(c, cwd=cwd, stdin=devnull, stdout=devnull, stderr=err)
+                     for c in cmds]
+            rcs = [p.wait() for p in procs]
+            dt = time.perf_counter() - t0
+        if any(rcs):
+            raise SystemExit("concurrent start failed: %s: %s" %
+                             (rcs, open(log).read().strip().replace("\n", "; ")))
+        return dt
+    finally:
+        for c in cleanup:
+            subprocess.run(c, stdout=devnull, stderr=devnull)
 
 # crun helper: private mount namespace without the cgroup2 mount
 def crun_helper():
@@ -88,9 +121,7 @@ def crun_helper():
             if req["kind"] == "one":
                 res = timed(req["cmd"], req["cwd"], req.get("rss", False))
             else:
-                res = (concurrent(req["cmds"], req["cwd"]), 0)
-                for c in req["cleanup"]:
-                    subprocess.run(c, stdout=devnull, stderr=devnull)
+                res = (concurrent(req["cmds"], req["cwd"], req["cleanup"]), 0)
             out.write(json.dumps({"ok": res}) + "\n")
         except SystemExit as e:
             out.write(json.dumps({"err": str(e)}) + "\n")
@@ -108,30 +139,28 @@ def run_tool(name, kind, **kw):
         return rep["ok"]
     if kind == "one":
         return timed(kw["cmd"], kw["cwd"], kw.get("rss", False))
-    r = concurrent(kw["cmds"], kw["cwd"])
-    for c in kw["cleanup"]:
-        subprocess.run(c, stdout=devnull, stderr=devnull)
-    return (r, 0)
+    return (concurrent(kw["cmds"], kw["cwd"], kw["cleanup"]), 0)
 
 lat = {n: [] for n, _ in tools}
 rss = {n: [] for n, _ in tools}
 for i in range(RUNS + 2):
     for name, path in tools:
-        cmd = [path, "--root", "%s/state-%s" % (W, name), "run", "--bundle", W + "/true", "b%d" % i]
+        cmd = [path, "--root", "%s/state-%s" % (W, name), "run", "--bundle", W + "/true", PFX + "b%d" % i]
         dt, _ = run_tool(name, "one", cmd=cmd, cwd=W)
         if i >= 2:                      # two warm-up rounds
             lat[name].append(dt * 1000)
 if os.path.exists(TIME):
     for i in range(5):
         for name, path in tools:
-            cmd = [path, "--root", "%s/state-%s" % (W, name), "run", "--bundle", W + "/true", "m%d" % i]
+            cmd = [path, "--root", "%s/state-%s" % (W, name), "run", "--bundle", W + "/true", PFX + "m%d" % i]
             rss[name].append(run_tool(name, "one", cmd=cmd, cwd=W, rss=True)[1])
 
 conc = {}
 for name, path in tools:
     st = "%s/state-%s" % (W, name)
-    cmds = [[path, "--root", st, "run", "-d", "--bundle", W + "/sleep", "c%d" % k] for k in range(CONC)]
-    cleanup = [[path, "--root", st, "delete", "-f", "c%d" % k] for k in range(CONC)]
+    cmds = [[path, "--root", st, "run", "-d", "--bundle", W + "/sleep", PFX + "c%d" % k]
+            for k in range(CONC)]
+    cleanup = [[path, "--root", st, "delete", "-f", PFX + "c%d" % k] for k in range(CONC)]
     conc[name] = run_tool(name, "many", cmds=cmds, cwd=W, cleanup=cleanup)[0] * 1000
 
 print("ct-lifecycle: `run` of /bin/true, %d runs each (interleaved), busybox bundle" % RUNS)
