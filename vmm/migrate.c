@@ -359,11 +359,28 @@ struct mig_incoming {
 	uint64_t end_ns;
 };
 
+/* A checksum of the CPU feature bits KVM offers (leaves 1, 7.0, 0xd.0-1, 0x80000001): what a
+ * guest may have started to use. Not the whole table: some leaves (topology, APIC ids) vary
+ * with the host CPU the process runs on. */
 static uint32_t cpuid_crc(const struct vm *vm)
 {
-	if (!vm->cpuid)
-		return 0;
-	return mc_crc32(0, vm->cpuid->entries, vm->cpuid->nent * sizeof(vm->cpuid->entries[0]));
+	uint32_t crc = 0;
+	for (uint32_t i = 0; vm->cpuid && i < vm->cpuid->nent; i++) {
+		const struct kvm_cpuid_entry2 *e = &vm->cpuid->entries[i];
+		uint32_t v[4] = {e->function, e->index, 0, 0};
+		if (e->function == 1) {
+			v[2] = e->ecx;
+			v[3] = e->edx;
+		} else if ((e->function == 7 && e->index == 0) || e->function == 0x80000001) {
+			v[2] = e->ebx ^ e->ecx;
+			v[3] = e->edx;
+		} else if (e->function == 0xd && e->index <= 1) {
+			v[2] = e->eax;
+		} else
+			continue;
+		crc = mc_crc32(crc, v, sizeof(v));
+	}
+	return crc;
 }
 
 /* Wait for a connection on lfd; SIGINT/SIGTERM (blocked, the event loop's later) end it. */
@@ -532,7 +549,7 @@ int mig_incoming_receive(struct mig_incoming *in, struct vm *vm, struct snap **s
 				 "incoming migration: the source's TSC runs at %u kHz, "
 				 "this host's at %d kHz",
 				 su->tsc_khz, khz);
-	if (su->cpuid_crc != cpuid_crc(vm))
+	if (su->cpuid_crc && su->cpuid_crc != cpuid_crc(vm)) /* 0: not checked */
 		return mc_errorf(err, 0,
 				 "incoming migration: this host's CPU features "
 				 "(KVM_GET_SUPPORTED_CPUID) differ from the source's");
@@ -646,6 +663,7 @@ struct migration {
 	z_stream zs;
 	bool zinit;
 	uint8_t *zbuf;
+	uint8_t *bounce; /* a private copy of the pages being sent (the guest may write them) */
 	uint64_t tb_t0, tb_bytes, limit_bps; /* bandwidth limit: bytes per second, 0 none */
 };
 
@@ -863,13 +881,24 @@ static int send_run(struct migration *m, bool zero, uint64_t first, uint32_t n, 
 		if (zr == Z_STREAM_END && m->zs.total_out < bytes) {
 			put32(meta + 12, MIG_ENC_ZLIB);
 			r = mc_ms_send(m->tx, MIG_F_PAGES, meta, 16, m->zbuf, m->zs.total_out, err);
-		} else
-			r = mc_ms_send(m->tx, MIG_F_PAGES, meta, 16, src, bytes, err);
+		} else {
+			if (!m->bounce && !(m->bounce = malloc((size_t)MIG_RUN_MAX * MIG_PAGE)))
+				return mc_errorf(err, ENOMEM, "send buffer");
+			memcpy(m->bounce, src, bytes);
+			r = mc_ms_send(m->tx, MIG_F_PAGES, meta, 16, m->bounce, bytes, err);
+		}
 		m->data_pages += n;
 	} else {
-		r = mc_ms_send(m->tx, MIG_F_PAGES, meta, 16, src, bytes, err);
+		/* The stream's checksum is computed over what it is given: a page the guest
+		 * writes meanwhile must not differ between the checksum and the bytes sent (it
+		 * is dirty again and goes in the next round). */
+		if (!m->bounce && !(m->bounce = malloc((size_t)MIG_RUN_MAX * MIG_PAGE)))
+			return mc_errorf(err, ENOMEM, "send buffer");
+		memcpy(m->bounce, src, bytes);
+		r = mc_ms_send(m->tx, MIG_F_PAGES, meta, 16, m->bounce, bytes, err);
 		m->data_pages += n;
 	}
+	__atomic_store_n(&m->bytes, m->tx->bytes, __ATOMIC_RELAXED); /* for migrate-status */
 	if (r == 0 && limit)
 		throttle(m);
 	return r;
@@ -1193,6 +1222,8 @@ static void *mig_thread(void *arg)
 	m->zinit = false;
 	free(m->zbuf);
 	m->zbuf = NULL;
+	free(m->bounce);
+	m->bounce = NULL;
 	uint64_t one = 1;
 	if (write(m->efd, &one, sizeof(one)) < 0)
 		mc_log_warn("migration: eventfd: %s", strerror(errno));
