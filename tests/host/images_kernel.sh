@@ -76,11 +76,12 @@ echo "KERNEL=$(basename "$deb"): $(wc -l <<<"$list") modules for $kver"
 again=$(KERNEL=$deb images) || fail "second make images KERNEL=.deb failed"
 expect_eq "KERNEL=.deb, second run: same images" "$again" "$env_deb"
 
-# 2. An unpacked tree with xz-compressed modules and no modules.dep (made once, kept in the
-# cache so that its key, from names, sizes and times, stays the same).
-tree=$cache/test-trees/xz-$kver
+# 2. An unpacked tree with xz-compressed modules and no modules.dep (made once per module list,
+# kept in the cache so that its key, from names, sizes and times, stays the same).
+tree=$cache/test-trees/xz-$kver-$(sha256sum <<<"$list" | cut -c1-12)
 if [ ! -d "$tree" ]; then
-	rm -rf "$tree.tmp" && mkdir -p "$tree.tmp/boot" "$tree.tmp/lib/modules/$kver"
+	rm -rf "$cache/test-trees/xz-$kver"* # trees of earlier module lists
+	mkdir -p "$tree.tmp/boot" "$tree.tmp/lib/modules/$kver"
 	cp "$kdir/boot/vmlinuz-$kver" "$kdir/boot/config-$kver" "$tree.tmp/boot/"
 	cp "$kdir/lib/modules/$kver"/modules.{builtin,builtin.modinfo,order} "$tree.tmp/lib/modules/$kver/"
 	for x in $list; do
