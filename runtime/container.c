@@ -254,6 +254,23 @@ static int record_state(struct create_ctx *c, struct ct_state *st, mc_err *err)
 	return 0;
 }
 
+/* state.json while the create is in progress: no init yet, but the cgroups and who creates.
+ * A `create` killed before its final state (a client that gave up on it: containerd's shim
+ * kills `create` when its request is cancelled) leaves something `delete` can find and clean
+ * up, instead of a state directory and cgroups that "do not exist". */
+static int record_early_state(struct create_ctx *c, mc_err *err)
+{
+	const struct ct_create_opts *o = c->opts;
+	struct ct_state st = {.id = (char *)o->id,
+			      .bundle = (char *)o->bundle,
+			      .rootfs = c->spec->root_path,
+			      .cg = c->cg,
+			      .has_cg = true,
+			      .creator = getpid(),
+			      .creator_start = ct_proc_start_time(getpid())};
+	return ct_state_save(o->root, &st, err);
+}
+
 static void undo_create(struct create_ctx *c)
 {
 	if (c->pid > 0) {
@@ -287,6 +304,8 @@ int ct_container_create(struct ct_spec *spec, const struct ct_create_opts *opts,
 		r = open_console(&c, err);
 	if (r == 0)
 		r = make_cgroups(&c, err);
+	if (r == 0)
+		r = record_early_state(&c, err);
 	if (r == 0)
 		r = clone_init(&c, err);
 	if (r == 0)
@@ -433,7 +452,7 @@ int ct_container_destroy(const char *root, struct ct_state *st, mc_err *err)
 	}
 	if (st->has_cg && ct_cg_destroy(&st->cg, err) < 0)
 		ret = mc_wrap(err, "delete");
-	if (st->bundle) {
+	if (st->bundle && !st->creator) { /* an abandoned create never had a container */
 		struct ct_spec *spec = NULL;
 		if (ct_spec_load(st->bundle, &spec, &e2) == 0 &&
 		    spec->hooks.count[CT_HOOK_POSTSTOP]) {

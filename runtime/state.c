@@ -103,6 +103,11 @@ int ct_state_save(const char *root, const struct ct_state *st, mc_err *err)
 		json_object_object_add(o, "veth", json_object_new_string(st->veth));
 	if (st->net_bridge)
 		json_object_object_add(o, "bridge", json_object_new_string(st->net_bridge));
+	if (st->creator) {
+		json_object_object_add(o, "creatorPid", json_object_new_int(st->creator));
+		json_object_object_add(o, "creatorStartTime",
+				       json_object_new_uint64(st->creator_start));
+	}
 	const char *txt = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	_cleanup_free_ char *d = ct_state_dir(root, st->id), *tmp = NULL, *fin = NULL;
 	int ret = 0;
@@ -157,6 +162,10 @@ int ct_state_load(const char *root, const char *id, struct ct_state *st, mc_err 
 		st->pid = json_object_get_int(v);
 	if (json_object_object_get_ex(o, "startTime", &v))
 		st->start_time = json_object_get_uint64(v);
+	if (json_object_object_get_ex(o, "creatorPid", &v))
+		st->creator = json_object_get_int(v);
+	if (json_object_object_get_ex(o, "creatorStartTime", &v))
+		st->creator_start = json_object_get_uint64(v);
 	st->bundle = jdup(o, "bundle");
 	st->rootfs = jdup(o, "rootfs");
 	st->created = jdup(o, "created");

@@ -23,6 +23,11 @@ struct ct_state {
 	char *veth; /* host end, removed on delete */
 	char *net_bridge;
 	bool init_is_child_waited;
+	/* set only in the early state.json of a create in progress (no init yet): the `create`
+	 * process, so `delete` can tell an abandoned create (a killed `minict create`) from one
+	 * that is still working */
+	pid_t creator;
+	uint64_t creator_start;
 };
 
 enum ct_status { CT_CREATING, CT_CREATED, CT_RUNNING, CT_PAUSED, CT_STOPPED };

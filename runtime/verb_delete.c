@@ -19,8 +19,11 @@ int ct_verb_delete(struct ct_global *g, int argc, char **argv, mc_err *err)
 		return mc_errorf(err, 0, "delete: need exactly one container id");
 	struct ct_state st;
 	if (ct_state_load(g->root, argv[optind], &st, err) < 0) {
-		/* like runc: --force on a missing container is not an error */
+		/* like runc: --force on a missing container is not an error, and the directory of
+		 * a create killed before it wrote any state goes */
 		if (force && strstr(mc_error_text(*err), "does not exist")) {
+			if (strstr(mc_error_text(*err), "no state yet"))
+				ct_state_remove(g->root, argv[optind]);
 			mc_error_free(err);
 			return 0;
 		}
@@ -28,7 +31,12 @@ int ct_verb_delete(struct ct_global *g, int argc, char **argv, mc_err *err)
 	}
 	enum ct_status s = ct_state_status(g->root, &st);
 	int r;
-	if ((s == CT_RUNNING || s == CT_PAUSED) && !force)
+	/* creating: the create may still be at work, unless its process is gone */
+	bool creating =
+	    s == CT_CREATING && st.creator && ct_proc_start_time(st.creator) == st.creator_start;
+	if (creating && !force)
+		r = mc_errorf(err, 0, "container \"%s\" is being created: use --force", st.id);
+	else if ((s == CT_RUNNING || s == CT_PAUSED) && !force)
 		r = mc_errorf(err, 0, "container \"%s\" is %s: stop it first or use --force", st.id,
 			      ct_status_name(s));
 	else

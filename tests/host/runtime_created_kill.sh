@@ -130,4 +130,37 @@ else
 	kill -9 $cpid 2>/dev/null
 fi
 rm -f "$T/x.pid.tmp"
+
+# --- a create killed earlier, while a createRuntime hook runs (before the init is ready and
+# before the final state.json): the init goes with it, and `delete` (no --force: the create's
+# process is gone) removes the cgroups and the state directory it had made
+cp -r "$T/b" "$T/h"
+edit_config "$T/h" 'c["root"]["path"] = "'"$T"'/b/rootfs"; c["hooks"] = {"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "echo $$ > '"$T"'/hook.pid; exec sleep 30"]}]}'
+id=${P}y
+(cd "$T/h" && exec "$MINICT" --root "$S" create "$id" </dev/null >/dev/null 2>&1) &
+cpid=$!
+if wait_secs 5 test -s "$T/hook.pid"; then
+	hpid=$(cat "$T/hook.pid")
+	st=$(status "$id")
+	[ "$st" = creating ] || bad "create in its hook: status $st, want creating"
+	m delete "$id" 2>"$T/err" && bad "delete of a container being created succeeded"
+	grep -q 'being created' "$T/err" || bad "delete while creating: $(cat "$T/err")"
+	ipids=$(ps -o pid= --ppid $cpid)
+	kill -9 $cpid
+	wait $cpid 2>/dev/null
+	kill "$hpid" 2>/dev/null
+	for p in $ipids; do
+		wait_secs 3 gone "$p" || bad "create killed in its hook: its child $p is still there"
+	done
+	m delete "$id" || bad "delete after a create killed in its hook: exit $?"
+	nothing_left "create killed in a hook, delete" "$id" "${ipids:-0}"
+else
+	bad "the createRuntime hook never ran"
+	kill -9 $cpid 2>/dev/null
+fi
+# a state directory with no state at all (killed before the cgroups): delete --force removes it
+mkdir -p "$S/${P}z"
+m delete --force ${P}z || bad "delete --force of a state directory without state.json"
+[ -e "$S/${P}z" ] && bad "delete --force left the state directory of ${P}z" ||
+	echo "ok: delete --force removes a state directory without state.json"
 finish
