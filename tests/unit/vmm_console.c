@@ -370,15 +370,15 @@ static void tty_port(void **state)
 	struct msg m = recv_ctl();
 	assert_int_equal(m.event, VIRTIO_CONSOLE_RESIZE);
 	assert_int_equal(m.extra_len, 4);
-	assert_int_equal(get16((uint8_t *)m.extra), 33); /* rows, then cols */
-	assert_int_equal(get16((uint8_t *)m.extra + 2), 99);
+	assert_int_equal(get16((uint8_t *)m.extra), 99); /* cols, then rows */
+	assert_int_equal(get16((uint8_t *)m.extra + 2), 33);
 	expect_ctl(0, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL);
 	expect_ctl(0, VIRTIO_CONSOLE_PORT_NAME, 0, "minivm.tty");
 	virtio_console_resize(dev, 40, 120);
 	m = recv_ctl();
 	assert_int_equal(m.event, VIRTIO_CONSOLE_RESIZE);
-	assert_int_equal(get16((uint8_t *)m.extra), 40);
-	assert_int_equal(get16((uint8_t *)m.extra + 2), 120);
+	assert_int_equal(get16((uint8_t *)m.extra), 120);
+	assert_int_equal(get16((uint8_t *)m.extra + 2), 40);
 	/* the terminal's output is port 0's transmit queue */
 	memcpy(ram + buf_at(1, 0), "tty-out", 7);
 	offer(1, 0, 7, false);

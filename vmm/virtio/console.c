@@ -202,9 +202,9 @@ static void ctl_send(struct con_dev *c, uint32_t id, uint16_t event, uint16_t va
 
 static void send_resize(struct con_dev *c)
 {
-	uint8_t sz[4];
-	put16(sz, c->rows);
-	put16(sz + 2, c->cols);
+	uint8_t sz[4]; /* struct virtio_console_resize: le16 cols, le16 rows (5.3.6.2) */
+	put16(sz, c->cols);
+	put16(sz + 2, c->rows);
 	ctl_send(c, VIRTIO_CONSOLE_PORT_TTY, VIRTIO_CONSOLE_RESIZE, 0, sz, sizeof(sz));
 }
 
@@ -847,10 +847,15 @@ struct device *virtio_console_create(const struct virtio_console_conf *conf,
 	}
 	for (unsigned i = 0; i < c->nout; i++)
 		c->out[i].c = c;
-	put32(c->config + 4, VIRTIO_CONSOLE_NPORTS); /* cols, rows 0: no F_SIZE */
+	/* F_SIZE: Linux applies a multiport console port's RESIZE only with it (it reads the
+	 * config's cols and rows only without MULTIPORT; they hold the size all the same). */
+	put16(c->config, c->cols);
+	put16(c->config + 2, c->rows);
+	put32(c->config + 4, VIRTIO_CONSOLE_NPORTS);
 	if (virtio_dev_init(&c->vd, "virtio-console", VIRTIO_ID_CONSOLE,
-			    1ull << VIRTIO_CONSOLE_F_MULTIPORT, VIRTIO_CONSOLE_CONFIG_LEN, NQUEUES,
-			    VIRTIO_CONSOLE_QUEUE_SIZE, &con_ops, tops, transport, err) < 0) {
+			    1ull << VIRTIO_CONSOLE_F_MULTIPORT | 1ull << VIRTIO_CONSOLE_F_SIZE,
+			    VIRTIO_CONSOLE_CONFIG_LEN, NQUEUES, VIRTIO_CONSOLE_QUEUE_SIZE, &con_ops,
+			    tops, transport, err) < 0) {
 		pthread_mutex_destroy(&c->lock);
 		free(c);
 		return NULL;
@@ -873,6 +878,8 @@ void virtio_console_resize(struct device *d, uint16_t rows, uint16_t cols)
 	if (rows != c->rows || cols != c->cols) {
 		c->rows = rows;
 		c->cols = cols;
+		put16(c->config, cols);
+		put16(c->config + 2, rows);
 		if (c->port[VIRTIO_CONSOLE_PORT_TTY].ready)
 			send_resize(c);
 	}

@@ -8,7 +8,8 @@
  *                  host side closing (VIRTIO_CONSOLE_PORT_OPEN 0): the guest's read() then
  *                  returns 0 once it has read every byte before it.
  *   with a tty:    0 "minivm.tty", the console port (the guest's /dev/hvc0): host stdin in,
- *                  guest output to host stdout, the window size in RESIZE control messages.
+ *                  guest output to host stdout, the window size in RESIZE control messages
+ *                  (which Linux applies only with VIRTIO_CONSOLE_F_SIZE, offered).
  */
 #ifndef MINIVM_VIRTIO_CONSOLE_H
 #define MINIVM_VIRTIO_CONSOLE_H
