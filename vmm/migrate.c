@@ -649,8 +649,8 @@ struct migration {
 	enum mig_status status;
 	char error[768];
 	struct mig_params p;
-	uint64_t t_start, setup_ns, total_ns, downtime_ns, pause_ns, bytes, data_pages, zero_pages,
-	    rounds, dirty_rate_bps, bw_bps, expected_downtime_ns;
+	uint64_t t_start, setup_ns, total_ns, downtime_ns, pause_ns, final_ns, bytes, data_pages,
+	    zero_pages, rounds, dirty_rate_bps, bw_bps, expected_downtime_ns;
 	uint64_t round_pages[MIG_ROUNDS_KEPT + 1];
 	double dest_load_ms;
 
@@ -1154,6 +1154,7 @@ static int migrate(struct migration *m, mc_err *err)
 	    mc_ms_send(m->tx, MIG_F_STATE, NULL, 0, w.p, w.len, err) < 0 ||
 	    mc_ms_send_end(m->tx, err) < 0)
 		goto resume;
+	uint64_t t_sent = mc_now_ns();
 	if (recv_reply(m, MIG_F_ACK, meta, err) < 0)
 		goto resume;
 	now = mc_now_ns();
@@ -1163,6 +1164,7 @@ static int migrate(struct migration *m, mc_err *err)
 		m->dest_load_ms = json_object_get_double(jl);
 	m->downtime_ns = now - t_pause;
 	m->pause_ns = pause_ns;
+	m->final_ns = t_sent - t_pause;
 	m->round_pages[m->rounds < MIG_ROUNDS_KEPT ? m->rounds : MIG_ROUNDS_KEPT] = sent;
 	m->bytes = m->tx->bytes;
 	pthread_mutex_unlock(&m->lock);
@@ -1292,8 +1294,9 @@ int mig_start(struct migration *m, const struct mig_params *p, mc_err *err)
 	m->cancel = false;
 	m->finished = false;
 	m->t_start = mc_now_ns();
-	m->setup_ns = m->total_ns = m->downtime_ns = m->pause_ns = m->bytes = m->data_pages =
-	    m->zero_pages = m->rounds = m->dirty_rate_bps = m->bw_bps = m->expected_downtime_ns = 0;
+	m->setup_ns = m->total_ns = m->downtime_ns = m->pause_ns = m->final_ns = m->bytes =
+	    m->data_pages = m->zero_pages = m->rounds = m->dirty_rate_bps = m->bw_bps =
+		m->expected_downtime_ns = 0;
 	m->dest_load_ms = 0;
 	memset(m->round_pages, 0, sizeof(m->round_pages));
 	int e = pthread_create(&m->thread, NULL, mig_thread, m);
@@ -1366,6 +1369,7 @@ char *mig_report_json(struct migration *m)
 		json_object_object_add(o, "setup_ms", jms(m->setup_ns));
 		json_object_object_add(o, "downtime_ms", jms(m->downtime_ns));
 		json_object_object_add(o, "pause_ms", jms(m->pause_ns));
+		json_object_object_add(o, "final_send_ms", jms(m->final_ns));
 		char b[32];
 		snprintf(b, sizeof(b), "%.3f", m->dest_load_ms);
 		json_object_object_add(o, "dest_load_ms",

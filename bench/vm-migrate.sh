@@ -1,0 +1,249 @@
+#!/usr/bin/env bash
+# Live migration over loopback of the tiny PVH test guest (issue 14, 10a), minivm vs QEMU
+# (`-M microvm -kernel` the same ELF, QMP `migrate` to `-incoming tcp:`), same run, same host.
+# Cases (1 vCPU):
+#   idle-256, idle-512   `count` in a 256 / 512 MiB guest (a few pages touched)
+#   nonzero-256          `count` in a 256 MiB guest whose RAM from 32 MiB up to 248 MiB holds
+#                        random bytes (minivm: restored from a snapshot whose memory file was
+#                        filled; QEMU: memory-backend-file on a copy of the same bytes): 216 MiB
+#                        of pages that are not zero, no compression helps
+#   dirty-WS             `dirty WS 0 MHZ` in a 256 MiB guest: one word per page rewritten over a
+#                        WS MiB working set as fast as the guest goes (PVM makes each write
+#                        after a write-protect a trap: the rate is what the guest reaches)
+# Each case migrates the guest RUNS times in a chain (A -> B -> C ...: the fill is done once).
+#   total_ms, downtime_ms   what each VMM reports (minivm: migrate command to the destination's
+#                           ack / pause to ack; QEMU: query-migrate total-time / downtime)
+#   heartbeat gap           the last "count" line the source printed to the first the
+#                           destination printed, read from both consoles (both VMMs)
+# minivm: default max downtime (50 ms), no bandwidth cap. QEMU: unlimited bandwidth
+# (max-bandwidth 1 TiB/s), its default downtime-limit (300 ms), a migration given up after
+# 60 s ("no convergence"). Not a timed test. env: RUNS (5), CASES, WS (64), MHZ (TSC MHz for
+# the guest's pacing, unused at rate 0), BIN (build/bin), QEMU (1 when installed), RECORD=1 or
+# --record: append the table to docs/results.md.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+[ "${1:-}" = --record ] && RECORD=1
+BIN=${BIN:-$ROOT/build/bin}
+export RUNS=${RUNS:-5} CASES=${CASES:-idle-256 idle-512 nonzero-256 dirty} WS=${WS:-64}
+export MINIVM=$BIN/minivm RECORD=${RECORD:-0} ROOT
+export GUEST=${GUEST:-$ROOT/build/tests/guests/pvh-guest.elf}
+[ -x "$MINIVM" ] && [ -f "$GUEST" ] || { echo "build first: make all" >&2; exit 1; }
+if [ -z "${QEMU+x}" ]; then command -v qemu-system-x86_64 >/dev/null && QEMU=1 || QEMU=0; fi
+export QEMU WORK
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+python3 - <<'PY'
+import json, os, re, socket, statistics, subprocess, sys, threading, time
+
+RUNS, WORK, MINIVM, GUEST = int(os.environ["RUNS"]), os.environ["WORK"], os.environ["MINIVM"], os.environ["GUEST"]
+WS = int(os.environ["WS"])
+QEMU = os.environ["QEMU"] == "1"
+CASES = os.environ["CASES"].split()
+
+class Console:
+    """Reads a VM's console; keeps the time of every 'count' line."""
+    def __init__(self, p):
+        self.p, self.counts, self.lines = p, [], []
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+    def run(self):
+        buf = b""
+        while True:
+            b = self.p.stdout.read1(65536) if hasattr(self.p.stdout, "read1") else self.p.stdout.read(1)
+            if not b:
+                return
+            now = time.monotonic()
+            buf += b
+            *lines, buf = buf.split(b"\n")
+            for l in lines:
+                self.lines.append(l)
+                if l.startswith(b"count "):
+                    self.counts.append(now)
+    def wait(self, prefix, timeout=300):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if any(l.startswith(prefix) for l in self.lines[-50:]):
+                return
+            time.sleep(0.02)
+        raise SystemExit(f"no '{prefix.decode()}' line within {timeout} s")
+
+def free_port():
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
+
+def api(sock, req):
+    s = socket.socket(socket.AF_UNIX); s.connect(sock)
+    s.sendall((json.dumps(req) + "\n").encode()); s.shutdown(socket.SHUT_WR)
+    out = b""
+    while (b := s.recv(65536)):
+        out += b
+    return json.loads(out)
+
+def gap_ms(src, dst, t_cmd):
+    last = [t for t in src.counts if t >= t_cmd - 5]
+    end = time.monotonic() + 10
+    while not dst.counts and time.monotonic() < end:
+        time.sleep(0.005)
+    if not dst.counts or not last:
+        return float("nan")
+    return (dst.counts[0] - max(t for t in last if t <= dst.counts[0])) * 1e3
+
+def mem_file(path, mib, fill):
+    """A guest RAM image: zero, with random bytes in [32, 32+fill) MiB."""
+    with open(path, "wb") as f:
+        f.truncate(mib << 20)
+        f.seek(32 << 20)
+        for _ in range(fill):
+            f.write(os.urandom(1 << 20))
+
+def case_params(case):
+    if case.startswith("idle-"):
+        return int(case[5:]), "count", 0
+    if case == "nonzero-256":
+        return 256, "count", 216
+    return 256, f"dirty {WS} 0 {os.environ.get('MHZ', '2100')}", 0
+
+# ---- minivm ----
+def minivm_case(case):
+    mib, cmd, fill = case_params(case)
+    env = dict(os.environ)
+    sock = f"{WORK}/m0.sock"
+    if fill:
+        # boot, snapshot --stop, fill the memory file, restore from it
+        p = subprocess.Popen([MINIVM, "run", "--kernel", GUEST, "--cmdline", cmd, "--mem", f"{mib}M",
+                              "--api", sock], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        c = Console(p); c.wait(b"count 3")
+        api(sock, {"cmd": "snapshot", "path": f"{WORK}/msnap", "stop": True}); p.wait()
+        with open(f"{WORK}/msnap/memory", "r+b") as f:
+            f.seek(32 << 20)
+            for _ in range(fill):
+                f.write(os.urandom(1 << 20))
+        argv = [MINIVM, "run", "--restore", f"{WORK}/msnap", "--api", sock]
+    else:
+        argv = [MINIVM, "run", "--kernel", GUEST, "--cmdline", cmd, "--mem", f"{mib}M", "--api", sock]
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    con = Console(p)
+    con.wait(b"count 3", 600)
+    time.sleep(0.5 if "dirty" in cmd else 0.1)
+    rows = []
+    for i in range(RUNS):
+        port = free_port()
+        dsock = f"{WORK}/m{i + 1}.sock"
+        q = subprocess.Popen([MINIVM, "run", "--incoming", f"tcp:127.0.0.1:{port}", "--api", dsock],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if b"waiting for an incoming migration" not in q.stderr.readline():
+            raise SystemExit("minivm destination did not start")
+        qc = Console(q)
+        t = time.monotonic()
+        r = api(sock, {"cmd": "migrate", "uri": f"tcp:127.0.0.1:{port}", "wait": True})
+        if r.get("status") != "migrated":
+            raise SystemExit(f"minivm {case} run {i}: {r}")
+        p.wait(timeout=30)
+        r["gap_ms"] = gap_ms(con, qc, t)
+        rows.append(r)
+        p, con, sock = q, qc, dsock
+        time.sleep(0.3)
+    api(sock, {"cmd": "stop"}); p.wait(timeout=30)
+    return rows
+
+# ---- QEMU ----
+class QMP:
+    def __init__(self, path):
+        for _ in range(500):
+            try:
+                self.s = socket.socket(socket.AF_UNIX); self.s.connect(path); break
+            except OSError:
+                time.sleep(0.01)
+        self.f = self.s.makefile("rw"); self.f.readline(); self.cmd("qmp_capabilities")
+    def cmd(self, c, **a):
+        self.f.write(json.dumps({"execute": c, "arguments": a} if a else {"execute": c}) + "\n"); self.f.flush()
+        while True:
+            r = json.loads(self.f.readline())
+            if "return" in r or "error" in r:
+                return r
+
+def qemu_case(case):
+    mib, cmd, fill = case_params(case)
+    base = ["qemu-system-x86_64", "-M", "microvm", "-accel", "kvm", "-cpu", "host", "-m", f"{mib}",
+            "-kernel", GUEST, "-append", cmd, "-nodefaults", "-no-user-config", "-display", "none",
+            "-serial", "stdio"]
+    if fill:
+        mem_file(f"{WORK}/qmem", mib, fill)
+        base += ["-object", f"memory-backend-file,id=mem0,size={mib}M,mem-path={WORK}/qmem,share=off",
+                 "-machine", "memory-backend=mem0"]
+    def start(extra, n):
+        qs = f"{WORK}/q{n}.qmp"
+        p = subprocess.Popen(base + ["-qmp", f"unix:{qs},server=on,wait=off"] + extra,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        return p, Console(p), QMP(qs)
+    p, con, qmp = start([], 0)
+    con.wait(b"count 3", 600)
+    time.sleep(0.5 if "dirty" in cmd else 0.1)
+    rows = []
+    for i in range(RUNS):
+        port = free_port()
+        q, qc, qq = start(["-incoming", f"tcp:127.0.0.1:{port}"], i + 1)
+        qmp.cmd("migrate-set-parameters", **{"max-bandwidth": 1 << 40})
+        t = time.monotonic()
+        qmp.cmd("migrate", uri=f"tcp:127.0.0.1:{port}")
+        while True:
+            r = qmp.cmd("query-migrate")["return"]
+            if r.get("status") in ("completed", "failed") or time.monotonic() - t > 60:
+                break
+            time.sleep(0.001)
+        if r.get("status") != "completed":
+            qmp.cmd("migrate_cancel")
+            rows.append({"status": "no convergence", "total_ms": float("nan"), "downtime_ms": float("nan"),
+                         "gap_ms": float("nan"), "rounds": r.get("ram", {}).get("dirty-sync-count")})
+            qq.cmd("quit"); q.wait(timeout=30)
+            break
+        rows.append({"status": "completed", "total_ms": r["total-time"], "downtime_ms": r["downtime"],
+                     "gap_ms": gap_ms(con, qc, t), "rounds": r["ram"].get("dirty-sync-count"),
+                     "bytes_sent": r["ram"].get("transferred")})
+        qmp.cmd("quit"); p.wait(timeout=30)
+        p, con, qmp = q, qc, qq
+        time.sleep(0.3)
+    qmp.cmd("quit"); p.wait(timeout=30)
+    return rows
+
+def st(v):
+    v = sorted(x for x in v if x == x)
+    if not v:
+        return "       -        -        -"
+    return f"{v[0]:8.1f} {statistics.median(v):8.1f} {v[-1]:8.1f}"
+
+def med(v):
+    v = [x for x in v if x == x]
+    return statistics.median(v) if v else float("nan")
+
+out = []
+cpus = os.cpu_count()
+out.append(f"live migration over loopback, tiny PVH guest, 1 vCPU, {RUNS} chained runs per case, "
+           f"{cpus} host CPUs, load {os.getloadavg()[0]:.1f} at the end")
+out.append(f"{'case':12s} {'what':28s} {'min':>8s} {'median':>8s} {'max':>8s}   ratio minivm/QEMU (medians)")
+for case in CASES:
+    m = minivm_case(case)
+    q = qemu_case(case) if QEMU else []
+    for key, name in (("total_ms", "total ms"), ("downtime_ms", "downtime ms (own measure)"),
+                      ("gap_ms", "heartbeat gap ms")):
+        mv = [float(r[key]) for r in m]
+        qv = [float(r[key]) for r in q]
+        ratio = med(mv) / med(qv) if qv and med(qv) == med(qv) and med(qv) > 0 else float("nan")
+        out.append(f"{case:12s} {'minivm ' + name:28s} {st(mv)}   {ratio:6.2f}x" if ratio == ratio else
+                   f"{case:12s} {'minivm ' + name:28s} {st(mv)}")
+        if q:
+            out.append(f"{case:12s} {'QEMU   ' + name:28s} {st(qv)}")
+    mb = [r["bytes_sent"] / 2**20 for r in m]
+    out.append(f"{case:12s} minivm: rounds {[r['rounds'] for r in m]}, MiB sent {statistics.median(mb):.1f}, "
+               f"bandwidth MiB/s {[r['bandwidth_mibps'] for r in m]}, dirty MiB/s {[r['dirty_rate_mibps'] for r in m]}")
+    if q:
+        qb = [r.get("bytes_sent", 0) / 2**20 for r in q]
+        out.append(f"{case:12s} QEMU: status {sorted(set(r['status'] for r in q))}, rounds (dirty syncs) "
+                   f"{[r['rounds'] for r in q]}, MiB sent {statistics.median(qb):.1f}")
+    print("\n".join(out[-8:]), flush=True)
+text = "\n".join(out)
+print("\n" + text)
+if os.environ["RECORD"] == "1":
+    with open(os.path.join(os.environ["ROOT"], "docs/results.md"), "a") as f:
+        f.write("\n## Live migration (bench/vm-migrate.sh, " + time.strftime("%Y-%m-%d") + ")\n\n```\n" + text + "\n```\n")
+PY
