@@ -2,6 +2,9 @@
 
 #include <endian.h>
 #include <errno.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 #include <pthread.h>
 #include <string.h>
 #include <unistd.h>
@@ -9,8 +12,93 @@
 /* CRC-32 (IEEE 802.3, zlib's crc32()), slicing by 8: no library for every tool to link. */
 static uint32_t crc_tab[8][256];
 
+/* CRC-32 by carry-less multiplication (PCLMULQDQ), folding 64 bytes at a time: "Fast CRC
+ * Computation for Generic Polynomials Using PCLMULQDQ Instruction" (Gopal, Ozturk et al., Intel,
+ * 2009), the bit-reflected constants for the IEEE polynomial as Chromium's zlib uses them
+ * (crc32_simd.c). len >= 64, a multiple of 16; crc and the result are the inverted register.
+ * ~10x the table's speed: migration checksums every byte it sends and receives. */
+#if defined(__x86_64__)
+__attribute__((target("pclmul,sse4.1"))) static uint32_t crc_fold(const uint8_t *buf, size_t len,
+								  uint32_t crc)
+{
+	static const uint64_t __attribute__((aligned(16))) k1k2[] = {0x0154442bd4, 0x01c6e41596};
+	static const uint64_t __attribute__((aligned(16))) k3k4[] = {0x01751997d0, 0x00ccaa009e};
+	static const uint64_t __attribute__((aligned(16))) k5k0[] = {0x0163cd6124, 0x0000000000};
+	static const uint64_t __attribute__((aligned(16))) poly[] = {0x01db710641, 0x01f7011641};
+	__m128i x0, x1, x2, x3, x4, x5, x6, x7, x8, y5, y6, y7, y8;
+	x1 = _mm_loadu_si128((const __m128i *)(buf + 0x00));
+	x2 = _mm_loadu_si128((const __m128i *)(buf + 0x10));
+	x3 = _mm_loadu_si128((const __m128i *)(buf + 0x20));
+	x4 = _mm_loadu_si128((const __m128i *)(buf + 0x30));
+	x1 = _mm_xor_si128(x1, _mm_cvtsi32_si128((int)crc));
+	x0 = _mm_load_si128((const __m128i *)k1k2);
+	buf += 64;
+	len -= 64;
+	while (len >= 64) {
+		x5 = _mm_clmulepi64_si128(x1, x0, 0x00);
+		x6 = _mm_clmulepi64_si128(x2, x0, 0x00);
+		x7 = _mm_clmulepi64_si128(x3, x0, 0x00);
+		x8 = _mm_clmulepi64_si128(x4, x0, 0x00);
+		x1 = _mm_clmulepi64_si128(x1, x0, 0x11);
+		x2 = _mm_clmulepi64_si128(x2, x0, 0x11);
+		x3 = _mm_clmulepi64_si128(x3, x0, 0x11);
+		x4 = _mm_clmulepi64_si128(x4, x0, 0x11);
+		y5 = _mm_loadu_si128((const __m128i *)(buf + 0x00));
+		y6 = _mm_loadu_si128((const __m128i *)(buf + 0x10));
+		y7 = _mm_loadu_si128((const __m128i *)(buf + 0x20));
+		y8 = _mm_loadu_si128((const __m128i *)(buf + 0x30));
+		x1 = _mm_xor_si128(_mm_xor_si128(x1, x5), y5);
+		x2 = _mm_xor_si128(_mm_xor_si128(x2, x6), y6);
+		x3 = _mm_xor_si128(_mm_xor_si128(x3, x7), y7);
+		x4 = _mm_xor_si128(_mm_xor_si128(x4, x8), y8);
+		buf += 64;
+		len -= 64;
+	}
+	x0 = _mm_load_si128((const __m128i *)k3k4);
+	x5 = _mm_clmulepi64_si128(x1, x0, 0x00);
+	x1 = _mm_clmulepi64_si128(x1, x0, 0x11);
+	x1 = _mm_xor_si128(_mm_xor_si128(x1, x2), x5);
+	x5 = _mm_clmulepi64_si128(x1, x0, 0x00);
+	x1 = _mm_clmulepi64_si128(x1, x0, 0x11);
+	x1 = _mm_xor_si128(_mm_xor_si128(x1, x3), x5);
+	x5 = _mm_clmulepi64_si128(x1, x0, 0x00);
+	x1 = _mm_clmulepi64_si128(x1, x0, 0x11);
+	x1 = _mm_xor_si128(_mm_xor_si128(x1, x4), x5);
+	while (len >= 16) {
+		x2 = _mm_loadu_si128((const __m128i *)buf);
+		x5 = _mm_clmulepi64_si128(x1, x0, 0x00);
+		x1 = _mm_clmulepi64_si128(x1, x0, 0x11);
+		x1 = _mm_xor_si128(_mm_xor_si128(x1, x2), x5);
+		buf += 16;
+		len -= 16;
+	}
+	x2 = _mm_clmulepi64_si128(x1, x0, 0x10);
+	x3 = _mm_setr_epi32(~0, 0, ~0, 0);
+	x1 = _mm_srli_si128(x1, 8);
+	x1 = _mm_xor_si128(x1, x2);
+	x0 = _mm_loadl_epi64((const __m128i *)k5k0);
+	x2 = _mm_srli_si128(x1, 4);
+	x1 = _mm_and_si128(x1, x3);
+	x1 = _mm_clmulepi64_si128(x1, x0, 0x00);
+	x1 = _mm_xor_si128(x1, x2);
+	x0 = _mm_load_si128((const __m128i *)poly);
+	x2 = _mm_and_si128(x1, x3);
+	x2 = _mm_clmulepi64_si128(x2, x0, 0x10);
+	x2 = _mm_and_si128(x2, x3);
+	x2 = _mm_clmulepi64_si128(x2, x0, 0x00);
+	x1 = _mm_xor_si128(x1, x2);
+	return (uint32_t)_mm_extract_epi32(x1, 1);
+}
+#endif
+
+static bool crc_has_clmul;
+
 static void crc_init(void)
 {
+#if defined(__x86_64__)
+	__builtin_cpu_init();
+	crc_has_clmul = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
+#endif
 	for (uint32_t i = 0; i < 256; i++) {
 		uint32_t c = i;
 		for (int k = 0; k < 8; k++)
@@ -29,6 +117,14 @@ uint32_t mc_crc32(uint32_t crc, const void *buf, size_t n)
 	pthread_once(&once, crc_init);
 	const uint8_t *p = buf;
 	crc = ~crc;
+#if defined(__x86_64__)
+	if (n >= 64 && crc_has_clmul) {
+		size_t c = n & ~(size_t)15;
+		crc = crc_fold(p, c, crc);
+		p += c;
+		n -= c;
+	}
+#endif
 	while (n && ((uintptr_t)p & 7)) {
 		crc = crc_tab[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
 		n--;

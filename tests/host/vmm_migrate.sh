@@ -13,6 +13,9 @@
 #   destination refuses with one error line and exit 125.
 . "$ROOT/tests/lib.sh"
 . "$ROOT/tests/guests/lib.sh"
+# every VM this test starts ends with it, also when a check fails
+PIDS=()
+trap 'for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$TMP"' EXIT
 
 wait_until() {
 	local desc=$1 i
@@ -34,6 +37,7 @@ dst() {
 	"$MINIVM" run --incoming tcp:127.0.0.1:0 --api "$TMP/$n.sock" "$@" </dev/null \
 		>"$TMP/$n.out" 2>"$TMP/$n.err" &
 	dpid=$!
+	PIDS+=("$dpid")
 	wait_until "$n listening" grep -qs 'waiting for an incoming migration' "$TMP/$n.err"
 	dport=$(grep -o 'tcp:127.0.0.1:[0-9]*' "$TMP/$n.err" | cut -d: -f3)
 }
@@ -44,6 +48,7 @@ src() {
 	"$MINIVM" run --kernel "${K:-$GUESTS/pvh-guest.elf}" --cmdline "$c" --api "$TMP/$n.sock" \
 		"$@" </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
 	spid=$!
+	PIDS+=("$spid")
 }
 stop_vm() { # NAME PID
 	api stop "$TMP/$1.sock" >/dev/null || fail "stop $1"
