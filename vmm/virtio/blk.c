@@ -72,6 +72,9 @@ struct blk_dev {
 	unsigned pushed;    /* used elements since the last notify */
 	unsigned completed; /* in this completion pass */
 	_Atomic unsigned inflight;
+	/* Counted for MINI_DEBUG=1 (logged when the device goes): requests taken from the ring,
+	 * kicks handled, completion passes, interrupts sent. */
+	unsigned long long n_reqs, n_kicks, n_passes, n_irqs;
 
 	/* Watching the kick fd (vd->lock held to change it). */
 	bool watching;
@@ -315,7 +318,7 @@ static void notify(struct blk_dev *b)
 {
 	if (b->pushed) {
 		b->pushed = 0;
-		virtio_notify_queue(&b->vd, 0);
+		b->n_irqs += virtio_notify_queue(&b->vd, 0);
 	}
 }
 
@@ -343,6 +346,7 @@ static void process(struct blk_dev *b)
 				break;
 			}
 			b->free = r->next_free;
+			b->n_reqs++;
 			if (rc == VIRTQ_BAD_CHAIN) {
 				warn_once(b, WARN_CHAIN, "malformed request", mc_error_text(err));
 				mc_error_free(&err);
@@ -365,6 +369,7 @@ static void on_kick(void *opaque, uint32_t events)
 	(void)events;
 	eventfd_t v;
 	(void)eventfd_read(b->vd.q[0].kick_fd, &v);
+	b->n_kicks++;
 	process(b);
 }
 
@@ -394,6 +399,7 @@ static void on_done(void *opaque, struct blk_io_req *io, int res)
 static void on_batch(void *opaque)
 {
 	struct blk_dev *b = opaque;
+	b->n_passes++;
 	notify(b);
 	if (b->starved) {
 		b->starved = false;
@@ -503,6 +509,8 @@ static int blk_start(struct virtio_dev *vd, mc_err *err)
 	b->broken = false;
 	b->starved = false;
 	b->dsync = !b->disk.ro && !virtio_has_feature(vd, VIRTIO_BLK_F_FLUSH);
+	/* No kicks for requests added while process() is still popping (EVENT_IDX). */
+	vd->q[0].vq.hold_event = true;
 	if (vd->paused)
 		return 0; /* resume watches */
 	return watch_on(b, err);
@@ -534,6 +542,10 @@ static void blk_destroy(struct virtio_dev *vd)
 {
 	struct blk_dev *b = to_blk(vd);
 	watch_off(b);
+	if (b->n_reqs)
+		mc_log_debug("%s: %llu requests, %llu kicks, %llu completion passes, %llu "
+			     "interrupts",
+			     b->name, b->n_reqs, b->n_kicks, b->n_passes, b->n_irqs);
 	blk_io_close(b->io); /* stops watching its completions before the thread goes */
 	iothread_destroy(b->t);
 	free(b->reqs);

@@ -573,13 +573,20 @@ void blk_io_kick(struct blk_io *b)
 	}
 	if (!b->kick_head)
 		return;
+	unsigned n = 0;
+	for (struct blk_io_req *r = b->kick_head; r && n < b->nth; r = r->next)
+		n++;
 	pthread_mutex_lock(&b->lock);
 	if (b->pend_tail)
 		b->pend_tail->next = b->kick_head;
 	else
 		b->pend_head = b->kick_head;
 	b->pend_tail = b->kick_tail;
-	pthread_cond_broadcast(&b->cond);
+	/* One worker per request (up to all of them), not a broadcast: at queue depth 1 that
+	 * woke the whole pool for one request. A busy worker takes the rest from the list
+	 * before it waits again. */
+	for (unsigned i = 0; i < n; i++)
+		pthread_cond_signal(&b->cond);
 	pthread_mutex_unlock(&b->lock);
 	b->kick_head = b->kick_tail = NULL;
 }

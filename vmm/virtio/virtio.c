@@ -190,10 +190,12 @@ void virtio_kick(struct virtio_dev *vd, unsigned q)
 	(void)n; /* EAGAIN: the counter is saturated, the reader wakes anyway */
 }
 
-void virtio_notify_queue(struct virtio_dev *vd, unsigned q)
+bool virtio_notify_queue(struct virtio_dev *vd, unsigned q)
 {
-	if (q < vd->nqueues && virtq_should_notify(&vd->q[q].vq))
-		vd->tops->notify_queue(vd, q);
+	if (q >= vd->nqueues || !virtq_should_notify(&vd->q[q].vq))
+		return false;
+	vd->tops->notify_queue(vd, q);
+	return true;
 }
 
 void virtio_config_changed(struct virtio_dev *vd)

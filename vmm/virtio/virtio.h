@@ -183,8 +183,8 @@ uint32_t virtio_config_generation(const struct virtio_dev *vd);
 void virtio_kick(struct virtio_dev *vd, unsigned q);
 
 /* ---- For device models (any thread) ---------------------------------------------------- */
-/* After pushing used buffers on queue q: interrupt the driver if it wants one. */
-void virtio_notify_queue(struct virtio_dev *vd, unsigned q);
+/* After pushing used buffers on queue q: interrupt the driver if it wants one (true: it did). */
+bool virtio_notify_queue(struct virtio_dev *vd, unsigned q);
 /* The config space changed (link status, capacity): bump the generation, interrupt. */
 void virtio_config_changed(struct virtio_dev *vd);
 /* Something the driver did broke the device (a corrupt ring): DEVICE_NEEDS_RESET and a

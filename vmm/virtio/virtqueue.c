@@ -215,7 +215,7 @@ int virtq_pop(struct virtq *vq, struct virtq_elem *e, mc_err *err)
 		return VIRTQ_BROKEN;
 	}
 	vq->last_avail_idx++;
-	if (has(vq, VIRTIO_F_EVENT_IDX))
+	if (has(vq, VIRTIO_F_EVENT_IDX) && !(vq->hold_event && vq->notify_off))
 		st16(vq->used + 4 + 8 * (size_t)vq->size, vq->last_avail_idx, __ATOMIC_RELAXED);
 	e->head = head;
 	if (walk(vq, e, head, err) < 0) {
@@ -288,9 +288,11 @@ bool virtq_set_notify(struct virtq *vq, bool enable)
 {
 	if (!vq->enabled || vq->broken)
 		return false;
+	vq->notify_off = !enable;
 	if (has(vq, VIRTIO_F_EVENT_IDX)) {
-		/* pop keeps avail_event at last_avail_idx, so the driver kicks at most once
-		 * per batch we have not taken yet; there is nothing to disable. */
+		/* pop keeps avail_event at last_avail_idx (unless hold_event: then it stays
+		 * where the last enable put it, and the driver does not kick until the next
+		 * enable), so the driver kicks at most once per batch we have not taken yet. */
 		if (enable)
 			st16(vq->used + 4 + 8 * (size_t)vq->size, vq->last_avail_idx,
 			     __ATOMIC_RELAXED);

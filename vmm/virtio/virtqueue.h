@@ -55,6 +55,12 @@ struct virtq {
 	uint16_t signalled_used; /* used_idx at the last virtq_should_notify() */
 	bool signalled_used_valid;
 	bool broken; /* the ring is corrupt: no pop until virtq_reset() */
+	/* EVENT_IDX: whether pops leave avail_event where it is while notifications are off
+	 * (virtq_set_notify(false) until (true)), so the driver does not kick for buffers the
+	 * device is about to see anyway. The device sets it (after virtq_init/reset); off by
+	 * default: avail_event follows every pop. */
+	bool hold_event;
+	bool notify_off;
 	/* Resolved by virtq_enable(). */
 	uint8_t *desc, *avail, *used;
 };
