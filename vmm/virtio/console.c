@@ -146,8 +146,13 @@ static void ctl_flush(struct con_dev *c)
 		struct virtq_elem e = {.iov = iov, .iov_max = CTL_IOV};
 		mc_err err = NULL;
 		int rc = virtq_pop(vq, &e, &err);
-		if (rc == VIRTQ_EMPTY)
+		if (rc == VIRTQ_EMPTY) {
+			/* ask for a kick when the driver posts buffers, and look once more: a
+			 * buffer posted meanwhile is seen here or kicked */
+			if (virtq_set_notify(vq, true))
+				continue;
 			break;
+		}
 		if (rc == VIRTQ_BROKEN) {
 			c->ctl_broken = true;
 			virtio_set_needs_reset(&c->vd, mc_error_text(err));
@@ -687,6 +692,11 @@ static void con_stop(struct virtio_dev *vd)
 {
 	struct con_dev *c = to_con(vd);
 	watch_off(c);
+	/* Linux resets every virtio device at poweroff (virtio_dev_shutdown, in Debian's 6.1
+	 * too): what the command wrote last may still be in the rings, which the core resets
+	 * after this. Write it out first (blocking this vCPU until the host fds took it). */
+	for (unsigned i = 0; i < c->nout; i++)
+		out_process(&c->out[i], 0);
 	pthread_mutex_lock(&c->lock);
 	ports_reset(c);
 	pthread_mutex_unlock(&c->lock);
