@@ -60,6 +60,13 @@ def main():
         text = open(page).read()
         for m in re.finditer(r"<!-- section (\S+) -->\n(.*?)<!-- end \1 -->\n", text, re.S):
             sections[m.group(1)] = m.group(2)
+        # The page is rewritten from its sections: refuse rather than drop text outside them.
+        rest = re.sub(r"<!-- section (\S+) -->\n(.*?)<!-- end \1 -->\n", "", text, flags=re.S)
+        rest = rest.replace(HEADER, "", 1).strip()
+        if rest:
+            sys.exit(f"record.py: {os.path.relpath(page, root)} has text outside the "
+                     f"<!-- section --> markers, which this rewrite would drop: "
+                     f"{rest[:80]!r}...")
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     sections[ident] = (f"## {title}\n\nRerun: `{rerun}` ({where}). Measured {when} on "
                        f"{machine()}.\n\n```\n{summary}\n```\n\n")
