@@ -108,13 +108,16 @@ for c in $CONFIGS; do
 			chroot '$R' env PATH=/usr/sbin:/usr/bin:/sbin:/bin /bin/sh -c \"\$0\"" "$s" >"$WORK/$c.out" 2>&1 || true
 		;;
 	minivm-* | base-*)
-		s=${script//DEV//dev/vdb}
+		# The results on the serial console (--console-log), as under QEMU: a command's
+		# stdout is a virtio-console port in minivm.
+		s="exec >/dev/ttyS0 2>&1; ${script//DEV//dev/vdb}"
 		mv=$BIN/minivm
 		[ "${c%%-*}" = base ] && mv=$BASE_BIN/minivm
 		MINI_DEBUG=1 timeout "$tmo" "$mv" run --kernel "$MINIVM_KERNEL" --initrd "$MINIVM_INITRD" \
+			--console-log "$WORK/$c.out" \
 			--mem 512M --disk "$MINIVM_ROOTFS_IMG,ro" --disk "$dev,direct,engine=${c#*-}" \
 			--cmdline "$base minivm.root=/dev/vda,ro" -- /bin/sh -c "$s" </dev/null \
-			>"$WORK/$c.out" 2>"$WORK/$c.err" || true
+			>"$WORK/$c.stdout" 2>"$WORK/$c.err" || true
 		grep -h "virtio-blk1: .* requests" "$WORK/$c.err" >>"$WORK/$c.out" || true
 		;;
 	qemu-*)
