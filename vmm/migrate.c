@@ -26,6 +26,7 @@
 #include <zlib.h>
 
 #include "bytes.h"
+#include "dirty.h"
 #include "log.h"
 #include "loop.h"
 #include "migstream.h"
@@ -619,12 +620,6 @@ void mig_incoming_close(struct mig_incoming *in, const char *error)
 
 enum { REQ_NONE, REQ_PAUSE, REQ_RESUME };
 
-struct dslot {
-	uint32_t id, flags;
-	uint64_t page0, npages;
-	uint64_t *bm;
-};
-
 struct migration {
 	struct vm *vm;
 	struct loop *loop;
@@ -656,9 +651,7 @@ struct migration {
 
 	/* the thread's own */
 	struct mc_ms *tx, *rx;
-	struct dslot slots[MEMSLOTS_MAX];
-	unsigned nslots;
-	bool manual, logging;
+	struct dirty *dt; /* dirty tracking (dirty.h) */
 	uint64_t npages, *pending;
 	z_stream zs;
 	bool zinit;
@@ -741,97 +734,6 @@ static void on_event(void *opaque, uint32_t events)
 		m->done(m->opaque);
 	if (s == MIG_MIGRATED)
 		vm_end(m->vm, VM_POWEROFF, "migrated to %s", m->p.uri);
-}
-
-/* -- dirty log -- */
-
-static int dlog_on(struct migration *m, mc_err *err)
-{
-	struct vm *vm = m->vm;
-	m->nslots = 0;
-	for (unsigned i = 0; i < MEMSLOTS_MAX; i++) {
-		const struct memslot *s = &vm->slots.s[i];
-		uint8_t *h = s->host;
-		if (!s->used || h < vm->gm.host || h >= vm->gm.host + vm->gm.size)
-			continue;
-		struct dslot *d = &m->slots[m->nslots];
-		*d = (struct dslot){.id = s->id,
-				    .flags = s->flags,
-				    .page0 = (uint64_t)(h - vm->gm.host) / MIG_PAGE,
-				    .npages = s->size / MIG_PAGE};
-		if (d->page0 % 64 || d->page0 + d->npages > m->npages)
-			return mc_errorf(err, 0, "memory slot %u: not on a 64-page boundary",
-					 s->id);
-		d->bm = calloc((d->npages + 63) / 64, 8);
-		if (!d->bm)
-			return mc_errorf(err, ENOMEM, "dirty bitmap");
-		m->nslots++;
-	}
-	int caps = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
-	if (caps > 0) {
-		struct kvm_enable_cap ec = {.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
-					    .args[0] =
-						KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE |
-						((uint64_t)caps & KVM_DIRTY_LOG_INITIALLY_SET)};
-		m->manual = ioctl(vm->vm_fd, KVM_ENABLE_CAP, &ec) == 0;
-	}
-	for (unsigned i = 0; i < m->nslots; i++) {
-		if (memslots_set_flags(&vm->slots, m->slots[i].id,
-				       m->slots[i].flags | KVM_MEM_LOG_DIRTY_PAGES, err) < 0)
-			return -1;
-		m->logging = true;
-	}
-	return 0;
-}
-
-static void dlog_off(struct migration *m)
-{
-	for (unsigned i = 0; i < m->nslots && m->logging; i++) {
-		mc_err err = NULL;
-		if (memslots_set_flags(&m->vm->slots, m->slots[i].id, m->slots[i].flags, &err) < 0)
-			mc_log_warn("migration: dirty logging stays on: %s", mc_error_text(err));
-		mc_error_free(&err);
-	}
-	m->logging = false;
-	for (unsigned i = 0; i < m->nslots; i++)
-		free(m->slots[i].bm);
-	m->nslots = 0;
-}
-
-/* KVM's dirty bits into m->pending; returns how many pages are pending. */
-static int dlog_sync(struct migration *m, uint64_t *count, mc_err *err)
-{
-	for (unsigned i = 0; i < m->nslots; i++) {
-		struct dslot *d = &m->slots[i];
-		struct kvm_dirty_log dl = {.slot = d->id, .dirty_bitmap = d->bm};
-		if (ioctl(m->vm->vm_fd, KVM_GET_DIRTY_LOG, &dl) < 0)
-			return mc_errorf(err, errno, "KVM_GET_DIRTY_LOG (slot %u)", d->id);
-		uint64_t *p = m->pending + d->page0 / 64;
-		for (uint64_t w = 0; w < (d->npages + 63) / 64; w++)
-			p[w] |= d->bm[w];
-	}
-	uint64_t n = 0;
-	for (uint64_t w = 0; w < (m->npages + 63) / 64; w++)
-		n += (uint64_t)__builtin_popcountll(m->pending[w]);
-	*count = n;
-	return 0;
-}
-
-/* Write-protect again what the last sync reported (manual protection only). */
-static int dlog_clear(struct migration *m, mc_err *err)
-{
-	if (!m->manual)
-		return 0;
-	for (unsigned i = 0; i < m->nslots; i++) {
-		struct dslot *d = &m->slots[i];
-		struct kvm_clear_dirty_log c = {.slot = d->id,
-						.num_pages = (uint32_t)d->npages,
-						.first_page = 0,
-						.dirty_bitmap = d->bm};
-		if (ioctl(m->vm->vm_fd, KVM_CLEAR_DIRTY_LOG, &c) < 0)
-			return mc_errorf(err, errno, "KVM_CLEAR_DIRTY_LOG (slot %u)", d->id);
-	}
-	return 0;
 }
 
 /* -- sending -- */
@@ -1071,12 +973,12 @@ static int migrate(struct migration *m, mc_err *err)
 	m->pending = calloc((m->npages + 63) / 64, 8);
 	if (!m->pending)
 		return mc_errorf(err, ENOMEM, "dirty bitmap");
-	if (dlog_on(m, err) < 0)
+	if (dirty_start(vm, &m->dt, err) < 0)
 		return -1;
 	uint64_t dirty = 0;
 	/* With KVM_DIRTY_LOG_INITIALLY_SET every bit starts set: take and clear them; round 0
 	 * sends every page anyway. */
-	if (dlog_sync(m, &dirty, err) < 0 || dlog_clear(m, err) < 0)
+	if (dirty_collect(m->dt, m->pending, &dirty, err) < 0 || dirty_reprotect(m->dt, err) < 0)
 		return -1;
 	memset(m->pending, 0, (m->npages + 63) / 64 * 8);
 	uint64_t t_round = mc_now_ns();
@@ -1106,7 +1008,7 @@ static int migrate(struct migration *m, mc_err *err)
 	for (uint32_t round = 1;; round++) {
 		if (cancelled(m))
 			return mc_errorf(err, ECANCELED, "cancelled");
-		if (dlog_sync(m, &dirty, err) < 0)
+		if (dirty_collect(m->dt, m->pending, &dirty, err) < 0)
 			return -1;
 		now = mc_now_ns();
 		uint64_t rate = bw_of(dirty * MIG_PAGE, now - t_sync);
@@ -1120,7 +1022,7 @@ static int migrate(struct migration *m, mc_err *err)
 		pthread_mutex_unlock(&m->lock);
 		if (expect <= max_down_ns || round >= m->p.max_rounds)
 			break;
-		if (dlog_clear(m, err) < 0)
+		if (dirty_reprotect(m->dt, err) < 0)
 			return -1;
 		t_round = mc_now_ns();
 		m->tb_t0 = t_round;
@@ -1149,8 +1051,8 @@ static int migrate(struct migration *m, mc_err *err)
 		return mc_wrap(err, "pause");
 	uint64_t sent = 0;
 	struct state_w w = {0};
-	if (dlog_sync(m, &dirty, err) < 0 || send_pending(m, false, &sent, err) < 0 ||
-	    snap_state(vm, &w, err) < 0 ||
+	if (dirty_collect(m->dt, m->pending, &dirty, err) < 0 ||
+	    send_pending(m, false, &sent, err) < 0 || snap_state(vm, &w, err) < 0 ||
 	    mc_ms_send(m->tx, MIG_F_STATE, NULL, 0, w.p, w.len, err) < 0 ||
 	    mc_ms_send_end(m->tx, err) < 0)
 		goto resume;
@@ -1192,12 +1094,10 @@ static void *mig_thread(void *arg)
 	if (r < 0 && m->sock >= 0 && m->status < MIG_SWITCHOVER)
 		peer_error(m, &err);
 	if (r < 0)
-		dlog_off(m);
-	else {
-		for (unsigned i = 0; i < m->nslots; i++)
-			free(m->slots[i].bm);
-		m->nslots = 0;
-	}
+		dirty_stop(m->dt);
+	else
+		dirty_free(m->dt); /* the VM is gone: tracking stays on */
+	m->dt = NULL;
 	pthread_mutex_lock(&m->lock);
 	if (m->sock >= 0)
 		close(m->sock);
