@@ -147,88 +147,70 @@ static const char prepare_out[] = "sysbench 1.0.20 (using system LuaJIT 2.1.0-be
 
 #define EPS 1e-9
 
-static void near(double got, double want, const char *what, int line)
+/* One field the parse must give: its name, where it is in struct mb_sysbench, and its value
+ * (NAN: the output has no such line, the field must be absent). */
+struct field {
+	const char *name;
+	size_t off;
+	double want;
+};
+#define FIELD(f, v) ((struct field){#f, offsetof(struct mb_sysbench, f), (v)})
+
+/* Parse text, then check each of the n fields (within EPS, or absent); line: the caller's. */
+static void expect_parse(const char *text, const struct field *fields, size_t n, int line)
 {
-	if (!(fabs(got - want) <= EPS)) {
-		print_error("line %d: %s = %.12g, want %.12g\n", line, what, got, want);
-		fail();
+	struct mb_sysbench s;
+	mc_err err = NULL;
+	if (mb_sysbench_parse(text, &s, &err) < 0)
+		fail_msg("line %d: parse: %s", line, mc_error_text(err));
+	for (size_t i = 0; i < n; i++) {
+		const struct field *f = &fields[i];
+		double got;
+		memcpy(&got, (const char *)&s + f->off, sizeof(got));
+		if (isnan(f->want) ? !isnan(got) : !(fabs(got - f->want) <= EPS))
+			fail_msg("line %d: %s = %.12g, want %.12g", line, f->name, got, f->want);
 	}
 }
-#define assert_near(got, want) near((got), (want), #got, __LINE__)
-#define assert_absent(got)                                                                         \
+#define EXPECT_PARSE(text, ...)                                                                    \
 	do {                                                                                       \
-		if (!isnan(got)) {                                                                 \
-			print_error("line %d: %s = %.12g, want absent (NAN)\n", __LINE__, #got,    \
-				    (double)(got));                                                \
-			fail();                                                                    \
-		}                                                                                  \
+		const struct field fields_[] = {__VA_ARGS__};                                      \
+		expect_parse((text), fields_, sizeof(fields_) / sizeof(fields_[0]), __LINE__);     \
 	} while (0)
 
 static void cpu(void **state)
 {
 	(void)state;
-	struct mb_sysbench s;
-	mc_err err = NULL;
-	assert_int_equal(mb_sysbench_parse(cpu_out, &s, &err), 0);
-	assert_near(s.events_per_s, 401.39);
-	assert_near(s.total_time_s, 0.4965);
-	assert_near(s.events, 200);
-	assert_near(s.lat_min_ms, 1.98);
-	assert_near(s.lat_avg_ms, 2.48);
-	assert_near(s.lat_max_ms, 8.93);
-	assert_near(s.lat_p95_ms, 3.49);
-	assert_near(s.lat_sum_ms, 495.29);
-	assert_absent(s.reads_per_s);
-	assert_absent(s.transactions_per_s);
-	assert_absent(s.queries_read);
+	EXPECT_PARSE(cpu_out, FIELD(events_per_s, 401.39), FIELD(total_time_s, 0.4965),
+		     FIELD(events, 200), FIELD(lat_min_ms, 1.98), FIELD(lat_avg_ms, 2.48),
+		     FIELD(lat_max_ms, 8.93), FIELD(lat_p95_ms, 3.49), FIELD(lat_sum_ms, 495.29),
+		     FIELD(reads_per_s, NAN), FIELD(transactions_per_s, NAN),
+		     FIELD(queries_read, NAN));
 }
 
 static void fileio(void **state)
 {
 	(void)state;
-	struct mb_sysbench s;
-	mc_err err = NULL;
-	assert_int_equal(mb_sysbench_parse(fileio_out, &s, &err), 0);
-	assert_near(s.reads_per_s, 26666.13);
-	assert_near(s.writes_per_s, 17777.20);
-	assert_near(s.fsyncs_per_s, 1779.05);
-	assert_near(s.read_mib_per_s, 416.66);
-	assert_near(s.written_mib_per_s, 277.77);
-	assert_near(s.total_time_s, 3.0134);
-	assert_near(s.events, 139361);
-	/* no "events per second" line: events / total time */
-	assert_near(s.events_per_s, 139361 / 3.0134);
-	assert_near(s.lat_min_ms, 0.00);
-	assert_near(s.lat_avg_ms, 0.02);
-	assert_near(s.lat_max_ms, 41.36);
-	assert_near(s.lat_p95_ms, 0.01);
-	assert_absent(s.queries_read);
-	assert_absent(s.transactions);
+	EXPECT_PARSE(fileio_out, FIELD(reads_per_s, 26666.13), FIELD(writes_per_s, 17777.20),
+		     FIELD(fsyncs_per_s, 1779.05), FIELD(read_mib_per_s, 416.66),
+		     FIELD(written_mib_per_s, 277.77), FIELD(total_time_s, 3.0134),
+		     FIELD(events, 139361),
+		     /* no "events per second" line: events / total time */
+		     FIELD(events_per_s, 139361 / 3.0134), FIELD(lat_min_ms, 0.00),
+		     FIELD(lat_avg_ms, 0.02), FIELD(lat_max_ms, 41.36), FIELD(lat_p95_ms, 0.01),
+		     FIELD(queries_read, NAN), FIELD(transactions, NAN));
 }
 
 static void oltp(void **state)
 {
 	(void)state;
-	struct mb_sysbench s;
-	mc_err err = NULL;
-	assert_int_equal(mb_sysbench_parse(oltp_out, &s, &err), 0);
-	assert_near(s.queries_read, 50736);
-	assert_near(s.queries_write, 14496);
-	assert_near(s.queries_other, 7248);
-	assert_near(s.queries_total, 72480);
-	assert_near(s.transactions, 3624);
-	assert_near(s.transactions_per_s, 721.97);
-	assert_near(s.queries, 72480);
-	assert_near(s.queries_per_s, 14439.47);
-	assert_near(s.total_time_s, 5.0178);
-	assert_near(s.events, 3624);
-	assert_near(s.lat_min_ms, 1.02);
-	assert_near(s.lat_avg_ms, 8.28);
-	assert_near(s.lat_max_ms, 81.01);
-	assert_near(s.lat_p95_ms, 14.46);
-	/* fileio's "read, MiB/s" and the queries' "read:" are different keys */
-	assert_absent(s.read_mib_per_s);
-	assert_absent(s.reads_per_s);
+	EXPECT_PARSE(oltp_out, FIELD(queries_read, 50736), FIELD(queries_write, 14496),
+		     FIELD(queries_other, 7248), FIELD(queries_total, 72480),
+		     FIELD(transactions, 3624), FIELD(transactions_per_s, 721.97),
+		     FIELD(queries, 72480), FIELD(queries_per_s, 14439.47),
+		     FIELD(total_time_s, 5.0178), FIELD(events, 3624), FIELD(lat_min_ms, 1.02),
+		     FIELD(lat_avg_ms, 8.28), FIELD(lat_max_ms, 81.01), FIELD(lat_p95_ms, 14.46),
+		     /* fileio's "read, MiB/s" and the queries' "read:" are different keys */
+		     FIELD(read_mib_per_s, NAN), FIELD(reads_per_s, NAN));
 }
 
 /* --percentile=0: no 95th percentile line, the rest is there */
@@ -242,12 +224,8 @@ static void no_percentile(void **state)
 	size_t head = (size_t)(p95 - cpu_out);
 	memcpy(text, cpu_out, head);
 	strcpy(text + head, next);
-	struct mb_sysbench s;
-	mc_err err = NULL;
-	assert_int_equal(mb_sysbench_parse(text, &s, &err), 0);
-	assert_absent(s.lat_p95_ms);
-	assert_near(s.lat_max_ms, 8.93);
-	assert_near(s.lat_sum_ms, 495.29);
+	EXPECT_PARSE(text, FIELD(lat_p95_ms, NAN), FIELD(lat_max_ms, 8.93),
+		     FIELD(lat_sum_ms, 495.29));
 }
 
 static void refused(void **state)
