@@ -1,10 +1,21 @@
 # Unit tests: tests/unit/<component>_<name>.c, linked against lib<component>.a, libmini and
 # cmocka. tests/unit/lib_<name>.c links libmini only.
-UNIT_SRCS := $(wildcard tests/unit/*.c)
+# Helpers shared by unit tests: a tests/unit/<name>.c with a <name>.h beside it is not a test
+# but goes into libunit.a, which every unit test links ahead of its component's library (only
+# the tests that call a helper pull it in); helpers are compiled with every component's flags.
+UNIT_HELPER_SRCS := $(filter $(wildcard tests/unit/*.c),$(patsubst %.h,%.c,$(wildcard tests/unit/*.h)))
+UNIT_HELPER_OBJS := $(UNIT_HELPER_SRCS:%.c=$(BUILD)/%.o)
+UNIT_LIB  := $(if $(UNIT_HELPER_SRCS),$(BUILD)/tests/unit/libunit.a)
+UNIT_SRCS := $(filter-out $(UNIT_HELPER_SRCS),$(wildcard tests/unit/*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
+$(UNIT_HELPER_OBJS): CFLAGS += $(foreach c,$(COMPONENTS),$(CFLAGS_$(PROG_$(c))))
+$(BUILD)/tests/unit/libunit.a: $(UNIT_HELPER_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
 define unit_test
-$$(BUILD)/tests/unit/$(1): $$(BUILD)/tests/unit/$(1).o $$(if $$(filter lib,$(2)),,$$($(2)_LIB)) $$(LIBMINI)
+$$(BUILD)/tests/unit/$(1): $$(BUILD)/tests/unit/$(1).o $$(UNIT_LIB) $$(if $$(filter lib,$(2)),,$$($(2)_LIB)) $$(LIBMINI)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ -lcmocka $$(LIBS_$$(PROG_$(2)))
 endef

@@ -1,7 +1,7 @@
 /* Unit tests for virtio-blk (vmm/virtio/blk.c) and its backend (blk_io.c), without KVM: the
  * device runs through the virtio core with a transport that records notifications; requests are
- * hand-made chains in a calloc'ed guest RAM over a temporary image file. Every test runs with
- * both engines (io_uring, when this kernel allows it, and the thread pool). */
+ * hand-made chains (virtq_driver.h) in a calloc'ed guest RAM over a temporary image file. Every
+ * test runs with both engines (io_uring, when this kernel allows it, and the thread pool). */
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
@@ -23,12 +23,11 @@
 #include "vmm/virtio/blk_io.h"
 #include "vmm/virtio/virtio.h"
 #include "vmm/vm.h"
+#include "virtq_driver.h"
 
 #define MEM	 (4u << 20)
 #define QSIZE	 16u
-#define DESC	 0x1000u
-#define AVAIL	 0x2000u
-#define USED	 0x3000u
+#define RINGS	 0x1000u /* descriptors, avail +0x1000, used +0x2000 */
 #define INDIRECT 0x8000u
 #define HDR	 0x10000u
 #define DATA	 0x20000u /* 64 KiB */
@@ -42,41 +41,17 @@ static struct virtio_dev *vd;
 static char img[64];
 static int img_fd = -1;
 static int engine = BLK_ENGINE_THREADS;
-static atomic_int notified, config_notified;
-
-static void t_notify_queue(struct virtio_dev *d, unsigned q)
-{
-	(void)d, (void)q;
-	atomic_fetch_add(&notified, 1);
-}
-static void t_notify_config(struct virtio_dev *d)
-{
-	(void)d;
-	atomic_fetch_add(&config_notified, 1);
-}
-static const struct virtio_transport_ops test_transport = {
-    .name = "test",
-    .notify_queue = t_notify_queue,
-    .notify_config = t_notify_config,
-};
+static struct vqd q0;
 
 /* ---- the driver's side ------------------------------------------------------------------ */
 
 static void desc(unsigned i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
 {
-	uint8_t *d = ram + DESC + 16 * i;
-	put64(d, addr);
-	put32(d + 8, len);
-	put16(d + 12, flags);
-	put16(d + 14, next);
+	vqd_desc(&q0, i, addr, len, flags, next);
 }
 static void indirect(unsigned i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
 {
-	uint8_t *d = ram + INDIRECT + 16 * i;
-	put64(d, addr);
-	put32(d + 8, len);
-	put16(d + 12, flags);
-	put16(d + 14, next);
+	vqd_desc_put(ram + INDIRECT, i, addr, len, flags, next);
 }
 static void header(uint32_t type, uint64_t sector)
 {
@@ -86,31 +61,13 @@ static void header(uint32_t type, uint64_t sector)
 }
 static uint16_t used_idx(void)
 {
-	return __atomic_load_n((uint16_t *)(void *)(ram + USED + 2), __ATOMIC_ACQUIRE);
-}
-static uint32_t used_len(uint16_t i)
-{
-	return get32(ram + USED + 4 + 8 * (i % QSIZE) + 4);
-}
-static uint32_t used_id(uint16_t i)
-{
-	return get32(ram + USED + 4 + 8 * (i % QSIZE));
+	return vqd_used_idx(&q0);
 }
 
-/* Offer head and kick; wait up to 3 s for the used ring to move. Returns the used length. */
+/* Offer head and kick; wait up to 3 s for the used ring to take it. Returns the used length. */
 static uint32_t run(uint16_t head)
 {
-	uint16_t before = used_idx();
-	uint16_t idx = get16(ram + AVAIL + 2);
-	put16(ram + AVAIL + 4 + 2 * (idx % QSIZE), head);
-	__atomic_store_n((uint16_t *)(void *)(ram + AVAIL + 2), (uint16_t)(idx + 1),
-			 __ATOMIC_RELEASE);
-	virtio_kick(vd, 0);
-	for (int i = 0; i < 3000 && used_idx() == before; i++)
-		usleep(1000);
-	assert_int_equal(used_idx(), (uint16_t)(before + 1));
-	assert_int_equal(used_id(before), head);
-	return used_len(before);
+	return vqd_run(&q0, vd, 0, head);
 }
 
 /* A three-part request: header, data (len bytes at DATA; writable for reads), status. */
@@ -155,20 +112,8 @@ static void fill(uint8_t *p, size_t len, unsigned seed)
 
 static void driver_up(uint64_t features)
 {
-	virtio_lock(vd);
-	virtio_set_status(vd, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	virtio_set_driver_features(vd, features);
-	virtio_set_status(vd, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-				  VIRTIO_STATUS_FEATURES_OK);
-	assert_true(virtio_get_status(vd) & VIRTIO_STATUS_FEATURES_OK);
-	vd->q[0].vq.size = QSIZE;
-	vd->q[0].vq.desc_gpa = DESC;
-	vd->q[0].vq.avail_gpa = AVAIL;
-	vd->q[0].vq.used_gpa = USED;
-	assert_int_equal(virtio_queue_enable(vd, 0), 0);
-	virtio_set_status(vd, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-				  VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
-	virtio_unlock(vd);
+	vqd_init(&q0, ram, RINGS, QSIZE);
+	vqd_up(vd, features, &q0, 1);
 	assert_true(vd->started);
 }
 
@@ -185,7 +130,7 @@ static void make_disk(bool ro)
 {
 	mc_err err = NULL;
 	struct blk_disk d = {.path = img, .ro = ro, .engine = engine};
-	struct device *dev = virtio_blk_create(&d, 0, &test_transport, NULL, &err);
+	struct device *dev = virtio_blk_create(&d, 0, &vqd_transport, NULL, &err);
 	assert_non_null(dev);
 	if (devices_add(&devs, dev, &vm, &err) < 0)
 		fail_msg("devices_add: %s", mc_error_text(err));
@@ -195,24 +140,38 @@ static void make_disk(bool ro)
 	driver_up(all_features(ro));
 }
 
+/* The driver resets the device, clears its rings and brings it up again: a read works. */
+static void driver_restart(void)
+{
+	vqd_reset(vd);
+	assert_false(vd->started);
+	memset(ram, 0, 0x8000);
+	driver_up(all_features(false));
+	assert_int_equal(rw(VIRTIO_BLK_T_IN, 0, 512), VIRTIO_BLK_S_OK);
+}
+
 static int setup(void **state)
 {
 	(void)state;
-	memset(ram, 0, MEM);
-	memset(&vm, 0, sizeof(vm));
-	gm_init(&vm.gm, ram, MEM);
 	memset(&devs, 0, sizeof(devs));
-	atomic_store(&notified, 0);
-	atomic_store(&config_notified, 0);
 	snprintf(img, sizeof(img), "/tmp/vmm_blk.XXXXXX");
 	img_fd = mkstemp(img);
 	if (img_fd < 0)
 		return -1;
 	uint8_t *buf = malloc(SECTORS * 512);
-	fill(buf, SECTORS * 512, 1);
-	ssize_t n = pwrite(img_fd, buf, SECTORS * 512, 0);
-	free(buf);
-	return n == SECTORS * 512 ? 0 : -1;
+	ssize_t n = -1;
+	if (buf) {
+		fill(buf, SECTORS * 512, 1);
+		n = pwrite(img_fd, buf, SECTORS * 512, 0);
+		free(buf);
+	}
+	ram = vqd_guest_ram(&vm, MEM);
+	if (n == SECTORS * 512 && ram)
+		return 0;
+	free(ram);
+	close(img_fd);
+	unlink(img);
+	return -1;
 }
 
 static int teardown(void **state)
@@ -222,18 +181,6 @@ static int teardown(void **state)
 	vd = NULL;
 	close(img_fd);
 	unlink(img);
-	return 0;
-}
-
-static int group_setup(void **state)
-{
-	(void)state;
-	ram = aligned_alloc(4096, MEM);
-	return ram ? 0 : -1;
-}
-static int group_teardown(void **state)
-{
-	(void)state;
 	free(ram);
 	return 0;
 }
@@ -302,7 +249,7 @@ static void read_write_flush(void **state)
 	assert_int_equal(run(0), 2049);
 	assert_int_equal(ram[DATA + 2048], VIRTIO_BLK_S_OK);
 	assert_memory_equal(ram + DATA, want, 2048);
-	assert_true(atomic_load(&notified) > 0);
+	assert_true(vqd_notified() > 0);
 }
 
 static void get_id_and_unsupported(void **state)
@@ -463,23 +410,14 @@ static void broken_ring(void **state)
 	(void)state;
 	make_disk(false);
 	/* avail.idx far ahead: the ring is corrupt, the device needs a reset */
-	put16(ram + AVAIL + 2, 1000);
+	vqd_set_avail_idx(&q0, 1000);
 	virtio_kick(vd, 0);
-	for (int i = 0; i < 3000 && !(virtio_get_status(vd) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
-	     i++)
-		usleep(1000);
-	assert_true(virtio_get_status(vd) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+	assert_true(vqd_wait_status(vd, VIRTIO_STATUS_DEVICE_NEEDS_RESET));
 	/* the config interrupt follows the status bit */
-	for (int i = 0; i < 3000 && atomic_load(&config_notified) == 0; i++)
-		usleep(1000);
-	assert_int_equal(atomic_load(&config_notified), 1);
+	assert_true(vqd_wait_count(&vqd_rec.notify_cfg, 1));
+	assert_int_equal(atomic_load(&vqd_rec.notify_cfg), 1);
 	/* the driver resets and starts over: it works again */
-	virtio_lock(vd);
-	virtio_set_status(vd, 0);
-	virtio_unlock(vd);
-	memset(ram, 0, 0x8000);
-	driver_up(all_features(false));
-	assert_int_equal(rw(VIRTIO_BLK_T_IN, 0, 512), VIRTIO_BLK_S_OK);
+	driver_restart();
 }
 
 static void host_error(void **state)
@@ -502,14 +440,12 @@ static void pause_resume_reset(void **state)
 	desc(0, HDR, 16, VIRTQ_DESC_F_NEXT, 1);
 	desc(1, DATA, 512, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 2);
 	desc(2, STATUS, 1, VIRTQ_DESC_F_WRITE, 0);
-	put16(ram + AVAIL + 4, 0);
-	put16(ram + AVAIL + 2, 1);
+	vqd_push(&q0, 0);
 	virtio_kick(vd, 0);
 	usleep(50000);
 	assert_int_equal(used_idx(), 0);
 	devices_resume(&devs);
-	for (int i = 0; i < 3000 && used_idx() == 0; i++)
-		usleep(1000);
+	vqd_wait_used(&q0, 1);
 	assert_int_equal(used_idx(), 1);
 	assert_int_equal(ram[STATUS], VIRTIO_BLK_S_OK);
 	/* many requests in flight, then a pause: each is complete when it returns */
@@ -519,9 +455,8 @@ static void pause_resume_reset(void **state)
 		desc(h + 1, DATA + 4096 * i, 4096, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT,
 		     (uint16_t)(h + 2));
 		desc(h + 2, STATUS + i, 1, VIRTQ_DESC_F_WRITE, 0);
-		put16(ram + AVAIL + 4 + 2 * ((1 + i) % QSIZE), (uint16_t)h);
+		vqd_push(&q0, (uint16_t)h);
 	}
-	__atomic_store_n((uint16_t *)(void *)(ram + AVAIL + 2), 6, __ATOMIC_RELEASE);
 	virtio_kick(vd, 0);
 	usleep(1000);
 	devices_pause(&devs);
@@ -529,17 +464,10 @@ static void pause_resume_reset(void **state)
 	usleep(20000);
 	assert_int_equal(used_idx(), u); /* nothing moves while paused */
 	devices_resume(&devs);
-	for (int i = 0; i < 3000 && used_idx() != 6; i++)
-		usleep(1000);
+	vqd_wait_used(&q0, 6);
 	assert_int_equal(used_idx(), 6);
 	/* a driver reset with the device idle, then up again */
-	virtio_lock(vd);
-	virtio_set_status(vd, 0);
-	virtio_unlock(vd);
-	assert_false(vd->started);
-	memset(ram, 0, 0x8000);
-	driver_up(all_features(false));
-	assert_int_equal(rw(VIRTIO_BLK_T_IN, 0, 512), VIRTIO_BLK_S_OK);
+	driver_restart();
 }
 
 static void save_load_restart(void **state)
@@ -565,7 +493,7 @@ static void no_flush_feature(void **state)
 	(void)state;
 	mc_err err = NULL;
 	struct blk_disk d = {.path = img, .engine = engine};
-	struct device *dev = virtio_blk_create(&d, 3, &test_transport, NULL, &err);
+	struct device *dev = virtio_blk_create(&d, 3, &vqd_transport, NULL, &err);
 	assert_non_null(dev);
 	assert_string_equal(dev->name, "virtio-blk3");
 	assert_int_equal(devices_add(&devs, dev, &vm, &err), 0);
@@ -657,15 +585,13 @@ int main(void)
 	const struct CMUnitTest threads[] = {
 	    BLK_TESTS, cmocka_unit_test_setup_teardown(parse_and_check, setup, teardown)};
 	const struct CMUnitTest uring[] = {BLK_TESTS};
-	int failed = cmocka_run_group_tests_name("virtio-blk, threads", threads, group_setup,
-						 group_teardown);
+	int failed = cmocka_run_group_tests_name("virtio-blk, threads", threads, NULL, NULL);
 	/* io_uring where this kernel allows it (sysctl kernel.io_uring_disabled, seccomp). */
 	if (!uring_works()) {
 		print_message("io_uring unavailable here: its group is skipped\n");
 		return failed;
 	}
 	engine = BLK_ENGINE_URING;
-	failed +=
-	    cmocka_run_group_tests_name("virtio-blk, io_uring", uring, group_setup, group_teardown);
+	failed += cmocka_run_group_tests_name("virtio-blk, io_uring", uring, NULL, NULL);
 	return failed;
 }

@@ -1,6 +1,6 @@
 /* Unit tests for virtio-console (vmm/virtio/console.c) without KVM: the device runs through the
- * virtio core with a transport that records nothing; the driver's side is hand-made rings in a
- * calloc'ed guest RAM, the host side pipes. The control protocol as Linux drives it, stdin in
+ * virtio core with a recording transport; the driver's side is hand-made rings (virtq_driver.h)
+ * in a calloc'ed guest RAM, the host side pipes. The control protocol as Linux drives it, stdin in
  * with its end, stdout and stderr out, the flush at the end, -t's messages, and bad input. */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +20,7 @@
 #include "vmm/virtio/console.h"
 #include "vmm/virtio/virtio.h"
 #include "vmm/vm.h"
+#include "virtq_driver.h"
 
 #define MEM   (4u << 20)
 #define QSIZE 16u
@@ -34,67 +35,27 @@ static struct vm vm;
 static struct devices devs;
 static struct virtio_dev *vd;
 static struct device *dev;
-static uint16_t avail[NQ], seen[NQ];
+static struct vqd qs[NQ];
+static uint16_t seen[NQ];
 static int in_p[2], out_p[2], err_p[2];
 
-static void t_notify(struct virtio_dev *d, unsigned q)
-{
-	(void)d, (void)q;
-}
-static void t_notify_config(struct virtio_dev *d)
-{
-	(void)d;
-}
-static const struct virtio_transport_ops test_transport = {
-    .name = "test", .notify_queue = t_notify, .notify_config = t_notify_config};
-
-static uint32_t desc_at(unsigned q)
-{
-	return QBASE + q * 0x4000u;
-}
 static uint32_t buf_at(unsigned q, unsigned i)
 {
 	return BUFS + q * 0x10000u + i * BUFLEN;
 }
-static uint16_t used_idx(unsigned q)
-{
-	return __atomic_load_n((uint16_t *)(void *)(ram + desc_at(q) + 0x2000 + 2),
-			       __ATOMIC_ACQUIRE);
-}
-static void used_elem(unsigned q, uint16_t i, uint32_t *id, uint32_t *len)
-{
-	uint8_t *u = ram + desc_at(q) + 0x2000 + 4 + 8 * (i % QSIZE);
-	*id = get32(u);
-	*len = get32(u + 4);
-}
-
 /* Buffer i of queue q (one descriptor, index i) made available; kick. */
 static void offer(unsigned q, unsigned i, uint32_t len, bool writable)
 {
-	uint8_t *d = ram + desc_at(q) + 16 * i;
-	put64(d, buf_at(q, i));
-	put32(d + 8, len);
-	put16(d + 12, writable ? VIRTQ_DESC_F_WRITE : 0);
-	put16(d + 14, 0);
-	uint8_t *a = ram + desc_at(q) + 0x1000;
-	put16(a + 4 + 2 * (avail[q] % QSIZE), (uint16_t)i);
-	avail[q]++;
-	__atomic_store_n((uint16_t *)(void *)(a + 2), avail[q], __ATOMIC_RELEASE);
+	vqd_desc(&qs[q], i, buf_at(q, i), len, writable ? VIRTQ_DESC_F_WRITE : 0, 0);
+	vqd_push(&qs[q], (uint16_t)i);
 	virtio_kick(vd, q);
 }
 
-/* Wait up to 3 s for used.idx of q to reach at least n. */
-static void wait_reach(unsigned q, uint16_t n)
-{
-	for (int i = 0; i < 3000 && (uint16_t)(used_idx(q) - n) > 0x8000; i++)
-		usleep(1000);
-	assert_true((uint16_t)(used_idx(q) - n) < 0x8000);
-}
-/* ... exactly n. */
+/* Wait up to 3 s for used.idx of q to reach exactly n. */
 static void wait_used(unsigned q, uint16_t n)
 {
-	wait_reach(q, n);
-	assert_int_equal(used_idx(q), n);
+	assert_true(vqd_wait_used(&qs[q], n));
+	assert_int_equal(vqd_used_idx(&qs[q]), n);
 }
 
 /* The driver sends a control message (queue 3) and waits until the device took it. */
@@ -107,7 +68,7 @@ static void send_ctl(uint32_t id, uint16_t event, uint16_t value)
 	put16(b + 4, event);
 	put16(b + 6, value);
 	offer(3, i, 8, false);
-	wait_used(3, avail[3]);
+	wait_used(3, qs[3].avail_idx);
 }
 
 /* The next message the device sent on queue 2 (each used buffer re-posted). */
@@ -119,9 +80,9 @@ struct msg {
 };
 static struct msg recv_ctl(void)
 {
-	wait_reach(2, (uint16_t)(seen[2] + 1));
+	assert_true(vqd_wait_used(&qs[2], (uint16_t)(seen[2] + 1)));
 	uint32_t id, len;
-	used_elem(2, seen[2]++, &id, &len);
+	vqd_used_elem(&qs[2], seen[2]++, &id, &len);
 	assert_true(id < QSIZE && len >= 8 && len <= BUFLEN);
 	const uint8_t *b = ram + buf_at(2, id);
 	struct msg m = {.id = get32(b), .event = get16(b + 4), .value = get16(b + 6)};
@@ -144,7 +105,7 @@ static void expect_ctl(uint32_t id, uint16_t event, uint16_t value, const char *
 static void no_ctl(void)
 {
 	usleep(50 * 1000);
-	assert_int_equal(used_idx(2), seen[2]);
+	assert_int_equal(vqd_used_idx(&qs[2]), seen[2]);
 }
 
 static void make(bool tty)
@@ -156,7 +117,7 @@ static void make(bool tty)
 					.tty = tty,
 					.rows = 24,
 					.cols = 80};
-	dev = virtio_console_create(&c, &test_transport, NULL, &err);
+	dev = virtio_console_create(&c, &vqd_transport, NULL, &err);
 	assert_non_null(dev);
 	if (devices_add(&devs, dev, &vm, &err) < 0)
 		fail_msg("devices_add: %s", mc_error_text(err));
@@ -164,23 +125,9 @@ static void make(bool tty)
 	uint8_t cfg[4];
 	virtio_config_read(vd, 4, cfg, 4);
 	assert_int_equal(get32(cfg), VIRTIO_CONSOLE_NPORTS);
-	virtio_lock(vd);
-	virtio_set_status(vd, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	virtio_set_driver_features(vd,
-				   1ull << VIRTIO_F_VERSION_1 | 1ull << VIRTIO_CONSOLE_F_MULTIPORT);
-	virtio_set_status(vd, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-				  VIRTIO_STATUS_FEATURES_OK);
-	assert_true(virtio_get_status(vd) & VIRTIO_STATUS_FEATURES_OK);
-	for (unsigned q = 0; q < NQ; q++) {
-		vd->q[q].vq.size = QSIZE;
-		vd->q[q].vq.desc_gpa = desc_at(q);
-		vd->q[q].vq.avail_gpa = desc_at(q) + 0x1000;
-		vd->q[q].vq.used_gpa = desc_at(q) + 0x2000;
-		assert_int_equal(virtio_queue_enable(vd, q), 0);
-	}
-	virtio_set_status(vd, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-				  VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
-	virtio_unlock(vd);
+	for (unsigned q = 0; q < NQ; q++)
+		vqd_init(&qs[q], ram, QBASE + q * 0x4000u, QSIZE);
+	vqd_up(vd, 1ull << VIRTIO_F_VERSION_1 | 1ull << VIRTIO_CONSOLE_F_MULTIPORT, qs, NQ);
 	assert_true(vd->started);
 	for (unsigned i = 0; i < 8; i++)
 		offer(2, i, BUFLEN, true); /* control buffers, as Linux posts them */
@@ -189,15 +136,12 @@ static void make(bool tty)
 static int setup(void **state)
 {
 	(void)state;
-	memset(ram, 0, MEM);
-	memset(&vm, 0, sizeof(vm));
-	gm_init(&vm.gm, ram, MEM);
 	memset(&devs, 0, sizeof(devs));
-	memset(avail, 0, sizeof(avail));
 	memset(seen, 0, sizeof(seen));
 	if (pipe(in_p) < 0 || pipe(out_p) < 0 || pipe(err_p) < 0)
 		return -1;
-	return 0;
+	ram = vqd_guest_ram(&vm, MEM);
+	return ram ? 0 : -1;
 }
 
 static int teardown(void **state)
@@ -210,18 +154,6 @@ static int teardown(void **state)
 		for (unsigned k = 0; k < 2; k++)
 			if (fds[i][k] >= 0)
 				close(fds[i][k]);
-	return 0;
-}
-
-static int group_setup(void **state)
-{
-	(void)state;
-	ram = aligned_alloc(4096, MEM);
-	return ram ? 0 : -1;
-}
-static int group_teardown(void **state)
-{
-	(void)state;
 	free(ram);
 	return 0;
 }
@@ -262,14 +194,14 @@ static void stdio_ports(void **state)
 	offer(4, 0, 8, true);
 	offer(4, 1, 8, true);
 	usleep(50 * 1000);
-	assert_int_equal(used_idx(4), 0);
+	assert_int_equal(vqd_used_idx(&qs[4]), 0);
 	send_ctl(1, VIRTIO_CONSOLE_PORT_OPEN, 1);
 	wait_used(4, 2);
 	uint32_t id, len;
-	used_elem(4, 0, &id, &len);
+	vqd_used_elem(&qs[4], 0, &id, &len);
 	assert_int_equal(id, 0);
 	assert_int_equal(len, 8);
-	used_elem(4, 1, &id, &len);
+	vqd_used_elem(&qs[4], 1, &id, &len);
 	assert_int_equal(id, 1);
 	assert_int_equal(len, 4);
 	assert_memory_equal(ram + buf_at(4, 0), "hello wo", 8);
@@ -281,12 +213,12 @@ static void stdio_ports(void **state)
 	no_ctl();
 	offer(4, 2, 64, true);
 	wait_used(4, 3);
-	used_elem(4, 2, &id, &len);
+	vqd_used_elem(&qs[4], 2, &id, &len);
 	assert_int_equal(len, 3);
 	offer(4, 3, 64, true); /* the end is seen on a read, with a buffer to read into */
 	expect_ctl(1, VIRTIO_CONSOLE_PORT_OPEN, 0, NULL);
 	usleep(50 * 1000);
-	assert_int_equal(used_idx(4), 3); /* that buffer stays the guest's */
+	assert_int_equal(vqd_used_idx(&qs[4]), 3); /* that buffer stays the guest's */
 	/* stdout and stderr */
 	memcpy(ram + buf_at(7, 0), "to-stdout\n", 10);
 	offer(7, 0, 10, false);
@@ -299,29 +231,16 @@ static void stdio_ports(void **state)
 	assert_true(virtio_console_used(dev));
 	/* the flush at the end takes what was queued without a kick */
 	memcpy(ram + buf_at(7, 1), "last", 4);
-	uint8_t *a = ram + desc_at(7) + 0x1000, *d = ram + desc_at(7) + 16;
-	put64(d, buf_at(7, 1));
-	put32(d + 8, 4);
-	put16(d + 12, 0);
-	put16(a + 4 + 2 * (avail[7] % QSIZE), 1);
-	avail[7]++;
-	__atomic_store_n((uint16_t *)(void *)(a + 2), avail[7], __ATOMIC_RELEASE);
+	vqd_desc(&qs[7], 1, buf_at(7, 1), 4, 0, 0);
+	vqd_push(&qs[7], 1);
 	virtio_console_flush(dev);
-	assert_int_equal(used_idx(7), 2);
+	assert_int_equal(vqd_used_idx(&qs[7]), 2);
 	read_exact(out_p[0], "last");
 	/* a driver reset (Linux resets at poweroff) writes out what was queued first */
 	memcpy(ram + buf_at(9, 1), "at-reset", 8);
-	a = ram + desc_at(9) + 0x1000;
-	d = ram + desc_at(9) + 16;
-	put64(d, buf_at(9, 1));
-	put32(d + 8, 8);
-	put16(d + 12, 0);
-	put16(a + 4 + 2 * (avail[9] % QSIZE), 1);
-	avail[9]++;
-	__atomic_store_n((uint16_t *)(void *)(a + 2), avail[9], __ATOMIC_RELEASE);
-	virtio_lock(vd);
-	virtio_set_status(vd, 0);
-	virtio_unlock(vd);
+	vqd_desc(&qs[9], 1, buf_at(9, 1), 8, 0, 0);
+	vqd_push(&qs[9], 1);
+	vqd_reset(vd);
 	assert_false(vd->started);
 	read_exact(err_p[0], "at-reset");
 }
@@ -355,20 +274,16 @@ static void bad_control(void **state)
 	send_ctl(1, VIRTIO_CONSOLE_PORT_OPEN, 1);
 	wait_used(4, 1);
 	uint32_t id, len;
-	used_elem(4, 0, &id, &len);
+	vqd_used_elem(&qs[4], 0, &id, &len);
 	assert_int_equal(len, 0);
 	offer(4, 1, 8, true);
 	wait_used(4, 2);
-	used_elem(4, 1, &id, &len);
+	vqd_used_elem(&qs[4], 1, &id, &len);
 	assert_int_equal(len, 1);
 	/* a ring index far ahead breaks the queue: DEVICE_NEEDS_RESET, no crash */
-	__atomic_store_n((uint16_t *)(void *)(ram + desc_at(7) + 0x1000 + 2), (uint16_t)1000,
-			 __ATOMIC_RELEASE);
+	vqd_set_avail_idx(&qs[7], 1000);
 	virtio_kick(vd, 7);
-	for (int i = 0; i < 3000 && !(virtio_get_status(vd) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
-	     i++)
-		usleep(1000);
-	assert_true(virtio_get_status(vd) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+	assert_true(vqd_wait_status(vd, VIRTIO_STATUS_DEVICE_NEEDS_RESET));
 }
 
 static void tty_port(void **state)
@@ -413,5 +328,5 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(bad_control, setup, teardown),
 	    cmocka_unit_test_setup_teardown(tty_port, setup, teardown),
 	};
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, NULL, NULL);
 }

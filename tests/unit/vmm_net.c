@@ -1,9 +1,9 @@
 /* Unit tests for virtio-net (vmm/virtio/net.c) driven through the virtio core with a recording
- * transport, a plain buffer as guest RAM and a datagram socketpair in place of the tap (each
- * message carries the 12-byte header, as a tap's do): transmit with the header passed through,
- * bad transmit chains and headers, receive with and without merged buffers, buffer
- * exhaustion (the tap is left queued, nothing dropped), truncation, bad receive chains, the
- * control queue and the announce, pause giving back cached chains, options. */
+ * transport and hand-made rings (virtq_driver.h), a plain buffer as guest RAM and a datagram
+ * socketpair in place of the tap (each message carries the 12-byte header, as a tap's do): transmit
+ * with the header passed through, bad transmit chains and headers, receive with and without merged
+ * buffers, buffer exhaustion (the tap is left queued, nothing dropped), truncation, bad receive
+ * chains, the control queue and the announce, pause giving back cached chains, options. */
 #include <errno.h>
 #include <linux/virtio_net.h>
 #include <setjmp.h>
@@ -22,6 +22,7 @@
 #include "vmm/virtio/net.h"
 #include "vmm/virtio/virtio.h"
 #include "vmm/vm.h"
+#include "virtq_driver.h"
 
 #define MEM   (1u << 20)
 #define QSIZE 16u
@@ -32,33 +33,12 @@
 
 static uint8_t *ram;
 static struct vm vm;
-static atomic_int notify_q[3], notify_cfg;
 static int sock[2];
 static struct virtio_dev *vd;
 
-static void t_notify_queue(struct virtio_dev *d, unsigned q)
-{
-	(void)d;
-	atomic_fetch_add(&notify_q[q], 1);
-}
-static void t_notify_config(struct virtio_dev *d)
-{
-	(void)d;
-	atomic_fetch_add(&notify_cfg, 1);
-}
-static const struct virtio_transport_ops test_transport = {
-    .name = "test",
-    .notify_queue = t_notify_queue,
-    .notify_config = t_notify_config,
-};
-
 /* ---- the driver's side of three queues -------------------------------------------------- */
 
-struct dq {
-	uint64_t desc, avail, used;
-	uint16_t next_desc, avail_idx, used_seen;
-};
-static struct dq dq[3];
+static struct vqd dq[3];
 static uint64_t next_buf;
 
 static uint64_t buf_alloc(uint32_t len)
@@ -68,49 +48,11 @@ static uint64_t buf_alloc(uint32_t len)
 	assert_true(next_buf < MEM);
 	return a;
 }
-static uint16_t add_desc(unsigned q, uint64_t addr, uint32_t len, uint16_t flags)
-{
-	uint16_t i = dq[q].next_desc++ % QSIZE;
-	uint8_t *d = ram + dq[q].desc + 16 * i;
-	put64(d, addr);
-	put32(d + 8, len);
-	put16(d + 12, flags);
-	put16(d + 14, (uint16_t)((i + 1) % QSIZE));
-	return i;
-}
-static void offer(unsigned q, uint16_t head)
-{
-	uint16_t idx = dq[q].avail_idx++;
-	put16(ram + dq[q].avail + 4 + 2 * (idx % QSIZE), head);
-	__atomic_store_n((uint16_t *)(void *)(ram + dq[q].avail + 2), dq[q].avail_idx,
-			 __ATOMIC_RELEASE);
-}
-static uint16_t used_idx(unsigned q)
-{
-	return __atomic_load_n((uint16_t *)(void *)(ram + dq[q].used + 2), __ATOMIC_ACQUIRE);
-}
-/* Wait up to 2 s until used.idx of q reaches want. */
-static bool wait_used(unsigned q, uint16_t want)
-{
-	for (int i = 0; i < 2000; i++) {
-		if ((uint16_t)(used_idx(q) - want) < 0x8000)
-			return true;
-		usleep(1000);
-	}
-	return false;
-}
-static void used_elem(unsigned q, uint16_t i, uint32_t *id, uint32_t *len)
-{
-	uint8_t *e = ram + dq[q].used + 4 + 8 * (i % QSIZE);
-	*id = get32(e);
-	*len = get32(e + 4);
-}
-
 /* A receive buffer of len bytes (one writable descriptor); returns its address. */
 static uint64_t post_rx(uint32_t len)
 {
 	uint64_t a = buf_alloc(len);
-	offer(RXQ, add_desc(RXQ, a, len, VIRTQ_DESC_F_WRITE));
+	vqd_push(&dq[RXQ], vqd_add(&dq[RXQ], a, len, VIRTQ_DESC_F_WRITE));
 	return a;
 }
 
@@ -151,7 +93,7 @@ static struct virtio_dev *make(void)
 	struct virtio_net_conf c;
 	assert_int_equal(virtio_net_parse("tap=test0,mac=52:54:00:12:34:56", &c, &err), 0);
 	c.fd = sock[0];
-	struct device *d = virtio_net_create(&c, 0, &test_transport, NULL, &err);
+	struct device *d = virtio_net_create(&c, 0, &vqd_transport, NULL, &err);
 	assert_non_null(d);
 	if (d->ops->realize(d, &vm, &err) < 0)
 		fail_msg("realize: %s", mc_error_text(err));
@@ -160,43 +102,23 @@ static struct virtio_dev *make(void)
 
 static void bring_up(uint64_t features)
 {
-	virtio_lock(vd);
-	virtio_set_status(vd, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	virtio_set_driver_features(vd, features);
-	virtio_set_status(vd, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-				  VIRTIO_STATUS_FEATURES_OK);
-	assert_true(virtio_get_status(vd) & VIRTIO_STATUS_FEATURES_OK);
-	for (unsigned q = 0; q < 3; q++) {
-		dq[q] = (struct dq){.desc = 0x10000u * (q + 1),
-				    .avail = 0x10000u * (q + 1) + 0x1000,
-				    .used = 0x10000u * (q + 1) + 0x2000};
-		vd->q[q].vq.size = QSIZE;
-		vd->q[q].vq.desc_gpa = dq[q].desc;
-		vd->q[q].vq.avail_gpa = dq[q].avail;
-		vd->q[q].vq.used_gpa = dq[q].used;
-		assert_int_equal(virtio_queue_enable(vd, q), 0);
-	}
-	virtio_set_status(vd, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-				  VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
+	for (unsigned q = 0; q < 3; q++)
+		vqd_init(&dq[q], ram, 0x10000u * (q + 1), QSIZE);
+	vqd_up(vd, features, dq, 3);
 	assert_true(vd->started);
-	virtio_unlock(vd);
 }
 
 static int setup(void **state)
 {
 	(void)state;
-	ram = aligned_alloc(4096, MEM);
+	ram = vqd_guest_ram(&vm, MEM);
 	if (!ram)
 		return -1;
-	memset(ram, 0, MEM);
-	memset(&vm, 0, sizeof(vm));
-	gm_init(&vm.gm, ram, MEM);
 	next_buf = BUFS;
-	for (int i = 0; i < 3; i++)
-		atomic_store(&notify_q[i], 0);
-	atomic_store(&notify_cfg, 0);
-	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sock) < 0)
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sock) < 0) {
+		free(ram);
 		return -1;
+	}
 	vd = make();
 	return 0;
 }
@@ -247,21 +169,12 @@ static void config_space(void **state)
 static void feature_dependencies(void **state)
 {
 	(void)state;
-	virtio_lock(vd);
-	virtio_set_status(vd, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	virtio_set_driver_features(vd, (1ull << VIRTIO_F_VERSION_1) |
-					   (1ull << VIRTIO_NET_F_GUEST_TSO4));
-	virtio_set_status(vd, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-				  VIRTIO_STATUS_FEATURES_OK);
-	assert_false(virtio_get_status(vd) & VIRTIO_STATUS_FEATURES_OK);
-	virtio_set_status(vd, 0);
-	virtio_set_status(vd, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	virtio_set_driver_features(vd, (1ull << VIRTIO_F_VERSION_1) |
-					   (1ull << VIRTIO_NET_F_GUEST_ANNOUNCE));
-	virtio_set_status(vd, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-				  VIRTIO_STATUS_FEATURES_OK);
-	assert_false(virtio_get_status(vd) & VIRTIO_STATUS_FEATURES_OK);
-	virtio_unlock(vd);
+	/* guest TSO needs guest checksums, the announce the control queue */
+	assert_false(
+	    vqd_negotiate(vd, (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_NET_F_GUEST_TSO4)));
+	vqd_reset(vd);
+	assert_false(vqd_negotiate(vd, (1ull << VIRTIO_F_VERSION_1) |
+					   (1ull << VIRTIO_NET_F_GUEST_ANNOUNCE)));
 }
 
 /* Transmit: the header and the packet reach the tap as the driver wrote them, whatever the
@@ -277,13 +190,13 @@ static void transmit(void **state)
 	memcpy(ram + b, h + 5, 7);
 	for (int i = 0; i < 193; i++)
 		ram[b + 7 + i] = (uint8_t)i;
-	uint16_t head = add_desc(TXQ, a, 5, VIRTQ_DESC_F_NEXT);
-	add_desc(TXQ, b, 200, 0);
-	offer(TXQ, head);
+	uint16_t head = vqd_add(&dq[TXQ], a, 5, VIRTQ_DESC_F_NEXT);
+	vqd_add(&dq[TXQ], b, 200, 0);
+	vqd_push(&dq[TXQ], head);
 	virtio_kick(vd, TXQ);
-	assert_true(wait_used(TXQ, 1));
+	assert_true(vqd_wait_used(&dq[TXQ], 1));
 	uint32_t id, len;
-	used_elem(TXQ, 0, &id, &len);
+	vqd_used_elem(&dq[TXQ], 0, &id, &len);
 	assert_int_equal(id, head);
 	assert_int_equal(len, 0);
 	uint8_t got[512];
@@ -293,7 +206,7 @@ static void transmit(void **state)
 	struct virtio_net_stats s = stats();
 	assert_int_equal(s.tx_packets, 1);
 	assert_int_equal(s.tx_bytes, 193);
-	assert_true(atomic_load(&notify_q[TXQ]) >= 1);
+	assert_true(atomic_load(&vqd_rec.notify_q[TXQ]) >= 1);
 }
 
 /* Transmit as the lab's guest (Linux 6.1 virtio_net, TSO over TCP) does it, seen with strace on
@@ -335,22 +248,19 @@ static void transmit_tso_indirect(void **state)
 			uint64_t a = buf_alloc(lens[i]);
 			memcpy(ram + a, w + off, lens[i]);
 			off += lens[i];
-			uint8_t *d = ram + table + 16 * i;
-			put64(d, a);
-			put32(d + 8, lens[i]);
-			put16(d + 12, i + 1 < n ? VIRTQ_DESC_F_NEXT : 0);
-			put16(d + 14, (uint16_t)(i + 1));
+			vqd_desc_put(ram + table, i, a, lens[i], i + 1 < n ? VIRTQ_DESC_F_NEXT : 0,
+				     (uint16_t)(i + 1));
 		}
 		assert_int_equal(off, sizeof(want[k]));
-		heads[k] = add_desc(TXQ, table, 16 * n, VIRTQ_DESC_F_INDIRECT);
-		offer(TXQ, heads[k]);
+		heads[k] = vqd_add(&dq[TXQ], table, 16 * n, VIRTQ_DESC_F_INDIRECT);
+		vqd_push(&dq[TXQ], heads[k]);
 	}
 	virtio_kick(vd, TXQ);
-	assert_true(wait_used(TXQ, 2));
+	assert_true(vqd_wait_used(&dq[TXQ], 2));
 	static uint8_t got[sizeof(want[0]) + 64];
 	for (unsigned k = 0; k < 2; k++) {
 		uint32_t id, len;
-		used_elem(TXQ, (uint16_t)k, &id, &len);
+		vqd_used_elem(&dq[TXQ], (uint16_t)k, &id, &len);
 		assert_int_equal(id, heads[k]);
 		assert_int_equal(len, 0);
 		assert_int_equal(recv(sock[1], got, sizeof(got), 0), (ssize_t)sizeof(want[k]));
@@ -387,17 +297,17 @@ static void transmit_bad(void **state)
 		uint64_t a = buf_alloc(bad[i].len);
 		hdr(ram + a, bad[i].flags, bad[i].gso, bad[i].hdr_len, bad[i].gso_size,
 		    bad[i].cstart, bad[i].coff);
-		offer(TXQ, add_desc(TXQ, a, bad[i].len, bad[i].dflags));
+		vqd_push(&dq[TXQ], vqd_add(&dq[TXQ], a, bad[i].len, bad[i].dflags));
 	}
 	/* and a good one after them */
 	uint64_t a = buf_alloc(74);
 	hdr(ram + a, 0, 0, 0, 0, 0, 0);
-	offer(TXQ, add_desc(TXQ, a, 74, 0));
+	vqd_push(&dq[TXQ], vqd_add(&dq[TXQ], a, 74, 0));
 	virtio_kick(vd, TXQ);
-	assert_true(wait_used(TXQ, (uint16_t)(n + 1)));
+	assert_true(vqd_wait_used(&dq[TXQ], (uint16_t)(n + 1)));
 	for (unsigned i = 0; i <= n; i++) {
 		uint32_t id, len;
-		used_elem(TXQ, (uint16_t)i, &id, &len);
+		vqd_used_elem(&dq[TXQ], (uint16_t)i, &id, &len);
 		assert_int_equal(len, 0);
 	}
 	struct virtio_net_stats s = stats();
@@ -419,32 +329,32 @@ static void receive_exhaustion(void **state)
 	host_send(60, 1);
 	host_send(70, 2);
 	host_send(80, 3);
-	assert_true(wait_used(RXQ, 2));
+	assert_true(vqd_wait_used(&dq[RXQ], 2));
 	uint32_t id, len;
-	used_elem(RXQ, 0, &id, &len);
+	vqd_used_elem(&dq[RXQ], 0, &id, &len);
 	assert_int_equal(len, 72);
 	assert_int_equal(ram[b0], VIRTIO_NET_HDR_F_DATA_VALID); /* the tap's header, unchanged */
 	assert_int_equal(get16(ram + b0 + 10), 1);		/* num_buffers */
 	assert_int_equal(ram[b0 + 12], 1);
-	used_elem(RXQ, 1, &id, &len);
+	vqd_used_elem(&dq[RXQ], 1, &id, &len);
 	assert_int_equal(len, 82);
 	assert_int_equal(ram[b1 + 12 + 69], (uint8_t)(2 + 69));
 	usleep(50000);
-	assert_int_equal(used_idx(RXQ), 2);
+	assert_int_equal(vqd_used_idx(&dq[RXQ]), 2);
 	struct virtio_net_stats s = stats();
 	assert_int_equal(s.rx_packets, 2);
 	assert_true(s.rx_waits >= 1);
 	/* The third packet is still queued. */
 	uint64_t b2 = post_rx(1600);
 	virtio_kick(vd, RXQ);
-	assert_true(wait_used(RXQ, 3));
-	used_elem(RXQ, 2, &id, &len);
+	assert_true(vqd_wait_used(&dq[RXQ], 3));
+	vqd_used_elem(&dq[RXQ], 2, &id, &len);
 	assert_int_equal(len, 92);
 	assert_int_equal(ram[b2 + 12 + 79], (uint8_t)(3 + 79));
 	s = stats();
 	assert_int_equal(s.rx_packets, 3);
 	assert_int_equal(s.rx_truncated, 0);
-	assert_true(atomic_load(&notify_q[RXQ]) >= 2);
+	assert_true(atomic_load(&vqd_rec.notify_q[RXQ]) >= 2);
 }
 
 /* A packet larger than the chain is dropped and counted; the chain takes the next one. */
@@ -455,9 +365,9 @@ static void receive_truncated(void **state)
 	uint64_t b = post_rx(64);
 	host_send(100, 1);
 	host_send(40, 9);
-	assert_true(wait_used(RXQ, 1));
+	assert_true(vqd_wait_used(&dq[RXQ], 1));
 	uint32_t id, len;
-	used_elem(RXQ, 0, &id, &len);
+	vqd_used_elem(&dq[RXQ], 0, &id, &len);
 	assert_int_equal(len, 52);
 	assert_int_equal(ram[b + 12], 9);
 	struct virtio_net_stats s = stats();
@@ -475,12 +385,12 @@ static void receive_mergeable(void **state)
 	for (unsigned i = 0; i < QSIZE; i++)
 		b[i] = post_rx(32);
 	host_send(100, 5); /* 112 bytes: 32 + 32 + 32 + 16 */
-	assert_true(wait_used(RXQ, 4));
+	assert_true(vqd_wait_used(&dq[RXQ], 4));
 	usleep(20000);
-	assert_int_equal(used_idx(RXQ), 4);
+	assert_int_equal(vqd_used_idx(&dq[RXQ]), 4);
 	uint32_t lens[4] = {32, 32, 32, 16}, id, len;
 	for (unsigned i = 0; i < 4; i++) {
-		used_elem(RXQ, (uint16_t)i, &id, &len);
+		vqd_used_elem(&dq[RXQ], (uint16_t)i, &id, &len);
 		assert_int_equal(len, lens[i]);
 	}
 	assert_int_equal(get16(ram + b[0] + 10), 4);
@@ -492,8 +402,8 @@ static void receive_mergeable(void **state)
 	assert_int_equal(vd->q[RXQ].vq.last_avail_idx, 4);
 	vd->dev.ops->resume(&vd->dev);
 	host_send(10, 7);
-	assert_true(wait_used(RXQ, 5));
-	used_elem(RXQ, 4, &id, &len);
+	assert_true(vqd_wait_used(&dq[RXQ], 5));
+	vqd_used_elem(&dq[RXQ], 4, &id, &len);
 	assert_int_equal(len, 22);
 	assert_int_equal(get16(ram + b[4] + 10), 1);
 }
@@ -509,15 +419,15 @@ static void receive_mergeable_pending(void **state)
 		b[i] = post_rx(32);
 	host_send(300, 1); /* 312 bytes: 9 x 32 + 24 */
 	usleep(50000);
-	assert_int_equal(used_idx(RXQ), 0);
+	assert_int_equal(vqd_used_idx(&dq[RXQ]), 0);
 	for (unsigned i = 8; i < 12; i++)
 		b[i] = post_rx(32);
 	virtio_kick(vd, RXQ);
-	assert_true(wait_used(RXQ, 10));
+	assert_true(vqd_wait_used(&dq[RXQ], 10));
 	usleep(20000);
-	assert_int_equal(used_idx(RXQ), 10);
+	assert_int_equal(vqd_used_idx(&dq[RXQ]), 10);
 	uint32_t id, len;
-	used_elem(RXQ, 9, &id, &len);
+	vqd_used_elem(&dq[RXQ], 9, &id, &len);
 	assert_int_equal(len, 24);
 	assert_int_equal(get16(ram + b[0] + 10), 10);
 	for (unsigned i = 0; i < 300; i++) {
@@ -530,8 +440,8 @@ static void receive_mergeable_pending(void **state)
 	host_send(600, 2);
 	host_send(20, 3);
 	virtio_kick(vd, RXQ);
-	assert_true(wait_used(RXQ, 11));
-	used_elem(RXQ, 10, &id, &len);
+	assert_true(vqd_wait_used(&dq[RXQ], 11));
+	vqd_used_elem(&dq[RXQ], 10, &id, &len);
 	assert_int_equal(len, 32);
 	struct virtio_net_stats s = stats();
 	assert_int_equal(s.rx_truncated, 1);
@@ -544,28 +454,24 @@ static void receive_bad_chain(void **state)
 	(void)state;
 	bring_up(BASE_FEATURES);
 	uint64_t a = buf_alloc(1600);
-	offer(RXQ, add_desc(RXQ, a, 1600, 0)); /* readable */
-	offer(RXQ, add_desc(RXQ, buf_alloc(8), 8, VIRTQ_DESC_F_WRITE));
+	vqd_push(&dq[RXQ], vqd_add(&dq[RXQ], a, 1600, 0)); /* readable */
+	vqd_push(&dq[RXQ], vqd_add(&dq[RXQ], buf_alloc(8), 8, VIRTQ_DESC_F_WRITE));
 	uint64_t good = post_rx(1600);
 	host_send(50, 3);
-	assert_true(wait_used(RXQ, 3));
+	assert_true(vqd_wait_used(&dq[RXQ], 3));
 	uint32_t id, len;
-	used_elem(RXQ, 0, &id, &len);
+	vqd_used_elem(&dq[RXQ], 0, &id, &len);
 	assert_int_equal(len, 0);
-	used_elem(RXQ, 1, &id, &len);
+	vqd_used_elem(&dq[RXQ], 1, &id, &len);
 	assert_int_equal(len, 0);
-	used_elem(RXQ, 2, &id, &len);
+	vqd_used_elem(&dq[RXQ], 2, &id, &len);
 	assert_int_equal(len, 62);
 	assert_int_equal(ram[good + 12], 3);
 	assert_int_equal(stats().bad_chains, 2);
 	/* A broken ring (avail.idx far ahead) needs a reset. */
-	__atomic_store_n((uint16_t *)(void *)(ram + dq[RXQ].avail + 2), (uint16_t)100,
-			 __ATOMIC_RELEASE);
+	vqd_set_avail_idx(&dq[RXQ], 100);
 	virtio_kick(vd, RXQ);
-	for (int i = 0; i < 2000 && !(virtio_get_status(vd) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
-	     i++)
-		usleep(1000);
-	assert_true(virtio_get_status(vd) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+	assert_true(vqd_wait_status(vd, VIRTIO_STATUS_DEVICE_NEEDS_RESET));
 }
 
 static uint8_t ctrl(uint8_t cls, uint8_t cmd, uint16_t want_used)
@@ -574,11 +480,11 @@ static uint8_t ctrl(uint8_t cls, uint8_t cmd, uint16_t want_used)
 	ram[c] = cls;
 	ram[c + 1] = cmd;
 	ram[ack] = 0xee;
-	uint16_t head = add_desc(CTRLQ, c, 2, VIRTQ_DESC_F_NEXT);
-	add_desc(CTRLQ, ack, 1, VIRTQ_DESC_F_WRITE);
-	offer(CTRLQ, head);
+	uint16_t head = vqd_add(&dq[CTRLQ], c, 2, VIRTQ_DESC_F_NEXT);
+	vqd_add(&dq[CTRLQ], ack, 1, VIRTQ_DESC_F_WRITE);
+	vqd_push(&dq[CTRLQ], head);
 	virtio_kick(vd, CTRLQ);
-	assert_true(wait_used(CTRLQ, want_used));
+	assert_true(vqd_wait_used(&dq[CTRLQ], want_used));
 	return ram[ack];
 }
 
@@ -589,7 +495,7 @@ static void announce(void **state)
 	bring_up(BASE_FEATURES);
 	assert_true(virtio_net_announce(vd));
 	assert_int_equal(virtio_net_status(vd), VIRTIO_NET_S_LINK_UP | VIRTIO_NET_S_ANNOUNCE);
-	assert_int_equal(atomic_load(&notify_cfg), 1);
+	assert_int_equal(atomic_load(&vqd_rec.notify_cfg), 1);
 	uint8_t c[2];
 	virtio_config_read(vd, 6, c, 2);
 	assert_int_equal(get16(c), VIRTIO_NET_S_LINK_UP | VIRTIO_NET_S_ANNOUNCE);
@@ -603,7 +509,7 @@ static void announce(void **state)
 	assert_int_equal(ctrl(VIRTIO_NET_CTRL_ANNOUNCE, VIRTIO_NET_CTRL_ANNOUNCE_ACK, 2),
 			 VIRTIO_NET_OK);
 	uint32_t id, len;
-	used_elem(CTRLQ, 0, &id, &len);
+	vqd_used_elem(&dq[CTRLQ], 0, &id, &len);
 	assert_int_equal(len, 1);
 	assert_int_equal(virtio_net_status(vd), VIRTIO_NET_S_LINK_UP);
 	assert_int_equal(ctrl(VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, 3),

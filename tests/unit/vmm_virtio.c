@@ -1,5 +1,6 @@
 /* Unit tests for the virtio core (vmm/virtio/virtio.c) and the I/O thread
- * (vmm/virtio/iothread.c), without KVM: a recording transport and a recording model. */
+ * (vmm/virtio/iothread.c), without KVM: a recording transport (virtq_driver.h) and a
+ * recording model. */
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -19,6 +20,7 @@
 #include "vmm/virtio/iothread.h"
 #include "vmm/virtio/virtio.h"
 #include "vmm/vm.h"
+#include "virtq_driver.h"
 
 /* ---- I/O thread ------------------------------------------------------------------------- */
 
@@ -46,17 +48,6 @@ static void poke(int fd)
 	assert_int_equal(write(fd, &one, sizeof(one)), sizeof(one));
 }
 
-/* Wait up to 2 s for *n to reach want. */
-static bool wait_for(atomic_int *n, int want)
-{
-	for (int i = 0; i < 2000; i++) {
-		if (atomic_load(n) >= want)
-			return true;
-		usleep(1000);
-	}
-	return false;
-}
-
 static void iothread_basic(void **state)
 {
 	(void)state;
@@ -70,7 +61,7 @@ static void iothread_basic(void **state)
 	assert_int_equal(iothread_add(t, c.fd, EPOLLIN, on_event, &c, &err), -1); /* twice */
 	mc_error_free(&err);
 	poke(c.fd);
-	assert_true(wait_for(&c.n, 1));
+	assert_true(vqd_wait_count(&c.n, 1));
 
 	/* Paused: nothing dispatched until the (nested) pauses are all resumed. */
 	iothread_pause(t);
@@ -82,7 +73,7 @@ static void iothread_basic(void **state)
 	usleep(20000);
 	assert_int_equal(atomic_load(&c.n), 1);
 	iothread_resume(t);
-	assert_true(wait_for(&c.n, 2));
+	assert_true(vqd_wait_count(&c.n, 2));
 
 	/* Removed from another thread: never called again. */
 	iothread_del(t, c.fd);
@@ -98,7 +89,7 @@ static void iothread_basic(void **state)
 	c.del_self = true;
 	assert_int_equal(iothread_add(t, c.fd, EPOLLIN, on_event, &c, &err), 0);
 	poke(c.fd);
-	assert_true(wait_for(&c.n, 3));
+	assert_true(vqd_wait_count(&c.n, 3));
 	poke(c.fd);
 	usleep(20000);
 	assert_int_equal(atomic_load(&c.n), 3);
@@ -113,48 +104,13 @@ static void iothread_basic(void **state)
 
 #define MEM (1u << 20)
 
+/* What the model was asked to do (the transport's record: vqd_rec). */
 struct rec {
-	int attach, detach, treset, notify_q[VIRTIO_MAX_QUEUES], notify_cfg;
 	int realize, start, stop, pause, resume, destroy;
 	int fail_start;
 	uint8_t config[16];
 };
 static struct rec rec;
-
-static int t_attach(struct virtio_dev *vd, struct vm *vm, mc_err *err)
-{
-	(void)vd, (void)vm, (void)err;
-	rec.attach++;
-	return 0;
-}
-static void t_notify_queue(struct virtio_dev *vd, unsigned q)
-{
-	(void)vd;
-	rec.notify_q[q]++;
-}
-static void t_notify_config(struct virtio_dev *vd)
-{
-	(void)vd;
-	rec.notify_cfg++;
-}
-static void t_reset(struct virtio_dev *vd)
-{
-	(void)vd;
-	rec.treset++;
-}
-static void t_detach(struct virtio_dev *vd)
-{
-	(void)vd;
-	rec.detach++;
-}
-static const struct virtio_transport_ops test_transport = {
-    .name = "test",
-    .attach = t_attach,
-    .notify_queue = t_notify_queue,
-    .notify_config = t_notify_config,
-    .reset = t_reset,
-    .detach = t_detach,
-};
 
 static void m_config_read(struct virtio_dev *vd, uint32_t off, uint8_t *data, uint32_t len)
 {
@@ -215,12 +171,9 @@ static struct vm vm;
 static int setup(void **state)
 {
 	(void)state;
-	ram = aligned_alloc(4096, MEM);
-	memset(ram, 0, MEM);
-	memset(&vm, 0, sizeof(vm));
-	gm_init(&vm.gm, ram, MEM);
+	ram = vqd_guest_ram(&vm, MEM);
 	memset(&rec, 0, sizeof(rec));
-	return 0;
+	return ram ? 0 : -1;
 }
 
 static int teardown(void **state)
@@ -236,44 +189,34 @@ static struct virtio_dev *make(const char *name)
 	struct virtio_dev *vd = calloc(1, sizeof(*vd));
 	assert_non_null(vd);
 	assert_int_equal(virtio_dev_init(vd, name, VIRTIO_ID_BLOCK, 1ull << 5, 16, 2, 64,
-					 &test_model, &test_transport, NULL, &err),
+					 &test_model, &vqd_transport, NULL, &err),
 			 0);
 	assert_int_equal(vd->dev.ops->realize(&vd->dev, &vm, &err), 0);
 	return vd;
 }
 
-/* Driver-side bring-up of queue q with its rings at base. */
+/* The driver sets queue q up with its rings at base (not enabled). */
 static void setup_queue(struct virtio_dev *vd, unsigned q, uint64_t base, uint16_t size)
 {
-	vd->q[q].vq.size = size;
-	vd->q[q].vq.desc_gpa = base;
-	vd->q[q].vq.avail_gpa = base + 0x1000;
-	vd->q[q].vq.used_gpa = base + 0x2000;
+	struct vqd d;
+	vqd_init(&d, ram, base, size);
+	vqd_set(vd, q, &d);
 }
 
 static void bring_up(struct virtio_dev *vd)
 {
-	virtio_lock(vd);
-	virtio_set_status(vd, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	virtio_set_driver_features(vd, (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_EVENT_IDX) |
-					   (1ull << 5));
-	virtio_set_status(vd, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-				  VIRTIO_STATUS_FEATURES_OK);
-	assert_true(virtio_get_status(vd) & VIRTIO_STATUS_FEATURES_OK);
-	setup_queue(vd, 0, 0x10000, 64);
-	assert_int_equal(virtio_queue_enable(vd, 0), 0);
-	setup_queue(vd, 1, 0x20000, 32);
-	assert_int_equal(virtio_queue_enable(vd, 1), 0);
-	virtio_set_status(vd, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-				  VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
-	virtio_unlock(vd);
+	struct vqd qs[2];
+	vqd_init(&qs[0], ram, 0x10000, 64);
+	vqd_init(&qs[1], ram, 0x20000, 32);
+	vqd_up(vd, (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_EVENT_IDX) | (1ull << 5), qs,
+	       2);
 }
 
 static void negotiation(void **state)
 {
 	(void)state;
 	struct virtio_dev *vd = make("virtio-test0");
-	assert_int_equal(rec.attach, 1);
+	assert_int_equal(vqd_rec.attach, 1);
 	assert_int_equal(rec.realize, 1);
 	uint64_t f = virtio_device_features(vd);
 	assert_true(f & (1ull << VIRTIO_F_VERSION_1));
@@ -299,7 +242,7 @@ static void negotiation(void **state)
 				  VIRTIO_STATUS_FEATURES_OK);
 	assert_false(virtio_get_status(vd) & VIRTIO_STATUS_FEATURES_OK);
 	virtio_set_status(vd, 0);
-	assert_int_equal(rec.treset, 1);
+	assert_int_equal(vqd_rec.reset, 1);
 	assert_int_equal(rec.stop, 0); /* never started */
 	virtio_unlock(vd);
 
@@ -315,9 +258,7 @@ static void negotiation(void **state)
 	assert_true(virtio_has_feature(vd, VIRTIO_F_EVENT_IDX));
 
 	/* Reset stops the model and the queues. */
-	virtio_lock(vd);
-	virtio_set_status(vd, 0);
-	virtio_unlock(vd);
+	vqd_reset(vd);
 	assert_int_equal(rec.stop, 1);
 	assert_false(vd->started);
 	assert_false(vd->q[0].vq.enabled);
@@ -325,7 +266,7 @@ static void negotiation(void **state)
 	assert_int_equal(vd->driver_features, 0);
 	vd->dev.ops->destroy(&vd->dev);
 	assert_int_equal(rec.destroy, 1);
-	assert_int_equal(rec.detach, 1);
+	assert_int_equal(vqd_rec.detach, 1);
 }
 
 static void bad_queues_and_config(void **state)
@@ -336,7 +277,7 @@ static void bad_queues_and_config(void **state)
 	setup_queue(vd, 0, 0x10000, 128); /* more than offered */
 	assert_int_equal(virtio_queue_enable(vd, 0), -1);
 	assert_true(virtio_get_status(vd) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
-	assert_int_equal(rec.notify_cfg, 0);		  /* not live yet: no interrupt */
+	assert_int_equal(vqd_rec.notify_cfg, 0);	  /* not live yet: no interrupt */
 	assert_int_equal(virtio_queue_enable(vd, 2), -1); /* no such queue */
 	assert_int_equal(virtio_queue_enable(vd, 99), -1);
 	/* The driver can't clear NEEDS_RESET except by a reset. */
@@ -369,13 +310,11 @@ static void bad_queues_and_config(void **state)
 	uint32_t gen = virtio_config_generation(vd);
 	virtio_config_changed(vd);
 	assert_int_equal(virtio_config_generation(vd), gen + 1);
-	assert_int_equal(rec.notify_cfg, 1);
+	assert_int_equal(vqd_rec.notify_cfg, 1);
 	virtio_set_needs_reset(vd, "test");
 	virtio_set_needs_reset(vd, "test again");
-	assert_int_equal(rec.notify_cfg, 2);
-	virtio_lock(vd);
-	virtio_set_status(vd, 0);
-	virtio_unlock(vd);
+	assert_int_equal(vqd_rec.notify_cfg, 2);
+	vqd_reset(vd);
 	rec.fail_start = 1;
 	bring_up(vd);
 	assert_false(vd->started);
@@ -400,10 +339,10 @@ static void kick_and_notify(void **state)
 	mc_err err = NULL;
 	assert_int_equal(virtq_push(&vd->q[0].vq, 0, 0, &err), 0);
 	virtio_notify_queue(vd, 0);
-	assert_int_equal(rec.notify_q[0], 1);
+	assert_int_equal(vqd_rec.notify_q[0], 1);
 	assert_int_equal(virtq_push(&vd->q[0].vq, 1, 0, &err), 0);
 	virtio_notify_queue(vd, 0); /* used_event still 0: already signalled past it */
-	assert_int_equal(rec.notify_q[0], 1);
+	assert_int_equal(vqd_rec.notify_q[0], 1);
 	virtio_notify_queue(vd, 9);
 	vd->dev.ops->destroy(&vd->dev);
 }
