@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "gm_dirty.h"
 #include "log.h"
 #include "memslots.h"
 #include "vm.h"
@@ -77,6 +78,8 @@ int dirty_start(struct vm *vm, struct dirty **out, mc_err *err)
 			goto fail;
 		d->logging = true;
 	}
+	if (gm_dirty_log_start(&vm->gm, err) < 0) /* minivm's own writes (gm_dirty.h) */
+		goto fail;
 	*out = d;
 	return 0;
 fail:
@@ -97,6 +100,7 @@ int dirty_collect(struct dirty *d, uint64_t *bm, uint64_t *count, mc_err *err)
 	}
 	/* Pages minivm's own threads wrote into guest RAM (virtio devices: a VMM-side bitmap) are
 	 * ORed into bm here, before the count. */
+	gm_dirty_take(&d->vm->gm, bm, d->npages);
 	uint64_t n = 0;
 	for (uint64_t w = 0; w < (d->npages + 63) / 64; w++)
 		n += (uint64_t)__builtin_popcountll(bm[w]);
@@ -137,6 +141,7 @@ void dirty_free(struct dirty *d)
 {
 	if (!d)
 		return;
+	gm_dirty_log_stop(&d->vm->gm);
 	slots_free(d);
 	free(d);
 }

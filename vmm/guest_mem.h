@@ -12,8 +12,9 @@
 
 struct guest_mem {
 	uint8_t *host;
-	uint64_t size;	  /* total RAM bytes */
-	uint64_t low_end; /* end of RAM below the MMIO hole (== size when size <= 3 GiB) */
+	uint64_t size;		/* total RAM bytes */
+	uint64_t low_end;	/* end of RAM below the MMIO hole (== size when size <= 3 GiB) */
+	struct gm_dirty *dirty; /* minivm's own writes, for migration (gm_dirty.h); NULL: none */
 };
 
 static inline void gm_init(struct guest_mem *gm, uint8_t *host, uint64_t size)
@@ -21,6 +22,7 @@ static inline void gm_init(struct guest_mem *gm, uint8_t *host, uint64_t size)
 	gm->host = host;
 	gm->size = size;
 	gm->low_end = size < MMIO_HOLE_START ? size : MMIO_HOLE_START;
+	gm->dirty = NULL;
 }
 
 /* Host pointer for [gpa, gpa + len) if it lies entirely inside one RAM range, else NULL. */

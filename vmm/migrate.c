@@ -29,6 +29,7 @@
 #include "dirty.h"
 #include "log.h"
 #include "loop.h"
+#include "manifest.h"
 #include "migstream.h"
 #include "snapshot.h"
 #include "state.h"
@@ -60,7 +61,7 @@ int mig_recv_setup(struct mc_ms *rx, struct mig_setup *su, mc_err *err)
 	if (recv_hello(rx, MIG_MAGIC, err) < 0 ||
 	    mc_ms_recv_frame(rx, &f, meta, MIG_META_MAX, err) < 0)
 		return -1;
-	if (f.type != MIG_F_SETUP || f.meta_len != MIG_SETUP_LEN || f.data_len != 0)
+	if (f.type != MIG_F_SETUP || f.meta_len != MIG_SETUP_LEN || f.data_len > MIG_MANIFEST_MAX)
 		return mc_errorf(err, 0, "first frame: type %u with %u+%llu bytes, not the set-up",
 				 f.type, f.meta_len, (unsigned long long)f.data_len);
 	*su = (struct mig_setup){.ncpus = get32(meta),
@@ -68,7 +69,11 @@ int mig_recv_setup(struct mc_ms *rx, struct mig_setup *su, mc_err *err)
 				 .mem_size = get64(meta + 8),
 				 .tsc_khz = get32(meta + 16),
 				 .page_size = get32(meta + 20),
-				 .cpuid_crc = get32(meta + 24)};
+				 .cpuid_crc = get32(meta + 24),
+				 .manifest_len = (uint32_t)f.data_len};
+	/* the device manifest: checked by the caller (manifest_parse) */
+	if (mc_ms_recv_data(rx, su->manifest, su->manifest_len, err) < 0)
+		return mc_wrap(err, "set-up: the device manifest");
 	if (su->ncpus < 1 || su->ncpus > SNAP_MAX_CPUS)
 		return mc_errorf(err, 0, "set-up: %u vCPUs (1 to %u)", su->ncpus, SNAP_MAX_CPUS);
 	if (su->flags & ~SNAP_FLAG_PIT)
@@ -962,8 +967,10 @@ static int migrate(struct migration *m, mc_err *err)
 	put32(su + 16, khz > 0 ? (uint32_t)khz : 0);
 	put32(su + 20, MIG_PAGE);
 	put32(su + 24, cpuid_crc(vm));
-	if (mc_ms_send_hello(m->tx, MIG_MAGIC, MIG_VERSION, err) < 0 ||
-	    mc_ms_send(m->tx, MIG_F_SETUP, su, sizeof(su), NULL, 0, err) < 0 ||
+	char man[MIG_MANIFEST_MAX];
+	int ml = manifest_write(vm, man, sizeof(man), err);
+	if (ml < 0 || mc_ms_send_hello(m->tx, MIG_MAGIC, MIG_VERSION, err) < 0 ||
+	    mc_ms_send(m->tx, MIG_F_SETUP, su, sizeof(su), man, (size_t)ml, err) < 0 ||
 	    mc_ms_flush(m->tx, err) < 0)
 		return -1;
 	if (recv_hello(m->rx, MIG_MAGIC_REPLY, err) < 0 ||
@@ -1173,12 +1180,6 @@ int mig_start(struct migration *m, const struct mig_params *p, mc_err *err)
 	if (vm_state(m->vm) != VM_STATE_RUNNING || vm_ended(m->vm))
 		return mc_errorf(err, 0, "migrate: the VM is %s, not running",
 				 vm_ended(m->vm) ? "ending" : vm_state_name(vm_state(m->vm)));
-	for (unsigned i = 0; i < m->vm->devices.n; i++)
-		if (strncmp(m->vm->devices.d[i]->name, "virtio", 6) == 0)
-			return mc_errorf(err, ENOTSUP,
-					 "migrate: device %s writes guest memory from minivm, "
-					 "which KVM's dirty log does not see: not supported yet",
-					 m->vm->devices.d[i]->name);
 	char host[256], port[32];
 	bool is_unix;
 	if (parse_uri(p->uri, host, sizeof(host), port, sizeof(port), &is_unix, err) < 0)

@@ -24,18 +24,20 @@
 
 #include "error.h"
 
-#define MIG_MAGIC	"MINIVMMG" /* source -> destination */
-#define MIG_MAGIC_REPLY "MINIVMMA" /* destination -> source */
-#define MIG_VERSION	1u
-#define MIG_PAGE	4096u
-#define MIG_RUN_MAX	256u /* pages in one PAGES frame (1 MiB) */
-#define MIG_SETUP_LEN	32u
-#define MIG_META_MAX	1024u
-#define MIG_ROUNDS_KEPT 64u
+#define MIG_MAGIC	 "MINIVMMG" /* source -> destination */
+#define MIG_MAGIC_REPLY	 "MINIVMMA" /* destination -> source */
+#define MIG_VERSION	 1u
+#define MIG_PAGE	 4096u
+#define MIG_RUN_MAX	 256u /* pages in one PAGES frame (1 MiB) */
+#define MIG_SETUP_LEN	 32u
+#define MIG_META_MAX	 1024u
+#define MIG_ROUNDS_KEPT	 64u
+#define MIG_MANIFEST_MAX 4096u /* == MANIFEST_MAX */
 
 /* Frame types (lib/migstream frames; 0 is the end frame). */
 enum mig_frame {
-	MIG_F_SETUP = 1, /* meta: struct mig_setup as MIG_SETUP_LEN bytes; no data */
+	MIG_F_SETUP = 1, /* meta: struct mig_setup as MIG_SETUP_LEN bytes; data: the device
+			    manifest (manifest.h), none from an older source */
 	MIG_F_PAGES = 2, /* meta: u64 first page, u32 count, u32 encoding; data: the pages */
 	MIG_F_ZERO = 3,	 /* meta: u64 first page, u32 count, u32 0; no data: zero pages */
 	MIG_F_ROUND = 4, /* meta: u32 round, u32 0: a round ends */
@@ -51,7 +53,9 @@ struct mig_setup {
 	uint32_t ncpus, flags; /* flags: SNAP_FLAG_PIT */
 	uint64_t mem_size;
 	uint32_t tsc_khz, page_size;
-	uint32_t cpuid_crc; /* CRC-32 of KVM_GET_SUPPORTED_CPUID's entries */
+	uint32_t cpuid_crc;    /* CRC-32 of KVM_GET_SUPPORTED_CPUID's entries */
+	uint32_t manifest_len; /* the source's device manifest: 0 none, else checked text */
+	uint8_t manifest[MIG_MANIFEST_MAX];
 };
 
 struct mc_ms;

@@ -22,6 +22,7 @@
 #include "virtio/net.h"
 #include "log.h"
 #include "loop.h"
+#include "manifest.h"
 #include "migrate.h"
 #include "snapshot.h"
 #include "timings.h"
@@ -89,7 +90,7 @@ struct run_opts {
 	const char *restore, *api;
 	const char *incoming; /* --incoming URI: the guest comes from a live migration */
 	bool timings_json, pit, geometry_set;
-	bool tty, verbose, console_set;
+	bool tty, tty_set, verbose, console_set;
 	const char *console_log;
 	size_t env_cap;
 	struct blk_disk disks[MAX_DISKS];
@@ -227,7 +228,7 @@ static int parse(int argc, char **argv, struct run_opts *o, mc_err *err)
 			break;
 		case 't':
 		case 'T':
-			o->tty = true;
+			o->tty = o->tty_set = true;
 			break;
 		case 'L':
 			o->console_log = optarg;
@@ -310,15 +311,15 @@ static int parse(int argc, char **argv, struct run_opts *o, mc_err *err)
 		    "--restore takes the guest, its vCPUs, memory and PIT from the "
 		    "snapshot: no --kernel, --initrd, --cmdline, --cpus, --mem, --pit, "
 		    "--env or command");
-	if (o->tty && !o->boot.nargs && !o->restore)
+	if (o->tty && !o->boot.nargs && !o->restore && !o->incoming)
 		return mc_errorf(err, 0, "-t gives the guest command a terminal: it needs -- CMD");
 	if (o->incoming && (o->restore || o->boot.kernel || o->boot.initrd || o->boot.cmdline ||
-			    o->boot.nargs || o->boot.nenv || o->geometry_set || o->tty))
+			    o->boot.nargs || o->boot.nenv || o->geometry_set))
 		return mc_errorf(
 		    err, 0,
 		    "--incoming takes the guest, its vCPUs, memory and PIT from the "
 		    "source: no --restore, --kernel, --initrd, --cmdline, --cpus, --mem, "
-		    "--pit, --env, -t or command");
+		    "--pit, --env or command (--disk, --net and -t as on the source)");
 	if (o->restore || o->incoming)
 		return 0;
 	if (!o->boot.kernel)
@@ -372,6 +373,32 @@ static void term_size(uint16_t *rows, uint16_t *cols)
 		*rows = 24;
 		*cols = 80;
 	}
+}
+
+/* A snapshot's or a migration source's device manifest: its console mode becomes ours (-t
+ * given here must agree), its devices are checked once ours exist. */
+static int take_manifest(struct run_opts *o, const uint8_t *buf, size_t len, const char *what,
+			 struct manifest *m, bool *stdio, mc_err *err)
+{
+	if (manifest_parse(buf, len, m, err) < 0)
+		return mc_wrap(err, "%s", what);
+	if (o->tty_set && !(m->console && m->tty))
+		return mc_errorf(err, 0, "-t: %s's command has %s: leave -t out as there", what,
+				 m->console ? "stdin, stdout and stderr, no terminal"
+					    : "no console (no command)");
+	*stdio = m->console;
+	o->tty = m->console && m->tty;
+	return 0;
+}
+
+/* After a restore or a migration: have the guest announce itself on its networks (gratuitous
+ * ARP, unsolicited neighbour advertisements), so switches learn where its MACs are now. */
+static void announce(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->devices.n; i++)
+		if (strncmp(vm->devices.d[i]->name, "virtio-net", 10) == 0 &&
+		    virtio_net_announce((struct virtio_dev *)vm->devices.d[i]))
+			mc_log_debug("%s: announce requested", vm->devices.d[i]->name);
 }
 
 static const char *end_name(enum vm_end e)
@@ -487,6 +514,7 @@ int cmd_run(int argc, char **argv)
 	struct api api = {.fd = -1};
 	struct termios tty_saved;
 	bool tty_raw = false;
+	static struct manifest man; /* what the snapshot or the source had (n 0: not known) */
 	memset(&con, 0, sizeof(con));
 	con.out_fd = con.in_fd = con.space_fd = -1;
 
@@ -514,6 +542,10 @@ int cmd_run(int argc, char **argv)
 		o.pit = snap->flags & SNAP_FLAG_PIT;
 		stdio = devices_state_has(snap->sec[SNAP_DEVICES][0].p,
 					  snap->sec[SNAP_DEVICES][0].len, "virtio-console");
+		const struct snap_section *ms = &snap->sec[SNAP_MANIFEST][0];
+		if (ms->p &&
+		    take_manifest(&o, ms->p, ms->len, "the snapshot", &man, &stdio, &err) < 0)
+			goto out;
 	}
 	if (o.incoming) {
 		if (mig_incoming_open(o.incoming, &incoming, &err) < 0)
@@ -522,6 +554,9 @@ int cmd_run(int argc, char **argv)
 		o.ncpus = su->ncpus;
 		o.mem = su->mem_size;
 		o.pit = su->flags & SNAP_FLAG_PIT;
+		if (su->manifest_len && take_manifest(&o, su->manifest, su->manifest_len,
+						      "the source", &man, &stdio, &err) < 0)
+			goto out;
 	}
 	char console_spec[4200];
 	route_console(&o, stdio, console_spec, sizeof(console_spec));
@@ -530,7 +565,7 @@ int cmd_run(int argc, char **argv)
 	struct virtio_console_conf stdio_conf = {
 	    .in_fd = STDIN_FILENO, .out_fd = STDOUT_FILENO, .err_fd = STDERR_FILENO, .tty = o.tty};
 	term_size(&stdio_conf.rows, &stdio_conf.cols);
-	if (o.tty && !o.restore) {
+	if (o.tty && !o.restore && !o.incoming) {
 		/* guestinit sets hvc0's size from it (a RESIZE before the terminal is open is
 		 * lost) and takes it out of the command's environment */
 		char sz[48];
@@ -553,6 +588,10 @@ int cmd_run(int argc, char **argv)
 	/* Devices before the kernel: their ACPI fragments go into the tables boot_load writes. */
 	if (hw_create_devices(&vm, &hw, &err) < 0 ||
 	    (!snap && !incoming && boot_load(&vm, &o.boot, &err) < 0))
+		goto out;
+	/* The devices the snapshot or the source had, before their state is loaded (or, in a
+	 * migration, the memory sent): a different set is refused naming the device. */
+	if (man.n && manifest_check(&man, &vm, o.restore ? "the snapshot" : "the source", &err) < 0)
 		goto out;
 	t[2] = mc_now_ns();
 	if (vm_create_vcpus(&vm, &err) < 0 || runner_init(&runner, &vm, &sigs, &err) < 0 ||
@@ -591,6 +630,8 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	mig_incoming_close(incoming, NULL);
 	incoming = NULL;
+	if (o.restore || o.incoming)
+		announce(&vm);
 	int lr = loop_run(&runner.loop, &err);
 	if (lr < 0)
 		vm_end(&vm, VM_FAILED, "event loop: %s", err->msg);
@@ -620,7 +661,8 @@ out:
 		/* the guest's last writes, queued before it powered off (not after ^C: a host
 		 * reader that stopped reading must not keep minivm from ending) */
 		virtio_console_flush(runner.stdio);
-		if (!o.restore && vm.end == VM_POWEROFF && !virtio_console_used(runner.stdio))
+		if (!o.restore && !o.incoming && vm.end == VM_POWEROFF &&
+		    !virtio_console_used(runner.stdio))
 			mc_log_warn("the guest never opened its stdio ports (an initramfs without "
 				    "virtio_console? `make images`): the command's output went to "
 				    "the serial console (--console-log FILE)");

@@ -16,6 +16,7 @@
 #include "bytes.h"
 #include "cleanup.h"
 #include "log.h"
+#include "manifest.h"
 #include "migstream.h"
 #include "state.h"
 #include "util.h"
@@ -66,11 +67,13 @@ static size_t fixed_len(uint32_t t)
 
 static const char *type_name(uint32_t t)
 {
+	/* clang-format off */
 	static const char *const names[SNAP_TYPE_MAX] = {
 	    [SNAP_CLOCK] = "clock",
 	    [SNAP_IRQCHIP] = "irqchip",
 	    [SNAP_PIT] = "pit",
 	    [SNAP_DEVICES] = "devices",
+	    [SNAP_MANIFEST] = "manifest",
 	    [SNAP_REGS] = "regs",
 	    [SNAP_SREGS] = "sregs",
 	    [SNAP_SREGS2] = "sregs2",
@@ -83,6 +86,7 @@ static const char *type_name(uint32_t t)
 	    [SNAP_MP_STATE] = "mp_state",
 	    [SNAP_DEBUGREGS] = "debugregs",
 	};
+	/* clang-format on */
 	return t < SNAP_TYPE_MAX && names[t] ? names[t] : "?";
 }
 
@@ -139,6 +143,8 @@ int snap_parse(const uint8_t *buf, size_t len, struct snap *s, mc_err *err)
 		if (want && slen != want)
 			return mc_errorf(err, 0, "section %u (%s): %u bytes, expected %zu", i,
 					 type_name(type), slen, want);
+		if (type == SNAP_MANIFEST && slen > MANIFEST_MAX)
+			return mc_errorf(err, 0, "section %u (manifest): %u bytes", i, slen);
 		if (type == SNAP_XSAVE && (slen < 4096 || slen % 4))
 			return mc_errorf(err, 0, "section %u (xsave): %u bytes", i, slen);
 		if (type == SNAP_MSRS &&
@@ -568,6 +574,11 @@ int snap_state(struct vm *vm, struct state_w *out, mc_err *err)
 	}
 	put_section(&w, &n, SNAP_DEVICES, 0, dw.p, dw.len);
 	state_w_free(&dw);
+	char man[MANIFEST_MAX];
+	int ml = manifest_write(vm, man, sizeof(man), err);
+	if (ml < 0)
+		goto out;
+	put_section(&w, &n, SNAP_MANIFEST, 0, man, (size_t)ml);
 	if (w.oom) {
 		mc_errorf(err, ENOMEM, "snapshot state");
 		goto out;

@@ -37,6 +37,7 @@ enum snap_type {
 	SNAP_IRQCHIP = 2,    /* struct kvm_irqchip, index 0 PIC master, 1 PIC slave, 2 IOAPIC */
 	SNAP_PIT = 3,	     /* struct kvm_pit_state2 */
 	SNAP_DEVICES = 4,    /* devices_save()'s stream */
+	SNAP_MANIFEST = 5,   /* the device manifest (manifest.h; absent in older snapshots) */
 	SNAP_REGS = 16,	     /* struct kvm_regs */
 	SNAP_SREGS = 17,     /* struct kvm_sregs (when the host lacks SREGS2) */
 	SNAP_SREGS2 = 18,    /* struct kvm_sregs2 */

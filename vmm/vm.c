@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "gm_dirty.h"
 #include "layout.h"
 #include "log.h"
 #include "util.h"
@@ -159,6 +160,8 @@ int vm_create_from(struct vm *vm, unsigned ncpus, uint64_t mem, bool pit, int me
 				 (unsigned long long)(mem >> 20));
 	vm->ram = ram;
 	gm_init(&vm->gm, ram, mem);
+	if (gm_dirty_init(&vm->gm, err) < 0)
+		return -1;
 	madvise(ram, mem, MADV_HUGEPAGE); /* fewer EPT/NPT walks; fine if unsupported */
 	/* ...except the first 2 MiB, which holds only small things (boot tables, the command line,
 	 * ACPI, a tiny kernel) and which Linux maps with 4 KiB pages anyway: zeroing a whole huge
@@ -423,6 +426,7 @@ void vm_destroy(struct vm *vm)
 	if (vm->ram)
 		munmap(vm->ram, vm->gm.size);
 	vm->ram = NULL;
+	gm_dirty_free(&vm->gm);
 	if (vm->end_fd >= 0)
 		close(vm->end_fd);
 	vm->end_fd = -1;

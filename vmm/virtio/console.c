@@ -919,3 +919,9 @@ bool virtio_console_used(struct device *d)
 	struct con_dev *c = from_dev(d);
 	return c && atomic_load(&c->used);
 }
+
+bool virtio_console_tty(struct device *d)
+{
+	struct con_dev *c = from_dev(d);
+	return c && c->conf.tty;
+}

@@ -62,5 +62,8 @@ void virtio_console_flush(struct device *d);
 /* Whether the guest ever opened its output ports (false: an initramfs without
  * virtio_console, whose command wrote to the serial console instead). */
 bool virtio_console_used(struct device *d);
+/* Whether the command's stdio is one terminal port (-t) rather than three ports (snapshots
+ * and migration record it: the other side must make the same ports). */
+bool virtio_console_tty(struct device *d);
 
 #endif

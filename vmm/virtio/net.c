@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "bytes.h"
+#include "gm_dirty.h"
 #include "iothread.h"
 #include "log.h"
 #include "netdev.h"
@@ -112,6 +113,9 @@ struct net {
 	uint64_t vhost_features;
 	int call_fd[2]; /* ours when the transport has no irqfd to give */
 	bool call_own[2];
+	/* vhost_start/stop and the migration's dirty log (vhost_set_log) */
+	pthread_mutex_t vhost_lock;
+	bool vhost_writer; /* registered with gm_dirty */
 
 	struct {
 		_Atomic uint64_t rx_packets, rx_bytes, rx_truncated, rx_errors, rx_waits;
@@ -647,33 +651,69 @@ static void on_vhost_call(void *opaque, uint32_t events)
 	}
 }
 
-static int vhost_start(struct net *n, mc_err *err)
+static void vhost_rings(struct net *n, struct vhost_ring r[2])
 {
-	struct vhost_ring r[2];
 	for (unsigned q = 0; q < 2; q++) {
 		struct virtq *vq = &n->vd.q[q].vq;
-		if (!vq->enabled)
-			return mc_errorf(err, EINVAL, "vhost: queue %u is not enabled", q);
 		r[q] = (struct vhost_ring){.index = q,
 					   .num = vq->size,
 					   .base = vq->last_avail_idx,
 					   .desc = vq->desc,
 					   .avail = vq->avail,
 					   .used = vq->used,
+					   .used_gpa = vq->used_gpa,
 					   .kick_fd = n->vd.q[q].kick_fd,
 					   .call_fd = n->call_fd[q]};
 	}
-	uint64_t f = n->vd.driver_features & n->vhost_features;
-	if (vhost_net_start(n->vhost_fd, f, &n->vd.vm->gm, r, 2, n->fd, err) < 0)
-		return -1;
-	n->vhost_running = true;
-	return 0;
+}
+
+static int vhost_start(struct net *n, mc_err *err)
+{
+	struct vhost_ring r[2];
+	for (unsigned q = 0; q < 2; q++)
+		if (!n->vd.q[q].vq.enabled)
+			return mc_errorf(err, EINVAL, "vhost: queue %u is not enabled", q);
+	vhost_rings(n, r);
+	uint64_t f = n->vd.driver_features & n->vhost_features, bytes;
+	pthread_mutex_lock(&n->vhost_lock);
+	/* A migration that runs has the kernel log its writes (gm_dirty.h). */
+	uint64_t *log = gm_dirty_log(&n->vd.vm->gm, &bytes);
+	int rc = vhost_net_start(n->vhost_fd, f, &n->vd.vm->gm, r, 2, n->fd, log, err);
+	if (rc == 0)
+		n->vhost_running = true;
+	pthread_mutex_unlock(&n->vhost_lock);
+	return rc;
+}
+
+/* gm_dirty's writer callback: a migration starts (log) or ends (NULL). */
+static void vhost_set_log(void *opaque, uint64_t *log, uint64_t bytes)
+{
+	struct net *n = opaque;
+	(void)bytes;
+	pthread_mutex_lock(&n->vhost_lock);
+	if (n->vhost_running) {
+		struct vhost_ring r[2];
+		vhost_rings(n, r);
+		mc_err err = NULL;
+		if (vhost_net_set_log(n->vhost_fd, n->vd.driver_features & n->vhost_features, r, 2,
+				      log, &err) < 0) {
+			/* The kernel's writes would go unseen: the device cannot go on safely. */
+			char why[300];
+			snprintf(why, sizeof(why), "migration dirty log: %s", mc_error_text(err));
+			mc_error_free(&err);
+			virtio_set_needs_reset(&n->vd, why);
+		}
+	}
+	pthread_mutex_unlock(&n->vhost_lock);
 }
 
 static void vhost_stop(struct net *n)
 {
-	if (!n->vhost_running)
+	pthread_mutex_lock(&n->vhost_lock);
+	if (!n->vhost_running) {
+		pthread_mutex_unlock(&n->vhost_lock);
 		return;
+	}
 	for (unsigned q = 0; q < 2; q++) {
 		struct virtq *vq = &n->vd.q[q].vq;
 		uint16_t base;
@@ -690,6 +730,7 @@ static void vhost_stop(struct net *n)
 		vq->signalled_used_valid = false;
 	}
 	n->vhost_running = false;
+	pthread_mutex_unlock(&n->vhost_lock);
 }
 
 /* ---- the model's ops --------------------------------------------------------------------- */
@@ -908,7 +949,6 @@ static int tap_mtu(const char *name, uint16_t *mtu)
 static int net_realize(struct virtio_dev *vd, struct vm *vm, mc_err *err)
 {
 	struct net *n = to_net(vd);
-	(void)vm;
 	char tn[32];
 	snprintf(tn, sizeof(tn), "%.12s-rx", n->name);
 	if (iothread_create(&n->rxt, tn, err) < 0)
@@ -956,6 +996,9 @@ static int net_realize(struct virtio_dev *vd, struct vm *vm, mc_err *err)
 			if (iothread_add(n->rxt, n->call_fd[q], EPOLLIN, on_vhost_call, n, err) < 0)
 				return mc_wrap(err, "%s", n->name);
 		}
+		if (gm_dirty_add_writer(&vm->gm, vhost_set_log, n, err) < 0)
+			return mc_wrap(err, "%s", n->name);
+		n->vhost_writer = true;
 	}
 	return 0;
 }
@@ -963,6 +1006,9 @@ static int net_realize(struct virtio_dev *vd, struct vm *vm, mc_err *err)
 static void net_destroy(struct virtio_dev *vd)
 {
 	struct net *n = to_net(vd);
+	if (n->vhost_writer)
+		gm_dirty_del_writer(&vd->vm->gm, n);
+	n->vhost_writer = false;
 	iothread_destroy(n->rxt);
 	iothread_destroy(n->txt);
 	n->rxt = n->txt = NULL;
@@ -1005,6 +1051,7 @@ struct device *virtio_net_create(const struct virtio_net_conf *c, unsigned index
 	n->fd = n->vhost_fd = -1;
 	n->call_fd[0] = n->call_fd[1] = -1;
 	n->mtu = 1500;
+	pthread_mutex_init(&n->vhost_lock, NULL);
 	atomic_store(&n->status, VIRTIO_NET_S_LINK_UP);
 	if (virtio_dev_init(&n->vd, n->name, VIRTIO_ID_NET, OFFERED, CONFIG_LEN, NET_QUEUES,
 			    QUEUE_SIZE, &net_ops, tops, transport, err) < 0) {

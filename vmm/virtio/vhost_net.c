@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/vhost.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -53,9 +54,55 @@ static int set_mem(int fd, const struct guest_mem *gm, mc_err *err)
 	return r < 0 ? mc_errorf(err, e, "vhost: VHOST_SET_MEM_TABLE") : 0;
 }
 
-int vhost_net_start(int fd, uint64_t features, const struct guest_mem *gm,
-		    const struct vhost_ring *rings, unsigned n, int tap_fd, mc_err *err)
+static struct vhost_vring_addr ring_addr(const struct vhost_ring *r, bool log)
 {
+	return (struct vhost_vring_addr){
+	    .index = r->index,
+	    .flags = log ? 1u << VHOST_VRING_F_LOG : 0,
+	    .desc_user_addr = (uintptr_t)r->desc,
+	    .avail_user_addr = (uintptr_t)r->avail,
+	    .used_user_addr = (uintptr_t)r->used,
+	    .log_guest_addr = log ? r->used_gpa : 0,
+	};
+}
+
+/* The log's base (before anything refers to it), then the features with or without
+ * VHOST_F_LOG_ALL (QEMU's order, vhost_dev_set_log). */
+static int set_log_base(int fd, uint64_t *features, uint64_t *log, mc_err *err)
+{
+	if (log) {
+		uint64_t base = (uintptr_t)log;
+		if (ioctl(fd, VHOST_SET_LOG_BASE, &base) < 0)
+			return mc_errorf(err, errno, "vhost: VHOST_SET_LOG_BASE");
+		*features |= 1ull << VHOST_F_LOG_ALL;
+	}
+	return 0;
+}
+
+int vhost_net_set_log(int fd, uint64_t features, const struct vhost_ring *rings, unsigned n,
+		      uint64_t *log, mc_err *err)
+{
+	if (set_log_base(fd, &features, log, err) < 0)
+		return -1;
+	if (ioctl(fd, VHOST_SET_FEATURES, &features) < 0)
+		return mc_errorf(err, errno, "vhost: VHOST_SET_FEATURES %#llx (dirty log %s)",
+				 (unsigned long long)features, log ? "on" : "off");
+	for (unsigned i = 0; i < n; i++) {
+		struct vhost_vring_addr addr = ring_addr(&rings[i], log != NULL);
+		if (ioctl(fd, VHOST_SET_VRING_ADDR, &addr) < 0)
+			return mc_errorf(err, errno,
+					 "vhost: ring %u: VHOST_SET_VRING_ADDR (log %s)",
+					 rings[i].index, log ? "on" : "off");
+	}
+	return 0;
+}
+
+int vhost_net_start(int fd, uint64_t features, const struct guest_mem *gm,
+		    const struct vhost_ring *rings, unsigned n, int tap_fd, uint64_t *log,
+		    mc_err *err)
+{
+	if (set_log_base(fd, &features, log, err) < 0)
+		return -1;
 	if (ioctl(fd, VHOST_SET_FEATURES, &features) < 0)
 		return mc_errorf(err, errno, "vhost: VHOST_SET_FEATURES %#llx",
 				 (unsigned long long)features);
@@ -65,12 +112,7 @@ int vhost_net_start(int fd, uint64_t features, const struct guest_mem *gm,
 		const struct vhost_ring *r = &rings[i];
 		struct vhost_vring_state num = {.index = r->index, .num = r->num};
 		struct vhost_vring_state base = {.index = r->index, .num = r->base};
-		struct vhost_vring_addr addr = {
-		    .index = r->index,
-		    .desc_user_addr = (uintptr_t)r->desc,
-		    .avail_user_addr = (uintptr_t)r->avail,
-		    .used_user_addr = (uintptr_t)r->used,
-		};
+		struct vhost_vring_addr addr = ring_addr(r, log != NULL);
 		struct vhost_vring_file kick = {.index = r->index, .fd = r->kick_fd};
 		struct vhost_vring_file call = {.index = r->index, .fd = r->call_fd};
 		const char *what = NULL;

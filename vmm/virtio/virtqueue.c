@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "bytes.h"
+#include "gm_dirty.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "virtqueue.c accesses the little-endian rings natively"
@@ -48,6 +49,69 @@ static uint64_t used_bytes(uint32_t size)
 static bool has(const struct virtq *vq, unsigned bit)
 {
 	return vq->features >> bit & 1;
+}
+
+static void read_desc(const uint8_t *table, uint32_t i, struct desc *d)
+{
+	uint8_t b[DESC_SIZE];
+	memcpy(b, table + (size_t)i * DESC_SIZE, sizeof(b));
+	d->addr = get64(b);
+	d->len = get32(b + 8);
+	d->flags = get16(b + 12);
+	d->next = get16(b + 14);
+}
+
+/* ---- minivm's writes into guest RAM, marked for migration (gm_dirty.h) ---- */
+
+/* Whether a migration wants our writes marked; our writes before the look (see gm_mark). */
+static bool marking(const struct virtq *vq)
+{
+	struct gm_dirty *d = vq->gm->dirty;
+	if (!d)
+		return false;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return __atomic_load_n(&d->active, __ATOMIC_RELAXED);
+}
+
+/* The used ring's bytes [off, off + len) were written. */
+static void mark_used(const struct virtq *vq, size_t off, size_t len)
+{
+	if (marking(vq))
+		gm_mark(vq->gm, vq->used + off, len);
+}
+
+/* The device wrote the first len bytes of chain head's writable buffers (its used length):
+ * walk the chain again (the driver does not reuse it before it sees the used element) and mark
+ * them. Every index and address is checked as in walk(); a chain the driver changed meanwhile
+ * only costs its own pages. */
+static void mark_chain(const struct virtq *vq, uint16_t head, uint32_t len)
+{
+	const uint8_t *table = vq->desc;
+	uint32_t n = vq->size, i = head, seen = 0;
+	bool indirect = false;
+	while (len && i < n && ++seen <= n) {
+		struct desc d;
+		read_desc(table, i, &d);
+		if (d.flags & VIRTQ_DESC_F_INDIRECT) {
+			if (indirect || d.len % DESC_SIZE || d.len / DESC_SIZE > VIRTQ_MAX_SIZE ||
+			    !(table = gm_ptr(vq->gm, d.addr, d.len)))
+				return;
+			indirect = true;
+			n = d.len / DESC_SIZE;
+			i = seen = 0;
+			continue;
+		}
+		if (d.flags & VIRTQ_DESC_F_WRITE) {
+			uint32_t k = d.len < len ? d.len : len;
+			void *p = gm_ptr(vq->gm, d.addr, k);
+			if (p)
+				gm_mark(vq->gm, p, k);
+			len -= k;
+		}
+		if (!(d.flags & VIRTQ_DESC_F_NEXT))
+			return;
+		i = d.next;
+	}
 }
 
 void virtq_init(struct virtq *vq, const struct guest_mem *gm)
@@ -100,16 +164,6 @@ uint16_t virtq_pending(const struct virtq *vq)
 	if (!vq->enabled || vq->broken)
 		return 0;
 	return (uint16_t)(ld16(vq->avail + 2, __ATOMIC_ACQUIRE) - vq->last_avail_idx);
-}
-
-static void read_desc(const uint8_t *table, uint32_t i, struct desc *d)
-{
-	uint8_t b[DESC_SIZE];
-	memcpy(b, table + (size_t)i * DESC_SIZE, sizeof(b));
-	d->addr = get64(b);
-	d->len = get32(b + 8);
-	d->flags = get16(b + 12);
-	d->next = get16(b + 14);
 }
 
 /* Walk the chain starting at head into e. Every index, address, length and flag is checked
@@ -215,8 +269,10 @@ int virtq_pop(struct virtq *vq, struct virtq_elem *e, mc_err *err)
 		return VIRTQ_BROKEN;
 	}
 	vq->last_avail_idx++;
-	if (has(vq, VIRTIO_F_EVENT_IDX) && !(vq->hold_event && vq->notify_off))
+	if (has(vq, VIRTIO_F_EVENT_IDX) && !(vq->hold_event && vq->notify_off)) {
 		st16(vq->used + 4 + 8 * (size_t)vq->size, vq->last_avail_idx, __ATOMIC_RELAXED);
+		mark_used(vq, 4 + 8 * (size_t)vq->size, 2);
+	}
 	e->head = head;
 	if (walk(vq, e, head, err) < 0) {
 		mc_wrap(err, "chain at head %u", head);
@@ -236,6 +292,11 @@ int virtq_push(struct virtq *vq, uint16_t head, uint32_t len, mc_err *err)
 	st32(el + 4, len);
 	vq->used_idx++;
 	st16(vq->used + 2, vq->used_idx, __ATOMIC_RELEASE);
+	if (marking(vq)) {
+		mark_chain(vq, head, len);
+		mark_used(vq, 2, 2);
+		mark_used(vq, (size_t)(el - vq->used), 8);
+	}
 	return 0;
 }
 
@@ -256,15 +317,31 @@ void virtq_flush(struct virtq *vq, unsigned n)
 {
 	if (!vq->enabled || n == 0)
 		return;
+	uint16_t first = vq->used_idx;
 	vq->used_idx = (uint16_t)(vq->used_idx + n);
 	st16(vq->used + 2, vq->used_idx, __ATOMIC_RELEASE);
+	if (!marking(vq))
+		return;
+	/* The elements virtq_fill wrote: their chains' buffers (written before the fill, and
+	 * after it: virtio-net's num_buffers), and the ring. */
+	mark_used(vq, 2, 2);
+	for (unsigned i = 0; i < n && i < vq->size; i++) {
+		size_t off = 4 + 8 * (size_t)((uint16_t)(first + i) & (vq->size - 1));
+		uint32_t el[2];
+		memcpy(el, vq->used + off, sizeof(el));
+		if (el[0] < vq->size)
+			mark_chain(vq, (uint16_t)el[0], el[1]);
+		mark_used(vq, off, 8);
+	}
 }
 
 void virtq_unpop(struct virtq *vq, uint16_t n)
 {
 	vq->last_avail_idx = (uint16_t)(vq->last_avail_idx - n);
-	if (vq->enabled && has(vq, VIRTIO_F_EVENT_IDX))
+	if (vq->enabled && has(vq, VIRTIO_F_EVENT_IDX)) {
 		st16(vq->used + 4 + 8 * (size_t)vq->size, vq->last_avail_idx, __ATOMIC_RELAXED);
+		mark_used(vq, 4 + 8 * (size_t)vq->size, 2);
+	}
 }
 
 bool virtq_should_notify(struct virtq *vq)
@@ -293,14 +370,17 @@ bool virtq_set_notify(struct virtq *vq, bool enable)
 		/* pop keeps avail_event at last_avail_idx (unless hold_event: then it stays
 		 * where the last enable put it, and the driver does not kick until the next
 		 * enable), so the driver kicks at most once per batch we have not taken yet. */
-		if (enable)
+		if (enable) {
 			st16(vq->used + 4 + 8 * (size_t)vq->size, vq->last_avail_idx,
 			     __ATOMIC_RELAXED);
+			mark_used(vq, 4 + 8 * (size_t)vq->size, 2);
+		}
 	} else {
 		uint16_t f = ld16(vq->used, __ATOMIC_RELAXED);
 		f = enable ? (uint16_t)(f & ~VRING_USED_F_NO_NOTIFY)
 			   : (uint16_t)(f | VRING_USED_F_NO_NOTIFY);
 		st16(vq->used, f, __ATOMIC_RELAXED);
+		mark_used(vq, 0, 2);
 	}
 	if (!enable)
 		return false;
