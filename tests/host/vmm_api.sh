@@ -8,16 +8,6 @@
 . "$ROOT/tests/lib.sh"
 . "$ROOT/tests/guests/lib.sh"
 
-wait_until() {
-	local desc=$1 i
-	shift
-	for i in $(seq 200); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	fail "timed out waiting for: $desc"
-}
-counted() { grep -q "^count $2\$" "$1"; }
 # raw SOCKET BYTES-FILE: send the file's bytes, half-close, print the reply
 raw() {
 	python3 - "$1" "$2" <<'PY'
@@ -35,39 +25,38 @@ while True:
 sys.stdout.write(out.decode())
 PY
 }
-api() { "$MINIVM" "$1" --api "$TMP/api.sock" "${@:2}"; }
 
 k=${KERNELS[0]}
-"$MINIVM" run --kernel "$k" --cmdline count --cpus 2 --api "$TMP/api.sock" </dev/null \
-	>"$TMP/out" 2>"$TMP/err" &
-pid=$!
-wait_until "first count" counted "$TMP/out" 3
+S=$TMP/api.sock
+vm_start api --kernel "$k" --cmdline count --cpus 2
+pid=$VM_PID
+wait_until "first count" counted "$TMP/api.out" 3
 
-run_capture out rc api status
+run_capture out rc api status "$S"
 expect_eq "status: exit ($out)" "$rc" 0
 expect_contains "status: state" "$out" '"state":"running"'
 expect_contains "status: vCPUs" "$out" '"vcpus":2'
 expect_contains "status: memory" "$out" '"memory_mib":256'
 expect_contains "status: uptime" "$out" '"uptime_ms":'
 
-run_capture out rc api pause
+run_capture out rc api pause "$S"
 expect_eq "pause: exit ($out)" "$rc" 0
 expect_contains "pause: state" "$out" '"state":"paused"'
 expect_contains "pause: time" "$out" '"pause_ms":'
-n1=$(grep -c '^count' "$TMP/out")
+n1=$(grep -c '^count' "$TMP/api.out")
 sleep 0.3
-expect_eq "no counting while paused" "$(grep -c '^count' "$TMP/out")" "$n1"
-run_capture out rc api pause
+expect_eq "no counting while paused" "$(grep -c '^count' "$TMP/api.out")" "$n1"
+run_capture out rc api pause "$S"
 expect_eq "pause twice: exit ($out)" "$rc" 1
 expect_contains "pause twice: error" "$out" '"error":"pause: the VM is paused"'
-run_capture out rc api status
+run_capture out rc api status "$S"
 expect_contains "status while paused" "$out" '"state":"paused"'
-run_capture out rc api resume
+run_capture out rc api resume "$S"
 expect_eq "resume: exit ($out)" "$rc" 0
 expect_contains "resume: state" "$out" '"state":"running"'
 expect_contains "resume: time" "$out" '"resume_ms":'
-wait_until "counting after resume" counted "$TMP/out" $((n1 + 2))
-run_capture out rc api resume
+wait_until "counting after resume" counted "$TMP/api.out" $((n1 + 2))
+run_capture out rc api resume "$S"
 expect_eq "resume while running: exit" "$rc" 1
 expect_contains "resume while running: error" "$out" '"error":"resume: the VM is running"'
 echo "status, pause, resume and their state errors ok"
@@ -115,15 +104,15 @@ echo "bad requests: error replies ok"
 run_capture out rc "$MINIVM" run --kernel "$k" --cmdline count --api "$TMP/api.sock"
 expect_eq "second server on a live socket: exit ($out)" "$rc" 125
 expect_contains "second server: error" "$out" "another minivm serves it"
-api status >/dev/null || fail "the first server lost its socket"
+api status "$S" >/dev/null || fail "the first server lost its socket"
 
-run_capture out rc api stop
+run_capture out rc api stop "$S"
 expect_eq "stop: exit ($out)" "$rc" 0
 expect_contains "stop: reply" "$out" '"state":"stopping"'
 wait "$pid"
-expect_eq "exit status after stop ($(cat "$TMP/err"))" "$?" 0
+expect_eq "exit status after stop ($(cat "$TMP/api.err"))" "$?" 0
 [ ! -e "$TMP/api.sock" ] || fail "socket file left after stop"
-run_capture out rc api status
+run_capture out rc api status "$S"
 expect_eq "client without a server: exit" "$rc" 125
 expect_contains "client without a server: error" "$out" "connect"
 echo "stop, socket removed, client error without a server ok"

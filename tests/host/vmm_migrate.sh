@@ -13,31 +13,14 @@
 #   destination refuses with one error line and exit 125.
 . "$ROOT/tests/lib.sh"
 . "$ROOT/tests/guests/lib.sh"
-# every VM this test starts ends with it, also when a check fails
-PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$TMP"' EXIT
 
-wait_until() {
-	local desc=$1 i
-	shift
-	for i in $(seq 300); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	fail "timed out waiting for: $desc"
-}
-counted() { grep -q "^count $2\$" "$1"; }
-last_count() { head -n -1 "$1" | grep '^count ' | tail -n 1 | cut -d' ' -f2; }
-api() { "$MINIVM" "$1" --api "$2" "${@:3}"; }
 # dst NAME [options]: a destination in the background (pid in $dpid, port in $dport)
 dst() {
 	local n=$1
 	shift
 	rm -f "$TMP/$n.err"
-	"$MINIVM" run --incoming tcp:127.0.0.1:0 --api "$TMP/$n.sock" "$@" </dev/null \
-		>"$TMP/$n.out" 2>"$TMP/$n.err" &
-	dpid=$!
-	PIDS+=("$dpid")
+	vm_start "$n" --incoming tcp:127.0.0.1:0 "$@"
+	dpid=$VM_PID
 	wait_until "$n listening" grep -qs 'waiting for an incoming migration' "$TMP/$n.err"
 	dport=$(grep -o 'tcp:127.0.0.1:[0-9]*' "$TMP/$n.err" | cut -d: -f3)
 }
@@ -45,16 +28,8 @@ dst() {
 src() {
 	local n=$1 c=$2
 	shift 2
-	"$MINIVM" run --kernel "${K:-$GUESTS/pvh-guest.elf}" --cmdline "$c" --api "$TMP/$n.sock" \
-		"$@" </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
-	spid=$!
-	PIDS+=("$spid")
-}
-stop_vm() { # NAME PID
-	api stop "$TMP/$1.sock" >/dev/null || fail "stop $1"
-	wait "$2"
-	local rc=$?
-	[ "$rc" = 0 ] || fail "$1: exit status $rc after stop ($(tail -n 3 "$TMP/$1.err"))"
+	vm_start "$n" --kernel "${K:-$GUESTS/pvh-guest.elf}" --cmdline "$c" "$@"
+	spid=$VM_PID
 }
 goes_on() { # NAME: counts at least 3 more
 	local n=$1 c
@@ -62,13 +37,7 @@ goes_on() { # NAME: counts at least 3 more
 	wait_until "$n counts on after $c" counted "$TMP/$n.out" $((c + 3))
 }
 # joined SRC DST: the destination's output continues the source's count
-joined() {
-	local L
-	L=$(last_count "$TMP/$1.out")
-	cat "$TMP/$1.out" "$TMP/$2.out" >"$TMP/joined"
-	expect_eq "$1 -> $2: goes on from count $L" \
-		"$(grep -A1 "^count $L\$" "$TMP/joined" | sed -n 2p)" "count $((L + 1))"
-}
+joined() { count_goes_on "$1 -> $2" "$TMP/$1.out" "$TMP/$2.out"; }
 mig_active() { api migrate-status "$1" | grep -q '"status":"active"'; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # region FILE MIB: sha256 of [32 MiB, 32+MIB MiB) of a snapshot's memory file

@@ -10,38 +10,11 @@
 . "$ROOT/tests/lib.sh"
 . "$ROOT/tests/guests/lib.sh"
 
-wait_until() {
-	local desc=$1 i
-	shift
-	for i in $(seq 300); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	fail "timed out waiting for: $desc"
-}
-counted() { grep -q "^count $2\$" "$1"; }
-# the last complete "count N" line (the UART writes a byte at a time: the last may be partial)
-last_count() { head -n -1 "$1" | grep '^count ' | tail -n 1 | cut -d' ' -f2; }
-first_count() { grep -m1 '^count ' "$1" | cut -d' ' -f2; }
-api() { "$MINIVM" "$1" --api "$2" "${@:3}"; }
-# restored NAME DIR: start a restore in the background (pid in $rpid)
-restored() {
-	"$MINIVM" run --restore "$2" --api "$TMP/$1.sock" </dev/null >"$TMP/$1.out" 2>"$TMP/$1.err" &
-	rpid=$!
-}
-stop_vm() { # SOCK PID
-	api stop "$1" >/dev/null || fail "stop $1"
-	wait "$2"
-	local rc=$?
-	[ "$rc" = 0 ] || fail "exit status $rc after stop ($(tail -n 3 "${1%.sock}.err"))"
-}
-
 for k in "${KERNELS[@]}"; do
 	n=$(basename "$k")
 	S=$TMP/$n.sock
-	"$MINIVM" run --kernel "$k" --cmdline count --cpus 2 --api "$S" </dev/null \
-		>"$TMP/$n.out" 2>"$TMP/$n.err" &
-	pid=$!
+	vm_start "$n" --kernel "$k" --cmdline count --cpus 2
+	pid=$VM_PID
 	wait_until "$n: counting" counted "$TMP/$n.out" 5
 
 	# Paused: the snapshot holds exactly the state after the last printed count.
@@ -55,18 +28,16 @@ for k in "${KERNELS[@]}"; do
 	api resume "$S" >/dev/null || fail "$n: resume"
 	wait_until "$n: the original goes on" counted "$TMP/$n.out" $((L + 3))
 
-	restored r1 "$TMP/$n.snap"
-	p1=$rpid
-	restored r2 "$TMP/$n.snap"
-	p2=$rpid
+	vm_start r1 --restore "$TMP/$n.snap"
+	p1=$VM_PID
+	vm_start r2 --restore "$TMP/$n.snap"
+	p2=$VM_PID
 	wait_until "$n: restore 1 counts" counted "$TMP/r1.out" $((L + 3))
 	wait_until "$n: restore 2 counts" counted "$TMP/r2.out" $((L + 3))
 	# What the guest printed before the pause, then after the restore: one unbroken count
 	# (a line cut by the pause is finished by the restored guest).
 	for r in r1 r2; do
-		cat "$TMP/paused.out" "$TMP/$r.out" >"$TMP/joined"
-		expect_eq "$n: $r goes on from count $L ($(cat "$TMP/$r.err"))" \
-			"$(grep -A1 "^count $L\$" "$TMP/joined" | sed -n 2p)" "count $((L + 1))"
+		count_goes_on "$n: $r ($(cat "$TMP/$r.err"))" "$TMP/paused.out" "$TMP/$r.out"
 	done
 	run_capture out rc api status "$TMP/r1.sock"
 	expect_contains "$n: restored status" "$out" "\"restored_from\":\"$TMP/$n.snap\""
@@ -77,14 +48,14 @@ for k in "${KERNELS[@]}"; do
 	run_capture out rc api snapshot "$TMP/r1.sock" "$TMP/$n.snap"
 	expect_eq "$n: snapshot over its own snapshot ($out)" "$rc" 0
 	wait_until "$n: restore 1 goes on after saving" counted "$TMP/r1.out" $((M + 3))
-	stop_vm "$TMP/r1.sock" "$p1"
-	stop_vm "$TMP/r2.sock" "$p2"
-	restored r3 "$TMP/$n.snap"
-	p3=$rpid
+	stop_vm r1 "$p1"
+	stop_vm r2 "$p2"
+	vm_start r3 --restore "$TMP/$n.snap"
+	p3=$VM_PID
 	wait_until "$n: restore 3 counts" grep -q '^count' "$TMP/r3.out"
 	f=$(first_count "$TMP/r3.out")
 	[ "$f" -gt "$M" ] || fail "$n: restore of the re-saved snapshot starts at $f, not after $M"
-	stop_vm "$TMP/r3.sock" "$p3"
+	stop_vm r3 "$p3"
 
 	# Running: the restored count lies between the ones around the request.
 	B=$(last_count "$TMP/$n.out")
@@ -92,13 +63,13 @@ for k in "${KERNELS[@]}"; do
 	expect_eq "$n: snapshot while running ($out)" "$rc" 0
 	expect_contains "$n: running again" "$out" '"state":"running"'
 	A=$(last_count "$TMP/$n.out")
-	restored r4 "$TMP/$n.run"
-	p4=$rpid
+	vm_start r4 --restore "$TMP/$n.run"
+	p4=$VM_PID
 	wait_until "$n: restore 4 counts" grep -q '^count' "$TMP/r4.out"
 	f=$(first_count "$TMP/r4.out")
 	[ "$f" -gt "$B" ] && [ "$f" -le $((A + 2)) ] ||
 		fail "$n: restore of a running snapshot starts at $f, not in ($B, $((A + 2))]"
-	stop_vm "$TMP/r4.sock" "$p4"
+	stop_vm r4 "$p4"
 
 	# "stop": save and end.
 	run_capture out rc api snapshot "$S" --stop "$TMP/$n.last"
