@@ -112,9 +112,20 @@ int mb_cgroup_join(const char *name, mc_err *err)
 	return 0;
 }
 
-/* rmdir dir, retrying while the last process leaves; fails if it stays. */
+/* rmdir dir, its empty child cgroups first (podman's conmon/ below a container's parent),
+ * retrying while the last process leaves; fails if it stays. */
 static int remove_dir(const char *dir, mc_err *err)
 {
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	struct dirent *de;
+	char sub[4096];
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.' || de->d_type != DT_DIR)
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name);
+		if (remove_dir(sub, err) < 0)
+			return -1;
+	}
 	for (int t = 0; t < 50 && rmdir(dir) < 0 && errno == EBUSY; t++)
 		usleep(20000);
 	if (access(dir, F_OK) == 0)
@@ -140,4 +151,35 @@ int mb_cgroup_remove(const char *name, mc_err *err)
 	if (access(dir, F_OK) == 0 && remove_dir(dir, err) < 0)
 		rc = -1;
 	return rc;
+}
+
+/* dir's cgroup.procs and those of its descendants into pids[*n...]. */
+static void pids_below(const char *dir, pid_t *pids, size_t max, size_t *n, int depth)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	long v;
+	while (f && *n < max && fscanf(f, "%ld", &v) == 1)
+		pids[(*n)++] = (pid_t)v;
+	if (depth >= 8)
+		return;
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.' || de->d_type != DT_DIR)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		pids_below(path, pids, max, n, depth + 1);
+	}
+}
+
+size_t mb_cgroup_pids(const char *name, pid_t *pids, size_t max)
+{
+	char dir[4096];
+	size_t n = 0;
+	snprintf(dir, sizeof(dir), "%s/%s", unified() ? "/sys/fs/cgroup" : "/sys/fs/cgroup/memory",
+		 name);
+	pids_below(dir, pids, max, &n, 0);
+	return n;
 }

@@ -6,6 +6,9 @@
 #ifndef MB_CGROUP_H
 #define MB_CGROUP_H
 
+#include <stddef.h>
+#include <sys/types.h>
+
 #include "error.h"
 
 struct mb_limits {
@@ -20,5 +23,9 @@ int mb_cgroup_join(const char *name, mc_err *err);
 /* Remove NAME from every hierarchy (where a container runtime given the same cgroupsPath made
  * it too); fails if one stays (a process left in it). A missing one is fine. */
 int mb_cgroup_remove(const char *name, mc_err *err);
+
+/* The processes in NAME and below it, in the memory hierarchy (v1, hybrid) or the unified tree
+ * (v2), into pids (at most max); how many. */
+size_t mb_cgroup_pids(const char *name, pid_t *pids, size_t max);
 
 #endif

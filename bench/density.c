@@ -255,7 +255,8 @@ struct run {
 	const struct sizes *z;
 	unsigned most; /* the largest guest count */
 	unsigned mounted;
-	char native_cg[96], what[32];
+	struct mb_engine docker, podman; /* the engines' backends: one image of rootfs each */
+	char native_cg[96], what[32], tag[192];
 	char script[8192], setup[2048], cmd[2048], down[2048];
 	char rootfs[PATH_MAX], guests[PATH_MAX + 16], bundles[PATH_MAX + 16], mbdir[PATH_MAX + 16],
 	    log[PATH_MAX + 16], tmpl[PATH_MAX + 16];
@@ -332,12 +333,6 @@ int mb_density_check(const struct mb_opts *o, mc_err *err)
 			return mc_errorf(err, 0,
 					 "backend vm: needs --disk (issue 9): minivm run --disk "
 					 "and guestinit's minivm.root= switch to the rootfs image");
-		if (mb_backend_engine(b) >= 0)
-			return mc_errorf(
-			    err, 0,
-			    "backend %s: density not yet (the engine needs an image of "
-			    "the benchmark rootfs and the guests' limits: issue 11)",
-			    mb_backend_name(b));
 		struct mb_launcher l;
 		if (mb_backend_prepare(b, NULL, &l, err) < 0)
 			return -1;
@@ -870,8 +865,21 @@ static int density(struct run *r, const char *workdir, mc_err *err)
 	x->spec.roots = r->guests;
 	x->spec.native_cgroup = r->native_cg;
 	x->spec.mem_sample = true;
+	x->spec.cpus = MB_GUEST_CPUS;
+	x->spec.mem_bytes = (unsigned long long)MB_GUEST_MEM_MIB << 20;
+	x->spec.nofile = MB_GUEST_NOFILE;
+	/* docker, podman: the rootfs imported once (a tar stream, tagged by its content key) on
+	 * overlay storage; they run in this mount namespace, so each container gets its guest's
+	 * overlay /data and the barrier like the other backends */
+	char key[128];
+	mb_engine_rootfs_key(r->rootfs, key, sizeof(key));
+	snprintf(r->tag, sizeof(r->tag), "minibench-rootfs:%s", key);
+	const struct mb_engine_opts eo = {.rootfs = r->rootfs, .tag = r->tag, .overlay = true};
 	if (mb_exp_cells(x, NMETRICS, err) < 0 || (r->w == W_OLTP && oltp_template(r, err) < 0) ||
-	    mb_exp_run(x, err) < 0)
+	    mb_exp_engines_start(x, &r->docker, &r->podman, &eo, err) < 0 || mb_exp_run(x, err) < 0)
+		return -1;
+	/* the engines go before the report: their clean-up can fail the run */
+	if (mb_engine_stop(&r->docker, err) < 0 || mb_engine_stop(&r->podman, err) < 0)
 		return -1;
 	return summarize(r, err);
 }
@@ -897,6 +905,18 @@ int mb_density(const struct mb_opts *o, const char *workdir, struct mb_results *
 		snprintf(r->what, sizeof(r->what), "density %s", wnames[w]);
 		r->z = o->quick ? &quick_sizes : &full_sizes;
 		rc = density(r, workdir, err);
+	}
+	/* on failure too: the engines leave nothing behind (before the overlays they use go) */
+	mc_err serr = NULL;
+	if ((mb_engine_stop(&r->docker, &serr) < 0 || mb_engine_stop(&r->podman, &serr) < 0) &&
+	    rc == 0) {
+		*err = serr;
+		serr = NULL;
+		rc = -1;
+	}
+	if (serr) {
+		fprintf(stderr, "minibench: %s\n", mc_error_text(serr));
+		mc_error_free(&serr);
 	}
 	unmount_guests(r);
 	/* native cgroups a failed batch may have left */

@@ -12,6 +12,7 @@
 /* The resources every guest gets, whatever the backend (the VM's vCPUs and RAM). */
 #define MB_GUEST_CPUS	 1u
 #define MB_GUEST_MEM_MIB 512u
+#define MB_GUEST_NOFILE	 1024u /* RLIMIT_NOFILE: the OCI bundles' (bundle.c), native's, engines' */
 
 /* Check before anything is created: the workload, the backends, root, the root filesystem. */
 int mb_density_check(const struct mb_opts *o, mc_err *err);

@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,47 +128,116 @@ static size_t base_argv(struct mb_engine *e, char **argv)
 	snprintf(runroot, sizeof(runroot), "%s/run", e->dir);
 	snprintf(tmpdir, sizeof(tmpdir), "%s/tmp", e->dir);
 	char *const rest[] = {"--root",		  root,	      "--runroot",	  runroot,
-			      "--tmpdir",	  tmpdir,     "--storage-driver", "vfs",
+			      "--tmpdir",	  tmpdir,     "--storage-driver", e->storage,
 			      "--cgroup-manager", "cgroupfs", "--events-backend", "file"};
 	for (size_t i = 0; i < MC_ARRAY_SIZE(rest); i++)
 		argv[n++] = rest[i];
 	return n;
 }
 
-size_t mb_engine_run_argv(const struct mb_engine *e, const char *runtime, const char *mbdir,
-			  char **argv, size_t max)
+/* A formatted string appended to buf (at *used), or NULL when it does not fit. */
+static char *bufprintf(char *buf, size_t size, size_t *used, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static char *bufprintf(char *buf, size_t size, size_t *used, const char *fmt, ...)
 {
-	static char vol[4200], cgp[128];
-	char *a[48];
-	size_t n = base_argv((struct mb_engine *)e, a);
-	snprintf(vol, sizeof(vol), "%s:/mb", mbdir);
+	if (*used >= size)
+		return NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf + *used, size - *used, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= size - *used)
+		return NULL;
+	char *s = buf + *used;
+	*used += (size_t)n + 1;
+	return s;
+}
+
+size_t mb_engine_run_argv(const struct mb_engine *e, const char *runtime, const char *mbdir,
+			  const struct mb_engine_guest *gu, char **argv, size_t max, char *buf,
+			  size_t size)
+{
+	char *a[64];
+	size_t n = base_argv((struct mb_engine *)e, a), used = 0;
 	a[n++] = "run";
 	a[n++] = "--rm";
 	a[n++] = "--network";
 	a[n++] = "none";
 	if (e->kind == MB_ENGINE_PODMAN) {
-		snprintf(cgp, sizeof(cgp), "/%s", e->cgroup);
 		a[n++] = "--runtime";
 		a[n++] = (char *)(runtime ? runtime : e->runc);
-		a[n++] = "--cgroup-parent";
-		a[n++] = cgp;
+		if (!gu) {
+			a[n++] = "--cgroup-parent";
+			a[n++] = bufprintf(buf, size, &used, "/%s", e->cgroup);
+		}
 		/* podman's default RLIMIT_NOFILE/NPROC (1048576) exceed root's hard limit where
 		 * root lacks CAP_SYS_RESOURCE (this project's machines) */
-		a[n++] = "--ulimit";
-		a[n++] = "nofile=4096:4096";
+		if (!gu) {
+			a[n++] = "--ulimit";
+			a[n++] = "nofile=4096:4096";
+		}
 		a[n++] = "--ulimit";
 		a[n++] = "nproc=4096:4096";
 	} else if (runtime) {
 		a[n++] = "--runtime";
 		a[n++] = (char *)runtime;
 	}
+	if (gu) {
+		a[n++] = "--cgroup-parent";
+		a[n++] = (char *)gu->cgroup_parent;
+		a[n++] = "--cpus";
+		a[n++] = bufprintf(buf, size, &used, "%u", gu->cpus);
+		a[n++] = "--memory";
+		a[n++] = bufprintf(buf, size, &used, "%llu", gu->mem_bytes);
+		a[n++] = "--memory-swap";
+		a[n++] = bufprintf(buf, size, &used, "%llu", gu->mem_bytes);
+		a[n++] = "--ulimit";
+		a[n++] = bufprintf(buf, size, &used, "nofile=%u:%u", gu->nofile, gu->nofile);
+		a[n++] = "-v";
+		a[n++] = bufprintf(buf, size, &used, "%s:/data", gu->data);
+	}
 	a[n++] = "-v";
-	a[n++] = vol;
+	a[n++] = bufprintf(buf, size, &used, "%s:/mb", mbdir);
 	a[n++] = (char *)e->image;
+	for (size_t i = 0; i < n; i++)
+		if (!a[i])
+			return 0;
 	if (n > max)
 		return 0;
 	memcpy(argv, a, n * sizeof(*a));
 	return n;
+}
+
+void mb_engine_rootfs_key(const char *rootfs, char *key, size_t size)
+{
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", rootfs);
+	size_t len = strlen(dir);
+	while (len > 1 && dir[len - 1] == '/')
+		dir[--len] = 0;
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = 0;
+		const char *name = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
+		const char *dash = strrchr(name, '-');
+		bool ok = dash && dash != name && strlen(dash + 1) >= 8 && strlen(name) < 100;
+		for (const char *c = name; ok && *c; c++)
+			ok = (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' ||
+			     *c == '.' || *c == '_';
+		if (ok) {
+			snprintf(key, size, "%s", name);
+			return;
+		}
+	}
+	/* FNV-1a over the path and the tree's mtime */
+	struct stat st;
+	uint64_t h = 1469598103934665603ull;
+	long long mtime = stat(rootfs, &st) == 0 ? (long long)st.st_mtime : 0;
+	char text[4200];
+	snprintf(text, sizeof(text), "%s:%lld", rootfs, mtime);
+	for (const char *c = text; *c; c++)
+		h = (h ^ (unsigned char)*c) * 1099511628211ull;
+	snprintf(key, size, "dir-%016llx", (unsigned long long)h);
 }
 
 static int write_text(const char *path, const char *text, mc_err *err)
@@ -205,7 +276,7 @@ static int start_dockerd(struct mb_engine *e, const char *minict, mc_err *err)
 			  "--config-file",
 			  cfg,
 			  "--storage-driver",
-			  "vfs",
+			  e->storage,
 			  "--bridge=none",
 			  "--iptables=false",
 			  "--ip6tables=false",
@@ -274,12 +345,82 @@ static int start_dockerd(struct mb_engine *e, const char *minict, mc_err *err)
 	return 0;
 }
 
-int mb_engine_start(struct mb_engine *e, enum mb_engine_kind kind, const char *rootfs,
-		    const char *minict, mc_err *err)
+/* tar -C rootfs -c . | CLIENT import - IMAGE, both outputs into the engine's log. */
+static int import_image(struct mb_engine *e, const char *rootfs, mc_err *err)
+{
+	char tar[4096], *imp[24];
+	if (!mb_which("tar", tar, sizeof(tar)))
+		return mc_errorf(err, 0, "tar is not installed");
+	char *targv[] = {tar, "-C", (char *)rootfs, "--exclude=./mb/*", "-c", ".", NULL};
+	size_t k = base_argv(e, imp);
+	imp[k++] = "import";
+	imp[k++] = "-";
+	imp[k++] = e->image;
+	imp[k] = NULL;
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return mc_errorf(err, errno, "pipe");
+	pid_t pid[2];
+	char *const *argvs[2] = {targv, imp};
+	for (int i = 0; i < 2; i++) {
+		fflush(NULL);
+		pid[i] = fork();
+		if (pid[i] == 0) {
+			signal(SIGINT, SIG_IGN);
+			int fd = open(e->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+			int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+			if (fd < 0 || null < 0 || dup2(i == 0 ? null : p[0], 0) < 0 ||
+			    dup2(i == 0 ? p[1] : fd, 1) < 0 || dup2(fd, 2) < 0)
+				_exit(126);
+			execv(argvs[i][0], argvs[i]);
+			dprintf(2, "exec %s: %s\n", argvs[i][0], strerror(errno));
+			_exit(127);
+		}
+	}
+	close(p[0]);
+	close(p[1]);
+	int st[2] = {-1, -1};
+	for (int i = 0; i < 2; i++)
+		if (pid[i] > 0)
+			st[i] = wait_status(pid[i]);
+	if (pid[0] < 0 || pid[1] < 0)
+		return mc_errorf(err, errno, "fork for the image import");
+	if (st[0] == 0 && st[1] == 0)
+		return 0;
+	char line[256];
+	mb_last_line(e->log, line, sizeof(line));
+	int bad = st[1] != 0 ? st[1] : st[0];
+	return mc_errorf(
+	    err, 0, "`%s` of `%s` failed (status %d)%s%s", st[1] != 0 ? "import" : "tar -c", rootfs,
+	    WIFEXITED(bad) ? WEXITSTATUS(bad) : 128 + WTERMSIG(bad), line[0] ? ": " : "", line);
+}
+
+/* Whether the engine already has the image. */
+static bool have_image(struct mb_engine *e)
+{
+	char *argv[24], out[128];
+	size_t k = base_argv(e, argv);
+	argv[k++] = "image";
+	argv[k++] = "inspect";
+	argv[k++] = e->image;
+	argv[k] = NULL;
+	snprintf(out, sizeof(out), "%s/inspect.out", e->dir);
+	mc_err ierr = NULL;
+	bool ok = run_to(argv, out, false, &ierr) == 0;
+	mc_error_free(&ierr);
+	return ok;
+}
+
+int mb_engine_start(struct mb_engine *e, enum mb_engine_kind kind, const struct mb_engine_opts *o,
+		    mc_err *err)
 {
 	memset(e, 0, sizeof(*e));
 	e->kind = kind;
 	const char *what = kind == MB_ENGINE_DOCKER ? "docker" : "podman";
+	snprintf(e->storage, sizeof(e->storage), "%s",
+		 !o->overlay		    ? "vfs"
+		 : kind == MB_ENGINE_DOCKER ? "overlay2"
+					    : "overlay");
 	snprintf(e->dir, sizeof(e->dir), "/tmp/mb-%s.XXXXXX", what);
 	if (!mkdtemp(e->dir))
 		return mc_errorf(err, errno, "%s: mkdtemp `%s`", what, e->dir);
@@ -289,43 +430,29 @@ int mb_engine_start(struct mb_engine *e, enum mb_engine_kind kind, const char *r
 	snprintf(e->cgroup, sizeof(e->cgroup), "minibench-%d-%s", (int)getpid(), what);
 	e->had_key = access("/etc/docker/key.json", F_OK) == 0;
 	e->had_runcd = access("/run/containerd", F_OK) == 0;
+	char tag[160];
+	if (o->tag)
+		snprintf(tag, sizeof(tag), "%s", o->tag);
+	else
+		snprintf(tag, sizeof(tag), "minibench-%d-busybox:latest", (int)getpid());
 	int rc;
 	if (kind == MB_ENGINE_DOCKER) {
 		snprintf(e->sock, sizeof(e->sock), "unix://%s/docker.sock", e->dir);
-		snprintf(e->image, sizeof(e->image), "minibench-%d-busybox:latest", (int)getpid());
+		snprintf(e->image, sizeof(e->image), "%s", tag);
 		if (access("/usr/bin/docker", X_OK) == 0) /* the client matching Debian's daemon */
 			snprintf(e->client, sizeof(e->client), "/usr/bin/docker");
 		rc = e->client[0] || mb_which("docker", e->client, sizeof(e->client))
-			 ? start_dockerd(e, minict, err)
+			 ? start_dockerd(e, o->minict, err)
 			 : mc_errorf(err, 0, "docker is not installed (make deps)");
 	} else {
 		rc = mb_which("podman", e->client, sizeof(e->client)) &&
 			     mb_which("runc", e->runc, sizeof(e->runc))
 			 ? 0
 			 : mc_errorf(err, 0, "podman or runc is not installed (make deps)");
-		snprintf(e->image, sizeof(e->image), "localhost/minibench-%d-busybox:latest",
-			 (int)getpid());
+		snprintf(e->image, sizeof(e->image), "localhost/%s", tag);
 	}
-	char tarball[128];
-	snprintf(tarball, sizeof(tarball), "%s/rootfs.tar", e->dir);
-	if (rc == 0) {
-		char tar[4096];
-		if (!mb_which("tar", tar, sizeof(tar)))
-			rc = mc_errorf(err, 0, "tar is not installed");
-		char *targv[] = {tar, "-C", (char *)rootfs, "--exclude=./mb/*", "-cf", tarball,
-				 ".", NULL};
-		if (rc == 0)
-			rc = run_to(targv, e->log, true, err);
-	}
-	if (rc == 0) {
-		char *imp[24];
-		size_t k = base_argv(e, imp);
-		imp[k++] = "import";
-		imp[k++] = tarball;
-		imp[k++] = e->image;
-		imp[k] = NULL;
-		rc = run_to(imp, e->log, true, err);
-	}
+	if (rc == 0 && !have_image(e))
+		rc = import_image(e, o->rootfs, err);
 	if (rc < 0) {
 		mc_err serr = NULL;
 		mb_engine_stop(e, &serr);

@@ -140,6 +140,33 @@ int mb_exp_run(struct mb_exp *x, mc_err *err)
 	return 0;
 }
 
+int mb_exp_engines_start(struct mb_exp *x, struct mb_engine *docker, struct mb_engine *podman,
+			 const struct mb_engine_opts *eo, mc_err *err)
+{
+	const struct mb_opts *o = x->o;
+	int want[2] = {0, 0};
+	struct mb_engine_opts dopts = *eo;
+	dopts.minict = NULL;
+	for (size_t bi = 0; bi < o->nbackends; bi++) {
+		int e = mb_backend_engine(o->backend[bi]);
+		if (e >= 0)
+			want[e] = 1;
+		if (o->backend[bi] == MB_DOCKER_MINICT)
+			dopts.minict = x->l[bi].tool;
+	}
+	if (want[MB_ENGINE_DOCKER] && mb_engine_start(docker, MB_ENGINE_DOCKER, &dopts, err) < 0)
+		return -1;
+	dopts.minict = NULL;
+	if (want[MB_ENGINE_PODMAN] && mb_engine_start(podman, MB_ENGINE_PODMAN, &dopts, err) < 0)
+		return -1;
+	for (size_t bi = 0; bi < o->nbackends; bi++) {
+		int e = mb_backend_engine(o->backend[bi]);
+		if (e >= 0)
+			x->l[bi].engine = e == MB_ENGINE_DOCKER ? docker : podman;
+	}
+	return 0;
+}
+
 void mb_exp_free(struct mb_exp *x)
 {
 	if (x->cells) {

@@ -81,6 +81,13 @@ int mb_exp_sample(struct mb_exp *x, size_t gi, size_t bi, size_t slot, struct mb
 int mb_exp_run(struct mb_exp *x, mc_err *err);
 void mb_exp_free(struct mb_exp *x);
 
+/* The engines the backends run through, started before the run (outside the timed part): one
+ * dockerd for docker and docker-minict (minict registered when docker-minict runs), podman's
+ * store; eo's rootfs, tag and storage (eo->minict is set here). Every engine backend's launcher
+ * then points at its engine. */
+int mb_exp_engines_start(struct mb_exp *x, struct mb_engine *docker, struct mb_engine *podman,
+			 const struct mb_engine_opts *eo, mc_err *err);
+
 /* One figure: a slot's samples, shown as a CSV, an SVG and a section of report.md. */
 struct mb_exp_fig {
 	const char *name;	   /* DIR/<name>.csv and .svg */

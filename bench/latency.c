@@ -241,32 +241,6 @@ static int summarize(struct run *r, mc_err *err)
 	return mb_exp_summarize(&r->x, &s, err);
 }
 
-static int start_engines(struct run *r, mc_err *err)
-{
-	const struct mb_opts *o = r->x.o;
-	int want[2] = {0, 0};
-	const char *minict = NULL;
-	for (size_t bi = 0; bi < o->nbackends; bi++) {
-		int e = mb_backend_engine(o->backend[bi]);
-		if (e >= 0)
-			want[e] = 1;
-		if (o->backend[bi] == MB_DOCKER_MINICT)
-			minict = r->x.l[bi].tool;
-	}
-	if (want[MB_ENGINE_DOCKER] &&
-	    mb_engine_start(&r->docker, MB_ENGINE_DOCKER, r->rootfs, minict, err) < 0)
-		return -1;
-	if (want[MB_ENGINE_PODMAN] &&
-	    mb_engine_start(&r->podman, MB_ENGINE_PODMAN, r->rootfs, NULL, err) < 0)
-		return -1;
-	for (size_t bi = 0; bi < o->nbackends; bi++) {
-		int e = mb_backend_engine(o->backend[bi]);
-		if (e >= 0)
-			r->x.l[bi].engine = e == MB_ENGINE_DOCKER ? &r->docker : &r->podman;
-	}
-	return 0;
-}
-
 static int latency(struct run *r, const char *workdir, mc_err *err)
 {
 	struct mb_exp *x = &r->x;
@@ -298,7 +272,10 @@ static int latency(struct run *r, const char *workdir, mc_err *err)
 	x->spec.mbdir = r->mbdir;
 	x->spec.argv = r->w->argv;
 	x->spec.log = r->log;
-	if (mb_exp_cells(x, NFIG, err) < 0 || start_engines(r, err) < 0 || mb_exp_run(x, err) < 0)
+	if (mb_exp_cells(x, NFIG, err) < 0 ||
+	    mb_exp_engines_start(x, &r->docker, &r->podman,
+				 &(struct mb_engine_opts){.rootfs = r->rootfs}, err) < 0 ||
+	    mb_exp_run(x, err) < 0)
 		return -1;
 	/* the engines go before the report: their clean-up can fail the run */
 	if (mb_engine_stop(&r->docker, err) < 0 || mb_engine_stop(&r->podman, err) < 0)

@@ -99,7 +99,15 @@ static void guest_exec(const struct mb_launcher *l, const struct mb_guest_spec *
 			_exit(126);
 		}
 	} else if (l->engine) {
-		n = mb_engine_run_argv(l->engine, l->runtime, g->mbdir, argv, 64);
+		/* density: guest K's limits, its cgroup parent and its /data (the overlay's) */
+		char cg[256], data[4300];
+		static char buf[8192];
+		snprintf(cg, sizeof(cg), "/%s-g%u", g->native_cgroup ? g->native_cgroup : "", k);
+		snprintf(data, sizeof(data), "%s/g%u/root/data", g->roots ? g->roots : "", k);
+		const struct mb_engine_guest gu = {cg, g->cpus, g->mem_bytes, g->nofile, data};
+		n = mb_engine_run_argv(l->engine, l->runtime, g->mbdir,
+				       g->roots && g->native_cgroup ? &gu : NULL, argv, 64, buf,
+				       sizeof(buf));
 		if (n == 0) {
 			dprintf(2, "%s: argv too long\n", mb_backend_name(l->backend));
 			_exit(126);
@@ -209,12 +217,22 @@ static double host_used_mib(void)
 
 #define MAX_PROCS 16384
 
+/* The owner of a process that is no guest's: -1; the engine's daemon tree: OWNER_DAEMON. */
+#define OWNER_DAEMON (-2)
+
 /* One memory sample: every process that descends from a guest's launcher (the guests are
- * the runner's children) adds its Rss and Pss (smaps_rollup) to that guest. */
-static void sample_memory(const struct runstate *s, struct report *r)
+ * the runner's children) adds its Rss and Pss (smaps_rollup) to that guest. docker and podman
+ * (density, where each guest has its own cgroup parent): a container's processes are not its
+ * client's descendants, so guest K also owns the processes in its cgroup <native_cgroup>-gK
+ * (and below), and their parent when that is the container's shim (containerd-shim) or conmon;
+ * the daemon (dockerd and its containerd) serves all guests: its sums are divided evenly among
+ * the batch's guests. */
+static void sample_memory(const struct mb_launcher *l, const struct mb_guest_spec *g,
+			  const struct runstate *s, struct report *r)
 {
-	static pid_t pid[MAX_PROCS], ppid[MAX_PROCS];
+	static pid_t pid[MAX_PROCS], ppid[MAX_PROCS], cgpids[MAX_PROCS];
 	static int owner[MAX_PROCS];
+	static char comm[MAX_PROCS][16];
 	size_t n = 0;
 	_cleanup_closedir_ DIR *d = opendir("/proc");
 	struct dirent *de;
@@ -225,47 +243,74 @@ static void sample_memory(const struct runstate *s, struct report *r)
 		pid[n] = (pid_t)atoi(de->d_name);
 		if (mc_read_proc(pid[n], "stat", buf, sizeof(buf)) <= 0)
 			continue;
-		const char *rp = strrchr(buf, ')');
+		const char *lp = strchr(buf, '('), *rp = strrchr(buf, ')');
 		int pp;
-		if (!rp || sscanf(rp + 1, " %*c %d", &pp) != 1)
+		if (!lp || !rp || rp < lp || sscanf(rp + 1, " %*c %d", &pp) != 1)
 			continue;
+		snprintf(comm[n], sizeof(comm[n]), "%.*s", (int)(rp - lp - 1), lp + 1);
 		ppid[n] = pp;
 		owner[n] = -1;
 		for (unsigned k = 0; k < s->started; k++)
 			if (s->pids[k] == pid[n])
 				owner[n] = (int)k;
+		if (l->engine && l->engine->daemon == pid[n])
+			owner[n] = OWNER_DAEMON;
 		n++;
+	}
+	if (l->engine && g->native_cgroup) {
+		for (unsigned k = 0; k < s->started; k++) {
+			char cg[256];
+			snprintf(cg, sizeof(cg), "%s-g%u", g->native_cgroup, k);
+			size_t m = mb_cgroup_pids(cg, cgpids, MAX_PROCS);
+			for (size_t i = 0; i < n; i++)
+				for (size_t j = 0; j < m; j++)
+					if (pid[i] == cgpids[j])
+						owner[i] = (int)k;
+		}
+		/* the container's shim or conmon: the parent of one of its processes */
+		for (size_t i = 0; i < n; i++) {
+			if (owner[i] != -1 || (strncmp(comm[i], "containerd-shim", 15) != 0 &&
+					       strcmp(comm[i], "conmon") != 0))
+				continue;
+			for (size_t j = 0; j < n; j++)
+				if (owner[j] >= 0 && ppid[j] == pid[i])
+					owner[i] = owner[j];
+		}
 	}
 	/* descendants: pass after pass until nothing changes (the trees are a few levels deep) */
 	for (int changed = 1; changed;) {
 		changed = 0;
 		for (size_t i = 0; i < n; i++) {
-			if (owner[i] >= 0)
+			if (owner[i] != -1)
 				continue;
 			for (size_t j = 0; j < n; j++)
-				if (owner[j] >= 0 && pid[j] == ppid[i]) {
+				if (owner[j] != -1 && pid[j] == ppid[i]) {
 					owner[i] = owner[j];
 					changed = 1;
 					break;
 				}
 		}
 	}
-	double rss[MB_MAX_GUESTS] = {0}, pss[MB_MAX_GUESTS] = {0};
+	double rss[MB_MAX_GUESTS] = {0}, pss[MB_MAX_GUESTS] = {0}, drss = 0, dpss = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (owner[i] < 0)
+		if (owner[i] == -1)
 			continue;
 		char path[64], line[256];
 		snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid[i]);
 		_cleanup_fclose_ FILE *f = fopen(path, "re");
 		long long kib;
+		double *rs = owner[i] >= 0 ? &rss[owner[i]] : &drss;
+		double *ps = owner[i] >= 0 ? &pss[owner[i]] : &dpss;
 		while (f && fgets(line, sizeof(line), f)) {
 			if (sscanf(line, "Rss: %lld kB", &kib) == 1)
-				rss[owner[i]] += (double)kib / 1024.0;
+				*rs += (double)kib / 1024.0;
 			else if (sscanf(line, "Pss: %lld kB", &kib) == 1)
-				pss[owner[i]] += (double)kib / 1024.0;
+				*ps += (double)kib / 1024.0;
 		}
 	}
 	for (unsigned k = 0; k < s->started; k++) {
+		rss[k] += drss / s->started;
+		pss[k] += dpss / s->started;
 		if (rss[k] > r->rss_mib[k])
 			r->rss_mib[k] = rss[k];
 		if (pss[k] > r->pss_mib[k])
@@ -380,7 +425,7 @@ static void runner(const struct mb_launcher *l, const struct mb_guest_spec *g, u
 		/* memory: at the release, then every MB_MEM_SAMPLE_MS while a workload runs */
 		if (g->mem_sample && s.released && !s.failed && s.exited < s.started &&
 		    mc_now_ns() >= s.next_sample) {
-			sample_memory(&s, r);
+			sample_memory(l, g, &s, r);
 			s.next_sample = mc_now_ns() + (uint64_t)MB_MEM_SAMPLE_MS * 1000000;
 		}
 		struct pollfd p[2] = {{evfd, POLLIN, 0}, {sfd, POLLIN, 0}};

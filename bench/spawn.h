@@ -58,7 +58,12 @@ struct mb_guest_spec {
 	const char *script; /* the guest's sh script ($0 = its index, "$@" = argv); NULL:
 			       MB_GUEST_SCRIPT */
 	const char *roots;  /* native: guest K chroots into <roots>/g<K>/root (NULL: rootfs) */
-	const char *native_cgroup; /* native: guest K joins the cgroup <native_cgroup>-g<K> */
+	const char *native_cgroup; /* native: guest K joins the cgroup <native_cgroup>-g<K>;
+				      docker, podman: its container's cgroup parent */
+	/* docker, podman with roots: each container's limits (--cpus, --memory, nofile), its
+	 * cgroup parent /<native_cgroup>-g<K> and <roots>/g<K>/root/data at /data */
+	unsigned cpus, nofile;
+	unsigned long long mem_bytes;
 	bool mem_sample;	   /* sample the guests' memory (mb_batch.rss_mib...) */
 };
 
