@@ -33,11 +33,14 @@
 #include "migstream.h"
 #include "snapshot.h"
 #include "state.h"
+#include "throttle.h"
 #include "util.h"
 #include "vm.h"
 
-#define RUN_ZERO_MAX (1u << 20) /* pages in one zero marker */
-#define ZBUF_MAX     (MIG_RUN_MAX * MIG_PAGE + MIG_RUN_MAX * MIG_PAGE / 100 + 4096)
+#define RUN_ZERO_MAX	   (1u << 20) /* pages in one zero marker */
+#define MIG_THROTTLE_FIRST 20u	      /* auto-converge: the first throttle (%), then steps of */
+#define MIG_THROTTLE_STEP  20u	      /* ... up to THROTTLE_MAX_PCT */
+#define ZBUF_MAX	   (MIG_RUN_MAX * MIG_PAGE + MIG_RUN_MAX * MIG_PAGE / 100 + 4096)
 
 /* ---- the stream parser (no KVM) ------------------------------------------------------ */
 
@@ -652,11 +655,16 @@ struct migration {
 	uint64_t t_start, setup_ns, total_ns, downtime_ns, pause_ns, final_ns, bytes, data_pages,
 	    zero_pages, rounds, dirty_rate_bps, bw_bps, expected_downtime_ns;
 	uint64_t round_pages[MIG_ROUNDS_KEPT + 1];
+	uint64_t round_dirty_bps[MIG_ROUNDS_KEPT + 1]; /* the dirty rate each round measured */
 	double dest_load_ms;
+	uint32_t throttle_pct, throttle_steps; /* auto-converge: the last throttle, its raises */
+	uint64_t ring_entries;		       /* dirty ring entries harvested */
+	enum dirty_track track;
 
 	/* the thread's own */
 	struct mc_ms *tx, *rx;
-	struct dirty *dt; /* dirty tracking (dirty.h) */
+	struct dirty *dt;     /* dirty tracking (dirty.h) */
+	struct throttle *thr; /* auto-converge (throttle.h) */
 	uint64_t npages, *pending;
 	z_stream zs;
 	bool zinit;
@@ -982,6 +990,9 @@ static int migrate(struct migration *m, mc_err *err)
 		return mc_errorf(err, ENOMEM, "dirty bitmap");
 	if (dirty_start(vm, &m->dt, err) < 0)
 		return -1;
+	m->track = dirty_tracker(m->dt);
+	if (m->p.auto_converge && throttle_new(vm, &m->thr, err) < 0)
+		return -1;
 	uint64_t dirty = 0;
 	/* With KVM_DIRTY_LOG_INITIALLY_SET every bit starts set: take and clear them; round 0
 	 * sends every page anyway. */
@@ -1010,7 +1021,7 @@ static int migrate(struct migration *m, mc_err *err)
 	m->bw_bps = bw;
 	m->bytes = m->tx->bytes;
 	pthread_mutex_unlock(&m->lock);
-	uint64_t t_sync = t_round;
+	uint64_t t_sync = t_round, last_sent = m->tx->bytes - b0;
 	const uint64_t max_down_ns = m->p.max_downtime_ms * 1000000ull;
 	for (uint32_t round = 1;; round++) {
 		if (cancelled(m))
@@ -1023,8 +1034,24 @@ static int migrate(struct migration *m, mc_err *err)
 		/* What the last pass would cost at the measured bandwidth, plus ~1 ms for the
 		 * state and the destination's start. */
 		uint64_t expect = (uint64_t)((double)dirty * MIG_PAGE * 1e9 / (double)bw) + 1000000;
+		/* Auto-converge, as QEMU's: a round in which the guest dirtied more than half of
+		 * what we sent (throttle-trigger-threshold 50) raises the throttle. */
+		if (m->thr && round >= 2 && dirty * MIG_PAGE > last_sent / 2 &&
+		    m->throttle_pct < THROTTLE_MAX_PCT) {
+			uint32_t t = m->throttle_pct ? m->throttle_pct + MIG_THROTTLE_STEP
+						     : MIG_THROTTLE_FIRST;
+			throttle_set(m->thr, t);
+			pthread_mutex_lock(&m->lock);
+			m->throttle_pct = t > THROTTLE_MAX_PCT ? THROTTLE_MAX_PCT : t;
+			m->throttle_steps++;
+			pthread_mutex_unlock(&m->lock);
+		}
+		uint64_t re = dirty_ring_entries(m->dt);
 		pthread_mutex_lock(&m->lock);
+		m->ring_entries = re;
 		m->dirty_rate_bps = rate;
+		if (round < MIG_ROUNDS_KEPT)
+			m->round_dirty_bps[round] = rate;
 		m->expected_downtime_ns = expect;
 		pthread_mutex_unlock(&m->lock);
 		if (expect <= max_down_ns || round >= m->p.max_rounds)
@@ -1039,6 +1066,7 @@ static int migrate(struct migration *m, mc_err *err)
 		    mc_ms_flush(m->tx, err) < 0)
 			return -1;
 		now = mc_now_ns();
+		last_sent = m->tx->bytes - b0;
 		if (m->tx->bytes - b0 >= (4u << 20))
 			bw = bw_of(m->tx->bytes - b0, now - t_round);
 		pthread_mutex_lock(&m->lock);
@@ -1053,6 +1081,8 @@ static int migrate(struct migration *m, mc_err *err)
 	/* Switch-over: from here a failure resumes the VM here, unless the destination said it
 	 * runs. */
 	set_status(m, MIG_SWITCHOVER);
+	if (m->thr) /* the vCPUs stop anyway; one that sleeps would delay the pause */
+		throttle_set(m->thr, 0);
 	uint64_t t_pause = mc_now_ns(), pause_ns = 0;
 	if (loop_call(m, REQ_PAUSE, &pause_ns, err) < 0)
 		return mc_wrap(err, "pause");
@@ -1100,6 +1130,8 @@ static void *mig_thread(void *arg)
 	int r = migrate(m, &err);
 	if (r < 0 && m->sock >= 0 && m->status < MIG_SWITCHOVER)
 		peer_error(m, &err);
+	throttle_free(m->thr); /* the guest runs at full speed again (here or there) */
+	m->thr = NULL;
 	if (r < 0)
 		dirty_stop(m->dt);
 	else
@@ -1199,7 +1231,10 @@ int mig_start(struct migration *m, const struct mig_params *p, mc_err *err)
 	    m->data_pages = m->zero_pages = m->rounds = m->dirty_rate_bps = m->bw_bps =
 		m->expected_downtime_ns = 0;
 	m->dest_load_ms = 0;
+	m->throttle_pct = m->throttle_steps = 0;
+	m->ring_entries = 0;
 	memset(m->round_pages, 0, sizeof(m->round_pages));
+	memset(m->round_dirty_bps, 0, sizeof(m->round_dirty_bps));
 	int e = pthread_create(&m->thread, NULL, mig_thread, m);
 	if (e == 0) {
 		m->thread_live = true;
@@ -1283,6 +1318,22 @@ char *mig_report_json(struct migration *m)
 			json_object_array_add(pr,
 					      json_object_new_int64((int64_t)m->round_pages[i]));
 		json_object_object_add(o, "pages_per_round", pr);
+		/* Round i's figure: pages dirtied while round i-1 was sent, over that time. */
+		json_object *dr = json_object_new_array();
+		for (uint64_t i = 1; i < m->rounds + 1 && i <= MIG_ROUNDS_KEPT; i++)
+			json_object_array_add(dr, jmib(m->round_dirty_bps[i]));
+		json_object_object_add(o, "dirty_rate_per_round_mibps", dr);
+		json_object_object_add(o, "dirty_track",
+				       json_object_new_string(dirty_track_name(m->track)));
+		if (m->track == DIRTY_TRACK_RING)
+			json_object_object_add(o, "ring_entries",
+					       json_object_new_int64((int64_t)m->ring_entries));
+		json_object_object_add(o, "auto_converge",
+				       json_object_new_boolean(m->p.auto_converge));
+		json_object_object_add(o, "throttle_pct",
+				       json_object_new_int64((int64_t)m->throttle_pct));
+		json_object_object_add(o, "throttle_steps",
+				       json_object_new_int64((int64_t)m->throttle_steps));
 		json_object_object_add(o, "bytes_sent", json_object_new_int64((int64_t)m->bytes));
 		json_object_object_add(o, "data_pages",
 				       json_object_new_int64((int64_t)m->data_pages));

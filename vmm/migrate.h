@@ -107,6 +107,7 @@ struct mig_params {
 	uint64_t bandwidth_mibps; /* 0: unlimited */
 	uint32_t max_rounds;	  /* default 30 */
 	bool compress;
+	bool auto_converge; /* throttle the vCPUs while the guest dirties faster than we send */
 };
 
 struct loop;

@@ -16,6 +16,7 @@
 #include "boot/boot.h"
 #include "cmds.h"
 #include "console.h"
+#include "dirty.h"
 #include "hw/hw.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
@@ -42,6 +43,7 @@ static const char usage[] =
     "                  [--env NAME=VALUE]... [--env-file FILE]... [--api PATH] [-- CMD ARGS...]\n"
     "       minivm run --restore DIR [--console ...] [--api PATH]\n"
     "       minivm run --incoming tcp:ADDR:PORT|unix:PATH|fd:N [--console ...] [--api PATH]\n"
+    "       (all three: [--dirty-track log|ring])\n"
     "  --kernel    bzImage (64-bit boot protocol) or ELF vmlinux (PVH entry)\n"
     "  --cmdline   replaces the default `" BOOT_DEFAULT_CMDLINE "`\n"
     "  --cpus      1 to "
@@ -70,6 +72,9 @@ static const char usage[] =
     "              memory (mapped lazily from DIR/memory), devices; no kernel is loaded\n"
     "  --incoming  wait on URI for a live migration (docs/migration.md) and run the guest it\n"
     "              brings: tcp:ADDR:PORT (PORT 0: any, said on stderr), unix:PATH, fd:N\n"
+    "  --dirty-track  how a live migration of this VM finds the pages the guest wrote: KVM's\n"
+    "              dirty bitmap (log, the default) or per-vCPU dirty rings (ring: set up\n"
+    "              with the VM; docs/migration.md)\n"
     "  --api       serve the control API on Unix socket PATH (docs/api.md): status, pause,\n"
     "              resume, snapshot, stop (`minivm status --api PATH`...)\n"
     "  --disk      a raw image (file or block device) as a virtio-blk disk, repeatable (the\n"
@@ -90,6 +95,7 @@ struct run_opts {
 	const char *restore, *api;
 	const char *incoming; /* --incoming URI: the guest comes from a live migration */
 	bool timings_json, pit, geometry_set;
+	enum dirty_track track;
 	bool tty, tty_set, verbose, console_set;
 	const char *console_log;
 	size_t env_cap;
@@ -191,6 +197,7 @@ static int parse(int argc, char **argv, struct run_opts *o, mc_err *err)
 					     {"restore", required_argument, NULL, 'R'},
 					     {"api", required_argument, NULL, 'A'},
 					     {"incoming", required_argument, NULL, 'I'},
+					     {"dirty-track", required_argument, NULL, 'Y'},
 					     {"tty", no_argument, NULL, 'T'},
 					     {"console-log", required_argument, NULL, 'L'},
 					     {"verbose", no_argument, NULL, 'V'},
@@ -281,6 +288,10 @@ static int parse(int argc, char **argv, struct run_opts *o, mc_err *err)
 			break;
 		case 'I':
 			o->incoming = optarg;
+			break;
+		case 'Y':
+			if (dirty_track_parse(optarg, &o->track, err) < 0)
+				return mc_wrap(err, "--dirty-track");
 			break;
 		case 'A':
 			o->api = optarg;
@@ -575,7 +586,8 @@ int cmd_run(int argc, char **argv)
 	}
 	vm_made = true;
 	if (vm_create_from(&vm, (unsigned)o.ncpus, o.mem, o.pit, snap ? snap->mem_fd : -1, &err) <
-	    0)
+		0 ||
+	    (o.track == DIRTY_TRACK_RING && dirty_ring_enable(&vm, 0, &err) < 0))
 		goto out;
 	t[1] = mc_now_ns();
 	struct hw_config hw = {.console_fd = -1, .disks = o.disks, .ndisks = o.ndisks};

@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "dirty.h"
 #include "layout.h"
 #include "log.h"
+#include "throttle.h"
 #include "timings.h"
 #include "vm.h"
 
@@ -146,6 +148,15 @@ int vcpu_create(struct vm *vm, unsigned id, mc_err *err)
 	if (run == MAP_FAILED)
 		return mc_errorf(err, errno, "vcpu%u: mmap kvm_run", id);
 	v->run = run;
+	if (vm->ring_entries) {
+		long pg = sysconf(_SC_PAGESIZE);
+		void *ring = mmap(NULL, (size_t)vm->ring_entries * sizeof(struct kvm_dirty_gfn),
+				  PROT_READ | PROT_WRITE, MAP_SHARED, v->fd,
+				  (off_t)KVM_DIRTY_LOG_PAGE_OFFSET * pg);
+		if (ring == MAP_FAILED)
+			return mc_errorf(err, errno, "vcpu%u: mmap the dirty ring", id);
+		v->ring = ring;
+	}
 
 	_cleanup_free_ struct kvm_cpuid2 *c = cpuid_for_vcpu(vm->cpuid, vm->ncpus, id);
 	if (!c)
@@ -169,6 +180,9 @@ void vcpu_destroy(struct vcpu *v)
 {
 	if (v->run)
 		munmap(v->run, v->run_size);
+	if (v->ring)
+		munmap(v->ring, (size_t)v->vm->ring_entries * sizeof(struct kvm_dirty_gfn));
+	v->ring = NULL;
 	if (v->fd > 0)
 		close(v->fd);
 	v->run = NULL;
@@ -224,6 +238,9 @@ static void handle_exit(struct vcpu *v)
 				     run->mmio.len, run->mmio.is_write);
 		break;
 	case KVM_EXIT_INTR:
+		break;
+	case KVM_EXIT_DIRTY_RING_FULL: /* harvest and reset, then the vCPU goes on */
+		dirty_ring_full(v->vm);
 		break;
 	case KVM_EXIT_HLT:
 		fatal(v, "guest halted (KVM_EXIT_HLT)",
@@ -301,6 +318,7 @@ void *vcpu_thread(void *arg)
 		if (r < 0) {
 			if (errno == EINTR) {
 				v->quiet = true;
+				throttle_vcpu(v);
 				continue;
 			}
 			if (errno == EAGAIN)

@@ -54,7 +54,10 @@ struct vcpu {
 	size_t run_size;
 	pthread_t thread;
 	bool started;
-	bool quiet; /* the last KVM_RUN returned EINTR: no exit left to complete */
+	bool quiet;		    /* the last KVM_RUN returned EINTR: no exit left to complete */
+	struct kvm_dirty_gfn *ring; /* the dirty ring (dirty.h), vm->ring_entries long, or NULL */
+	uint32_t ring_next;	    /* the next entry to harvest (vm->ring_lock) */
+	bool throttle_kick;	    /* throttle.h: kicked out of KVM_RUN to sleep a while */
 };
 
 struct vm {
@@ -69,6 +72,15 @@ struct vm {
 	struct vcpu vcpus[VM_MAX_CPUS];
 	struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID, adjusted per vCPU at creation */
 	struct boot_entry entry;
+
+	/* The dirty ring (dirty.h: dirty_ring_enable, before the vCPUs exist): entries per
+	 * vCPU, 0 without. Harvested under ring_lock into ring_bm (a tracker's), else dropped. */
+	uint32_t ring_entries;
+	pthread_mutex_t ring_lock;
+	uint64_t *ring_bm;
+	uint64_t ring_harvested; /* entries taken from the rings so far (ring_lock) */
+	/* Auto-converge (throttle.h): the share of each time slice vCPUs sleep, 0-99 (%). */
+	uint32_t throttle_pct;
 
 	/* The state machine (state_lock, state_cond). */
 	pthread_mutex_t state_lock;
