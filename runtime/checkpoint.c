@@ -279,6 +279,31 @@ int ct_ckpt_find_criu(const char *opt, char **bin, mc_err *err)
 	return 0;
 }
 
+/* CRIU 4.1.1's lazy page server sizes its pipe to 819 pages (F_SETPIPE_SZ, which rounds up to
+ * 4 MiB) without looking at the result: where that is refused it splices into fd -1 at the
+ * first page it serves ("page-pipe: splice: -1: Bad file descriptor"). Above
+ * fs.pipe-max-size (1 MiB by default) only CAP_SYS_RESOURCE may. */
+#define CRIU_LAZY_PIPE (4u << 20)
+
+int ct_ckpt_lazy_pipe(mc_err *err)
+{
+	_cleanup_free_ char *max = NULL, *status = NULL;
+	size_t len;
+	if (mc_read_file("/proc/sys/fs/pipe-max-size", 64, &max, &len, err) < 0 ||
+	    mc_read_file("/proc/self/status", 1 << 16, &status, &len, err) < 0)
+		return -1;
+	const char *cap = strstr(status, "\nCapEff:");
+	unsigned long long eff = cap ? strtoull(cap + 8, NULL, 16) : 0;
+	unsigned long long pmax = strtoull(max, NULL, 10);
+	if (eff & (1ull << 24) || pmax >= CRIU_LAZY_PIPE) /* CAP_SYS_RESOURCE */
+		return 0;
+	return mc_errorf(
+	    err, 0,
+	    "CRIU's lazy page server needs a %u MiB pipe, and fs.pipe-max-size is %llu "
+	    "without CAP_SYS_RESOURCE here (raise it: sysctl -w fs.pipe-max-size=%u)",
+	    CRIU_LAZY_PIPE >> 20, pmax, CRIU_LAZY_PIPE);
+}
+
 int ct_ckpt_timeout(int def)
 {
 	const char *s = getenv("MINICT_CRIU_TIMEOUT");

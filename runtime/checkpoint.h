@@ -22,6 +22,9 @@
  * $MINI_CACHE/criu/<version>/criu. It must run, be >= 4.0 and pass `criu check`; the error
  * names the criu, where it came from and why it was refused. *bin is malloc'd. */
 int ct_ckpt_find_criu(const char *opt, char **bin, mc_err *err);
+/* Whether CRIU's lazy page server (a lazy dump: post-copy, --lazy-pages) can make its pipe:
+ * CAP_SYS_RESOURCE or fs.pipe-max-size >= 4 MiB; the error says which sysctl to raise. */
+int ct_ckpt_lazy_pipe(mc_err *err);
 /* How long minict waits for CRIU's answer: $MINICT_CRIU_TIMEOUT seconds, else def. */
 int ct_ckpt_timeout(int def);
 /* Open a directory (made with its parents when create). */
@@ -78,14 +81,19 @@ struct ct_ckpt_opts {
 	struct ct_criu_opts com;
 	const char *parent, *page_server;
 	bool leave_running, pre_dump, keep_frozen;
-	/* migrate: called once the images are complete (CRIU's post-dump), before CRIU goes on
-	 * (with com.lazy: serving the pages on page_server's port until they are all fetched) */
-	int (*post_dump)(void *arg, mc_err *err);
-	void *post_dump_arg;
+	/* migrate: called after each of CRIU's notifications was answered, while CRIU goes on:
+	 * "post-dump" (the images are complete), and with com.lazy "status-ready" (the lazy
+	 * page server listens on page_server's port; CRIU serves the pages until the client
+	 * that fetches them disconnects, then the dump returns). < 0 fails the dump. */
+	int (*notified)(void *arg, const char *script, mc_err *err);
 	/* migrate: called when all is ready, right before the freeze (a failure stops there);
 	 * *frozen_at gets the time of the freeze (mc_now_ns) */
 	int (*pre_freeze)(void *arg, mc_err *err);
+	void *cb_arg; /* for notified and pre_freeze */
 	uint64_t *frozen_at;
+	/* migrate (post-copy): once *stay_frozen is true (the destination runs the container),
+	 * a dump that fails from then on leaves the tasks frozen instead of thawing them */
+	const bool *stay_frozen;
 };
 int ct_checkpoint(struct ct_global *g, const struct ct_ckpt_opts *o, mc_err *err);
 

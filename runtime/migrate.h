@@ -27,8 +27,10 @@ enum {
 			      lazy page server (on the stream's source address) */
 	CT_MIG_RESTORED = 16,
 	CT_MIG_FAILED = 17,
-	CT_MIG_PS = 18,	   /* data: JSON {"port": N}, the page server for the round */
-	CT_MIG_READY = 19, /* the answer to CT_MIG_SYNC */
+	CT_MIG_PS = 18,	      /* data: JSON {"port": N}, the page server for the round */
+	CT_MIG_READY = 19,    /* the answer to CT_MIG_SYNC */
+	CT_MIG_COMPLETE = 20, /* post-copy, after CT_MIG_RESTORED: every page is here (data: JSON
+				 {"lazy_ms": X}); CT_MIG_FAILED instead: the destination lost it */
 };
 enum { CT_MIG_DIR = 1, CT_MIG_REG = 2, CT_MIG_SYMLINK = 3, CT_MIG_FIFO = 4 };
 #define CT_MIG_ENTRY_HDR  32u

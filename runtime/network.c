@@ -162,6 +162,13 @@ int ct_net_setup_container(const char *cidr, mc_err *err)
 	return 0;
 }
 
+int ct_net_set_up(const char *host_if, bool up, mc_err *err)
+{
+	if (mc_netdev_set_up(NULL, host_if, up, err) < 0)
+		return mc_wrap(err, "network: %s %s", host_if, up ? "up" : "down");
+	return 0;
+}
+
 int ct_net_remove(const char *host_if, mc_err *err)
 {
 	if (mc_netdev_delete(NULL, host_if, true, err) < 0)

@@ -4,6 +4,7 @@
 #ifndef MINICT_NETWORK_H
 #define MINICT_NETWORK_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "error.h"
@@ -17,6 +18,10 @@ int ct_net_setup_host(const char *bridge, const char *cidr, const char *host_if,
 int ct_net_setup_container(const char *cidr, mc_err *err);
 /* Bring lo up in a fresh network namespace (cheap ioctl). */
 int ct_net_loopback_up(mc_err *err);
+/* The host end up or down (in our network namespace): down, nothing the container sends
+ * reaches the bridge, and the bridge forgets the addresses it learned on that port (migration:
+ * the destination's end until its restore, the source's from the switch-over). */
+int ct_net_set_up(const char *host_if, bool up, mc_err *err);
 /* Delete the host end (the peer goes with it). ENODEV is fine. */
 int ct_net_remove(const char *host_if, mc_err *err);
 /* A veth name unique to the container id: "mct" + 8 hex digits. */

@@ -130,6 +130,8 @@ static int prepare(struct ct_global *g, struct ckpt *k, mc_err *err)
 			    err, 0,
 			    "checkpoint --lazy-pages: CRIU cannot serve lazy pages here "
 			    "(no userfaultfd with the features it needs)");
+		if (k->o.com.lazy && ct_ckpt_lazy_pipe(err) < 0)
+			return mc_wrap(err, "checkpoint --lazy-pages");
 	}
 	/* what CRIU finds outside the container: bind mounts, the network namespace (handed
 	 * back on restore), stdio files */
@@ -149,9 +151,7 @@ static int prepare(struct ct_global *g, struct ckpt *k, mc_err *err)
 static int after_notify(void *arg, const char *script, mc_err *err)
 {
 	struct ckpt *k = arg;
-	if (strcmp(script, "post-dump") || !k->o.post_dump)
-		return 0;
-	return k->o.post_dump(k->o.post_dump_arg, err);
+	return k->o.notified ? k->o.notified(k->o.cb_arg, script, err) : 0;
 }
 
 static int dump(struct ckpt *k, bool paused, mc_err *err)
@@ -161,7 +161,7 @@ static int dump(struct ckpt *k, bool paused, mc_err *err)
 	if (k->o.keep_frozen && !freezer)
 		return mc_errorf(err, 0,
 				 "checkpoint: no freezer cgroup to keep the container frozen");
-	if (k->o.pre_freeze && k->o.pre_freeze(k->o.post_dump_arg, err) < 0)
+	if (k->o.pre_freeze && k->o.pre_freeze(k->o.cb_arg, err) < 0)
 		return -1;
 	if (k->o.frozen_at)
 		*k->o.frozen_at = mc_now_ns();
@@ -200,7 +200,8 @@ static int dump(struct ckpt *k, bool paused, mc_err *err)
 	/* still there (failure, --leave-running, --pre-dump): it runs on, or stays paused;
 	 * migrate keeps a successful dump frozen */
 	mc_err e2 = NULL;
-	if (!paused && freezer && ct_state_alive(&k->st) && !(ret == 0 && k->o.keep_frozen) &&
+	bool stay = (ret == 0 && k->o.keep_frozen) || (k->o.stay_frozen && *k->o.stay_frozen);
+	if (!paused && freezer && ct_state_alive(&k->st) && !stay &&
 	    ct_cg_freeze(cg, false, &e2) < 0) {
 		mc_log_warn("checkpoint: %s", mc_error_text(e2));
 		mc_error_free(&e2);

@@ -3,7 +3,9 @@
  * Stop-and-copy to a `minict receive` (docs/checkpoint.md "Migration"): the receiver's hello
  * first (nothing is touched before), then the config, freeze + CRIU dump (the tasks stay
  * frozen), the rootfs, the images, the end marker; `restored` from the destination deletes the
- * container here, anything else thaws it and it runs on. Prints one JSON object. */
+ * container here, anything else thaws it and it runs on. pre-copy sends memory in rounds
+ * before the freeze; post-copy restores at the destination before the memory is there, which
+ * fetches the pages from CRIU's lazy page server here. Prints one JSON object. */
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
@@ -23,6 +25,7 @@
 #include "container.h"
 #include "log.h"
 #include "migrate.h"
+#include "network.h"
 #include "util.h"
 
 struct mig_opts {
@@ -98,20 +101,12 @@ static int check_mode(struct ct_global *g, const char *mode, mc_err *err)
 				       "migrate --mode pre-copy: CRIU cannot track memory "
 				       "changes on this kernel (no soft-dirty page tracking: "
 				       "CONFIG_MEM_SOFT_DIRTY is off); use --mode stop-and-copy");
-	/* post-copy is written but not proven (docs/checkpoint.md): opt in */
-	const char *exp = getenv("MINICT_POSTCOPY");
-	if (!exp || strcmp(exp, "1"))
-		return mc_errorf(err, 0,
-				 "migrate --mode post-copy: not implemented yet (experimental with "
-				 "MINICT_POSTCOPY=1; lazy pages are %s here); use --mode "
-				 "stop-and-copy",
-				 lazy ? "available" : "unavailable");
 	if (!lazy)
 		return mc_errorf(
 		    err, 0,
 		    "migrate --mode post-copy: CRIU cannot serve lazy pages here (no "
 		    "userfaultfd with the features it needs); use --mode stop-and-copy");
-	return 0;
+	return ct_ckpt_lazy_pipe(err) < 0 ? mc_wrap(err, "migrate --mode post-copy") : 0;
 }
 
 /* The pages a dump wrote (its stats-dump image in dir: CRIU's image header, a u32 length, a
@@ -388,10 +383,13 @@ static int free_port(mc_err *err)
 	return ntohs(sa.sin_port);
 }
 
-/* The end of the stream once the container is dumped: the rootfs's delta, the images (post-
- * copy: where to fetch the pages), the end marker, the destination's answer. Its outcome in
- * ret/err: called from inside CRIU's dump for post-copy, where a failure must not stop CRIU
- * (it waits for the lazy-pages daemon: a connection that closes at once releases it). */
+/* The end of the stream once the container is dumped: the rootfs's delta, the images, the end
+ * marker, the destination's answer. Post-copy splits it over CRIU's notifications (the images
+ * at "post-dump", where to fetch the pages and the end at "status-ready", once the lazy page
+ * server listens), and then waits for the destination's word that every page is there. Its
+ * outcome in ret/err: called from inside CRIU's dump for post-copy, where a failure must not
+ * stop CRIU (its page server waits for a client: a connection that closes at once releases
+ * it). */
 struct fin {
 	struct mc_ms *s;
 	int sk;
@@ -403,20 +401,42 @@ struct fin {
 	int lazy_port;
 	int ret;
 	mc_err err;
-	double restore_ms;
-	uint64_t t_dumped, t_sent, t_answer;
+	double restore_ms, lazy_ms;
+	/* post-copy: the destination runs the container (restored came back), every page is
+	 * there (complete came back) */
+	bool switched, complete;
+	uint64_t t_dumped, t_sent, t_answer, t_complete;
 };
 
-static void finish(struct fin *f)
+static int send_rest(struct fin *f, mc_err *err)
 {
-	mc_err *err = &f->err;
 	f->t_dumped = mc_now_ns();
+	if (ct_mig_send_rootfs_delta(f->s, f->st->rootfs, f->c, f->tree, err) < 0 ||
+	    ct_mig_send_images(f->s, f->images, f->c, err) < 0 || mc_ms_flush(f->s, err) < 0)
+		return mc_wrap(err, "migrate: to %s", f->o->dest);
+	return 0;
+}
+
+/* The destination runs the container: nothing from the copy here may reach the bridge any
+ * more. Its eth0 still speaks while it goes (IPv6's leave messages when the source container
+ * is deleted, a second after the switch-over in post-copy), and the bridges would learn its
+ * MAC back on this side: the destination's bridge then drops what comes for it over the link
+ * between them, for as long as the entry lives (5 min). */
+static void unplug(const struct ct_state *st)
+{
+	mc_err e = NULL;
+	if (st->veth && ct_net_set_up(st->veth, false, &e) < 0)
+		mc_log_warn("migrate: %s", mc_error_text(e));
+	mc_error_free(&e);
+}
+
+/* The end marker, then the destination's answer (at most 300 s: its restore). */
+static int end_and_answer(struct fin *f, mc_err *err)
+{
 	int ret = 0;
 	char lazy[64];
 	int n = snprintf(lazy, sizeof(lazy), "{\"port\":%d}", f->lazy_port);
-	if (ct_mig_send_rootfs_delta(f->s, f->st->rootfs, f->c, f->tree, err) < 0 ||
-	    ct_mig_send_images(f->s, f->images, f->c, err) < 0 ||
-	    (f->lazy_port && mc_ms_send(f->s, CT_MIG_LAZY, NULL, 0, lazy, n, err) < 0) ||
+	if ((f->lazy_port && mc_ms_send(f->s, CT_MIG_LAZY, NULL, 0, lazy, n, err) < 0) ||
 	    mc_ms_send_end(f->s, err) < 0)
 		ret = mc_wrap(err, "migrate: to %s", f->o->dest);
 	f->t_sent = mc_now_ns();
@@ -429,9 +449,62 @@ static void finish(struct fin *f)
 			ret = mc_wrap(err, "migrate: no answer from %s", f->o->dest);
 		else if (a == 0)
 			ret = mc_errorf(err, 0, "migrate: the destination failed: %s", msg);
+		else
+			unplug(f->st);
 	}
 	f->t_answer = mc_now_ns();
-	f->ret = ret;
+	return ret;
+}
+
+static void finish(struct fin *f)
+{
+	f->ret = send_rest(f, &f->err);
+	if (f->ret == 0)
+		f->ret = end_and_answer(f, &f->err);
+}
+
+/* post-copy: the destination's last word once CRIU's page server serves: complete (every page
+ * is there), or failed, or nothing (it died). */
+static int await_complete(struct fin *f, mc_err *err)
+{
+	struct mc_ms_frame fr;
+	char buf[CT_MIG_ANSWER_MAX + 1];
+	/* as long as the pages take, without a word in between: bounded by CRIU's deadline */
+	struct timeval tv = {.tv_sec = ct_ckpt_timeout(300)};
+	setsockopt(f->sk, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	int ret = mc_ms_recv_frame(f->s, &fr, NULL, 0, err);
+	if (ret == 0 && ((fr.type != CT_MIG_COMPLETE && fr.type != CT_MIG_FAILED) ||
+			 fr.data_len > CT_MIG_ANSWER_MAX))
+		ret = mc_errorf(err, 0, "a bad answer (frame type %u)", fr.type);
+	if (ret == 0)
+		ret = mc_ms_recv_data(f->s, buf, fr.data_len, err);
+	f->t_complete = mc_now_ns();
+	if (ret < 0)
+		return -1;
+	buf[fr.data_len] = 0;
+	if (fr.type == CT_MIG_FAILED)
+		return mc_errorf(err, 0, "%s", buf);
+	json_object *o = json_tokener_parse(buf), *v;
+	if (o && json_object_object_get_ex(o, "lazy_ms", &v))
+		f->lazy_ms = json_object_get_double(v);
+	json_object_put(o);
+	f->complete = true;
+	return 0;
+}
+
+/* Nobody will fetch the pages (any more): release CRIU's lazy page server, which waits for a
+ * client (a connection that closes at once ends it; after a client came, it is harmless). */
+static void release_page_server(int port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0) {
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			mc_log_debug("migrate: releasing the page server: %s", strerror(errno));
+		close(fd);
+	}
 }
 
 static int pre_freeze_cb(void *arg, mc_err *err)
@@ -440,24 +513,30 @@ static int pre_freeze_cb(void *arg, mc_err *err)
 	return pre_freeze(f->o->pre_freeze, err);
 }
 
-static int finish_cb(void *arg, mc_err *err)
+/* post-copy, CRIU's notifications: the images at post-dump; at status-ready (the lazy page
+ * server listens) the end of the stream, the destination's restore, then its fetching every
+ * page from here while CRIU serves them. Failures go to f->ret, never to CRIU. */
+static int notified_cb(void *arg, const char *script, mc_err *err)
 {
 	(void)err;
 	struct fin *f = arg;
-	finish(f);
-	if (f->ret < 0 && f->lazy_port) {
-		/* nobody will fetch the pages: release CRIU's lazy page server */
-		struct sockaddr_in sa = {.sin_family = AF_INET,
-					 .sin_port = htons((uint16_t)f->lazy_port),
-					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd >= 0) {
-			if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-				mc_log_debug("migrate: releasing the page server: %s",
-					     strerror(errno));
-			close(fd);
-		}
+	if (!strcmp(script, "post-dump")) {
+		f->ret = send_rest(f, &f->err);
+		return 0;
 	}
+	if (strcmp(script, "status-ready"))
+		return 0;
+	if (f->ret == 0)
+		f->ret = end_and_answer(f, &f->err);
+	if (f->ret == 0) {
+		f->switched = true; /* from here on the source must not run again */
+		if (await_complete(f, &f->err) < 0)
+			f->ret = mc_wrap(&f->err,
+					 "migrate: post-copy to %s failed after the switch-over",
+					 f->o->dest);
+	}
+	if (f->ret < 0)
+		release_page_server(f->lazy_port);
 	return 0;
 }
 
@@ -558,24 +637,33 @@ int ct_verb_migrate(struct ct_global *g, int argc, char **argv, mc_err *err)
 			.tree = &tree,
 			.lazy_port = lazy_port,
 			.ret = -1};
-	uint64_t t_freeze = mc_now_ns();
+	uint64_t t_freeze = 0;
 	uint64_t final_pages = 0;
+	bool lost = false;
 	if (ret == 0) {
 		struct ct_ckpt_opts ko = {.id = o.id,
 					  .com = {.image = images, .work = work, .lazy = postcopy},
 					  .keep_frozen = true,
 					  .parent = last[0] ? last : NULL,
 					  .page_server = precopy || postcopy ? ps : NULL,
-					  .post_dump = postcopy ? finish_cb : NULL,
-					  .post_dump_arg = &f,
+					  .notified = postcopy ? notified_cb : NULL,
 					  .pre_freeze = o.pre_freeze ? pre_freeze_cb : NULL,
-					  .frozen_at = &t_freeze};
+					  .cb_arg = &f,
+					  .frozen_at = &t_freeze,
+					  .stay_frozen = &f.switched};
 		ret = ct_checkpoint(g, &ko, err);
 		frozen = ret == 0;
 		final_pages = pages_written(work);
 		if (ret == 0 && !postcopy)
 			finish(&f);
-		/* post-copy: the stream went inside the dump (finish_cb) */
+		/* post-copy: the stream went inside the dump (notified_cb); after the switch-over
+		 * its failure says more than CRIU's (a page server whose client went away) */
+		if (ret < 0 && f.switched && f.ret < 0 && f.err) {
+			mc_err ck = *err;
+			*err = mc_steal_ptr(&f.err);
+			append(err, "CRIU: %s", mc_error_text(ck));
+			mc_error_free(&ck);
+		}
 		if (ret == 0 && f.ret < 0) {
 			ret = -1;
 			if (f.err)
@@ -584,6 +672,9 @@ int ct_verb_migrate(struct ct_global *g, int argc, char **argv, mc_err *err)
 				mc_errorf(err, 0,
 					  "migrate: CRIU's dump never said it was complete");
 		}
+		/* post-copy after the switch-over: the destination ran the container, so this
+		 * copy must not run again, whatever went wrong (as with QEMU's post-copy) */
+		lost = ret < 0 && f.switched;
 	}
 	mc_error_free(&f.err);
 	ct_mig_tree_free(&tree);
@@ -596,6 +687,11 @@ int ct_verb_migrate(struct ct_global *g, int argc, char **argv, mc_err *err)
 		ret = ct_container_destroy(g->root, &st, err);
 		if (ret < 0)
 			mc_wrap(err, "migrate: restored at %s, but deleting it here", o.dest);
+	} else if (lost) {
+		append(err,
+		       "the container is lost: after the switch-over its copy here cannot resume "
+		       "(the destination ran it); it stays frozen here (minict delete -f %s)",
+		       o.id);
 	} else if (frozen) {
 		mc_err e2 = NULL;
 		if (ct_cg_freeze(&st.cg, false, &e2) < 0) {
@@ -604,6 +700,8 @@ int ct_verb_migrate(struct ct_global *g, int argc, char **argv, mc_err *err)
 		} else {
 			append(err, "the container runs on here");
 		}
+	} else if (ret < 0 && t_freeze) {
+		append(err, "the dump failed and the container was thawed: it runs on here");
 	} else if (ret < 0 && s) {
 		append(err, "nothing was frozen yet: the container runs on here");
 	}
@@ -615,7 +713,8 @@ int ct_verb_migrate(struct ct_global *g, int argc, char **argv, mc_err *err)
 		       "\"restore_ms\":%.1f,\"answer_ms\":%.1f,\"bytes_sent\":%llu,"
 		       "\"rootfs_entries\":%llu,\"rootfs_bytes\":%llu,\"delta_entries\":%llu,"
 		       "\"delta_bytes\":%llu,\"deleted\":%llu,\"image_bytes\":%llu,"
-		       "\"pre_copy_ms\":%.1f,\"rounds\":%s,\"final_pages\":%llu}\n",
+		       "\"pre_copy_ms\":%.1f,\"rounds\":%s,\"final_pages\":%llu,"
+		       "\"post_copy_ms\":%.1f}\n",
 		       o.id, o.mode, (double)(t_end - t0) / 1e6, (double)(t_freeze - t_sync) / 1e6,
 		       (double)(t_answer - t_freeze) / 1e6, (double)(t_dumped - t_freeze) / 1e6,
 		       stream_ms, restore_ms, (double)(t_answer - t_sent) / 1e6,
@@ -624,7 +723,8 @@ int ct_verb_migrate(struct ct_global *g, int argc, char **argv, mc_err *err)
 		       (unsigned long long)c.delta_bytes, (unsigned long long)c.deleted,
 		       (unsigned long long)c.image_bytes, pre_ms,
 		       json_object_to_json_string_ext(rounds, JSON_C_TO_STRING_PLAIN),
-		       (unsigned long long)final_pages);
+		       (unsigned long long)final_pages,
+		       f.t_complete ? (double)(f.t_complete - t_answer) / 1e6 : 0.0);
 		fflush(stdout);
 	}
 	mc_log_debug("migrate: %.1f ms", ms_since(t0));

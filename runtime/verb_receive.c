@@ -20,6 +20,7 @@
 #include "checkpoint.h"
 #include "cleanup.h"
 #include "cli.h"
+#include "container.h"
 #include "log.h"
 #include "migrate.h"
 #include "state.h"
@@ -418,6 +419,54 @@ static void send_answer(struct mc_ms *s, uint32_t type, const char *txt)
 	mc_error_free(&e);
 }
 
+/* post-copy, after `restored`: the container runs here while the lazy-pages daemon fetches its
+ * pages from the source; the daemon exits once every page is here (complete goes back and the
+ * images can go), or fails (the source died, the link broke). A process whose pages are not all
+ * here must not run on: userfaultfd gone, its missing pages would read as zeros. So the
+ * container here is deleted, and the source hears of it (it cannot resume its own copy after
+ * the switch-over, docs/checkpoint.md "Post-copy"). */
+static int await_pages(struct ct_global *g, struct rcv *r, struct mc_ms *s, uint64_t t_restored,
+		       mc_err *err)
+{
+	int st = 0;
+	uint64_t deadline = mc_now_ns() + (uint64_t)ct_ckpt_timeout(300) * 1000000000ull;
+	pid_t w;
+	while ((w = waitpid(r->lazyd, &st, WNOHANG)) == 0 && mc_now_ns() < deadline)
+		usleep(2000);
+	if (w == 0) {
+		kill(r->lazyd, SIGKILL);
+		waitpid(r->lazyd, &st, 0);
+	}
+	r->lazyd = 0;
+	double ms = (mc_now_ns() - t_restored) / 1e6;
+	if (w == 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		char why[768];
+		ct_criu_log_error(r->dirfd, "lazy-pages.log", why, sizeof(why));
+		mc_errorf(
+		    err, 0,
+		    "post-copy: the lazy-pages daemon %s after %.0f ms (%s), with pages still "
+		    "at the source: the container here was deleted",
+		    w == 0 ? "did not finish in time" : "failed", ms,
+		    why[0] ? why : "its log says no more");
+		struct ct_state cs = {0};
+		mc_err e2 = NULL;
+		if (ct_state_load(g->root, r->id, &cs, &e2) < 0 ||
+		    ct_container_destroy(g->root, &cs, &e2) < 0)
+			mc_log_warn("receive: deleting the container: %s", mc_error_text(e2));
+		mc_error_free(&e2);
+		ct_state_free(&cs);
+		mc_wrap(err, "receive");
+		send_answer(s, CT_MIG_FAILED, mc_error_text(*err));
+		return -1;
+	}
+	char ans[64];
+	snprintf(ans, sizeof(ans), "{\"lazy_ms\":%.1f}", ms);
+	send_answer(s, CT_MIG_COMPLETE, ans);
+	printf("{\"status\":\"complete\",\"id\":\"%s\",\"lazy_ms\":%.1f}\n", r->id, ms);
+	fflush(stdout);
+	return 0;
+}
+
 static int receive(struct ct_global *g, struct rcv *r, int sk, mc_err *err)
 {
 	_cleanup_free_ struct mc_ms *s = malloc(sizeof(*s));
@@ -482,7 +531,7 @@ static int receive(struct ct_global *g, struct rcv *r, int sk, mc_err *err)
 	       (unsigned long long)r->c.entries, (unsigned long long)r->c.delta_entries,
 	       (unsigned long long)r->c.deleted, (unsigned long long)r->c.images);
 	fflush(stdout);
-	return 0;
+	return r->lazyd > 0 ? await_pages(g, r, s, t2, err) : 0;
 }
 
 int ct_verb_receive(struct ct_global *g, int argc, char **argv, mc_err *err)
@@ -526,9 +575,9 @@ int ct_verb_receive(struct ct_global *g, int argc, char **argv, mc_err *err)
 	mc_err e2 = NULL;
 	if (r.dir && ret < 0 && ct_mig_rm_tree(r.dir, &e2) < 0)
 		mc_log_warn("receive: %s", mc_error_text(e2));
-	if (r.dir && ret == 0 && r.lazyd <= 0) {
+	if (r.dir && ret == 0) {
 		/* the bundle stays: it is the container's now; the images go (post-copy: the
-		 * lazy-pages daemon still reads them, they stay) */
+		 * lazy-pages daemon, which read them, is done) */
 		_cleanup_free_ char *img = NULL;
 		if (asprintf(&img, "%s/images", r.dir) >= 0 && ct_mig_rm_tree(img, &e2) < 0)
 			mc_log_warn("receive: %s", mc_error_text(e2));

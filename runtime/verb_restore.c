@@ -95,23 +95,6 @@ struct ct_restoring {
 	bool debug;
 };
 
-/* The veth's host end up or down (link_later), by ioctl in our network namespace. */
-static int set_link(const char *ifname, bool up, mc_err *err)
-{
-	_cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	struct ifreq ifr = {0};
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
-		return mc_errorf(err, errno, "restore: link %s", ifname);
-	if (up)
-		ifr.ifr_flags |= IFF_UP;
-	else
-		ifr.ifr_flags &= ~IFF_UP;
-	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
-		return mc_errorf(err, errno, "restore: set link %s %s", ifname, up ? "up" : "down");
-	return 0;
-}
-
 /* receive: once the veth's host end is up, eth0 says where the container is now with a
  * gratuitous ARP (sender and target its address, broadcast), as a migrated VM does: the
  * bridges learn its MAC on this side's port at once, and peers refresh their ARP entry. Sent
@@ -217,7 +200,7 @@ static int make_netns(struct ct_restoring *r, mc_err *err)
 					      err) < 0) {
 				r->veth[0] = 0;
 				ret = -1;
-			} else if (r->o.link_later && set_link(r->veth, false, err) < 0) {
+			} else if (r->o.link_later && ct_net_set_up(r->veth, false, err) < 0) {
 				ret = -1; /* before eth0 is up: nothing went out */
 			} else if (write(down[1], "c", 1) != 1) {
 				ret = mc_errorf(err, errno, "restore: network helper");
@@ -355,7 +338,7 @@ static int restore(struct ct_restoring *r, mc_err *err)
 		ifd[nifd++] = (struct ct_criu_ifd){CT_CKPT_NETNS_KEY, r->netns};
 	/* the source is frozen by now: the container's MAC may speak from here */
 	if (r->o.link_later && r->veth[0]) {
-		if (set_link(r->veth, true, err) < 0)
+		if (ct_net_set_up(r->veth, true, err) < 0)
 			return -1;
 		announce(r);
 	}

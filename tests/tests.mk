@@ -62,9 +62,9 @@ $(BUILD)/tests/tools/ct_probe: tests/tools/ct_probe.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CT_PROBE_CFLAGS) -static -o $@ $<
 
-# The migration observer and the container's UDP echo (docs/checkpoint.md "Migration"): static,
-# never sanitized, like ct_probe; the observer is the VM migration's too.
-$(BUILD)/tests/tools/udp_echo $(BUILD)/tests/tools/udp_observer: $(BUILD)/tests/tools/%: tests/tools/%.c
+# The migration observer, the container's UDP echo and memory holder (docs/checkpoint.md
+# "Migration"): static, never sanitized, like ct_probe; the observer is the VM migration's too.
+$(BUILD)/tests/tools/udp_echo $(BUILD)/tests/tools/udp_observer $(BUILD)/tests/tools/ct_memhold: $(BUILD)/tests/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CT_PROBE_CFLAGS) -static -o $@ $<
 

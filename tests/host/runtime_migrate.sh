@@ -1,57 +1,26 @@
 #!/usr/bin/env bash
-# minict migrate / receive (docs/checkpoint.md "Migration"). Two network namespaces play the
-# hosts, "src" and "dst", each with a bridge br0 holding the same subnet's gateway ($N.1/24);
-# a veth joins the two bridges, so one L2 segment spans both hosts and the container keeps
-# $N.2 (and its MAC) wherever it runs. A second veth carries the migration stream
-# ($M.1 <-> $M.2). The observer (tests/tools/udp_observer) runs in a third namespace, "obs",
-# plugged into src's bridge as $N.200: its probes reach the container through src's bridge,
-# and after the migration through the link to dst's bridge.
+# minict migrate / receive (docs/checkpoint.md "Migration"). The hosts src and dst, the links
+# and the observer come from runtime_migrate_lib.bash.
 # The container counts into /tmp/log and serves a UDP echo (tests/tools/udp_echo, which drops
 # its socket on SIGUSR1 and takes it back once restored: CRIU 4.1.1 can't dump inet sockets
 # here). Checks: stop-and-copy src -> dst continues the count, the observer sees a finite
-# downtime; pre-copy says there is no soft-dirty tracking, container untouched; no receiver,
+# downtime; pre-copy says there is no soft-dirty tracking, container untouched (post-copy:
+# runtime_migrate_postcopy.sh); no receiver,
 # the receiver killed mid-transfer, a corrupted stream (a byte flipped on the way), a stream
 # that is not minict's and one with a path out of the rootfs: the source runs on, and the
 # destination leaves nothing behind (state, cgroups, work dir). Prints the figures.
 set -uo pipefail
 source "$(dirname "$0")/runtime_lib.bash"
+source "$(dirname "$0")/runtime_migrate_lib.bash"
 CRIU=$("$ROOT/scripts/criu.sh" path 2>&1) || skip "no CRIU: $CRIU"
 command -v nsenter >/dev/null || skip "no nsenter"
 TOOLS=$(dirname "$BIN")/tests/tools
 for t in udp_echo udp_observer; do
 	[ -x "$TOOLS/$t" ] || skip "no $TOOLS/$t (make test-bins)"
 done
-T=$(mktemp -d /tmp/minict-mig.XXXXXX)
-SRC=mcs$$ DST=mcd$$ OBS=mco$$
-N=10.235.$(($$ % 250))
-M=10.236.$(($$ % 250))
-PORT=$((20000 + $$ % 20000))
-PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	nsenter --net=/run/netns/$SRC true 2>/dev/null && { cleanup_state "$T/src"; }
-	nsenter --net=/run/netns/$DST true 2>/dev/null && { cleanup_state "$T/dst"; }
-	for d in "$T"/src/*/ "$T"/dst/*/; do
-		[ -d "$d" ] && for ns in $SRC $DST; do
-			nsenter --net=/run/netns/$ns "$MINICT" --root "${d%/*/}" delete -f "$(basename "$d")" >/dev/null 2>&1
-		done
-	done
-	ip netns del $SRC 2>/dev/null
-	ip netns del $DST 2>/dev/null
-	ip netns del $OBS 2>/dev/null
-	grep -q cgyard /proc/self/mountinfo || rm -rf "$T"
-}
-trap cleanup EXIT
+mig_setup mc 10.235 10.236
 in_ns() { local ns=$1; shift; nsenter --net=/run/netns/$ns "$@"; }
-# for what runs in the background: nsenter itself, so that $! is the program (nsenter execs it)
-NS() { echo "--net=/run/netns/$1"; }
-src() { in_ns $SRC "$MINICT" --root "$T/src" "$@"; }
-dst() { in_ns $DST "$MINICT" --root "$T/dst" "$@"; }
 status() { "$@" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])' 2>/dev/null; }
-has() { grep -q "$2" "$1" 2>/dev/null; }
-is_state() { [ "$(cat "$1" 2>/dev/null)" = "$2" ]; }
 counting() { # FILE: grows by 5 lines
 	local n
 	n=$(wc -l <"$1")
@@ -64,15 +33,7 @@ dst_leftovers() { # ID: what a failed receive may have left in dst
 	ip -n $DST -o link show 2>/dev/null | grep -F "$(veth_name "$1")" | sed 's/^/dst veth /'
 	true
 }
-# receive in dst, in the background; waits until it listens. Sets RPID.
-receiver() {
-	: >"$T/rcv.out"
-	nsenter $(NS $DST) "$MINICT" --root "$T/dst" receive --listen $M.2:$PORT --work-dir "$T/dstwork" \
-		--cgroups-path "minict/$1-dst" </dev/null >"$T/rcv.out" 2>"$T/rcv.err" &
-	RPID=$!
-	PIDS+=($RPID)
-	wait_secs 20 has "$T/rcv.out" listening || die "the receiver does not listen: $(cat "$T/rcv.err")"
-}
+receiver() { mig_receiver "$@"; }
 # a TCP proxy in src: 127.0.0.1:PORT+1 -> the receiver; FLIP=offset flips that byte,
 # HOLD=n stops forwarding after n bytes and touches $T/held
 proxy() {
@@ -116,36 +77,10 @@ PY
 	wait_secs 20 test -e "$T/proxy.ready" || die "the proxy does not start"
 }
 
-# ---- the two hosts, the link between their bridges, the observer, the migration link
-ip netns add $SRC && ip netns add $DST && ip netns add $OBS || die "ip netns add"
-for ns in $SRC $DST; do
-	ip -n $ns link set lo up &&
-		ip -n $ns link add br0 type bridge &&
-		ip -n $ns addr add $N.1/24 dev br0 &&
-		ip -n $ns link set br0 up || die "bridge in $ns"
-done
-ip link add lk netns $SRC type veth peer name lk netns $DST &&
-	ip -n $SRC link set lk master br0 up && ip -n $DST link set lk master br0 up || die "bridge link"
-ip link add ob netns $OBS type veth peer name ob netns $SRC &&
-	ip -n $SRC link set ob master br0 up && ip -n $OBS addr add $N.200/24 dev ob &&
-	ip -n $OBS link set ob up && ip -n $OBS link set lo up || die "observer link"
-ip link add mg netns $SRC type veth peer name mg netns $DST &&
-	ip -n $SRC addr add $M.1/30 dev mg && ip -n $DST addr add $M.2/30 dev mg &&
-	ip -n $SRC link set mg up && ip -n $DST link set mg up || die "migration link"
-
 # ---- the container: a counter and the UDP echo, on src's bridge
-mk_bundle "$T/b"
-R=$T/b/rootfs
-cp "$TOOLS/udp_echo" "$R/bin/udp_echo"
-edit_config "$T/b" "
-c['process']['args'] = ['sh', '-c', 'udp_echo 7 /tmp/echo.state & echo \$! > /tmp/echo.pid; i=0; while :; do i=\$((i+1)); echo \$i >> /tmp/log; usleep 20000; done']
-c['minict'] = {'netBridge': 'br0', 'netAddress': '$N.2/24'}
-"
-cd "$T/b" || die "cd"
 ID=${P}mig
-src run -d $ID </dev/null >/dev/null 2>"$T/err" || die "run the container in src: $(cat "$T/err")"
-wait_secs 10 lines "$R/tmp/log" 5 || die "the container does not count"
-wait_secs 10 is_state "$R/tmp/echo.state" open || die "the echo does not serve"
+mig_container $ID 150
+cd "$T/b" || die "cd"
 mac=$(src exec $ID cat /sys/class/net/eth0/address)
 [ "$mac" = "$(printf '02:4d:%02x:%02x:%02x:%02x' ${N//./ } 2)" ] || die "eth0's MAC $mac does not follow its address"
 
@@ -155,21 +90,12 @@ src migrate --mode pre-copy $ID tcp:$M.2:$PORT >"$T/out" 2>"$T/err" && die "migr
 [ "$(wc -l <"$T/err")" = 1 ] && grep -q 'soft-dirty' "$T/err" || die "pre-copy message: $(cat "$T/err")"
 echo "pre-copy here: $(cat "$T/err")"
 [ "$(status src state $ID)" = running ] && counting "$R/tmp/log" || die "the container after pre-copy"
-src migrate --mode post-copy $ID tcp:$M.2:$PORT 2>"$T/err" && die "post-copy succeeded"
-grep -q 'not implemented' "$T/err" || die "post-copy message: $(cat "$T/err")"
 
 # ---- stop-and-copy with the observer watching
-nsenter $(NS $OBS) "$TOOLS/udp_observer" $N.2 7 120 >"$T/obs.json" 2>"$T/obs.err" &
-OPID=$!
-PIDS+=($OPID)
-wait_secs 20 has "$T/obs.err" "first reply" || die "the observer gets no reply from the container"
-kill -USR1 $OPID
+mig_observe 120
 # the echo drops its socket right before the freeze (migrate --pre-freeze), after the rootfs's
-# first pass: its host pid is the container init's child
-INIT=$(src state $ID | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
-EPID=$(pgrep -P "$INIT" -x udp_echo | head -n 1)
-[ -n "$EPID" ] || die "no udp_echo process on the host"
-QUIESCE="kill -USR1 $EPID && i=0 && while [ \"\$(cat $R/tmp/echo.state)\" != closed ]; do i=\$((i+1)); [ \$i -lt 10000 ] || exit 1; done"
+# first pass
+mig_quiesce $ID
 src migrate --pre-freeze "$QUIESCE" $ID tcp:$M.2:$PORT >"$T/mig.json" 2>"$T/err" || die "migrate: $(cat "$T/err"); receiver: $(cat "$T/rcv.err")"
 wait $RPID || die "receive failed: $(cat "$T/rcv.err")"
 grep -q '"status":"ok"' "$T/mig.json" || die "migrate printed $(cat "$T/mig.json")"
