@@ -53,7 +53,10 @@ wait_until() {
 # so the last line may be partial: last_count reads complete lines only.
 counted() { grep -q "^count $2\$" "$1"; }
 last_count() { head -n -1 "$1" | grep '^count ' | tail -n 1 | cut -d' ' -f2; }
-first_count() { grep -m1 '^count ' "$1" | cut -d' ' -f2; }
+first_count() { head -n -1 "$1" | grep -m1 '^count ' | cut -d' ' -f2; }
+# counting FILE: the guest has printed a complete "count N" line (wait for this, not for a
+# "count" prefix: first_count and last_count would read nothing or a cut number)
+counting() { [ -n "$(first_count "$1")" ]; }
 # count_goes_on WHAT BEFORE AFTER: the count in file AFTER goes on from the last complete one in
 # BEFORE (L): joined, the line after "count L" is "count L+1" (a line cut at the switch is
 # finished by the guest that goes on)

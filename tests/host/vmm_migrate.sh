@@ -59,7 +59,7 @@ for k in "${KERNELS[@]}"; do
 	wait "$spid"
 	expect_eq "$n: source exit status after migrating" "$?" 0
 	[ ! -e "$TMP/s1.sock" ] || fail "$n: source socket left"
-	wait_until "$n: destination counts" grep -q '^count' "$TMP/d1.out"
+	wait_until "$n: destination counts" counting "$TMP/d1.out"
 	goes_on d1
 	joined s1 d1
 	run_capture out rc api status "$TMP/d1.sock"

@@ -52,7 +52,7 @@ for k in "${KERNELS[@]}"; do
 	stop_vm r2 "$p2"
 	vm_start r3 --restore "$TMP/$n.snap"
 	p3=$VM_PID
-	wait_until "$n: restore 3 counts" grep -q '^count' "$TMP/r3.out"
+	wait_until "$n: restore 3 counts" counting "$TMP/r3.out"
 	f=$(first_count "$TMP/r3.out")
 	[ "$f" -gt "$M" ] || fail "$n: restore of the re-saved snapshot starts at $f, not after $M"
 	stop_vm r3 "$p3"
@@ -65,7 +65,7 @@ for k in "${KERNELS[@]}"; do
 	A=$(last_count "$TMP/$n.out")
 	vm_start r4 --restore "$TMP/$n.run"
 	p4=$VM_PID
-	wait_until "$n: restore 4 counts" grep -q '^count' "$TMP/r4.out"
+	wait_until "$n: restore 4 counts" counting "$TMP/r4.out"
 	f=$(first_count "$TMP/r4.out")
 	[ "$f" -gt "$B" ] && [ "$f" -le $((A + 2)) ] ||
 		fail "$n: restore of a running snapshot starts at $f, not in ($B, $((A + 2))]"
