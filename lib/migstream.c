@@ -178,15 +178,17 @@ int mc_ms_flush(struct mc_ms *s, mc_err *err)
 	return 0;
 }
 
+/* The checksum is taken over the buffered copy, not over p: what is sent and what is summed
+ * agree even while p changes under us (live migration sends guest RAM the guest is writing). */
 static int put(struct mc_ms *s, const void *p, size_t n, mc_err *err)
 {
 	const uint8_t *b = p;
-	account(s, p, n);
 	while (n) {
 		if (s->len == sizeof(s->buf) && mc_ms_flush(s, err) < 0)
 			return -1;
 		size_t c = sizeof(s->buf) - s->len < n ? sizeof(s->buf) - s->len : n;
 		memcpy(s->buf + s->len, b, c);
+		account(s, s->buf + s->len, c);
 		s->len += c;
 		b += c;
 		n -= c;

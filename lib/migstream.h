@@ -40,7 +40,8 @@ void mc_ms_init(struct mc_ms *s, int fd);
 
 int mc_ms_send_hello(struct mc_ms *s, const char magic[MC_MS_MAGIC_LEN], uint32_t version,
 		     mc_err *err);
-/* A frame with its data from memory. */
+/* A frame with its data from memory, which may change while it is sent: the checksum covers
+ * the bytes as they were copied into the stream's buffer. */
 int mc_ms_send(struct mc_ms *s, uint32_t type, const void *meta, uint32_t meta_len,
 	       const void *data, uint64_t data_len, mc_err *err);
 /* A frame whose data is the next data_len bytes of fd (a file that must not shrink). */

@@ -65,6 +65,8 @@ int mig_recv_setup(struct mc_ms *rx, struct mig_setup *su, mc_err *err);
 struct mig_rx_stats {
 	uint64_t pages, zero_pages, bytes, rounds;
 	uint64_t end_ns; /* when the end frame was checked */
+	uint64_t front;	 /* the page after the PAGES frame being received (__atomic: read by
+			  * the destination's prefault thread while the body is received) */
 };
 /* Every frame after the set-up into ram (mem_size bytes): pages (bounds-checked against
  * mem_size), zero markers, round markers, then the state (*state, malloc'd, *state_len bytes)
