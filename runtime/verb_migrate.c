@@ -405,6 +405,7 @@ struct fin {
 	/* post-copy: the destination runs the container (restored came back), every page is
 	 * there (complete came back) */
 	bool switched, complete;
+	bool unplugged; /* the veth's host end is down (from the freeze) */
 	uint64_t t_dumped, t_sent, t_answer, t_complete;
 };
 
@@ -415,19 +416,6 @@ static int send_rest(struct fin *f, mc_err *err)
 	    ct_mig_send_images(f->s, f->images, f->c, err) < 0 || mc_ms_flush(f->s, err) < 0)
 		return mc_wrap(err, "migrate: to %s", f->o->dest);
 	return 0;
-}
-
-/* The destination runs the container: nothing from the copy here may reach the bridge any
- * more. Its eth0 still speaks while it goes (IPv6's leave messages when the source container
- * is deleted, a second after the switch-over in post-copy), and the bridges would learn its
- * MAC back on this side: the destination's bridge then drops what comes for it over the link
- * between them, for as long as the entry lives (5 min). */
-static void unplug(const struct ct_state *st)
-{
-	mc_err e = NULL;
-	if (st->veth && ct_net_set_up(st->veth, false, &e) < 0)
-		mc_log_warn("migrate: %s", mc_error_text(e));
-	mc_error_free(&e);
 }
 
 /* The end marker, then the destination's answer (at most 300 s: its restore). */
@@ -449,8 +437,6 @@ static int end_and_answer(struct fin *f, mc_err *err)
 			ret = mc_wrap(err, "migrate: no answer from %s", f->o->dest);
 		else if (a == 0)
 			ret = mc_errorf(err, 0, "migrate: the destination failed: %s", msg);
-		else
-			unplug(f->st);
 	}
 	f->t_answer = mc_now_ns();
 	return ret;
@@ -507,10 +493,30 @@ static void release_page_server(int port)
 	}
 }
 
+/* From the freeze on, nothing of the copy here may reach the bridge: its tasks are frozen, but
+ * its network namespace is not (the kernel answers probes with ICMP, refreshes its neighbours
+ * with ARP, sends IPv6's leave messages when the container goes), and every such frame would
+ * teach the bridges its MAC back on this side after the destination announced it: the
+ * destination's bridge then drops what comes for the container over the link between them
+ * until the entry ages out (seen: 14-17 s gaps, or for good). Its veth's host end goes down
+ * (the bridge forgets the port's addresses) and comes back up if the container thaws here. */
+static void plug(struct fin *f, bool up)
+{
+	mc_err e = NULL;
+	if (f->st->veth && ct_net_set_up(f->st->veth, up, &e) < 0)
+		mc_log_warn("migrate: %s", mc_error_text(e));
+	else
+		f->unplugged = !up && f->st->veth;
+	mc_error_free(&e);
+}
+
 static int pre_freeze_cb(void *arg, mc_err *err)
 {
 	struct fin *f = arg;
-	return pre_freeze(f->o->pre_freeze, err);
+	if (f->o->pre_freeze && pre_freeze(f->o->pre_freeze, err) < 0)
+		return -1;
+	plug(f, false);
+	return 0;
 }
 
 /* post-copy, CRIU's notifications: the images at post-dump; at status-ready (the lazy page
@@ -647,7 +653,7 @@ int ct_verb_migrate(struct ct_global *g, int argc, char **argv, mc_err *err)
 					  .parent = last[0] ? last : NULL,
 					  .page_server = precopy || postcopy ? ps : NULL,
 					  .notified = postcopy ? notified_cb : NULL,
-					  .pre_freeze = o.pre_freeze ? pre_freeze_cb : NULL,
+					  .pre_freeze = pre_freeze_cb,
 					  .cb_arg = &f,
 					  .frozen_at = &t_freeze,
 					  .stay_frozen = &f.switched};
@@ -694,6 +700,8 @@ int ct_verb_migrate(struct ct_global *g, int argc, char **argv, mc_err *err)
 		       o.id);
 	} else if (frozen) {
 		mc_err e2 = NULL;
+		if (f.unplugged)
+			plug(&f, true);
 		if (ct_cg_freeze(&st.cg, false, &e2) < 0) {
 			append(err, "thawing the container failed too: %s", mc_error_text(e2));
 			mc_error_free(&e2);
@@ -701,6 +709,8 @@ int ct_verb_migrate(struct ct_global *g, int argc, char **argv, mc_err *err)
 			append(err, "the container runs on here");
 		}
 	} else if (ret < 0 && t_freeze) {
+		if (f.unplugged)
+			plug(&f, true);
 		append(err, "the dump failed and the container was thawed: it runs on here");
 	} else if (ret < 0 && s) {
 		append(err, "nothing was frozen yet: the container runs on here");

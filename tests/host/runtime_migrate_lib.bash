@@ -102,7 +102,7 @@ mig_container() {
 	R=$T/b/rootfs
 	[ -d "$R" ] || mk_rootfs "$R" "$@"
 	cp "$TOOLS/udp_echo" "$R/bin/udp_echo" || die "no udp_echo"
-	rm -f "$T/b/config.json" "$R/tmp/log" "$R/tmp/echo.state"
+	rm -f "$T/b/config.json" "$R/tmp/log" "$R/tmp/echo.state" "$R/tmp/sum1" "$R/tmp/sum2"
 	(cd "$T/b" && "$MINICT" spec) || die "minict spec"
 	local script='udp_echo 7 /tmp/echo.state '$jump' \& echo $! > /tmp/echo.pid; '$work
 	sed -i -e "0,/^ *\"sh\"\$/s||      \"sh\", \"-c\", \"$script\"|" \
@@ -116,6 +116,7 @@ mig_container() {
 }
 
 mig_observe() {
+	rm -f "$T/obs.json" "$T/obs.err"
 	nsenter $(NS $OBS) "$TOOLS/udp_observer" $N.2 7 "$1" >"$T/obs.json" 2>"$T/obs.err" &
 	OPID=$!
 	PIDS+=($OPID)
