@@ -11,18 +11,12 @@
 
 #include "cleanup.h"
 #include "util.h"
+#include "vmguest.h"
 
 static const char *const names[MB_NBACKENDS] = {
     [MB_VM] = "vm",	    [MB_CT] = "ct",	    [MB_NATIVE] = "native",
     [MB_QEMU] = "qemu",	    [MB_CRUN] = "crun",	    [MB_RUNC] = "runc",
     [MB_DOCKER] = "docker", [MB_PODMAN] = "podman", [MB_DOCKER_MINICT] = "docker-minict",
-};
-
-/* Backends with no implementation yet say which issue brings them; never fake numbers. */
-static const char *const not_yet[MB_NBACKENDS] = {
-    [MB_VM] = "not yet: issue 9/12 (virtio, guest I/O: a guest that runs the workload and "
-	      "reports its result)",
-    [MB_QEMU] = "not yet: issue 12 (guest I/O, so that qemu and vm run the same guest)",
 };
 
 const char *mb_backend_name(enum mb_backend b)
@@ -138,8 +132,6 @@ int mb_backend_prepare(enum mb_backend b, const char *workdir, struct mb_launche
 {
 	memset(l, 0, sizeof(*l));
 	l->backend = b;
-	if (not_yet[b])
-		return mc_errorf(err, 0, "backend %s: %s", names[b], not_yet[b]);
 	if (geteuid() != 0)
 		return mc_errorf(err, 0, "backend %s needs root (containers and chroot)", names[b]);
 	switch (b) {
@@ -164,8 +156,11 @@ int mb_backend_prepare(enum mb_backend b, const char *workdir, struct mb_launche
 		break;
 	case MB_NATIVE:
 		return 0;
+	case MB_VM:
+	case MB_QEMU:
+		return mb_vm_tool(b, l, err);
 	default:
-		return mc_errorf(err, 0, "backend %s: not implemented", names[b]);
+		return mc_errorf(err, 0, "backend %s: not implemented", mb_backend_name(b));
 	}
 	if (!workdir)
 		return 0;

@@ -19,9 +19,11 @@
 #include "engine.h"
 #include "experiment.h"
 #include "paths.h"
+#include "report.h"
 #include "spawn.h"
 #include "sysbench.h"
 #include "util.h"
+#include "vmguest.h"
 
 /* ---- the workloads: sysbench 1.0 commands mapped from the study's 0.4.12 runs ---------- */
 
@@ -260,6 +262,10 @@ struct run {
 	char script[8192], setup[2048], cmd[2048], down[2048];
 	char rootfs[PATH_MAX], guests[PATH_MAX + 16], bundles[PATH_MAX + 16], mbdir[PATH_MAX + 16],
 	    log[PATH_MAX + 16], tmpl[PATH_MAX + 16];
+	/* vm, qemu (vmguest.h): the images, the guests' script, OLTP's data disk's files */
+	bool vms;
+	struct mb_vm_spec vm;
+	char vmscript[8192], vmstage[PATH_MAX + 16];
 };
 
 int mb_rootfs_find(char *dir, size_t size, mc_err *err)
@@ -325,14 +331,14 @@ int mb_density_check(const struct mb_opts *o, mc_err *err)
 		return -1;
 	for (size_t bi = 0; bi < o->nbackends; bi++) {
 		enum mb_backend b = o->backend[bi];
-		if (b == MB_VM)
-			/* the hook: a VM guest boots MINIVM_ROOTFS_IMG (a copy per guest) with
-			 * `minivm run --disk IMG --cpus 1 --mem 512M` and guestinit's root switch
-			 * (minivm.root=/dev/vda), runs the same guest script, and reaches the
-			 * barrier through its I/O; spawn.c's guest_exec gets a vm case */
-			return mc_errorf(err, 0,
-					 "backend vm: needs --disk (issue 9): minivm run --disk "
-					 "and guestinit's minivm.root= switch to the rootfs image");
+		struct mb_vm_spec *vm = NULL;
+		if ((b == MB_VM || b == MB_QEMU) &&
+		    ((vm = calloc(1, sizeof(*vm))) == NULL || mb_vm_images(vm, err) < 0)) {
+			free(vm);
+			return vm ? mc_wrap(err, "backend %s", mb_backend_name(b))
+				  : mc_errorf(err, ENOMEM, "density");
+		}
+		free(vm);
 		struct mb_launcher l;
 		if (mb_backend_prepare(b, NULL, &l, err) < 0)
 			return -1;
@@ -485,6 +491,18 @@ static int oltp_template(struct run *r, mc_err *err)
 	return run_cmd(r, cp, err) < 0 ? mc_wrap(err, "density oltp: keep the table") : 0;
 }
 
+/* OLTP in a VM: the table's files for its data disk (mkfs.ext4 -d: WORK/vm-data/mysql). */
+static int vm_stage(struct run *r, mc_err *err)
+{
+	char dst[PATH_MAX + 32];
+	mb_rm_tree(r->vmstage);
+	if (mc_mkdir_p(r->vmstage, 0755, err) < 0)
+		return mc_wrap(err, "density oltp");
+	snprintf(dst, sizeof(dst), "%s/mysql", r->vmstage);
+	char *const cp[] = {"/bin/cp", "-a", r->tmpl, dst, NULL};
+	return run_cmd(r, cp, err) < 0 ? mc_wrap(err, "density oltp: the VMs' table") : 0;
+}
+
 /* Drop a guest's fileio files from the host's page cache, so that no batch starts with
  * another's cache: the upper layer holds the real files. */
 static void fileio_uncache(struct run *r, unsigned k)
@@ -507,8 +525,12 @@ static int before_batch(void *ctx, unsigned n, size_t bi, mc_err *err)
 {
 	struct run *r = ctx;
 	bool native = r->x.o->backend[bi] == MB_NATIVE;
+	bool vm = r->x.o->backend[bi] == MB_VM || r->x.o->backend[bi] == MB_QEMU;
 	char p[PATH_MAX + 96];
 	for (unsigned k = 0; k < n; k++) {
+		if (vm &&
+		    mb_vm_disks(&r->vm, k, r->w == W_OLTP ? r->vmstage : NULL, r->log, err) < 0)
+			return -1;
 		snprintf(p, sizeof(p), "%s/g%u/root/data/sysbench.out", r->guests, k);
 		unlink(p);
 		if (r->w == W_OLTP) {
@@ -785,8 +807,11 @@ static int summarize(struct run *r, mc_err *err)
 		cols[2 + fi] = (struct mb_exp_col){mdefs[m].label, 10, fi, MB_STAT_MEDIAN};
 	}
 	snprintf(heading, sizeof(heading), "minibench density: %s", wnames[r->w]);
-	snprintf(id, sizeof(id), "minibench-density-%s", wnames[r->w]);
-	snprintf(title, sizeof(title), "minibench density, %s (issue 11)", wnames[r->w]);
+	/* the lab's figures (the VMs, and the containers beside them) don't replace this host's */
+	bool lab = strcmp(mb_where(), "in the lab") == 0;
+	snprintf(id, sizeof(id), "minibench-density-%s%s", wnames[r->w], lab ? "-lab" : "");
+	snprintf(title, sizeof(title), "minibench density, %s%s (issue 11)", wnames[r->w],
+		 lab ? ", in the lab" : "");
 	const struct mb_exp_summary s = {
 	    .bases = ratio_bases,
 	    .figs = figs,
@@ -833,6 +858,23 @@ static int density(struct run *r, const char *workdir, mc_err *err)
 		 ">/data/sysbench.out 2>&1; s=$?; echo e $0 >/mb/events; %s"
 		 "[ $s = 0 ] || tail -n 3 /data/sysbench.out >&2; exit $s",
 		 r->setup, r->cmd, r->down);
+	for (size_t bi = 0; bi < x->o->nbackends; bi++)
+		r->vms |= x->o->backend[bi] == MB_VM || x->o->backend[bi] == MB_QEMU;
+	if (r->vms) {
+		/* the same commands in a VM: own data disk, script on stdin (vmguest.h) */
+		if (mb_vm_images(&r->vm, err) < 0 ||
+		    mb_vm_script(r->vmscript, sizeof(r->vmscript), r->setup, r->cmd, r->down, err) <
+			0)
+			return mc_wrap(err, "density");
+		r->vm.dir = r->guests;
+		r->vm.out = "root/data/sysbench.out";
+		r->vm.mbdir = r->mbdir;
+		r->vm.script = r->vmscript;
+		r->vm.cpus = MB_GUEST_CPUS;
+		r->vm.mem_mib = MB_GUEST_MEM_MIB;
+		x->spec.vm = &r->vm;
+		snprintf(r->vmstage, sizeof(r->vmstage), "%s/vm-data", x->work);
+	}
 	for (unsigned k = 0; k < r->most; k++) {
 		if (mount_guest(r, k, err) < 0)
 			return mc_wrap(err, "density");
@@ -876,6 +918,7 @@ static int density(struct run *r, const char *workdir, mc_err *err)
 	snprintf(r->tag, sizeof(r->tag), "minibench-rootfs:%s", key);
 	const struct mb_engine_opts eo = {.rootfs = r->rootfs, .tag = r->tag, .overlay = true};
 	if (mb_exp_cells(x, NMETRICS, err) < 0 || (r->w == W_OLTP && oltp_template(r, err) < 0) ||
+	    (r->w == W_OLTP && r->vms && vm_stage(r, err) < 0) ||
 	    mb_exp_engines_start(x, &r->docker, &r->podman, &eo, err) < 0 || mb_exp_run(x, err) < 0)
 		return -1;
 	/* the engines go before the report: their clean-up can fail the run */

@@ -21,6 +21,7 @@
 #include "cleanup.h"
 #include "paths.h"
 #include "util.h"
+#include "vmguest.h"
 
 /* Not a figure's bound: a batch whose guests are not all up after this is stuck (a guest
  * that never reaches the barrier), so the run fails instead of hanging. */
@@ -56,6 +57,8 @@ static void guest_exec(const struct mb_launcher *l, const struct mb_guest_spec *
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(logfd, 2) < 0)
 		_exit(126);
+	if ((l->backend == MB_VM || l->backend == MB_QEMU) && g->vm)
+		mb_vm_guest_exec(l, g->vm, k); /* a relay and the VMM under it */
 	char idx[16], bundle[4200];
 	snprintf(idx, sizeof(idx), "%u", k);
 	char *argv[96];

@@ -25,6 +25,8 @@
 #include "cli.h"
 #include "error.h"
 
+struct mb_vm_spec;
+
 /* $0 is the guest's index, "$@" the workload */
 #define MB_GUEST_SCRIPT                                                                            \
 	"echo a $0 >/mb/events; read x </mb/go; \"$@\"; s=$?; echo e $0 >/mb/events; exit $s"
@@ -64,7 +66,9 @@ struct mb_guest_spec {
 	 * cgroup parent /<native_cgroup>-g<K> and <roots>/g<K>/root/data at /data */
 	unsigned cpus, nofile;
 	unsigned long long mem_bytes;
-	bool mem_sample;	   /* sample the guests' memory (mb_batch.rss_mib...) */
+	bool mem_sample; /* sample the guests' memory (mb_batch.rss_mib...) */
+	/* vm, qemu: the VMs' images, disks and script (vmguest.h) */
+	const struct mb_vm_spec *vm;
 };
 
 /* Set by main's SIGINT/SIGTERM/SIGHUP handler: the experiment stops after the batch that

@@ -5,7 +5,8 @@
 # values present, positive and plausible (sysbench's own figures agree with each other: events/s
 # x total time = the events asked for, avg latency x events ~ total time, min <= avg <= max),
 # memory per guest, the CSVs, report.md beside the study, well-formed SVGs, nothing left behind
-# (cgroups, mounts); and the one-line errors (unknown workload, vm, a rootfs without sysbench).
+# (cgroups, mounts); and the one-line errors (unknown workload, vm and qemu without their
+# images, a rootfs without sysbench).
 # The engines (docker, podman): tests/host/bench_density_engines.sh. Skipped (77) where the
 # rootfs is not built. No timing is asserted.
 . "$ROOT/tests/host/bench_lib.bash"
@@ -14,7 +15,12 @@ out='' rc=''
 # errors first (they also tell whether the rootfs is there): one line, non-zero, nothing made
 one_line_error "unknown workload" "unknown workload \`true\` for density (known: cpu, fileio, oltp)" \
 	"$MB" density --workload true
-one_line_error "vm" "backend vm: needs --disk (issue 9)" "$MB" density --backend ct,vm
+one_line_error "vm without a kernel" \
+	"backend vm: the guest kernel \`$TMP/nothing\` is missing (make images, or set MINIVM_KERNEL)" \
+	env MINIVM_KERNEL="$TMP/nothing" "$MB" density --backend ct,vm
+one_line_error "qemu without an image" \
+	"backend qemu: the benchmark rootfs image \`$TMP/nothing\` is missing (make images" \
+	env MINIVM_ROOTFS_IMG="$TMP/nothing" "$MB" density --backend qemu
 one_line_error "no sysbench" "(make images builds it)" \
 	env MINIVM_ROOTFS_DIR="$TMP/nothing" "$MB" density --backend native --out "$TMP/none"
 [ -e "$TMP/none" ] && fail "a refused run created its --out directory"

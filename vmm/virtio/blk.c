@@ -33,6 +33,10 @@
 #define DWZ_BYTES     16u /* struct virtio_blk_discard_write_zeroes */
 #define IOV_MAX_REQ   (VIRTIO_BLK_SEG_MAX + 2)
 #define DISCARD_ALIGN 8u /* sectors: 4 KiB, the host file system's hole granularity */
+/* Kicks stay off while at least this many requests are in flight: a completion pass comes soon
+ * and pops what the driver added meanwhile (a kick is a VM exit, dear in nested
+ * virtualization). Below it they are on, so a lone request is seen at once. */
+#define HOLD_INFLIGHT 4u
 
 #define BLK_FEATURES                                                                               \
 	((1ull << VIRTIO_BLK_F_SEG_MAX) | (1ull << VIRTIO_BLK_F_BLK_SIZE) |                        \
@@ -67,14 +71,15 @@ struct blk_dev {
 	/* The I/O thread's. */
 	struct blk_req *reqs, *free;
 	bool starved;	    /* popping stopped: every request struct in flight */
+	bool holding;	    /* kicks off (HOLD_INFLIGHT): completion passes pop */
 	bool broken;	    /* the ring is corrupt: no pop until the driver resets us */
 	bool dsync;	    /* FLUSH not negotiated: writes are write-through */
 	unsigned pushed;    /* used elements since the last notify */
 	unsigned completed; /* in this completion pass */
 	_Atomic unsigned inflight;
 	/* Counted for MINI_DEBUG=1 (logged when the device goes): requests taken from the ring,
-	 * kicks handled, completion passes, interrupts sent. */
-	unsigned long long n_reqs, n_kicks, n_passes, n_irqs;
+	 * kicks handled, completion passes, interrupts sent, passes that left kicks off. */
+	unsigned long long n_reqs, n_kicks, n_passes, n_irqs, n_holds;
 
 	/* Watching the kick fd (vd->lock held to change it). */
 	bool watching;
@@ -322,10 +327,20 @@ static void notify(struct blk_dev *b)
 	}
 }
 
-/* Pop and handle until the ring is empty (with notifications off meanwhile), then submit. */
+/* Requests submitted and not completed yet (I/O thread: a completion pass has counted its own
+ * in b->completed and not taken them off inflight yet). */
+static unsigned outstanding(struct blk_dev *b)
+{
+	return atomic_load(&b->inflight) - b->completed;
+}
+
+/* Pop and handle until the ring is empty (with notifications off meanwhile), then submit.
+ * Notifications stay off while HOLD_INFLIGHT requests are in flight: the next completion
+ * pass calls us again. */
 static void process(struct blk_dev *b)
 {
 	struct virtq *vq = &b->vd.q[0].vq;
+	b->holding = false;
 	while (!b->broken && atomic_load(&b->accepting)) {
 		virtq_set_notify(vq, false);
 		for (;;) {
@@ -356,7 +371,14 @@ static void process(struct blk_dev *b)
 			}
 			handle(b, r, &e);
 		}
-		if (b->starved || b->broken || !virtq_set_notify(vq, true))
+		if (b->starved || b->broken)
+			break;
+		if (outstanding(b) >= HOLD_INFLIGHT) {
+			b->holding = true;
+			b->n_holds++;
+			break;
+		}
+		if (!virtq_set_notify(vq, true))
 			break;
 	}
 	blk_io_kick(b->io);
@@ -400,11 +422,12 @@ static void on_batch(void *opaque)
 {
 	struct blk_dev *b = opaque;
 	b->n_passes++;
-	notify(b);
-	if (b->starved) {
+	if (b->starved || b->holding) {
+		/* New requests first (submitted before the interrupt), one interrupt for both. */
 		b->starved = false;
 		process(b);
 	} else {
+		notify(b);
 		blk_io_kick(b->io); /* SQEs a busy ring left queued */
 	}
 	unsigned n = b->completed;
@@ -508,6 +531,7 @@ static int blk_start(struct virtio_dev *vd, mc_err *err)
 	struct blk_dev *b = to_blk(vd);
 	b->broken = false;
 	b->starved = false;
+	b->holding = false;
 	b->dsync = !b->disk.ro && !virtio_has_feature(vd, VIRTIO_BLK_F_FLUSH);
 	/* No kicks for requests added while process() is still popping (EVENT_IDX). */
 	vd->q[0].vq.hold_event = true;
@@ -544,8 +568,8 @@ static void blk_destroy(struct virtio_dev *vd)
 	watch_off(b);
 	if (b->n_reqs)
 		mc_log_debug("%s: %llu requests, %llu kicks, %llu completion passes, %llu "
-			     "interrupts",
-			     b->name, b->n_reqs, b->n_kicks, b->n_passes, b->n_irqs);
+			     "interrupts, %llu holds",
+			     b->name, b->n_reqs, b->n_kicks, b->n_passes, b->n_irqs, b->n_holds);
 	blk_io_close(b->io); /* stops watching its completions before the thread goes */
 	iothread_destroy(b->t);
 	free(b->reqs);
