@@ -357,6 +357,46 @@ static void receive_exhaustion(void **state)
 	assert_true(atomic_load(&vqd_rec.notify_q[RXQ]) >= 2);
 }
 
+/* EVENT_IDX on the receive queue: while the device still holds a chain it popped (the tap
+ * watched), the driver's new buffers ask for no kick (avail_event held), and the next packets
+ * pop them anyway; once the buffers ran out the device asks for a kick again. */
+static void receive_kicks_held(void **state)
+{
+	(void)state;
+	bring_up(BASE_FEATURES | 1ull << VIRTIO_F_EVENT_IDX);
+	uint8_t *avail_event = ram + dq[RXQ].used + 4 + 8 * QSIZE;
+	uint64_t b[4];
+	b[0] = post_rx(1600);
+	b[1] = post_rx(1600);
+	virtio_kick(vd, RXQ);
+	host_send(60, 1);
+	assert_true(vqd_wait_used(&dq[RXQ], 1));
+	usleep(20000); /* the device pops the second buffer into its cache */
+	b[2] = post_rx(1600);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	uint16_t ev = __atomic_load_n((uint16_t *)(void *)avail_event, __ATOMIC_RELAXED);
+	assert_false(vring_need_event(ev, dq[RXQ].avail_idx, (uint16_t)(dq[RXQ].avail_idx - 1)));
+	/* no kick: the packets take the cached buffer and then the new one */
+	host_send(70, 2);
+	host_send(80, 3);
+	assert_true(vqd_wait_used(&dq[RXQ], 3));
+	uint32_t id, len;
+	vqd_used_elem(&dq[RXQ], 2, &id, &len);
+	assert_int_equal(len, 92);
+	assert_int_equal(ram[b[2] + 12 + 79], (uint8_t)(3 + 79));
+	/* out of buffers: the next one is asked for */
+	usleep(20000);
+	b[3] = post_rx(1600);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	ev = __atomic_load_n((uint16_t *)(void *)avail_event, __ATOMIC_RELAXED);
+	assert_true(vring_need_event(ev, dq[RXQ].avail_idx, (uint16_t)(dq[RXQ].avail_idx - 1)));
+	virtio_kick(vd, RXQ);
+	host_send(90, 4);
+	assert_true(vqd_wait_used(&dq[RXQ], 4));
+	assert_int_equal(ram[b[3] + 12 + 89], (uint8_t)(4 + 89));
+	assert_int_equal(stats().rx_packets, 4);
+}
+
 /* A packet larger than the chain is dropped and counted; the chain takes the next one. */
 static void receive_truncated(void **state)
 {
@@ -578,6 +618,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(transmit_tso_indirect, setup, teardown),
 	    cmocka_unit_test_setup_teardown(transmit_bad, setup, teardown),
 	    cmocka_unit_test_setup_teardown(receive_exhaustion, setup, teardown),
+	    cmocka_unit_test_setup_teardown(receive_kicks_held, setup, teardown),
 	    cmocka_unit_test_setup_teardown(receive_truncated, setup, teardown),
 	    cmocka_unit_test_setup_teardown(receive_mergeable, setup, teardown),
 	    cmocka_unit_test_setup_teardown(receive_mergeable_pending, setup, teardown),

@@ -167,8 +167,10 @@ static void broken(struct net *n, unsigned q, mc_err *err)
 	virtio_set_needs_reset(&n->vd, why);
 }
 
-/* Copy len bytes at offset off of an iovec array out / in; returns the bytes copied. */
-static size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len)
+/* Copy len bytes between buf and the iovec array from its byte off on (into the iovecs with
+ * to_iov, else out of them); returns the bytes copied. */
+static size_t iov_copy(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len,
+		       bool to_iov)
 {
 	size_t done = 0;
 	for (unsigned i = 0; i < n && done < len; i++) {
@@ -179,29 +181,39 @@ static size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t off, void *
 		size_t k = iov[i].iov_len - off;
 		if (k > len - done)
 			k = len - done;
-		memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + off, k);
+		uint8_t *g = (uint8_t *)iov[i].iov_base + off, *b = (uint8_t *)buf + done;
+		memcpy(to_iov ? g : b, to_iov ? b : g, k);
 		done += k;
 		off = 0;
 	}
 	return done;
 }
+static size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len)
+{
+	return iov_copy(iov, n, off, buf, len, false);
+}
 static size_t buf_to_iov(const struct iovec *iov, unsigned n, size_t off, const void *buf,
 			 size_t len)
 {
-	size_t done = 0;
-	for (unsigned i = 0; i < n && done < len; i++) {
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		size_t k = iov[i].iov_len - off;
-		if (k > len - done)
-			k = len - done;
-		memcpy((uint8_t *)iov[i].iov_base + off, (const uint8_t *)buf + done, k);
-		done += k;
-		off = 0;
-	}
-	return done;
+	return iov_copy(iov, n, off, (void *)buf, len, true);
+}
+
+/* The next chain of queue q, checked by check (the queue's own rules): VIRTQ_OK, VIRTQ_EMPTY,
+ * VIRTQ_BROKEN (DEVICE_NEEDS_RESET set) or VIRTQ_BAD_CHAIN (given back unused and counted:
+ * the caller goes on with the next). */
+static int pop_chain(struct net *n, unsigned q, struct virtq_elem *e,
+		     int (*check)(struct net *n, const struct virtq_elem *e, mc_err *err),
+		     const char *what)
+{
+	mc_err err = NULL;
+	int r = virtq_pop(&n->vd.q[q].vq, e, &err);
+	if (r == VIRTQ_BROKEN)
+		broken(n, q, &err);
+	if (r == VIRTQ_OK)
+		r = check(n, e, &err);
+	if (r == VIRTQ_BAD_CHAIN)
+		bad_chain(n, q, e->head, what, &err);
+	return r;
 }
 
 static void kick_fd(int fd)
@@ -238,33 +250,33 @@ static void tap_watch(struct net *n, bool on)
 	n->tap_watched = on;
 }
 
+/* A receive chain: device-writable only, room for the header at least. */
+static int rx_check(struct net *n, const struct virtq_elem *e, mc_err *err)
+{
+	(void)n;
+	if (e->n_out || e->in_len < HDR_LEN)
+		return mc_errorf(err, 0,
+				 "chain at head %u: %u device-readable buffers and %llu writable "
+				 "bytes (a receive chain is writable only, at least %u bytes)",
+				 e->head, e->n_out, (unsigned long long)e->in_len, HDR_LEN),
+		       VIRTQ_BAD_CHAIN;
+	return VIRTQ_OK;
+}
+
 /* Pop receive chains into the cache until it holds want bytes (one chain without merged
  * buffers). -1: the ring is broken. */
 static int rx_fill(struct net *n, uint64_t want)
 {
-	struct virtq *vq = &n->vd.q[RXQ].vq;
 	while (n->rx_n < RX_CACHE && n->rx_cap < want && (n->rx_mrg || n->rx_n == 0) &&
 	       n->rx_niov + CHAIN_IOV < RX_IOV_MAX) {
 		struct rx_chain *c = rx_at(n, n->rx_n);
 		c->e = (struct virtq_elem){.iov = c->iov, .iov_max = CHAIN_IOV};
-		mc_err err = NULL;
-		int r = virtq_pop(vq, &c->e, &err);
+		int r = pop_chain(n, RXQ, &c->e, rx_check, "receive chain");
 		if (r == VIRTQ_EMPTY)
 			return 0;
-		if (r == VIRTQ_BROKEN) {
-			broken(n, RXQ, &err);
+		if (r == VIRTQ_BROKEN)
 			return -1;
-		}
-		if (r == VIRTQ_OK && (c->e.n_out || c->e.in_len < HDR_LEN)) {
-			r = VIRTQ_BAD_CHAIN;
-			mc_errorf(
-			    &err, 0,
-			    "chain at head %u: %u device-readable buffers and %llu writable bytes "
-			    "(a receive chain is writable only, at least %u bytes)",
-			    c->e.head, c->e.n_out, (unsigned long long)c->e.in_len, HDR_LEN);
-		}
 		if (r == VIRTQ_BAD_CHAIN) {
-			bad_chain(n, RXQ, c->e.head, "receive chain", &err);
 			virtio_notify_queue(&n->vd, RXQ);
 			continue;
 		}
@@ -542,8 +554,7 @@ static void tx_run(struct net *n)
 			break;
 		}
 		struct virtq_elem e = {.iov = n->tx_iov + 1, .iov_max = CHAIN_IOV};
-		mc_err err = NULL;
-		int r = virtq_pop(vq, &e, &err);
+		int r = pop_chain(n, TXQ, &e, tx_check, "transmit chain");
 		if (r == VIRTQ_EMPTY) {
 			if (virtq_set_notify(vq, true)) {
 				virtq_set_notify(vq, false);
@@ -551,17 +562,11 @@ static void tx_run(struct net *n)
 			}
 			break;
 		}
-		if (r == VIRTQ_BROKEN) {
-			broken(n, TXQ, &err);
+		if (r == VIRTQ_BROKEN)
 			break;
-		}
-		if (r == VIRTQ_OK)
-			r = tx_check(n, &e, &err);
 		done++;
-		if (r == VIRTQ_BAD_CHAIN) {
-			bad_chain(n, TXQ, e.head, "transmit chain", &err);
+		if (r == VIRTQ_BAD_CHAIN)
 			continue;
-		}
 		tx_send(n, &e);
 		virtq_push(vq, e.head, 0, NULL);
 	}
@@ -591,6 +596,19 @@ static uint8_t ctrl_cmd(struct net *n, uint8_t cls, uint8_t cmd, size_t data_len
 	return VIRTIO_NET_ERR;
 }
 
+/* A control command: its class and command, and room for the ack. */
+static int ctrl_check(struct net *n, const struct virtq_elem *e, mc_err *err)
+{
+	(void)n;
+	if (e->out_len < 2 || e->in_len < 1)
+		return mc_errorf(err, 0,
+				 "control command of %llu bytes with %llu for the ack (at least 2 "
+				 "and 1)",
+				 (unsigned long long)e->out_len, (unsigned long long)e->in_len),
+		       VIRTQ_BAD_CHAIN;
+	return VIRTQ_OK;
+}
+
 static void ctrl_run(struct net *n)
 {
 	struct virtq *vq = &n->vd.q[CTRLQ].vq;
@@ -598,25 +616,11 @@ static void ctrl_run(struct net *n)
 	unsigned done = 0;
 	for (; done < QUEUE_SIZE; done++) {
 		struct virtq_elem e = {.iov = iov, .iov_max = CHAIN_IOV};
-		mc_err err = NULL;
-		int r = virtq_pop(vq, &e, &err);
-		if (r == VIRTQ_EMPTY)
+		int r = pop_chain(n, CTRLQ, &e, ctrl_check, "control chain");
+		if (r == VIRTQ_EMPTY || r == VIRTQ_BROKEN)
 			break;
-		if (r == VIRTQ_BROKEN) {
-			broken(n, CTRLQ, &err);
-			break;
-		}
-		if (r == VIRTQ_OK && (e.out_len < 2 || e.in_len < 1)) {
-			r = VIRTQ_BAD_CHAIN;
-			mc_errorf(&err, 0,
-				  "control command of %llu bytes with %llu for the ack (at least 2 "
-				  "and 1)",
-				  (unsigned long long)e.out_len, (unsigned long long)e.in_len);
-		}
-		if (r == VIRTQ_BAD_CHAIN) {
-			bad_chain(n, CTRLQ, e.head, "control chain", &err);
+		if (r == VIRTQ_BAD_CHAIN)
 			continue;
-		}
 		uint8_t buf[CTRL_MAX];
 		size_t len = iov_to_buf(e.iov, e.n_out, 0, buf, sizeof(buf));
 		count(&n->st.ctrl_cmds, 1);
@@ -831,6 +835,9 @@ static int net_start(struct virtio_dev *vd, mc_err *err)
 			goto fail;
 		return 0;
 	}
+	/* EVENT_IDX: no kicks for buffers added while a pass is popping them anyway (transmit)
+	 * or while the receive path has not asked for more (it enables them when it runs out). */
+	q[TXQ].vq.hold_event = q[RXQ].vq.hold_event = true;
 	if (q[TXQ].vq.enabled) {
 		if (iothread_add(n->txt, q[TXQ].kick_fd, EPOLLIN, on_tx_kick, n, err) < 0)
 			goto fail;
