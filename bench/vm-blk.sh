@@ -21,8 +21,11 @@
 #      BASE_BIN=DIR adds "base-uring base-threads": the minivm in DIR (another build, e.g. the
 #      commit before a change) in the same run, for a before/after comparison; JOBS: a subset
 #      of "rr1 rr32 rw1 rw32 sr sw".
-# minivm runs with MINI_DEBUG=1: the summary gives its device's counters per request (kicks,
-# interrupts, completion passes).
+# minivm runs with MINI_DEBUG=1: the summary gives its device's counters (requests, kicks,
+# completion passes, interrupts, passes that held kicks), and for every VM, minivm's and QEMU's
+# alike, L1's KVM counters per request between the first and the last job (exits, injected
+# interrupts, emulated instructions: kicks are MMIO writes L1 decodes) with the guest's
+# interrupts of the disk (kvm_stats_watch, bench/lab-guest.sh).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -34,39 +37,13 @@ if [ -n "$BASE_BIN" ] && [[ " $CONFIGS " != *" base-"* ]]; then
 fi
 TITLE="virtio-blk: fio in minivm vs L1 vs QEMU (issue 9, 10)"
 
-if [ -z "${MINI_IN_LAB:-}" ]; then
-	record=0
-	for a in "$@"; do
-		case $a in
-		--record) record=1 ;;
-		*) echo "usage: bench/vm-blk.sh [--record]" >&2 && exit 2 ;;
-		esac
-	done
-	envs=(MINI_IN_LAB=1 RUNS="$RUNS" TIME="$TIME" RAMP="$RAMP" SIZE="$SIZE" CONFIGS="$CONFIGS"
-		BIN="$BIN" BASE_BIN="$BASE_BIN" JOBS="$JOBS")
-	out=$(mktemp)
-	trap 'rm -f "$out"' EXIT
-	if [ -d /sys/module/kvm_pvm ] || [ ! -c /dev/kvm ]; then
-		where="in the lab"
-		"$BIN/minilab" status >/dev/null || "$BIN/minilab" start
-		"$BIN/minilab" run -- env "${envs[@]}" "$ROOT/bench/vm-blk.sh" >"$out"
-	else
-		where="on this host"
-		env "${envs[@]}" "$ROOT/bench/vm-blk.sh" >"$out"
-	fi
-	cat "$out"
-	if [ "$record" = 1 ]; then
-		"$ROOT/bench/record.py" vm-blk "$TITLE" "bench/vm-blk.sh --record" "$where" <"$out"
-	fi
-	exit 0
-fi
+# shellcheck source=bench/lab-guest.sh
+. "$ROOT/bench/lab-guest.sh"
+lab_dispatch vm-blk "$TITLE" "$ROOT/bench/vm-blk.sh" RUNS TIME RAMP SIZE CONFIGS BIN BASE_BIN JOBS \
+	-- "$@"
 
 # ---- in the lab (or on a host with hardware KVM) ----------------------------------------------
-eval "$(make -s images-env)"
-if [ ! -f "${MINIVM_ROOTFS_IMG:-}" ] || [ ! -x "${MINIVM_ROOTFS_DIR:-}/usr/bin/fio" ]; then
-	echo "vm-blk: no benchmark rootfs with fio (make images)" >&2
-	exit 1
-fi
+lab_guest_init vm-blk fio
 export WORK
 WORK=$(mktemp -d)
 dev=
@@ -82,8 +59,13 @@ log() { echo "vm-blk: $*" >&2; }
 
 # The jobs: one fio per run (fio's start costs seconds under the lab's TCG), each job after the
 # one before (stonewall). One shell line without double quotes: it goes on QEMU's -append as
-# one argument. DEV is replaced per configuration.
-script="echo DISK-\$(blockdev --getsize64 DEV); for r in \$(seq $RUNS); do fio --filename=DEV"
+# one argument. DEV is replaced per configuration. In a guest, ks TAG prints KVMSTAT:TAG with
+# the disk's /sys/block/vdb/stat and then its lines of /proc/interrupts, and gives
+# kvm_stats_watch a second to take L1's counters for the VM: the summary's exits per request.
+ks="ks() { :; };"
+# shellcheck disable=SC2016 # expanded by the guest's shell
+ksvm='ks() { echo KVMSTAT:$1 $(cat /sys/block/vdb/stat); grep $(basename $(readlink /sys/block/vdb/device))- /proc/interrupts; sleep 1; };'
+script="echo DISK-\$(blockdev --getsize64 DEV); ks begin; for r in \$(seq $RUNS); do fio --filename=DEV"
 script+=" --direct=1 --ioengine=libaio --time_based --runtime=$TIME --ramp_time=$RAMP"
 script+=" --randrepeat=0 --output-format=terse --terse-version=3"
 for j in rr1,randread,4k,1 rr32,randread,4k,32 rw1,randwrite,4k,1 rw32,randwrite,4k,32 \
@@ -92,47 +74,43 @@ for j in rr1,randread,4k,1 rr32,randread,4k,32 rw1,randwrite,4k,1 rw32,randwrite
 	[[ " $JOBS " == *" $n "* ]] || continue
 	script+=" --name=$n --stonewall --rw=$rw --bs=$bs --iodepth=$qd"
 done
-script+=" | sed s/^/FIO:/; done; echo FIO-END"
+script+=" | sed s/^/FIO:/; done; ks end; echo FIO-END"
 
-# shellcheck disable=SC2016 # backquotes in the help text
-base=$("$BIN/minivm" run --help 2>&1 | sed -n 's/.*replaces the default `\(.*\)`.*/\1/p')
-[ -n "$base" ] || base="console=ttyS0 quiet panic=-1 no_timer_check"
 tmo=$((600 + RUNS * 6 * (TIME + RAMP + 5) * 3))
 for c in $CONFIGS; do
 	log "$c ($(date +%T), load $(cut -d' ' -f1 /proc/loadavg))"
 	case $c in
 	l1)
-		R=$MINIVM_ROOTFS_DIR
-		s=${script//DEV/$dev}
-		unshare -m sh -c "mount --bind /dev '$R/dev' && mount -t proc proc '$R/proc' &&
-			chroot '$R' env PATH=/usr/sbin:/usr/bin:/sbin:/bin /bin/sh -c \"\$0\"" "$s" >"$WORK/$c.out" 2>&1 || true
+		"${L1_ROOTFS[@]}" /bin/sh -c "$ks ${script//DEV/$dev}" >"$WORK/$c.out" 2>&1 || true
 		;;
 	minivm-* | base-*)
 		# The results on the serial console (--console-log), as under QEMU: a command's
 		# stdout is a virtio-console port in minivm.
-		s="exec >/dev/ttyS0 2>&1; ${script//DEV//dev/vdb}"
+		s="exec >/dev/ttyS0 2>&1; $ksvm ${script//DEV//dev/vdb}"
 		mv=$BIN/minivm
 		[ "${c%%-*}" = base ] && mv=$BASE_BIN/minivm
-		MINI_DEBUG=1 timeout "$tmo" "$mv" run --kernel "$MINIVM_KERNEL" --initrd "$MINIVM_INITRD" \
-			--console-log "$WORK/$c.out" \
-			--mem 512M --disk "$MINIVM_ROOTFS_IMG,ro" --disk "$dev,direct,engine=${c#*-}" \
-			--cmdline "$base minivm.root=/dev/vda,ro" -- /bin/sh -c "$s" </dev/null \
-			>"$WORK/$c.stdout" 2>"$WORK/$c.err" || true
+		: >"$WORK/$c.out"
+		MINI_DEBUG=1 timeout "$tmo" "$mv" run "${MV_ARGS[@]}" --console-log "$WORK/$c.out" \
+			--disk "$dev,direct,engine=${c#*-}" -- /bin/sh -c "$s" </dev/null \
+			>"$WORK/$c.stdout" 2>"$WORK/$c.err" &
+		vm=$!
+		kvm_stats_watch "$vm" "$WORK/$c.out" "$WORK/$c.kvm"
+		wait "$vm" || true
+		wait "$KVMW_PID" || true
 		grep -h "virtio-blk1: .* requests" "$WORK/$c.err" >>"$WORK/$c.out" || true
 		;;
 	qemu-*)
-		s=${script//DEV//dev/vdb}
 		aio=${c#qemu-}
 		[ "$aio" = uring ] && aio=io_uring
-		timeout "$tmo" qemu-system-x86_64 -accel kvm -M q35 -cpu host -smp 1 -m 512 \
-			-nodefaults -no-user-config -display none -serial stdio -no-reboot \
-			-kernel "$MINIVM_KERNEL" -initrd "$MINIVM_INITRD" \
-			-drive file="$MINIVM_ROOTFS_IMG",if=none,id=r,format=raw,readonly=on \
-			-device virtio-blk-pci,drive=r \
+		qemu_guest_args "$ksvm ${script//DEV//dev/vdb}" \
 			-drive file="$dev",if=none,id=d,format=raw,cache=none,aio="$aio" \
-			-device virtio-blk-pci,drive=d \
-			-append "$base minivm.root=/dev/vda,ro -- /bin/sh -c \"$s\"" </dev/null \
-			>"$WORK/$c.out" 2>&1 || true
+			-device virtio-blk-pci,drive=d
+		: >"$WORK/$c.out"
+		timeout "$tmo" qemu-system-x86_64 "${QEMU_ARGS[@]}" </dev/null >"$WORK/$c.out" 2>&1 &
+		vm=$!
+		kvm_stats_watch "$vm" "$WORK/$c.out" "$WORK/$c.kvm"
+		wait "$vm" || true
+		wait "$KVMW_PID" || true
 		;;
 	*) echo "vm-blk: unknown configuration $c" >&2 && exit 2 ;;
 	esac
@@ -144,7 +122,7 @@ done
 
 export JOBS CONFIGS RUNS TIME RAMP SIZE DEV=$dev KERNEL=$MINIVM_KERNEL
 python3 - <<'PY'
-import os, statistics
+import os, re, statistics
 
 W, CONFIGS = os.environ["WORK"], os.environ["CONFIGS"].split()
 size = int(os.environ["SIZE"]) << 20
@@ -208,6 +186,49 @@ for j, title in JOBS:
 for c in CONFIGS:
     if c in counters:
         print(f"  {NAMES[c]:16s} device counters over the whole boot: {counters[c]}")
+
+def kvmstat(c):
+    """Requests, L1's KVM counter deltas and the disk's interrupts between the guest's markers."""
+    try:
+        rows = {}
+        for l in open(f"{W}/{c}.kvm"):
+            f = l.split()
+            rows[f[0]] = dict(zip(f[1::2], map(int, f[2::2])))
+    except (OSError, ValueError):
+        return None
+    lines = open(f"{W}/{c}.out", errors="replace").read().replace("\r", "").splitlines()
+    g = {}
+    for i, l in enumerate(lines):
+        m = re.search(r"KVMSTAT:(begin|end) ([0-9 ]+)", l)
+        if not m or len(m.group(2).split()) < 5:
+            continue
+        f = m.group(2).split()
+        irqs = 0
+        for l2 in lines[i + 1:i + 8]:
+            m2 = re.match(r"\s*\d+:\s+(\d+)\s.*virtio\d+-", l2)
+            if not m2:
+                break
+            irqs += int(m2.group(1))
+        g[m.group(1)] = (int(f[0]) + int(f[4]), irqs)
+    if set(g) != {"begin", "end"} or set(rows) < {"begin", "end"}:
+        return None
+    n = g["end"][0] - g["begin"][0]
+    if n <= 0:
+        return None
+    return n, {k: rows["end"][k] - rows["begin"].get(k, 0) for k in rows["end"]}, g["end"][1] - g["begin"][1]
+
+ks = {c: kvmstat(c) for c in CONFIGS if c != "l1"}
+if any(ks.values()):
+    print("per request over all jobs (L1's KVM counters for the VM between the guest's first and last job; "
+          "the guest's completed requests and interrupts of the disk)")
+    print(f"  {'where':16s} {'requests':>9s} {'exits':>7s} {'injected':>8s} {'emulated':>8s} {'disk irqs':>9s}")
+    for c, v in ks.items():
+        if not v:
+            print(f"  {NAMES[c]:16s} no counters")
+            continue
+        n, d, irqs = v
+        print(f"  {NAMES[c]:16s} {n:9d} {d.get('exits', 0) / n:7.2f} {d.get('irq_injections', 0) / n:8.2f} "
+              f"{d.get('insn_emulation', 0) / n:8.2f} {irqs / n:9.2f}")
 print("targets (issue 9): 4k randread QD32 IOPS >= 0.80 x L1 and >= QEMU; QD1 latency <= QEMU")
 for c in CONFIGS:
     p = peer(c)

@@ -11,7 +11,9 @@
 # directory (chroot) inside the namespace. Each guest boots once and runs RUNS rounds of
 # `iperf3 -c` (guest -> L1) and `iperf3 -c -R` (L1 -> guest), TIME s each; the summary gives
 # min/median/max Mbit/s (iperf3's receiver figure) per direction and configuration, and the
-# medians' ratio to QEMU in the same mode. Not a timed test.
+# medians' ratio to QEMU in the same mode, and per MB moved L1's KVM counters for the VM (exits,
+# injected interrupts, emulated instructions) and the guest's interrupts of the card, between
+# the first and the last iperf3 (kvm_stats_watch, bench/lab-guest.sh). Not a timed test.
 #
 # Runs in the lab unless this host's /dev/kvm is hardware-backed.
 #   bench/vm-net.sh [--record]   --record: the summary into docs/results.md (section vm-net)
@@ -25,37 +27,12 @@ CONFIGS=${CONFIGS:-minivm-user qemu-user minivm-vhost qemu-vhost}
 BIN=${BIN:-$ROOT/build/bin}
 TITLE="virtio-net: iperf3 guest <-> L1 in minivm vs QEMU, user space and vhost (issue 9, 10)"
 
-if [ -z "${MINI_IN_LAB:-}" ]; then
-	record=0
-	for a in "$@"; do
-		case $a in
-		--record) record=1 ;;
-		*) echo "usage: bench/vm-net.sh [--record]" >&2 && exit 2 ;;
-		esac
-	done
-	envs=(MINI_IN_LAB=1 RUNS="$RUNS" TIME="$TIME" CONFIGS="$CONFIGS" BIN="$BIN")
-	out=$(mktemp)
-	trap 'rm -f "$out"' EXIT
-	if [ -d /sys/module/kvm_pvm ] || [ ! -c /dev/kvm ]; then
-		where="in the lab"
-		"$BIN/minilab" status >/dev/null || "$BIN/minilab" start
-		"$BIN/minilab" run -- env "${envs[@]}" "$ROOT/bench/vm-net.sh" >"$out"
-	else
-		where="on this host"
-		env "${envs[@]}" "$ROOT/bench/vm-net.sh" >"$out"
-	fi
-	cat "$out"
-	if [ "$record" = 1 ]; then
-		"$ROOT/bench/record.py" vm-net "$TITLE" "bench/vm-net.sh --record" "$where" <"$out"
-	fi
-	exit 0
-fi
+# shellcheck source=bench/lab-guest.sh
+. "$ROOT/bench/lab-guest.sh"
+lab_dispatch vm-net "$TITLE" "$ROOT/bench/vm-net.sh" RUNS TIME CONFIGS BIN -- "$@"
 
 # ---- in the lab (or on a host with hardware KVM) ----------------------------------------------
-eval "$(make -s images-env)"
-R=${MINIVM_ROOTFS_DIR:-}
-[ -f "${MINIVM_ROOTFS_IMG:-}" ] && [ -x "$R/usr/bin/iperf3" ] ||
-	{ echo "vm-net: no benchmark rootfs with iperf3 (make images)" >&2 && exit 1; }
+lab_guest_init vm-net iperf3
 [ -c /dev/net/tun ] || modprobe tun
 [ -c /dev/vhost-net ] || modprobe vhost_net 2>/dev/null || true
 export WORK
@@ -77,25 +54,26 @@ in_ns ip link set lo up
 in_ns ip tuntap add dev mvb0 mode tap
 in_ns ip addr add 10.78.0.1/24 dev mvb0
 in_ns ip link set mvb0 up
-# L1's iperf3 server, from the rootfs (its libraries) in the namespace, for the whole run; ip,
-# unshare, sh and chroot each exec the next, so $! is iperf3 itself
-ip netns exec "$NS" unshare -m sh -c "mount --bind /dev '$R/dev' && mount -t proc proc '$R/proc' &&
-	exec chroot '$R' /usr/bin/iperf3 -s -B 10.78.0.1" >"$WORK/server.log" 2>&1 &
+# L1's iperf3 server, from the rootfs (its libraries) in the namespace, for the whole run; ip
+# and L1_ROOTFS exec, so $! is iperf3 itself
+ip netns exec "$NS" "${L1_ROOTFS[@]}" /usr/bin/iperf3 -s -B 10.78.0.1 >"$WORK/server.log" 2>&1 &
 srv=$!
 
 # What each guest runs (one line without double quotes: it goes on QEMU's -append): the
 # address, a wait for L1's server, RUNS rounds of both directions. IPERF:<dir>:<Mbit/s>. A
 # client that has not finished TIME + 30 s after it started is stopped (its run is missing from
 # the summary, which says so).
-script="ip link set eth0 up && ip addr add 10.78.0.2/24 dev eth0 &&"
-script+=" for i in \$(seq 30); do iperf3 -c 10.78.0.1 -t 1 >/dev/null 2>&1 && break; sleep 1; done;"
+# ks TAG: KVMSTAT:TAG and the card's lines of /proc/interrupts, then a second for
+# kvm_stats_watch to take L1's counters for the VM (the summary's exits per MB).
+# shellcheck disable=SC2016 # expanded by the guest's shell
+script='ks() { echo KVMSTAT:$1; grep $(basename $(readlink /sys/class/net/eth0/device))- /proc/interrupts; sleep 1; };'
+script+=" ip link set eth0 up && ip addr add 10.78.0.2/24 dev eth0 &&"
+script+=" for i in \$(seq 30); do iperf3 -c 10.78.0.1 -t 1 >/dev/null 2>&1 && break; sleep 1; done; ks begin;"
 script+=" for r in \$(seq $RUNS); do for d in tx rx; do f=; [ \$d = rx ] && f=-R;"
 script+=" timeout $((TIME + 30)) iperf3 -c 10.78.0.1 -t $TIME -f m \$f | awk -v d=\$d '/receiver/{print d, \$(NF-2)}' |"
 script+=" while read a b; do echo IPERF:\$a:\$b; done;"
-script+=" done; done; echo IPERF-END"
+script+=" done; done; ks end; echo IPERF-END"
 
-base=$("$BIN/minivm" run --help 2>&1 | sed -n 's/.*replaces the default `\(.*\)`.*/\1/p')
-[ -n "$base" ] || base="console=ttyS0 quiet panic=-1 no_timer_check"
 mac=52:54:00:aa:bb:02
 tmo=$((300 + RUNS * 2 * (TIME + 5) * 3))
 for c in $CONFIGS; do
@@ -107,26 +85,24 @@ for c in $CONFIGS; do
 	minivm-*)
 		net=tap=mvb0,mac=$mac
 		[ "$mode" = vhost ] && net+=,vhost=on
-		in_ns timeout "$tmo" "$BIN/minivm" run --kernel "$MINIVM_KERNEL" --initrd "$MINIVM_INITRD" \
-			--mem 512M --disk "$MINIVM_ROOTFS_IMG,ro" --net "$net" \
-			--cmdline "$base minivm.root=/dev/vda,ro" -- /bin/sh -c "$script" </dev/null \
-			>"$WORK/$c.out" 2>&1 || true
+		: >"$WORK/$c.out"
+		in_ns timeout "$tmo" "$BIN/minivm" run "${MV_ARGS[@]}" --net "$net" \
+			-- /bin/sh -c "$script" </dev/null >"$WORK/$c.out" 2>&1 &
 		;;
 	qemu-*)
 		vh=off
 		[ "$mode" = vhost ] && vh=on
-		in_ns timeout "$tmo" qemu-system-x86_64 -accel kvm -M q35 -cpu host -smp 1 -m 512 \
-			-nodefaults -no-user-config -display none -serial stdio -no-reboot \
-			-kernel "$MINIVM_KERNEL" -initrd "$MINIVM_INITRD" \
-			-drive file="$MINIVM_ROOTFS_IMG",if=none,id=r,format=raw,readonly=on \
-			-device virtio-blk-pci,drive=r \
-			-netdev tap,id=n,ifname=mvb0,script=no,downscript=no,vhost=$vh \
-			-device virtio-net-pci,netdev=n,mac=$mac \
-			-append "$base minivm.root=/dev/vda,ro -- /bin/sh -c \"$script\"" </dev/null \
-			>"$WORK/$c.out" 2>&1 || true
+		qemu_guest_args "$script" -netdev tap,id=n,ifname=mvb0,script=no,downscript=no,vhost=$vh \
+			-device virtio-net-pci,netdev=n,mac=$mac
+		: >"$WORK/$c.out"
+		in_ns timeout "$tmo" qemu-system-x86_64 "${QEMU_ARGS[@]}" </dev/null >"$WORK/$c.out" 2>&1 &
 		;;
 	*) echo "vm-net: unknown configuration $c" >&2 && exit 2 ;;
 	esac
+	vm=$!
+	kvm_stats_watch "$vm" "$WORK/$c.out" "$WORK/$c.kvm"
+	wait "$vm" || true
+	wait "$KVMW_PID" || true
 	grep -q IPERF-END "$WORK/$c.out" ||
 		log "$c did not finish (the summary has what it measured): $(tail -n 15 "$WORK/$c.out")"
 done
@@ -170,5 +146,45 @@ for d, title in DIRS:
         r = f"{m / statistics.median(res[p][d]):5.2f}" if p in res and res[p][d] else ""
         n = f"  ({len(v)} of {RUNS} runs)" if len(v) != RUNS else ""
         print(f"{title:12s} {NAMES[c]:13s} {v[0]:8.1f} {m:8.1f} {v[-1]:8.1f}  {r:>5s}{n}")
+
+def kvmstat(c):
+    """MB moved (both directions, iperf3's receiver figures), L1's KVM counter deltas and the card's
+    interrupts between the guest's markers."""
+    try:
+        rows = {}
+        for l in open(f"{W}/{c}.kvm"):
+            f = l.split()
+            rows[f[0]] = dict(zip(f[1::2], map(int, f[2::2])))
+    except (OSError, ValueError):
+        return None
+    lines = open(f"{W}/{c}.out", errors="replace").read().replace("\r", "").splitlines()
+    irq = {}
+    for i, l in enumerate(lines):
+        m = re.search(r"KVMSTAT:(begin|end)", l)
+        if not m:
+            continue
+        irq[m.group(1)] = 0
+        for l2 in lines[i + 1:i + 12]:
+            m2 = re.match(r"\s*\d+:\s+(\d+)\s.*virtio\d+-", l2)
+            if not m2:
+                break
+            irq[m.group(1)] += int(m2.group(1))
+    mb = sum(v for d, _ in DIRS for v in res[c][d]) * int(os.environ["TIME"]) / 8
+    if set(irq) != {"begin", "end"} or set(rows) < {"begin", "end"} or mb <= 0:
+        return None
+    return mb, {k: rows["end"][k] - rows["begin"].get(k, 0) for k in rows["end"]}, irq["end"] - irq["begin"]
+
+ks = {c: kvmstat(c) for c in CONFIGS if c in res}
+if any(ks.values()):
+    print("per MB moved, both directions (L1's KVM counters for the VM between the guest's first and last "
+          "iperf3; the guest's interrupts of the card)")
+    print(f"  {'where':13s} {'MB':>7s} {'exits':>7s} {'injected':>8s} {'emulated':>8s} {'card irqs':>9s}")
+    for c, v in ks.items():
+        if not v:
+            print(f"  {NAMES[c]:13s} no counters")
+            continue
+        mb, d, irqs = v
+        print(f"  {NAMES[c]:13s} {mb:7.0f} {d.get('exits', 0) / mb:7.1f} {d.get('irq_injections', 0) / mb:8.1f} "
+              f"{d.get('insn_emulation', 0) / mb:8.1f} {irqs / mb:9.1f}")
 print("target (issue 9): throughput >= QEMU's in both modes, both directions")
 PY
