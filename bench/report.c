@@ -78,7 +78,9 @@ static void environment(FILE *f, const char *dir)
 	if (strcmp(mb_where(), "in the lab") == 0)
 		fprintf(f, "The lab is a QEMU TCG guest (docs/lab.md): its figures compare the "
 			   "tools side by side inside it and are not absolute speeds of any "
-			   "hardware.\n\n");
+			   "hardware. VMs (the vm and qemu backends) run nested in it, KVM on the "
+			   "SVM that TCG emulates, while containers and native run on its own "
+			   "kernel: read ratios within one run, not digits.\n\n");
 	else
 		fprintf(
 		    f,
