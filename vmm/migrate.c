@@ -1089,6 +1089,7 @@ static int migrate(struct migration *m, mc_err *err)
 	m->bytes = m->tx->bytes;
 	pthread_mutex_unlock(&m->lock);
 	uint64_t t_sync = t_round, last_sent = m->tx->bytes - b0;
+	uint64_t last_pages = m->data_pages; /* data pages the last round sent */
 	const uint64_t max_down_ns = m->p.max_downtime_ms * 1000000ull;
 	for (uint32_t round = 1;; round++) {
 		if (cancelled(m))
@@ -1121,7 +1122,12 @@ static int migrate(struct migration *m, mc_err *err)
 			m->round_dirty_bps[round] = rate;
 		m->expected_downtime_ns = expect;
 		pthread_mutex_unlock(&m->lock);
-		if (expect <= max_down_ns || round >= m->p.max_rounds)
+		/* Done when the rest fits the target, unless the rounds still halve what is left
+		 * and it is over a fifth of the target: one more round then costs little and
+		 * shortens the downtime (a working set the guest keeps rewriting stops halving). */
+		bool fits = expect <= max_down_ns,
+		     halving = dirty * 2 < last_pages && expect > max_down_ns / 5;
+		if ((fits && !halving) || round >= m->p.max_rounds)
 			break;
 		if (dirty_reprotect(m->dt, err) < 0)
 			return -1;
@@ -1136,6 +1142,7 @@ static int migrate(struct migration *m, mc_err *err)
 		last_sent = m->tx->bytes - b0;
 		if (m->tx->bytes - b0 >= (4u << 20))
 			bw = bw_of(m->tx->bytes - b0, now - t_round);
+		last_pages = sent;
 		pthread_mutex_lock(&m->lock);
 		if (round < MIG_ROUNDS_KEPT)
 			m->round_pages[round] = sent;
