@@ -391,9 +391,9 @@ void mb_vm_guest_exec(const struct mb_launcher *l, const struct mb_vm_spec *v, u
 		snprintf(con, sizeof(con), "%s/console.log", dir);
 		mb_last_line(con, line, sizeof(line));
 		dprintf(2,
-			"vm guest %u: %s exited with status %d before the guest said its own "
-			"(its console: %s)\n",
-			k + 1, name, WEXITSTATUS(st), line);
+			"the VM ended (%s exited with status %d) before its script reported a "
+			"status (console: %s)\n",
+			name, WEXITSTATUS(st), line);
 		_exit(125);
 	}
 	_exit(r.status);

@@ -38,7 +38,7 @@ run_capture out rc env MINIVM_ROOTFS_IMG="$TMP/empty.ext4" "$MB" density --quick
 	--backend vm --guests 1 --repeat 1 --out "$TMP/bad"
 [ "$rc" -ne 0 ] || fail "a guest without sysbench: exit status 0: $out"
 expect_contains "a guest without sysbench" "$out" "minibench: density cpu, 1 guest, warm-up: vm guest 1 of 1"
-expect_contains "a guest without sysbench" "$out" "before the guest said its own"
+expect_contains "a guest without sysbench" "$out" "before its script reported a status"
 [ "$(wc -l <<<"$out")" -eq 1 ] || fail "a guest without sysbench: more than one line: $out"
 no_vm_left "a guest without sysbench"
 echo "a guest without its sysbench output fails the run: $out"
