@@ -129,6 +129,7 @@ int mb_parse_args(int argc, char **argv, struct mb_opts *o, mc_err *err)
 		case OPT_BACKEND:
 			if (add_backends(o, optarg, err) < 0)
 				return -1;
+			o->backends_given = true;
 			break;
 		case OPT_GUESTS:
 			if (parse_guests(o, optarg, err) < 0)
@@ -139,7 +140,7 @@ int mb_parse_args(int argc, char **argv, struct mb_opts *o, mc_err *err)
 			if (mc_parse_uint(optarg, 1, MB_MAX_REPEAT, &v, "--repeat", err) < 0)
 				return -1;
 			o->repeat = (unsigned)v;
-			have_repeat = true;
+			have_repeat = o->repeat_given = true;
 			break;
 		case OPT_QUICK:
 			o->quick = true;

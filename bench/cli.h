@@ -18,9 +18,11 @@ struct mb_opts {
 	enum mb_experiment experiment;
 	enum mb_backend backend[MB_NBACKENDS]; /* in the order given, no duplicates */
 	size_t nbackends;
+	bool backends_given; /* --backend was given (all: else every backend that can run) */
 	unsigned guests[MB_MAX_GUEST_COUNTS];
 	size_t nguests;
 	unsigned repeat;
+	bool repeat_given; /* --repeat was given (all --quick: else its own counts) */
 	bool quick;
 	const char *workload; /* NULL: the experiment's default */
 	const char *out;      /* NULL: print only, write no files */

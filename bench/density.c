@@ -806,6 +806,11 @@ static int summarize(struct run *r, mc_err *err)
 					       metric_title(m), metric_what(m), m};
 		cols[2 + fi] = (struct mb_exp_col){mdefs[m].label, 10, fi, MB_STAT_MEDIAN};
 	}
+	/* 8 wide unless a longer name ran (docker-minict) */
+	int width = 8;
+	for (size_t bi = 0; bi < r->x.o->nbackends; bi++)
+		if ((int)strlen(mb_backend_name(r->x.o->backend[bi])) > width)
+			width = (int)strlen(mb_backend_name(r->x.o->backend[bi]));
 	snprintf(heading, sizeof(heading), "minibench density: %s", wnames[r->w]);
 	/* the lab's figures (the VMs, and the containers beside them) don't replace this host's */
 	bool lab = strcmp(mb_where(), "in the lab") == 0;
@@ -816,7 +821,7 @@ static int summarize(struct run *r, mc_err *err)
 	    .bases = ratio_bases,
 	    .figs = figs,
 	    .nfigs = nf,
-	    .backend_width = 8,
+	    .backend_width = width,
 	    .cols = cols,
 	    .ncols = 2 + nf,
 	    .ratio_indent = 2,

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "all.h"
 #include "cli.h"
 #include "density.h"
 #include "error.h"
@@ -32,8 +33,11 @@ static int not_yet(mc_err *err)
 			 "migration, then issue 11's migrate step)");
 }
 
-static int run(const struct mb_opts *o, int argc, char **argv, mc_err *err)
+/* One experiment, as `minibench EXPERIMENT` runs it (and `all` runs each of its own). */
+static int run_one(const struct mb_opts *o, mc_err *err)
 {
+	int argc = o->argc;
+	char **argv = o->argv;
 	if (o->experiment == MB_EXP_MIGRATE)
 		return not_yet(err);
 	bool dens = o->experiment == MB_EXP_DENSITY;
@@ -62,11 +66,6 @@ static int run(const struct mb_opts *o, int argc, char **argv, mc_err *err)
 	mc_error_free(&cerr);
 	if (tmp) /* never into a mount (density's guests are unmounted by now) */
 		nftw(workdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-	if (rc == 0 && o->experiment == MB_EXP_ALL)
-		fprintf(stderr,
-			"minibench: all: latency is all that ran; density runs on its own "
-			"(minibench density --workload cpu|fileio|oltp), migrate is not there "
-			"yet\n");
 	if (rc == 0 && o->out)
 		fprintf(stderr, "minibench: results in %s\n", o->out);
 	return rc;
@@ -99,7 +98,7 @@ int main(int argc, char **argv)
 		fputs(mb_usage(), stdout);
 		return 0;
 	}
-	if (run(&o, argc, argv, &err) < 0) {
+	if ((o.experiment == MB_EXP_ALL ? mb_all(&o, run_one, &err) : run_one(&o, &err)) < 0) {
 		mc_error_print(err, "minibench", stderr);
 		mc_error_free(&err);
 		return 1;

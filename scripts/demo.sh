@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make demo: the main job end to end. Boots Debian's stock kernel with minivm (in the lab on
 # hosts whose /dev/kvm can't run it, directly on VT-x/AMD-V hosts), then the same command in a
-# minict container, and prints where the time went for each.
+# minict container, prints where the time went for each, then runs `minibench all --quick`
+# (docs/bench.md) and prints where its report is.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -76,13 +77,17 @@ t0=$(now_ms)
 "$B/minict" run --rootfs "$rootfs" -- /bin/sh -c "${guest_cmd/guest:/container:}"
 ct_ms=$(($(now_ms) - t0))
 
-step "minibench: container start latency, minict against crun, runc, Docker and podman (--quick)"
-"$B/minibench" latency --quick --backend ct,crun,runc,native,docker,docker-minict,podman \
-	--out "$out/latency" || echo "(minibench failed; see above)"
+step "minibench all --quick: start latency and sysbench density (cpu, fileio, OLTP on MariaDB), minict against crun, runc, native, Docker and podman; VMs where stock kernels boot"
+t0=$(now_ms)
+bench_ok=1
+"$B/minibench" all --quick --out "$out/bench" || bench_ok=0
+bench_ms=$(($(now_ms) - t0))
+[ $bench_ok = 1 ] || echo "(minibench all failed; see above: what ran is in $out/bench/report.md)"
 
 step "summary (wall time of each command, from this shell)"
 printf '  %-52s %8s ms\n' "minivm, stock kernel to guest command and poweroff" "$vm_ms" \
 	"QEMU microvm, the same kernel and initramfs" "$qemu_ms" \
-	"minict, container run of the same command" "$ct_ms"
+	"minict, container run of the same command" "$ct_ms" \
+	"minibench all --quick (every experiment, every backend)" "$bench_ms"
 [ ${#runner[@]} -gt 0 ] && echo "  (VM figures from the lab: TCG-emulated nested virtualization, compare them side by side only)"
-echo "  details: $out/; the benchmark report: $out/latency/report.md"
+echo "  details: $out/; the benchmark report: $out/bench/report.md"
