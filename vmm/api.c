@@ -236,9 +236,17 @@ static json_object *do_migrate(struct api *a, json_object *req, bool *wait)
 	    !get_uint(req, "max_rounds", 1000, &rounds, &bad))
 		return bad;
 	p.max_rounds = (uint32_t)rounds;
-	const char *flags[] = {"compress", "wait", "auto_converge"};
-	bool vals[3] = {false, false, false};
-	for (int i = 0; i < 3; i++)
+	const char *flags[] = {"compress", "wait", "auto_converge", "postcopy"};
+	/* "postcopy": true (when pre-copy does not converge) or "now" */
+	if (json_object_object_get_ex(req, "postcopy", &jb) &&
+	    json_object_is_type(jb, json_type_string)) {
+		if (strcmp(json_object_get_string(jb), "now") != 0)
+			return error_reply("migrate: \"postcopy\" is true, false or \"now\"");
+		p.postcopy = p.postcopy_now = true;
+		json_object_object_del(req, "postcopy");
+	}
+	bool vals[4] = {false, false, false, false};
+	for (int i = 0; i < 4; i++)
 		if (json_object_object_get_ex(req, flags[i], &jb)) {
 			if (!json_object_is_type(jb, json_type_boolean))
 				return error_reply("migrate: \"%s\" must be true or false",
@@ -247,6 +255,7 @@ static json_object *do_migrate(struct api *a, json_object *req, bool *wait)
 		}
 	p.compress = vals[0];
 	p.auto_converge = vals[2];
+	p.postcopy = p.postcopy || vals[3];
 	mc_err err = NULL;
 	if (!a->mig)
 		return error_reply("migrate: not available");
@@ -518,7 +527,8 @@ static const char client_usage[] =
     "       minivm snapshot --api PATH [--stop] DIR\n"
     "       minivm stop     --api PATH\n"
     "       minivm migrate  --api PATH [--max-downtime MS] [--bandwidth MiB/s] [--compress]\n"
-    "                       [--max-rounds N] [--auto-converge] tcp:HOST:PORT|unix:PATH\n"
+    "                       [--max-rounds N] [--auto-converge] [--postcopy[=now]]\n"
+    "                       tcp:HOST:PORT|unix:PATH\n"
     "       minivm migrate-status --api PATH;  minivm migrate-cancel --api PATH\n"
     "Prints the JSON reply; exit status 0, 1 when the reply is an error (or a migration that\n"
     "did not end \"migrated\"), 125 without a reply. migrate waits for the migration's end.\n";
@@ -527,7 +537,7 @@ int cmd_api_client(int argc, char **argv)
 {
 	const char *verb = argv[0], *path = NULL, *dir = NULL;
 	bool stop = false, migrate = strcmp(verb, "migrate") == 0, compress = false,
-	     converge = false;
+	     converge = false, postcopy = false, postcopy_now = false;
 	uint64_t mig_num[3] = {0, 0, 0}; /* max downtime, bandwidth, rounds */
 	bool mig_set[3] = {false, false, false};
 	static const char *const mig_opt[3] = {"--max-downtime", "--bandwidth", "--max-rounds"};
@@ -553,6 +563,14 @@ int cmd_api_client(int argc, char **argv)
 		}
 		if (migrate && strcmp(argv[i], "--auto-converge") == 0) {
 			converge = true;
+			continue;
+		}
+		if (migrate && strcmp(argv[i], "--postcopy") == 0) {
+			postcopy = true;
+			continue;
+		}
+		if (migrate && strcmp(argv[i], "--postcopy=now") == 0) {
+			postcopy_now = true;
 			continue;
 		}
 		if (migrate && argv[i][0] != '-' && !dir) {
@@ -594,6 +612,10 @@ int cmd_api_client(int argc, char **argv)
 			json_object_object_add(req, "compress", json_object_new_boolean(1));
 		if (converge)
 			json_object_object_add(req, "auto_converge", json_object_new_boolean(1));
+		if (postcopy_now)
+			json_object_object_add(req, "postcopy", json_object_new_string("now"));
+		else if (postcopy)
+			json_object_object_add(req, "postcopy", json_object_new_boolean(1));
 		json_object_object_add(req, "wait", json_object_new_boolean(1));
 	} else if (dir) {
 		/* The server resolves relative paths against its own directory: send ours. */

@@ -33,6 +33,7 @@
 #include "loop.h"
 #include "manifest.h"
 #include "migstream.h"
+#include "postcopy.h"
 #include "snapshot.h"
 #include "state.h"
 #include "throttle.h"
@@ -237,6 +238,11 @@ int mig_recv_body(struct mc_ms *rx, uint8_t *ram, uint64_t mem_size, struct mig_
 			}
 			st->rounds++;
 			break;
+		case MIG_F_POSTCOPY:
+			if (pc_recv_need(rx, &f, meta, npages, &st->pc_need, &st->pc_pages, err) <
+			    0)
+				goto out;
+			break;
 		case MIG_F_STATE:
 			if (f.meta_len != 0 || f.data_len < SNAP_HEADER_LEN ||
 			    f.data_len > SNAP_STATE_MAX) {
@@ -271,6 +277,10 @@ out:
 	free(zbuf);
 	free(sbuf);
 	free(written);
+	if (r < 0) {
+		free(st->pc_need);
+		st->pc_need = NULL;
+	}
 	return r;
 }
 
@@ -372,6 +382,7 @@ struct mig_incoming {
 	struct mc_ms *rx, *tx;
 	bool hello_sent, acked;
 	uint64_t end_ns;
+	struct pc_dest *pc; /* a post-copy: it takes the connection at the ACK */
 };
 
 /* A checksum of the CPU feature bits KVM offers (leaves 1, 7.0, 0xd.0-1, 0x80000001): what a
@@ -653,6 +664,15 @@ int mig_incoming_receive(struct mig_incoming *in, struct vm *vm, struct snap **s
 				 "incoming migration: the state's geometry differs from "
 				 "the set-up's");
 	}
+	if (st.pc_need) {
+		int pr = pc_dest_start(vm, in->fd, in->rx, in->tx, st.pc_need, st.pc_pages, &in->pc,
+				       err);
+		st.pc_need = NULL;
+		if (pr < 0) {
+			snap_close(s);
+			return mc_wrap(err, "incoming migration");
+		}
+	}
 	*snap = s;
 	return 0;
 }
@@ -662,6 +682,14 @@ int mig_incoming_ack(struct mig_incoming *in, mc_err *err)
 	char meta[64];
 	snprintf(meta, sizeof(meta), "{\"load_ms\":%.3f}",
 		 (double)(mc_now_ns() - in->end_ns) / 1e6);
+	if (in->pc) { /* the connection is the post-copy's from here on */
+		if (pc_dest_ack(in->pc, meta, err) < 0)
+			return mc_wrap(err, "incoming migration: acknowledge");
+		in->acked = true;
+		in->fd = -1;
+		in->rx = in->tx = NULL;
+		return 0;
+	}
 	if (send_reply(in, MIG_F_ACK, meta, err) < 0)
 		return mc_wrap(err, "incoming migration: acknowledge");
 	in->acked = true;
@@ -672,6 +700,7 @@ void mig_incoming_close(struct mig_incoming *in, const char *error)
 {
 	if (!in)
 		return;
+	pc_dest_release(in->pc);
 	if (in->fd >= 0 && !in->acked && error && in->tx) {
 		mc_err e = NULL;
 		sock_timeouts(in->fd, 1, 1);
@@ -721,6 +750,8 @@ struct migration {
 	double dest_load_ms;
 	uint32_t throttle_pct, throttle_steps; /* auto-converge: the last throttle, its raises */
 	uint64_t ring_entries;		       /* dirty ring entries harvested */
+	bool lost; /* post-copy: the guest ran at the destination, a failure loses it */
+	uint64_t pc_ns, pc_pages, pc_requests, pc_asked; /* post-copy: ACK to done, pages */
 	enum dirty_track track;
 
 	/* the thread's own */
@@ -736,8 +767,8 @@ struct migration {
 
 const char *mig_status_name(enum mig_status s)
 {
-	static const char *const n[] = {"none",	    "setup",  "active",	  "switchover",
-					"migrated", "failed", "cancelled"};
+	static const char *const n[] = {"none",	    "setup",	"active", "switchover",
+					"postcopy", "migrated", "failed", "cancelled"};
 	return s <= MIG_CANCELLED ? n[s] : "?";
 }
 
@@ -1013,6 +1044,57 @@ static void drain(int fd)
 	}
 }
 
+/* Post-copy (postcopy.h): the guest is paused, m->pending holds what is left. */
+struct pc_ack {
+	struct migration *m;
+	uint64_t t_pause, pause_ns;
+};
+
+static void pc_on_ack(void *opaque, const char *meta)
+{
+	struct pc_ack *a = opaque;
+	struct migration *m = a->m;
+	json_object *ack = json_tokener_parse(meta), *jl;
+	pthread_mutex_lock(&m->lock);
+	if (ack && json_object_object_get_ex(ack, "load_ms", &jl))
+		m->dest_load_ms = json_object_get_double(jl);
+	m->downtime_ns = mc_now_ns() - a->t_pause;
+	m->pause_ns = a->pause_ns;
+	m->final_ns = m->downtime_ns;
+	m->lost = true;
+	m->status = MIG_POSTCOPY;
+	pthread_mutex_unlock(&m->lock);
+	json_object_put(ack);
+}
+
+static int postcopy(struct migration *m, const struct state_w *w, uint64_t t_pause,
+		    uint64_t pause_ns, mc_err *err)
+{
+	struct pc_ack a = {.m = m, .t_pause = t_pause, .pause_ns = pause_ns};
+	struct pc_src s = {.ram = m->vm->gm.host,
+			   .npages = m->npages,
+			   .pending = m->pending,
+			   .tx = m->tx,
+			   .rx = m->rx,
+			   .sock = m->sock,
+			   .limit_bps = m->limit_bps,
+			   .on_ack = pc_on_ack,
+			   .opaque = &a};
+	int r = pc_src_run(&s, w->p, w->len, err);
+	pthread_mutex_lock(&m->lock);
+	m->data_pages += s.pages;
+	m->zero_pages += s.zero_pages;
+	m->round_pages[m->rounds < MIG_ROUNDS_KEPT ? m->rounds : MIG_ROUNDS_KEPT] =
+	    s.pages + s.zero_pages;
+	m->pc_pages = s.pages + s.zero_pages;
+	m->pc_requests = s.requests;
+	m->pc_asked = s.asked_pages;
+	m->pc_ns = s.acked ? (s.done_ns ? s.done_ns : mc_now_ns()) - s.ack_ns : 0;
+	m->bytes = m->tx->bytes;
+	pthread_mutex_unlock(&m->lock);
+	return r;
+}
+
 static int migrate(struct migration *m, mc_err *err)
 {
 	struct vm *vm = m->vm;
@@ -1076,7 +1158,8 @@ static int migrate(struct migration *m, mc_err *err)
 	m->tb_t0 = t_round;
 	m->tb_bytes = m->tx->bytes;
 	uint64_t b0 = m->tx->bytes;
-	if (send_all(m, err) < 0 || send_round_marker(m, 0, err) < 0 || mc_ms_flush(m->tx, err) < 0)
+	if ((!m->p.postcopy_now && send_all(m, err) < 0) || send_round_marker(m, 0, err) < 0 ||
+	    mc_ms_flush(m->tx, err) < 0)
 		return -1;
 	uint64_t now = mc_now_ns();
 	uint64_t bw = bw_of(m->tx->bytes - b0, now - t_round);
@@ -1127,7 +1210,7 @@ static int migrate(struct migration *m, mc_err *err)
 		 * shortens the downtime (a working set the guest keeps rewriting stops halving). */
 		bool fits = expect <= max_down_ns,
 		     halving = dirty * 2 < last_pages && expect > max_down_ns / 5;
-		if ((fits && !halving) || round >= m->p.max_rounds)
+		if ((fits && !halving) || round >= m->p.max_rounds || m->p.postcopy_now)
 			break;
 		if (dirty_reprotect(m->dt, err) < 0)
 			return -1;
@@ -1163,6 +1246,19 @@ static int migrate(struct migration *m, mc_err *err)
 		return mc_wrap(err, "pause");
 	uint64_t sent = 0;
 	struct state_w w = {0};
+	if (m->p.postcopy_now || (m->p.postcopy && m->expected_downtime_ns > max_down_ns)) {
+		if (m->p.postcopy_now)
+			pc_mark_data(vm->gm.host, m->npages, m->pending);
+		if (dirty_collect(m->dt, m->pending, &dirty, err) < 0 ||
+		    snap_state(vm, &w, err) < 0 || postcopy(m, &w, t_pause, pause_ns, err) < 0) {
+			if (!m->lost)
+				goto resume;
+			state_w_free(&w);
+			return -1; /* the guest ran there: it stays paused here */
+		}
+		state_w_free(&w);
+		return 0;
+	}
 	if (dirty_collect(m->dt, m->pending, &dirty, err) < 0 ||
 	    send_pending(m, false, &sent, err) < 0 || snap_state(vm, &w, err) < 0 ||
 	    mc_ms_send(m->tx, MIG_F_STATE, NULL, 0, w.p, w.len, err) < 0 ||
@@ -1223,6 +1319,12 @@ static void *mig_thread(void *arg)
 	else if (m->cancel && m->status != MIG_SWITCHOVER) {
 		m->status = MIG_CANCELLED;
 		snprintf(m->error, sizeof(m->error), "cancelled; the VM goes on here");
+	} else if (m->lost) {
+		m->status = MIG_FAILED;
+		snprintf(m->error, sizeof(m->error),
+			 "%s; post-copy: the guest ran at the destination with part of its memory "
+			 "still here: it is lost there, and stays paused here",
+			 err ? mc_error_text(err) : "?");
 	} else {
 		m->status = MIG_FAILED;
 		snprintf(m->error, sizeof(m->error), "%s; the VM goes on here",
@@ -1306,6 +1408,8 @@ int mig_start(struct migration *m, const struct mig_params *p, mc_err *err)
 	m->dest_load_ms = 0;
 	m->throttle_pct = m->throttle_steps = 0;
 	m->ring_entries = 0;
+	m->lost = false;
+	m->pc_ns = m->pc_pages = m->pc_requests = m->pc_asked = 0;
 	memset(m->round_pages, 0, sizeof(m->round_pages));
 	memset(m->round_dirty_bps, 0, sizeof(m->round_dirty_bps));
 	int e = pthread_create(&m->thread, NULL, mig_thread, m);
@@ -1323,7 +1427,8 @@ int mig_start(struct migration *m, const struct mig_params *p, mc_err *err)
 bool mig_cancel(struct migration *m)
 {
 	pthread_mutex_lock(&m->lock);
-	bool live = m->thread_live && !m->finished && m->status != MIG_SWITCHOVER;
+	bool live = m->thread_live && !m->finished && m->status != MIG_SWITCHOVER &&
+		    m->status != MIG_POSTCOPY;
 	if (live) {
 		__atomic_store_n(&m->cancel, true, __ATOMIC_SEQ_CST);
 		if (m->sock >= 0)
@@ -1419,6 +1524,18 @@ char *mig_report_json(struct migration *m)
 		json_object_object_add(o, "bandwidth_limit_mibps",
 				       json_object_new_int64((int64_t)m->p.bandwidth_mibps));
 		json_object_object_add(o, "compress", json_object_new_boolean(m->p.compress));
+		json_object_object_add(o, "postcopy",
+				       m->p.postcopy_now ? json_object_new_string("now")
+							 : json_object_new_boolean(m->p.postcopy));
+		if (m->status == MIG_POSTCOPY || m->lost || m->pc_pages) {
+			json_object_object_add(o, "postcopy_ms", jms(m->pc_ns));
+			json_object_object_add(o, "postcopy_pages",
+					       json_object_new_int64((int64_t)m->pc_pages));
+			json_object_object_add(o, "postcopy_requests",
+					       json_object_new_int64((int64_t)m->pc_requests));
+			json_object_object_add(o, "postcopy_asked_pages",
+					       json_object_new_int64((int64_t)m->pc_asked));
+		}
 	}
 	pthread_mutex_unlock(&m->lock);
 	char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |

@@ -36,16 +36,20 @@
 
 /* Frame types (lib/migstream frames; 0 is the end frame). */
 enum mig_frame {
-	MIG_F_SETUP = 1, /* meta: struct mig_setup as MIG_SETUP_LEN bytes; data: the device
-			    manifest (manifest.h), none from an older source */
-	MIG_F_PAGES = 2, /* meta: u64 first page, u32 count, u32 encoding; data: the pages */
-	MIG_F_ZERO = 3,	 /* meta: u64 first page, u32 count, u32 0; no data: zero pages */
-	MIG_F_ROUND = 4, /* meta: u32 round, u32 0: a round ends */
-	MIG_F_STATE = 5, /* no meta; data: the snapshot state file (docs/snapshot.md) */
+	MIG_F_SETUP = 1,    /* meta: struct mig_setup as MIG_SETUP_LEN bytes; data: the device
+			       manifest (manifest.h), none from an older source */
+	MIG_F_PAGES = 2,    /* meta: u64 first page, u32 count, u32 encoding; data: the pages */
+	MIG_F_ZERO = 3,	    /* meta: u64 first page, u32 count, u32 0; no data: zero pages */
+	MIG_F_ROUND = 4,    /* meta: u32 round, u32 0: a round ends */
+	MIG_F_STATE = 5,    /* no meta; data: the snapshot state file (docs/snapshot.md) */
+	MIG_F_POSTCOPY = 6, /* meta: u64 pages; data: the bitmap of the pages sent after the
+			       switch-over (postcopy.h) */
 	/* destination -> source */
-	MIG_F_READY = 16, /* set up, send the memory */
-	MIG_F_ACK = 17,	  /* meta: JSON {"load_ms":...}: the guest runs here now */
-	MIG_F_ERR = 18,	  /* meta: the error message */
+	MIG_F_READY = 16,   /* set up, send the memory */
+	MIG_F_ACK = 17,	    /* meta: JSON {"load_ms":...}: the guest runs here now */
+	MIG_F_ERR = 18,	    /* meta: the error message */
+	MIG_F_PC_REQ = 19,  /* post-copy: meta u64 first page, u32 count, u32 0: send these */
+	MIG_F_PC_DONE = 20, /* post-copy: every page is here */
 };
 enum mig_encoding { MIG_ENC_RAW = 0, MIG_ENC_ZLIB = 1 };
 
@@ -67,6 +71,8 @@ struct mig_rx_stats {
 	uint64_t end_ns; /* when the end frame was checked */
 	uint64_t front;	 /* the page after the PAGES frame being received (__atomic: read by
 			  * the destination's prefault thread while the body is received) */
+	uint64_t *pc_need, pc_pages; /* POSTCOPY: the pages still to come (malloc'd), their
+				      * number; NULL: a pre-copy */
 };
 /* Every frame after the set-up into ram (mem_size bytes): pages (bounds-checked against
  * mem_size), zero markers, round markers, then the state (*state, malloc'd, *state_len bytes)
@@ -98,6 +104,7 @@ enum mig_status {
 	MIG_SETUP,
 	MIG_ACTIVE,
 	MIG_SWITCHOVER,
+	MIG_POSTCOPY, /* the guest runs at the destination, pages still go */
 	MIG_MIGRATED,
 	MIG_FAILED,
 	MIG_CANCELLED,
@@ -110,6 +117,8 @@ struct mig_params {
 	uint32_t max_rounds;	  /* default 30 */
 	bool compress;
 	bool auto_converge; /* throttle the vCPUs while the guest dirties faster than we send */
+	bool postcopy;	    /* not converged at max_rounds: post-copy (postcopy.h) */
+	bool postcopy_now;  /* post-copy right after the set-up, no pre-copy pass */
 };
 
 struct loop;

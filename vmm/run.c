@@ -25,6 +25,7 @@
 #include "loop.h"
 #include "manifest.h"
 #include "migrate.h"
+#include "postcopy.h"
 #include "snapshot.h"
 #include "timings.h"
 #include "util.h"
@@ -619,6 +620,8 @@ int cmd_run(int argc, char **argv)
 	}
 	if (o.api && api_open(&api, o.api, &runner.loop, &vm, &err) < 0)
 		goto out;
+	if (incoming && o.api)
+		pc_dest_fatal_unlink(o.api); /* post-copy (postcopy.h) */
 	api.restored_from = o.restore;
 	t[3] = mc_now_ns();
 	mc_log_debug("set-up: vm %.2f ms, devices and load %.2f ms, vCPUs and loop %.2f ms",

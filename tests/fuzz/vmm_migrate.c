@@ -1,8 +1,11 @@
 /* libFuzzer target for minivm's incoming migration stream parser (vmm/migrate.c
  * mig_recv_setup, mig_recv_body, then snap_parse on the state, as `minivm run --incoming` runs
- * them): whatever the stream holds, nothing is written outside guest RAM (a mapping with
- * inaccessible guard pages on both sides: a stray write faults) and nothing is read past the
- * input. Guests over 64 MiB are refused here (the parser checks sizes the same way). */
+ * them; after a POSTCOPY page bitmap, the post-copy phase's frames (vmm/postcopy.c pc_recv_run,
+ * placed as the destination places them) and then the rest as the destination's frames to the
+ * source (pc_recv_reply)): whatever the stream holds, nothing is written outside guest RAM (a
+ * mapping with inaccessible guard pages on both sides: a stray write faults), no page arrives
+ * twice or unasked in post-copy, and nothing is read past the input. Guests over 64 MiB are
+ * refused here (the parser checks sizes the same way). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,9 +15,39 @@
 #include "lib/error.h"
 #include "lib/migstream.h"
 #include "vmm/migrate.h"
+#include "vmm/postcopy.h"
 #include "vmm/snapshot.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void postcopy_phase(struct mc_ms *rx, uint8_t *ram, uint64_t npages, uint64_t *need,
+			   mc_err *err)
+{
+	static uint8_t buf[PC_BUF];
+	struct pc_run run;
+	for (int i = 0; i < 4096; i++) {
+		if (pc_recv_run(rx, need, npages, buf, &run, err) < 0 || run.end)
+			break;
+		if (run.n == 0 || run.n > MIG_RUN_MAX || run.first >= npages ||
+		    run.n > npages - run.first)
+			abort();
+		for (uint64_t p = run.first; p < run.first + run.n; p++) {
+			if (!(need[p / 64] & (1ull << (p % 64))))
+				abort(); /* a page twice, or one not asked for */
+			need[p / 64] &= ~(1ull << (p % 64));
+		}
+		if (run.zero)
+			memset(ram + run.first * MIG_PAGE, 0, (size_t)run.n * MIG_PAGE);
+		else
+			memcpy(ram + run.first * MIG_PAGE, buf, (size_t)run.n * MIG_PAGE);
+	}
+	mc_error_free(err);
+	static struct pc_reply rp;
+	for (int i = 0; i < 64 && pc_recv_reply(rx, npages, &rp, err) == 0; i++)
+		if (rp.type == MIG_F_PC_REQ && (rp.n == 0 || rp.n > MIG_RUN_MAX ||
+						rp.first >= npages || rp.n > npages - rp.first))
+			abort();
+}
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct mc_ms rx;
@@ -48,6 +81,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (snap_parse(state, slen, &s, &err) == 0 && s.ncpus > SNAP_MAX_CPUS)
 			abort();
+		mc_error_free(&err);
+		if (st.pc_need)
+			postcopy_phase(&rx, ram, su.mem_size / MIG_PAGE, st.pc_need, &err);
+		free(st.pc_need);
 	}
 	free(state);
 	mc_error_free(&err);

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Post-copy live migration (docs/migration.md "Post-copy") over loopback with the tiny test
+# guests:
+# - a guest rewriting one word per page of a 32 MiB working set faster than a 12 MiB/s link
+#   does not converge in 3 rounds; with --postcopy the destination resumes at once (downtime far
+#   under the expected stop-and-copy), pulls the rest through userfaultfd, counts on from the next
+#   number, and its working set, snapshotted once every page is in, is consistent (every page
+#   keeps its fill, word 0 counts down by one from the last page written: a page that came
+#   stale, or zero, breaks it);
+# - --postcopy=now (no pre-copy pass) of a guest whose 8 MiB region holds a different pattern in
+#   every page: the region is byte for byte the one in a snapshot of the source, and as written;
+# - the source killed during post-copy: the destination says why in one line and exits 125,
+#   its API socket gone, no minivm left;
+# - the destination killed during post-copy: `minivm migrate` fails saying the guest is lost,
+#   the source stays paused (not resumed: the guest ran on at the destination) and stops cleanly.
+. "$ROOT/tests/lib.sh"
+. "$ROOT/tests/guests/lib.sh"
+
+dst() { # NAME [options]: pid in $dpid, port in $dport
+	local n=$1
+	shift
+	vm_start "$n" --incoming tcp:127.0.0.1:0 "$@"
+	dpid=$VM_PID
+	wait_until "$n listening" grep -qs 'waiting for an incoming migration' "$TMP/$n.err"
+	dport=$(grep -o 'tcp:127.0.0.1:[0-9]*' "$TMP/$n.err" | cut -d: -f3)
+}
+src() { # NAME CMDLINE [options]: pid in $spid
+	local n=$1 c=$2
+	shift 2
+	vm_start "$n" --kernel "$GUESTS/pvh-guest.elf" --cmdline "$c" "$@"
+	spid=$VM_PID
+}
+field() { grep -o "\"$1\":[^,}]*" <<<"$2" | head -n 1 | cut -d: -f2 | tr -d '"'; }
+in_postcopy() { api migrate-status "$1" | grep -q '"status":"postcopy"'; }
+all_in() { grep -q 'post-copy: every page is here' "$1"; }
+# region FILE MIB: sha256 of [32 MiB, 32+MIB MiB) of a snapshot's memory file
+region() { dd if="$1" bs=1M skip=32 count="$2" status=none | sha256sum | cut -d' ' -f1; }
+
+# workset FILE MIB: the dirty guest's working set in a snapshot's memory file is consistent
+# (as tests/host/vmm_migrate_converge.sh checks it)
+workset() {
+	python3 - "$1" "$2" <<'PY'
+import struct, sys
+path, mib = sys.argv[1], int(sys.argv[2])
+n = mib * 256
+with open(path, "rb") as f:
+    f.seek(32 << 20)
+    data = f.read(mib << 20)
+fill = [(((((32 << 20) + i * 4096) >> 20) * 2654435761) | 1) & 0xffffffff for i in range(n)]
+bad = [i for i in range(n) if data[i * 4096 + 4:(i + 1) * 4096] != struct.pack("<I", fill[i]) * 1023]
+if bad:
+    sys.exit(f"{len(bad)} pages lost their fill (first {bad[:5]})")
+w0 = [struct.unpack_from("<I", data, i * 4096)[0] for i in range(n)]
+unwritten = [i for i in range(n) if w0[i] == fill[i]]
+if unwritten:
+    last = unwritten[0] - 1
+    if last < 0 or unwritten != list(range(last + 1, n)):
+        sys.exit(f"{len(unwritten)} pages never written amid written ones")
+    order = range(last + 1)
+else:
+    last = max(range(n), key=lambda i: w0[i])
+    order = range(n)
+gen = w0[last]
+breaks = [i for i in order if w0[(last - i) % n] != (gen - i) & 0xffffffff]
+if breaks:
+    sys.exit(f"word 0 of {len(breaks)} pages out of sequence: "
+             f"{[(last - i) % n for i in breaks[:5]]}, last page written {last}, number {gen}")
+print(f"{n} pages consistent, last written {last}")
+PY
+}
+
+# fillpages FILE MIB: tests/guests/guest.c fill_pages(mib, 1), byte for byte
+fillpages() {
+	python3 - "$1" "$2" <<'PY'
+import struct, sys
+path, mib = sys.argv[1], int(sys.argv[2])
+with open(path, "rb") as f:
+    f.seek(32 << 20)
+    data = f.read(mib << 20)
+for i in range(mib * 256):
+    p = (32 << 20) + i * 4096
+    v = ((p >> 12) * 2246822519 + 0x9e3779b9) & 0xffffffff | 1
+    want = struct.pack("<I", p >> 12) + struct.pack("<I", v) * 1023
+    if data[i * 4096:(i + 1) * 4096] != want:
+        sys.exit(f"page {i} of the region differs")
+PY
+}
+
+# 1. Not converging: post-copy after 3 rounds.
+dst d1
+src s1 "dirty 32 0 2100"
+wait_until "s1 dirtying" counted "$TMP/s1.out" 20
+run_capture out rc api migrate "$TMP/s1.sock" --bandwidth 12 --max-rounds 3 --postcopy \
+	"tcp:127.0.0.1:$dport"
+expect_eq "postcopy: migrate ($out)" "$rc" 0
+expect_contains "postcopy: migrated" "$out" '"status":"migrated"'
+expect_contains "postcopy: report" "$out" '"postcopy":true'
+pages=$(field postcopy_pages "$out")
+[ "$pages" -gt 1000 ] || fail "postcopy: only $pages pages after the switch-over ($out)"
+down=$(field downtime_ms "$out")
+expd=$(field expected_downtime_ms "$out")
+python3 -c "import sys; sys.exit(0 if $down * 4 < $expd else 1)" ||
+	fail "postcopy: downtime $down ms is not far under the stop-and-copy's $expd ms"
+wait "$spid" || fail "postcopy: source exit status $?"
+wait_until "d1: every page in" all_in "$TMP/d1.err"
+api snapshot "$TMP/d1.sock" --stop "$TMP/d1.snap" >/dev/null || fail "postcopy: snapshot"
+wait "$dpid" || fail "postcopy: destination exit status $?"
+count_goes_on "postcopy: s1 -> d1" "$TMP/s1.out" "$TMP/d1.out"
+run_capture ws rc workset "$TMP/d1.snap/memory" 32
+expect_eq "postcopy: the working set at the destination ($ws)" "$rc" 0
+echo "postcopy after 3 rounds ok (downtime $down ms vs $expd ms expected for stop-and-copy, $pages pages after, $(field postcopy_requests "$out") requests, post-copy $(field postcopy_ms "$out") ms; $ws)"
+
+# 2. --postcopy=now: every page after the switch-over, byte for byte.
+dst d2
+src s2 "fillpages 8" --mem 128M
+wait_until "s2 filled" grep -q '^filled' "$TMP/s2.out"
+api snapshot "$TMP/s2.sock" "$TMP/s2.snap" >/dev/null || fail "now: snapshot of the source"
+run_capture out rc api migrate "$TMP/s2.sock" --postcopy=now "tcp:127.0.0.1:$dport"
+expect_eq "now: migrate ($out)" "$rc" 0
+expect_contains "now: report" "$out" '"postcopy":"now"'
+expect_contains "now: no pre-copy pass" "$out" '"pages_per_round":[0,'
+expect_eq "now: every page after the switch-over" \
+	"$(($(field data_pages "$out") + $(field zero_pages "$out")))" "$(field postcopy_pages "$out")"
+wait "$spid" || fail "now: source exit status $?"
+wait_until "d2: every page in" all_in "$TMP/d2.err"
+wait_until "d2 counts" counting "$TMP/d2.out"
+api snapshot "$TMP/d2.sock" --stop "$TMP/d2.snap" >/dev/null || fail "now: snapshot"
+wait "$dpid" || fail "now: destination exit status $?"
+expect_eq "now: the region, source and destination" "$(region "$TMP/d2.snap/memory" 8)" \
+	"$(region "$TMP/s2.snap/memory" 8)"
+run_capture res rc fillpages "$TMP/d2.snap/memory" 8
+expect_eq "now: the filled region ($res)" "$rc" 0
+echo "postcopy=now ok ($(field postcopy_pages "$out") pages, downtime $(field downtime_ms "$out") ms, region identical)"
+
+# 3. The source killed during post-copy (4 MiB/s: 32 MiB take 8 s).
+dst d3
+src s3 "dirty 32 0 2100"
+wait_until "s3 dirtying" counted "$TMP/s3.out" 20
+api migrate "$TMP/s3.sock" --bandwidth 4 --postcopy=now "tcp:127.0.0.1:$dport" \
+	>"$TMP/m3.out" 2>&1 &
+mpid=$!
+wait_until "s3 in post-copy" in_postcopy "$TMP/s3.sock"
+sleep 0.5
+kill -9 "$spid"
+t0=$(date +%s%N)
+wait "$dpid"
+rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+wait "$mpid"
+expect_eq "source killed: destination exit status" "$rc" 125
+expect_contains "source killed: the destination says why" "$(cat "$TMP/d3.err")" \
+	"post-copy failed after the guest resumed here"
+[ "$ms" -lt 10000 ] || fail "source killed: the destination took $ms ms to end"
+[ ! -e "$TMP/d3.sock" ] || fail "source killed: the destination's API socket is left"
+kill -0 "$dpid" 2>/dev/null && fail "source killed: the destination still runs"
+echo "source killed during post-copy: destination ended in $ms ms with: $(grep -m1 'post-copy failed' "$TMP/d3.err")"
+
+# 4. The destination killed during post-copy: the source stays paused and says so.
+dst d4
+src s4 "dirty 32 0 2100"
+wait_until "s4 dirtying" counted "$TMP/s4.out" 20
+api migrate "$TMP/s4.sock" --bandwidth 4 --postcopy=now "tcp:127.0.0.1:$dport" \
+	>"$TMP/m4.out" 2>&1 &
+mpid=$!
+wait_until "s4 in post-copy" in_postcopy "$TMP/s4.sock"
+sleep 0.5
+kill -9 "$dpid"
+wait "$dpid"
+wait "$mpid"
+expect_eq "destination killed: migrate exit status" "$?" 1
+expect_contains "destination killed: failed" "$(cat "$TMP/m4.out")" '"status":"failed"'
+expect_contains "destination killed: the guest is lost" "$(cat "$TMP/m4.out")" \
+	"stays paused here"
+expect_contains "destination killed: source paused" "$(api status "$TMP/s4.sock")" paused
+c0=$(last_count "$TMP/s4.out")
+sleep 1
+expect_eq "destination killed: the source does not count on" "$(last_count "$TMP/s4.out")" "$c0"
+stop_vm s4 "$spid"
+echo "destination killed during post-copy: source paused, $(grep -o '"error":"[^"]*' "$TMP/m4.out" | cut -c10-)"
