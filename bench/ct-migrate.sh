@@ -12,7 +12,8 @@
 # No python (it runs in the lab too): awk.
 #
 # usage: bench/ct-migrate.sh [RUNS (default 5)] [MIB (default 256; 0: idle only)]
-#        MODES="stop-and-copy pre-copy post-copy" (default: the modes this kernel can do)
+#        MODES="stop-and-copy direct pre-copy post-copy" (default: the modes this kernel can do;
+#        direct is stop-and-copy with --direct-pages)
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RUNS=${1:-5}
@@ -26,7 +27,7 @@ for t in udp_echo udp_observer ct_memhold; do
 	[ -x "$TOOLS/$t" ] || die "no $TOOLS/$t (make test-bins)"
 done
 if [ -z "${MODES:-}" ]; then
-	MODES=stop-and-copy
+	MODES="stop-and-copy direct"
 	"$CRIU" check --feature mem_dirty_track >/dev/null 2>&1 && MODES="$MODES pre-copy"
 	"$CRIU" check --feature uffd-noncoop >/dev/null 2>&1 && MODES="$MODES post-copy"
 fi
@@ -58,7 +59,9 @@ for c in $CASES; do
 			mig_receiver $ID 60
 			mig_observe 600
 			mig_quiesce $ID
-			MINICT_CRIU_TIMEOUT=600 src migrate --mode $mode --pre-freeze "$QUIESCE" $ID tcp:$M.2:$PORT \
+			args="--mode $mode"
+			[ "$mode" = direct ] && args="--mode stop-and-copy --direct-pages"
+			MINICT_CRIU_TIMEOUT=600 src migrate $args --pre-freeze "$QUIESCE" $ID tcp:$M.2:$PORT \
 				>"$T/mig.json" 2>"$T/err" || die "$c $mode run $i: migrate: $(cat "$T/err"); receiver: $(cat "$T/rcv.err")"
 			wait $RPID || die "$c $mode run $i: receive: $(cat "$T/rcv.err")"
 			mig_check_dst $ID 120

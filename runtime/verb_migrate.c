@@ -1,5 +1,5 @@
 /* minict migrate [--mode stop-and-copy|pre-copy|post-copy] [--work-path DIR] [--pre-freeze CMD]
- *   ID tcp:HOST:PORT
+ *   [--max-rounds N] [--direct-pages] ID tcp:HOST:PORT
  * Stop-and-copy to a `minict receive` (docs/checkpoint.md "Migration"): the receiver's hello
  * first (nothing is touched before), then the config, freeze + CRIU dump (the tasks stay
  * frozen), the rootfs, the images, the end marker; `restored` from the destination deletes the
@@ -31,15 +31,15 @@
 struct mig_opts {
 	const char *id, *dest, *mode, *work, *pre_freeze;
 	unsigned max_rounds;
+	bool direct_pages;
 };
 
 static int parse_opts(int argc, char **argv, struct mig_opts *o, mc_err *err)
 {
-	static const struct option opts[] = {{"mode", required_argument, 0, 'm'},
-					     {"work-path", required_argument, 0, 'w'},
-					     {"pre-freeze", required_argument, 0, 'F'},
-					     {"max-rounds", required_argument, 0, 'R'},
-					     {0, 0, 0, 0}};
+	static const struct option opts[] = {
+	    {"mode", required_argument, 0, 'm'},       {"work-path", required_argument, 0, 'w'},
+	    {"pre-freeze", required_argument, 0, 'F'}, {"max-rounds", required_argument, 0, 'R'},
+	    {"direct-pages", no_argument, 0, 'D'},     {0, 0, 0, 0}};
 	int c;
 	o->mode = "stop-and-copy";
 	o->max_rounds = 5;
@@ -53,6 +53,9 @@ static int parse_opts(int argc, char **argv, struct mig_opts *o, mc_err *err)
 			break;
 		case 'F':
 			o->pre_freeze = optarg;
+			break;
+		case 'D':
+			o->direct_pages = true;
 			break;
 		case 'R': {
 			uint64_t v;
@@ -74,6 +77,11 @@ static int parse_opts(int argc, char **argv, struct mig_opts *o, mc_err *err)
 		return mc_errorf(
 		    err, 0, "migrate: --mode \"%s\": want stop-and-copy, pre-copy or post-copy",
 		    o->mode);
+	if (o->direct_pages && strcmp(o->mode, "stop-and-copy"))
+		return mc_errorf(
+		    err, 0,
+		    "migrate: --direct-pages is for stop-and-copy (pre-copy's pages go "
+		    "that way already, post-copy's are fetched)");
 	return 0;
 }
 
@@ -609,20 +617,23 @@ int ct_verb_migrate(struct ct_global *g, int argc, char **argv, mc_err *err)
 	char last[32] = "", ps[96] = "", host[INET_ADDRSTRLEN] = "";
 	json_object *rounds = json_object_new_array();
 	uint64_t t_pre = mc_now_ns();
-	if (ret == 0 && precopy) {
+	/* pre-copy, and stop-and-copy with --direct-pages: the final dump's pages go straight to a
+	 * page server of the destination's (a round without pre-dumps) */
+	bool direct = precopy || o.direct_pages;
+	if (ret == 0 && direct) {
 		struct sockaddr_in sa;
 		int port;
 		if (ct_mig_parse_endpoint(o.dest, &sa, err) < 0 ||
 		    !inet_ntop(AF_INET, &sa.sin_addr, host, sizeof(host)))
 			ret = mc_wrap(err, "migrate");
-		if (ret == 0)
+		if (ret == 0 && precopy)
 			ret = pre_copy(g, s, &o, images, host, last, sizeof(last), &c, rounds, err);
 		if (ret == 0 && round_begin(s, "", last, &port, err) < 0)
 			ret = mc_wrap(err, "migrate: to %s", o.dest);
 		snprintf(ps, sizeof(ps), "%s:%d", host, ret == 0 ? port : 0);
 	}
 	/* (a pre-copy round's answer is such a point already) */
-	if (ret == 0 && !precopy && sync_point(s, err) < 0)
+	if (ret == 0 && !direct && sync_point(s, err) < 0)
 		ret = mc_wrap(err, "migrate: %s", o.dest);
 	double pre_ms = (mc_now_ns() - t_pre) / 1e6;
 	/* post-copy: CRIU serves the pages from here (a port of ours) while the container runs
@@ -651,7 +662,7 @@ int ct_verb_migrate(struct ct_global *g, int argc, char **argv, mc_err *err)
 					  .com = {.image = images, .work = work, .lazy = postcopy},
 					  .keep_frozen = true,
 					  .parent = last[0] ? last : NULL,
-					  .page_server = precopy || postcopy ? ps : NULL,
+					  .page_server = direct || postcopy ? ps : NULL,
 					  .notified = postcopy ? notified_cb : NULL,
 					  .pre_freeze = pre_freeze_cb,
 					  .cb_arg = &f,

@@ -192,6 +192,19 @@ wait $RPID && die "receive accepted a path with .."
 grep -q 'bad path (a .. component)' "$T/rcv.err" || die "path traversal: $(cat "$T/rcv.err")"
 [ -e "$T/escaped" ] || [ -e "$T/dstwork/escaped" ] && die "a file escaped the rootfs"
 runs_on "path traversal"
-src delete -f $ID || die "delete"
+# --direct-pages: the final dump's pages straight to a page server of the destination's
+src migrate --mode post-copy --direct-pages $ID tcp:$M.2:$PORT 2>"$T/err" && die "--direct-pages with post-copy"
+[ "$(wc -l <"$T/err")" = 1 ] && grep -q 'direct-pages is for stop-and-copy' "$T/err" || die "--direct-pages message: $(cat "$T/err")"
+receiver $ID
+src migrate --direct-pages $ID tcp:$M.2:$PORT >"$T/mig.json" 2>"$T/err" || die "migrate --direct-pages: $(cat "$T/err"); receiver: $(cat "$T/rcv.err")"
+wait $RPID || die "receive (--direct-pages) failed: $(cat "$T/rcv.err")"
+src state $ID >/dev/null 2>&1 && die "--direct-pages: the container is still in src"
+[ "$(status dst state $ID)" = running ] || die "--direct-pages: the container does not run in dst"
+DR=$T/dstwork/$ID/bundle/rootfs
+n0=$(wc -l <"$DR/tmp/log")
+wait_secs 10 lines "$DR/tmp/log" $((n0 + 10)) || die "--direct-pages: the migrated container does not count"
+continuous "$DR/tmp/log" || die "--direct-pages: the count restarted or jumped"
+echo "stop-and-copy --direct-pages: migrate $(cat "$T/mig.json")"
+dst delete -f $ID || die "delete the migrated container"
 [ -z "$(leftovers $ID "$T/src")" ] || die "left behind: $(leftovers $ID "$T/src")"
 echo "ok"
