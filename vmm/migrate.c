@@ -1112,7 +1112,12 @@ static int migrate(struct migration *m, mc_err *err)
 	mc_ms_init(m->tx, fd);
 	mc_ms_init(m->rx, fd);
 	uint8_t su[MIG_SETUP_LEN] = {0};
-	int khz = ioctl(vm->vcpus[0].fd, KVM_GET_TSC_KHZ, 0);
+	/* The VM's TSC frequency (KVM_CAP_VM_TSC_CONTROL) rather than vCPU 0's: a vCPU ioctl
+	 * waits for the vCPU to leave KVM_RUN, which a stock kernel halted with its interrupts
+	 * and notifications in KVM (irqfd, ioeventfd) may not do for minutes. */
+	int khz = ioctl(vm->vm_fd, KVM_GET_TSC_KHZ, 0);
+	if (khz <= 0)
+		khz = ioctl(vm->vcpus[0].fd, KVM_GET_TSC_KHZ, 0);
 	bool pit = false;
 	{
 		struct kvm_pit_state2 ps;
