@@ -44,7 +44,7 @@
 #define MIG_RCVBUF	   (2 << 20)  /* the destination's SO_RCVBUF (the kernel doubles it) */
 #define DRAIN_MAX_MS	   500u
 #define MIG_THROTTLE_FIRST 20u /* auto-converge: the first throttle (%), then steps of */
-#define MIG_THROTTLE_STEP  20u /* ... up to THROTTLE_MAX_PCT */
+#define MIG_THROTTLE_STEP  10u /* ... up to THROTTLE_MAX_PCT (QEMU's defaults) */
 #define ZBUF_MAX	   (MIG_RUN_MAX * MIG_PAGE + MIG_RUN_MAX * MIG_PAGE / 100 + 4096)
 
 /* ---- the stream parser (no KVM) ------------------------------------------------------ */
