@@ -2,6 +2,10 @@
  *
  * Queues (5.3.2, multiport): port 0 receive/transmit 0/1, control receive 2 (device -> driver
  * messages), control transmit 3 (driver -> device), then port k's pair at 2 + 2k / 3 + 2k.
+ * Only the queues that carry a stream are 128 entries: Linux fills every receive queue with a
+ * page per entry when it adds a port, so the control queues are 16 and a direction nobody
+ * uses (stdout's receive queue...) 4. MSI-X: 2 vectors (hw/msix.h): Linux then gives the
+ * config changes one and all queues the other, instead of setting up one per queue.
  *
  * Threads (each an I/O thread, iothread.h):
  *   "con-ctl"  the control queues and the input port: the host's stdin is read straight into
@@ -35,7 +39,7 @@
 #include "log.h"
 #include "virtio/iothread.h"
 
-#define NQUEUES	     (2 * (VIRTIO_CONSOLE_NPORTS + 1))
+#define MSIX_VECTORS 2u	 /* config, and one shared by the queues */
 #define CTL_HDR	     8u	 /* le32 id, le16 event, le16 value */
 #define CTL_MSG_MAX  48u /* header + the longest name */
 #define CTL_FIFO     64u
@@ -45,18 +49,17 @@
 #define IN_IOV	     256u
 #define IN_ROUNDS    64u
 #define CTL_IOV	     16u
-#define STATE_FORMAT 1u
+#define STATE_FORMAT 2u /* 2: ids from 0, the port count saved */
 
-static const char *const port_names[VIRTIO_CONSOLE_NPORTS] = {"minivm.tty", "minivm.stdin",
-							      "minivm.stdout", "minivm.stderr"};
+static const char *const stdio_names[VIRTIO_CONSOLE_MAX_PORTS] = {"minivm.stdin", "minivm.stdout",
+								  "minivm.stderr"};
 
 enum { WARN_CTL = 1, WARN_OUT = 2, WARN_IN = 4, WARN_CTL_SMALL = 8, WARN_CHAIN = 16 };
 
 struct con_dev;
 
 struct port {
-	bool present; /* this configuration has it */
-	bool ready;   /* the guest sent PORT_READY */
+	bool ready; /* the guest sent PORT_READY */
 	bool guest_open, host_open;
 };
 
@@ -75,16 +78,27 @@ struct ctl_msg {
 	uint8_t b[CTL_MSG_MAX];
 };
 
+/* What wakes con-ctl: a kick on either control queue or on the input port's receive queue,
+ * or the host's stdin turning readable (on_ctl_wake). */
+enum wake_src { WAKE_CTL_TX, WAKE_CTL_RX, WAKE_IN_KICK, WAKE_STDIN, NWAKE };
+
+struct ctl_wake {
+	struct con_dev *c;
+	enum wake_src src;
+};
+
 struct con_dev {
 	struct virtio_dev vd; /* first */
 	struct virtio_console_conf conf;
 	uint8_t config[VIRTIO_CONSOLE_CONFIG_LEN];
 	struct iothread *t; /* con-ctl */
+	struct ctl_wake wake[NWAKE];
 	struct out_stream out[2];
 	unsigned nout;
 
 	pthread_mutex_t lock; /* everything below; taken by con-ctl's callbacks, resize, pause */
-	struct port port[VIRTIO_CONSOLE_NPORTS];
+	struct port port[VIRTIO_CONSOLE_MAX_PORTS];
+	unsigned nports; /* max_nr_ports: 3, or 1 with a tty */
 	unsigned in_port;
 	bool watching, paused, ctl_broken, in_broken;
 	/* host stdin */
@@ -215,7 +229,7 @@ static void send_resize(struct con_dev *c)
 
 /* ---- host stdin -> the input port (lock held, con-ctl) ------------------------------------ */
 
-static void on_stdin(void *opaque, uint32_t events);
+static void on_ctl_wake(void *opaque, uint32_t events);
 
 static void in_watch(struct con_dev *c, bool on)
 {
@@ -225,7 +239,8 @@ static void in_watch(struct con_dev *c, bool on)
 	if (on) {
 		/* Added only while we want to read: a pipe whose writer left reports EPOLLHUP
 		 * whatever the events asked, which would spin while the guest has no buffers. */
-		if (iothread_add(c->t, c->conf.in_fd, EPOLLIN, on_stdin, c, &err) < 0) {
+		if (iothread_add(c->t, c->conf.in_fd, EPOLLIN, on_ctl_wake, &c->wake[WAKE_STDIN],
+				 &err) < 0) {
 			mc_log_warn("virtio-console: stdin: %s", mc_error_text(err));
 			mc_error_free(&err);
 			c->in_pollable = false; /* read it whenever there is room */
@@ -242,7 +257,7 @@ static void in_end(struct con_dev *c)
 	in_watch(c, false);
 	c->in_eof = true;
 	struct port *p = &c->port[c->in_port];
-	if (c->in_port != VIRTIO_CONSOLE_PORT_TTY && p->host_open) {
+	if (!c->conf.tty && p->host_open) {
 		p->host_open = false;
 		ctl_send(c, c->in_port, VIRTIO_CONSOLE_PORT_OPEN, 0, NULL, 0);
 	}
@@ -352,7 +367,7 @@ static void port_ready(struct con_dev *c, unsigned id)
 {
 	struct port *p = &c->port[id];
 	p->ready = true;
-	if (id == VIRTIO_CONSOLE_PORT_TTY) {
+	if (c->conf.tty) {
 		ctl_send(c, id, VIRTIO_CONSOLE_CONSOLE_PORT, 1, NULL, 0);
 		send_resize(c);
 	}
@@ -360,7 +375,7 @@ static void port_ready(struct con_dev *c, unsigned id)
 	 * whose host side is closed returns 0 (end of file) at once. */
 	p->host_open = !(id == c->in_port && c->in_eof);
 	ctl_send(c, id, VIRTIO_CONSOLE_PORT_OPEN, p->host_open, NULL, 0);
-	const char *n = port_names[id];
+	const char *n = c->conf.tty ? "minivm.tty" : stdio_names[id];
 	ctl_send(c, id, VIRTIO_CONSOLE_PORT_NAME, 0, n, strlen(n));
 }
 
@@ -372,12 +387,11 @@ static void ctl_handle(struct con_dev *c, uint32_t id, uint16_t event, uint16_t 
 				  value);
 			return;
 		}
-		for (unsigned k = 0; k < VIRTIO_CONSOLE_NPORTS; k++)
-			if (c->port[k].present)
-				ctl_send(c, k, VIRTIO_CONSOLE_DEVICE_ADD, 0, NULL, 0);
+		for (unsigned k = 0; k < c->nports; k++)
+			ctl_send(c, k, VIRTIO_CONSOLE_DEVICE_ADD, 0, NULL, 0);
 		return;
 	}
-	if (id >= VIRTIO_CONSOLE_NPORTS || !c->port[id].present) {
+	if (id >= c->nports) {
 		warn_once(c, WARN_CTL, "control message for port %lu, which does not exist", id);
 		return;
 	}
@@ -391,7 +405,7 @@ static void ctl_handle(struct con_dev *c, uint32_t id, uint16_t event, uint16_t 
 		break;
 	case VIRTIO_CONSOLE_PORT_OPEN:
 		p->guest_open = value != 0;
-		if (p->guest_open && id != VIRTIO_CONSOLE_PORT_IN)
+		if (p->guest_open && (c->conf.tty || id != c->in_port))
 			atomic_store(&c->used, true);
 		if (id == c->in_port)
 			pump_in(c);
@@ -451,43 +465,35 @@ static void drain_kick(struct con_dev *c, unsigned q)
 	(void)eventfd_read(c->vd.q[q].kick_fd, &v);
 }
 
-static void on_ctl_tx(void *opaque, uint32_t events)
+/* con-ctl's one callback: take the kick, then the source's step under the lock. */
+static void on_ctl_wake(void *opaque, uint32_t events)
 {
-	struct con_dev *c = opaque;
+	const struct ctl_wake *w = opaque;
+	struct con_dev *c = w->c;
 	(void)events;
-	drain_kick(c, 3);
+	if (w->src == WAKE_CTL_TX)
+		drain_kick(c, 3);
+	else if (w->src == WAKE_CTL_RX)
+		drain_kick(c, 2);
+	else if (w->src == WAKE_IN_KICK)
+		drain_kick(c, rxq(c->in_port));
 	pthread_mutex_lock(&c->lock);
-	ctl_process(c);
-	pthread_mutex_unlock(&c->lock);
-}
-
-static void on_ctl_rx(void *opaque, uint32_t events)
-{
-	struct con_dev *c = opaque;
-	(void)events;
-	drain_kick(c, 2);
-	pthread_mutex_lock(&c->lock);
-	ctl_flush(c);
-	pthread_mutex_unlock(&c->lock);
-}
-
-static void on_in_kick(void *opaque, uint32_t events)
-{
-	struct con_dev *c = opaque;
-	(void)events;
-	drain_kick(c, rxq(c->in_port));
-	pthread_mutex_lock(&c->lock);
-	pump_in(c);
-	pthread_mutex_unlock(&c->lock);
-}
-
-static void on_stdin(void *opaque, uint32_t events)
-{
-	struct con_dev *c = opaque;
-	(void)events;
-	pthread_mutex_lock(&c->lock);
-	c->in_readable = true;
-	pump_in(c);
+	switch (w->src) {
+	case WAKE_CTL_TX:
+		ctl_process(c);
+		break;
+	case WAKE_CTL_RX:
+		ctl_flush(c);
+		break;
+	case WAKE_STDIN:
+		c->in_readable = true;
+		pump_in(c);
+		break;
+	case WAKE_IN_KICK:
+	default:
+		pump_in(c);
+		break;
+	}
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -604,9 +610,12 @@ static int watch_on(struct con_dev *c, mc_err *err)
 {
 	if (c->watching)
 		return 0;
-	if (iothread_add(c->t, c->vd.q[3].kick_fd, EPOLLIN, on_ctl_tx, c, err) < 0 ||
-	    iothread_add(c->t, c->vd.q[2].kick_fd, EPOLLIN, on_ctl_rx, c, err) < 0 ||
-	    iothread_add(c->t, c->vd.q[rxq(c->in_port)].kick_fd, EPOLLIN, on_in_kick, c, err) < 0)
+	if (iothread_add(c->t, c->vd.q[3].kick_fd, EPOLLIN, on_ctl_wake, &c->wake[WAKE_CTL_TX],
+			 err) < 0 ||
+	    iothread_add(c->t, c->vd.q[2].kick_fd, EPOLLIN, on_ctl_wake, &c->wake[WAKE_CTL_RX],
+			 err) < 0 ||
+	    iothread_add(c->t, c->vd.q[rxq(c->in_port)].kick_fd, EPOLLIN, on_ctl_wake,
+			 &c->wake[WAKE_IN_KICK], err) < 0)
 		goto fail;
 	pthread_mutex_lock(&c->lock);
 	c->watching = true;
@@ -670,10 +679,8 @@ static int con_realize(struct virtio_dev *vd, struct vm *vm, mc_err *err)
 
 static void ports_reset(struct con_dev *c)
 {
-	for (unsigned k = 0; k < VIRTIO_CONSOLE_NPORTS; k++) {
-		bool present = c->port[k].present;
-		c->port[k] = (struct port){.present = present};
-	}
+	for (unsigned k = 0; k < VIRTIO_CONSOLE_MAX_PORTS; k++)
+		c->port[k] = (struct port){0};
 	c->fifo_head = c->fifo_len = 0;
 	c->ctl_broken = c->in_broken = false;
 	for (unsigned i = 0; i < c->nout; i++)
@@ -694,7 +701,8 @@ static void con_stop(struct virtio_dev *vd)
 	watch_off(c);
 	/* Linux resets every virtio device at poweroff (virtio_dev_shutdown, in Debian's 6.1
 	 * too): what the command wrote last may still be in the rings, which the core resets
-	 * after this. Write it out first (blocking this vCPU until the host fds took it). */
+	 * after this. Write it out first (blocking this vCPU until the host fds took it;
+	 * watch_off waited for the output threads' callbacks). */
 	for (unsigned i = 0; i < c->nout; i++)
 		out_process(&c->out[i], 0);
 	pthread_mutex_lock(&c->lock);
@@ -728,18 +736,20 @@ static void con_resume(struct virtio_dev *vd)
 			virtio_set_needs_reset(vd, mc_error_text(err));
 			mc_error_free(&err);
 		}
-		for (unsigned q = 0; q < NQUEUES; q++)
+		for (unsigned q = 0; q < vd->nqueues; q++)
 			virtio_kick(vd, q);
 	}
 }
 
-/* Model state: per port {ready, guest_open, host_open}, stdin's end, the control FIFO. */
+/* Model state: the port count, per port {ready, guest_open, host_open}, stdin's end, the
+ * control FIFO. */
 static void con_save(struct virtio_dev *vd, struct state_w *w)
 {
 	struct con_dev *c = to_con(vd);
 	pthread_mutex_lock(&c->lock);
 	state_put8(w, STATE_FORMAT);
-	for (unsigned k = 0; k < VIRTIO_CONSOLE_NPORTS; k++) {
+	state_put8(w, (uint8_t)c->nports);
+	for (unsigned k = 0; k < c->nports; k++) {
 		const struct port *p = &c->port[k];
 		state_put8(w, (uint8_t)(p->ready | p->guest_open << 1 | p->host_open << 2));
 	}
@@ -760,8 +770,14 @@ static int con_load(struct virtio_dev *vd, uint32_t version, struct state_r *r, 
 	uint8_t fmt = state_get8(r);
 	if (!r->bad && fmt != STATE_FORMAT)
 		return mc_errorf(err, 0, "virtio-console: state format %u", fmt);
-	uint8_t fl[VIRTIO_CONSOLE_NPORTS];
-	for (unsigned k = 0; k < VIRTIO_CONSOLE_NPORTS; k++)
+	uint8_t nports = state_get8(r);
+	if (!r->bad && nports != c->nports)
+		return mc_errorf(err, 0,
+				 "virtio-console: the saved device has %u ports, this VM's %u "
+				 "(-t on one side only)",
+				 nports, c->nports);
+	uint8_t fl[VIRTIO_CONSOLE_MAX_PORTS];
+	for (unsigned k = 0; k < c->nports; k++)
 		fl[k] = state_get8(r);
 	bool eof = state_get8(r) != 0;
 	uint16_t n = state_get16(r);
@@ -769,15 +785,8 @@ static int con_load(struct virtio_dev *vd, uint32_t version, struct state_r *r, 
 		return mc_errorf(err, 0, "virtio-console: bad saved state");
 	pthread_mutex_lock(&c->lock);
 	ports_reset(c);
-	for (unsigned k = 0; k < VIRTIO_CONSOLE_NPORTS; k++) {
+	for (unsigned k = 0; k < c->nports; k++) {
 		struct port *p = &c->port[k];
-		if (!p->present && fl[k]) {
-			pthread_mutex_unlock(&c->lock);
-			return mc_errorf(err, 0,
-					 "virtio-console: port %u was in use, this VM has "
-					 "another set of ports (-t)",
-					 k);
-		}
 		p->ready = fl[k] & 1;
 		p->guest_open = fl[k] & 2;
 		p->host_open = fl[k] & 4;
@@ -836,14 +845,13 @@ struct device *virtio_console_create(const struct virtio_console_conf *conf,
 	c->rows = conf->rows ? conf->rows : 24;
 	c->cols = conf->cols ? conf->cols : 80;
 	if (conf->tty) {
-		c->port[VIRTIO_CONSOLE_PORT_TTY].present = true;
+		c->nports = 1;
 		c->in_port = VIRTIO_CONSOLE_PORT_TTY;
 		c->out[0] = (struct out_stream){
 		    .what = "terminal output", .port = 0, .q = txq(0), .fd = conf->out_fd};
 		c->nout = 1;
 	} else {
-		for (unsigned k = VIRTIO_CONSOLE_PORT_IN; k <= VIRTIO_CONSOLE_PORT_ERR; k++)
-			c->port[k].present = true;
+		c->nports = VIRTIO_CONSOLE_MAX_PORTS;
 		c->in_port = VIRTIO_CONSOLE_PORT_IN;
 		c->out[0] = (struct out_stream){.what = "stdout",
 						.port = VIRTIO_CONSOLE_PORT_OUT,
@@ -857,19 +865,29 @@ struct device *virtio_console_create(const struct virtio_console_conf *conf,
 	}
 	for (unsigned i = 0; i < c->nout; i++)
 		c->out[i].c = c;
+	for (unsigned i = 0; i < NWAKE; i++)
+		c->wake[i] = (struct ctl_wake){.c = c, .src = (enum wake_src)i};
 	/* F_SIZE: Linux applies a multiport console port's RESIZE only with it (it reads the
 	 * config's cols and rows only without MULTIPORT; they hold the size all the same). */
 	put16(c->config, c->cols);
 	put16(c->config + 2, c->rows);
-	put32(c->config + 4, VIRTIO_CONSOLE_NPORTS);
+	put32(c->config + 4, c->nports);
+	unsigned nq = 2 * (c->nports + 1);
 	if (virtio_dev_init(&c->vd, "virtio-console", VIRTIO_ID_CONSOLE,
 			    1ull << VIRTIO_CONSOLE_F_MULTIPORT | 1ull << VIRTIO_CONSOLE_F_SIZE,
-			    VIRTIO_CONSOLE_CONFIG_LEN, NQUEUES, VIRTIO_CONSOLE_QUEUE_SIZE, &con_ops,
-			    tops, transport, err) < 0) {
+			    VIRTIO_CONSOLE_CONFIG_LEN, nq, VIRTIO_CONSOLE_IDLE_SIZE, &con_ops, tops,
+			    transport, err) < 0) {
 		pthread_mutex_destroy(&c->lock);
 		free(c);
 		return NULL;
 	}
+	/* full size only where a stream flows: the input's receive queue, the outputs'
+	 * transmit queues; the control queues hold a few messages at a time */
+	c->vd.q[rxq(c->in_port)].max_size = VIRTIO_CONSOLE_QUEUE_SIZE;
+	for (unsigned i = 0; i < c->nout; i++)
+		c->vd.q[c->out[i].q].max_size = VIRTIO_CONSOLE_QUEUE_SIZE;
+	c->vd.q[2].max_size = c->vd.q[3].max_size = VIRTIO_CONSOLE_CTL_SIZE;
+	c->vd.msix_vectors = MSIX_VECTORS;
 	return &c->vd.dev;
 }
 

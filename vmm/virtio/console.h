@@ -3,13 +3,16 @@
  * guest command's stdio").
  *
  * Ports (ids are fixed; the guest finds them by name in /sys/class/virtio-ports/ * /name):
- *   without a tty: 1 "minivm.stdin" (host fd -> guest), 2 "minivm.stdout", 3 "minivm.stderr"
+ *   without a tty: 0 "minivm.stdin" (host fd -> guest), 1 "minivm.stdout", 2 "minivm.stderr"
  *                  (guest -> host fd), byte for byte; end of the host's stdin is the port's
  *                  host side closing (VIRTIO_CONSOLE_PORT_OPEN 0): the guest's read() then
- *                  returns 0 once it has read every byte before it.
+ *                  returns 0 once it has read every byte before it. max_nr_ports 3: 8 queues.
  *   with a tty:    0 "minivm.tty", the console port (the guest's /dev/hvc0): host stdin in,
  *                  guest output to host stdout, the window size in RESIZE control messages
  *                  (which Linux applies only with VIRTIO_CONSOLE_F_SIZE, offered).
+ *                  max_nr_ports 1: 4 queues.
+ * No port more than these: each queue costs the guest's driver some 20 register accesses at
+ * probe time, each a trip to minivm (docs/virtio.md, "Start-up cost").
  */
 #ifndef MINIVM_VIRTIO_CONSOLE_H
 #define MINIVM_VIRTIO_CONSOLE_H
@@ -35,13 +38,15 @@
 #define VIRTIO_CONSOLE_PORT_OPEN     6
 #define VIRTIO_CONSOLE_PORT_NAME     7
 
-#define VIRTIO_CONSOLE_NPORTS	  4u /* max_nr_ports: ids 0-3 */
-#define VIRTIO_CONSOLE_QUEUE_SIZE 128u
-#define VIRTIO_CONSOLE_CONFIG_LEN 12u /* cols, rows, max_nr_ports, emerg_wr */
-#define VIRTIO_CONSOLE_PORT_TTY	  0u
-#define VIRTIO_CONSOLE_PORT_IN	  1u
-#define VIRTIO_CONSOLE_PORT_OUT	  2u
-#define VIRTIO_CONSOLE_PORT_ERR	  3u
+#define VIRTIO_CONSOLE_MAX_PORTS  3u   /* max_nr_ports without a tty (1 with one) */
+#define VIRTIO_CONSOLE_QUEUE_SIZE 128u /* the queues that carry data */
+#define VIRTIO_CONSOLE_CTL_SIZE	  16u  /* control queues (Linux posts a page per entry) */
+#define VIRTIO_CONSOLE_IDLE_SIZE  4u   /* a direction no stream uses (stdout's receive...) */
+#define VIRTIO_CONSOLE_CONFIG_LEN 12u  /* cols, rows, max_nr_ports, emerg_wr */
+#define VIRTIO_CONSOLE_PORT_TTY	  0u   /* with a tty */
+#define VIRTIO_CONSOLE_PORT_IN	  0u   /* without one */
+#define VIRTIO_CONSOLE_PORT_OUT	  1u
+#define VIRTIO_CONSOLE_PORT_ERR	  2u
 
 /* What minivm run gives the device: the host side of the guest command's stdio. */
 struct virtio_console_conf {

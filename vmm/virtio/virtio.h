@@ -139,6 +139,10 @@ struct virtio_dev {
 	uint32_t config_len;
 	unsigned nqueues;
 	struct virtio_queue q[VIRTIO_MAX_QUEUES];
+	/* MSI-X vectors the transport offers: 0 is one per queue plus one for config changes;
+	 * fewer (2) makes Linux share one among all queues, which costs its probe fewer
+	 * register writes (set by the model after virtio_dev_init) */
+	unsigned msix_vectors;
 
 	pthread_mutex_t lock; /* status, features, queue set-up, config writes */
 	uint64_t driver_features;

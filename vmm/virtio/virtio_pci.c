@@ -8,9 +8,10 @@
  *
  * Capabilities: common (1), notify (2), ISR (3), device (4, when the model has config
  * space), the PCI config access window (5) and MSI-X. Vectors: one per queue plus one for
- * config changes. No INTx: the function's interrupt pin is 0, so a guest without MSI-X gets no
- * interrupts from it (Linux's virtio_pci fails the probe then); the ISR register still counts
- * what would have been raised.
+ * config changes, or as many as the model asks (vd->msix_vectors: virtio-console's 2, which
+ * Linux shares: one for config changes, one for every queue). No INTx: the function's interrupt pin
+ * is 0, so a guest without MSI-X gets no interrupts from it (Linux's virtio_pci fails the probe
+ * then); the ISR register still counts what would have been raised.
  *
  * Locks: register accesses take vd->lock (the core's calls need it); the MSI-X code its own,
  * inside. Config space accesses come with the PCI host's lock held, outside vd->lock.
@@ -370,7 +371,7 @@ static int vp_attach(struct virtio_dev *vd, struct vm *vm, mc_err *err)
 	f->on_cfg = on_cfg;
 	f->on_bar = on_bar;
 	uint8_t at;
-	unsigned nvec = vd->nqueues + 1;
+	unsigned nvec = vd->msix_vectors ? vd->msix_vectors : vd->nqueues + 1;
 	if (pci_function_add_bar(f, 0, VP_BAR_SIZE, PCI_BAR_MEM64, bar_io, vp, err) < 0 ||
 	    add_vcap(vp, CAP_COMMON, VP_COMMON, VP_COMMON_LEN, 0, false, &at, err) < 0 ||
 	    add_vcap(vp, CAP_NOTIFY, VP_NOTIFY, VP_NOTIFY_MULT * vd->nqueues, VP_NOTIFY_MULT, true,
