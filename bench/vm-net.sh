@@ -18,7 +18,9 @@
 # Runs in the lab unless this host's /dev/kvm is hardware-backed.
 #   bench/vm-net.sh [--record]   --record: the summary into docs/results.md (section vm-net)
 # env: RUNS (3), TIME (5), CONFIGS (default all, each next to its QEMU peer so that both see
-#      about the same load: "minivm-user qemu-user minivm-vhost qemu-vhost"), BIN (build/bin)
+#      about the same load: "minivm-user qemu-user minivm-vhost qemu-vhost"), BIN (build/bin),
+#      TMO (seconds a guest may take in all; default 300 + 30 per iperf3 run: a loaded lab
+#      needs more)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -29,7 +31,7 @@ TITLE="virtio-net: iperf3 guest <-> L1 in minivm vs QEMU, user space and vhost (
 
 # shellcheck source=bench/lab-guest.sh
 . "$ROOT/bench/lab-guest.sh"
-lab_dispatch vm-net "$TITLE" "$ROOT/bench/vm-net.sh" RUNS TIME CONFIGS BIN -- "$@"
+lab_dispatch vm-net "$TITLE" "$ROOT/bench/vm-net.sh" RUNS TIME CONFIGS BIN TMO -- "$@"
 
 # ---- in the lab (or on a host with hardware KVM) ----------------------------------------------
 lab_guest_init vm-net iperf3
@@ -75,7 +77,7 @@ script+=" while read a b; do echo IPERF:\$a:\$b; done;"
 script+=" done; done; ks end; echo IPERF-END"
 
 mac=52:54:00:aa:bb:02
-tmo=$((300 + RUNS * 2 * (TIME + 5) * 3))
+tmo=${TMO:-$((300 + RUNS * 2 * (TIME + 5) * 3))}
 for c in $CONFIGS; do
 	log "$c ($(date +%T), load $(cut -d' ' -f1 /proc/loadavg))"
 	cut -d' ' -f1 /proc/loadavg >"$WORK/$c.load"
