@@ -10,13 +10,22 @@
 #   dirty-WS             `dirty WS 0 MHZ` in a 256 MiB guest: one word per page rewritten over a
 #                        WS MiB working set as fast as the guest goes (PVM makes each write
 #                        after a write-protect a trap: the rate is what the guest reaches)
+#   dirty-ring           the same with minivm's dirty ring (--dirty-track ring; QEMU: its dirty
+#                        bitmap, as in dirty)
+#   converge             `dirty CWS 0 MHZ` over a link capped at CBW MiB/s (both VMMs), slower
+#                        than the guest dirties: auto-converge on in both (minivm
+#                        --auto-converge, QEMU's auto-converge capability, its defaults)
+#   converge-ring        the same with minivm's dirty ring
+# nonzero-256 also times a raw loopback TCP pipe in the same run (RUNS times): 216 MiB from one
+# process to another, read into one reused 1 MiB buffer and into fresh memory (MADV_HUGEPAGE, as
+# a destination's guest RAM), the baselines the migration's total time is compared with.
 # Each case migrates the guest RUNS times in a chain (A -> B -> C ...: the fill is done once).
 #   total_ms, downtime_ms   what each VMM reports (minivm: migrate command to the destination's
 #                           ack / pause to ack; QEMU: query-migrate total-time / downtime)
 #   heartbeat gap           the last "count" line the source printed to the first the
 #                           destination printed, read from both consoles (both VMMs)
 # Both: the same downtime target MAXDOWN ms (default 50: minivm's default; QEMU's own default
-# is 300), no bandwidth cap (QEMU: max-bandwidth 1 TiB/s); a QEMU migration not done after 60 s
+# is 300), no bandwidth cap but in the converge cases (QEMU: max-bandwidth 1 TiB/s); a QEMU migration not done after 60 s
 # is cancelled ("no convergence"). Not a timed test. env: RUNS (5), CASES, WS (64), MHZ (TSC MHz for
 # the guest's pacing, unused at rate 0), BIN (build/bin), QEMU (1 when installed), RECORD=1 or
 # --record: the table into docs/results.md (section vm-migrate, through bench/record.py).
@@ -25,7 +34,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 [ "${1:-}" = --record ] && RECORD=1
 BIN=${BIN:-$ROOT/build/bin}
-export MAXDOWN=${MAXDOWN:-50} RUNS=${RUNS:-5} CASES=${CASES:-idle-256 idle-512 nonzero-256 dirty} WS=${WS:-64}
+export MAXDOWN=${MAXDOWN:-50} RUNS=${RUNS:-5} WS=${WS:-64} CWS=${CWS:-64} CBW=${CBW:-32}
+export CASES=${CASES:-idle-256 idle-512 nonzero-256 dirty dirty-ring converge converge-ring}
 export MINIVM=$BIN/minivm RECORD=${RECORD:-0} ROOT
 export GUEST=${GUEST:-$ROOT/build/tests/guests/pvh-guest.elf}
 [ -x "$MINIVM" ] && [ -f "$GUEST" ] || { echo "build first: make all" >&2; exit 1; }
@@ -37,7 +47,7 @@ python3 - <<'PY'
 import json, os, re, socket, statistics, subprocess, sys, threading, time
 
 RUNS, WORK, MINIVM, GUEST = int(os.environ["RUNS"]), os.environ["WORK"], os.environ["MINIVM"], os.environ["GUEST"]
-WS = int(os.environ["WS"])
+WS, CWS, CBW = int(os.environ["WS"]), int(os.environ["CWS"]), int(os.environ["CBW"])
 QEMU = os.environ["QEMU"] == "1"
 CASES = os.environ["CASES"].split()
 
@@ -97,15 +107,46 @@ def mem_file(path, mib, fill):
             f.write(os.urandom(1 << 20))
 
 def case_params(case):
+    """memory MiB, command line, MiB of random fill, minivm run options, bandwidth cap MiB/s
+    (0: none), auto-converge"""
+    track = ["--dirty-track", "ring"] if case.endswith("-ring") else []
+    mhz = os.environ.get('MHZ', '2100')
     if case.startswith("idle-"):
-        return int(case[5:]), "count", 0
+        return int(case[5:]), "count", 0, track, 0, False
     if case == "nonzero-256":
-        return 256, "count", 216
-    return 256, f"dirty {WS} 0 {os.environ.get('MHZ', '2100')}", 0
+        return 256, "count", 216, track, 0, False
+    if case.startswith("converge"):
+        return 256, f"dirty {CWS} 0 {mhz}", 0, track, CBW, True
+    return 256, f"dirty {WS} 0 {mhz}", 0, track, 0, False
+
+def raw_loopback(mib):
+    """ms to move mib MiB through a TCP loopback connection from this process to a child that
+    reads it into (a) one reused 1 MiB buffer, (b) fresh anonymous memory with MADV_HUGEPAGE, as
+    minivm's guest RAM (each first touch faults and zeroes a page)."""
+    out = {}
+    for fresh in (False, True):
+        code = ("import mmap,socket,sys\n"
+                f"n={mib}<<20; s=socket.create_connection(('127.0.0.1',int(sys.argv[1])))\n"
+                + ("b=mmap.mmap(-1,n); b.madvise(mmap.MADV_HUGEPAGE); m=memoryview(b); g=0\n"
+                   "while g<n:\n g+=s.recv_into(m[g:],min(n-g,1<<20))\n" if fresh else
+                   "b=bytearray(1<<20); m=memoryview(b); g=0\n"
+                   "while g<n:\n g+=s.recv_into(m,min(n-g,1<<20))\n")
+                + "s.sendall(b'k')\n")
+        ls = socket.socket(); ls.bind(("127.0.0.1", 0)); ls.listen(1)
+        rx = subprocess.Popen([sys.executable, "-c", code, str(ls.getsockname()[1])])
+        c, _ = ls.accept()
+        buf = os.urandom(1 << 20)
+        t = time.monotonic()
+        for _ in range(mib):
+            c.sendall(buf)
+        c.recv(1)
+        out["fresh" if fresh else "reused"] = (time.monotonic() - t) * 1e3
+        c.close(); ls.close(); rx.wait()
+    return out
 
 # ---- minivm ----
 def minivm_case(case):
-    mib, cmd, fill = case_params(case)
+    mib, cmd, fill, track, bw, conv = case_params(case)
     env = dict(os.environ)
     sock = f"{WORK}/m0.sock"
     if fill:
@@ -118,9 +159,9 @@ def minivm_case(case):
             f.seek(32 << 20)
             for _ in range(fill):
                 f.write(os.urandom(1 << 20))
-        argv = [MINIVM, "run", "--restore", f"{WORK}/msnap", "--api", sock]
+        argv = [MINIVM, "run", "--restore", f"{WORK}/msnap", "--api", sock] + track
     else:
-        argv = [MINIVM, "run", "--kernel", GUEST, "--cmdline", cmd, "--mem", f"{mib}M", "--api", sock]
+        argv = [MINIVM, "run", "--kernel", GUEST, "--cmdline", cmd, "--mem", f"{mib}M", "--api", sock] + track
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     con = Console(p)
     con.wait(b"count 3", 600)
@@ -129,14 +170,19 @@ def minivm_case(case):
     for i in range(RUNS):
         port = free_port()
         dsock = f"{WORK}/m{i + 1}.sock"
-        q = subprocess.Popen([MINIVM, "run", "--incoming", f"tcp:127.0.0.1:{port}", "--api", dsock],
+        q = subprocess.Popen([MINIVM, "run", "--incoming", f"tcp:127.0.0.1:{port}", "--api", dsock] + track,
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         if b"waiting for an incoming migration" not in q.stderr.readline():
             raise SystemExit("minivm destination did not start")
         qc = Console(q)
         t = time.monotonic()
-        r = api(sock, {"cmd": "migrate", "uri": f"tcp:127.0.0.1:{port}", "wait": True,
-                       "max_downtime_ms": int(os.environ["MAXDOWN"])})
+        req = {"cmd": "migrate", "uri": f"tcp:127.0.0.1:{port}", "wait": True,
+               "max_downtime_ms": int(os.environ["MAXDOWN"])}
+        if bw:
+            req["bandwidth"] = bw
+        if conv:
+            req["auto_converge"] = True
+        r = api(sock, req)
         if r.get("status") != "migrated":
             raise SystemExit(f"minivm {case} run {i}: {r}")
         p.wait(timeout=30)
@@ -164,7 +210,7 @@ class QMP:
                 return r
 
 def qemu_case(case):
-    mib, cmd, fill = case_params(case)
+    mib, cmd, fill, _, bw, conv = case_params(case)
     base = ["qemu-system-x86_64", "-M", "microvm", "-accel", "kvm", "-cpu", "host", "-m", f"{mib}",
             "-kernel", GUEST, "-append", cmd, "-nodefaults", "-no-user-config", "-display", "none",
             "-serial", "stdio"]
@@ -184,12 +230,17 @@ def qemu_case(case):
     for i in range(RUNS):
         port = free_port()
         q, qc, qq = start(["-incoming", f"tcp:127.0.0.1:{port}"], i + 1)
-        qmp.cmd("migrate-set-parameters", **{"max-bandwidth": 1 << 40,
+        qmp.cmd("migrate-set-parameters", **{"max-bandwidth": (bw << 20) if bw else 1 << 40,
                                               "downtime-limit": int(os.environ["MAXDOWN"])})
+        if conv:
+            qmp.cmd("migrate-set-capabilities",
+                    capabilities=[{"capability": "auto-converge", "state": True}])
         t = time.monotonic()
         qmp.cmd("migrate", uri=f"tcp:127.0.0.1:{port}")
+        throttle = 0
         while True:
             r = qmp.cmd("query-migrate")["return"]
+            throttle = max(throttle, r.get("cpu-throttle-percentage", 0))
             if r.get("status") in ("completed", "failed") or time.monotonic() - t > 60:
                 break
             time.sleep(0.001)
@@ -201,12 +252,16 @@ def qemu_case(case):
             break
         rows.append({"status": "completed", "total_ms": r["total-time"], "downtime_ms": r["downtime"],
                      "gap_ms": gap_ms(con, qc, t), "rounds": r["ram"].get("dirty-sync-count"),
-                     "bytes_sent": r["ram"].get("transferred")})
+                     "bytes_sent": r["ram"].get("transferred"),
+                     "throttle": throttle})
         qmp.cmd("quit"); p.wait(timeout=30)
         p, con, qmp = q, qc, qq
         time.sleep(0.3)
     qmp.cmd("quit"); p.wait(timeout=30)
     return rows
+
+def conv_case(case):
+    return case_params(case)[5]
 
 def st(v):
     v = sorted(x for x in v if x == x)
@@ -221,12 +276,19 @@ def med(v):
 out = []
 cpus = os.cpu_count()
 out.append(f"live migration over loopback, tiny PVH guest, 1 vCPU, {RUNS} chained runs per case, "
-           f"downtime target {os.environ['MAXDOWN']} ms for both, "
+           f"downtime target {os.environ['MAXDOWN']} ms for both, dirty WS {WS} MiB, "
+           f"converge: WS {CWS} MiB over {CBW} MiB/s, auto-converge on in both, "
            f"{cpus} host CPUs, load {os.getloadavg()[0]:.1f} at the end")
 out.append(f"{'case':12s} {'what':28s} {'min':>8s} {'median':>8s} {'max':>8s}   ratio minivm/QEMU (medians)")
 for case in CASES:
+    first = len(out)
+    raw = [raw_loopback(216) for _ in range(RUNS)] if case == "nonzero-256" else []
     m = minivm_case(case)
     q = qemu_case(case) if QEMU else []
+    if raw:
+        for k, name in (("reused", "raw loopback ms, reused buf"), ("fresh", "raw loopback ms, fresh mem")):
+            rv = [r[k] for r in raw]
+            out.append(f"{case:12s} {name:28s} {st(rv)}   minivm/raw {med([float(r['total_ms']) for r in m]) / med(rv):5.2f}x")
     for key, name in (("total_ms", "total ms"), ("downtime_ms", "downtime ms (own measure)"),
                       ("gap_ms", "heartbeat gap ms")):
         mv = [float(r[key]) for r in m]
@@ -238,12 +300,15 @@ for case in CASES:
             out.append(f"{case:12s} {'QEMU   ' + name:28s} {st(qv)}")
     mb = [r["bytes_sent"] / 2**20 for r in m]
     out.append(f"{case:12s} minivm: rounds {[r['rounds'] for r in m]}, MiB sent {statistics.median(mb):.1f}, "
-               f"bandwidth MiB/s {[r['bandwidth_mibps'] for r in m]}, dirty MiB/s {[r['dirty_rate_mibps'] for r in m]}")
+               f"bandwidth MiB/s {[r['bandwidth_mibps'] for r in m]}, dirty MiB/s {[r['dirty_rate_mibps'] for r in m]}, "
+               f"setup ms {[r['setup_ms'] for r in m]}"
+               + (f", throttle % {[r['throttle_pct'] for r in m]}" if conv_case(case) else ""))
     if q:
         qb = [r.get("bytes_sent", 0) / 2**20 for r in q]
         out.append(f"{case:12s} QEMU: status {sorted(set(r['status'] for r in q))}, rounds (dirty syncs) "
-                   f"{[r['rounds'] for r in q]}, MiB sent {statistics.median(qb):.1f}")
-    print("\n".join(out[-8:]), flush=True)
+                   f"{[r['rounds'] for r in q]}, MiB sent {statistics.median(qb):.1f}"
+                   + (f", throttle % {[r.get('throttle') for r in q]}" if conv_case(case) else ""))
+    print("\n".join(out[first:]), flush=True)
 text = "\n".join(out)
 print("\n" + text)
 if os.environ["RECORD"] == "1":
