@@ -204,6 +204,15 @@ static int recv_image(struct rcv *r, struct mc_ms *s, const char *name, uint32_t
 	return 0;
 }
 
+/* After a sync point or a round's answer the source runs CRIU's (pre-)dump before it sends
+ * again: wait as long as it may take (its deadline, MINICT_CRIU_TIMEOUT, 300 s), not only the
+ * stream's 60 s (the lab's emulated CPU needed more for a 64 MiB lazy dump). */
+static int dump_wait(struct rcv *r, mc_err *err)
+{
+	int t = ct_ckpt_timeout(300);
+	return ct_mig_timeouts(r->sk, t > CT_MIG_IO_TIMEOUT ? t : CT_MIG_IO_TIMEOUT, err);
+}
+
 /* A pre-copy round (CT_MIG_ROUND): its directory under images ("" the final dump's: images
  * itself), the previous round as CRIU's parent, a page server for it on the address the
  * stream came in on; its port goes back (CT_MIG_PS). Images that follow go there. */
@@ -276,7 +285,7 @@ static int recv_round(struct rcv *r, struct mc_ms *s, const char *name, uint32_t
 	char ans[64];
 	int n = snprintf(ans, sizeof(ans), "{\"port\":%d}", port);
 	if (mc_ms_turn(s, err) < 0 || mc_ms_send(s, CT_MIG_PS, NULL, 0, ans, n, err) < 0 ||
-	    mc_ms_flush(s, err) < 0 || mc_ms_turn(s, err) < 0)
+	    mc_ms_flush(s, err) < 0 || mc_ms_turn(s, err) < 0 || dump_wait(r, err) < 0)
 		return mc_wrap(err, "round \"%s\"", name);
 	mc_log_debug("receive: round \"%s\" (parent \"%s\"): page server %d on %s:%d", name, parent,
 		     pid, addr, port);
@@ -398,7 +407,8 @@ static int recv_sections(struct rcv *r, struct mc_ms *s, mc_err *err)
 			ret = f.meta_len || f.data_len ? mc_errorf(err, 0, "a sync frame with data")
 			      : mc_ms_turn(s, err) < 0 ||
 				      mc_ms_send(s, CT_MIG_READY, NULL, 0, NULL, 0, err) < 0 ||
-				      mc_ms_flush(s, err) < 0 || mc_ms_turn(s, err) < 0
+				      mc_ms_flush(s, err) < 0 || mc_ms_turn(s, err) < 0 ||
+				      dump_wait(r, err) < 0
 				  ? -1
 				  : 0;
 			break;

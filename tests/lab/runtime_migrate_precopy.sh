@@ -25,6 +25,8 @@ for t in udp_echo udp_observer ct_memhold; do
 	[ -x "$TOOLS/$t" ] || skip "no $TOOLS/$t (make test-bins)"
 done
 mig_setup mp 10.237 10.238
+# CRIU's deadline, and how long the receiver waits for the source's dump: the lab is slow
+export MINICT_CRIU_TIMEOUT=${MINICT_CRIU_TIMEOUT:-900}
 
 # the bundle: a few applets, the echo, the counter (or ct_memhold, which counts too)
 ID=${P}pre
@@ -41,7 +43,7 @@ mig_receiver $ID 60
 mig_observe 600
 mig_quiesce $ID
 echo "migrating ($MODE)..." >&2
-MINICT_CRIU_TIMEOUT=600 setsid -w nsenter $(NS $SRC) "$MINICT" --root "$T/src" migrate --mode $MODE --pre-freeze "$QUIESCE" $ID tcp:$M.2:$PORT \
+setsid -w nsenter $(NS $SRC) "$MINICT" --root "$T/src" migrate --mode $MODE --pre-freeze "$QUIESCE" $ID tcp:$M.2:$PORT \
 	>"$T/mig.json" 2>"$T/err" || die "migrate: $(cat "$T/err"); receiver: $(cat "$T/rcv.err")"
 wait $RPID || die "receive failed: $(cat "$T/rcv.err")"
 grep -q '"status":"ok"' "$T/mig.json" || die "migrate printed $(cat "$T/mig.json")"
