@@ -25,18 +25,10 @@ TOOLS=${TOOLS:-$ROOT/build/tests/tools}
 [ -x "$TOOLS/ct_memhold" ] || { echo "no $TOOLS/ct_memhold (make test-bins)" >&2; exit 1; }
 command -v runc >/dev/null || { echo "no runc (apt-get install runc)" >&2; exit 1; }
 CRIU=$("$ROOT/scripts/criu.sh" path) || { echo "no CRIU (make deps)" >&2; exit 1; }
+. "$ROOT/bench/lib.sh"
 W=$(mktemp -d /tmp/ct-ckpt-bench.XXXXXX)
 cleanup() {
-	local s d
-	for s in "$W"/state-minict "$W"/state-runc; do
-		for d in "$s"/*/; do
-			[ -d "$d" ] || continue
-			case $s in
-			*-minict) "$MINICT" --root "$s" delete -f "$(basename "$d")" ;;
-			*) runc --root "$s" delete -f "$(basename "$d")" ;;
-			esac
-		done
-	done >/dev/null 2>&1
+	ct_delete_all "$W" "$MINICT"
 	# never into a mount (a CRIU cgroup yard left behind)
 	grep -q "$W" /proc/self/mountinfo || rm -rf --one-file-system "$W"
 }

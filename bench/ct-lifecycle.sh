@@ -17,21 +17,13 @@ CONC=${2:-32}
 MINICT=${MINICT:-$ROOT/build/bin/minict}
 [ "$(id -u)" -eq 0 ] || { echo "needs root" >&2; exit 1; }
 [ -x "$MINICT" ] || { echo "build minict first (make)" >&2; exit 1; }
+. "$ROOT/bench/lib.sh"
 W=$(mktemp -d /tmp/ct-bench.XXXXXX)
 # containers a failed run left behind (the Python side deletes its own, this is the backstop):
 # a detached `sleep 600` would otherwise keep its cgroups for ten minutes, and any stdio of
 # ours it still held would keep a caller that reads our output ($(...)) waiting that long
 cleanup() {
-	local s d
-	for s in "$W"/state-minict "$W"/state-runc; do
-		for d in "$s"/*/; do
-			[ -d "$d" ] || continue
-			case $s in
-			*-minict) "$MINICT" --root "$s" delete -f "$(basename "$d")" ;;
-			*) runc --root "$s" delete -f "$(basename "$d")" ;;
-			esac
-		done
-	done >/dev/null 2>&1
+	ct_delete_all "$W" "$MINICT"
 	rm -rf "$W"
 }
 trap cleanup EXIT

@@ -23,3 +23,19 @@ run_where_stock_kernels_boot() {
 	rm -f "$out"
 	return "$rc"
 }
+
+# ct_delete_all DIR MINICT: delete -f every container still in DIR/state-minict (with MINICT) or
+# DIR/state-runc, quietly: the backstop of a run that failed half-way (a detached container
+# would otherwise keep its cgroups, and any stdio of ours it holds, for as long as it lives).
+ct_delete_all() {
+	local s d
+	for s in "$1"/state-minict "$1"/state-runc; do
+		for d in "$s"/*/; do
+			[ -d "$d" ] || continue
+			case $s in
+			*-minict) "$2" --root "$s" delete -f "$(basename "$d")" ;;
+			*) runc --root "$s" delete -f "$(basename "$d")" ;;
+			esac
+		done
+	done >/dev/null 2>&1
+}
