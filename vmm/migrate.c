@@ -635,6 +635,8 @@ int mig_incoming_receive(struct mig_incoming *in, struct vm *vm, struct snap **s
 	size_t len = 0;
 	struct prefault pf = {.ram = vm->gm.host, .size = vm->gm.size, .st = &st};
 	bool pf_on = pthread_create(&pf.thread, NULL, prefault_thread, &pf) == 0;
+	if (pf_on)
+		pthread_setname_np(pf.thread, "mig-prefault");
 	int r = mig_recv_body(in->rx, vm->gm.host, vm->gm.size, &st, &state, &len, err);
 	if (pf_on) {
 		__atomic_store_n(&pf.stop, true, __ATOMIC_RELAXED);
