@@ -123,6 +123,10 @@ static json_object *do_resume(struct api *a)
 {
 	mc_err err = NULL;
 	uint64_t ns = 0;
+	if (a->mig && mig_lost(a->mig))
+		return error_reply("resume: the post-copy migration failed after the guest ran at "
+				   "the destination: this copy is stale and stays paused (`stop` "
+				   "ends it)");
 	if (vm_resume(a->vm, &ns, &err) < 0)
 		return err_reply(&err);
 	json_object *o = json_object_new_object();

@@ -1453,6 +1453,14 @@ bool mig_active(struct migration *m)
 	return a;
 }
 
+bool mig_lost(struct migration *m)
+{
+	pthread_mutex_lock(&m->lock);
+	bool l = m->lost && m->status == MIG_FAILED;
+	pthread_mutex_unlock(&m->lock);
+	return l;
+}
+
 enum mig_status mig_status(struct migration *m)
 {
 	pthread_mutex_lock(&m->lock);

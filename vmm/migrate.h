@@ -132,6 +132,9 @@ int mig_start(struct migration *m, const struct mig_params *p, mc_err *err);
 bool mig_cancel(struct migration *m);
 /* A migration thread exists (set up, rounds, switch-over). */
 bool mig_active(struct migration *m);
+/* A post-copy failed after the destination ran the guest: this paused copy is stale and must
+ * not resume. */
+bool mig_lost(struct migration *m);
 enum mig_status mig_status(struct migration *m);
 const char *mig_status_name(enum mig_status s);
 /* The status and statistics as a JSON object's text (malloc'd). */

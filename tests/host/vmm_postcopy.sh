@@ -12,7 +12,8 @@
 # - the source killed during post-copy: the destination says why in one line and exits 125,
 #   its API socket gone, no minivm left;
 # - the destination killed during post-copy: `minivm migrate` fails saying the guest is lost,
-#   the source stays paused (not resumed: the guest ran on at the destination) and stops cleanly.
+#   the source stays paused (not resumed: the guest ran on at the destination), refuses
+#   `resume`, and stops cleanly.
 . "$ROOT/tests/lib.sh"
 . "$ROOT/tests/guests/lib.sh"
 
@@ -172,6 +173,9 @@ expect_contains "destination killed: failed" "$(cat "$TMP/m4.out")" '"status":"f
 expect_contains "destination killed: the guest is lost" "$(cat "$TMP/m4.out")" \
 	"stays paused here"
 expect_contains "destination killed: source paused" "$(api status "$TMP/s4.sock")" paused
+run_capture out rc api resume "$TMP/s4.sock"
+expect_eq "destination killed: resume refused" "$rc" 1
+expect_contains "destination killed: resume says why" "$out" "this copy is stale"
 c0=$(last_count "$TMP/s4.out")
 sleep 1
 expect_eq "destination killed: the source does not count on" "$(last_count "$TMP/s4.out")" "$c0"
