@@ -2,7 +2,8 @@
 # Host boot benchmark (issue 3, 6b and 6c) with the tiny PVH test guest: minivm vs QEMU
 # microvm (and kvmtool when installed), process start to first guest port write and to exit,
 # plus minivm's own RSS; the summary goes to docs/results.md.
-# Usage: bench/boot-host.sh  (env RUNS=N, default 20; RECORD=0)
+# Usage: bench/boot-host.sh  (env RUNS=N, default 20; RECORD=0; MINIVM_BASE=an older minivm
+# binary, timed beside this one)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"

@@ -23,6 +23,9 @@ Tools and guests (each with a guest it can load):
 
 Then minivm's own milestones (--timings json, from main(), gone waited for) and its resident
 memory beyond the guest RAM the guest touched (bench/rss_split.py).
+
+MINIVM_BASE=PATH adds "minivm base", an older minivm binary timed the same way in the same
+interleaved runs (a change's before and after).
 """
 import json
 import os
@@ -108,6 +111,10 @@ def main():
                    b"hello", lambda r: r["status"] == 0),
         "kvm_floor": ([FLOOR, "--mem", "256"], b".", lambda r: r["status"] == 0),
     }
+    base_vm = os.environ.get("MINIVM_BASE")
+    if base_vm:
+        tools["minivm base"] = ([base_vm, "run", "--kernel", PVH, "--cmdline", "hello", "--mem",
+                                 "256M"], b"hello", lambda r: r["status"] == 0)
     lkvm = os.environ.get("LKVM") or shutil.which("lkvm")
     if lkvm:
         tools["kvmtool"] = ([lkvm, "run", "-k", flat, "-m", "256", "-c", "1", "--console",
@@ -170,6 +177,12 @@ def main():
     m = stats([r["exit"] for r in res.get("minivm", [])])
     if q and m:
         print(f"  minivm exit ratio vs qemu microvm {m[1] / q[1]:.2f}")
+    b = stats([r["exit"] for r in res.get("minivm base", [])])
+    bf = stats([r["first"] for r in res.get("minivm base", [])])
+    mf = stats([r["first"] for r in res.get("minivm", [])])
+    if b and m and bf and mf:
+        print(f"  minivm vs minivm base (MINIVM_BASE): first byte {mf[1] / bf[1]:.2f}, "
+              f"exit {m[1] / b[1]:.2f}")
 
     if floor_steps:
         per = {}
