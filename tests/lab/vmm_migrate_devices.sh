@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# Live migration of a stock-kernel guest with a disk, a network card and a command between two
+# "hosts" on one machine (docs/migration.md, "Devices"): network namespaces S and D, each with
+# its own bridge, the tap the guest's card uses and a veth to a common bridge in namespace W,
+# where a UDP observer (tests/tools/udp_observer) probes the guest every 1 ms. The migration
+# stream goes over TCP from S's bridge address to D's. The guest (the initramfs' busybox) reads
+# tests/tools/udp_echo from its disk and serves UDP with it, and writes one numbered 512-byte
+# block to the disk with O_DIRECT every 0.2 s, printing W:N for each, until the host writes STOP
+# into a control block of the image.
+#  1. failure: the destination is killed mid-transfer: `migrate` fails, the source guest goes
+#     on writing its disk and answering UDP;
+#  2. the real migration while the guest writes and answers: the guest command's output goes
+#     on on the destination's stdout (every W:N exactly once across both), the observer gets
+#     replies from the destination (the guest's announce moved its MAC in W's bridge), the
+#     disk's blocks are exactly what the guest wrote and the guest's own checksum agrees;
+#  3. nothing is left: the VMs ended, the namespaces (taps, bridges, veths) go.
+# MIGRATE_NET_OPTS=,vhost=on runs the card's data path in vhost-net.
+. "$ROOT/tests/lib.sh"
+need_stock_kernel_kvm
+[ "$(id -u)" = 0 ] || skip "needs root (network namespaces, taps)"
+[ -c /dev/net/tun ] || modprobe tun 2>/dev/null
+[ -c /dev/net/tun ] || skip "no /dev/net/tun"
+NET_OPTS=${MIGRATE_NET_OPTS:-}
+case $NET_OPTS in
+*vhost=on*)
+	[ -c /dev/vhost-net ] || modprobe vhost_net 2>/dev/null
+	[ -c /dev/vhost-net ] || skip "no /dev/vhost-net"
+	;;
+esac
+for t in udp_echo udp_observer; do
+	[ -x "$TOOLS/$t" ] || fail "no $TOOLS/$t (make test-bins)"
+done
+PY=python3
+[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+TMP=$(mktemp -d)
+W=mvm-w-$$ S=mvm-s-$$ D=mvm-d-$$
+MAC=52:54:00:78:00:02
+GUEST=10.78.0.2
+pids=()
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do
+		kill -KILL "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	for n in "$S" "$D" "$W"; do
+		ip netns del "$n" 2>/dev/null
+	done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# ---- the network: W's br0 (10.78.0.1) joins S's and D's bridges (10.78.0.11, .12) ----
+for n in "$W" "$S" "$D"; do
+	ip netns add "$n" || skip "cannot make a network namespace"
+	ip -n "$n" link set lo up
+done
+ip -n "$W" link add name br0 type bridge
+ip -n "$W" addr add 10.78.0.1/24 dev br0
+ip -n "$W" link set br0 up
+side() { # NS TAP VETH ADDR
+	ip -n "$1" link add name sbr type bridge &&
+		ip -n "$1" addr add "$4/24" dev sbr &&
+		ip -n "$1" link set sbr up &&
+		ip -n "$1" tuntap add dev "$2" mode tap &&
+		ip -n "$1" link set "$2" master sbr up &&
+		ip -n "$1" link add name "$3" type veth peer name "${3}w" netns "$W" &&
+		ip -n "$1" link set "$3" master sbr up &&
+		ip -n "$W" link set "${3}w" master br0 up || fail "network set-up in $1"
+}
+side "$S" mts0 vs 10.78.0.11
+side "$D" mtd0 vd 10.78.0.12
+
+# ---- the disk: udp_echo at 0, the control block at sector 8192, the data from 16384 ----
+IMG=$TMP/disk.img
+truncate -s 64M "$IMG"
+dd if="$TOOLS/udp_echo" of="$IMG" conv=notrunc status=none
+ue_size=$(stat -c %s "$TOOLS/udp_echo")
+CTL=8192 DATA=16384
+
+# shellcheck disable=SC2016 # expanded by the guest's shell
+script='ip link set eth0 up && ip addr add '$GUEST'/24 dev eth0
+dd if=/dev/vda of=/tmp/ue bs=4096 count='$(((ue_size + 4095) / 4096))' 2>/dev/null
+head -c '$ue_size' /tmp/ue >/tmp/udp_echo && chmod +x /tmp/udp_echo
+/tmp/udp_echo 9000 /tmp/ue.state 100000 &
+echo "UP:$(tr : - </sys/class/net/eth0/address):END"
+i=0
+while :; do
+	echo "blk $i" | dd of=/dev/vda bs=512 count=1 seek=$(('$DATA'+i)) conv=sync,notrunc oflag=direct 2>/dev/null || echo "WERR:$i:END"
+	echo "W:$i"
+	i=$((i+1))
+	dd if=/dev/vda bs=512 skip='$CTL' count=1 iflag=direct 2>/dev/null | grep -q STOP && break
+	sleep 0.2
+done
+echo "DONE:$i:END"
+echo "GSHA:$(dd if=/dev/vda bs=512 skip='$DATA' count=$i iflag=direct 2>/dev/null | sha256sum | cut -d" " -f1):END"'
+
+field() { tr -d '\r' <"$2" | grep -ao "$1:[^:]*:END" | head -n 1 | sed "s/^$1:\(.*\):END$/\1/"; }
+lastw() { tr -d '\r' <"$1" | grep -ao '^W:[0-9]*' | tail -n 1 | cut -d: -f2; }
+wait_for() { # DESC SECS CMD...: poll CMD every 0.2 s
+	local desc=$1 secs=$2 n=$(($2 * 5))
+	shift 2
+	while [ "$n" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.2
+		n=$((n - 1))
+	done
+	fail "timed out ($secs s) waiting for: $desc"
+}
+grew() { [ "$(lastw "$1")" -ge "$2" ] 2>/dev/null; }
+has_field() { [ -n "$(field "$1" "$2")" ]; }
+status_of() { "$BIN/minivm" migrate-status --api "$1" 2>/dev/null; }
+sending() { status_of "$TMP/s.sock" | grep -q '"status":"active".*"bytes_sent":[1-9][0-9]\{6\}'; }
+# an observer in W: OUT-FILE SECS; its pid in $obs
+observe() {
+	ip netns exec "$W" "$TOOLS/udp_observer" "$GUEST" 9000 "$2" >"$1" 2>"$1.err" &
+	obs=$!
+	pids+=("$obs")
+}
+obs_field() { grep -o "\"$2\":[^,}]*" "$1" | head -n 1 | cut -d: -f2; }
+# probe NAME SECS: an observer for SECS seconds; prints how many probes were answered
+probe() {
+	ip netns exec "$W" "$TOOLS/udp_observer" "$GUEST" 9000 "$2" >"$TMP/$1" 2>"$TMP/$1.err"
+	obs_field "$TMP/$1" replies
+}
+
+# ---- the source ----
+ip netns exec "$S" "$BIN/minivm" run --kernel "$MINIVM_KERNEL" --initrd "$MINIVM_INITRD" \
+	--mem 256M --disk "$IMG" --net "tap=mts0,mac=$MAC$NET_OPTS" --api "$TMP/s.sock" \
+	--console-log "$TMP/s.con" -- /bin/sh -c "$script" </dev/null >"$TMP/s.out" 2>"$TMP/s.err" &
+src=$!
+pids+=("$src")
+wait_for "the guest's eth0 ($(tail -n 5 "$TMP/s.err"))" 300 has_field UP "$TMP/s.out"
+expect_eq "the guest's MAC" "$(field UP "$TMP/s.out")" "$(echo "$MAC" | tr : -)"
+wait_for "the guest writes its disk" 60 grew "$TMP/s.out" 3
+observe "$TMP/obs0" 600
+wait_for "the observer's first reply ($(cat "$TMP/obs0.err"))" 60 grep -q "first reply" "$TMP/obs0.err"
+
+dest() { # NAME: a destination in D, its pid in $dst
+	ip netns exec "$D" "$BIN/minivm" run --incoming tcp:10.78.0.12:7777 --disk "$IMG" \
+		--net "tap=mtd0,mac=$MAC$NET_OPTS" --api "$TMP/$1.sock" --console-log "$TMP/$1.con" \
+		</dev/null >"$TMP/$1.out" 2>"$TMP/$1.err" &
+	dst=$!
+	pids+=("$dst")
+	wait_for "$1 listens ($(cat "$TMP/$1.err"))" 30 grep -q "waiting for an incoming" "$TMP/$1.err"
+}
+
+# ---- 1. the destination killed mid-transfer: the source goes on ----
+dest d1
+"$BIN/minivm" migrate --api "$TMP/s.sock" --bandwidth 8 tcp:10.78.0.12:7777 >"$TMP/m1.json" 2>&1 &
+mig=$!
+pids+=("$mig")
+wait_for "pages moving to d1 ($(status_of "$TMP/s.sock"))" 60 sending
+kill -KILL "$dst"
+wait "$dst" 2>/dev/null
+wait "$mig"
+rc=$?
+expect_eq "migrate to a killed destination fails ($(cat "$TMP/m1.json"))" "$rc" 1
+expect_contains "the failure report" "$(cat "$TMP/m1.json")" '"status":"failed"'
+n1=$(lastw "$TMP/s.out")
+wait_for "the source guest writes on after the failure" 60 grew "$TMP/s.out" $((n1 + 5))
+kill -0 "$src" || fail "the source ended after the failed migration: $(cat "$TMP/s.err")"
+kill -TERM "$obs"
+wait "$obs"
+after=$(probe obs0b 3)
+[ "${after:-0}" -gt 0 ] || fail "the source guest does not answer UDP after the failed migration ($(cat "$TMP/obs0b"))"
+echo "failure: destination killed after $(grep -o '"bytes_sent":[0-9]*' "$TMP/m1.json"): the source goes on (W:$n1 -> W:$(lastw "$TMP/s.out")); UDP across it: $(cat "$TMP/obs0"); after it: $after replies in 3 s"
+
+# ---- 2. the migration, while the guest writes and answers ----
+dest d2
+observe "$TMP/obs1" 600
+wait_for "the observer's first reply" 60 grep -q "first reply" "$TMP/obs1.err"
+sleep 1
+n2=$(lastw "$TMP/s.out")
+kill -USR1 "$obs"
+"$BIN/minivm" migrate --api "$TMP/s.sock" tcp:10.78.0.12:7777 >"$TMP/m2.json" 2>&1
+rc=$?
+expect_eq "migrate ($(cat "$TMP/m2.json"))" "$rc" 0
+wait "$src"
+rc=$?
+expect_eq "the source's exit after the migration ($(tail -n 3 "$TMP/s.err"))" "$rc" 0
+src_last=$(lastw "$TMP/s.out")
+wait_for "the guest writes on at the destination ($(tail -n 3 "$TMP/d2.err"))" 120 \
+	grew "$TMP/d2.out" $((src_last + 5))
+wait_for "UDP replies from the destination" 60 grep -q "reply after a gap" "$TMP/obs1.err"
+kill -TERM "$obs"
+wait "$obs"
+fdb=$(ip netns exec "$W" bridge fdb show br br0 | grep -i "$MAC")
+expect_contains "W's bridge learnt the guest's MAC on D's side" "$fdb" "dev vdw"
+after=$(probe obs2 3)
+[ "${after:-0}" -gt 0 ] || fail "no UDP replies from the destination ($(cat "$TMP/obs2"))"
+printf 'STOP' | dd of="$IMG" bs=512 seek=$CTL conv=notrunc,sync status=none
+wait_for "the guest's end ($(tail -n 3 "$TMP/d2.out"))" 120 has_field GSHA "$TMP/d2.out"
+wait "$dst"
+rc=$?
+expect_eq "the destination's exit (the guest command's status; $(tail -n 3 "$TMP/d2.err"))" "$rc" 0
+
+# ---- the checks ----
+done_n=$(field DONE "$TMP/d2.out")
+[ -z "$(field WERR "$TMP/s.out")$(field WERR "$TMP/d2.out")" ] || fail "a disk write failed in the guest"
+cat "$TMP/s.out" "$TMP/d2.out" | tr -d '\r' | grep -ao '^W:[0-9]*' | cut -d: -f2 >"$TMP/w.all"
+expect_eq "W:0..W:$((done_n - 1)) each once across the source's and the destination's stdout" \
+	"$(sort -n "$TMP/w.all" | uniq | wc -l) $(wc -l <"$TMP/w.all")" "$done_n $done_n"
+expect_eq "the stdout lines in order" "$(sort -n -c "$TMP/w.all" 2>&1)" ""
+want=$("$PY" -c 'import sys,hashlib
+h=hashlib.sha256()
+for i in range(int(sys.argv[1])):
+    b=("blk %d\n" % i).encode(); h.update(b+bytes(512-len(b)))
+print(h.hexdigest())' "$done_n")
+got=$(dd if="$IMG" bs=512 skip=$DATA count="$done_n" status=none | sha256sum | cut -d' ' -f1)
+expect_eq "the image holds every block the guest wrote" "$got" "$want"
+expect_eq "the guest's own checksum of its blocks" "$(field GSHA "$TMP/d2.out")" "$want"
+down=$(obs_field "$TMP/obs1" downtime_ms)
+total=$(obs_field "$TMP/obs1" total_ms)
+rep_down=$(grep -o '"downtime_ms":[0-9.]*' "$TMP/m2.json" | cut -d: -f2)
+rep_total=$(grep -o '"total_ms":[0-9.]*' "$TMP/m2.json" | cut -d: -f2)
+rounds=$(grep -o '"rounds":[0-9]*' "$TMP/m2.json" | cut -d: -f2)
+
+# ---- 3. nothing left ----
+for p in "${pids[@]}"; do
+	kill -0 "$p" 2>/dev/null && fail "process $p still runs"
+done
+pids=()
+for n in "$S" "$D" "$W"; do
+	ip netns del "$n" || fail "delete namespace $n"
+done
+left=$(ip netns list | grep -c -- "-$$\b" || true)
+expect_eq "namespaces left" "$left" 0
+echo "migration${NET_OPTS:+ ($NET_OPTS)}: W:$n2 at the start, source's last W:$src_last, guest stopped at W:$((done_n - 1)) on the destination; $done_n blocks on disk match; UDP observer: downtime $down ms, total $total ms ($(obs_field "$TMP/obs1" replies)/$(obs_field "$TMP/obs1" sent) answered, $after in 3 s after it); minivm's report: downtime $rep_down ms, total $rep_total ms, $rounds rounds"
