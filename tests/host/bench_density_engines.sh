@@ -67,7 +67,7 @@ run_density() { # WORKLOAD BACKENDS
 	kill "$wpid" && wait "$wpid" 2>/dev/null
 	expect_eq "minibench density --workload $w --backend $backends ($out)" "$rc" 0
 	# shellcheck disable=SC2086
-	expect_table "$out" "backend  guests" ${backends//,/ }
+	expect_table "$out" "guests    n" ${backends//,/ }
 	after=$(leftovers)
 	[ "$before" = "$after" ] || fail "$w: left behind: $(comm -13 <(echo "$before") <(echo "$after"))"
 	# the limits every guest got: 1 CPU's time per period and 512 MiB
