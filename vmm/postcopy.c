@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <pthread.h>
@@ -271,7 +272,7 @@ int pc_src_run(struct pc_src *s, const void *state, size_t len, mc_err *err)
 		return mc_wrap(err, "post-copy: switch-over");
 	static struct pc_queue q; /* one migration at a time per process */
 	q.head = q.len = 0;
-	uint64_t t0 = mc_now_ns(), b0 = s->tx->bytes, cursor = 0;
+	uint64_t t0 = mc_now_ns(), b0 = s->tx->bytes, cursor = 0, t_full = 0;
 	while (left) {
 		if (take_replies(s, &q, 0, NULL, err) < 0)
 			return -1;
@@ -302,6 +303,22 @@ int pc_src_run(struct pc_src *s, const void *state, size_t len, mc_err *err)
 			left -= s->pages + s->zero_pages - before;
 			continue;
 		}
+		/* One connection carries both: a page asked for waits behind whatever background
+		 * pages the socket still holds, so keep that short (QEMU 7.2's answer is a second
+		 * channel, postcopy-preempt). */
+		int queued = 0;
+		if (ioctl(s->sock, SIOCOUTQ, &queued) == 0 && queued > (int)PC_SNDQ_MAX) {
+			if (!t_full)
+				t_full = mc_now_ns();
+			else if (mc_now_ns() - t_full > PC_STALL_WAIT * 1000000000ull)
+				return mc_errorf(err, ETIMEDOUT,
+						 "post-copy: the destination read nothing for %u s",
+						 PC_STALL_WAIT);
+			if (take_replies(s, &q, 1, NULL, err) < 0)
+				return -1;
+			continue;
+		}
+		t_full = 0;
 		while (cursor < s->npages && !bit(s->pending, cursor)) {
 			if (cursor % 64 == 0 && s->pending[cursor / 64] == 0)
 				cursor += 64;
@@ -661,6 +678,9 @@ int pc_dest_start(struct vm *vm, int fd, struct mc_ms *rx, struct mc_ms *tx, uin
 			       .t0 = mc_now_ns()};
 	pthread_mutex_init(&pc->lock, NULL);
 	pthread_cond_init(&pc->cond, NULL);
+	/* a page asked for waits behind what the receive queue holds: keep it small too */
+	int rcvbuf = PC_SNDQ_MAX;
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	pc->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (pc->stop_fd < 0) {
 		mc_errorf(err, errno, "post-copy: eventfd");

@@ -20,9 +20,13 @@
 
 #include "error.h"
 
-#define PC_REQ_AHEAD  16u /* pages asked for with a faulted one (the fault's own included) */
-#define PC_BG_RUN     32u /* pages in one background frame (a request waits at most this) */
+#define PC_REQ_AHEAD 16u /* pages asked for with a faulted one (the fault's own included) */
+#define PC_BG_RUN    32u /* pages in one background frame (a request waits at most this) */
+#define PC_SNDQ_MAX                                                                                \
+	(256u << 10)	  /* bytes the source lets wait in its socket, and the                     \
+			   * destination's SO_RCVBUF, while post-copy runs */
 #define PC_DONE_WAIT  30u /* s: the source waits this long for PC_DONE after its end frame */
+#define PC_STALL_WAIT 10u /* s: ... and this long for the destination to read anything */
 #define PC_FATAL_WAIT 2u  /* s: after a fatal error, minivm exits this long after at the latest */
 
 struct mc_ms;
