@@ -120,9 +120,11 @@ for c in $CONFIGS; do
 	}
 done
 
-export JOBS CONFIGS RUNS TIME RAMP SIZE DEV=$dev KERNEL=$MINIVM_KERNEL
+export JOBS CONFIGS RUNS TIME RAMP SIZE DEV=$dev KERNEL=$MINIVM_KERNEL BENCH=$ROOT/bench
 python3 - <<'PY'
-import os, re, statistics
+import os, statistics, sys
+sys.path.insert(0, os.environ["BENCH"])
+import kvmstat
 
 W, CONFIGS = os.environ["WORK"], os.environ["CONFIGS"].split()
 size = int(os.environ["SIZE"]) << 20
@@ -187,48 +189,13 @@ for c in CONFIGS:
     if c in counters:
         print(f"  {NAMES[c]:16s} device counters over the whole boot: {counters[c]}")
 
-def kvmstat(c):
-    """Requests, L1's KVM counter deltas and the disk's interrupts between the guest's markers."""
-    try:
-        rows = {}
-        for l in open(f"{W}/{c}.kvm"):
-            f = l.split()
-            rows[f[0]] = dict(zip(f[1::2], map(int, f[2::2])))
-    except (OSError, ValueError):
-        return None
-    lines = open(f"{W}/{c}.out", errors="replace").read().replace("\r", "").splitlines()
-    g = {}
-    for i, l in enumerate(lines):
-        m = re.search(r"KVMSTAT:(begin|end) ([0-9 ]+)", l)
-        if not m or len(m.group(2).split()) < 5:
-            continue
-        f = m.group(2).split()
-        irqs = 0
-        for l2 in lines[i + 1:i + 8]:
-            m2 = re.match(r"\s*\d+:\s+(\d+)\s.*virtio\d+-", l2)
-            if not m2:
-                break
-            irqs += int(m2.group(1))
-        g[m.group(1)] = (int(f[0]) + int(f[4]), irqs)
-    if set(g) != {"begin", "end"} or set(rows) < {"begin", "end"}:
-        return None
-    n = g["end"][0] - g["begin"][0]
-    if n <= 0:
-        return None
-    return n, {k: rows["end"][k] - rows["begin"].get(k, 0) for k in rows["end"]}, g["end"][1] - g["begin"][1]
+def work(c):
+    r = kvmstat.read(W, c)  # the guest's /sys/block/vdb/stat: reads and writes completed
+    return (r[3][0] + r[3][4] - r[2][0] - r[2][4] if r and len(r[2]) > 4 and len(r[3]) > 4 else None), r
 
-ks = {c: kvmstat(c) for c in CONFIGS if c != "l1"}
-if any(ks.values()):
-    print("per request over all jobs (L1's KVM counters for the VM between the guest's first and last job; "
-          "the guest's completed requests and interrupts of the disk)")
-    print(f"  {'where':16s} {'requests':>9s} {'exits':>7s} {'injected':>8s} {'emulated':>8s} {'disk irqs':>9s}")
-    for c, v in ks.items():
-        if not v:
-            print(f"  {NAMES[c]:16s} no counters")
-            continue
-        n, d, irqs = v
-        print(f"  {NAMES[c]:16s} {n:9d} {d.get('exits', 0) / n:7.2f} {d.get('irq_injections', 0) / n:8.2f} "
-              f"{d.get('insn_emulation', 0) / n:8.2f} {irqs / n:9.2f}")
+kvmstat.table("per request over all jobs (L1's KVM counters for the VM between the guest's first and last "
+              "job; the guest's completed requests and interrupts of the disk)", "requests", "disk",
+              [(NAMES[c], *work(c)) for c in CONFIGS if c != "l1"], 16)
 print("targets (issue 9): 4k randread QD32 IOPS >= 0.80 x L1 and >= QEMU; QD1 latency <= QEMU")
 for c in CONFIGS:
     p = peer(c)

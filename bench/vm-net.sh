@@ -109,9 +109,11 @@ for c in $CONFIGS; do
 		log "$c did not finish (the summary has what it measured): $(tail -n 15 "$WORK/$c.out")"
 done
 
-export CONFIGS RUNS TIME KERNEL=$MINIVM_KERNEL
+export CONFIGS RUNS TIME KERNEL=$MINIVM_KERNEL BENCH=$ROOT/bench
 python3 - <<'PY'
-import os, re, statistics
+import os, re, statistics, sys
+sys.path.insert(0, os.environ["BENCH"])
+import kvmstat
 
 W, CONFIGS, RUNS = os.environ["WORK"], os.environ["CONFIGS"].split(), int(os.environ["RUNS"])
 NAMES = {"minivm-user": "minivm user", "minivm-vhost": "minivm vhost",
@@ -149,44 +151,11 @@ for d, title in DIRS:
         n = f"  ({len(v)} of {RUNS} runs)" if len(v) != RUNS else ""
         print(f"{title:12s} {NAMES[c]:13s} {v[0]:8.1f} {m:8.1f} {v[-1]:8.1f}  {r:>5s}{n}")
 
-def kvmstat(c):
-    """MB moved (both directions, iperf3's receiver figures), L1's KVM counter deltas and the card's
-    interrupts between the guest's markers."""
-    try:
-        rows = {}
-        for l in open(f"{W}/{c}.kvm"):
-            f = l.split()
-            rows[f[0]] = dict(zip(f[1::2], map(int, f[2::2])))
-    except (OSError, ValueError):
-        return None
-    lines = open(f"{W}/{c}.out", errors="replace").read().replace("\r", "").splitlines()
-    irq = {}
-    for i, l in enumerate(lines):
-        m = re.search(r"KVMSTAT:(begin|end)", l)
-        if not m:
-            continue
-        irq[m.group(1)] = 0
-        for l2 in lines[i + 1:i + 12]:
-            m2 = re.match(r"\s*\d+:\s+(\d+)\s.*virtio\d+-", l2)
-            if not m2:
-                break
-            irq[m.group(1)] += int(m2.group(1))
-    mb = sum(v for d, _ in DIRS for v in res[c][d]) * int(os.environ["TIME"]) / 8
-    if set(irq) != {"begin", "end"} or set(rows) < {"begin", "end"} or mb <= 0:
-        return None
-    return mb, {k: rows["end"][k] - rows["begin"].get(k, 0) for k in rows["end"]}, irq["end"] - irq["begin"]
+def mb(c):
+    return sum(v for d, _ in DIRS for v in res[c][d]) * int(os.environ["TIME"]) / 8
 
-ks = {c: kvmstat(c) for c in CONFIGS if c in res}
-if any(ks.values()):
-    print("per MB moved, both directions (L1's KVM counters for the VM between the guest's first and last "
-          "iperf3; the guest's interrupts of the card)")
-    print(f"  {'where':13s} {'MB':>7s} {'exits':>7s} {'injected':>8s} {'emulated':>8s} {'card irqs':>9s}")
-    for c, v in ks.items():
-        if not v:
-            print(f"  {NAMES[c]:13s} no counters")
-            continue
-        mb, d, irqs = v
-        print(f"  {NAMES[c]:13s} {mb:7.0f} {d.get('exits', 0) / mb:7.1f} {d.get('irq_injections', 0) / mb:8.1f} "
-              f"{d.get('insn_emulation', 0) / mb:8.1f} {irqs / mb:9.1f}")
+kvmstat.table("per MB moved, both directions (L1's KVM counters for the VM between the guest's first and "
+              "last iperf3; the guest's interrupts of the card)", "MB", "card",
+              [(NAMES[c], mb(c), kvmstat.read(W, c)) for c in CONFIGS if c in res], 13)
 print("target (issue 9): throughput >= QEMU's in both modes, both directions")
 PY
