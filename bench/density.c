@@ -955,17 +955,7 @@ int mb_density(const struct mb_opts *o, const char *workdir, struct mb_results *
 		rc = density(r, workdir, err);
 	}
 	/* on failure too: the engines leave nothing behind (before the overlays they use go) */
-	mc_err serr = NULL;
-	if ((mb_engine_stop(&r->docker, &serr) < 0 || mb_engine_stop(&r->podman, &serr) < 0) &&
-	    rc == 0) {
-		*err = serr;
-		serr = NULL;
-		rc = -1;
-	}
-	if (serr) {
-		fprintf(stderr, "minibench: %s\n", mc_error_text(serr));
-		mc_error_free(&serr);
-	}
+	rc = mb_exp_engines_stop(&r->docker, &r->podman, rc, err);
 	unmount_guests(r);
 	/* native cgroups a failed batch may have left */
 	for (unsigned k = 0; k < r->most && r->native_cg[0]; k++) {

@@ -167,6 +167,26 @@ int mb_exp_engines_start(struct mb_exp *x, struct mb_engine *docker, struct mb_e
 	return 0;
 }
 
+int mb_exp_engines_stop(struct mb_engine *docker, struct mb_engine *podman, int rc, mc_err *err)
+{
+	mc_err errs[2] = {NULL, NULL};
+	mb_engine_stop(docker, &errs[0]);
+	mb_engine_stop(podman, &errs[1]);
+	for (int i = 0; i < 2; i++) {
+		if (!errs[i])
+			continue;
+		if (rc == 0) {
+			*err = errs[i];
+			errs[i] = NULL;
+			rc = -1;
+			continue;
+		}
+		fprintf(stderr, "minibench: %s\n", mc_error_text(errs[i]));
+		mc_error_free(&errs[i]);
+	}
+	return rc;
+}
+
 void mb_exp_free(struct mb_exp *x)
 {
 	if (x->cells) {

@@ -87,6 +87,10 @@ void mb_exp_free(struct mb_exp *x);
  * then points at its engine. */
 int mb_exp_engines_start(struct mb_exp *x, struct mb_engine *docker, struct mb_engine *podman,
 			 const struct mb_engine_opts *eo, mc_err *err);
+/* Stop both engines (a no-op for one not on), whatever happened before: returns rc, or -1 with
+ * the first clean-up error in err when rc was 0; other clean-up errors are printed
+ * ("minibench: ..."), since err already holds the run's. */
+int mb_exp_engines_stop(struct mb_engine *docker, struct mb_engine *podman, int rc, mc_err *err);
 
 /* One figure: a slot's samples, shown as a CSV, an SVG and a section of report.md. */
 struct mb_exp_fig {

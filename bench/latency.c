@@ -315,17 +315,7 @@ int mb_latency(const struct mb_opts *o, const char *workdir, struct mb_results *
 	r->x.workload = r->w ? r->w->name : NULL;
 	int rc = r->w ? latency(r, workdir, err) : -1;
 	/* on failure too: the engines leave nothing behind */
-	mc_err serr = NULL;
-	if ((mb_engine_stop(&r->docker, &serr) < 0 || mb_engine_stop(&r->podman, &serr) < 0) &&
-	    rc == 0) {
-		*err = serr;
-		serr = NULL;
-		rc = -1;
-	}
-	if (serr) {
-		fprintf(stderr, "minibench: %s\n", mc_error_text(serr));
-		mc_error_free(&serr);
-	}
+	rc = mb_exp_engines_stop(&r->docker, &r->podman, rc, err);
 	mb_exp_free(&r->x);
 	free(r);
 	return rc;
