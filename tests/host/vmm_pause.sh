@@ -7,16 +7,6 @@
 . "$ROOT/tests/lib.sh"
 . "$ROOT/tests/guests/lib.sh"
 
-# wait_until DESC CMD...: poll CMD up to 20 s
-wait_until() {
-	local desc=$1 i
-	shift
-	for i in $(seq 200); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	fail "timed out waiting for: $desc"
-}
 size() { stat -c %s "$1"; }
 grew() { [ "$(size "$1")" -gt "$2" ]; }
 count() { grep -c "$2" "$1" 2>/dev/null || true; }
