@@ -16,6 +16,7 @@
 #  3. nothing is left: the VMs ended, the namespaces (taps, bridges, veths) go.
 # MIGRATE_NET_OPTS=,vhost=on runs the card's data path in vhost-net.
 . "$ROOT/tests/lib.sh"
+. "$ROOT/tests/lab/devices_guest.bash"
 need_stock_kernel_kvm
 [ "$(id -u)" = 0 ] || skip "needs root (network namespaces, taps)"
 [ -c /dev/net/tun ] || modprobe tun 2>/dev/null
@@ -71,44 +72,11 @@ side() { # NS TAP VETH ADDR
 side "$S" mts0 vs 10.78.0.11
 side "$D" mtd0 vd 10.78.0.12
 
-# ---- the disk: udp_echo at 0, the control block at sector 8192, the data from 16384 ----
+# ---- the disk: udp_echo at its start, the guest's blocks after (devices_guest.bash) ----
 IMG=$TMP/disk.img
-truncate -s 64M "$IMG"
-dd if="$TOOLS/udp_echo" of="$IMG" conv=notrunc status=none
-ue_size=$(stat -c %s "$TOOLS/udp_echo")
-CTL=8192 DATA=16384
+devices_image "$IMG"
+script=$(devices_script)
 
-# shellcheck disable=SC2016 # expanded by the guest's shell
-script='ip link set eth0 up && ip addr add '$GUEST'/24 dev eth0
-dd if=/dev/vda of=/tmp/ue bs=4096 count='$(((ue_size + 4095) / 4096))' 2>/dev/null
-head -c '$ue_size' /tmp/ue >/tmp/udp_echo && chmod +x /tmp/udp_echo
-/tmp/udp_echo 9000 /tmp/ue.state 100000 &
-echo "UP:$(tr : - </sys/class/net/eth0/address):END"
-i=0
-while :; do
-	echo "blk $i" | dd of=/dev/vda bs=512 count=1 seek=$(('$DATA'+i)) conv=sync,notrunc oflag=direct 2>/dev/null || echo "WERR:$i:END"
-	echo "W:$i"
-	i=$((i+1))
-	dd if=/dev/vda bs=512 skip='$CTL' count=1 iflag=direct 2>/dev/null | grep -q STOP && break
-	sleep 0.2
-done
-echo "DONE:$i:END"
-echo "GSHA:$(dd if=/dev/vda bs=512 skip='$DATA' count=$i iflag=direct 2>/dev/null | sha256sum | cut -d" " -f1):END"'
-
-field() { tr -d '\r' <"$2" | grep -ao "$1:[^:]*:END" | head -n 1 | sed "s/^$1:\(.*\):END$/\1/"; }
-lastw() { tr -d '\r' <"$1" | grep -ao '^W:[0-9]*' | tail -n 1 | cut -d: -f2; }
-wait_for() { # DESC SECS CMD...: poll CMD every 0.2 s
-	local desc=$1 secs=$2 n=$(($2 * 5))
-	shift 2
-	while [ "$n" -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.2
-		n=$((n - 1))
-	done
-	fail "timed out ($secs s) waiting for: $desc"
-}
-grew() { [ "$(lastw "$1")" -ge "$2" ] 2>/dev/null; }
-has_field() { [ -n "$(field "$1" "$2")" ]; }
 status_of() { "$BIN/minivm" migrate-status --api "$1" 2>/dev/null; }
 sending() { status_of "$TMP/s.sock" | grep -q '"status":"active".*"bytes_sent":[1-9][0-9]\{6\}'; }
 # an observer in W: OUT-FILE SECS; its pid in $obs
@@ -189,27 +157,14 @@ fdb=$(ip netns exec "$W" bridge fdb show br br0 | grep -i "$MAC")
 expect_contains "W's bridge learnt the guest's MAC on D's side" "$fdb" "dev vdw"
 after=$(probe obs2 3)
 [ "${after:-0}" -gt 0 ] || fail "no UDP replies from the destination ($(cat "$TMP/obs2"))"
-printf 'STOP' | dd of="$IMG" bs=512 seek=$CTL conv=notrunc,sync status=none
+devices_stop "$IMG"
 wait_for "the guest's end ($(tail -n 3 "$TMP/d2.out"))" 120 has_field GSHA "$TMP/d2.out"
 wait "$dst"
 rc=$?
 expect_eq "the destination's exit (the guest command's status; $(tail -n 3 "$TMP/d2.err"))" "$rc" 0
 
 # ---- the checks ----
-done_n=$(field DONE "$TMP/d2.out")
-[ -z "$(field WERR "$TMP/s.out")$(field WERR "$TMP/d2.out")" ] || fail "a disk write failed in the guest"
-cat "$TMP/s.out" "$TMP/d2.out" | tr -d '\r' | grep -ao '^W:[0-9]*' | cut -d: -f2 >"$TMP/w.all"
-expect_eq "W:0..W:$((done_n - 1)) each once across the source's and the destination's stdout" \
-	"$(sort -n "$TMP/w.all" | uniq | wc -l) $(wc -l <"$TMP/w.all")" "$done_n $done_n"
-expect_eq "the stdout lines in order" "$(sort -n -c "$TMP/w.all" 2>&1)" ""
-want=$("$PY" -c 'import sys,hashlib
-h=hashlib.sha256()
-for i in range(int(sys.argv[1])):
-    b=("blk %d\n" % i).encode(); h.update(b+bytes(512-len(b)))
-print(h.hexdigest())' "$done_n")
-got=$(dd if="$IMG" bs=512 skip=$DATA count="$done_n" status=none | sha256sum | cut -d' ' -f1)
-expect_eq "the image holds every block the guest wrote" "$got" "$want"
-expect_eq "the guest's own checksum of its blocks" "$(field GSHA "$TMP/d2.out")" "$want"
+devices_check "$IMG" "$TMP/s.out" "$TMP/d2.out"
 down=$(obs_field "$TMP/obs1" downtime_ms)
 total=$(obs_field "$TMP/obs1" total_ms)
 rep_down=$(grep -o '"downtime_ms":[0-9.]*' "$TMP/m2.json" | cut -d: -f2)
