@@ -11,8 +11,8 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
-static inline int kvm_min_vcpu(int kvm, int vm, uint64_t rip, struct kvm_run **run,
-			       size_t *runsz, const char **what)
+static inline int kvm_min_vcpu(int kvm, int vm, uint64_t rip, struct kvm_run **run, size_t *runsz,
+			       const char **what)
 {
 	int vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
 	if (vcpu < 0)
