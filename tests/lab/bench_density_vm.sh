@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # minibench density's vm (minivm) and qemu backends end to end, where a stock kernel boots (the
-# lab): `density --quick --backend vm,qemu` for the cpu workload (--guests 1,2) and OLTP
+# lab): `density --quick --backend vm,qemu` for the cpu workload (--guests GUESTS, 1 by default: see below) and OLTP
 # (MariaDB from the rootfs image in every VM, the table prepared once; --guests 1), each with
 # --repeat 1 (nested TCG is slow). Checks the table rows, every results.jsonl line against the
 # schema of docs/bench.md, that each guest's sysbench figures are there, positive and agree
@@ -43,8 +43,13 @@ expect_contains "a guest without sysbench" "$out" "before its script reported a 
 no_vm_left "a guest without sysbench"
 echo "a guest without its sysbench output fails the run: $out"
 
+# One guest per backend: with two L2 guests at once the lab's emulated nested SVM crashes a guest
+# early (a triple fault, minivm's KVM_EXIT_SHUTDOWN at the reset vector, with nothing on the
+# console; 2 of 3 vm,qemu runs on 2026-12-02) or the lab's own kernel (stack guard page hit in a
+# vCPU thread, 3 times that night). GUESTS=1,2 tries more where the hardware is real.
+GUESTS=${GUESTS:-1}
 for w in $WORKLOADS; do
-	guests=1,2
+	guests=$GUESTS
 	[ "$w" = cpu ] || guests=1
 	run_capture out rc "$MB" density --quick --workload "$w" --backend vm,qemu \
 		--guests "$guests" --repeat 1 --out "$TMP/$w"
