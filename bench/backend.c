@@ -160,7 +160,8 @@ int mb_backend_prepare(enum mb_backend b, const char *workdir, struct mb_launche
 	case MB_QEMU:
 		return mb_vm_tool(b, l, err);
 	default:
-		return mc_errorf(err, 0, "backend %s: not implemented", mb_backend_name(b));
+		return mc_errorf(err, 0, "unknown backend %d",
+				 (int)b); /* every backend is a case above */
 	}
 	if (!workdir)
 		return 0;
