@@ -5,16 +5,22 @@
 dst() { # NAME [options]: pid in $dpid, port in $dport
 	local n=$1
 	shift
+	rm -f "$TMP/$n.err"
 	vm_start "$n" --incoming tcp:127.0.0.1:0 "$@"
 	dpid=$VM_PID
 	wait_until "$n listening" grep -qs 'waiting for an incoming migration' "$TMP/$n.err"
 	dport=$(grep -o 'tcp:127.0.0.1:[0-9]*' "$TMP/$n.err" | cut -d: -f3)
 }
-src() { # NAME CMDLINE [options]: pid in $spid
+src() { # NAME CMDLINE [options]: pid in $spid (the guest: $K, else the PVH test guest)
 	local n=$1 c=$2
 	shift 2
-	vm_start "$n" --kernel "$GUESTS/pvh-guest.elf" --cmdline "$c" "$@"
+	vm_start "$n" --kernel "${K:-$GUESTS/pvh-guest.elf}" --cmdline "$c" "$@"
 	spid=$VM_PID
+}
+goes_on() { # NAME: the guest counts at least 3 more
+	local c
+	c=$(last_count "$TMP/$1.out")
+	wait_until "$1 counts on after $c" counted "$TMP/$1.out" $((c + 3))
 }
 field() { grep -o "\"$1\":[^,}]*" <<<"$2" | head -n 1 | cut -d: -f2 | tr -d '"'; }
 # region FILE MIB: sha256 of [32 MiB, 32+MIB MiB) of a snapshot's memory file

@@ -13,35 +13,12 @@
 #   destination refuses with one error line and exit 125.
 . "$ROOT/tests/lib.sh"
 . "$ROOT/tests/guests/lib.sh"
+. "$ROOT/tests/guests/migrate_lib.sh"
 
-# dst NAME [options]: a destination in the background (pid in $dpid, port in $dport)
-dst() {
-	local n=$1
-	shift
-	rm -f "$TMP/$n.err"
-	vm_start "$n" --incoming tcp:127.0.0.1:0 "$@"
-	dpid=$VM_PID
-	wait_until "$n listening" grep -qs 'waiting for an incoming migration' "$TMP/$n.err"
-	dport=$(grep -o 'tcp:127.0.0.1:[0-9]*' "$TMP/$n.err" | cut -d: -f3)
-}
-# src NAME CMDLINE [options]
-src() {
-	local n=$1 c=$2
-	shift 2
-	vm_start "$n" --kernel "${K:-$GUESTS/pvh-guest.elf}" --cmdline "$c" "$@"
-	spid=$VM_PID
-}
-goes_on() { # NAME: counts at least 3 more
-	local n=$1 c
-	c=$(last_count "$TMP/$n.out")
-	wait_until "$n counts on after $c" counted "$TMP/$n.out" $((c + 3))
-}
 # joined SRC DST: the destination's output continues the source's count
 joined() { count_goes_on "$1 -> $2" "$TMP/$1.out" "$TMP/$2.out"; }
 mig_active() { api migrate-status "$1" | grep -q '"status":"active"'; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# region FILE MIB: sha256 of [32 MiB, 32+MIB MiB) of a snapshot's memory file
-region() { dd if="$1" bs=1M skip=32 count="$2" status=none | sha256sum | cut -d' ' -f1; }
 
 # 1. Idle guests, both boot protocols, 2 vCPUs.
 for k in "${KERNELS[@]}"; do

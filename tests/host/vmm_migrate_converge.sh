@@ -16,12 +16,6 @@
 . "$ROOT/tests/guests/lib.sh"
 . "$ROOT/tests/guests/migrate_lib.sh"
 
-goes_on() { # NAME: counts at least 3 more
-	local c
-	c=$(last_count "$TMP/$1.out")
-	wait_until "$1 counts on after $c" counted "$TMP/$1.out" $((c + 3))
-}
-
 # Does this KVM have a dirty ring?
 TRACKS=(log)
 vm_start probe --kernel "$GUESTS/pvh-guest.elf" --cmdline "exit 0" --dirty-track ring

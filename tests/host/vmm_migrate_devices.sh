@@ -10,6 +10,7 @@
 #   count goes on.
 . "$ROOT/tests/lib.sh"
 . "$ROOT/tests/guests/lib.sh"
+. "$ROOT/tests/guests/migrate_lib.sh"
 
 truncate -s 64M "$TMP/a.img"
 truncate -s 32M "$TMP/small.img"
@@ -21,20 +22,6 @@ if [ "$(id -u)" = 0 ] && [ -c /dev/net/tun ]; then
 	NET_D=(--net "tap=mvmd$$,mac=52:54:00:99:00:01")
 fi
 
-dst() { # NAME [options]: a destination (pid $dpid, port $dport)
-	local n=$1
-	shift
-	rm -f "$TMP/$n.err"
-	vm_start "$n" --incoming tcp:127.0.0.1:0 "$@"
-	dpid=$VM_PID
-	wait_until "$n listening" grep -qs 'waiting for an incoming migration' "$TMP/$n.err"
-	dport=$(grep -o 'tcp:127.0.0.1:[0-9]*' "$TMP/$n.err" | cut -d: -f3)
-}
-goes_on() { # NAME
-	local c
-	c=$(last_count "$TMP/$1.out")
-	wait_until "$1 counts on after $c" counted "$TMP/$1.out" $((c + 3))
-}
 # refused NAME NEEDLE [options]: a destination with these options is refused naming NEEDLE
 refused() {
 	local n=$1 needle=$2
