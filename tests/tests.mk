@@ -38,17 +38,27 @@ test-bins: $(TOOL_BINS)
 
 # libFuzzer targets: tests/fuzz/<component>_<name>.c, built by clang with the component's
 # library sources and lib/ (all instrumented). `make fuzz`; tests/host/fuzz.sh runs each briefly.
+# A component's sources are compiled once into build/fuzz/obj/<component>/ and linked into each
+# of its targets (vmm has five: one compile of vmm/ instead of five).
 FUZZ_SRCS := $(wildcard tests/fuzz/*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_COMPONENTS := $(sort $(foreach t,$(FUZZ_SRCS:tests/fuzz/%.c=%),$(firstword $(subst _, ,$(t)))))
 # the sources a component's program links besides its own (minict: the CRIU RPC client)
 FUZZ_SRCS_runtime := $(wildcard criu-glue/*.c) build/criu-glue/gen/rpc.pb-c.c
 FUZZ_CFLAGS_runtime := -Ibuild/criu-glue/gen
-FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Ilib -I. $(NL_CFLAGS) -fsanitize=fuzzer,address,undefined \
-	-fno-sanitize-recover=undefined
-define fuzz_target
-build/fuzz/$(1): tests/fuzz/$(1).c $$(filter-out $(2)/main.c,$$(wildcard $(2)/*.c $(2)/*/*.c)) $$(FUZZ_SRCS_$(2)) $$(LIB_SRCS) $$(wildcard $(2)/*.h $(2)/*/*.h lib/*.h)
+FUZZ_DEPS_runtime := build/criu-glue/gen/rpc.pb-c.h
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Ilib -I. $(NL_CFLAGS) -fno-sanitize-recover=undefined
+define fuzz_component
+FUZZ_OBJS_$(1) := $$(patsubst %.c,build/fuzz/obj/$(1)/%.o,$$(filter-out $(1)/main.c,$$(wildcard $(1)/*.c $(1)/*/*.c)) $$(FUZZ_SRCS_$(1)) $$(LIB_SRCS))
+build/fuzz/obj/$(1)/%.o: %.c $$(wildcard $(1)/*.h $(1)/*/*.h lib/*.h) $$(FUZZ_DEPS_$(1))
 	@mkdir -p $$(dir $$@)
-	clang $$(FUZZ_CFLAGS) -I$(2) $$(CFLAGS_$$(PROG_$(2))) $$(FUZZ_CFLAGS_$(2)) -o $$@ $$(filter %.c,$$^) $$(LIBS_$$(PROG_$(2))) $$(NL_LIBS)
+	clang $$(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -I$(1) $$(CFLAGS_$$(PROG_$(1))) $$(FUZZ_CFLAGS_$(1)) -c -o $$@ $$<
+endef
+$(foreach c,$(FUZZ_COMPONENTS),$(eval $(call fuzz_component,$(c))))
+define fuzz_target
+build/fuzz/$(1): tests/fuzz/$(1).c $$(FUZZ_OBJS_$(2)) $$(wildcard $(2)/*.h $(2)/*/*.h lib/*.h) $$(FUZZ_DEPS_$(2))
+	@mkdir -p $$(dir $$@)
+	clang $$(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -I$(2) $$(CFLAGS_$$(PROG_$(2))) $$(FUZZ_CFLAGS_$(2)) -o $$@ $$< $$(FUZZ_OBJS_$(2)) $$(LIBS_$$(PROG_$(2))) $$(NL_LIBS)
 endef
 $(foreach t,$(FUZZ_SRCS:tests/fuzz/%.c=%),$(eval $(call fuzz_target,$(t),$(firstword $(subst _, ,$(t))))))
 fuzz: $(FUZZ_BINS)
