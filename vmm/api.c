@@ -240,7 +240,7 @@ static json_object *do_migrate(struct api *a, json_object *req, bool *wait)
 	    !get_uint(req, "max_rounds", 1000, &rounds, &bad))
 		return bad;
 	p.max_rounds = (uint32_t)rounds;
-	const char *flags[] = {"compress", "wait", "auto_converge", "postcopy"};
+	const char *flags[] = {"compress", "wait", "auto_converge", "postcopy", "copy_storage"};
 	/* "postcopy": true (when pre-copy does not converge) or "now" */
 	if (json_object_object_get_ex(req, "postcopy", &jb) &&
 	    json_object_is_type(jb, json_type_string)) {
@@ -249,8 +249,8 @@ static json_object *do_migrate(struct api *a, json_object *req, bool *wait)
 		p.postcopy = p.postcopy_now = true;
 		json_object_object_del(req, "postcopy");
 	}
-	bool vals[4] = {false, false, false, false};
-	for (int i = 0; i < 4; i++)
+	bool vals[5] = {false, false, false, false, false};
+	for (int i = 0; i < 5; i++)
 		if (json_object_object_get_ex(req, flags[i], &jb)) {
 			if (!json_object_is_type(jb, json_type_boolean))
 				return error_reply("migrate: \"%s\" must be true or false",
@@ -260,6 +260,7 @@ static json_object *do_migrate(struct api *a, json_object *req, bool *wait)
 	p.compress = vals[0];
 	p.auto_converge = vals[2];
 	p.postcopy = p.postcopy || vals[3];
+	p.copy_storage = vals[4];
 	mc_err err = NULL;
 	if (!a->mig)
 		return error_reply("migrate: not available");
@@ -532,6 +533,7 @@ static const char client_usage[] =
     "       minivm stop     --api PATH\n"
     "       minivm migrate  --api PATH [--max-downtime MS] [--bandwidth MiB/s] [--compress]\n"
     "                       [--max-rounds N] [--auto-converge] [--postcopy[=now]]\n"
+    "                       [--copy-storage]\n"
     "                       tcp:HOST:PORT|unix:PATH\n"
     "       minivm migrate-status --api PATH;  minivm migrate-cancel --api PATH\n"
     "Prints the JSON reply; exit status 0, 1 when the reply is an error (or a migration that\n"
@@ -541,7 +543,7 @@ int cmd_api_client(int argc, char **argv)
 {
 	const char *verb = argv[0], *path = NULL, *dir = NULL;
 	bool stop = false, migrate = strcmp(verb, "migrate") == 0, compress = false,
-	     converge = false, postcopy = false, postcopy_now = false;
+	     converge = false, postcopy = false, postcopy_now = false, copy_storage = false;
 	uint64_t mig_num[3] = {0, 0, 0}; /* max downtime, bandwidth, rounds */
 	bool mig_set[3] = {false, false, false};
 	static const char *const mig_opt[3] = {"--max-downtime", "--bandwidth", "--max-rounds"};
@@ -575,6 +577,10 @@ int cmd_api_client(int argc, char **argv)
 		}
 		if (migrate && strcmp(argv[i], "--postcopy=now") == 0) {
 			postcopy_now = true;
+			continue;
+		}
+		if (migrate && strcmp(argv[i], "--copy-storage") == 0) {
+			copy_storage = true;
 			continue;
 		}
 		if (migrate && argv[i][0] != '-' && !dir) {
@@ -620,6 +626,8 @@ int cmd_api_client(int argc, char **argv)
 			json_object_object_add(req, "postcopy", json_object_new_string("now"));
 		else if (postcopy)
 			json_object_object_add(req, "postcopy", json_object_new_boolean(1));
+		if (copy_storage)
+			json_object_object_add(req, "copy_storage", json_object_new_boolean(1));
 		json_object_object_add(req, "wait", json_object_new_boolean(1));
 	} else if (dir) {
 		/* The server resolves relative paths against its own directory: send ours. */

@@ -32,6 +32,7 @@
 #include "log.h"
 #include "loop.h"
 #include "manifest.h"
+#include "mig_disk.h"
 #include "migstream.h"
 #include "postcopy.h"
 #include "snapshot.h"
@@ -78,7 +79,8 @@ int mig_recv_setup(struct mc_ms *rx, struct mig_setup *su, mc_err *err)
 				 .tsc_khz = get32(meta + 16),
 				 .page_size = get32(meta + 20),
 				 .cpuid_crc = get32(meta + 24),
-				 .manifest_len = (uint32_t)f.data_len};
+				 .manifest_len = (uint32_t)f.data_len,
+				 .disks = get32(meta + 28)};
 	/* the device manifest: checked by the caller (manifest_parse) */
 	if (mc_ms_recv_data(rx, su->manifest, su->manifest_len, err) < 0)
 		return mc_wrap(err, "set-up: the device manifest");
@@ -93,11 +95,14 @@ int mig_recv_setup(struct mc_ms *rx, struct mig_setup *su, mc_err *err)
 	if (su->page_size != MIG_PAGE)
 		return mc_errorf(err, 0, "set-up: page size %u (this minivm: %u)", su->page_size,
 				 MIG_PAGE);
+	if (su->disks > MIG_DISKS_MAX)
+		return mc_errorf(err, 0, "set-up: %u disk images (at most %u)", su->disks,
+				 MIG_DISKS_MAX);
 	return 0;
 }
 
-int mig_recv_body(struct mc_ms *rx, uint8_t *ram, uint64_t mem_size, struct mig_rx_stats *st,
-		  uint8_t **state, size_t *state_len, mc_err *err)
+int mig_recv_body(struct mc_ms *rx, uint8_t *ram, uint64_t mem_size, struct mig_disk_dst *dk,
+		  struct mig_rx_stats *st, uint8_t **state, size_t *state_len, mc_err *err)
 {
 	uint64_t npages = mem_size / MIG_PAGE;
 	uint64_t *written = calloc((npages + 63) / 64, 8); /* pages holding received data */
@@ -237,6 +242,19 @@ int mig_recv_body(struct mc_ms *rx, uint8_t *ram, uint64_t mem_size, struct mig_
 				goto out;
 			}
 			st->rounds++;
+			break;
+		case MIG_F_DISK:
+			if (!dk || !dk->n) {
+				mc_errorf(err, 0,
+					  "frame %llu: a disk block, but the set-up announced no "
+					  "copy-storage",
+					  (unsigned long long)nframe);
+				goto out;
+			}
+			if (mig_disk_recv(dk, rx, &f, meta, err) < 0) {
+				mc_wrap(err, "frame %llu", (unsigned long long)nframe);
+				goto out;
+			}
 			break;
 		case MIG_F_POSTCOPY:
 			if (pc_recv_need(rx, &f, meta, npages, &st->pc_need, &st->pc_pages, err) <
@@ -382,7 +400,8 @@ struct mig_incoming {
 	struct mc_ms *rx, *tx;
 	bool hello_sent, acked;
 	uint64_t end_ns;
-	struct pc_dest *pc; /* a post-copy: it takes the connection at the ACK */
+	struct pc_dest *pc;	/* a post-copy: it takes the connection at the ACK */
+	struct mig_disk_dst dk; /* copy-storage: the images written */
 };
 
 /* A checksum of the CPU feature bits KVM offers (leaves 1, 7.0, 0xd.0-1, 0x80000001): what a
@@ -628,6 +647,9 @@ int mig_incoming_receive(struct mig_incoming *in, struct vm *vm, struct snap **s
 		return mc_errorf(err, 0,
 				 "incoming migration: this host's CPU features "
 				 "(KVM_GET_SUPPORTED_CPUID) differ from the source's");
+	/* Copy-storage: every image writable before any memory moves. */
+	if (su->disks && mig_disk_dst_open(&in->dk, vm, su->disks, err) < 0)
+		return mc_wrap(err, "incoming migration");
 	if (send_reply(in, MIG_F_READY, NULL, err) < 0)
 		return mc_wrap(err, "incoming migration");
 	struct mig_rx_stats st = {0};
@@ -637,13 +659,24 @@ int mig_incoming_receive(struct mig_incoming *in, struct vm *vm, struct snap **s
 	bool pf_on = pthread_create(&pf.thread, NULL, prefault_thread, &pf) == 0;
 	if (pf_on)
 		pthread_setname_np(pf.thread, "mig-prefault");
-	int r = mig_recv_body(in->rx, vm->gm.host, vm->gm.size, &st, &state, &len, err);
+	int r = mig_recv_body(in->rx, vm->gm.host, vm->gm.size, &in->dk, &st, &state, &len, err);
 	if (pf_on) {
 		__atomic_store_n(&pf.stop, true, __ATOMIC_RELAXED);
 		pthread_join(pf.thread, NULL);
 	}
-	if (r < 0)
+	if (r == 0 && in->dk.n) {
+		uint64_t t_sync = mc_now_ns();
+		r = mig_disk_dst_sync(&in->dk, err);
+		mc_log_debug("copy-storage: %llu bytes of data, %llu of zeros into %u images, "
+			     "fsync %.1f ms",
+			     (unsigned long long)in->dk.data_bytes,
+			     (unsigned long long)in->dk.zero_bytes, in->dk.n,
+			     (double)(mc_now_ns() - t_sync) / 1e6);
+	}
+	if (r < 0) {
+		free(state);
 		return mc_wrap(err, "incoming migration");
+	}
 	in->end_ns = st.end_ns;
 	mc_log_debug("incoming migration: %llu pages, %llu zero markers, %llu rounds, %llu bytes",
 		     (unsigned long long)st.pages, (unsigned long long)st.zero_pages,
@@ -712,6 +745,7 @@ void mig_incoming_close(struct mig_incoming *in, const char *error)
 	}
 	if (in->fd >= 0)
 		close(in->fd);
+	mig_disk_dst_close(&in->dk);
 	free(in->rx);
 	free(in->tx);
 	free(in);
@@ -755,12 +789,16 @@ struct migration {
 	bool lost; /* post-copy: the guest ran at the destination, a failure loses it */
 	uint64_t pc_ns, pc_pages, pc_requests, pc_asked; /* post-copy: ACK to done, pages */
 	enum dirty_track track;
+	unsigned disks;				  /* copy-storage: the images sent */
+	uint64_t disk_bytes, disk_zero_bytes;	  /* sent as data, as zero markers */
+	uint64_t round_disk[MIG_ROUNDS_KEPT + 1]; /* image bytes each round covered */
 
 	/* the thread's own */
 	struct mc_ms *tx, *rx;
 	struct dirty *dt;     /* dirty tracking (dirty.h) */
 	struct throttle *thr; /* auto-converge (throttle.h) */
 	uint64_t npages, *pending;
+	struct mig_disk_src dk; /* copy-storage */
 	z_stream zs;
 	bool zinit;
 	uint8_t *zbuf;
@@ -940,6 +978,34 @@ static int send_round_marker(struct migration *m, uint32_t round, mc_err *err)
 	uint8_t meta[8] = {0};
 	put32(meta, round);
 	return mc_ms_send(m->tx, MIG_F_ROUND, meta, 8, NULL, 0, err);
+}
+
+/* Copy-storage: after each disk frame (mig_disk.h), cancel and the bandwidth cap as for pages. */
+static int disk_after(void *opaque, bool limit, mc_err *err)
+{
+	struct migration *m = opaque;
+	if (cancelled(m))
+		return mc_errorf(err, ECANCELED, "cancelled");
+	__atomic_store_n(&m->bytes, m->tx->bytes, __ATOMIC_RELAXED); /* for migrate-status */
+	if (limit)
+		throttle(m);
+	return 0;
+}
+
+/* Copy-storage: send the pending disk blocks, count them (round: where in round_disk). */
+static int send_disk(struct migration *m, bool limit, uint64_t round, uint64_t *bytes, mc_err *err)
+{
+	uint64_t b = 0;
+	if (m->dk.n && mig_disk_send_pending(&m->dk, m->tx, limit, &b, err) < 0)
+		return mc_wrap(err, "copy-storage");
+	pthread_mutex_lock(&m->lock);
+	m->round_disk[round < MIG_ROUNDS_KEPT ? round : MIG_ROUNDS_KEPT] += b;
+	m->disk_bytes = m->dk.data_bytes;
+	m->disk_zero_bytes = m->dk.zero_bytes;
+	pthread_mutex_unlock(&m->lock);
+	if (bytes)
+		*bytes = b;
+	return 0;
 }
 
 /* Round 0: every page, skipping the ones that cannot hold data without reading them. */
@@ -1131,6 +1197,20 @@ static int migrate(struct migration *m, mc_err *err)
 	put32(su + 16, khz > 0 ? (uint32_t)khz : 0);
 	put32(su + 20, MIG_PAGE);
 	put32(su + 24, cpuid_crc(vm));
+	if (m->p.copy_storage) {
+		/* The images, opened before the destination hears of us: a failure here is one
+		 * clear error and nothing moved. */
+		m->dk.after = disk_after;
+		m->dk.opaque = m;
+		if (mig_disk_src_open(&m->dk, vm, err) < 0)
+			return -1;
+		if (!m->dk.n)
+			return mc_errorf(err, 0, "copy-storage: this VM has no disk");
+		pthread_mutex_lock(&m->lock);
+		m->disks = m->dk.n;
+		pthread_mutex_unlock(&m->lock);
+		put32(su + 28, m->dk.n);
+	}
 	char man[MIG_MANIFEST_MAX];
 	int ml = manifest_write(vm, man, sizeof(man), err);
 	if (ml < 0 || mc_ms_send_hello(m->tx, MIG_MAGIC, MIG_VERSION, err) < 0 ||
@@ -1149,6 +1229,7 @@ static int migrate(struct migration *m, mc_err *err)
 	m->track = dirty_tracker(m->dt);
 	if (m->p.auto_converge && throttle_new(vm, &m->thr, err) < 0)
 		return -1;
+	mig_disk_track(&m->dk, true); /* before the first pass reads the images */
 	uint64_t dirty = 0;
 	/* With KVM_DIRTY_LOG_INITIALLY_SET every bit starts set: take and clear them; round 0
 	 * sends every page anyway. */
@@ -1165,6 +1246,17 @@ static int migrate(struct migration *m, mc_err *err)
 	m->tb_t0 = t_round;
 	m->tb_bytes = m->tx->bytes;
 	uint64_t b0 = m->tx->bytes;
+	/* The images first (copy-storage; post-copy included: the disks are complete at the
+	 * switch-over), then the memory, whose pages dirtied meanwhile go in the rounds. */
+	if (m->dk.n) {
+		if (mig_disk_send_all(&m->dk, m->tx, err) < 0)
+			return mc_wrap(err, "copy-storage");
+		pthread_mutex_lock(&m->lock);
+		m->round_disk[0] = m->dk.data_bytes + m->dk.zero_bytes;
+		m->disk_bytes = m->dk.data_bytes;
+		m->disk_zero_bytes = m->dk.zero_bytes;
+		pthread_mutex_unlock(&m->lock);
+	}
 	if ((!m->p.postcopy_now && send_all(m, err) < 0) || send_round_marker(m, 0, err) < 0 ||
 	    mc_ms_flush(m->tx, err) < 0)
 		return -1;
@@ -1179,22 +1271,25 @@ static int migrate(struct migration *m, mc_err *err)
 	m->bytes = m->tx->bytes;
 	pthread_mutex_unlock(&m->lock);
 	uint64_t t_sync = t_round, last_sent = m->tx->bytes - b0;
-	uint64_t last_pages = m->data_pages; /* data pages the last round sent */
+	/* what the last round sent: its data pages, and the disk's data (copy-storage) */
+	uint64_t last_pages = m->data_pages, last_disk = m->dk.data_bytes;
 	const uint64_t max_down_ns = m->p.max_downtime_ms * 1000000ull;
 	for (uint32_t round = 1;; round++) {
 		if (cancelled(m))
 			return mc_errorf(err, ECANCELED, "cancelled");
 		if (dirty_collect(m->dt, m->pending, &dirty, err) < 0)
 			return -1;
+		uint64_t disk_dirty = mig_disk_collect(&m->dk); /* bytes of the images */
 		now = mc_now_ns();
 		uint64_t rate = bw_of(dirty * MIG_PAGE, now - t_sync);
 		t_sync = now;
-		/* What the last pass would cost at the measured bandwidth, plus ~1 ms for the
-		 * state and the destination's start. */
-		uint64_t expect = (uint64_t)((double)dirty * MIG_PAGE * 1e9 / (double)bw) + 1000000;
+		/* What the last pass would cost at the measured bandwidth (the disk blocks the
+		 * guest wrote included), plus ~1 ms for the state and the destination's start. */
+		uint64_t dirty_bytes = dirty * MIG_PAGE + disk_dirty;
+		uint64_t expect = (uint64_t)((double)dirty_bytes * 1e9 / (double)bw) + 1000000;
 		/* Auto-converge, as QEMU's: a round in which the guest dirtied more than half of
 		 * what we sent (throttle-trigger-threshold 50) raises the throttle. */
-		if (m->thr && round >= 2 && dirty * MIG_PAGE > last_sent / 2 &&
+		if (m->thr && round >= 2 && dirty_bytes > last_sent / 2 &&
 		    m->throttle_pct < THROTTLE_MAX_PCT) {
 			uint32_t t = m->throttle_pct ? m->throttle_pct + MIG_THROTTLE_STEP
 						     : MIG_THROTTLE_FIRST;
@@ -1216,7 +1311,8 @@ static int migrate(struct migration *m, mc_err *err)
 		 * and it is over a fifth of the target: one more round then costs little and
 		 * shortens the downtime (a working set the guest keeps rewriting stops halving). */
 		bool fits = expect <= max_down_ns,
-		     halving = dirty * 2 < last_pages && expect > max_down_ns / 5;
+		     halving = dirty_bytes * 2 < last_pages * MIG_PAGE + last_disk &&
+			       expect > max_down_ns / 5;
 		if ((fits && !halving) || round >= m->p.max_rounds || m->p.postcopy_now)
 			break;
 		if (dirty_reprotect(m->dt, err) < 0)
@@ -1224,10 +1320,12 @@ static int migrate(struct migration *m, mc_err *err)
 		t_round = mc_now_ns();
 		m->tb_t0 = t_round;
 		m->tb_bytes = b0 = m->tx->bytes;
-		uint64_t sent = 0;
-		if (send_pending(m, true, &sent, err) < 0 || send_round_marker(m, round, err) < 0 ||
+		uint64_t sent = 0, disk_sent = 0;
+		if (send_disk(m, true, round, &disk_sent, err) < 0 ||
+		    send_pending(m, true, &sent, err) < 0 || send_round_marker(m, round, err) < 0 ||
 		    mc_ms_flush(m->tx, err) < 0)
 			return -1;
+		last_disk = disk_sent;
 		now = mc_now_ns();
 		last_sent = m->tx->bytes - b0;
 		if (m->tx->bytes - b0 >= (4u << 20))
@@ -1256,8 +1354,11 @@ static int migrate(struct migration *m, mc_err *err)
 	if (m->p.postcopy_now || (m->p.postcopy && m->expected_downtime_ns > max_down_ns)) {
 		if (m->p.postcopy_now)
 			pc_mark_data(vm->gm.host, m->npages, m->pending);
+		/* the disk's last blocks first: it is complete before the guest runs there */
+		mig_disk_collect(&m->dk);
 		if (dirty_collect(m->dt, m->pending, &dirty, err) < 0 ||
-		    snap_state(vm, &w, err) < 0 || postcopy(m, &w, t_pause, pause_ns, err) < 0) {
+		    send_disk(m, false, m->rounds, NULL, err) < 0 || snap_state(vm, &w, err) < 0 ||
+		    postcopy(m, &w, t_pause, pause_ns, err) < 0) {
 			if (!m->lost)
 				goto resume;
 			state_w_free(&w);
@@ -1266,7 +1367,10 @@ static int migrate(struct migration *m, mc_err *err)
 		state_w_free(&w);
 		return 0;
 	}
+	/* vm_pause drained the disks' requests in flight: their blocks are marked. */
+	mig_disk_collect(&m->dk);
 	if (dirty_collect(m->dt, m->pending, &dirty, err) < 0 ||
+	    send_disk(m, false, m->rounds, NULL, err) < 0 ||
 	    send_pending(m, false, &sent, err) < 0 || snap_state(vm, &w, err) < 0 ||
 	    mc_ms_send(m->tx, MIG_F_STATE, NULL, 0, w.p, w.len, err) < 0 ||
 	    mc_ms_send_end(m->tx, err) < 0)
@@ -1342,6 +1446,7 @@ static void *mig_thread(void *arg)
 	mc_error_free(&err);
 	free(m->pending);
 	m->pending = NULL;
+	mig_disk_src_close(&m->dk); /* tracking off, whatever the end */
 	if (m->zinit)
 		deflateEnd(&m->zs);
 	m->zinit = false;
@@ -1417,6 +1522,10 @@ int mig_start(struct migration *m, const struct mig_params *p, mc_err *err)
 	m->ring_entries = 0;
 	m->lost = false;
 	m->pc_ns = m->pc_pages = m->pc_requests = m->pc_asked = 0;
+	m->disks = 0;
+	m->disk_bytes = m->disk_zero_bytes = 0;
+	memset(m->round_disk, 0, sizeof(m->round_disk));
+	memset(&m->dk, 0, sizeof(m->dk));
 	memset(m->round_pages, 0, sizeof(m->round_pages));
 	memset(m->round_dirty_bps, 0, sizeof(m->round_dirty_bps));
 	int e = pthread_create(&m->thread, NULL, mig_thread, m);
@@ -1542,6 +1651,20 @@ char *mig_report_json(struct migration *m)
 		json_object_object_add(o, "postcopy",
 				       m->p.postcopy_now ? json_object_new_string("now")
 							 : json_object_new_boolean(m->p.postcopy));
+		json_object_object_add(o, "copy_storage",
+				       json_object_new_boolean(m->p.copy_storage));
+		if (m->p.copy_storage) {
+			json_object_object_add(o, "disks", json_object_new_int64(m->disks));
+			json_object_object_add(o, "disk_bytes",
+					       json_object_new_int64((int64_t)m->disk_bytes));
+			json_object_object_add(o, "disk_zero_bytes",
+					       json_object_new_int64((int64_t)m->disk_zero_bytes));
+			json_object *db = json_object_new_array();
+			for (uint64_t i = 0; i < kept && i <= MIG_ROUNDS_KEPT; i++)
+				json_object_array_add(
+				    db, json_object_new_int64((int64_t)m->round_disk[i]));
+			json_object_object_add(o, "disk_bytes_per_round", db);
+		}
 		if (m->status == MIG_POSTCOPY || m->lost || m->pc_pages) {
 			json_object_object_add(o, "postcopy_ms", jms(m->pc_ns));
 			json_object_object_add(o, "postcopy_pages",

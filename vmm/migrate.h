@@ -44,6 +44,8 @@ enum mig_frame {
 	MIG_F_STATE = 5,    /* no meta; data: the snapshot state file (docs/snapshot.md) */
 	MIG_F_POSTCOPY = 6, /* meta: u64 pages; data: the bitmap of the pages sent after the
 			       switch-over (postcopy.h) */
+	MIG_F_DISK = 7,	    /* copy-storage: meta u32 disk, u32 kind, u64 offset, u64 length;
+			       data: the bytes, or none for zeros (mig_disk.h) */
 	/* destination -> source */
 	MIG_F_READY = 16,   /* set up, send the memory */
 	MIG_F_ACK = 17,	    /* meta: JSON {"load_ms":...}: the guest runs here now */
@@ -59,6 +61,7 @@ struct mig_setup {
 	uint32_t tsc_khz, page_size;
 	uint32_t cpuid_crc;    /* CRC-32 of KVM_GET_SUPPORTED_CPUID's entries */
 	uint32_t manifest_len; /* the source's device manifest: 0 none, else checked text */
+	uint32_t disks;	       /* copy-storage: the disk images sent (mig_disk.h), 0 none */
 	uint8_t manifest[MIG_MANIFEST_MAX];
 };
 
@@ -74,11 +77,13 @@ struct mig_rx_stats {
 	uint64_t *pc_need, pc_pages; /* POSTCOPY: the pages still to come (malloc'd), their
 				      * number; NULL: a pre-copy */
 };
+struct mig_disk_dst;
 /* Every frame after the set-up into ram (mem_size bytes): pages (bounds-checked against
- * mem_size), zero markers, round markers, then the state (*state, malloc'd, *state_len bytes)
- * and the end frame (the stream's checksum). */
-int mig_recv_body(struct mc_ms *rx, uint8_t *ram, uint64_t mem_size, struct mig_rx_stats *st,
-		  uint8_t **state, size_t *state_len, mc_err *err);
+ * mem_size), zero markers, round markers, disk blocks into dk's images (copy-storage; dk NULL
+ * or without images: DISK frames are refused), then the state (*state, malloc'd, *state_len
+ * bytes) and the end frame (the stream's checksum). */
+int mig_recv_body(struct mc_ms *rx, uint8_t *ram, uint64_t mem_size, struct mig_disk_dst *dk,
+		  struct mig_rx_stats *st, uint8_t **state, size_t *state_len, mc_err *err);
 
 /* ---- destination --------------------------------------------------------------------- */
 
@@ -119,6 +124,7 @@ struct mig_params {
 	bool auto_converge; /* throttle the vCPUs while the guest dirties faster than we send */
 	bool postcopy;	    /* not converged at max_rounds: post-copy (postcopy.h) */
 	bool postcopy_now;  /* post-copy right after the set-up, no pre-copy pass */
+	bool copy_storage;  /* send the disk images too (mig_disk.h) */
 };
 
 struct loop;

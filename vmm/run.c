@@ -24,6 +24,7 @@
 #include "log.h"
 #include "loop.h"
 #include "manifest.h"
+#include "mig_disk.h"
 #include "migrate.h"
 #include "postcopy.h"
 #include "snapshot.h"
@@ -604,6 +605,9 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	/* The devices the snapshot or the source had, before their state is loaded (or, in a
 	 * migration, the memory sent): a different set is refused naming the device. */
+	if (incoming && mig_incoming_setup(incoming)->disks && man.n &&
+	    mig_disk_dst_check(&man, &vm, &err) < 0)
+		goto out; /* copy-storage: an image of another size, named */
 	if (man.n && manifest_check(&man, &vm, o.restore ? "the snapshot" : "the source", &err) < 0)
 		goto out;
 	t[2] = mc_now_ns();

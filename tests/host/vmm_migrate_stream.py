@@ -26,8 +26,12 @@ class Stream:
                               len(data) if data_len is None else data_len) + meta + data
         self.frames += 1
 
-    def setup(self, mem=MEM):
-        self.frame(1, struct.pack("<IIQIIII", 1, 0, mem, 0, 4096, 0, 0))
+    def setup(self, mem=MEM, disks=0):
+        # disks: copy-storage's image count (no manifest: the destination's devices unchecked)
+        self.frame(1, struct.pack("<IIQIIII", 1, 0, mem, 0, 4096, 0, disks))
+
+    def disk(self, disk, kind, off, length, data=b"", data_len=None):
+        self.frame(7, struct.pack("<IIQQ", disk, kind, off, length), data, data_len=data_len)
 
     def pages(self, first, n, data, enc=0):
         self.frame(2, struct.pack("<QII", first, n, enc), data)
@@ -43,6 +47,12 @@ if case == "memsize":
     s.setup(MEM + 4096)
 elif case == "first":
     s.pages(0, 1, b"\1" * 4096)
+elif case == "disk-unannounced":
+    s.setup()
+elif case == "disk-many":
+    s.setup(disks=99)
+elif case.startswith("disk-"):
+    s.setup(disks=1)
 else:
     s.setup()
 page = b"\x5a" * 4096
@@ -74,6 +84,24 @@ elif case == "state":
     s.pages(10, 1, page)
     s.frame(5, b"", b"\0" * 64)
     s.end()
+elif case == "disk-outside":  # copy-storage (docs/migration.md "Copy-storage"): a 4 MiB image
+    s.disk(0, 0, (4 << 20) - 512, 1024, b"\x5a" * 1024)
+elif case == "disk-wrap":
+    s.disk(0, 1, (1 << 64) - 512, 1024)
+elif case == "disk-sector":
+    s.disk(0, 0, 100, 512, b"\x5a" * 512)
+elif case == "disk-length":
+    s.disk(0, 0, 0, 4096, b"\x5a" * 512)
+elif case == "disk-big":
+    s.disk(0, 0, 0, 2 << 20, b"", data_len=2 << 20)
+elif case == "disk-index":
+    s.disk(1, 0, 0, 512, b"\x5a" * 512)
+elif case == "disk-kind":
+    s.disk(0, 9, 0, 512)
+elif case == "disk-zerodata":
+    s.disk(0, 1, 0, 512, b"\0" * 512)
+elif case in ("disk-unannounced", "disk-many"):
+    s.disk(0, 0, 0, 512, b"\x5a" * 512)
 elif case == "bigmeta":
     s.frame(2, b"x" * 5000)
 c = socket.create_connection(("127.0.0.1", port))

@@ -25,6 +25,7 @@
 
 #include "bytes.h"
 #include "log.h"
+#include "virtio/blk_dirty.h"
 #include "virtio/blk_io.h"
 #include "virtio/iothread.h"
 
@@ -67,6 +68,7 @@ struct blk_dev {
 	struct iothread *t;
 	uint64_t capacity; /* sectors */
 	uint8_t config[VIRTIO_BLK_CONFIG_LEN];
+	struct blk_dirty dirty; /* the blocks written, for copy-storage migration */
 
 	/* The I/O thread's. */
 	struct blk_req *reqs, *free;
@@ -405,6 +407,10 @@ static void on_done(void *opaque, struct blk_io_req *io, int res)
 {
 	struct blk_dev *b = opaque;
 	struct blk_req *r = (struct blk_req *)io;
+	/* Copy-storage migration: the bytes are in the file now (a failed write may have
+	 * changed part of its range too). */
+	if (io->op == BLK_OP_WRITE || io->op == BLK_OP_DISCARD || io->op == BLK_OP_WRITE_ZEROES)
+		blk_dirty_mark(&b->dirty, io->off, io->len);
 	if (res < 0) {
 		/* The guest gets IOERR; the first host error is logged with its cause. */
 		char what[96];
@@ -491,6 +497,8 @@ static int blk_realize(struct virtio_dev *vd, struct vm *vm, mc_err *err)
 	if (blk_io_open(&b->io, &o, err) < 0)
 		return -1;
 	b->capacity = blk_io_size(b->io) / SECTOR;
+	if (blk_dirty_init(&b->dirty, b->capacity * SECTOR, err) < 0)
+		return mc_wrap(err, "%s", b->name);
 	char tname[16];
 	snprintf(tname, sizeof(tname), "blk%s-io", b->name + strlen("virtio-blk"));
 	if (iothread_create(&b->t, tname, err) < 0)
@@ -573,6 +581,7 @@ static void blk_destroy(struct virtio_dev *vd)
 	blk_io_close(b->io); /* stops watching its completions before the thread goes */
 	iothread_destroy(b->t);
 	free(b->reqs);
+	blk_dirty_free(&b->dirty);
 	pthread_mutex_destroy(&b->wait_lock);
 	pthread_cond_destroy(&b->wait_cond);
 	free(b->path);
@@ -668,4 +677,21 @@ const char *virtio_blk_engine(struct device *d)
 {
 	struct blk_dev *b = (struct blk_dev *)d;
 	return b->io ? blk_io_engine_name(b->io) : "none";
+}
+
+bool virtio_blk_is(struct device *d)
+{
+	return strncmp(d->name, "virtio-blk", 10) == 0 &&
+	       ((struct virtio_dev *)d)->device_id == VIRTIO_ID_BLOCK;
+}
+
+struct blk_dirty *virtio_blk_dirty(struct device *d)
+{
+	struct blk_dev *b = (struct blk_dev *)d;
+	return b->dirty.bits ? &b->dirty : NULL;
+}
+
+const char *virtio_blk_path(struct device *d)
+{
+	return ((struct blk_dev *)d)->path;
 }

@@ -69,4 +69,11 @@ int virtio_blk_parse(char *s, struct blk_disk *d, mc_err *err);
 /* The engine a realized device uses ("io_uring", "threads"). */
 const char *virtio_blk_engine(struct device *d);
 
+/* Copy-storage migration (docs/migration.md): whether d is a virtio-blk device; its image's
+ * path; the bitmap of the blocks the guest writes (blk_dirty.h; its size is the image's), NULL
+ * before realize. */
+bool virtio_blk_is(struct device *d);
+const char *virtio_blk_path(struct device *d);
+struct blk_dirty *virtio_blk_dirty(struct device *d);
+
 #endif
