@@ -44,6 +44,21 @@ int ct_ckpt_ext_mounts(const struct ct_spec *spec, bool restore, struct ct_strli
  * external "mnt[PATH]:minict-masked"; restore (ct_ckpt_ext_mounts) binds an empty read-only
  * directory (/run/minict/masked) there. */
 int ct_ckpt_masked_mounts(pid_t pid, const struct ct_spec *spec, struct ct_strlist *l, mc_err *err);
+/* minict's own file in the image directory: the tmpfs mounts it recreates (ckpt_tmpfs.c). */
+#define CT_CKPT_TMPFS "minict-tmpfs.json"
+/* Dump side, the container frozen: its tmpfs mounts that minict made (the spec's tmpfs and
+ * cgroup mounts) and whose regular files are all empty, as external "mnt[PATH]:minict-tmpfs-N"
+ * with their trees in CT_CKPT_TMPFS; the others stay CRIU's (its tar). */
+int ct_ckpt_tmpfs_dump(pid_t pid, const struct ct_spec *spec, int images_fd, struct ct_strlist *ext,
+		       mc_err *err);
+/* Restore side, before criu starts: a mount namespace of our own (a slave of the host's), so
+ * that the tmpfs mounts made for CRIU go with minict and criu and are seen by nobody else. */
+int ct_ckpt_tmpfs_ns(mc_err *err);
+/* Restore side: each tmpfs of CT_CKPT_TMPFS (if any) made again from its record, every field
+ * checked, and "mnt[minict-tmpfs-N]:PATH" added to ext. */
+int ct_ckpt_tmpfs_restore(int images_fd, struct ct_strlist *ext, mc_err *err);
+/* After CRIU's restore: the staging of those mounts goes (the container keeps its binds). */
+void ct_ckpt_tmpfs_release(void);
 /* Dump side: the init's fds 0-2 as CRIU keys ("pipe:[N]", or "file[MNT:INO]" for a file
  * outside the container, which becomes external), written to the image directory. */
 int ct_ckpt_save_stdio(pid_t pid, int images_fd, struct ct_strlist *external, mc_err *err);

@@ -169,6 +169,11 @@ static int dump(struct ckpt *k, bool paused, mc_err *err)
 	 * cgroup frozen and only seizes the tasks */
 	if (!paused && freezer && ct_cg_freeze(cg, true, err) < 0)
 		return mc_wrap(err, "checkpoint: freeze");
+	/* frozen: the tmpfs mounts minict recreates instead of CRIU's tar (a pre-dump dumps no
+	 * mounts) */
+	int ret = 0;
+	if (!k->o.pre_dump && ct_ckpt_tmpfs_dump(k->st.pid, k->spec, k->images, &k->ext, err) < 0)
+		ret = -1;
 	struct ct_criu_req r = {
 	    .op = k->o.pre_dump ? CT_CRIU_PRE_DUMP : CT_CRIU_DUMP,
 	    .images_fd = k->images,
@@ -194,7 +199,8 @@ static int dump(struct ckpt *k, bool paused, mc_err *err)
 	};
 	ct_criu_opts_req(&k->o.com, &r);
 	uint64_t t0 = mc_now_ns();
-	int ret = ct_criu_run(&k->c, &r, NULL, err);
+	if (ret == 0)
+		ret = ct_criu_run(&k->c, &r, NULL, err);
 	mc_log_debug("checkpoint: criu %s took %.1f ms", k->o.pre_dump ? "pre-dump" : "dump",
 		     (mc_now_ns() - t0) / 1e6);
 	/* still there (failure, --leave-running, --pre-dump): it runs on, or stays paused;

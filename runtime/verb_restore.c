@@ -336,6 +336,10 @@ static int restore(struct ct_restoring *r, mc_err *err)
 			ifd[nifd++] = (struct ct_criu_ifd){r->stdio[i], i};
 	if (r->netns >= 0)
 		ifd[nifd++] = (struct ct_criu_ifd){CT_CKPT_NETNS_KEY, r->netns};
+	if (ct_ckpt_tmpfs_restore(r->images, &r->ext, err) < 0) {
+		ct_ckpt_tmpfs_release();
+		return mc_wrap(err, "restore");
+	}
 	/* the source is frozen by now: the container's MAC may speak from here */
 	if (r->o.link_later && r->veth[0]) {
 		if (ct_net_set_up(r->veth, true, err) < 0)
@@ -365,6 +369,7 @@ static int restore(struct ct_restoring *r, mc_err *err)
 	pid_t pid = -1;
 	int ret = ct_criu_run(&r->c, &q, &pid, err);
 	ct_criu_stop(&r->c);
+	ct_ckpt_tmpfs_release();
 	mc_log_debug("restore: criu restore took %.1f ms", (mc_now_ns() - t0) / 1e6);
 	if (ret < 0)
 		return mc_wrap(err, "restore");
@@ -501,6 +506,10 @@ int ct_restore_begin(struct ct_global *g, const struct ct_restore_opts *o, struc
 	*rp = NULL;
 	if (ct_check_id(o->id, err) < 0)
 		return -1;
+	/* first, before any directory is opened (CRIU can't mount on a directory of the mount
+	 * namespace we leave): criu inherits it, so the tmpfs mounts made for it are in both */
+	if (ct_ckpt_tmpfs_ns(err) < 0)
+		return mc_wrap(err, "restore");
 	struct ct_restoring *r = rst_new(o, g->debug, err);
 	if (!r)
 		return -1;
@@ -542,6 +551,10 @@ int ct_restore(struct ct_global *g, const struct ct_restore_opts *o, pid_t *pidp
 {
 	if (ct_check_id(o->id, err) < 0)
 		return -1;
+	/* first, before any directory is opened (CRIU can't mount on a directory of the mount
+	 * namespace we leave): criu inherits it, so the tmpfs mounts made for it are in both */
+	if (ct_ckpt_tmpfs_ns(err) < 0)
+		return mc_wrap(err, "restore");
 	struct ct_restoring *r = rst_new(o, g->debug, err);
 	if (!r)
 		return -1;

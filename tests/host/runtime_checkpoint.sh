@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # minict checkpoint/restore with CRIU (docs/checkpoint.md): a counting container stops at the
 # checkpoint and continues its count after restore, in its cgroups, with its veth back on the
-# bridge; --leave-running keeps it running; 64 MiB of touched memory comes back with the same
+# bridge, its tmpfs mounts as they were (/dev and the cgroup tmpfs made again by minict,
+# /dev/shm with data dumped by CRIU; a crafted record of them refused); --leave-running keeps it running; 64 MiB of touched memory comes back with the same
 # checksum; --pre-dump without soft-dirty tracking, a corrupted image and a missing CRIU each
 # give one clear line and leave nothing behind. Prints the figures (times, image sizes).
 set -uo pipefail
@@ -30,11 +31,21 @@ cd "$T/b" || die "cd"
 m run -d ${P}cnt </dev/null >/dev/null 2>&1 || die "run the counter"
 wait_secs 10 lines "$R/tmp/log" 10 || die "the counter does not count"
 
+# the tmpfs mounts: /dev (with an empty file of the container's) and the cgroup tmpfs are
+# recreated by minict, /dev/shm holding data goes through CRIU; both come back as they were
+m exec ${P}cnt sh -c 'touch /dev/mine && chmod 640 /dev/mine && echo shared > /dev/shm/data' ||
+	die "write into /dev and /dev/shm"
+tmpfs_view() { m exec ${P}cnt sh -c 'ls -lan /dev /sys/fs/cgroup; cat /dev/shm/data; awk "\$5 ~ /^\/(dev|sys\/fs\/cgroup)/" /proc/self/mountinfo | cut -d" " -f5,6,9-'; }
+view1=$(tmpfs_view) || die "list /dev"
 # the checkpoint stops it (runc's behaviour: the container is gone)
 t0=$(now_ms)
 m checkpoint --image-path "$T/img" ${P}cnt 2>"$T/err" || die "checkpoint: $(cat "$T/err")"
 t_ckpt=$(($(now_ms) - t0))
 [ -f "$T/img/inventory.img" ] || die "no image"
+tmpfs_mnts=$(python3 -c 'import json,sys; print(" ".join(m["mnt"] for m in json.load(open(sys.argv[1]))))' "$T/img/minict-tmpfs.json") ||
+	die "no minict-tmpfs.json in the image: $(cat "$T/err")"
+[[ " $tmpfs_mnts " == *" /dev "* ]] || die "/dev is not recreated by minict: $tmpfs_mnts"
+[[ " $tmpfs_mnts " == *" /dev/shm "* ]] && die "/dev/shm holds data but minict recreates it"
 m state ${P}cnt >/dev/null 2>&1 && die "the container is still there after checkpoint"
 [ -z "$(leftovers ${P}cnt "$S")" ] || die "checkpoint left behind: $(leftovers ${P}cnt "$S")"
 n1=$(wc -l <"$R/tmp/log")
@@ -55,7 +66,14 @@ grep -q "^0::.*/${P}cnt\$" /proc/"$pid"/cgroup || die "restored init not in its 
 grep -q "^[0-9]*:memory:.*/${P}cnt\$" /proc/"$pid"/cgroup || die "restored init not in its memory cgroup"
 [ "$(m exec ${P}cnt sh -c 'echo $$')" != "" ] || die "exec into the restored container"
 [ "$(m exec ${P}cnt cat /proc/1/cmdline | tr '\0' ' ')" != "" ] || die "no pid 1 in the restored pid namespace"
-# masked directories come back masked: empty and read-only (a bind of minict's empty directory)
+# the tmpfs mounts as they were (entries, modes, owners, flags, /dev/shm's data); the device
+# nodes work; minict's staging of them is not in the host's mount table
+view2=$(tmpfs_view) || die "list /dev after restore"
+[ "$view1" = "$view2" ] || die "the tmpfs mounts changed: $(diff <(echo "$view1") <(echo "$view2"))"
+[ "$(m exec ${P}cnt sh -c 'echo x > /dev/null && head -c 5 /dev/zero | wc -c')" = 5 ] ||
+	die "/dev/null or /dev/zero do not work after restore"
+m exec ${P}cnt touch /dev/again || die "/dev is not writable after restore"
+grep -q minict/ext /proc/self/mountinfo && die "minict's tmpfs staging is in the host's mounts"
 for d in /proc/acpi /sys/firmware; do
 	[ -d "$d" ] || continue
 	[ -z "$(m exec ${P}cnt ls -A $d)" ] || die "$d is not masked after restore"
@@ -115,6 +133,19 @@ MINICT_CRIU_TIMEOUT=3 m restore -d --image-path "$T/trunc" ${P}cnt </dev/null >/
 grep -q 'no answer after 3 s, killed it' "$T/err" || die "truncated image message: $(cat "$T/err")"
 [ -z "$(leftovers ${P}cnt "$S")" ] || die "truncated restore left behind: $(leftovers ${P}cnt "$S")"
 grep -q cgyard /proc/self/mountinfo && die "CRIU's cgroup yard is still mounted: $(grep cgyard /proc/self/mountinfo | head -n 3)"
+# a crafted tmpfs record (a path out of the mount): one line naming it, nothing made or left
+cp -a "$T/img" "$T/craft"
+python3 - "$T/craft/minict-tmpfs.json" <<'PY'
+import json, sys
+a = json.load(open(sys.argv[1]))
+a[0]["entries"].append({"p": "../escaped", "t": "f", "m": 420, "u": 0, "g": 0, "s": 0, "n": 0})
+json.dump(a, open(sys.argv[1], "w"))
+PY
+m restore -d --image-path "$T/craft" ${P}cnt </dev/null >/dev/null 2>"$T/err" && die "restore of a crafted tmpfs record succeeded"
+[ "$(wc -l <"$T/err")" = 1 ] || die "crafted tmpfs record: not one line: $(cat "$T/err")"
+grep -q 'minict-tmpfs.json.*bad entry' "$T/err" || die "crafted tmpfs record message: $(cat "$T/err")"
+[ -z "$(leftovers ${P}cnt "$S")" ] || die "crafted restore left behind: $(leftovers ${P}cnt "$S")"
+[ -e /run/minict/escaped ] && die "the crafted record wrote outside its mount"
 mkdir -p "$T/nothing"
 m restore -d --image-path "$T/nothing" ${P}cnt 2>"$T/err" && die "restore from an empty path succeeded"
 grep -q 'no checkpoint' "$T/err" || die "empty image path message: $(cat "$T/err")"
