@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "error.h"
 
@@ -25,6 +26,8 @@ ssize_t mc_read_all(int fd, void *buf, size_t len);
 ssize_t mc_read_proc(pid_t pid, const char *name, char *buf, size_t size);
 /* Monotonic clock in nanoseconds. */
 uint64_t mc_now_ns(void);
+/* The CLOCK_REALTIME instant ns from now, as pthread_cond_timedwait() wants its deadline. */
+struct timespec mc_realtime_after(uint64_t ns);
 /* mkdir -p with mode. */
 int mc_mkdir_p(const char *path, unsigned mode, mc_err *err);
 

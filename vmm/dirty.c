@@ -12,6 +12,7 @@
 #include "gm_dirty.h"
 #include "log.h"
 #include "memslots.h"
+#include "util.h"
 #include "vm.h"
 
 #define PAGE	      4096u
@@ -141,13 +142,7 @@ static void *reaper(void *arg)
 	struct vm *vm = d->vm;
 	pthread_mutex_lock(&vm->ring_lock);
 	while (!d->stop) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += DIRTY_REAP_MS * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		struct timespec ts = mc_realtime_after(DIRTY_REAP_MS * 1000000ull);
 		pthread_cond_timedwait(&d->cond, &vm->ring_lock, &ts);
 		if (d->stop)
 			break;

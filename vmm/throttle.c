@@ -34,14 +34,7 @@ static void *throttle_thread(void *arg)
 		 * sleep P/(100-P) slices, so the next kick comes a slice after they wake. */
 		uint32_t pct = t->pct;
 		uint64_t period_ns = (uint64_t)THROTTLE_SLICE_MS * 1000000ull * 100 / (100 - pct);
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += (time_t)(period_ns / 1000000000ull);
-		until.tv_nsec += (long)(period_ns % 1000000000ull);
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		struct timespec until = mc_realtime_after(period_ns);
 		int r = 0;
 		while (!t->stop && t->pct == pct && r != ETIMEDOUT)
 			r = pthread_cond_timedwait(&t->cond, &t->lock, &until);

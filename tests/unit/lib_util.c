@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "lib/error.h"
@@ -81,12 +82,31 @@ static void read_file_limits(void **state)
 	mc_error_free(&err);
 }
 
+/* A deadline for pthread_cond_timedwait: now + ns on CLOCK_REALTIME, tv_nsec normalised. */
+static void realtime_after_deadline(void **state)
+{
+	(void)state;
+	uint64_t steps[] = {0, 1, 999999999ull, 1000000000ull, 2500000000ull};
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		struct timespec before, after;
+		clock_gettime(CLOCK_REALTIME, &before);
+		struct timespec d = mc_realtime_after(steps[i]);
+		clock_gettime(CLOCK_REALTIME, &after);
+		assert_true(d.tv_nsec >= 0 && d.tv_nsec < 1000000000L);
+		int64_t ns = (int64_t)d.tv_sec * 1000000000LL + d.tv_nsec;
+		int64_t lo = (int64_t)before.tv_sec * 1000000000LL + before.tv_nsec;
+		int64_t hi = (int64_t)after.tv_sec * 1000000000LL + after.tv_nsec;
+		assert_true(ns >= lo + (int64_t)steps[i]);
+		assert_true(ns <= hi + (int64_t)steps[i]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(parse_size_units), cmocka_unit_test(parse_size_rejects_junk),
 	    cmocka_unit_test(parse_uint_range), cmocka_unit_test(error_context_chain),
-	    cmocka_unit_test(read_file_limits),
+	    cmocka_unit_test(read_file_limits), cmocka_unit_test(realtime_after_deadline),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
