@@ -271,14 +271,12 @@ int mc_ms_turn(struct mc_ms *s, mc_err *err)
 	return 0;
 }
 
-/* Receiving: the buffer holds s->len bytes, s->pos of them consumed. */
-static int fill(struct mc_ms *s, mc_err *err)
+/* One read() of at most n bytes into b: how many came (> 0), or -1 with the error (a timeout,
+ * the peer closing). */
+static ssize_t recv_some(struct mc_ms *s, void *b, size_t n, mc_err *err)
 {
-	if (s->pos < s->len)
-		return 0;
-	s->pos = s->len = 0;
 	for (;;) {
-		ssize_t r = read(s->fd, s->buf, sizeof(s->buf));
+		ssize_t r = read(s->fd, b, n);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
@@ -286,9 +284,21 @@ static int fill(struct mc_ms *s, mc_err *err)
 					 "stream: receive");
 		if (r == 0)
 			return mc_errorf(err, 0, "stream: the peer closed the connection");
-		s->len = (size_t)r;
-		return 0;
+		return r;
 	}
+}
+
+/* Receiving: the buffer holds s->len bytes, s->pos of them consumed. */
+static int fill(struct mc_ms *s, mc_err *err)
+{
+	if (s->pos < s->len)
+		return 0;
+	s->pos = s->len = 0;
+	ssize_t r = recv_some(s, s->buf, sizeof(s->buf), err);
+	if (r < 0)
+		return -1;
+	s->len = (size_t)r;
+	return 0;
 }
 
 static int get(struct mc_ms *s, void *p, size_t n, mc_err *err)
@@ -298,14 +308,9 @@ static int get(struct mc_ms *s, void *p, size_t n, mc_err *err)
 		if (s->pos == s->len && n >= sizeof(s->buf)) {
 			/* A large read with nothing buffered: straight into the caller's memory,
 			 * one copy fewer (migration's pages). */
-			ssize_t r = read(s->fd, b, n);
-			if (r < 0 && errno == EINTR)
-				continue;
+			ssize_t r = recv_some(s, b, n, err);
 			if (r < 0)
-				return mc_errorf(err, errno == EAGAIN ? ETIMEDOUT : errno,
-						 "stream: receive");
-			if (r == 0)
-				return mc_errorf(err, 0, "stream: the peer closed the connection");
+				return -1;
 			account(s, b, (size_t)r);
 			b += r;
 			n -= (size_t)r;
