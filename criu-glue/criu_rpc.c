@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,12 @@
 
 int ct_criu_start(struct ct_criu *c, const char *bin, const int *keep, size_t nkeep, bool stdio,
 		  mc_err *err)
+{
+	return ct_criu_start_in(c, bin, keep, nkeep, stdio, -1, err);
+}
+
+int ct_criu_start_in(struct ct_criu *c, const char *bin, const int *keep, size_t nkeep, bool stdio,
+		     int netns, mc_err *err)
 {
 	c->pid = -1;
 	c->sk = -1;
@@ -52,6 +59,11 @@ int ct_criu_start(struct ct_criu *c, const char *bin, const int *keep, size_t nk
 			dup2(nul, fd);
 		char fdtxt[16];
 		snprintf(fdtxt, sizeof(fdtxt), "%d", sv[1]);
+		if (netns >= 0 && setns(netns, CLONE_NEWNET) < 0) {
+			int e = -errno; /* negative: setns, not exec */
+			mc_write_all(errp[1], &e, sizeof(e));
+			_exit(127);
+		}
 		execl(bin, bin, "swrk", fdtxt, (char *)NULL);
 		int e = errno;
 		mc_write_all(errp[1], &e, sizeof(e));
@@ -66,7 +78,8 @@ int ct_criu_start(struct ct_criu *c, const char *bin, const int *keep, size_t nk
 		close(sv[0]);
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 			;
-		return mc_errorf(err, e, "criu: exec `%s`", bin);
+		return e < 0 ? mc_errorf(err, -e, "criu: join the network namespace")
+			     : mc_errorf(err, e, "criu: exec `%s`", bin);
 	}
 	c->pid = pid;
 	c->sk = sv[0];

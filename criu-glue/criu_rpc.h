@@ -64,6 +64,10 @@ struct ct_criu {
  * a complaint there when a session ends without a final request). */
 int ct_criu_start(struct ct_criu *c, const char *bin, const int *keep, size_t nkeep, bool stdio,
 		  mc_err *err);
+/* The same with criu in the network namespace netns (an fd; -1: ours). CRIU dumps no network
+ * namespace it shares, and its restore leaves the tasks in its own. */
+int ct_criu_start_in(struct ct_criu *c, const char *bin, const int *keep, size_t nkeep, bool stdio,
+		     int netns, mc_err *err);
 /* VERSION (the session stays open): e.g. 4, 1, 1. */
 int ct_criu_version(struct ct_criu *c, int *major, int *minor, int *sub, mc_err *err);
 /* FEATURE_CHECK (the session stays open): dirty-memory tracking and lazy pages. */

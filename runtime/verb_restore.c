@@ -281,7 +281,9 @@ static int prep_images(struct ct_restoring *r, mc_err *err)
  * them from their first instruction. */
 static int start_criu(struct ct_restoring *r, mc_err *err)
 {
-	if (ct_criu_start(&r->c, r->criu, &r->netns, r->netns >= 0, true, err) < 0)
+	/* in the new network namespace: a dump that shared the container's (checkpoint.c) left
+	 * the tasks in criu's; an external one (net[]:minict-netns) comes by inherit_fd */
+	if (ct_criu_start_in(&r->c, r->criu, &r->netns, r->netns >= 0, true, r->netns, err) < 0)
 		return mc_wrap(err, "restore");
 	if (ct_cg_enter(&r->cg, r->c.pid, err) < 0 || cg_roots(r, err) < 0)
 		return mc_wrap(err, "restore");

@@ -46,6 +46,8 @@ tmpfs_mnts=$(python3 -c 'import json,sys; print(" ".join(m["mnt"] for m in json.
 	die "no minict-tmpfs.json in the image: $(cat "$T/err")"
 [[ " $tmpfs_mnts " == *" /dev "* ]] || die "/dev is not recreated by minict: $tmpfs_mnts"
 [[ " $tmpfs_mnts " == *" /dev/shm "* ]] && die "/dev/shm holds data but minict recreates it"
+# CRIU ran in the container's network namespace: it dumped none (restore gives a new one)
+ls "$T"/img/netns-*.img >/dev/null 2>&1 && die "CRIU dumped the network namespace"
 m state ${P}cnt >/dev/null 2>&1 && die "the container is still there after checkpoint"
 [ -z "$(leftovers ${P}cnt "$S")" ] || die "checkpoint left behind: $(leftovers ${P}cnt "$S")"
 n1=$(wc -l <"$R/tmp/log")
