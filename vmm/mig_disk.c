@@ -169,14 +169,20 @@ int mig_disk_recv(struct mig_disk_dst *d, struct mc_ms *rx, const struct mc_ms_f
 	}
 	d->data_bytes += len;
 	d->frames++;
+	d->unflushed += len;
+	if (d->unflushed >= MIG_DISK_WRITEBACK) { /* start writing back, do not wait */
+		for (unsigned i = 0; i < d->n; i++)
+			sync_file_range(d->fd[i], 0, 0, SYNC_FILE_RANGE_WRITE);
+		d->unflushed = 0;
+	}
 	return 0;
 }
 
 int mig_disk_dst_sync(struct mig_disk_dst *d, mc_err *err)
 {
 	for (unsigned i = 0; i < d->n; i++)
-		if (fsync(d->fd[i]) < 0)
-			return mc_errorf(err, errno, "copy-storage: fsync `%s`", d->path[i]);
+		if (fdatasync(d->fd[i]) < 0)
+			return mc_errorf(err, errno, "copy-storage: fdatasync `%s`", d->path[i]);
 	return 0;
 }
 

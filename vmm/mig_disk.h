@@ -47,6 +47,7 @@ struct mig_disk_dst {
 	char path[MIG_DISKS_MAX][256];
 	uint8_t *buf; /* MIG_DISK_RUN_MAX */
 	uint64_t data_bytes, zero_bytes, frames;
+	uint64_t unflushed; /* data bytes written since the last writeback was started */
 };
 
 struct manifest;
@@ -61,7 +62,10 @@ int mig_disk_dst_add(struct mig_disk_dst *d, int fd, uint64_t size, const char *
  * it into its image. */
 int mig_disk_recv(struct mig_disk_dst *d, struct mc_ms *rx, const struct mc_ms_frame *f,
 		  const uint8_t *meta, mc_err *err);
-/* Every image on stable storage (before the guest resumes). */
+/* Every image on stable storage (fdatasync): at each round marker (the writes of the rounds
+ * so far leave the downtime), and before the guest resumes. Writeback is also started every
+ * MIG_DISK_WRITEBACK bytes of data as they arrive (sync_file_range), so the waits are short. */
+#define MIG_DISK_WRITEBACK (8u << 20)
 int mig_disk_dst_sync(struct mig_disk_dst *d, mc_err *err);
 void mig_disk_dst_close(struct mig_disk_dst *d);
 

@@ -4,7 +4,8 @@
 # - a source with a 64 MiB image holding data (random and patterned extents, an all-zero
 #   written extent, the last sector) and holes, to a destination with a fresh sparse image
 #   full of other data where the source has holes: the destination's image has the source's
-#   checksum, the count goes on there, and the zeros and holes cost no data bytes;
+#   checksum, the count goes on there, and the zeros and holes cost no data bytes; then on
+#   from there with --postcopy=now (the disk complete at the switch-over): checksum equal;
 # - a destination whose image has another size, or whose image is missing, is refused naming
 #   the image, and the source goes on counting; a destination that cannot write its image
 #   (read-only file) is refused before memory moves;
@@ -87,8 +88,23 @@ expect_eq "the destination's image keeps its size" "$(stat -c %s "$DIMG")" 67108
 # the source's holes stay holes there (punched), so the copy is sparse too
 alloc=$(($(stat -c %b "$DIMG") * 512))
 [ "$alloc" -le $((12 << 20)) ] || fail "destination image allocates $alloc bytes"
-stop_vm d "$dpid"
 echo "copy-storage: 64 MiB image, $db bytes of data, $dz as zeros, checksum equal, $alloc bytes allocated at the destination"
+
+# on with post-copy (the disk is complete at the switch-over): d -> e, --postcopy=now
+d_pid=$dpid
+EIMG=$TMP/e.img
+truncate -s 64M "$EIMG"
+dst e --disk "$EIMG"
+run_capture out rc api migrate "$TMP/d.sock" --copy-storage --postcopy=now "tcp:127.0.0.1:$dport"
+expect_eq "copy-storage with post-copy ($out; $(cat "$TMP/e.err"))" "$rc" 0
+expect_eq "post-copy in the report" "$(field postcopy "$out")" now
+wait "$d_pid"
+expect_eq "d's exit after migrating" "$?" 0
+goes_on e
+count_goes_on "d -> e" "$TMP/d.out" "$TMP/e.out"
+expect_eq "e's image has the source's checksum" "$(sha256sum <"$EIMG")" "$sum_src"
+stop_vm e "$dpid"
+echo "copy-storage with --postcopy=now: checksum equal, the count goes on"
 
 # hostile streams
 for c in disk-outside disk-wrap disk-sector disk-length disk-big disk-index disk-kind \
