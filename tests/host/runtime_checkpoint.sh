@@ -35,7 +35,8 @@ wait_secs 10 lines "$R/tmp/log" 10 || die "the counter does not count"
 # recreated by minict, /dev/shm holding data goes through CRIU; both come back as they were
 m exec ${P}cnt sh -c 'touch /dev/mine && chmod 640 /dev/mine && echo shared > /dev/shm/data' ||
 	die "write into /dev and /dev/shm"
-tmpfs_view() { m exec ${P}cnt sh -c 'ls -lan /dev /sys/fs/cgroup; cat /dev/shm/data; awk "\$5 ~ /^\/(dev|sys\/fs\/cgroup)/" /proc/self/mountinfo | cut -d" " -f5,6,9-'; }
+# (the times of what is not a directory: those that are are mount points, fresh after restore)
+tmpfs_view() { m exec ${P}cnt sh -c 'for f in /dev/* /sys/fs/cgroup/*; do [ -d "$f" ] && stat -c "%N %A %u %g" "$f" || stat -c "%N %A %u %g %t:%T %s %Y" "$f"; done; cat /dev/shm/data; awk "\$5 ~ /^\/(dev|sys\/fs\/cgroup)/" /proc/self/mountinfo | cut -d" " -f5,6,9-'; }
 view1=$(tmpfs_view) || die "list /dev"
 # the checkpoint stops it (runc's behaviour: the container is gone)
 t0=$(now_ms)
