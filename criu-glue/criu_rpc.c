@@ -286,6 +286,7 @@ static int fill_opts(struct opts_store *s, const struct ct_criu_req *r, mc_err *
 	o->root = (char *)r->root;
 	o->parent_img = (char *)r->parent;
 	o->freeze_cgroup = (char *)r->freeze_cgroup;
+	o->cgroup_yard = (char *)r->cgroup_yard;
 #define FLAG(f)                                                                                    \
 	do {                                                                                       \
 		o->has_##f = r->f;                                                                 \

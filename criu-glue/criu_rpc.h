@@ -32,6 +32,7 @@ struct ct_criu_req {
 	const char *root;	/* the container's rootfs */
 	const char *parent;	/* previous (pre-)dump, relative to the images directory */
 	const char *freeze_cgroup;
+	const char *cgroup_yard; /* every hierarchy mounted at DIR/<controllers>, or NULL */
 	bool leave_running, tcp_established, file_locks, ext_unix_sk, shell_job, lazy_pages,
 	    track_mem, rst_sibling, manage_cgroups, network_lock_skip;
 	int cg_mode;		/* enum criu_cg_mode; < 0: CRIU's default */

@@ -551,3 +551,59 @@ void ct_criu_opts_req(const struct ct_criu_opts *o, struct ct_criu_req *r)
 	r->lazy_pages = o->lazy;
 	r->network_lock_skip = !o->tcp;
 }
+
+/* CRIU names a hierarchy's directory in a yard by its controllers ("cpu,cpuacct"), its name
+ * ("systemd" for name=systemd) or "unified" (cgroup2). */
+static bool yard_has(const char *yard, const char *ctrls, const char *mi)
+{
+	char dir[512], want[300];
+	const char *name = !*ctrls ? "unified" : !strncmp(ctrls, "name=", 5) ? ctrls + 5 : ctrls;
+	snprintf(dir, sizeof(dir), " %s/%s ", yard, name);
+	const char *l = strstr(mi, dir);
+	if (!l)
+		return false;
+	const char *eol = strchr(l, '\n'), *dash = strstr(l, " - ");
+	if (!dash || (eol && dash > eol))
+		return false;
+	if (!*ctrls)
+		return !strncmp(dash, " - cgroup2 ", 11);
+	if (strncmp(dash, " - cgroup ", 10))
+		return false;
+	/* each controller (or the name) among the super options */
+	char buf[256];
+	snprintf(buf, sizeof(buf), "%s", ctrls);
+	char *save = NULL;
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		snprintf(want, sizeof(want), ",%s", t);
+		const char *o = strstr(dash, want);
+		if (!o || (eol && o > eol) || (o[strlen(want)] != ',' && o[strlen(want)] != '\n'))
+			return false;
+	}
+	return true;
+}
+
+const char *ct_ckpt_cgroup_yard(pid_t pid)
+{
+	static const char yard[] = "/sys/fs/cgroup";
+	char p[64];
+	_cleanup_free_ char *cg = NULL, *mi = NULL;
+	size_t len;
+	mc_err e = NULL;
+	snprintf(p, sizeof(p), "/proc/%d/cgroup", pid);
+	if (mc_read_file(p, 1 << 16, &cg, &len, &e) < 0 ||
+	    mc_read_file("/proc/self/mountinfo", 1 << 20, &mi, &len, &e) < 0) {
+		mc_error_free(&e);
+		return NULL;
+	}
+	int n = 0;
+	char *save = NULL;
+	for (char *l = strtok_r(cg, "\n", &save); l; l = strtok_r(NULL, "\n", &save), n++) {
+		char *c1 = strchr(l, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		if (!c2 || c2 - c1 - 1 > 200)
+			return NULL;
+		*c2 = 0;
+		if (!yard_has(yard, c1 + 1, mi))
+			return NULL;
+	}
+	return n > 0 ? yard : NULL;
+}

@@ -37,6 +37,10 @@ struct ct_strlist {
 int ct_strlist_add(struct ct_strlist *l, mc_err *err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void ct_strlist_free(struct ct_strlist *l);
+/* "/sys/fs/cgroup" when every cgroup hierarchy of pid is mounted there as CRIU names them in a
+ * yard ("cpu", "cpu,cpuacct", "systemd", "unified": systemd's hybrid layout), else NULL: CRIU's
+ * dump then opens those directories instead of mounting each hierarchy anew. */
+const char *ct_ckpt_cgroup_yard(pid_t pid);
 /* The external bind mounts of spec: "mnt[DEST]:DEST" (dump) or "mnt[DEST]:SOURCE" (restore),
  * and "mnt[]" for anything else bound in from the host. */
 int ct_ckpt_ext_mounts(const struct ct_spec *spec, bool restore, struct ct_strlist *l, mc_err *err);

@@ -195,6 +195,7 @@ static int dump(struct ckpt *k, bool paused, mc_err *err)
 	    .root = k->st.rootfs,
 	    .parent = k->o.parent,
 	    .freeze_cgroup = freezer,
+	    .cgroup_yard = ct_ckpt_cgroup_yard(k->st.pid),
 	    .leave_running = k->o.leave_running || k->o.pre_dump || k->o.keep_frozen,
 	    /* a pre-dump tracks for the next dump; a dump on a parent reads that tracking */
 	    .track_mem = k->o.pre_dump || k->o.parent,
