@@ -173,17 +173,21 @@ static int dump(struct ckpt *k, bool paused, mc_err *err)
 				 "checkpoint: no freezer cgroup to keep the container frozen");
 	if (k->o.pre_freeze && k->o.pre_freeze(k->o.cb_arg, err) < 0)
 		return -1;
+	uint64_t t_freeze = mc_now_ns();
 	if (k->o.frozen_at)
-		*k->o.frozen_at = mc_now_ns();
+		*k->o.frozen_at = t_freeze;
 	/* frozen by us (cgroup.freeze is immediate, no 100 ms polling in CRIU): CRIU finds the
 	 * cgroup frozen and only seizes the tasks */
 	if (!paused && freezer && ct_cg_freeze(cg, true, err) < 0)
 		return mc_wrap(err, "checkpoint: freeze");
 	/* frozen: the tmpfs mounts minict recreates instead of CRIU's tar (a pre-dump dumps no
 	 * mounts) */
+	uint64_t t_frozen = mc_now_ns();
 	int ret = 0;
 	if (!k->o.pre_dump && ct_ckpt_tmpfs_dump(k->st.pid, k->spec, k->images, &k->ext, err) < 0)
 		ret = -1;
+	mc_log_debug("checkpoint: freeze %.1f ms, tmpfs mounts %.1f ms",
+		     (t_frozen - t_freeze) / 1e6, (mc_now_ns() - t_frozen) / 1e6);
 	struct ct_criu_req r = {
 	    .op = k->o.pre_dump ? CT_CRIU_PRE_DUMP : CT_CRIU_DUMP,
 	    .images_fd = k->images,

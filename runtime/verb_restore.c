@@ -338,16 +338,20 @@ static int restore(struct ct_restoring *r, mc_err *err)
 			ifd[nifd++] = (struct ct_criu_ifd){r->stdio[i], i};
 	if (r->netns >= 0)
 		ifd[nifd++] = (struct ct_criu_ifd){CT_CKPT_NETNS_KEY, r->netns};
+	uint64_t t_in = mc_now_ns();
 	if (ct_ckpt_tmpfs_restore(r->images, &r->ext, err) < 0) {
 		ct_ckpt_tmpfs_release();
 		return mc_wrap(err, "restore");
 	}
+	uint64_t t_tmpfs = mc_now_ns();
 	/* the source is frozen by now: the container's MAC may speak from here */
 	if (r->o.link_later && r->veth[0]) {
 		if (ct_net_set_up(r->veth, true, err) < 0)
 			return -1;
 		announce(r);
 	}
+	mc_log_debug("restore: tmpfs mounts %.1f ms, link up and ARP %.1f ms",
+		     (t_tmpfs - t_in) / 1e6, (mc_now_ns() - t_tmpfs) / 1e6);
 	struct ct_criu_req q = {
 	    .op = CT_CRIU_RESTORE,
 	    .images_fd = r->images,
