@@ -143,6 +143,51 @@ static void announce(struct ct_restoring *r)
 		mc_log_debug("restore: the gratuitous ARP for %s was not sent", ip);
 }
 
+/* receive: the veth's host end up, then the gratuitous ARP, in a child while CRIU restores:
+ * the link change waits for the kernel's rtnl lock, which other work on the host can hold for
+ * long (26-310 ms measured inside the frozen window at load 7-9, before this ran beside CRIU).
+ * link_wait reaps it: its error text comes through *fd. */
+static int link_start(struct ct_restoring *r, pid_t *pid, int *fd, mc_err *err)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return mc_errorf(err, errno, "restore: pipe");
+	*pid = fork();
+	if (*pid < 0) {
+		int e = errno;
+		close(p[0]);
+		close(p[1]);
+		return mc_errorf(err, e, "restore: fork");
+	}
+	if (*pid == 0) {
+		close(p[0]);
+		mc_err e = NULL;
+		if (ct_net_set_up(r->veth, true, &e) < 0) {
+			mc_write_all(p[1], mc_error_text(e), strlen(mc_error_text(e)));
+			_exit(1);
+		}
+		announce(r);
+		_exit(0);
+	}
+	close(p[1]);
+	*fd = p[0];
+	return 0;
+}
+
+static int link_wait(pid_t pid, int fd, mc_err *err)
+{
+	char buf[1024];
+	ssize_t n = mc_read_all(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	int st = 0;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	buf[n > 0 ? n : 0] = 0;
+	return mc_errorf(err, 0, "%s", n > 0 ? buf : "network: the link helper failed");
+}
+
 /* A helper child in a new network namespace: lo up; with the config's network, minict adds
  * the veth from outside and the helper configures eth0 inside. The namespace lives on in
  * *nsfd once the helper has exited. */
@@ -343,15 +388,14 @@ static int restore(struct ct_restoring *r, mc_err *err)
 		ct_ckpt_tmpfs_release();
 		return mc_wrap(err, "restore");
 	}
-	uint64_t t_tmpfs = mc_now_ns();
+	mc_log_debug("restore: tmpfs mounts %.1f ms", (mc_now_ns() - t_in) / 1e6);
 	/* the source is frozen by now: the container's MAC may speak from here */
-	if (r->o.link_later && r->veth[0]) {
-		if (ct_net_set_up(r->veth, true, err) < 0)
-			return -1;
-		announce(r);
+	pid_t lpid = -1;
+	int lfd = -1;
+	if (r->o.link_later && r->veth[0] && link_start(r, &lpid, &lfd, err) < 0) {
+		ct_ckpt_tmpfs_release();
+		return mc_wrap(err, "restore");
 	}
-	mc_log_debug("restore: tmpfs mounts %.1f ms, link up and ARP %.1f ms",
-		     (t_tmpfs - t_in) / 1e6, (mc_now_ns() - t_tmpfs) / 1e6);
 	struct ct_criu_req q = {
 	    .op = CT_CRIU_RESTORE,
 	    .images_fd = r->images,
@@ -376,7 +420,15 @@ static int restore(struct ct_restoring *r, mc_err *err)
 	int ret = ct_criu_run(&r->c, &q, &pid, err);
 	ct_criu_stop(&r->c);
 	ct_ckpt_tmpfs_release();
-	mc_log_debug("restore: criu restore took %.1f ms", (mc_now_ns() - t0) / 1e6);
+	uint64_t t1 = mc_now_ns();
+	if (lpid > 0) {
+		mc_err e2 = NULL;
+		if (link_wait(lpid, lfd, ret < 0 ? &e2 : err) < 0)
+			ret = -1; /* the restored tasks go with the cgroups (undo) */
+		mc_error_free(&e2);
+	}
+	mc_log_debug("restore: criu restore took %.1f ms, then the link %.1f ms more",
+		     (t1 - t0) / 1e6, (mc_now_ns() - t1) / 1e6);
 	if (ret < 0)
 		return mc_wrap(err, "restore");
 	if (pid <= 0)
