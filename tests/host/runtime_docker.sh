@@ -215,34 +215,33 @@ around_start_clean() { # WHAT
 }
 expect_rc "run of a missing command: 127" 127 dk "${M[@]}" "$IMG" /nonexistent
 around_start_clean "a failing command"
-for d in 0 0.05 0.2; do
-	dk create --network none --runtime minict --name ${P}ks "$IMG" sleep 100 >/dev/null
-	dk start ${P}ks >/dev/null 2>&1 &
-	sp=$!
-	sleep $d
-	dk kill ${P}ks >/dev/null 2>&1
-	wait $sp
-	dk rm -f ${P}ks >/dev/null 2>&1
-done
+# race NAME SETUP START ACT AFTER: at 0, 50 and 200 ms after START (in the background) went off,
+# ACT races it; then START is waited for and AFTER cleans up; SETUP runs first (each a command
+# or function, given NAME, output dropped)
+race() {
+	local name=$1 setup=$2 start=$3 act=$4 after=$5 d sp
+	for d in 0 0.05 0.2; do
+		$setup "$name" >/dev/null 2>&1
+		$start "$name" >/dev/null 2>&1 &
+		sp=$!
+		sleep $d
+		$act "$name" >/dev/null 2>&1
+		wait $sp
+		$after "$name" >/dev/null 2>&1
+	done
+}
+mk_created() { dk create --network none --runtime minict --name "$1" "$IMG" sleep 100; }
+run_d() { dk run -d --network none --runtime minict --name "$1" "$IMG" sleep 100; }
+dk_start() { dk start "$1"; }
+dk_kill() { dk kill "$1"; }
+dk_stop() { dk stop -t 1 "$1"; }
+dk_rm() { dk rm -f "$1"; }
+stop_rm() { dk stop -t 1 "$1"; dk rm -f "$1"; }
+race ${P}ks mk_created dk_start dk_kill dk_rm
 around_start_clean "kill racing start"
-for d in 0 0.05 0.2; do
-	dk run -d --network none --runtime minict --name ${P}st "$IMG" sleep 100 >/dev/null 2>&1 &
-	sp=$!
-	sleep $d
-	dk stop -t 1 ${P}st >/dev/null 2>&1
-	wait $sp
-	dk stop -t 1 ${P}st >/dev/null 2>&1
-	dk rm -f ${P}st >/dev/null 2>&1
-done
+race ${P}st true run_d dk_stop stop_rm
 around_start_clean "stop racing run -d"
-for d in 0 0.05 0.2; do
-	dk run -d --network none --runtime minict --name ${P}rf "$IMG" sleep 100 >/dev/null 2>&1 &
-	sp=$!
-	sleep $d
-	dk rm -f ${P}rf >/dev/null 2>&1
-	wait $sp
-	dk rm -f ${P}rf >/dev/null 2>&1
-done
+race ${P}rf true run_d dk_rm dk_rm
 around_start_clean "rm -f racing run -d"
 
 # --- the same default container under runc still works (the baseline is sane)
