@@ -13,7 +13,14 @@
 #
 # usage: bench/ct-migrate.sh [RUNS (default 5)] [MIB (default 256; 0: idle only)]
 #        MODES="stop-and-copy direct pre-copy post-copy" (default: the modes this kernel can do;
-#        direct is stop-and-copy with --direct-pages)
+#        direct is stop-and-copy with --direct-pages; MODES=live: pre-copy where the kernel
+#        tracks dirty pages, else stop-and-copy)
+#        CASES="idle memMIB dirtyMIB-RATE" (default: idle and memMIB; dirtyMIB-RATE: ct_memhold
+#        rewriting one word per page of its MIB MiB at RATE MiB/s, the same bytes back, so
+#        its checksum holds)
+#        JSONL=FILE: one JSON object per run appended to FILE (minibench migrate reads them):
+#        {"backend":"ct","case","mode","run","observed_total_ms","observed_downtime_ms" (the
+#        observer's total and downtime),"report": minict migrate's own JSON line}
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RUNS=${1:-5}
@@ -26,7 +33,10 @@ CRIU=$("$ROOT/scripts/criu.sh" path 2>&1) || die "no CRIU: $CRIU"
 for t in udp_echo udp_observer ct_memhold; do
 	[ -x "$TOOLS/$t" ] || die "no $TOOLS/$t (make test-bins)"
 done
-if [ -z "${MODES:-}" ]; then
+if [ "${MODES:-}" = live ]; then
+	MODES=stop-and-copy
+	"$CRIU" check --feature mem_dirty_track >/dev/null 2>&1 && MODES=pre-copy
+elif [ -z "${MODES:-}" ]; then
 	MODES="stop-and-copy direct"
 	"$CRIU" check --feature mem_dirty_track >/dev/null 2>&1 && MODES="$MODES pre-copy"
 	"$CRIU" check --feature uffd-noncoop >/dev/null 2>&1 && MODES="$MODES post-copy"
@@ -43,19 +53,27 @@ mk_rootfs "$T/b/rootfs" sh usleep echo cat kill >/dev/null
 cp "$TOOLS/ct_memhold" "$T/b/rootfs/bin/ct_memhold" || die "copy ct_memhold"
 REC=$T/records # case mode total frozen dump restore post_copy downtime
 : >"$REC"
-CASES=idle
-[ "$MIB" -gt 0 ] && CASES="idle mem$MIB"
+if [ -z "${CASES:-}" ]; then
+	CASES=idle
+	[ "$MIB" -gt 0 ] && CASES="idle mem$MIB"
+fi
+for c in $CASES; do
+	[[ $c =~ ^(idle|mem[0-9]+|dirty[0-9]+-[0-9]+)$ ]] || die "unknown case '$c' (idle, memMIB, dirtyMIB-RATE)"
+done
 n=0
 for c in $CASES; do
 	for i in $(seq 1 "$RUNS"); do
 		for mode in $MODES; do
 			n=$((n + 1))
 			ID=${P}m$n
-			if [ "$c" = idle ]; then
-				mig_container $ID $JUMP
-			else
-				mig_container $ID $JUMP "exec ct_memhold $MIB /tmp"
-			fi
+			case $c in
+			idle) mig_container $ID $JUMP ;;
+			mem*) mig_container $ID $JUMP "exec ct_memhold ${c#mem} /tmp" ;;
+			dirty*)
+				w=${c#dirty}
+				mig_container $ID $JUMP "exec ct_memhold ${w%-*} /tmp ${w#*-}"
+				;;
+			esac
 			mig_receiver $ID 60
 			mig_observe 600
 			mig_quiesce $ID
@@ -68,6 +86,11 @@ for c in $CASES; do
 			echo "$c $mode $(field total_ms "$T/mig.json") $(field frozen_ms "$T/mig.json") $(field dump_ms "$T/mig.json")" \
 				"$(field restore_ms "$T/mig.json") $(field post_copy_ms "$T/mig.json") $(field downtime_ms "$T/obs.json")" >>"$REC"
 			echo "$c $mode run $i: $(tail -n 1 "$REC")" >&2
+			if [ -n "${JSONL:-}" ]; then
+				printf '{"backend":"ct","case":"%s","mode":"%s","run":%d,"observed_total_ms":%s,"observed_downtime_ms":%s,"report":%s}\n' \
+					"$c" "$mode" $((i - 1)) "$(field total_ms "$T/obs.json")" "$(field downtime_ms "$T/obs.json")" \
+					"$(head -n 1 "$T/mig.json")" >>"$JSONL"
+			fi
 			dst delete -f $ID >/dev/null || die "delete in dst"
 			rm -rf --one-file-system "${T:?}/dstwork/$ID"
 		done
@@ -101,7 +124,7 @@ where="on this host"
 [ -n "${MINI_IN_LAB:-}" ] && where="in the lab"
 id=ct-migrate
 [ -n "${MINI_IN_LAB:-}" ] && id=ct-migrate-lab
-if [ -x /usr/bin/python3 ]; then
+if [ "${RECORD:-1}" != 0 ] && [ -x /usr/bin/python3 ]; then
 	/usr/bin/python3 "$ROOT/bench/record.py" $id "Container migration: total and downtime per mode (issue 10)" \
 		"bench/ct-migrate.sh $RUNS $MIB" "$where" <"$sum"
 fi

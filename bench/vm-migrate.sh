@@ -16,6 +16,11 @@
 #                        than the guest dirties: auto-converge on in both (minivm
 #                        --auto-converge, QEMU's auto-converge capability, its defaults)
 #   converge-ring        the same with minivm's dirty ring
+#   hold-W               `fill W` in a (W + 64) MiB guest: W MiB of non-zero pages, nothing
+#                        dirtied (minibench migrate --workload idle; its container twin is
+#                        ct-migrate.sh's memW)
+#   dirty-W-R            `dirty W R MHZ` in a (W + 64) MiB guest: W MiB rewritten at R MiB/s
+#                        (minibench migrate --workload dirty:R; ct-migrate.sh's dirtyW-R)
 # nonzero-256 also times a raw loopback TCP pipe in the same run (RUNS times): 216 MiB from one
 # process to another, read into one reused 1 MiB buffer and into fresh memory (MADV_HUGEPAGE, as
 # a destination's guest RAM), the baselines the migration's total time is compared with.
@@ -27,8 +32,11 @@
 # Both: the same downtime target MAXDOWN ms (default 50: minivm's default; QEMU's own default
 # is 300), no bandwidth cap but in the converge cases (QEMU: max-bandwidth 1 TiB/s); a QEMU migration not done after 60 s
 # is cancelled ("no convergence"). Not a timed test. env: RUNS (5), CASES, WS (64), MHZ (TSC MHz for
-# the guest's pacing, unused at rate 0), BIN (build/bin), QEMU (1 when installed), RECORD=1 or
-# --record: the table into docs/results.md (section vm-migrate, through bench/record.py).
+# the guest's pacing, unused at rate 0; default: /proc/cpuinfo's), BIN (build/bin), QEMU (1 when
+# installed), VMMS ("minivm qemu": which to run; default minivm, and qemu when QEMU=1), JSONL=FILE
+# (one JSON object per run appended to FILE, for minibench migrate: bench/migrate_lib.py
+# jsonl_row), RECORD=1 or --record: the table into docs/results.md (section vm-migrate, through
+# bench/record.py). The helpers it shares with vm-postcopy.sh: bench/migrate_lib.py.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -40,63 +48,27 @@ export MINIVM=$BIN/minivm RECORD=${RECORD:-0} ROOT
 export GUEST=${GUEST:-$ROOT/build/tests/guests/pvh-guest.elf}
 [ -x "$MINIVM" ] && [ -f "$GUEST" ] || { echo "build first: make all" >&2; exit 1; }
 if [ -z "${QEMU+x}" ]; then command -v qemu-system-x86_64 >/dev/null && QEMU=1 || QEMU=0; fi
-export QEMU WORK
+if [ -z "${VMMS:-}" ]; then
+	VMMS=minivm
+	[ "$QEMU" = 1 ] && VMMS="minivm qemu"
+fi
+export QEMU WORK VMMS JSONL=${JSONL:-}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 python3 - <<'PY'
-import json, os, re, socket, statistics, subprocess, sys, threading, time
+import os, re, socket, statistics, subprocess, sys, time
+
+sys.path.insert(0, os.path.join(os.environ["ROOT"], "bench"))
+from migrate_lib import Console, QMP, QemuRounds, api, first_ms, free_port, gap_ms, jsonl_row, med, st, tsc_mhz
 
 RUNS, WORK, MINIVM, GUEST = int(os.environ["RUNS"]), os.environ["WORK"], os.environ["MINIVM"], os.environ["GUEST"]
 WS, CWS, CBW = int(os.environ["WS"]), int(os.environ["CWS"]), int(os.environ["CBW"])
-QEMU = os.environ["QEMU"] == "1"
+VMMS = os.environ["VMMS"].split()
 CASES = os.environ["CASES"].split()
-
-class Console:
-    """Reads a VM's console; keeps the time of every 'count' line."""
-    def __init__(self, p):
-        self.p, self.counts, self.lines = p, [], []
-        self.t = threading.Thread(target=self.run, daemon=True)
-        self.t.start()
-    def run(self):
-        buf = b""
-        while True:
-            b = self.p.stdout.read1(65536) if hasattr(self.p.stdout, "read1") else self.p.stdout.read(1)
-            if not b:
-                return
-            now = time.monotonic()
-            buf += b
-            *lines, buf = buf.split(b"\n")
-            for l in lines:
-                self.lines.append(l)
-                if l.startswith(b"count "):
-                    self.counts.append(now)
-    def wait(self, prefix, timeout=300):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if any(l.startswith(prefix) for l in self.lines[-50:]):
-                return
-            time.sleep(0.02)
-        raise SystemExit(f"no '{prefix.decode()}' line within {timeout} s")
-
-def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
-
-def api(sock, req):
-    s = socket.socket(socket.AF_UNIX); s.connect(sock)
-    s.sendall((json.dumps(req) + "\n").encode()); s.shutdown(socket.SHUT_WR)
-    out = b""
-    while (b := s.recv(65536)):
-        out += b
-    return json.loads(out)
-
-def gap_ms(src, dst, t_cmd):
-    last = [t for t in src.counts if t >= t_cmd - 5]
-    end = time.monotonic() + 10
-    while not dst.counts and time.monotonic() < end:
-        time.sleep(0.005)
-    if not dst.counts or not last:
-        return float("nan")
-    return (dst.counts[0] - max(t for t in last if t <= dst.counts[0])) * 1e3
+JSONL = os.environ["JSONL"]
+for v in VMMS:
+    if v not in ("minivm", "qemu"):
+        raise SystemExit(f"VMMS: unknown VMM '{v}' (minivm, qemu)")
 
 def mem_file(path, mib, fill):
     """A guest RAM image: zero, with random bytes in [32, 32+fill) MiB."""
@@ -110,7 +82,11 @@ def case_params(case):
     """memory MiB, command line, MiB of random fill, minivm run options, bandwidth cap MiB/s
     (0: none), auto-converge"""
     track = ["--dirty-track", "ring"] if case.endswith("-ring") else []
-    mhz = os.environ.get('MHZ', '2100')
+    mhz = os.environ.get("MHZ") or tsc_mhz()
+    if (m := re.fullmatch(r"hold-(\d+)", case)):
+        return int(m[1]) + 64, f"fill {m[1]}", 0, track, 0, False
+    if (m := re.fullmatch(r"dirty-(\d+)-(\d+)", case)):
+        return int(m[1]) + 64, f"dirty {m[1]} {m[2]} {mhz}", 0, track, 0, False
     if case.startswith("idle-"):
         return int(case[5:]), "count", 0, track, 0, False
     if case == "nonzero-256":
@@ -186,7 +162,11 @@ def minivm_case(case):
         if r.get("status") != "migrated":
             raise SystemExit(f"minivm {case} run {i}: {r}")
         p.wait(timeout=30)
-        r["gap_ms"] = gap_ms(con, qc, t)
+        r["gap_ms"] = gap_ms(con, qc, t, 10)
+        r["first_ms"] = first_ms(qc, t)
+        r["round_pages"] = r.get("pages_per_round", [])
+        r["round_dirty_mibps"] = r.get("dirty_rate_per_round_mibps", [])
+        jsonl_row(JSONL, "vm", case, i, r)
         rows.append(r)
         p, con, sock = q, qc, dsock
         time.sleep(0.3)
@@ -194,21 +174,6 @@ def minivm_case(case):
     return rows
 
 # ---- QEMU ----
-class QMP:
-    def __init__(self, path):
-        for _ in range(500):
-            try:
-                self.s = socket.socket(socket.AF_UNIX); self.s.connect(path); break
-            except OSError:
-                time.sleep(0.01)
-        self.f = self.s.makefile("rw"); self.f.readline(); self.cmd("qmp_capabilities")
-    def cmd(self, c, **a):
-        self.f.write(json.dumps({"execute": c, "arguments": a} if a else {"execute": c}) + "\n"); self.f.flush()
-        while True:
-            r = json.loads(self.f.readline())
-            if "return" in r or "error" in r:
-                return r
-
 def qemu_case(case):
     mib, cmd, fill, _, bw, conv = case_params(case)
     base = ["qemu-system-x86_64", "-M", "microvm", "-accel", "kvm", "-cpu", "host", "-m", f"{mib}",
@@ -237,10 +202,11 @@ def qemu_case(case):
                     capabilities=[{"capability": "auto-converge", "state": True}])
         t = time.monotonic()
         qmp.cmd("migrate", uri=f"tcp:127.0.0.1:{port}")
-        throttle = 0
+        throttle, series = 0, QemuRounds()
         while True:
             r = qmp.cmd("query-migrate")["return"]
             throttle = max(throttle, r.get("cpu-throttle-percentage", 0))
+            series.poll(r)
             if r.get("status") in ("completed", "failed") or time.monotonic() - t > 60:
                 break
             time.sleep(0.001)
@@ -248,12 +214,16 @@ def qemu_case(case):
             qmp.cmd("migrate_cancel")
             rows.append({"status": "no convergence", "total_ms": float("nan"), "downtime_ms": float("nan"),
                          "gap_ms": float("nan"), "rounds": r.get("ram", {}).get("dirty-sync-count")})
+            jsonl_row(JSONL, "qemu", case, i, rows[-1])
             qq.cmd("quit"); q.wait(timeout=30)
             break
+        series.done(r)
         rows.append({"status": "completed", "total_ms": r["total-time"], "downtime_ms": r["downtime"],
-                     "gap_ms": gap_ms(con, qc, t), "rounds": r["ram"].get("dirty-sync-count"),
-                     "bytes_sent": r["ram"].get("transferred"),
-                     "throttle": throttle})
+                     "gap_ms": gap_ms(con, qc, t, 10), "first_ms": first_ms(qc, t),
+                     "rounds": r["ram"].get("dirty-sync-count"),
+                     "bytes_sent": r["ram"].get("transferred"), "round_pages": series.pages,
+                     "round_dirty_mibps": series.dirty, "throttle": throttle})
+        jsonl_row(JSONL, "qemu", case, i, rows[-1])
         qmp.cmd("quit"); p.wait(timeout=30)
         p, con, qmp = q, qc, qq
         time.sleep(0.3)
@@ -262,16 +232,6 @@ def qemu_case(case):
 
 def conv_case(case):
     return case_params(case)[5]
-
-def st(v):
-    v = sorted(x for x in v if x == x)
-    if not v:
-        return "       -        -        -"
-    return f"{v[0]:8.1f} {statistics.median(v):8.1f} {v[-1]:8.1f}"
-
-def med(v):
-    v = [x for x in v if x == x]
-    return statistics.median(v) if v else float("nan")
 
 out = []
 cpus = os.cpu_count()
@@ -282,10 +242,10 @@ out.append(f"live migration over loopback, tiny PVH guest, 1 vCPU, {RUNS} chaine
 out.append(f"{'case':12s} {'what':28s} {'min':>8s} {'median':>8s} {'max':>8s}   ratio minivm/QEMU (medians)")
 for case in CASES:
     first = len(out)
-    raw = [raw_loopback(216) for _ in range(RUNS)] if case == "nonzero-256" else []
-    m = minivm_case(case)
-    q = qemu_case(case) if QEMU else []
-    if raw:
+    raw = [raw_loopback(216) for _ in range(RUNS)] if case == "nonzero-256" and "minivm" in VMMS else []
+    m = minivm_case(case) if "minivm" in VMMS else []
+    q = qemu_case(case) if "qemu" in VMMS else []
+    if raw and m:
         for k, name in (("reused", "raw loopback ms, reused buf"), ("fresh", "raw loopback ms, fresh mem")):
             rv = [r[k] for r in raw]
             out.append(f"{case:12s} {name:28s} {st(rv)}   minivm/raw {med([float(r['total_ms']) for r in m]) / med(rv):5.2f}x")
@@ -293,16 +253,18 @@ for case in CASES:
                       ("gap_ms", "heartbeat gap ms")):
         mv = [float(r[key]) for r in m]
         qv = [float(r[key]) for r in q]
-        ratio = med(mv) / med(qv) if qv and med(qv) == med(qv) and med(qv) > 0 else float("nan")
-        out.append(f"{case:12s} {'minivm ' + name:28s} {st(mv)}   {ratio:6.2f}x" if ratio == ratio else
-                   f"{case:12s} {'minivm ' + name:28s} {st(mv)}")
+        ratio = med(mv) / med(qv) if mv and qv and med(qv) == med(qv) and med(qv) > 0 else float("nan")
+        if m:
+            out.append(f"{case:12s} {'minivm ' + name:28s} {st(mv)}   {ratio:6.2f}x" if ratio == ratio else
+                       f"{case:12s} {'minivm ' + name:28s} {st(mv)}")
         if q:
             out.append(f"{case:12s} {'QEMU   ' + name:28s} {st(qv)}")
-    mb = [r["bytes_sent"] / 2**20 for r in m]
-    out.append(f"{case:12s} minivm: rounds {[r['rounds'] for r in m]}, MiB sent {statistics.median(mb):.1f}, "
-               f"bandwidth MiB/s {[r['bandwidth_mibps'] for r in m]}, dirty MiB/s {[r['dirty_rate_mibps'] for r in m]}, "
-               f"setup ms {[r['setup_ms'] for r in m]}"
-               + (f", throttle % {[r['throttle_pct'] for r in m]}" if conv_case(case) else ""))
+    if m:
+        mb = [r["bytes_sent"] / 2**20 for r in m]
+        out.append(f"{case:12s} minivm: rounds {[r['rounds'] for r in m]}, MiB sent {statistics.median(mb):.1f}, "
+                   f"bandwidth MiB/s {[r['bandwidth_mibps'] for r in m]}, dirty MiB/s {[r['dirty_rate_mibps'] for r in m]}, "
+                   f"setup ms {[r['setup_ms'] for r in m]}"
+                   + (f", throttle % {[r['throttle_pct'] for r in m]}" if conv_case(case) else ""))
     if q:
         qb = [r.get("bytes_sent", 0) / 2**20 for r in q]
         out.append(f"{case:12s} QEMU: status {sorted(set(r['status'] for r in q))}, rounds (dirty syncs) "

@@ -39,7 +39,10 @@ export QEMU WORK
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 python3 - <<'PY'
-import json, os, socket, statistics, subprocess, threading, time
+import os, subprocess, sys, time
+
+sys.path.insert(0, os.path.join(os.environ["ROOT"], "bench"))
+from migrate_lib import Console, QMP, api, free_port, gap_ms, med, st
 
 RUNS, WORK, MINIVM, GUEST = int(os.environ["RUNS"]), os.environ["WORK"], os.environ["MINIVM"], os.environ["GUEST"]
 WS, BW, ROUNDS, MAXDOWN = (int(os.environ[k]) for k in ("WS", "BW", "ROUNDS", "MAXDOWN"))
@@ -47,49 +50,10 @@ QEMU = os.environ["QEMU"] == "1"
 CMD = f"dirty {WS} 0 {os.environ['MHZ']}"
 procs = []  # every VMM started, killed at the end whatever happens
 
-class Console:
-    """Reads a VM's console; keeps the time of every 'count' line."""
-    def __init__(self, p):
-        self.p, self.counts, self.lines = p, [], []
-        threading.Thread(target=self.run, daemon=True).start()
-    def run(self):
-        buf = b""
-        while (b := self.p.stdout.read1(65536)):
-            now = time.monotonic()
-            *lines, buf = (buf + b).split(b"\n")
-            for l in lines:
-                self.lines.append(l)
-                if l.startswith(b"count "):
-                    self.counts.append(now)
-    def wait_count(self, n, timeout=120):
-        end = time.monotonic() + timeout
-        while len(self.counts) < n:
-            if time.monotonic() > end:
-                raise SystemExit(f"fewer than {n} count lines within {timeout} s")
-            time.sleep(0.02)
-
 def spawn(argv, stderr=subprocess.DEVNULL):
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr)
     procs.append(p)
     return p
-
-def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
-
-def api(sock, req):
-    s = socket.socket(socket.AF_UNIX); s.connect(sock)
-    s.sendall((json.dumps(req) + "\n").encode()); s.shutdown(socket.SHUT_WR)
-    out = b""
-    while (b := s.recv(65536)):
-        out += b
-    return json.loads(out)
-
-def gap_ms(src, dst, t_cmd):
-    end = time.monotonic() + 30
-    while not dst.counts and time.monotonic() < end:
-        time.sleep(0.005)
-    before = [t for t in src.counts if t_cmd - 5 <= t <= (dst.counts[0] if dst.counts else 0)]
-    return (dst.counts[0] - max(before)) * 1e3 if dst.counts and before else float("nan")
 
 def minivm(way):
     sock = f"{WORK}/m0.sock"
@@ -121,21 +85,6 @@ def minivm(way):
         con.wait_count(20)
     api(sock, {"cmd": "stop"}); p.wait(timeout=30)
     return rows
-
-class QMP:
-    def __init__(self, path):
-        for _ in range(500):
-            try:
-                self.s = socket.socket(socket.AF_UNIX); self.s.connect(path); break
-            except OSError:
-                time.sleep(0.01)
-        self.f = self.s.makefile("rw"); self.f.readline(); self.cmd("qmp_capabilities")
-    def cmd(self, c, **a):
-        self.f.write(json.dumps({"execute": c, "arguments": a} if a else {"execute": c}) + "\n"); self.f.flush()
-        while True:
-            r = json.loads(self.f.readline())
-            if "return" in r or "error" in r:
-                return r
 
 def qemu(way):
     base = ["qemu-system-x86_64", "-M", "microvm", "-accel", "kvm", "-cpu", "host", "-m", "256",
@@ -187,14 +136,6 @@ def qemu(way):
         con.wait_count(20)
     qmp.cmd("quit"); p.wait(timeout=30)
     return rows
-
-def st(v):
-    v = sorted(x for x in v if x == x)
-    return f"{v[0]:8.1f} {statistics.median(v):8.1f} {v[-1]:8.1f}" if v else "       -        -        -"
-
-def med(v):
-    v = [x for x in v if x == x]
-    return statistics.median(v) if v else float("nan")
 
 try:
     ways = [("minivm precopy+ac", minivm, "precopy"), ("minivm postcopy", minivm, "postcopy")]

@@ -1,9 +1,13 @@
-/* ct_memhold MIB [DIR]: a container workload for the checkpoint and migration tests and
+/* ct_memhold MIB [DIR [RATE]]: a container workload for the checkpoint and migration tests and
  * benchmarks (docs/checkpoint.md): fills MIB MiB of anonymous memory with xorshift data (every
  * page touched, nothing compressible or zero), writes its FNV-1a checksum to DIR/sum1 (DIR
  * defaults to /tmp), then appends 1, 2, 3... to DIR/log every 20 ms; SIGUSR1 makes it checksum
  * the memory again into DIR/sum2. A restored or migrated copy must give the same sum and go on
- * counting from where it stopped. Static, no sanitizers (tests/tests.mk). */
+ * counting from where it stopped. RATE (MiB/s, default 0: none) dirties the memory while it
+ * counts: every 20 ms the next RATE/50 MiB of pages, round and round, get one word each written
+ * back with the value it holds (the page is dirty for the kernel's tracking, the checksum stays;
+ * the container twin of the test guest's `dirty MIB RATE MHZ`, for minibench migrate). Static,
+ * no sanitizers (tests/tests.mk). */
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -44,8 +48,14 @@ int main(int argc, char **argv)
 {
 	char *end;
 	unsigned long mib = argc > 1 ? strtoul(argv[1], &end, 10) : 0;
-	if (argc < 2 || argc > 3 || *end || mib > 65536) {
-		fprintf(stderr, "usage: ct_memhold MIB [DIR]\n");
+	int bad = argc < 2 || argc > 4 || *end || mib > 65536;
+	unsigned long rate = 0;
+	if (!bad && argc > 3) {
+		rate = strtoul(argv[3], &end, 10);
+		bad = *end || !*argv[3] || rate > 65536;
+	}
+	if (bad) {
+		fprintf(stderr, "usage: ct_memhold MIB [DIR [RATE]]\n");
 		return 2;
 	}
 	const char *dir = argc > 2 ? argv[2] : "/tmp";
@@ -67,7 +77,14 @@ int main(int argc, char **argv)
 	}
 	char log[4096];
 	snprintf(log, sizeof(log), "%s/log", dir);
+	/* the dirtying: pages per 20 ms tick, the next page's word index */
+	size_t pages = n / 512, per_tick = (size_t)rate * 256 / 50, next = 0;
 	for (unsigned long long i = 1;; i++) {
+		for (size_t k = 0; pages && k < per_tick; k++) {
+			volatile uint64_t *w = &p[next * 512];
+			*w = *w;
+			next = next + 1 == pages ? 0 : next + 1;
+		}
 		FILE *o = fopen(log, "a");
 		if (o) {
 			fprintf(o, "%llu\n", i);
