@@ -49,19 +49,6 @@ static const char spec_template[] =
     "\"readonlyPaths\":[\"/proc/bus\",\"/proc/fs\",\"/proc/irq\",\"/proc/sys\","
     "\"/proc/sysrq-trigger\"]}}";
 
-static int write_text(const char *path, const char *text, mode_t mode, mc_err *err)
-{
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0)
-		return mc_errorf(err, errno, "create `%s`", path);
-	size_t len = strlen(text);
-	if (mc_write_all(fd, text, len) != (ssize_t)len)
-		return mc_errorf(err, errno, "write `%s`", path);
-	if (fchmod(fd, mode) < 0)
-		return mc_errorf(err, errno, "chmod `%s`", path);
-	return 0;
-}
-
 static int copy_busybox(const char *dest, mc_err *err)
 {
 	_cleanup_free_ char *buf = NULL;
@@ -139,13 +126,13 @@ int mb_rootfs_make(const char *rootfs, mc_err *err)
 		return mc_wrap(err, "rootfs");
 	if (mb_pathf(path, sizeof(path), err, "%s/etc/passwd", rootfs) < 0)
 		return -1;
-	if (write_text(path,
-		       "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
-		       0644, err) < 0)
+	if (mb_write_text(
+		path, "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+		0644, err) < 0)
 		return mc_wrap(err, "rootfs");
 	if (mb_pathf(path, sizeof(path), err, "%s/etc/group", rootfs) < 0)
 		return -1;
-	if (write_text(path, "root:x:0:\nnogroup:x:65534:\n", 0644, err) < 0)
+	if (mb_write_text(path, "root:x:0:\nnogroup:x:65534:\n", 0644, err) < 0)
 		return mc_wrap(err, "rootfs");
 	return 0;
 }
@@ -206,8 +193,8 @@ int mb_bundle_write(const char *dir, const struct mb_bundle_opts *o, mc_err *err
 	}
 	int rc = mb_pathf(path, sizeof(path), err, "%s/config.json", dir);
 	if (rc == 0)
-		rc = write_text(path, json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PRETTY),
-				0644, err);
+		rc = mb_write_text(
+		    path, json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PRETTY), 0644, err);
 	json_object_put(spec);
 	return rc < 0 ? mc_wrap(err, "bundle `%s`", dir) : 0;
 }

@@ -366,15 +366,6 @@ int mb_density_check(const struct mb_opts *o, mc_err *err)
  * WORK/mb (the barrier's FIFOs) is bind-mounted at /mb. The mounts live in minibench's own
  * mount namespace, so they go away with it whatever happens. */
 
-static int write_file(const char *path, const char *text, mc_err *err)
-{
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	size_t len = strlen(text);
-	if (fd < 0 || mc_write_all(fd, text, len) != (ssize_t)len)
-		return mc_errorf(err, errno, "write `%s`", path);
-	return 0;
-}
-
 static int mount_guest(struct run *r, unsigned k, mc_err *err)
 {
 	char d[PATH_MAX + 64], up[PATH_MAX + 128], wk[PATH_MAX + 128], root[PATH_MAX + 128],
@@ -401,7 +392,7 @@ static int mount_guest(struct run *r, unsigned k, mc_err *err)
 		return -1;
 	/* MariaDB (mariadb-install-db) needs localhost; debootstrap writes no /etc/hosts */
 	snprintf(p, sizeof(p), "%s/etc/hosts", root);
-	if (write_file(p, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n", err) < 0)
+	if (mb_write_text(p, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n", 0644, err) < 0)
 		return -1;
 	return 0;
 }

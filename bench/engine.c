@@ -240,15 +240,6 @@ void mb_engine_rootfs_key(const char *rootfs, char *key, size_t size)
 	snprintf(key, size, "dir-%016llx", (unsigned long long)h);
 }
 
-static int write_text(const char *path, const char *text, mc_err *err)
-{
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	size_t len = strlen(text);
-	if (fd < 0 || mc_write_all(fd, text, len) != (ssize_t)len)
-		return mc_errorf(err, errno, "write `%s`", path);
-	return 0;
-}
-
 static int start_dockerd(struct mb_engine *e, const char *minict, mc_err *err)
 {
 	char cfg[128], data[128], exec[128], pidf[128], key[160], json[256], cgp[128], rt[4200];
@@ -259,7 +250,7 @@ static int start_dockerd(struct mb_engine *e, const char *minict, mc_err *err)
 	snprintf(key, sizeof(key), "%s/key.json", e->dir);
 	snprintf(cgp, sizeof(cgp), "/%s", e->cgroup);
 	snprintf(json, sizeof(json), "{\"deprecated-key-path\": \"%s\"}\n", key);
-	if (write_text(cfg, json, err) < 0)
+	if (mb_write_text(cfg, json, 0644, err) < 0)
 		return -1;
 	char dockerd[4096];
 	if (!mb_which("dockerd", dockerd, sizeof(dockerd)))

@@ -1,9 +1,12 @@
 #include "paths.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -34,6 +37,19 @@ void mb_last_line(const char *path, char *buf, size_t size)
 		text[--len] = 0;
 	char *nl = strrchr(text, '\n');
 	snprintf(buf, size, "%s", nl ? nl + 1 : text);
+}
+
+int mb_write_text(const char *path, const char *text, unsigned mode, mc_err *err)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		return mc_errorf(err, errno, "create `%s`", path);
+	size_t len = strlen(text);
+	if (mc_write_all(fd, text, len) != (ssize_t)len)
+		return mc_errorf(err, errno, "write `%s`", path);
+	if (fchmod(fd, mode) < 0)
+		return mc_errorf(err, errno, "chmod `%s`", path);
+	return 0;
 }
 
 static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
