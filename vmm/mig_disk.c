@@ -20,6 +20,20 @@
 #include "virtio/blk_dirty.h"
 #include "vm.h"
 
+/* A realized virtio-blk device's image opened again (flags: O_RDONLY or O_WRONLY); *bd its
+ * bitmap of written blocks, whose size is the image's. */
+static int open_image(struct device *dev, int flags, struct blk_dirty **bd, mc_err *err)
+{
+	const char *path = virtio_blk_path(dev);
+	if (!(*bd = virtio_blk_dirty(dev)))
+		return mc_errorf(err, 0, "copy-storage: %s is not set up", dev->name);
+	int fd = open(path, flags | O_CLOEXEC);
+	if (fd < 0)
+		return mc_errorf(err, errno, "copy-storage: open `%s` (%s)%s", path, dev->name,
+				 flags == O_WRONLY ? " for writing" : "");
+	return fd;
+}
+
 /* ---- destination --------------------------------------------------------------------- */
 
 int mig_disk_dst_add(struct mig_disk_dst *d, int fd, uint64_t size, const char *path, mc_err *err)
@@ -70,17 +84,12 @@ int mig_disk_dst_open(struct mig_disk_dst *d, struct vm *vm, uint32_t want, mc_e
 {
 	for (unsigned i = 0; i < vm->devices.n; i++) {
 		struct device *dev = vm->devices.d[i];
+		struct blk_dirty *bd;
+		int fd;
 		if (!virtio_blk_is(dev))
 			continue;
-		const char *path = virtio_blk_path(dev);
-		struct blk_dirty *bd = virtio_blk_dirty(dev);
-		if (!bd)
-			return mc_errorf(err, 0, "copy-storage: %s is not set up", dev->name);
-		int fd = open(path, O_WRONLY | O_CLOEXEC);
-		if (fd < 0)
-			return mc_errorf(err, errno, "copy-storage: open `%s` (%s) for writing",
-					 path, dev->name);
-		if (mig_disk_dst_add(d, fd, bd->size, path, err) < 0)
+		if ((fd = open_image(dev, O_WRONLY, &bd, err)) < 0 ||
+		    mig_disk_dst_add(d, fd, bd->size, virtio_blk_path(dev), err) < 0)
 			return -1;
 	}
 	if (d->n != want)
@@ -205,20 +214,16 @@ int mig_disk_src_open(struct mig_disk_src *s, struct vm *vm, mc_err *err)
 			continue;
 		if (s->n == MIG_DISKS_MAX)
 			return mc_errorf(err, 0, "copy-storage: more than %u disks", MIG_DISKS_MAX);
-		const char *path = virtio_blk_path(dev);
-		struct blk_dirty *bd = virtio_blk_dirty(dev);
-		if (!bd)
-			return mc_errorf(err, 0, "copy-storage: %s is not set up", dev->name);
 		/* Not O_DIRECT: the page cache holds the guest's buffered writes, and a direct
 		 * write invalidates what it caches. */
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		struct blk_dirty *bd;
+		int fd = open_image(dev, O_RDONLY, &bd, err);
 		if (fd < 0)
-			return mc_errorf(err, errno, "copy-storage: open `%s` (%s)", path,
-					 dev->name);
+			return -1;
 		s->d[s->n].fd = fd;
 		s->d[s->n].size = bd->size;
 		s->d[s->n].dirty = bd;
-		s->d[s->n].path = path;
+		s->d[s->n].path = virtio_blk_path(dev);
 		s->d[s->n].pending = calloc(blk_dirty_words(bd) ? blk_dirty_words(bd) : 1, 8);
 		s->n++;
 		if (!s->d[s->n - 1].pending)
