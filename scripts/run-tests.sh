@@ -23,17 +23,18 @@ logdir=$ROOT/build/test-logs
 rm -rf "$logdir" && mkdir -p "$logdir"
 
 # Where lab tests run: the host when its /dev/kvm is hardware-backed, else the lab.
+# kvm_kind, the tests' own helper (tests/lib.sh)
+. "$ROOT/tests/lib.sh"
 lab_where=lab
-if [ ! -c /dev/kvm ]; then
-	why="this host has no /dev/kvm"
-elif [ -d /sys/module/kvm_pvm ]; then
-	why="this host's /dev/kvm is PVM, which can't run stock kernels"
-elif ! grep -qwE 'vmx|svm' /proc/cpuinfo; then
-	why="this host's CPU shows neither vmx nor svm"
-else
+case $(kvm_kind) in
+none) why="this host has no /dev/kvm" ;;
+pvm) why="this host's /dev/kvm is PVM, which can't run stock kernels" ;;
+other) why="this host's CPU shows neither vmx nor svm" ;;
+*)
 	lab_where=host
 	why="this host has hardware VT-x/AMD-V"
-fi
+	;;
+esac
 echo "tests needing a real guest kernel run in: the $lab_where ($why)"
 
 pass=0 fail=0 skip=0

@@ -31,6 +31,22 @@ run_capture() {
 	printf -v "$1" '%s' "$__out"
 	printf -v "$2" '%s' "$__rc"
 }
+# wait_for DESC SECS CMD...: poll CMD every 0.1 s until it succeeds; fail after SECS seconds
+wait_for() {
+	local desc=$1 secs=$2 end=$((SECONDS + $2))
+	shift 2
+	until "$@"; do
+		[ "$SECONDS" -le "$end" ] || fail "timed out ($secs s) waiting for: $desc"
+		sleep 0.1
+	done
+}
+# wait_until DESC CMD...: wait_for up to 30 s (the host tests' tiny guests: bounded so a broken
+# build fails)
+wait_until() {
+	local desc=$1
+	shift
+	wait_for "$desc" 30 "$@"
+}
 # pids_matching TEXT: PIDs whose command line contains TEXT (never this shell or its children)
 pids_matching() {
 	local p
@@ -41,11 +57,33 @@ pids_matching() {
 	done
 	return 0
 }
+# PY: the system's python3 where there is one (in the lab, python3 on PATH is a pyenv shim that
+# takes many seconds to start under TCG)
+# shellcheck disable=SC2034 # used by the scripts that source this
+PY=python3
+[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+# kvm_kind: what this host's /dev/kvm is: none; pvm (PVM, which cannot boot stock kernels);
+# hardware (VT-x/AMD-V: boots Debian's stock kernel; the lab here, or a host with it); other (a
+# /dev/kvm, but the CPU shows neither vmx nor svm). Where lab tests run (scripts/run-tests.sh).
+kvm_kind() {
+	if [ ! -c /dev/kvm ]; then
+		echo none
+	elif [ -d /sys/module/kvm_pvm ]; then
+		echo pvm
+	elif grep -qwE 'vmx|svm' /proc/cpuinfo; then
+		echo hardware
+	else
+		echo other
+	fi
+}
 # need_stock_kernel_kvm: skip unless this /dev/kvm can boot Debian's stock kernel (hardware
 # virtualization: the lab here) and the guest images are built.
 need_stock_kernel_kvm() {
-	[ -c /dev/kvm ] || skip "no /dev/kvm"
-	[ -d /sys/module/kvm_pvm ] && skip "PVM /dev/kvm cannot boot stock kernels (run in the lab)"
+	case $(kvm_kind) in
+	none) skip "no /dev/kvm" ;;
+	pvm) skip "PVM /dev/kvm cannot boot stock kernels (run in the lab)" ;;
+	other) skip "this CPU shows neither vmx nor svm: /dev/kvm cannot boot stock kernels" ;;
+	esac
 	local v
 	for v in MINIVM_KERNEL MINIVM_VMLINUX MINIVM_INITRD; do
 		[ -f "${!v:-}" ] || skip "no $v (make images)"

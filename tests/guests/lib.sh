@@ -39,16 +39,7 @@ stop_vm() {
 	local rc=$?
 	[ "$rc" = 0 ] || fail "$1: exit status $rc after stop ($(tail -n 3 "$TMP/$1.err"))"
 }
-# wait_until DESC CMD...: poll CMD every 0.1 s, up to 30 s (bounded so a broken build fails)
-wait_until() {
-	local desc=$1 i
-	shift
-	for i in $(seq 300); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	fail "timed out waiting for: $desc"
-}
+# wait_until DESC CMD...: tests/lib.sh
 # The counting guest (--cmdline count) prints "count N" lines; the UART writes a byte at a time,
 # so the last line may be partial: last_count reads complete lines only.
 counted() { grep -q "^count $2\$" "$1"; }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # minibench all end to end, small: `all --quick --guests 1 --repeat 1 --backend ct,native,vm
 # --out DIR`: latency and density cpu, fileio and oltp each into DIR/EXPERIMENT with its own
-# report, ct and native in every one; vm skipped where a stock kernel can't boot (the test of
-# scripts/run-tests.sh: no /dev/kvm, PVM, or neither vmx nor svm) with the reason on stderr and
+# report, ct and native in every one; vm skipped where a stock kernel can't boot (kvm_kind in
+# tests/lib.sh: no /dev/kvm, PVM, or neither vmx nor svm) with the reason on stderr and
 # in DIR/report.md; DIR/report.md's experiments table, skip table and each experiment's table;
 # nothing left behind (cgroups, mounts). A failing experiment fails the run naming it (an
 # unusable rootfs: the density experiments are skipped, not failed). Skipped (77) where the
@@ -15,10 +15,8 @@ dir=${MINIVM_ROOTFS_DIR:-}
 [ -x "$dir/usr/bin/sysbench" ] || skip "the benchmark rootfs is not built (make images)"
 export MINIVM_ROOTFS_DIR=$dir
 
-stock=1
-if [ ! -c /dev/kvm ] || [ -d /sys/module/kvm_pvm ] || ! grep -qwE 'vmx|svm' /proc/cpuinfo; then
-	stock=0
-fi
+stock=0
+[ "$(kvm_kind)" = hardware ] && stock=1
 
 before_cg=$(find /sys/fs/cgroup -maxdepth 2 -name 'minibench-*' 2>/dev/null | sort)
 backends=ct,native

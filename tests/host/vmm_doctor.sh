@@ -4,7 +4,8 @@
 . "$ROOT/tests/lib.sh"
 [ -x "$BIN/minivm" ] || skip "no $BIN/minivm"
 run_capture out rc "$BIN/minivm" doctor
-if [ ! -e /dev/kvm ]; then
+kind=$(kvm_kind)
+if [ "$kind" = none ]; then
 	expect_eq "doctor exit without /dev/kvm" "$rc" 1
 	expect_contains "doctor without /dev/kvm" "$out" "missing"
 	exit 0
@@ -14,11 +15,11 @@ expect_contains "doctor names /dev/kvm" "$out" "/dev/kvm: "
 expect_contains "doctor lists capabilities" "$out" "KVM_CAP_IRQCHIP"
 expect_contains "doctor lists capabilities" "$out" "KVM_CAP_PIT2"
 expect_contains "doctor verdict" "$out" "verdict: "
-if [ -d /sys/module/kvm_pvm ]; then
+if [ "$kind" = pvm ]; then
 	expect_contains "doctor on PVM" "$out" "PVM"
 	expect_contains "doctor points to the lab" "$out" "minilab run"
 	expect_contains "doctor says why" "$out" "cannot boot on PVM"
-elif grep -qwE 'vmx|svm' /proc/cpuinfo; then
+elif [ "$kind" = hardware ]; then
 	expect_contains "doctor on hardware" "$out" "hardware"
 fi
 # An unknown subcommand fails.

@@ -31,8 +31,6 @@ esac
 for t in udp_echo udp_observer; do
 	[ -x "$TOOLS/$t" ] || fail "no $TOOLS/$t (make test-bins)"
 done
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 TMP=$(mktemp -d)
 W=mvm-w-$$ S=mvm-s-$$ D=mvm-d-$$
 MAC=52:54:00:78:00:02

@@ -63,10 +63,8 @@ cat /sys/class/net/eth0/statistics/rx_errors /sys/class/net/eth0/statistics/rx_d
 # when it prints READY, so neither side races the other's start (the guest's nc connecting
 # before the host's listener was up ended the first runs with 0 bytes received). busybox nc
 # neither half-closes nor waits for the peer, hence python: fetch exactly SIZE bytes from
-# HOST:PORT into FILE; send FILE to HOST:PORT, half-close, wait for EOF. The system's python3:
-# a pyenv shim first in PATH takes 15 s to start in the lab.
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+# HOST:PORT into FILE; send FILE to HOST:PORT, half-close, wait for EOF. $PY (tests/lib.sh):
+# the system's python3 (a pyenv shim first in PATH takes 15 s to start in the lab).
 py_fetch='import socket, sys
 c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=120)
 want, got = int(sys.argv[3]), bytearray()

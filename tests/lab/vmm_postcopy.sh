@@ -15,15 +15,6 @@ pids=()
 trap 'for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$TMP"' EXIT
 lines() { grep -c '^n=' "$1" 2>/dev/null || true; }
 has_lines() { [ "$(lines "$1")" -ge "$2" ]; }
-wait_for() { # DESC SECS CMD...
-	local d=$1 s=$2 i
-	shift 2
-	for i in $(seq $((s * 10))); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	fail "timed out waiting for: $d"
-}
 IMG=$TMP/disk.img
 truncate -s 64M "$IMG"
 loop='i=0; while :; do i=$((i+1)); printf "%-4095s\n" "block $i" | dd of=/dev/vda bs=4096 seek=$i oflag=direct conv=notrunc 2>/dev/null; echo n=$i; sleep 0.2; done'
@@ -67,8 +58,6 @@ wait "$dst2"
 expect_eq "third minivm exit status ($(tail -n 3 "$TMP/e.err"))" "$?" 0
 n=$(grep '^n=' "$TMP/e.out" | tail -n 1 | tr -d '\r')
 n=${n#n=}
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 run_capture res rc "$PY" - "$IMG" "$n" <<'PY'
 import sys
 img, n = sys.argv[1], int(sys.argv[2])

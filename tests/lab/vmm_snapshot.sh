@@ -9,15 +9,6 @@ need_stock_kernel_kvm
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
-wait_until() {
-	local desc=$1 i
-	shift
-	for i in $(seq 1200); do
-		"$@" && return 0
-		sleep 0.5
-	done
-	fail "timed out waiting for: $desc"
-}
 lines() { grep -c '^n=' "$1" 2>/dev/null || true; }
 has_lines() { [ "$(lines "$1")" -ge "$2" ]; }
 
@@ -25,7 +16,7 @@ loop='i=0; while :; do i=$((i+1)); echo n=$i w=$(dmesg | grep -ciE "soft lockup|
 "$BIN/minivm" run --kernel "$MINIVM_KERNEL" --initrd "$MINIVM_INITRD" --cpus 2 --mem 256M \
 	--api "$TMP/a.sock" -- /bin/sh -c "$loop" </dev/null >"$TMP/out1" 2>"$TMP/err1" &
 pid=$!
-wait_until "the loop counts" has_lines "$TMP/out1" 5
+wait_for "the loop counts" 600 has_lines "$TMP/out1" 5
 run_capture out rc "$BIN/minivm" snapshot --api "$TMP/a.sock" --stop "$TMP/snap"
 expect_eq "snapshot --stop ($out)" "$rc" 0
 wait "$pid"
@@ -38,7 +29,7 @@ sleep 3
 "$BIN/minivm" run --restore "$TMP/snap" --api "$TMP/b.sock" </dev/null >"$TMP/out2" \
 	2>"$TMP/err2" &
 pid=$!
-wait_until "the restored loop counts" has_lines "$TMP/out2" 6
+wait_for "the restored loop counts" 600 has_lines "$TMP/out2" 6
 first=$(grep -m1 '^n=' "$TMP/out2" | tr -d '\r')
 expect_eq "the restored loop goes on ($(tail -n 3 "$TMP/err2"))" "${first%% *}" "n=$((n + 1))"
 for l in $(grep -o 'w=[0-9]*' "$TMP/out2"); do
