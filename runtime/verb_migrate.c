@@ -414,6 +414,7 @@ struct fin {
 	 * there (complete came back) */
 	bool switched, complete;
 	bool unplugged; /* the veth's host end is down (from the freeze) */
+	pid_t plug_pid; /* the child taking it down, until plug_wait */
 	uint64_t t_dumped, t_sent, t_answer, t_complete;
 };
 
@@ -426,9 +427,13 @@ static int send_rest(struct fin *f, mc_err *err)
 	return 0;
 }
 
+static void plug_wait(struct fin *f);
+
 /* The end marker, then the destination's answer (at most 300 s: its restore). */
 static int end_and_answer(struct fin *f, mc_err *err)
 {
+	/* the veth here is down before the destination announces the container */
+	plug_wait(f);
 	int ret = 0;
 	char lazy[64];
 	int n = snprintf(lazy, sizeof(lazy), "{\"port\":%d}", f->lazy_port);
@@ -510,6 +515,7 @@ static void release_page_server(int port)
  * (the bridge forgets the port's addresses) and comes back up if the container thaws here. */
 static void plug(struct fin *f, bool up)
 {
+	plug_wait(f);
 	mc_err e = NULL;
 	if (f->st->veth && ct_net_set_up(f->st->veth, up, &e) < 0)
 		mc_log_warn("migrate: %s", mc_error_text(e));
@@ -518,12 +524,47 @@ static void plug(struct fin *f, bool up)
 	mc_error_free(&e);
 }
 
+/* Down in a child, beside CRIU's dump: the link change waits for the kernel's rtnl lock, which
+ * other work on the host can hold for long (26-310 ms measured on the destination's link up at
+ * load 7-9), and done here before the freeze it sat between the echo's quiescing and the freeze.
+ * The end marker waits for it (the destination announces the container after it). */
+static void plug_down_start(struct fin *f)
+{
+	if (!f->st->veth)
+		return;
+	pid_t pid = fork();
+	if (pid == 0) {
+		mc_err e = NULL;
+		_exit(ct_net_set_up(f->st->veth, false, &e) < 0 ? 1 : 0);
+	}
+	if (pid < 0) {
+		plug(f, false);
+		return;
+	}
+	f->plug_pid = pid;
+	f->unplugged = true;
+}
+
+static void plug_wait(struct fin *f)
+{
+	if (f->plug_pid <= 0)
+		return;
+	int st = 0;
+	while (waitpid(f->plug_pid, &st, 0) < 0 && errno == EINTR)
+		;
+	f->plug_pid = 0;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		mc_log_warn("migrate: the veth %s did not go down", f->st->veth);
+		f->unplugged = false;
+	}
+}
+
 static int pre_freeze_cb(void *arg, mc_err *err)
 {
 	struct fin *f = arg;
 	if (f->o->pre_freeze && pre_freeze(f->o->pre_freeze, err) < 0)
 		return -1;
-	plug(f, false);
+	plug_down_start(f);
 	return 0;
 }
 
@@ -693,6 +734,7 @@ int ct_verb_migrate(struct ct_global *g, int argc, char **argv, mc_err *err)
 		 * copy must not run again, whatever went wrong (as with QEMU's post-copy) */
 		lost = ret < 0 && f.switched;
 	}
+	plug_wait(&f); /* a dump that failed before the end marker */
 	mc_error_free(&f.err);
 	ct_mig_tree_free(&tree);
 	uint64_t t_dumped = f.t_dumped, t_sent = f.t_sent;
