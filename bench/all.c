@@ -12,6 +12,7 @@
 #include "cleanup.h"
 #include "density.h"
 #include "latency.h"
+#include "migrate.h"
 #include "paths.h"
 #include "report.h"
 #include "spawn.h"
@@ -27,6 +28,8 @@ static const struct step {
     {"density-cpu", MB_EXP_DENSITY, "cpu"},
     {"density-fileio", MB_EXP_DENSITY, "fileio"},
     {"density-oltp", MB_EXP_DENSITY, "oltp"},
+    {"migrate-idle", MB_EXP_MIGRATE, "idle"},
+    {"migrate-dirty", MB_EXP_MIGRATE, "dirty:64"},
 };
 #define NSTEPS MC_ARRAY_SIZE(steps)
 
@@ -73,7 +76,8 @@ bool mb_stock_kernel_kvm(char *why, size_t size)
 static bool can_run(const struct mb_opts *o, size_t s, enum mb_backend b, bool kvm,
 		    const char *kvm_why, char *why, size_t size)
 {
-	if ((b == MB_VM || b == MB_QEMU) && !kvm) {
+	/* migrate's VMs are the PVH test guest, which PVM runs too: its own check */
+	if ((b == MB_VM || b == MB_QEMU) && !kvm && steps[s].e != MB_EXP_MIGRATE) {
 		snprintf(why, size, "%s", kvm_why);
 		return false;
 	}
@@ -83,8 +87,9 @@ static bool can_run(const struct mb_opts *o, size_t s, enum mb_backend b, bool k
 	one.backend[0] = b;
 	one.nbackends = 1;
 	mc_err err = NULL;
-	int rc = steps[s].e == MB_EXP_LATENCY ? mb_latency_check(&one, &err)
-					      : mb_density_check(&one, &err);
+	int rc = steps[s].e == MB_EXP_LATENCY	? mb_latency_check(&one, &err)
+		 : steps[s].e == MB_EXP_MIGRATE ? mb_migrate_check(&one, &err)
+						: mb_density_check(&one, &err);
 	if (rc < 0)
 		snprintf(why, size, "%s", mc_error_text(err));
 	mc_error_free(&err);

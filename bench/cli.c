@@ -24,7 +24,9 @@ const char *mb_usage(void)
 	       "  --repeat N          timed runs per backend and guest count (default 10)\n"
 	       "  --quick             --guests 1,2 --repeat 3 unless given\n"
 	       "  --workload W        latency: true (default: /bin/true in the guest);\n"
-	       "                      density: cpu (default), fileio, oltp\n"
+	       "                      density: cpu (default), fileio, oltp;\n"
+	       "                      migrate: idle (default), dirty:MIBPS (backends vm,\n"
+	       "                      qemu, ct; one guest, --guests is not used)\n"
 	       "  --out DIR           write DIR/results.jsonl, DIR/<figure>.csv and .svg,\n"
 	       "                      DIR/env.json, DIR/report.md\n"
 	       "  --record            write the summary into docs/results.md (bench/record.py)\n";

@@ -330,7 +330,7 @@ int mb_exp_summarize(struct mb_exp *x, const struct mb_exp_summary *s, mc_err *e
 		figs[fi] = (struct mb_report_fig){f->name,  f->title, f->what,	f->unit,
 						  rows[fi], nrows,    study[fi]};
 	}
-	if (o->out && mb_report_write(o->out, s->heading, table, figs, nf, err) < 0)
+	if (o->out && mb_report_write(o->out, s->heading, table, figs, nf, s->vm_note, err) < 0)
 		goto out;
 	if (o->record && mb_record(s->record_id, s->record_title, o->argc, o->argv, table, err) < 0)
 		goto out;

@@ -125,7 +125,8 @@ struct mb_exp_summary {
 	/* Markdown beside the seed study's figure for figure fig (its rows as above) into f;
 	 * false: the study has none (NULL: none has) */
 	bool (*study)(void *ctx, size_t fig, const struct mb_summary_row *rows, FILE *f);
-	const char *heading;		      /* report.md's */
+	const char *heading; /* report.md's */
+	const char *vm_note; /* report.md: where its VMs ran, on this host (NULL: the default) */
 	const char *record_id, *record_title; /* --record's section */
 };
 

@@ -14,6 +14,7 @@
 #include "density.h"
 #include "error.h"
 #include "latency.h"
+#include "migrate.h"
 #include "results.h"
 #include "spawn.h"
 #include "util.h"
@@ -25,12 +26,28 @@ static int rm_entry(const char *path, const struct stat *st, int type, struct FT
 	return (type == FTW_DP ? rmdir(path) : unlink(path)) < 0 ? -1 : 0;
 }
 
-/* The experiments of issue 11 that are not there yet say so, and which step brings them. */
-static int not_yet(mc_err *err)
+static int check(const struct mb_opts *o, mc_err *err)
 {
-	return mc_errorf(err, 0,
-			 "migrate: not yet (needs minivm's migration and minict's CRIU "
-			 "migration, then issue 11's migrate step)");
+	switch (o->experiment) {
+	case MB_EXP_DENSITY:
+		return mb_density_check(o, err);
+	case MB_EXP_MIGRATE:
+		return mb_migrate_check(o, err);
+	default:
+		return mb_latency_check(o, err);
+	}
+}
+
+static int run(const struct mb_opts *o, const char *workdir, struct mb_results *res, mc_err *err)
+{
+	switch (o->experiment) {
+	case MB_EXP_DENSITY:
+		return mb_density(o, workdir, res, err);
+	case MB_EXP_MIGRATE:
+		return mb_migrate(o, workdir, res, err);
+	default:
+		return mb_latency(o, workdir, res, err);
+	}
 }
 
 /* One experiment, as `minibench EXPERIMENT` runs it (and `all` runs each of its own). */
@@ -38,10 +55,7 @@ static int run_one(const struct mb_opts *o, mc_err *err)
 {
 	int argc = o->argc;
 	char **argv = o->argv;
-	if (o->experiment == MB_EXP_MIGRATE)
-		return not_yet(err);
-	bool dens = o->experiment == MB_EXP_DENSITY;
-	if ((dens ? mb_density_check(o, err) : mb_latency_check(o, err)) < 0)
+	if (check(o, err) < 0)
 		return -1;
 	char workdir[4096];
 	int tmp = !o->out;
@@ -57,7 +71,7 @@ static int run_one(const struct mb_opts *o, mc_err *err)
 	struct mb_results res;
 	int rc = mb_results_open(&res, o->out, argc, argv, err);
 	if (rc == 0)
-		rc = dens ? mb_density(o, workdir, &res, err) : mb_latency(o, workdir, &res, err);
+		rc = run(o, workdir, &res, err);
 	mc_err cerr = NULL;
 	if (mb_results_close(&res, &cerr) < 0 && rc == 0) {
 		*err = cerr;

@@ -1,12 +1,31 @@
-"""What bench/vm-migrate.sh and bench/vm-postcopy.sh share: reading a VM's console and its
-heartbeat, talking to minivm's API and QEMU's QMP, the heartbeat gap across a migration, the
+"""What bench/vm-migrate.sh and bench/vm-postcopy.sh share: starting VMMs and killing what is
+left of them, reading a VM's console and its heartbeat, talking to minivm's API and QEMU's QMP, the heartbeat gap across a migration, the
 min/median/max columns, and the per-run JSON lines minibench migrate reads (docs/bench.md)."""
 import json
 import math
 import socket
 import statistics
+import subprocess
 import threading
 import time
+
+procs = []  # every VMM spawn() started, for kill_all()
+
+
+def spawn(argv, stderr=subprocess.DEVNULL):
+    """Start a VMM: stdin /dev/null, stdout piped (its console), kept for kill_all()."""
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr)
+    procs.append(p)
+    return p
+
+
+def kill_all():
+    """Kill and reap every VMM spawn() started that still runs (a script's last step, whatever
+    happened before)."""
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
 
 
 class Console:

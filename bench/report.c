@@ -42,7 +42,7 @@ static const char *jstr(json_object *o, const char *a, const char *b)
 	return json_object_is_type(v, json_type_null) ? NULL : json_object_get_string(v);
 }
 
-static void environment(FILE *f, const char *dir)
+static void environment(FILE *f, const char *dir, const char *vm_note)
 {
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/env.json", dir);
@@ -96,8 +96,10 @@ static void environment(FILE *f, const char *dir)
 		    "Containers need no virtualization and ran directly on this machine's "
 		    "kernel, so these are this machine's figures, shared with whatever else ran "
 		    "on it meanwhile (backends are interleaved run by run, so they shared it "
-		    "alike).%s\n\n",
-		    kvm && strcmp(kvm, "pvm") == 0
+		    "alike).%s%s\n\n",
+		    vm_note ? " " : "",
+		    vm_note ? vm_note
+		    : kvm && strcmp(kvm, "pvm") == 0
 			? " This host's /dev/kvm is PVM (software), which can't boot stock "
 			  "kernels: VM figures (the vm and qemu backends) come from the lab, where "
 			  "they compare tools side by side, not absolute speeds."
@@ -159,7 +161,7 @@ static void figure(FILE *f, const struct mb_report_fig *fig)
 }
 
 int mb_report_write(const char *dir, const char *heading, const char *table,
-		    const struct mb_report_fig *figs, size_t n, mc_err *err)
+		    const struct mb_report_fig *figs, size_t n, const char *vm_note, mc_err *err)
 {
 	char path[4200];
 	for (size_t i = 0; i < n; i++) {
@@ -178,7 +180,7 @@ int mb_report_write(const char *dir, const char *heading, const char *table,
 		   "i7-4770, Ubuntu 16.04, kernel 4.4, Docker 1.12, KVM/QEMU 2.7; 10 runs "
 		   "averaged.\n\n");
 	fprintf(f, "## Environment\n\n");
-	environment(f, dir);
+	environment(f, dir, vm_note);
 	for (size_t i = 0; i < n; i++)
 		figure(f, &figs[i]);
 	fprintf(f, "Files: `results.jsonl` (every measurement), `<figure>.csv`, `<figure>.svg`, "

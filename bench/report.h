@@ -22,9 +22,10 @@ struct mb_report_fig {
 const char *mb_where(void);
 /* DIR/report.md and DIR/<fig>.svg. The environment comes from DIR/env.json; table is the
  * summary printed on stdout, shown first. Every row gets its ratio to each baseline present
- * (crun, runc, docker, podman) at the same guest count. */
+ * (crun, runc, docker, podman) at the same guest count. vm_note: where the experiment's VMs ran
+ * and what that means, on this host (NULL: the stock-kernel VMs' note, from the lab on PVM). */
 int mb_report_write(const char *dir, const char *heading, const char *table,
-		    const struct mb_report_fig *figs, size_t n, mc_err *err);
+		    const struct mb_report_fig *figs, size_t n, const char *vm_note, mc_err *err);
 /* bench/record.py ID TITLE RERUN WHERE < text, from the checkout minibench was built in. */
 int mb_record(const char *id, const char *title, int argc, char **argv, const char *text,
 	      mc_err *err);

@@ -209,6 +209,8 @@ int mb_results_add(struct mb_results *r, const struct mb_record *rec, mc_err *er
 	json_object_object_add(o, "run", json_object_new_int(rec->run));
 	if (rec->guest >= 0)
 		json_object_object_add(o, "guest", json_object_new_int(rec->guest));
+	if (rec->round > 0)
+		json_object_object_add(o, "round", json_object_new_int(rec->round));
 	json_object_object_add(o, "metric", json_object_new_string(rec->metric));
 	json_object_object_add(o, "value", new_value(rec->value));
 	json_object_object_add(o, "unit", json_object_new_string(rec->unit));

@@ -1,7 +1,8 @@
 /* The results writer. Under --out DIR:
  *   DIR/results.jsonl  one JSON object per measurement (schema in docs/bench.md):
  *                      {"experiment","backend","workload","guests","run","guest","metric",
- *                       "value","unit"}; "guest" only for per-guest metrics
+ *                       "value","unit"}; "guest" only for per-guest metrics, "round"
+ *                      only for a migration's per-round series
  *   DIR/<figure>.csv   one row per backend and guest count: the statistics and the ratio
  *   DIR/env.json       the machine and the tools: kernel, CPU model, cores, memory, /dev/kvm
  *                      kind, cgroup layout, tool versions it can query, git commit
@@ -27,6 +28,7 @@ struct mb_record {
 	unsigned guests; /* guests in the batch */
 	unsigned run;	 /* 0-based timed run */
 	int guest;	 /* 0-based guest in the batch, -1 for a whole-batch metric */
+	int round;	 /* migrate's per-round series: the 1-based round; 0: none */
 	const char *metric;
 	double value;
 	const char *unit;

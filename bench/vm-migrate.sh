@@ -59,7 +59,8 @@ python3 - <<'PY'
 import os, re, socket, statistics, subprocess, sys, time
 
 sys.path.insert(0, os.path.join(os.environ["ROOT"], "bench"))
-from migrate_lib import Console, QMP, QemuRounds, api, first_ms, free_port, gap_ms, jsonl_row, med, st, tsc_mhz
+from migrate_lib import (Console, QMP, QemuRounds, api, first_ms, free_port, gap_ms, jsonl_row, kill_all, med,
+                         spawn, st, tsc_mhz)
 
 RUNS, WORK, MINIVM, GUEST = int(os.environ["RUNS"]), os.environ["WORK"], os.environ["MINIVM"], os.environ["GUEST"]
 WS, CWS, CBW = int(os.environ["WS"]), int(os.environ["CWS"]), int(os.environ["CBW"])
@@ -127,8 +128,7 @@ def minivm_case(case):
     sock = f"{WORK}/m0.sock"
     if fill:
         # boot, snapshot --stop, fill the memory file, restore from it
-        p = subprocess.Popen([MINIVM, "run", "--kernel", GUEST, "--cmdline", cmd, "--mem", f"{mib}M",
-                              "--api", sock], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        p = spawn([MINIVM, "run", "--kernel", GUEST, "--cmdline", cmd, "--mem", f"{mib}M", "--api", sock])
         c = Console(p); c.wait(b"count 3")
         api(sock, {"cmd": "snapshot", "path": f"{WORK}/msnap", "stop": True}); p.wait()
         with open(f"{WORK}/msnap/memory", "r+b") as f:
@@ -138,7 +138,7 @@ def minivm_case(case):
         argv = [MINIVM, "run", "--restore", f"{WORK}/msnap", "--api", sock] + track
     else:
         argv = [MINIVM, "run", "--kernel", GUEST, "--cmdline", cmd, "--mem", f"{mib}M", "--api", sock] + track
-    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    p = spawn(argv)
     con = Console(p)
     con.wait(b"count 3", 600)
     time.sleep(0.5 if "dirty" in cmd else 0.1)
@@ -146,8 +146,8 @@ def minivm_case(case):
     for i in range(RUNS):
         port = free_port()
         dsock = f"{WORK}/m{i + 1}.sock"
-        q = subprocess.Popen([MINIVM, "run", "--incoming", f"tcp:127.0.0.1:{port}", "--api", dsock] + track,
-                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        q = spawn([MINIVM, "run", "--incoming", f"tcp:127.0.0.1:{port}", "--api", dsock] + track,
+                  stderr=subprocess.PIPE)
         if b"waiting for an incoming migration" not in q.stderr.readline():
             raise SystemExit("minivm destination did not start")
         qc = Console(q)
@@ -185,8 +185,7 @@ def qemu_case(case):
                  "-machine", "memory-backend=mem0"]
     def start(extra, n):
         qs = f"{WORK}/q{n}.qmp"
-        p = subprocess.Popen(base + ["-qmp", f"unix:{qs},server=on,wait=off"] + extra,
-                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        p = spawn(base + ["-qmp", f"unix:{qs},server=on,wait=off"] + extra)
         return p, Console(p), QMP(qs)
     p, con, qmp = start([], 0)
     con.wait(b"count 3", 600)
@@ -240,37 +239,40 @@ out.append(f"live migration over loopback, tiny PVH guest, 1 vCPU, {RUNS} chaine
            f"converge: WS {CWS} MiB over {CBW} MiB/s, auto-converge on in both, "
            f"{cpus} host CPUs, load {os.getloadavg()[0]:.1f} at the end")
 out.append(f"{'case':12s} {'what':28s} {'min':>8s} {'median':>8s} {'max':>8s}   ratio minivm/QEMU (medians)")
-for case in CASES:
-    first = len(out)
-    raw = [raw_loopback(216) for _ in range(RUNS)] if case == "nonzero-256" and "minivm" in VMMS else []
-    m = minivm_case(case) if "minivm" in VMMS else []
-    q = qemu_case(case) if "qemu" in VMMS else []
-    if raw and m:
-        for k, name in (("reused", "raw loopback ms, reused buf"), ("fresh", "raw loopback ms, fresh mem")):
-            rv = [r[k] for r in raw]
-            out.append(f"{case:12s} {name:28s} {st(rv)}   minivm/raw {med([float(r['total_ms']) for r in m]) / med(rv):5.2f}x")
-    for key, name in (("total_ms", "total ms"), ("downtime_ms", "downtime ms (own measure)"),
-                      ("gap_ms", "heartbeat gap ms")):
-        mv = [float(r[key]) for r in m]
-        qv = [float(r[key]) for r in q]
-        ratio = med(mv) / med(qv) if mv and qv and med(qv) == med(qv) and med(qv) > 0 else float("nan")
+try:
+    for case in CASES:
+        first = len(out)
+        raw = [raw_loopback(216) for _ in range(RUNS)] if case == "nonzero-256" and "minivm" in VMMS else []
+        m = minivm_case(case) if "minivm" in VMMS else []
+        q = qemu_case(case) if "qemu" in VMMS else []
+        if raw and m:
+            for k, name in (("reused", "raw loopback ms, reused buf"), ("fresh", "raw loopback ms, fresh mem")):
+                rv = [r[k] for r in raw]
+                out.append(f"{case:12s} {name:28s} {st(rv)}   minivm/raw {med([float(r['total_ms']) for r in m]) / med(rv):5.2f}x")
+        for key, name in (("total_ms", "total ms"), ("downtime_ms", "downtime ms (own measure)"),
+                          ("gap_ms", "heartbeat gap ms")):
+            mv = [float(r[key]) for r in m]
+            qv = [float(r[key]) for r in q]
+            ratio = med(mv) / med(qv) if mv and qv and med(qv) == med(qv) and med(qv) > 0 else float("nan")
+            if m:
+                out.append(f"{case:12s} {'minivm ' + name:28s} {st(mv)}   {ratio:6.2f}x" if ratio == ratio else
+                           f"{case:12s} {'minivm ' + name:28s} {st(mv)}")
+            if q:
+                out.append(f"{case:12s} {'QEMU   ' + name:28s} {st(qv)}")
         if m:
-            out.append(f"{case:12s} {'minivm ' + name:28s} {st(mv)}   {ratio:6.2f}x" if ratio == ratio else
-                       f"{case:12s} {'minivm ' + name:28s} {st(mv)}")
+            mb = [r["bytes_sent"] / 2**20 for r in m]
+            out.append(f"{case:12s} minivm: rounds {[r['rounds'] for r in m]}, MiB sent {statistics.median(mb):.1f}, "
+                       f"bandwidth MiB/s {[r['bandwidth_mibps'] for r in m]}, dirty MiB/s {[r['dirty_rate_mibps'] for r in m]}, "
+                       f"setup ms {[r['setup_ms'] for r in m]}"
+                       + (f", throttle % {[r['throttle_pct'] for r in m]}" if conv_case(case) else ""))
         if q:
-            out.append(f"{case:12s} {'QEMU   ' + name:28s} {st(qv)}")
-    if m:
-        mb = [r["bytes_sent"] / 2**20 for r in m]
-        out.append(f"{case:12s} minivm: rounds {[r['rounds'] for r in m]}, MiB sent {statistics.median(mb):.1f}, "
-                   f"bandwidth MiB/s {[r['bandwidth_mibps'] for r in m]}, dirty MiB/s {[r['dirty_rate_mibps'] for r in m]}, "
-                   f"setup ms {[r['setup_ms'] for r in m]}"
-                   + (f", throttle % {[r['throttle_pct'] for r in m]}" if conv_case(case) else ""))
-    if q:
-        qb = [r.get("bytes_sent", 0) / 2**20 for r in q]
-        out.append(f"{case:12s} QEMU: status {sorted(set(r['status'] for r in q))}, rounds (dirty syncs) "
-                   f"{[r['rounds'] for r in q]}, MiB sent {statistics.median(qb):.1f}"
-                   + (f", throttle % {[r.get('throttle') for r in q]}" if conv_case(case) else ""))
-    print("\n".join(out[first:]), flush=True)
+            qb = [r.get("bytes_sent", 0) / 2**20 for r in q]
+            out.append(f"{case:12s} QEMU: status {sorted(set(r['status'] for r in q))}, rounds (dirty syncs) "
+                       f"{[r['rounds'] for r in q]}, MiB sent {statistics.median(qb):.1f}"
+                       + (f", throttle % {[r.get('throttle') for r in q]}" if conv_case(case) else ""))
+        print("\n".join(out[first:]), flush=True)
+finally:
+    kill_all()  # every VMM started, whatever happened
 text = "\n".join(out)
 print("\n" + text)
 if os.environ["RECORD"] == "1":

@@ -42,18 +42,12 @@ python3 - <<'PY'
 import os, subprocess, sys, time
 
 sys.path.insert(0, os.path.join(os.environ["ROOT"], "bench"))
-from migrate_lib import Console, QMP, api, free_port, gap_ms, med, st
+from migrate_lib import Console, QMP, api, free_port, gap_ms, kill_all, med, spawn, st
 
 RUNS, WORK, MINIVM, GUEST = int(os.environ["RUNS"]), os.environ["WORK"], os.environ["MINIVM"], os.environ["GUEST"]
 WS, BW, ROUNDS, MAXDOWN = (int(os.environ[k]) for k in ("WS", "BW", "ROUNDS", "MAXDOWN"))
 QEMU = os.environ["QEMU"] == "1"
 CMD = f"dirty {WS} 0 {os.environ['MHZ']}"
-procs = []  # every VMM started, killed at the end whatever happens
-
-def spawn(argv, stderr=subprocess.DEVNULL):
-    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr)
-    procs.append(p)
-    return p
 
 def minivm(way):
     sock = f"{WORK}/m0.sock"
@@ -177,8 +171,5 @@ try:
                         "bench/vm-postcopy.sh --record", "on this host"],
                        input=text, text=True, check=True)
 finally:
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+    kill_all()  # every VMM started
 PY

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# minibench migrate end to end: --quick --repeat 1 with every backend this host has (vm and qemu
+# with the PVH test guest where /dev/kvm and QEMU are, ct where CRIU works), idle and then
+# dirty:32 for the VMs: the table (a row per backend, the ratio to the baseline), results.jsonl
+# of the documented schema (docs/bench.md) with sane values (the observer's downtime below its
+# total, the tool's own downtime below its own total, more MiB sent than the 64 MiB the guest
+# holds, a per-round series for each VM run whose pages add up to at least that), the CSVs,
+# migrate-rounds.csv, report.md; no network namespace left behind; and one
+# clear error for a bad workload, a bad rate and a backend migrate does not have.
+. "$ROOT/tests/host/bench_lib.bash"
+out='' rc=''
+
+# the errors first: they need nothing
+one_line_error "unknown workload" "unknown workload \`busy\` for migrate (known: idle, dirty:MIBPS)" \
+	"$MB" migrate --workload busy --backend vm
+one_line_error "dirty rate 0" "--workload dirty:MIBPS" "$MB" migrate --workload dirty:0 --backend vm
+one_line_error "dirty rate not a number" "--workload dirty:MIBPS" "$MB" migrate --workload dirty:x
+one_line_error "runc" "backend runc: not for migrate" "$MB" migrate --backend runc
+
+backends=()
+[ -c /dev/kvm ] && [ -f "$(dirname "$MB")/../tests/guests/pvh-guest.elf" ] && backends+=(vm)
+[ -c /dev/kvm ] && command -v qemu-system-x86_64 >/dev/null && backends+=(qemu)
+"$ROOT/scripts/criu.sh" path >/dev/null 2>&1 && backends+=(ct)
+[ ${#backends[@]} -gt 0 ] || skip "no backend migrate can run here (no /dev/kvm, no CRIU)"
+list=$(
+	IFS=,
+	echo "${backends[*]}"
+)
+# bench/ct-migrate.sh's namespaces are cmb{s,d,o}PID
+netns_before=$(ip netns list | grep -c '^cmb')
+
+# check DIR WORKLOAD BACKEND...: the results of one --repeat 1 run
+check() {
+	python3 - "$@" <<'PY'
+import csv, json, os, sys
+d, workload, backends = sys.argv[1], sys.argv[2], sys.argv[3:]
+want = {"experiment", "backend", "workload", "guests", "run", "metric", "value", "unit"}
+metrics = {"downtime_ms": "ms", "total_ms": "ms", "own_downtime_ms": "ms", "own_total_ms": "ms",
+           "sent_mib": "MiB"}
+v, rounds = {}, {}
+with open(os.path.join(d, "results.jsonl")) as f:
+    lines = f.read().splitlines()
+assert lines, "results.jsonl is empty"
+for n, line in enumerate(lines, 1):
+    r = json.loads(line)
+    keys = set(r)
+    assert want <= keys and keys - want <= {"round"}, f"line {n}: keys {sorted(keys)}"
+    assert r["experiment"] == "migrate" and r["workload"] == workload, f"line {n}: {r}"
+    assert r["backend"] in backends and r["guests"] == 1 and r["run"] == 0, f"line {n}: {r}"
+    x = r["value"]
+    assert isinstance(x, (int, float)) and 0 <= x < 600000, f"line {n}: value {x}"
+    if "round" in r:
+        assert r["backend"] in ("vm", "qemu"), f"line {n}: a round series for {r['backend']}"
+        assert r["metric"] in ("round_pages", "round_dirty_mibps") and r["round"] >= 1, f"line {n}: {r}"
+        if r["metric"] == "round_pages":
+            rounds.setdefault(r["backend"], []).append(x)
+        continue
+    assert metrics.get(r["metric"]) == r["unit"], f"line {n}: {r['metric']} in {r['unit']}"
+    assert (r["backend"], r["metric"]) not in v, f"line {n}: {r['metric']} twice for {r['backend']}"
+    v[(r["backend"], r["metric"])] = x
+for b in backends:
+    g = {m: v.get((b, m)) for m in metrics}
+    assert None not in g.values(), f"{b}: missing {[m for m in g if g[m] is None]}"
+    assert 0 < g["downtime_ms"] < g["total_ms"], f"{b}: observer downtime {g['downtime_ms']} vs total {g['total_ms']}"
+    assert 0 < g["own_downtime_ms"] < g["own_total_ms"], f"{b}: own downtime {g['own_downtime_ms']} vs total {g['own_total_ms']}"
+    # 64 MiB of non-zero pages (--quick) must all go
+    assert 64 <= g["sent_mib"] < 1024, f"{b}: {g['sent_mib']} MiB sent"
+    if b in ("vm", "qemu"):
+        assert sum(rounds.get(b, [])) * 4096 >= 64 << 20, f"{b}: rounds {rounds.get(b)}"
+for name in ("migrate-downtime", "migrate-total", "migrate-own-downtime", "migrate-own-total", "migrate-sent"):
+    rows = list(csv.DictReader(open(os.path.join(d, name + ".csv"))))
+    assert sorted(r["backend"] for r in rows) == sorted(backends), f"{name}.csv: {rows}"
+    assert all(r["n"] == "1" and float(r["median"]) > 0 for r in rows), f"{name}.csv: {rows}"
+    assert os.path.getsize(os.path.join(d, name + ".svg")) > 0, f"no {name}.svg"
+rr = list(csv.DictReader(open(os.path.join(d, "migrate-rounds.csv"))))
+assert {r["backend"] for r in rr} == {b for b in backends if b != "ct"}, f"migrate-rounds.csv: {rr}"
+report = open(os.path.join(d, "report.md")).read()
+for s in ("# minibench migrate", "## Downtime, by the observer", "service downtime (chapter 6)"):
+    assert s in report, f"report.md lacks {s!r}"
+PY
+}
+
+run_capture out rc "$MB" migrate --quick --repeat 1 --backend "$list" --out "$TMP/idle"
+expect_eq "minibench migrate --backend $list ($out)" "$rc" 0
+expect_contains "table" "$out" "backend  guests    n  down min    median"
+for b in "${backends[@]}"; do
+	grep -Eq "^$b +1 +1 +[0-9]" <<<"$out" || fail "no table row for $b: $out"
+done
+check "$TMP/idle" idle "${backends[@]}" || fail "idle: the results above"
+
+vms=()
+for b in "${backends[@]}"; do [ "$b" = ct ] || vms+=("$b"); done
+if [ ${#vms[@]} -gt 0 ]; then
+	list=$(
+		IFS=,
+		echo "${vms[*]}"
+	)
+	run_capture out rc "$MB" migrate --quick --repeat 1 --workload dirty:32 --backend "$list" \
+		--out "$TMP/dirty"
+	expect_eq "minibench migrate --workload dirty:32 ($out)" "$rc" 0
+	check "$TMP/dirty" dirty:32 "${vms[@]}" || fail "dirty:32: the results above"
+	grep -q '"metric":"round_dirty_mibps"' "$TMP/dirty/results.jsonl" || fail "no dirty rate per round"
+fi
+
+expect_eq "ct-migrate.sh's network namespaces left" "$(ip netns list | grep -c '^cmb')" "$netns_before"
+echo "ok: minibench migrate: ${backends[*]}, idle and (VMs) dirty:32"
