@@ -43,75 +43,12 @@ grep -q " $TMP/out/" /proc/self/mountinfo && fail "mounts left under $TMP/out"
 grep -q '^<!-- section minibench-density-cpu -->' "$TMP/results.md" ||
 	fail "--record wrote no minibench-density-cpu section into \$RESULTS"
 
-python3 - "$TMP/out" ct native <<'PY' || fail "density results do not hold (above)"
-import csv, json, os, sys, xml.etree.ElementTree as ET
-d, backends = sys.argv[1], sys.argv[2:]
-runs, guests, events = 3, [1, 2], 300
-want = {"experiment", "backend", "workload", "guests", "run", "metric", "value", "unit"}
-units = {"total_time": "s", "events_per_s": "1/s", "lat_min": "ms", "lat_avg": "ms",
-         "lat_max": "ms", "lat_p95": "ms", "start_ready": "ms", "ready_exit": "ms",
-         "mem_rss": "MiB", "mem_pss": "MiB"}
-per_batch = {"host_used": "MiB", "batch_wall": "ms"}
-count, g = {}, {}
-lines = open(os.path.join(d, "results.jsonl")).read().splitlines()
-assert lines, "results.jsonl is empty"
-for n, line in enumerate(lines, 1):
-    r = json.loads(line)
-    keys = set(r)
-    assert want <= keys and keys - want <= {"guest"}, f"line {n}: keys {keys}"
-    assert r["experiment"] == "density" and r["workload"] == "cpu", f"line {n}: {r}"
-    assert r["backend"] in backends and r["guests"] in guests, f"line {n}: {r}"
-    assert 0 <= r["run"] < runs, f"line {n}: run {r['run']}"
-    m, v = r["metric"], r["value"]
-    assert isinstance(v, (int, float)), f"line {n}: value {v}"
-    if m in units:
-        assert r["unit"] == units[m], f"line {n}: unit {r['unit']} for {m}"
-        assert 0 <= r["guest"] < r["guests"], f"line {n}: guest {r.get('guest')}"
-        g.setdefault((r["backend"], r["guests"], r["run"], r["guest"]), {})[m] = v
-    else:
-        assert m in per_batch and "guest" not in r, f"line {n}: {r}"
-        assert r["unit"] == per_batch[m], f"line {n}: unit {r['unit']}"
-        assert 0 <= v < 65536 if m == "host_used" else 0 < v < 600000, f"line {n}: {m} {v}"
-    count[(r["backend"], m)] = count.get((r["backend"], m), 0) + 1
-for b in backends:
-    for m in units:
-        assert count.get((b, m)) == runs * sum(guests), f"{b}: {count.get((b, m))} {m} records"
-    for m in per_batch:
-        assert count.get((b, m)) == runs * len(guests), f"{b}: {count.get((b, m))} {m} records"
-# plausible: sysbench's figures agree with each other and with what was asked
-for key, x in g.items():
-    t, rate = x["total_time"], x["events_per_s"]
-    assert 0 < t < 600, f"{key}: total time {t}"
-    assert 0 < rate, f"{key}: events/s {rate}"
-    assert abs(rate * t - events) <= 0.05 * events, f"{key}: {rate}/s x {t} s is not {events} events"
-    assert 0 < x["lat_min"] <= x["lat_avg"] <= x["lat_max"], f"{key}: latency {x}"
-    assert x["lat_min"] <= x["lat_p95"] <= x["lat_max"], f"{key}: p95 {x}"
-    # one thread: the requests' latencies add up to the run (avg is printed to 0.01 ms)
-    assert abs(x["lat_avg"] * events / 1000 - t) <= 0.1 * t + 0.005 * events / 1000 * 2, \
-        f"{key}: avg {x['lat_avg']} ms x {events} vs {t} s"
-    assert x["start_ready"] > 0 and x["ready_exit"] > 0, f"{key}: {x}"
-    # within the guest's 512 MiB, more than nothing: sysbench and a shell at least
-    assert 0.5 < x["mem_pss"] <= x["mem_rss"] < 512, f"{key}: memory {x}"
-figs = ["total_time", "events_per_s", "lat_avg", "lat_p95", "lat_max", "mem_pss", "host_used"]
-report = open(os.path.join(d, "report.md")).read()
-assert report.startswith("# minibench density: cpu\n"), "report.md: heading"
-assert "## Environment" in report and "Beside the seed study" in report, "report.md: sections"
-assert "35.94" in report and "3.59" in report, "report.md: the study's CPU figures"
-for f in figs:
-    name = f"density-cpu-{f}"
-    rows = list(csv.DictReader(open(os.path.join(d, name + ".csv"))))
-    assert len(rows) == len(backends) * len(guests), f"{name}.csv: {len(rows)} rows"
-    for row in rows:
-        per = 1 if f == "host_used" else int(row["guests"])
-        assert int(row["n"]) == runs * per, f"{name}.csv: {row}"
-        assert float(row["min"]) <= float(row["median"]) <= float(row["max"]), f"{name}.csv: {row}"
-    svg = ET.parse(os.path.join(d, name + ".svg")).getroot()
-    assert svg.tag == "{http://www.w3.org/2000/svg}svg", f"{name}.svg: root {svg.tag}"
-    texts = [e.text for e in svg.iter("{http://www.w3.org/2000/svg}text")]
-    for b in backends:
-        assert b in texts, f"{name}.svg: no legend entry for {b}"
-    assert f"]({name}.svg)" in report, f"report.md does not show {name}.svg"
-env = json.load(open(os.path.join(d, "env.json")))
-assert env["tools"]["minict"], "env.json: no minict version"
-PY
+python3 "$ROOT/tests/host/bench_density_check.py" "$TMP/out" cpu 3 "ct native" 1,2 ||
+	fail "density results do not hold (above)"
+report=$(cat "$TMP/out/report.md")
+expect_contains "report.md" "$report" "Beside the seed study"
+# the study's CPU figures
+expect_contains "report.md" "$report" "35.94"
+expect_contains "report.md" "$report" "3.59"
+grep -Eq '"minict": *"[^"]' "$TMP/out/env.json" || fail "env.json: no minict version: $(cat "$TMP/out/env.json")"
 echo "minibench density ok"

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # minibench density's vm (minivm) and qemu backends end to end, where a stock kernel boots (the
-# lab): `density --quick --backend vm,qemu` for the cpu workload (--guests GUESTS, 1 by default: see below) and OLTP
-# (MariaDB from the rootfs image in every VM, the table prepared once; --guests 1), each with
-# --repeat 1 (nested TCG is slow). Checks the table rows, every results.jsonl line against the
-# schema of docs/bench.md, that each guest's sysbench figures are there, positive and agree
-# with each other (events/s x total time = the events asked for, min <= avg <= p95 <= max),
-# memory per guest (the VMM's RSS, the guest's RAM in it: more than a booted kernel, less than
-# the VM's 512 MiB plus the VMM), the CSVs; and that a guest whose sysbench output is missing (a
-# rootfs image without the workload) fails the run with one line and leaves no VM, mount or
-# work directory behind. WORKLOADS="cpu oltp" adds OLTP (see below). No timing is asserted.
+# lab): `density --quick --backend vm,qemu` for the cpu workload (--guests GUESTS, 1 by default:
+# see below) and, with WORKLOADS="cpu oltp", OLTP (MariaDB from the rootfs image in every VM, the
+# table prepared once; --guests 1), each with --repeat 1 (nested TCG is slow). Checks the table
+# rows and, with tests/host/bench_density_check.py (the host's density tests use it too), every
+# results.jsonl line against the schema of docs/bench.md, that each guest's sysbench figures are
+# there, positive and agree with each other (events/s x total time = the events asked for, min
+# <= avg <= p95 <= max), memory per guest (the VMM's RSS, the guest's RAM in it: more than a
+# booted kernel, less than the VM's 512 MiB plus the VMM), the CSVs, SVGs and report.md; and
+# that a guest whose sysbench output is missing (a rootfs image without the workload) fails the
+# run with one line and leaves no VM, mount or work directory behind. No timing is asserted.
 . "$ROOT/tests/lib.sh"
 need_stock_kernel_kvm
 [ -f "${MINIVM_ROOTFS_IMG:-}" ] || skip "no rootfs image (make images)"
@@ -69,68 +70,7 @@ for w in $WORKLOADS; do
 		done
 	done
 	no_vm_left "density $w"
-	/usr/bin/python3 - "$TMP/$w" "$w" "$guests" <<'PY' || fail "density $w: results do not hold (above)"
-import csv, json, math, os, sys
-d, w, guests = sys.argv[1], sys.argv[2], [int(g) for g in sys.argv[3].split(",")]
-backends, runs = ["vm", "qemu"], 1
-want = {"experiment", "backend", "workload", "guests", "run", "metric", "value", "unit"}
-units = {"total_time": "s", "events_per_s": "1/s", "lat_min": "ms", "lat_avg": "ms",
-         "lat_max": "ms", "lat_p95": "ms", "start_ready": "ms", "ready_exit": "ms",
-         "mem_rss": "MiB", "mem_pss": "MiB"}
-if w == "oltp":
-    units.update({"transactions_per_s": "1/s", "queries_per_s": "1/s",
-                  "read_queries_per_s": "1/s", "write_queries_per_s": "1/s"})
-per_batch = {"host_used": "MiB", "batch_wall": "ms"}
-count, g = {}, {}
-lines = open(os.path.join(d, "results.jsonl")).read().splitlines()
-assert lines, "results.jsonl is empty"
-for n, line in enumerate(lines, 1):
-    r = json.loads(line)
-    keys = set(r)
-    assert want <= keys and keys - want <= {"guest"}, f"line {n}: keys {keys}"
-    assert r["experiment"] == "density" and r["workload"] == w, f"line {n}: {r}"
-    assert r["backend"] in backends and r["guests"] in guests, f"line {n}: {r}"
-    assert 0 <= r["run"] < runs, f"line {n}: run {r['run']}"
-    m, v = r["metric"], r["value"]
-    assert isinstance(v, (int, float)) and math.isfinite(v), f"line {n}: value {v}"
-    if m in units:
-        assert r["unit"] == units[m], f"line {n}: unit {r['unit']} for {m}"
-        assert 0 <= r["guest"] < r["guests"], f"line {n}: guest {r.get('guest')}"
-        g.setdefault((r["backend"], r["guests"], r["run"], r["guest"]), {})[m] = v
-    else:
-        assert m in per_batch and "guest" not in r, f"line {n}: {r}"
-        assert r["unit"] == per_batch[m], f"line {n}: unit {r['unit']}"
-    count[(r["backend"], m)] = count.get((r["backend"], m), 0) + 1
-for b in backends:
-    for m in units:
-        assert count.get((b, m)) == runs * sum(guests), f"{b}: {count.get((b, m))} {m} records"
-    for m in per_batch:
-        assert count.get((b, m)) == runs * len(guests), f"{b}: {count.get((b, m))} {m} records"
-for key, x in g.items():
-    t, rate = x["total_time"], x["events_per_s"]
-    assert 0 < t < 3600 and 0 < rate, f"{key}: total time {t}, events/s {rate}"
-    if w == "cpu":
-        assert abs(rate * t - 300) <= 15, f"{key}: {rate}/s x {t} s is not 300 events"
-    else:
-        assert x["transactions_per_s"] > 0 and x["read_queries_per_s"] > 0, f"{key}: {x}"
-        assert x["write_queries_per_s"] > 0, f"{key}: {x}"
-        assert 4 < t < 60, f"{key}: total time {t} for a 5 s run"
-    assert 0 < x["lat_min"] <= x["lat_avg"] <= x["lat_max"], f"{key}: latency {x}"
-    assert x["lat_min"] <= x["lat_p95"] <= x["lat_max"], f"{key}: p95 {x}"
-    assert x["start_ready"] > 0 and x["ready_exit"] > 0, f"{key}: {x}"
-    # the VMM's memory holds the guest's: more than a booted kernel, at most 512 MiB + the VMM
-    assert 32 < x["mem_pss"] <= x["mem_rss"] < 1024, f"{key}: memory {x}"
-figs = {"cpu": ["total_time", "events_per_s", "lat_avg", "lat_p95", "lat_max"],
-        "oltp": ["transactions_per_s", "read_queries_per_s", "write_queries_per_s", "lat_avg",
-                 "lat_p95"]}[w] + ["mem_pss", "host_used"]
-report = open(os.path.join(d, "report.md")).read()
-assert f"# minibench density: {w}\n" in report, "report.md: heading"
-for f in figs:
-    rows = list(csv.DictReader(open(os.path.join(d, f"density-{w}-{f}.csv"))))
-    assert len(rows) == len(backends) * len(guests), f"density-{w}-{f}.csv: {len(rows)} rows"
-    for row in rows:
-        assert float(row["min"]) <= float(row["median"]) <= float(row["max"]), f"{f}: {row}"
-print(f"density {w}: {len(lines)} records, {len(g)} guests' results hold")
-PY
+	"$PY" "$ROOT/tests/host/bench_density_check.py" "$TMP/$w" "$w" 1 "vm qemu" "$guests" ||
+		fail "density $w: results do not hold (above)"
 done
 echo "minibench density vm and qemu ok"
