@@ -12,7 +12,7 @@
 #include "error.h"
 #include "results.h"
 
-#define MB_MIGRATE_QUICK_MIB 64u   /* the memory every guest holds, --quick */
+#define MB_MIGRATE_QUICK_MIB 32u   /* the memory every guest holds, --quick */
 #define MB_MIGRATE_FULL_MIB  256u  /* the same, the full run */
 #define MB_MIGRATE_MAX_RATE  4096u /* dirty:MIBPS's largest rate */
 

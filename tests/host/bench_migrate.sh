@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # minibench migrate end to end: --quick --repeat 1 with every backend this host has (vm and qemu
 # with the PVH test guest where /dev/kvm and QEMU are, ct where CRIU works), idle and then
-# dirty:32 for the VMs: the table (a row per backend, the ratio to the baseline), results.jsonl
+# dirty:32 for minivm: the table (a row per backend, the ratio to the baseline), results.jsonl
 # of the documented schema (docs/bench.md) with sane values (the observer's downtime below its
-# total, the tool's own downtime below its own total, more MiB sent than the 64 MiB the guest
+# total, the tool's own downtime below its own total, more MiB sent than the 32 MiB the guest
 # holds, a per-round series for each VM run whose pages add up to at least that), the CSVs,
 # migrate-rounds.csv, report.md; no network namespace left behind; and one
 # clear error for a bad workload, a bad rate and a backend migrate does not have.
@@ -63,10 +63,10 @@ for b in backends:
     assert None not in g.values(), f"{b}: missing {[m for m in g if g[m] is None]}"
     assert 0 < g["downtime_ms"] < g["total_ms"], f"{b}: observer downtime {g['downtime_ms']} vs total {g['total_ms']}"
     assert 0 < g["own_downtime_ms"] < g["own_total_ms"], f"{b}: own downtime {g['own_downtime_ms']} vs total {g['own_total_ms']}"
-    # 64 MiB of non-zero pages (--quick) must all go
-    assert 64 <= g["sent_mib"] < 1024, f"{b}: {g['sent_mib']} MiB sent"
+    # 32 MiB of non-zero pages (--quick) must all go
+    assert 32 <= g["sent_mib"] < 1024, f"{b}: {g['sent_mib']} MiB sent"
     if b in ("vm", "qemu"):
-        assert sum(rounds.get(b, [])) * 4096 >= 64 << 20, f"{b}: rounds {rounds.get(b)}"
+        assert sum(rounds.get(b, [])) * 4096 >= 32 << 20, f"{b}: rounds {rounds.get(b)}"
 for name in ("migrate-downtime", "migrate-total", "migrate-own-downtime", "migrate-own-total", "migrate-sent"):
     rows = list(csv.DictReader(open(os.path.join(d, name + ".csv"))))
     assert sorted(r["backend"] for r in rows) == sorted(backends), f"{name}.csv: {rows}"
@@ -88,19 +88,14 @@ for b in "${backends[@]}"; do
 done
 check "$TMP/idle" idle "${backends[@]}" || fail "idle: the results above"
 
-vms=()
-for b in "${backends[@]}"; do [ "$b" = ct ] || vms+=("$b"); done
-if [ ${#vms[@]} -gt 0 ]; then
-	list=$(
-		IFS=,
-		echo "${vms[*]}"
-	)
-	run_capture out rc "$MB" migrate --quick --repeat 1 --workload dirty:32 --backend "$list" \
+# dirty: minivm only (its per-round dirty rate; QEMU's series is checked above), to keep it short
+if [[ " ${backends[*]} " == *" vm "* ]]; then
+	run_capture out rc "$MB" migrate --quick --repeat 1 --workload dirty:32 --backend vm \
 		--out "$TMP/dirty"
 	expect_eq "minibench migrate --workload dirty:32 ($out)" "$rc" 0
-	check "$TMP/dirty" dirty:32 "${vms[@]}" || fail "dirty:32: the results above"
+	check "$TMP/dirty" dirty:32 vm || fail "dirty:32: the results above"
 	grep -q '"metric":"round_dirty_mibps"' "$TMP/dirty/results.jsonl" || fail "no dirty rate per round"
 fi
 
 expect_eq "ct-migrate.sh's network namespaces left" "$(ip netns list | grep -c '^cmb')" "$netns_before"
-echo "ok: minibench migrate: ${backends[*]}, idle and (VMs) dirty:32"
+echo "ok: minibench migrate: ${backends[*]}, idle and (vm) dirty:32"
