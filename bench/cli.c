@@ -23,6 +23,7 @@ const char *mb_usage(void)
 	       "  --guests N[,N...]   concurrent guests per batch (default 1,2,4; max 64)\n"
 	       "  --repeat N          timed runs per backend and guest count (default 10)\n"
 	       "  --quick             --guests 1,2 --repeat 3 unless given\n"
+	       "  --no-warmup         latency, density: no untimed warm-up batch (for tests)\n"
 	       "  --workload W        latency: true (default: /bin/true in the guest);\n"
 	       "                      density: cpu (default), fileio, oltp;\n"
 	       "                      migrate: idle (default), dirty:MIBPS (backends vm,\n"
@@ -87,7 +88,8 @@ int mb_parse_args(int argc, char **argv, struct mb_opts *o, mc_err *err)
 		OPT_QUICK,
 		OPT_OUT,
 		OPT_WORKLOAD,
-		OPT_RECORD
+		OPT_RECORD,
+		OPT_NO_WARMUP
 	};
 	static const struct option longopts[] = {
 	    {"backend", required_argument, NULL, OPT_BACKEND},
@@ -97,6 +99,7 @@ int mb_parse_args(int argc, char **argv, struct mb_opts *o, mc_err *err)
 	    {"out", required_argument, NULL, OPT_OUT},
 	    {"workload", required_argument, NULL, OPT_WORKLOAD},
 	    {"record", no_argument, NULL, OPT_RECORD},
+	    {"no-warmup", no_argument, NULL, OPT_NO_WARMUP},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -155,6 +158,9 @@ int mb_parse_args(int argc, char **argv, struct mb_opts *o, mc_err *err)
 			break;
 		case OPT_RECORD:
 			o->record = true;
+			break;
+		case OPT_NO_WARMUP:
+			o->no_warmup = true;
 			break;
 		case 'h':
 			o->help = true;

@@ -125,10 +125,12 @@ static int batch(struct mb_exp *x, size_t gi, size_t bi, unsigned run, mc_err *e
 int mb_exp_run(struct mb_exp *x, mc_err *err)
 {
 	const struct mb_opts *o = x->o;
-	mb_progress_init(&x->progress, o->nbackends * (1 + (size_t)o->repeat * o->nguests), -1);
+	size_t warm = o->no_warmup ? 0 : 1;
+	mb_progress_init(&x->progress, o->nbackends * (warm + (size_t)o->repeat * o->nguests), -1);
 	/* warm-up: one untimed batch per backend at the first guest count (page cache, the
-	 * runtimes' binaries, the engines' first container, the experiment's first set-up) */
-	for (size_t bi = 0; bi < o->nbackends; bi++)
+	 * runtimes' binaries, the engines' first container, the experiment's first set-up);
+	 * --no-warmup (tests, where the figures are checked, not compared) goes without */
+	for (size_t bi = 0; warm && bi < o->nbackends; bi++)
 		if (batch(x, 0, bi, 0, err) < 0)
 			return -1;
 	for (unsigned run = 1; run <= o->repeat; run++)
