@@ -89,6 +89,18 @@ static void *map_guest_ram(uint64_t mem, int fd)
 	return ram;
 }
 
+void vm_ram_thp(struct vm *vm, bool on)
+{
+	/* fewer EPT/NPT walks; fine if unsupported */
+	madvise(vm->ram, vm->gm.size, on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+	/* ...except the first 2 MiB, which holds only small things (boot tables, the command line,
+	 * ACPI, a tiny kernel) and which Linux maps with 4 KiB pages anyway: zeroing a whole huge
+	 * page there at the loader's first write costs 0.1-0.4 ms of set-up (more when the host
+	 * compacts memory for it), a few 4 KiB pages 0.01 ms. */
+	if (on)
+		madvise(vm->ram, 2u << 20, MADV_NOHUGEPAGE);
+}
+
 int vm_create(struct vm *vm, unsigned ncpus, uint64_t mem, bool pit, mc_err *err)
 {
 	return vm_create_from(vm, ncpus, mem, pit, -1, err);
@@ -162,12 +174,7 @@ int vm_create_from(struct vm *vm, unsigned ncpus, uint64_t mem, bool pit, int me
 	gm_init(&vm->gm, ram, mem);
 	if (gm_dirty_init(&vm->gm, err) < 0)
 		return -1;
-	madvise(ram, mem, MADV_HUGEPAGE); /* fewer EPT/NPT walks; fine if unsupported */
-	/* ...except the first 2 MiB, which holds only small things (boot tables, the command line,
-	 * ACPI, a tiny kernel) and which Linux maps with 4 KiB pages anyway: zeroing a whole huge
-	 * page there at the loader's first write costs 0.1-0.4 ms of set-up (more when the host
-	 * compacts memory for it), a few 4 KiB pages 0.01 ms. */
-	madvise(ram, 2u << 20, MADV_NOHUGEPAGE);
+	vm_ram_thp(vm, true);
 	/* The helper that releases the VM after minivm exits (vm_release_detached) needs no
 	 * copy of guest RAM's page tables. */
 	madvise(ram, mem, MADV_DONTFORK);

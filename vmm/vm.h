@@ -103,6 +103,10 @@ int vm_create(struct vm *vm, unsigned ncpus, uint64_t mem, bool pit, mc_err *err
 /* Likewise with guest RAM mapped MAP_PRIVATE from mem_fd (a snapshot's memory file, mem bytes);
  * mem_fd -1: anonymous memory. */
 int vm_create_from(struct vm *vm, unsigned ncpus, uint64_t mem, bool pit, int mem_fd, mc_err *err);
+/* Transparent huge pages for guest RAM's first touches (MADV_HUGEPAGE, the default), or 4 KiB
+ * pages (MADV_NOHUGEPAGE: an incoming migration's receive, see migrate.c). The first 2 MiB
+ * always get 4 KiB pages. */
+void vm_ram_thp(struct vm *vm, bool on);
 /* Create the vCPUs (CPUID, MSRs, LAPIC, registers for vm->entry). */
 int vm_create_vcpus(struct vm *vm, mc_err *err);
 /* Start a thread per vCPU: CREATED -> RUNNING. */
