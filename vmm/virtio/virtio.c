@@ -306,8 +306,19 @@ static int load_locked(struct virtio_dev *vd, uint32_t version, struct state_r *
 		return -1;
 	if (r->bad)
 		return mc_errorf(err, 0, "cut short");
-	if (started)
-		start_locked(vd);
+	if (!started)
+		return 0;
+	start_locked(vd);
+	/* A kick the driver made before the save sat in the saved device's kick eventfds, which
+	 * the state does not carry (these are new), and with EVENT_IDX the driver does not kick
+	 * again for buffers past avail_event: without this a queue that had work pending at the
+	 * save would wait for a kick that never comes (the transmit queue or the control queue
+	 * after a restore). Each model's kick handler takes what is there, or nothing. Paused,
+	 * the kicks wait in the eventfds for the resume. */
+	if (vd->started)
+		for (unsigned i = 0; i < vd->nqueues; i++)
+			if (vd->q[i].vq.enabled)
+				virtio_kick(vd, i);
 	return 0;
 }
 
