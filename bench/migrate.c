@@ -15,6 +15,7 @@
 #include "engine.h"
 #include "experiment.h"
 #include "paths.h"
+#include "report.h"
 #include "util.h"
 
 #define VM_EXTRA_MIB  64u    /* the test guest's RAM: its footprint + this (it fills from 32 MiB) */
@@ -55,7 +56,7 @@ struct run {
 	struct mb_exp x;
 	struct mb_opts one; /* o with one guest count, 1 */
 	unsigned rate, mib; /* the workload: MiB/s rewritten (0: idle), MiB held */
-	char workload[32], what[48], ct_mode[32];
+	char workload[32], what[48], ct_mode[32], record_id[64], record_title[96];
 	char vm_case[64], ct_case[64];
 	char checkout[PATH_MAX], tools[PATH_MAX + 32], guest[PATH_MAX + 48];
 	FILE *rounds; /* --out: migrate-rounds.csv */
@@ -427,8 +428,8 @@ static int summarize(struct run *r, mc_err *err)
 		"The VMs (vm, qemu) are the tiny PVH test guest, no stock kernel: they ran "
 		"on this host's /dev/kvm (PVM or hardware KVM alike), in the same run as the "
 		"containers.",
-	    .record_id = "minibench-migrate",
-	    .record_title = "minibench migrate (issue 11)",
+	    .record_id = r->record_id,
+	    .record_title = r->record_title,
 	};
 	return mb_exp_summarize(&r->x, &s, err);
 }
@@ -506,6 +507,13 @@ int mb_migrate(const struct mb_opts *o, const char *workdir, struct mb_results *
 			snprintf(r->ct_case, sizeof(r->ct_case), "mem%u", r->mib);
 		}
 		snprintf(r->what, sizeof(r->what), "migrate %s", r->workload);
+		/* docs/results.md: a section per workload and place, as density's */
+		bool lab = strcmp(mb_where(), "in the lab") == 0;
+		snprintf(r->record_id, sizeof(r->record_id), "minibench-migrate-%s%s",
+			 r->rate ? "dirty" : "idle", lab ? "-lab" : "");
+		snprintf(r->record_title, sizeof(r->record_title),
+			 "minibench migrate, %s%s (issue 11)", r->workload,
+			 lab ? ", in the lab" : "");
 		r->x.workload = r->workload;
 		r->x.what = r->what;
 		rc = migrate(r, workdir, err);
