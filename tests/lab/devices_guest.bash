@@ -2,7 +2,8 @@
 # run-tests.sh runs tests/lab/*.sh only): a guest that reads tests/tools/udp_echo from its disk
 # and serves UDP on GUEST:9000, and writes one numbered 512-byte block ("blk N", zero-padded)
 # with O_DIRECT every 0.2 s from sector DATA, printing W:N, until the host writes STOP into
-# sector CTL of the image; then DONE:N:END and GSHA (the sha256 of its blocks) on stdout.
+# sector CTL of the image; then DONE:N:END and GSHA (the sha256 of its blocks) on stdout
+# (devices_writer: that part alone). Shared by tests/lab/vmm_migrate_storage.sh too.
 # Needs TMP, TOOLS, PY, GUEST set.
 
 CTL=8192 DATA=16384
@@ -21,13 +22,20 @@ dd if=/dev/vda of=/tmp/ue bs=4096 count='$(((size + 4095) / 4096))' 2>/dev/null
 head -c '"$size"' /tmp/ue >/tmp/udp_echo && chmod +x /tmp/udp_echo
 /tmp/udp_echo 9000 /tmp/ue.state 100000 &
 echo "UP:$(tr : - </sys/class/net/eth0/address):END"
-i=0
+'"$(devices_writer 0.2)"
+}
+# devices_writer SECS: the part of the guest's script that writes the numbered blocks, one
+# every SECS seconds, until STOP; then DONE and GSHA (tests/lab/vmm_migrate_storage.sh runs it
+# alone)
+devices_writer() {
+	# shellcheck disable=SC2016 # expanded by the guest's shell
+	echo 'i=0
 while :; do
 	echo "blk $i" | dd of=/dev/vda bs=512 count=1 seek=$(('$DATA'+i)) conv=sync,notrunc oflag=direct 2>/dev/null || echo "WERR:$i:END"
 	echo "W:$i"
 	i=$((i+1))
 	dd if=/dev/vda bs=512 skip='$CTL' count=1 iflag=direct 2>/dev/null | grep -q STOP && break
-	sleep 0.2
+	sleep '"$1"'
 done
 echo "DONE:$i:END"
 echo "GSHA:$(dd if=/dev/vda bs=512 skip='$DATA' count=$i iflag=direct 2>/dev/null | sha256sum | cut -d" " -f1):END"'
