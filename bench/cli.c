@@ -23,7 +23,7 @@ const char *mb_usage(void)
 	       "  --guests N[,N...]   concurrent guests per batch (default 1,2,4; max 64)\n"
 	       "  --repeat N          timed runs per backend and guest count (default 10)\n"
 	       "  --quick             --guests 1,2 --repeat 3 unless given\n"
-	       "  --no-warmup         latency, density: no untimed warm-up batch (for tests)\n"
+	       "  --no-warmup         no untimed warm-up batch/run (for tests)\n"
 	       "  --workload W        latency: true (default: /bin/true in the guest);\n"
 	       "                      density: cpu (default), fileio, oltp;\n"
 	       "                      migrate: idle (default), dirty:MIBPS (backends vm,\n"

@@ -24,7 +24,7 @@ struct mb_opts {
 	unsigned repeat;
 	bool repeat_given; /* --repeat was given (all --quick: else its own counts) */
 	bool quick;
-	bool no_warmup;	      /* latency, density: no untimed warm-up batch before the timed runs */
+	bool no_warmup;	      /* no untimed warm-up batch (migrate: run) before the timed runs */
 	const char *workload; /* NULL: the experiment's default */
 	const char *out;      /* NULL: print only, write no files */
 	bool record;	      /* write the summary into docs/results.md (bench/record.py) */

@@ -454,9 +454,11 @@ static int migrate(struct run *r, const char *workdir, mc_err *err)
 	if (mb_exp_cells(x, NFIG, err) < 0)
 		return -1;
 	struct mb_progress *p = &x->progress;
-	mb_progress_init(p, o->nbackends * (1 + (size_t)o->repeat), -1);
-	/* run 0, untimed, per backend: the page cache, the tools' first start */
-	for (unsigned run = 0; run <= o->repeat; run++)
+	unsigned first = o->no_warmup ? 1 : 0;
+	mb_progress_init(p, o->nbackends * (1 - first + (size_t)o->repeat), -1);
+	/* run 0, untimed, per backend: the page cache, the tools' first start (--no-warmup:
+	 * none, for tests) */
+	for (unsigned run = first; run <= o->repeat; run++)
 		for (size_t j = 0; j < o->nbackends; j++) {
 			size_t bi = run ? (j + run - 1) % o->nbackends : j;
 			const char *name = mb_backend_name(o->backend[bi]);

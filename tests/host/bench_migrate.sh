@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# minibench migrate end to end: --quick --repeat 1 with every backend this host has (vm and qemu
-# with the PVH test guest where /dev/kvm and QEMU are, ct where CRIU works), idle and then
-# dirty:32 for minivm: the table (a row per backend, the ratio to the baseline), results.jsonl
-# of the documented schema (docs/bench.md) with sane values (the observer's downtime below its
-# total, the tool's own downtime below its own total, more MiB sent than the 32 MiB the guest
-# holds, a per-round series for each VM run whose pages add up to at least that), the CSVs,
-# migrate-rounds.csv, report.md; no network namespace left behind; and one
+# minibench migrate end to end: --quick --repeat 1 --no-warmup with every backend this host has
+# (vm and qemu with the PVH test guest where /dev/kvm and QEMU are, ct where CRIU works), idle
+# and then dirty:32 for minivm: the table (a row per backend, the ratio to the baseline),
+# results.jsonl of the documented schema (docs/bench.md) with sane values (the observer's
+# downtime below its total, the tool's own downtime below its own total, more MiB sent than the
+# 32 MiB the guest holds, a per-round series for each VM run whose pages add up to at least
+# that), the CSVs, migrate-rounds.csv, report.md; no network namespace left behind; and one
 # clear error for a bad workload, a bad rate and a backend migrate does not have.
 . "$ROOT/tests/host/bench_lib.bash"
 out='' rc=''
@@ -80,7 +80,7 @@ for s in ("# minibench migrate", "## Downtime, by the observer", "service downti
 PY
 }
 
-run_capture out rc "$MB" migrate --quick --repeat 1 --backend "$list" --out "$TMP/idle"
+run_capture out rc "$MB" migrate --quick --repeat 1 --no-warmup --backend "$list" --out "$TMP/idle"
 expect_eq "minibench migrate --backend $list ($out)" "$rc" 0
 expect_contains "table" "$out" "backend  guests    n  down min    median"
 for b in "${backends[@]}"; do
@@ -90,7 +90,7 @@ check "$TMP/idle" idle "${backends[@]}" || fail "idle: the results above"
 
 # dirty: minivm only (its per-round dirty rate; QEMU's series is checked above), to keep it short
 if [[ " ${backends[*]} " == *" vm "* ]]; then
-	run_capture out rc "$MB" migrate --quick --repeat 1 --workload dirty:32 --backend vm \
+	run_capture out rc "$MB" migrate --quick --repeat 1 --no-warmup --workload dirty:32 --backend vm \
 		--out "$TMP/dirty"
 	expect_eq "minibench migrate --workload dirty:32 ($out)" "$rc" 0
 	check "$TMP/dirty" dirty:32 vm || fail "dirty:32: the results above"
