@@ -40,12 +40,12 @@ wait_for() {
 		sleep 0.1
 	done
 }
-# wait_until DESC CMD...: wait_for up to 30 s (the host tests' tiny guests: bounded so a broken
-# build fails)
+# wait_until DESC CMD...: wait_for up to 60 s (the host tests' tiny guests: bounded so a broken
+# build fails; a sanitized minivm on a loaded 2-CPU host has taken 30 s to listen)
 wait_until() {
 	local desc=$1
 	shift
-	wait_for "$desc" 30 "$@"
+	wait_for "$desc" 60 "$@"
 }
 # pids_matching TEXT: PIDs whose command line contains TEXT (never this shell or its children)
 pids_matching() {
