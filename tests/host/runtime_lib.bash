@@ -76,13 +76,15 @@ leftovers() {
 	true
 }
 
+# veth_name ID: minict's host-side veth for container ID: "mct" and the FNV-1a hash of the ID's
+# bytes (runtime/network.c). Bash, not python: python's start-up takes seconds in the lab.
 veth_name() {
-	python3 -c '
-import sys
-h = 2166136261
-for ch in sys.argv[1].encode():
-    h = ((h ^ ch) * 16777619) & 0xffffffff
-print("mct%08x" % h)' "$1"
+	local LC_ALL=C s=$1 h=2166136261 i c
+	for ((i = 0; i < ${#s}; i++)); do
+		printf -v c '%d' "'${s:i:1}"
+		h=$((((h ^ (c & 255)) * 16777619) & 0xffffffff))
+	done
+	printf 'mct%08x\n' "$h"
 }
 
 # Per-run prefix for container ids, names and interfaces: the lead's CI and engineers run these
