@@ -104,6 +104,16 @@ static json_object *do_status(struct api *a)
 	if (a->restored_from)
 		json_object_object_add(o, "restored_from",
 				       json_object_new_string(a->restored_from));
+	json_object *devs = json_object_new_object();
+	for (unsigned i = 0; i < vm->devices.n; i++) {
+		struct device *d = vm->devices.d[i];
+		if (!d->ops->describe)
+			continue;
+		char line[1024];
+		d->ops->describe(d, line, sizeof(line));
+		json_object_object_add(devs, d->name, json_object_new_string(line));
+	}
+	json_object_object_add(o, "devices", devs);
 	return o;
 }
 

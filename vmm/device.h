@@ -9,7 +9,8 @@
  * lets it go on. save writes the device's fields into a byte stream and load reads them back
  * into a device that was created and realized the same way (devices_save/devices_load add a
  * header, the device's name and version, and check lengths). acpi_aml returns the AML the
- * device adds to the DSDT. Every op but realize and destroy may be NULL.
+ * device adds to the DSDT, describe a line for the control API's status. Every op but realize
+ * and destroy may be NULL.
  */
 #ifndef MINIVM_DEVICE_H
 #define MINIVM_DEVICE_H
@@ -34,6 +35,9 @@ struct device_ops {
 	int (*load)(struct device *d, uint32_t version, struct state_r *r, mc_err *err);
 	/* Writes at most max bytes into buf (buf may be NULL), returns the length it needs. */
 	size_t (*acpi_aml)(struct device *d, uint8_t *buf, size_t max);
+	/* One line of what the device is doing, for diagnostics (the control API's status):
+	 * any thread, no lock needed, the values may be a moment old. */
+	void (*describe)(struct device *d, char *buf, size_t len);
 	void (*destroy)(struct device *d);
 };
 

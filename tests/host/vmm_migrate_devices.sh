@@ -43,6 +43,9 @@ refused() {
 vm_start s --kernel "$GUESTS/pvh-guest.elf" --cmdline count --disk "$TMP/a.img" "${NET[@]}"
 spid=$VM_PID
 wait_until "counting" counted "$TMP/s.out" 3
+# the API's status describes the devices (the tiny guest drives none: not started)
+run_capture out rc api status "$TMP/s.sock"
+expect_contains "status names the disk" "$out" '"virtio-blk0":"status 0, not started"'
 
 refused d0 "device virtio-blk0 is in the source" "${NET_D[@]}"
 refused d1 "device virtio-blk0 differs" --disk "$TMP/small.img" "${NET_D[@]}"

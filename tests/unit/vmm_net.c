@@ -645,6 +645,12 @@ static void restore_pending_kicks(void **state)
 	virtio_kick(vd, CTRLQ);
 	/* The next packet would not kick: avail_event is behind the one pending. */
 	assert_false(kick_wanted(TXQ));
+	/* The control API's status shows it (a queue waiting for a kick). */
+	char line[1024];
+	vd->dev.ops->describe(&vd->dev, line, sizeof(line));
+	print_message("    %s\n", line);
+	assert_non_null(strstr(line, "q1: avail 2 last_avail 1 used 1 "));
+	assert_non_null(strstr(line, "q2: avail 1 last_avail 0 used 0 "));
 	struct state_w w = {0};
 	vd->dev.ops->save(&vd->dev, &w);
 	vd->dev.ops->destroy(&vd->dev); /* the source minivm ends */

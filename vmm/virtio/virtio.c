@@ -16,6 +16,12 @@
 	((1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_EVENT_IDX) |                             \
 	 (1ull << VIRTIO_F_INDIRECT_DESC))
 
+/* A ring field the driver writes concurrently (little-endian, aligned). */
+static unsigned ld16(const uint8_t *p)
+{
+	return __atomic_load_n((const uint16_t *)(const void *)p, __ATOMIC_RELAXED);
+}
+
 void virtio_lock(struct virtio_dev *vd)
 {
 	pthread_mutex_lock(&vd->lock);
@@ -331,6 +337,44 @@ static int dev_load(struct device *d, uint32_t version, struct state_r *r, mc_er
 	return rc;
 }
 
+/* Each enabled queue's positions: ours (last_avail: the next avail entry we take, used: the
+ * used.idx we published) and the driver's (avail.idx, and with EVENT_IDX the used_event it
+ * wants an interrupt at), avail_event as we last wrote it, whether kicks are off: a queue
+ * whose avail stays ahead of last_avail is waiting for a kick; one whose used passed
+ * used_event while the guest waits, for an interrupt. The I/O threads' fields are read as
+ * they are (diagnostics); vd->lock only keeps the rings from going (a reset) meanwhile, and a
+ * holder is not waited for. */
+static void dev_describe(struct device *d, char *buf, size_t len)
+{
+	struct virtio_dev *vd = (struct virtio_dev *)d;
+	int n = snprintf(buf, len, "status %#x%s", virtio_get_status(vd),
+			 vd->started ? "" : ", not started");
+	if (n < 0 || (size_t)n >= len)
+		return;
+	if (pthread_mutex_trylock(&vd->lock) != 0) {
+		snprintf(buf + n, len - (size_t)n, " (busy: queues not read)");
+		return;
+	}
+	size_t at = 0;
+	for (unsigned i = 0; i < vd->nqueues && n >= 0 && (at += (size_t)n) < len; i++) {
+		const struct virtq *q = &vd->q[i].vq;
+		n = 0;
+		if (!q->enabled)
+			continue;
+		const uint8_t *a = q->avail, *u = q->used;
+		n = snprintf(buf + at, len - at,
+			     "; q%u: avail %u last_avail %u used %u used_event %u avail_event %u "
+			     "vector %u%s%s",
+			     i, ld16(a + 2), __atomic_load_n(&q->last_avail_idx, __ATOMIC_RELAXED),
+			     __atomic_load_n(&q->used_idx, __ATOMIC_RELAXED),
+			     ld16(a + 4 + 2 * q->size), ld16(u + 4 + 8 * q->size),
+			     __atomic_load_n(&vd->q[i].vector, __ATOMIC_RELAXED),
+			     __atomic_load_n(&q->notify_off, __ATOMIC_RELAXED) ? " kicks off" : "",
+			     __atomic_load_n(&q->broken, __ATOMIC_RELAXED) ? " broken" : "");
+	}
+	pthread_mutex_unlock(&vd->lock);
+}
+
 static size_t dev_acpi_aml(struct device *d, uint8_t *buf, size_t max)
 {
 	struct virtio_dev *vd = (struct virtio_dev *)d;
@@ -378,6 +422,7 @@ int virtio_dev_init(struct virtio_dev *vd, const char *name, uint32_t device_id,
 	    .save = dev_save,
 	    .load = dev_load,
 	    .acpi_aml = dev_acpi_aml,
+	    .describe = dev_describe,
 	    .destroy = dev_destroy,
 	};
 	vd->dev = (struct device){.name = name,
