@@ -37,11 +37,14 @@ if [ -z "${VMMS:-}" ]; then
 	VMMS=minivm
 	command -v qemu-system-x86_64 >/dev/null && VMMS="minivm qemu"
 fi
-export VMMS WORK
+export VMMS WORK ROOT
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 python3 - <<'PY'
-import hashlib, json, os, socket, statistics, subprocess, threading, time
+import hashlib, json, os, socket, statistics, subprocess, sys, threading, time
+
+sys.path.insert(0, os.path.join(os.environ["ROOT"], "bench"))
+from migrate_lib import api, free_port
 
 RUNS, MEM, IMG, DATA = (int(os.environ[k]) for k in ("RUNS", "MEM", "IMG_MIB", "DATA_MIB"))
 WORK, MINIVM, GUEST = os.environ["WORK"], os.environ["MINIVM"], os.environ["GUEST"]
@@ -68,10 +71,6 @@ def lo_bytes():
     with open("/proc/self/net/dev") as f:  # this namespace's (sysfs shows the mounter's)
         return next(int(l.split(":")[1].split()[0]) for l in f if l.strip().startswith("lo:"))
 
-def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close()
-    return p
-
 class Console:
     def __init__(self, p):
         self.p, self.buf = p, b""
@@ -85,18 +84,6 @@ class Console:
             if time.monotonic() > end or self.p.poll() is not None:
                 raise SystemExit(f"no '{s.decode()}' on the console")
             time.sleep(0.02)
-
-def api(sock, req):
-    s = socket.socket(socket.AF_UNIX); s.connect(sock)
-    s.sendall((json.dumps(req) + "\n").encode())
-    b = b""
-    while not b.endswith(b"\n"):
-        c = s.recv(65536)
-        if not c:
-            break
-        b += c
-    s.close()
-    return json.loads(b)
 
 class QMP:
     def __init__(self, path):
