@@ -1,7 +1,8 @@
 """What bench/vm-migrate.sh and bench/vm-postcopy.sh share: starting VMMs and killing what is
-left of them, reading a VM's console and its heartbeat, talking to minivm's API and QEMU's QMP, the heartbeat gap across a migration, the
-min/median/max columns, and the per-run JSON lines minibench migrate reads (docs/bench.md).
-bench/vm-migrate-storage.sh takes api and free_port from here too."""
+left of them, reading a VM's console and its heartbeat, talking to minivm's API and QEMU's QMP,
+the heartbeat gap across a migration, the min/median/max columns, and the per-run JSON lines
+minibench migrate reads (docs/bench.md). bench/vm-migrate-storage.sh takes api and free_port
+from here too."""
 import json
 import math
 import socket
