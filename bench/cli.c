@@ -19,7 +19,8 @@ const char *mb_usage(void)
 {
 	return "usage: minibench latency|density|migrate|all [options]\n"
 	       "  --backend B[,B...]  vm, ct, native, qemu, crun, runc, docker, docker-minict,\n"
-	       "                      podman (repeatable; default ct,crun,runc,native)\n"
+	       "                      podman (repeatable; default ct,crun,runc,native;\n"
+	       "                      migrate: vm,qemu,ct)\n"
 	       "  --guests N[,N...]   concurrent guests per batch (default 1,2,4; max 64)\n"
 	       "  --repeat N          timed runs per backend and guest count (default 10)\n"
 	       "  --quick             --guests 1,2 --repeat 3 unless given\n"
@@ -179,7 +180,9 @@ int mb_parse_args(int argc, char **argv, struct mb_opts *o, mc_err *err)
 		return 0;
 	if (!have_exp)
 		return mc_errorf(err, 0, "no experiment given (latency, density, migrate, all)");
-	if (o->nbackends == 0 && add_backends(o, "ct,crun,runc,native", err) < 0)
+	if (o->nbackends == 0 &&
+	    add_backends(o, o->experiment == MB_EXP_MIGRATE ? "vm,qemu,ct" : "ct,crun,runc,native",
+			 err) < 0)
 		return -1;
 	if (!have_guests) {
 		o->nguests = 0;

@@ -34,8 +34,9 @@ struct mb_opts {
 };
 
 const char *mb_experiment_name(enum mb_experiment e);
-/* Parse argv (argv[0] is the program). Defaults: --backend ct,crun,runc,native, --guests 1,2,4,
- * --repeat 10; --quick makes them --guests 1,2 --repeat 3 unless given. Errors are one line. */
+/* Parse argv (argv[0] is the program). Defaults: --backend ct,crun,runc,native (migrate:
+ * vm,qemu,ct), --guests 1,2,4, --repeat 10; --quick makes them --guests 1,2 --repeat 3 unless
+ * given. Errors are one line. */
 int mb_parse_args(int argc, char **argv, struct mb_opts *o, mc_err *err);
 /* The usage text. */
 const char *mb_usage(void);
