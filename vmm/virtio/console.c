@@ -7,8 +7,14 @@
  * uses (stdout's receive queue...) 4. MSI-X: 2 vectors (hw/msix.h): Linux then gives the
  * config changes one and all queues the other, instead of setting up one per queue.
  *
+ * The control transmit queue (driver -> device) is answered in the vCPU's exit (trap_notify,
+ * con_queue_notify): Linux busy-waits after each control message until the device took it,
+ * and waking an I/O thread for it cost the spinning vCPU a scheduler round trip per message
+ * (tens of ms each in a loaded nested lab). Its replies go into the control receive queue
+ * right away when the guest has posted buffers there.
+ *
  * Threads (each an I/O thread, iothread.h):
- *   "con-ctl"  the control queues and the input port: the host's stdin is read straight into
+ *   "con-ctl"  the control receive queue and the input port: the host's stdin is read into
  *              the guest's receive buffers (one readv() over up to IN_CHAINS chains), only
  *              while the guest has the port open and has posted buffers; when it has none,
  *              stdin is not watched and the receive queue's kick brings us back (flow
@@ -78,9 +84,9 @@ struct ctl_msg {
 	uint8_t b[CTL_MSG_MAX];
 };
 
-/* What wakes con-ctl: a kick on either control queue or on the input port's receive queue,
- * or the host's stdin turning readable (on_ctl_wake). */
-enum wake_src { WAKE_CTL_TX, WAKE_CTL_RX, WAKE_IN_KICK, WAKE_STDIN, NWAKE };
+/* What wakes con-ctl: a kick on the control receive queue or on the input port's receive
+ * queue, or the host's stdin turning readable (on_ctl_wake). */
+enum wake_src { WAKE_CTL_RX, WAKE_IN_KICK, WAKE_STDIN, NWAKE };
 
 struct ctl_wake {
 	struct con_dev *c;
@@ -96,7 +102,8 @@ struct con_dev {
 	struct out_stream out[2];
 	unsigned nout;
 
-	pthread_mutex_t lock; /* everything below; taken by con-ctl's callbacks, resize, pause */
+	pthread_mutex_t lock; /* everything below; taken by con-ctl's callbacks, the control
+				 queue's notify (a vCPU), resize, pause */
 	struct port port[VIRTIO_CONSOLE_MAX_PORTS];
 	unsigned nports; /* max_nr_ports: 3, or 1 with a tty */
 	unsigned in_port;
@@ -407,8 +414,8 @@ static void ctl_handle(struct con_dev *c, uint32_t id, uint16_t event, uint16_t 
 		p->guest_open = value != 0;
 		if (p->guest_open && (c->conf.tty || id != c->in_port))
 			atomic_store(&c->used, true);
-		if (id == c->in_port)
-			pump_in(c);
+		if (id == c->in_port) /* con-ctl reads stdin, not the vCPU in its exit */
+			virtio_kick(&c->vd, rxq(c->in_port));
 		break;
 	default:
 		break; /* nothing else is sent by a driver */
@@ -465,23 +472,31 @@ static void drain_kick(struct con_dev *c, unsigned q)
 	(void)eventfd_read(c->vd.q[q].kick_fd, &v);
 }
 
+/* The control transmit queue's notify, on the vCPU thread that wrote it (trap_notify). */
+static void con_queue_notify(struct virtio_dev *vd, unsigned q)
+{
+	struct con_dev *c = to_con(vd);
+	if (q != 3) {
+		virtio_kick(vd, q);
+		return;
+	}
+	pthread_mutex_lock(&c->lock);
+	ctl_process(c);
+	pthread_mutex_unlock(&c->lock);
+}
+
 /* con-ctl's one callback: take the kick, then the source's step under the lock. */
 static void on_ctl_wake(void *opaque, uint32_t events)
 {
 	const struct ctl_wake *w = opaque;
 	struct con_dev *c = w->c;
 	(void)events;
-	if (w->src == WAKE_CTL_TX)
-		drain_kick(c, 3);
-	else if (w->src == WAKE_CTL_RX)
+	if (w->src == WAKE_CTL_RX)
 		drain_kick(c, 2);
 	else if (w->src == WAKE_IN_KICK)
 		drain_kick(c, rxq(c->in_port));
 	pthread_mutex_lock(&c->lock);
 	switch (w->src) {
-	case WAKE_CTL_TX:
-		ctl_process(c);
-		break;
 	case WAKE_CTL_RX:
 		ctl_flush(c);
 		break;
@@ -599,7 +614,6 @@ static void watch_off(struct con_dev *c)
 	if (!was)
 		return;
 	iothread_del(c->t, c->vd.q[2].kick_fd);
-	iothread_del(c->t, c->vd.q[3].kick_fd);
 	iothread_del(c->t, c->vd.q[rxq(c->in_port)].kick_fd);
 	if (c->in_added)
 		iothread_del(c->t, c->conf.in_fd);
@@ -610,9 +624,7 @@ static int watch_on(struct con_dev *c, mc_err *err)
 {
 	if (c->watching)
 		return 0;
-	if (iothread_add(c->t, c->vd.q[3].kick_fd, EPOLLIN, on_ctl_wake, &c->wake[WAKE_CTL_TX],
-			 err) < 0 ||
-	    iothread_add(c->t, c->vd.q[2].kick_fd, EPOLLIN, on_ctl_wake, &c->wake[WAKE_CTL_RX],
+	if (iothread_add(c->t, c->vd.q[2].kick_fd, EPOLLIN, on_ctl_wake, &c->wake[WAKE_CTL_RX],
 			 err) < 0 ||
 	    iothread_add(c->t, c->vd.q[rxq(c->in_port)].kick_fd, EPOLLIN, on_ctl_wake,
 			 &c->wake[WAKE_IN_KICK], err) < 0)
@@ -628,7 +640,9 @@ static int watch_on(struct con_dev *c, mc_err *err)
 		virtio_kick(&c->vd, s->q);
 	}
 	/* What the driver queued while we did not watch (a load, a pause). */
-	virtio_kick(&c->vd, 3);
+	pthread_mutex_lock(&c->lock);
+	ctl_process(c);
+	pthread_mutex_unlock(&c->lock);
 	virtio_kick(&c->vd, 2);
 	virtio_kick(&c->vd, rxq(c->in_port));
 	return 0;
@@ -738,6 +752,9 @@ static void con_resume(struct virtio_dev *vd)
 		}
 		for (unsigned q = 0; q < vd->nqueues; q++)
 			virtio_kick(vd, q);
+		pthread_mutex_lock(&c->lock);
+		ctl_process(c); /* the control transmit queue has no kick fd to wake */
+		pthread_mutex_unlock(&c->lock);
 	}
 }
 
@@ -826,6 +843,7 @@ static const struct virtio_dev_ops con_ops = {
     .stop = con_stop,
     .pause = con_pause,
     .resume = con_resume,
+    .queue_notify = con_queue_notify,
     .save = con_save,
     .load = con_load,
     .destroy = con_destroy,
@@ -887,6 +905,7 @@ struct device *virtio_console_create(const struct virtio_console_conf *conf,
 	for (unsigned i = 0; i < c->nout; i++)
 		c->vd.q[c->out[i].q].max_size = VIRTIO_CONSOLE_QUEUE_SIZE;
 	c->vd.q[2].max_size = c->vd.q[3].max_size = VIRTIO_CONSOLE_CTL_SIZE;
+	c->vd.q[3].trap_notify = true; /* answered in the exit: con_queue_notify */
 	c->vd.msix_vectors = MSIX_VECTORS;
 	return &c->vd.dev;
 }

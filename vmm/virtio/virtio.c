@@ -196,6 +196,16 @@ void virtio_kick(struct virtio_dev *vd, unsigned q)
 	(void)n; /* EAGAIN: the counter is saturated, the reader wakes anyway */
 }
 
+void virtio_queue_notified(struct virtio_dev *vd, unsigned q)
+{
+	if (q >= vd->nqueues)
+		return;
+	if (vd->q[q].trap_notify && vd->ops->queue_notify)
+		vd->ops->queue_notify(vd, q);
+	else
+		virtio_kick(vd, q);
+}
+
 bool virtio_notify_queue(struct virtio_dev *vd, unsigned q)
 {
 	if (q >= vd->nqueues || !virtq_should_notify(&vd->q[q].vq))

@@ -84,6 +84,10 @@ struct virtio_dev_ops {
 	 * until resume (every vCPU is parked already). Called whether or not started. */
 	void (*pause)(struct virtio_dev *vd);
 	void (*resume)(struct virtio_dev *vd);
+	/* A notify of a queue with trap_notify, on the vCPU thread whose write trapped, before
+	 * the guest goes on (vd->lock not held): for a queue whose driver busy-waits for the
+	 * device's answer, which then costs no I/O thread's wake-up. */
+	void (*queue_notify)(struct virtio_dev *vd, unsigned q);
 	/* The model's own state, after the core's (queues, status, features) in the stream.
 	 * load runs before the core re-starts a device whose saved status had DRIVER_OK. */
 	void (*save)(struct virtio_dev *vd, struct state_w *w);
@@ -123,6 +127,9 @@ struct virtio_queue {
 	uint16_t max_size; /* what the device offers (a power of two) */
 	int kick_fd;	   /* eventfd: the driver notified this queue */
 	uint16_t vector;   /* the transport's interrupt vector (MSI-X), VIRTIO_NO_VECTOR */
+	/* The driver's notify traps (no ioeventfd) and runs ops->queue_notify in the exit
+	 * instead of waking kick_fd (set by the model after virtio_dev_init) */
+	bool trap_notify;
 };
 
 struct virtio_dev {
@@ -183,7 +190,10 @@ int virtio_queue_enable(struct virtio_dev *vd, unsigned q);
 void virtio_config_read(struct virtio_dev *vd, uint32_t off, uint8_t *data, uint32_t len);
 void virtio_config_write(struct virtio_dev *vd, uint32_t off, const uint8_t *data, uint32_t len);
 uint32_t virtio_config_generation(const struct virtio_dev *vd);
-/* A notify write the transport trapped itself (no ioeventfd): wake the queue's kick fd. */
+/* A notify write the transport trapped (a trap_notify queue, or no ioeventfd): the model's
+ * queue_notify for a trap_notify queue, else wake the queue's kick fd. */
+void virtio_queue_notified(struct virtio_dev *vd, unsigned q);
+/* Wake queue q's kick fd (a trapped notify, or a model kicking its own I/O thread). */
 void virtio_kick(struct virtio_dev *vd, unsigned q);
 
 /* ---- For device models (any thread) ---------------------------------------------------- */

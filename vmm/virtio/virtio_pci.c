@@ -98,15 +98,16 @@ static struct vpci *to_vp(struct virtio_dev *vd)
 	return vd->transport;
 }
 
-/* Each enabled queue has an ioeventfd on its notify address while the BAR is mapped; the rest
- * trap (vd->lock held). */
+/* Each enabled queue has an ioeventfd on its notify address while the BAR is mapped, unless
+ * the model handles its notifies in the exit (trap_notify); the rest trap (vd->lock held). */
 static void sync_ioeventfds(struct vpci *vp)
 {
 	struct virtio_dev *vd = vp->vd;
 	struct irq_chip *chip = &vp->vm->irq;
 	for (unsigned q = 0; q < vd->nqueues; q++) {
 		uint64_t addr = vp->bar_addr + VP_NOTIFY + VP_NOTIFY_MULT * q;
-		bool want = chip->has_ioeventfd && vp->bar_mapped && vd->q[q].vq.enabled;
+		bool want = chip->has_ioeventfd && vp->bar_mapped && vd->q[q].vq.enabled &&
+			    !vd->q[q].trap_notify;
 		mc_err err = NULL;
 		if (vp->ioev_on[q] && (!want || vp->ioev_addr[q] != addr)) {
 			struct ioeventfd io = {
@@ -251,9 +252,10 @@ static void bar_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool
 		virtio_unlock(vd);
 		break;
 	case VP_NOTIFY:
-		/* a notify the ioeventfd did not take (none assigned, another width) */
+		/* a notify the ioeventfd did not take (a trap_notify queue, none assigned,
+		 * another width) */
 		if (is_write && at % VP_NOTIFY_MULT == 0)
-			virtio_kick(vd, (unsigned)(at / VP_NOTIFY_MULT));
+			virtio_queue_notified(vd, (unsigned)(at / VP_NOTIFY_MULT));
 		break;
 	case VP_MSIX_TABLE:
 		msix_table_io(&vp->msix, at, data, len, is_write);
