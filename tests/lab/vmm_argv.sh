@@ -19,9 +19,18 @@ vm() { # NAME KERNEL MINIVM-ARGS...: console to $TMP/NAME.out
 		</dev/null >"$TMP/$name.out" 2>"$TMP/$name.err"
 }
 
-# 1. Awkward arguments and the environment, bzImage.
+# 1. Awkward arguments and the environment, and behind them 64 KiB of arguments of every byte but
+# NUL plus one of 32 KiB, in one bzImage boot (boots are this test's time in the lab; PVH boots
+# with a command in tests/lab/vmm_linux_boot.sh).
 args=('a"b' "it's" 'back\slash\' $'tab\there' $'new\nline\n' $'caf\xc3\xa9 \xe2\x82\xac' $'\xff\xfe'
 	'$HOME' '`id`' '$(id)' ' ' '' '--' '-n' '*' "'" '"' $'\r' '=x')
+big=()
+for i in $(seq 64); do
+	big+=("$(head -c 1100 /dev/urandom | tr -d '\0' | head -c 1024)")
+done
+big+=("$(head -c 40000 /dev/urandom | tr -d '\0' | head -c 32768)")
+bytes=$(printf '%s\0' "${big[@]}" | wc -c)
+[ "$bytes" -gt 90000 ] || fail "big: only $bytes bytes of arguments"
 cat >"$TMP/env" <<'ENV'
 # a comment, then an empty line
 
@@ -34,12 +43,17 @@ EMPTY=
 ENV
 printf 'CRLF=dos\r\n' >>"$TMP/env"
 printf 'LAST=no newline at the end' >>"$TMP/env"
+# the guest: the awkward arguments (the first ${#args[@]}) as hex, then the count and the
+# sha256 of the big ones (shift drops the awkward ones)
 # shellcheck disable=SC2016 # expanded by the guest's shell
 script='printf "CMDLINE:%s:END\n" "$(cat /proc/cmdline)"
-printf "ARGS:%s:END\n" "$(printf "%s\0" "$@" | od -An -tx1 -v | tr -d " \n")"
+n=$1; shift
+printf "ARGS:%s:END\n" "$(i=0; for a; do i=$((i+1)); [ $i -le $n ] && printf "%s\0" "$a"; done | od -An -tx1 -v | tr -d " \n")"
+shift $n
+printf "N:%s:END\n" "$#"; printf "SUM:%s:END\n" "$(printf "%s\0" "$@" | sha256sum | cut -d" " -f1)"
 printf "ENV:%s:END\n" "$(printf "%s\0" "$E1" "$E2" "$F1" "$F2" "$F3" "$OVR" "$EMPTY" "${EMPTY+set}" "$CRLF" "$LAST" "${PATH:+path}" "${COMMENT-unset}" | od -An -tx1 -v | tr -d " \n")"'
 vm awkward "$MINIVM_KERNEL" --env 'E1=x y"z $HOME `id` '$'\t\n\xc3\xa9' --env-file "$TMP/env" \
-	--env E2= --env OVR=from-flag -- /bin/sh -c "$script" sh "${args[@]}"
+	--env E2= --env OVR=from-flag -- /bin/sh -c "$script" sh "${#args[@]}" "${args[@]}" "${big[@]}"
 rc=$?
 expect_eq "awkward: exit status ($(tail -n 5 "$TMP/awkward.out"); $(cat "$TMP/awkward.err"))" "$rc" 0
 cmdline=$(field CMDLINE "$TMP/awkward.out")
@@ -54,22 +68,8 @@ want=$(printf '%s\0' 'x y"z $HOME `id` '$'\t\n\xc3\xa9' '' 'value with spaces an
 got=$(field ENV "$TMP/awkward.out")
 expect_eq "awkward: environment, as hex" "$got" "$want"
 echo "awkward: ok (${#args[@]} arguments, $(printf '%s\0' "${args[@]}" | wc -c) bytes)"
-
-# 2. 64 KiB of arguments of every byte but NUL, plus one of 32 KiB, PVH.
-big=()
-for i in $(seq 64); do
-	big+=("$(head -c 1100 /dev/urandom | tr -d '\0' | head -c 1024)")
-done
-big+=("$(head -c 40000 /dev/urandom | tr -d '\0' | head -c 32768)")
-bytes=$(printf '%s\0' "${big[@]}" | wc -c)
-[ "$bytes" -gt 90000 ] || fail "big: only $bytes bytes of arguments"
-# shellcheck disable=SC2016
-script='printf "N:%s:END\n" "$#"; printf "SUM:%s:END\n" "$(printf "%s\0" "$@" | sha256sum | cut -d" " -f1)"'
-vm big "$MINIVM_VMLINUX" -- /bin/sh -c "$script" sh "${big[@]}"
-rc=$?
-expect_eq "big: exit status ($(tail -n 5 "$TMP/big.out"); $(cat "$TMP/big.err"))" "$rc" 0
-expect_eq "big: argument count" "$(field N "$TMP/big.out")" "${#big[@]}"
-expect_eq "big: sha256 of the arguments" "$(field SUM "$TMP/big.out")" \
+expect_eq "big: argument count" "$(field N "$TMP/awkward.out")" "${#big[@]}"
+expect_eq "big: sha256 of the arguments" "$(field SUM "$TMP/awkward.out")" \
 	"$(printf '%s\0' "${big[@]}" | sha256sum | cut -d' ' -f1)"
 echo "big: ok (${#big[@]} arguments, $bytes bytes)"
 
