@@ -17,10 +17,11 @@
 # MIGRATE_NET_OPTS=,vhost=on runs the card's data path in vhost-net.
 . "$ROOT/tests/lib.sh"
 . "$ROOT/tests/lab/devices_guest.bash"
-need_stock_kernel_kvm
-[ "$(id -u)" = 0 ] || skip "needs root (network namespaces, taps)"
-[ -c /dev/net/tun ] || modprobe tun 2>/dev/null
-[ -c /dev/net/tun ] || skip "no /dev/net/tun"
+W=mvm-w-$$ S=mvm-s-$$ D=mvm-d-$$
+MAC=52:54:00:78:00:02
+GUEST=10.78.0.2
+# the checks, TMP, the disk and the guest's script (devices_guest.bash), the namespaces
+devices_setup "$W" "$S" "$D"
 NET_OPTS=${MIGRATE_NET_OPTS:-}
 case $NET_OPTS in
 *vhost=on*)
@@ -28,32 +29,8 @@ case $NET_OPTS in
 	[ -c /dev/vhost-net ] || skip "no /dev/vhost-net"
 	;;
 esac
-for t in udp_echo udp_observer; do
-	[ -x "$TOOLS/$t" ] || fail "no $TOOLS/$t (make test-bins)"
-done
-TMP=$(mktemp -d)
-W=mvm-w-$$ S=mvm-s-$$ D=mvm-d-$$
-MAC=52:54:00:78:00:02
-GUEST=10.78.0.2
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do
-		kill -KILL "$p" 2>/dev/null
-	done
-	wait 2>/dev/null
-	for n in "$S" "$D" "$W"; do
-		ip netns del "$n" 2>/dev/null
-	done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
 
 # ---- the network: W's br0 (10.78.0.1) joins S's and D's bridges (10.78.0.11, .12) ----
-for n in "$W" "$S" "$D"; do
-	ip netns add "$n" || skip "cannot make a network namespace"
-	ip -n "$n" link set lo up
-done
 ip -n "$W" link add name br0 type bridge
 ip -n "$W" addr add 10.78.0.1/24 dev br0
 ip -n "$W" link set br0 up
@@ -70,44 +47,19 @@ side() { # NS TAP VETH ADDR
 side "$S" mts0 vs 10.78.0.11
 side "$D" mtd0 vd 10.78.0.12
 
-# ---- the disk: udp_echo at its start, the guest's blocks after (devices_guest.bash) ----
-IMG=$TMP/disk.img
-devices_image "$IMG"
-script=$(devices_script)
-
 status_of() { "$BIN/minivm" migrate-status --api "$1" 2>/dev/null; }
 sending() { status_of "$TMP/s.sock" | grep -q '"status":"active".*"bytes_sent":[1-9][0-9]\{6\}'; }
-# an observer in W: OUT-FILE SECS; its pid in $obs
-observe() {
-	ip netns exec "$W" "$TOOLS/udp_observer" "$GUEST" 9000 "$2" >"$1" 2>"$1.err" &
-	obs=$!
-	pids+=("$obs")
-}
 obs_field() { grep -o "\"$2\":[^,}]*" "$1" | head -n 1 | cut -d: -f2; }
-# probe NAME SECS: an observer for SECS seconds; prints how many probes were answered
-probe() {
-	ip netns exec "$W" "$TOOLS/udp_observer" "$GUEST" 9000 "$2" >"$TMP/$1" 2>"$TMP/$1.err"
-	obs_field "$TMP/$1" replies
-}
 
 # ---- the source ----
-ip netns exec "$S" "$BIN/minivm" run --kernel "$MINIVM_KERNEL" --initrd "$MINIVM_INITRD" \
-	--mem 256M --disk "$IMG" --net "tap=mts0,mac=$MAC$NET_OPTS" --api "$TMP/s.sock" \
-	--console-log "$TMP/s.con" -- /bin/sh -c "$script" </dev/null >"$TMP/s.out" 2>"$TMP/s.err" &
-src=$!
-pids+=("$src")
-wait_for "the guest's eth0 ($(tail -n 5 "$TMP/s.err"))" 300 has_field UP "$TMP/s.out"
-expect_eq "the guest's MAC" "$(field UP "$TMP/s.out")" "$(echo "$MAC" | tr : -)"
-wait_for "the guest writes its disk" 60 grew "$TMP/s.out" 3
-observe "$TMP/obs0" 600
-wait_for "the observer's first reply ($(cat "$TMP/obs0.err"))" 60 grep -q "first reply" "$TMP/obs0.err"
+devices_boot "$S" s "tap=mts0,mac=$MAC$NET_OPTS"
+src=$pid
+devices_observe "$W" obs0
 
 dest() { # NAME: a destination in D, its pid in $dst
-	ip netns exec "$D" "$BIN/minivm" run --incoming tcp:10.78.0.12:7777 --disk "$IMG" \
-		--net "tap=mtd0,mac=$MAC$NET_OPTS" --api "$TMP/$1.sock" --console-log "$TMP/$1.con" \
-		</dev/null >"$TMP/$1.out" 2>"$TMP/$1.err" &
-	dst=$!
-	pids+=("$dst")
+	devices_run "$D" "$1" --incoming tcp:10.78.0.12:7777 --disk "$IMG" \
+		--net "tap=mtd0,mac=$MAC$NET_OPTS"
+	dst=$pid
 	wait_for "$1 listens ($(cat "$TMP/$1.err"))" 30 grep -q "waiting for an incoming" "$TMP/$1.err"
 }
 
@@ -128,14 +80,13 @@ wait_for "the source guest writes on after the failure" 60 grew "$TMP/s.out" $((
 kill -0 "$src" || fail "the source ended after the failed migration: $(cat "$TMP/s.err")"
 kill -TERM "$obs"
 wait "$obs"
-after=$(probe obs0b 3)
+after=$(devices_probe "$W" obs0b 3)
 [ "${after:-0}" -gt 0 ] || fail "the source guest does not answer UDP after the failed migration ($(cat "$TMP/obs0b"))"
 echo "failure: destination killed after $(grep -o '"bytes_sent":[0-9]*' "$TMP/m1.json"): the source goes on (W:$n1 -> W:$(lastw "$TMP/s.out")); UDP across it: $(cat "$TMP/obs0"); after it: $after replies in 3 s"
 
 # ---- 2. the migration, while the guest writes and answers ----
 dest d2
-observe "$TMP/obs1" 600
-wait_for "the observer's first reply" 60 grep -q "first reply" "$TMP/obs1.err"
+devices_observe "$W" obs1
 sleep 1
 n2=$(lastw "$TMP/s.out")
 kill -USR1 "$obs"
@@ -153,7 +104,7 @@ kill -TERM "$obs"
 wait "$obs"
 fdb=$(ip netns exec "$W" bridge fdb show br br0 | grep -i "$MAC")
 expect_contains "W's bridge learnt the guest's MAC on D's side" "$fdb" "dev vdw"
-after=$(probe obs2 3)
+after=$(devices_probe "$W" obs2 3)
 [ "${after:-0}" -gt 0 ] || fail "no UDP replies from the destination ($(cat "$TMP/obs2"))"
 devices_stop "$IMG"
 wait_for "the guest's end ($(tail -n 3 "$TMP/d2.out"))" 120 has_field GSHA "$TMP/d2.out"
