@@ -52,8 +52,12 @@ grep -q 'oom_kill [1-9]' "$dir/memory.events" || die "memory.events: $(cat "$dir
 echo "ok: memory.max OOM kill"
 
 m exec -d "$ID" sh -c 'while :; do :; done' || die "busy loop"
-sleep 3
-thr=$(sed -n 's/^nr_throttled //p' "$dir/cpu.stat")
+# 10 ms a 100 ms period: throttled within the first periods; polled, up to 30 s
+for _ in $(seq 300); do
+	thr=$(sed -n 's/^nr_throttled //p' "$dir/cpu.stat")
+	[ "${thr:-0}" -gt 0 ] && break
+	sleep 0.1
+done
 [ "${thr:-0}" -gt 0 ] || die "cpu.max did not throttle: $(cat "$dir/cpu.stat")"
 m events --stats "$ID" | grep -q '"nr_throttled":[1-9]' || die "events --stats lacks throttling"
 echo "ok: cpu.max throttles ($thr periods)"
