@@ -8,12 +8,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "all.h"
 #include "bundle.h"
 #include "cleanup.h"
+#include "density.h"
 #include "engine.h"
 #include "experiment.h"
+#include "report.h"
 #include "spawn.h"
 #include "util.h"
+#include "vmguest.h"
 
 struct workload {
 	const char *name;
@@ -81,7 +85,60 @@ struct run {
 	struct mb_engine docker, podman;
 	char bundles[PATH_MAX + 16], rootfs[PATH_MAX + 32], mbdir[PATH_MAX + 48],
 	    log[PATH_MAX + 16];
+	/* vm, qemu (vmguest.h): the images, WORK/vm/gK's data disks, the guests' script */
+	bool vms;
+	struct mb_vm_spec vm;
+	char vmdir[PATH_MAX + 16], vmscript[1024], record_id[64], record_title[96];
 };
+
+static bool is_vm(enum mb_backend b)
+{
+	return b == MB_VM || b == MB_QEMU;
+}
+
+/* Before each batch of a VM backend, outside the timed part: each guest's data disk (made
+ * empty the first time, then kept) out of the host's page cache. */
+static int before_batch(void *ctx, unsigned n, size_t bi, mc_err *err)
+{
+	struct run *r = ctx;
+	if (!is_vm(r->x.o->backend[bi]))
+		return 0;
+	for (unsigned k = 0; k < n; k++)
+		if (mb_vm_disks(&r->vm, k, NULL, r->log, err) < 0)
+			return mc_wrap(err, "latency");
+	return 0;
+}
+
+/* The vm backend's breakdown of a boot: minivm's own milestones (--timings json, vmguest.h),
+ * ms since minivm's start, as vmm_<milestone> lines; a milestone it did not reach (null) is
+ * left out. The file is minivm's output, checked all the same: a number in [0, 1e7). */
+static int record_vmm(struct run *r, struct mb_record *rec, unsigned k, mc_err *err)
+{
+	static const char *const names[] = {"setup", "entry", "init", "ready", "exit", "gone"};
+	char path[PATH_MAX + 64], line[1024];
+	snprintf(path, sizeof(path), "%s/g%u/timings.json", r->vmdir, k);
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	if (!f || !fgets(line, sizeof(line), f))
+		return mc_errorf(err, f ? 0 : errno, "vm guest %u: no timings from minivm in %s",
+				 k + 1, path);
+	for (size_t i = 0; i < MC_ARRAY_SIZE(names); i++) {
+		char key[32], metric[32];
+		snprintf(key, sizeof(key), "\"%s\":", names[i]);
+		const char *p = strstr(line, key);
+		if (!p || strncmp(p + strlen(key), "null", 4) == 0)
+			continue;
+		char *end;
+		errno = 0;
+		double v = strtod(p + strlen(key), &end);
+		if (errno || end == p + strlen(key) || !(v >= 0 && v < 1e7))
+			return mc_errorf(err, 0, "vm guest %u: minivm's timings: bad `%s` in %s",
+					 k + 1, names[i], path);
+		snprintf(metric, sizeof(metric), "vmm_%s", names[i]);
+		if (mb_exp_write(&r->x, rec, metric, "ms", (int)k, v, err) < 0)
+			return -1;
+	}
+	return 0;
+}
 
 /* A timed batch's records: per guest the intervals (kept for the figures) and the timeline,
  * ms since the batch's first fork (t_start, t_init, ...); the batch's wall time. */
@@ -103,6 +160,8 @@ static int record(void *ctx, size_t gi, size_t bi, const struct mb_batch *b, str
 			if (mb_exp_write(x, rec, metric, "ms", (int)k, b->t[k][m], err) < 0)
 				return -1;
 		}
+		if (x->o->backend[bi] == MB_VM && record_vmm(ctx, rec, k, err) < 0)
+			return -1;
 	}
 	return mb_exp_sample(x, gi, bi, FIG_BATCH, rec, "batch_wall", "ms", -1, b->wall_ms, err);
 }
@@ -115,7 +174,8 @@ static const double study_vm_boot[] = {6.12, 6.30, 7.86, 9.00, NAN};
 static const double study_vm_shutdown[] = {3.24, 3.40, 3.53, 4.03, NAN};
 
 /* A table: per guest count the study shares, the study's container and VM figures and this
- * run's medians with their ratio to the study's container figure. */
+ * run's medians with their ratio to the study's figure of the same kind (vm and qemu: its VM
+ * figure; 12 VMs stand for 16, which it did not run; the others: its container figure). */
 static void study_table(FILE *f, const struct run *r, const struct mb_summary_row *rows,
 			const double *ct, const double *vm, const char *what)
 {
@@ -131,7 +191,8 @@ static void study_table(FILE *f, const struct run *r, const struct mb_summary_ro
 	}
 	fprintf(f, "\n\n| guests | study: container %s | study: VM %s |", what, what);
 	for (size_t bi = 0; bi < o->nbackends; bi++)
-		fprintf(f, " %s (x study container) |", mb_backend_name(o->backend[bi]));
+		fprintf(f, " %s (x study %s) |", mb_backend_name(o->backend[bi]),
+			is_vm(o->backend[bi]) ? "VM" : "container");
 	fprintf(f, "\n|--:|--:|--:|");
 	for (size_t bi = 0; bi < o->nbackends; bi++)
 		fprintf(f, "--:|");
@@ -142,14 +203,16 @@ static void study_table(FILE *f, const struct run *r, const struct mb_summary_ro
 				break;
 		if (s == MC_ARRAY_SIZE(study_guests))
 			continue;
+		double vm_ms = isfinite(vm[s]) ? vm[s] * 1000 : vm == study_vm_boot ? 30770 : 11350;
 		fprintf(f, "\n| %u | %.0f ms | ", o->guests[gi], ct[s] * 1000);
 		if (isfinite(vm[s]))
-			fprintf(f, "%.0f ms |", vm[s] * 1000);
+			fprintf(f, "%.0f ms |", vm_ms);
 		else
-			fprintf(f, "(12 VMs: %s) |", vm == study_vm_boot ? "30770 ms" : "11350 ms");
+			fprintf(f, "(12 VMs: %.0f ms) |", vm_ms);
 		for (size_t bi = 0; bi < o->nbackends; bi++) {
 			double med = rows[gi * o->nbackends + bi].st.median;
-			fprintf(f, " %.1f ms (%.3f) |", med, med / (ct[s] * 1000));
+			double base = is_vm(o->backend[bi]) ? vm_ms : ct[s] * 1000;
+			fprintf(f, " %.1f ms (%.3f) |", med, med / base);
 		}
 	}
 }
@@ -167,16 +230,19 @@ static bool study_text(void *ctx, size_t fig, const struct mb_summary_row *rows,
 		    "the guest's first command running (our `docker run --rm` only returns when "
 		    "the container is gone). Another machine (i7-4770, kernel 4.4, 2016), another "
 		    "Docker and a full Ubuntu userland against busybox: compare orders of "
-		    "magnitude and trends with the guest count, not the digits. The VM column "
-		    "has no counterpart in this run: the vm and qemu backends are not there yet "
-		    "(issues 9/12).");
+		    "magnitude and trends with the guest count, not the digits. The VM column is "
+		    "the study's KVM guest (a desktop Ubuntu, boot to the desktop): our vm and "
+		    "qemu guests boot a stock kernel to the benchmark rootfs' shell (init: the "
+		    "guest's script has mounted its chroot and says it is up), and are compared "
+		    "to it.");
 		study_table(f, r, rows, study_ct_boot, study_vm_boot, "boot");
 		break;
 	case FIG_GONE:
 		fprintf(f, "The study's container *shutdown* ends when the manager reports the "
 			   "container inactive (`exit` returns); here exit to gone ends when the "
-			   "runtime has deleted the container or the engine has removed it. Same "
-			   "caveats as for init; the VM column has no counterpart in this run.");
+			   "runtime has deleted the container or the engine has removed it; for vm "
+			   "and qemu when the VMM has exited after the guest's ACPI power-off. "
+			   "Same caveats as for init.");
 		study_table(f, r, rows, study_ct_shutdown, study_vm_shutdown, "shutdown");
 		break;
 	case FIG_TOTAL:
@@ -197,13 +263,14 @@ static void intro(void *ctx, FILE *t)
 	const struct run *r = ctx;
 	fprintf(t,
 		"latency: %s in N guests started at once, held at a barrier until all are up, "
-		"released together; busybox rootfs; %u timed run%s per backend and guest count, "
+		"released together; busybox rootfs (vm, qemu: a stock kernel on the benchmark "
+		"rootfs image, 1 vCPU, %u MiB); %u timed run%s per backend and guest count, "
 		"backends interleaved\n",
-		r->w->argv[0], r->x.o->repeat, r->x.o->repeat == 1 ? "" : "s");
+		r->w->argv[0], MB_GUEST_MEM_MIB, r->x.o->repeat, r->x.o->repeat == 1 ? "" : "s");
 	fprintf(t, "ms per guest, medians: init = start to its first command, ready = start to "
 		   "the release (the slowest guest's init),\nrun = release to the workload's exit, "
-		   "gone = exit to reaped (container deleted); total = start to gone; batch = "
-		   "first start to last gone\n");
+		   "gone = exit to reaped (container deleted, VMM exited); total = start to gone; "
+		   "batch = first start to last gone\n");
 }
 
 static const char *const ratio_bases[] = {"crun", "runc", "docker", NULL};
@@ -219,6 +286,11 @@ static const struct mb_exp_col cols[] = {
 
 static int summarize(struct run *r, mc_err *err)
 {
+	/* the lab's figures (the VMs, and the containers beside them) don't replace this host's */
+	bool lab = strcmp(mb_where(), "in the lab") == 0;
+	snprintf(r->record_id, sizeof(r->record_id), "minibench-latency%s", lab ? "-lab" : "");
+	snprintf(r->record_title, sizeof(r->record_title), "minibench latency (issue 11)%s",
+		 lab ? ", in the lab" : "");
 	struct mb_exp_fig figs[NFIG];
 	for (int f = 0; f < NFIG; f++)
 		figs[f] = (struct mb_exp_fig){figdefs[f].name,	figdefs[f].metric, "ms",
@@ -235,8 +307,8 @@ static int summarize(struct run *r, mc_err *err)
 	    .intro = intro,
 	    .study = study_text,
 	    .heading = "minibench latency",
-	    .record_id = "minibench-latency",
-	    .record_title = "minibench latency (issue 11)",
+	    .record_id = r->record_id,
+	    .record_title = r->record_title,
 	};
 	return mb_exp_summarize(&r->x, &s, err);
 }
@@ -267,6 +339,34 @@ static int latency(struct run *r, const char *workdir, mc_err *err)
 		if (mb_bundle_config(dir, r->rootfs, args, err) < 0)
 			return -1;
 	}
+	for (size_t bi = 0; bi < o->nbackends; bi++)
+		r->vms |= is_vm(o->backend[bi]);
+	if (r->vms) {
+		/* the workload in a VM: the relay and its line protocol (vmguest.h) */
+		char cmd[256];
+		size_t len = 0;
+		cmd[0] = 0;
+		for (size_t i = 0; r->w->argv[i]; i++) {
+			int n = snprintf(cmd + len, sizeof(cmd) - len, "%s%s", i ? " " : "",
+					 r->w->argv[i]);
+			if (n < 0 || (size_t)n >= sizeof(cmd) - len)
+				return mc_errorf(err, 0,
+						 "latency: the workload's command is too long");
+			len += (size_t)n;
+		}
+		snprintf(r->vmdir, sizeof(r->vmdir), "%s/vm", x->work);
+		if (mb_vm_images(&r->vm, err) < 0 ||
+		    mb_vm_script(r->vmscript, sizeof(r->vmscript), "", cmd, "", err) < 0)
+			return mc_wrap(err, "latency");
+		r->vm.dir = r->vmdir;
+		r->vm.out = "out.log";
+		r->vm.mbdir = r->mbdir;
+		r->vm.script = r->vmscript;
+		r->vm.cpus = MB_GUEST_CPUS;
+		r->vm.mem_mib = MB_GUEST_MEM_MIB;
+		r->vm.timings = true;
+		x->spec.vm = &r->vm;
+	}
 	x->spec.bundles = r->bundles;
 	x->spec.rootfs = r->rootfs;
 	x->spec.mbdir = r->mbdir;
@@ -288,14 +388,24 @@ int mb_latency_check(const struct mb_opts *o, mc_err *err)
 	if (!find_workload(o->workload, err))
 		return -1;
 	for (size_t bi = 0; bi < o->nbackends; bi++) {
+		enum mb_backend b = o->backend[bi];
 		struct mb_launcher l;
-		if (o->backend[bi] == MB_VM || o->backend[bi] == MB_QEMU)
-			return mc_errorf(
-			    err, 0,
-			    "backend %s: not yet for latency: issue 12 (the milestones of "
-			    "a VM guest; density runs vm and qemu)",
-			    mb_backend_name(o->backend[bi]));
-		if (mb_backend_prepare(o->backend[bi], NULL, &l, err) < 0)
+		if (is_vm(b)) {
+			char why[256];
+			if (!mb_stock_kernel_kvm(why, sizeof(why)))
+				return mc_errorf(err, 0,
+						 "backend %s: latency boots a stock kernel, which "
+						 "needs hardware virtualization: %s",
+						 mb_backend_name(b), why);
+			struct mb_vm_spec *vm = calloc(1, sizeof(*vm));
+			if (!vm)
+				return mc_errorf(err, ENOMEM, "latency");
+			int rc = mb_vm_images(vm, err);
+			free(vm);
+			if (rc < 0)
+				return mc_wrap(err, "backend %s", mb_backend_name(b));
+		}
+		if (mb_backend_prepare(b, NULL, &l, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -311,6 +421,7 @@ int mb_latency(const struct mb_opts *o, const char *workdir, struct mb_results *
 	r->x.experiment = r->x.what = "latency";
 	r->x.ctx = r;
 	r->x.record = record;
+	r->x.before = before_batch;
 	r->w = find_workload(o->workload, err);
 	r->x.workload = r->w ? r->w->name : NULL;
 	int rc = r->w ? latency(r, workdir, err) : -1;

@@ -185,6 +185,10 @@ static void vmm_argv(const struct mb_launcher *l, const struct mb_vm_spec *v, co
 			argv[n++] = a[i];
 		argv[n++] = "--disk";
 		argv[n++] = d1;
+		if (v->timings) {
+			argv[n++] = "--timings";
+			argv[n++] = "json";
+		}
 		argv[n++] = "--";
 		argv[n++] = "/bin/sh";
 		argv[n++] = "-c";
@@ -301,6 +305,27 @@ static void relay_line(struct relay *r, const char *line, size_t len)
 	}
 }
 
+/* With timings: minivm's stderr (dir/vmm.err) on to ours but for its milestones line (the
+ * line that starts with `{"start":`), which goes to dir/timings.json. */
+static void split_timings(const char *dir, unsigned k)
+{
+	char path[PATH_MAX + 32], line[4096];
+	snprintf(path, sizeof(path), "%s/vmm.err", dir);
+	_cleanup_fclose_ FILE *in = fopen(path, "re");
+	snprintf(path, sizeof(path), "%s/timings.json", dir);
+	_cleanup_fclose_ FILE *out = fopen(path, "we");
+	if (!in || !out) {
+		dprintf(2, "vm guest %u: minivm's timings: %s\n", k + 1, strerror(errno));
+		return;
+	}
+	while (fgets(line, sizeof(line), in)) {
+		if (strncmp(line, "{\"start\":", 9) == 0)
+			fputs(line, out);
+		else
+			dprintf(2, "%s", line);
+	}
+}
+
 void mb_vm_guest_exec(const struct mb_launcher *l, const struct mb_vm_spec *v, unsigned k)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 64], idx[16];
@@ -318,6 +343,7 @@ void mb_vm_guest_exec(const struct mb_launcher *l, const struct mb_vm_spec *v, u
 	r.out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (r.out < 0)
 		die(k, path);
+	bool timings = v->timings && l->backend == MB_VM;
 	int in[2], out[2];
 	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0)
 		die(k, "pipe");
@@ -332,6 +358,12 @@ void mb_vm_guest_exec(const struct mb_launcher *l, const struct mb_vm_spec *v, u
 			_exit(125);
 		if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0)
 			_exit(125);
+		if (timings) {
+			snprintf(path, sizeof(path), "%s/vmm.err", dir);
+			int e = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+			if (e < 0 || dup2(e, 2) < 0)
+				_exit(125);
+		}
 		char *argv[80];
 		vmm_argv(l, v, dir, idx, argv);
 		execv(argv[0], argv);
@@ -381,6 +413,8 @@ void mb_vm_guest_exec(const struct mb_launcher *l, const struct mb_vm_spec *v, u
 	while (waitpid(vmm, &st, 0) < 0)
 		if (errno != EINTR)
 			die(k, "wait for the VMM");
+	if (timings)
+		split_timings(dir, k);
 	const char *name = mb_backend_name(l->backend);
 	if (WIFSIGNALED(st)) {
 		dprintf(2, "vm guest %u: %s killed by signal %d\n", k + 1, name, WTERMSIG(st));

@@ -36,6 +36,10 @@ struct mb_vm_spec {
 	const char *mbdir;  /* the barrier's FIFOs */
 	const char *script; /* one line: what the guest runs (mb_vm_script) */
 	unsigned cpus, mem_mib;
+	/* vm (latency): minivm runs with --timings json; its stderr goes to <dir>/g<K>/vmm.err
+	 * while it runs, then its milestones line to <dir>/g<K>/timings.json and every other
+	 * line on to the relay's stderr (the guests' log) */
+	bool timings;
 };
 
 /* Backend vm or qemu: the VMM into l->tool (minivm beside minibench or $MINIVM; QEMU from

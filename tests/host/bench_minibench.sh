@@ -132,6 +132,15 @@ one_line_error "unknown workload" "unknown workload \`sleep\`" "$MB" latency --w
 one_line_error "missing tool" "crun is not installed (make deps)" \
 	env PATH=/nonexistent "$MB" latency --backend native,crun --out "$TMP/none"
 [ -e "$TMP/none" ] && fail "a refused run created its --out directory"
-one_line_error "vm not yet" "backend vm: not yet" "$MB" latency --backend vm
+# vm: refused where a stock kernel can't boot (PVM, no /dev/kvm), else without its image
+if [ "$(kvm_kind)" = hardware ]; then
+	one_line_error "vm without its image" \
+		"backend vm: the benchmark rootfs image \`/nonexistent\` is missing" \
+		env MINIVM_ROOTFS_IMG=/nonexistent "$MB" latency --backend vm
+else
+	one_line_error "vm without hardware virtualization" \
+		"backend vm: latency boots a stock kernel, which needs hardware virtualization" \
+		"$MB" latency --backend vm
+fi
 one_line_error "bad --guests" "--guests 0 is out of range" "$MB" latency --guests 1,0
 echo "minibench ok"
