@@ -514,7 +514,9 @@ static void receive_bad_chain(void **state)
 	assert_true(vqd_wait_status(vd, VIRTIO_STATUS_DEVICE_NEEDS_RESET));
 }
 
-static uint8_t ctrl(uint8_t cls, uint8_t cmd, uint16_t want_used)
+/* Post a control command (class, command) and kick the control queue; returns where its ack
+ * byte is (0xee until the device writes it). */
+static uint64_t ctrl_post(uint8_t cls, uint8_t cmd)
 {
 	uint64_t c = buf_alloc(2), ack = buf_alloc(1);
 	ram[c] = cls;
@@ -524,6 +526,13 @@ static uint8_t ctrl(uint8_t cls, uint8_t cmd, uint16_t want_used)
 	vqd_add(&dq[CTRLQ], ack, 1, VIRTQ_DESC_F_WRITE);
 	vqd_push(&dq[CTRLQ], head);
 	virtio_kick(vd, CTRLQ);
+	return ack;
+}
+
+/* A control command, answered: its ack once the used index reaches want_used. */
+static uint8_t ctrl(uint8_t cls, uint8_t cmd, uint16_t want_used)
+{
+	uint64_t ack = ctrl_post(cls, cmd);
 	assert_true(vqd_wait_used(&dq[CTRLQ], want_used));
 	return ram[ack];
 }
@@ -635,14 +644,7 @@ static void restore_pending_kicks(void **state)
 	vd->dev.ops->pause(&vd->dev);
 	post_tx(70, 2);
 	virtio_kick(vd, TXQ);
-	uint64_t c = buf_alloc(2), ack = buf_alloc(1);
-	ram[c] = VIRTIO_NET_CTRL_ANNOUNCE;
-	ram[c + 1] = VIRTIO_NET_CTRL_ANNOUNCE_ACK;
-	ram[ack] = 0xee;
-	uint16_t head = vqd_add(&dq[CTRLQ], c, 2, VIRTQ_DESC_F_NEXT);
-	vqd_add(&dq[CTRLQ], ack, 1, VIRTQ_DESC_F_WRITE);
-	vqd_push(&dq[CTRLQ], head);
-	virtio_kick(vd, CTRLQ);
+	uint64_t ack = ctrl_post(VIRTIO_NET_CTRL_ANNOUNCE, VIRTIO_NET_CTRL_ANNOUNCE_ACK);
 	/* The next packet would not kick: avail_event is behind the one pending. */
 	assert_false(kick_wanted(TXQ));
 	/* The control API's status shows it (a queue waiting for a kick). */
