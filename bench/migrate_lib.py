@@ -8,6 +8,7 @@ import math
 import socket
 import statistics
 import subprocess
+import sys
 import threading
 import time
 
@@ -74,8 +75,9 @@ def free_port():
     return p
 
 
-def api(sock, req):
-    """One request to minivm's API socket, its JSON reply."""
+def api(sock, req, check=False):
+    """One request to minivm's API socket, its JSON reply; check: an error reply exits, naming
+    the request."""
     s = socket.socket(socket.AF_UNIX)
     s.connect(sock)
     s.sendall((json.dumps(req) + "\n").encode())
@@ -84,11 +86,17 @@ def api(sock, req):
     while (b := s.recv(65536)):
         out += b
     s.close()
-    return json.loads(out)
+    r = json.loads(out)
+    if check and "error" in r:
+        sys.exit(f"api {req}: {r['error']}")
+    return r
 
 
 class QMP:
-    def __init__(self, path):
+    """A QEMU's QMP socket; check: an error reply to cmd() exits, naming the command."""
+
+    def __init__(self, path, check=False):
+        self.check = check
         for _ in range(500):
             try:
                 self.s = socket.socket(socket.AF_UNIX)
@@ -106,6 +114,8 @@ class QMP:
         while True:
             r = json.loads(self.f.readline())
             if "return" in r or "error" in r:
+                if self.check and "error" in r:
+                    raise SystemExit(f"QMP {c}: {r['error']}")
                 return r
 
 

@@ -44,7 +44,7 @@ python3 - <<'PY'
 import hashlib, json, os, socket, statistics, subprocess, sys, threading, time
 
 sys.path.insert(0, os.path.join(os.environ["ROOT"], "bench"))
-from migrate_lib import api, free_port
+from migrate_lib import QMP, api, free_port
 
 RUNS, MEM, IMG, DATA = (int(os.environ[k]) for k in ("RUNS", "MEM", "IMG_MIB", "DATA_MIB"))
 WORK, MINIVM, GUEST = os.environ["WORK"], os.environ["MINIVM"], os.environ["GUEST"]
@@ -84,24 +84,6 @@ class Console:
             if time.monotonic() > end or self.p.poll() is not None:
                 raise SystemExit(f"no '{s.decode()}' on the console")
             time.sleep(0.02)
-
-class QMP:
-    def __init__(self, path):
-        for _ in range(500):
-            try:
-                self.s = socket.socket(socket.AF_UNIX); self.s.connect(path); break
-            except OSError:
-                time.sleep(0.01)
-        self.f = self.s.makefile("rw"); self.f.readline(); self.cmd("qmp_capabilities")
-    def cmd(self, c, **a):
-        self.f.write(json.dumps({"execute": c, "arguments": a} if a else {"execute": c}) + "\n")
-        self.f.flush()
-        while True:
-            r = json.loads(self.f.readline())
-            if "return" in r or "error" in r:
-                if "error" in r:
-                    raise SystemExit(f"QMP {c}: {r['error']}")
-                return r
 
 def minivm():
     img = f"{WORK}/m0.img"; image(img, DATA); want = sha(img)
@@ -148,7 +130,7 @@ def qemu():
                               "-device", "virtio-blk-device,drive=d0",
                               "-qmp", f"unix:{qs},server=on,wait=off"] + extra,
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        return p, Console(p), QMP(qs)
+        return p, Console(p), QMP(qs, check=True)
     p, con, qmp = start(0, img, [])
     con.wait(b"count 3")
     rows = []

@@ -21,7 +21,7 @@ export GUEST=${GUEST:-$ROOT/build/tests/guests/pvh-guest.elf}
 [ -x "$MINIVM" ] && [ -f "$GUEST" ] || { echo "build first: make all" >&2; exit 1; }
 if [ -z "${QEMU+x}" ]; then command -v qemu-system-x86_64 >/dev/null && QEMU=1 || QEMU=0; fi
 export QEMU
-export WORK
+export WORK ROOT
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 python3 - <<'PY'
@@ -29,19 +29,8 @@ import json, os, select, signal, socket, statistics, subprocess, sys, time
 
 RUNS, WORK, MINIVM, GUEST = int(os.environ["RUNS"]), os.environ["WORK"], os.environ["MINIVM"], os.environ["GUEST"]
 SIZES = [int(s) for s in os.environ["SIZES"].split()]
-
-def api(sock, req):
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(sock)
-    s.sendall((json.dumps(req) + "\n").encode())
-    s.shutdown(socket.SHUT_WR)
-    out = b""
-    while (b := s.recv(65536)):
-        out += b
-    r = json.loads(out)
-    if "error" in r:
-        sys.exit(f"api {req}: {r['error']}")
-    return r
+sys.path.insert(0, os.path.join(os.environ["ROOT"], "bench"))
+from migrate_lib import api
 
 def wait_line(p, prefix, timeout=60.0):
     """Read p.stdout until a line starting with prefix; returns the time it came."""
@@ -81,10 +70,10 @@ for mib in SIZES:
         wait_line(p, b"count 3", 300)
         snaps = []
         for i in range(RUNS):
-            r = api(sock, {"cmd": "snapshot", "path": snap})
+            r = api(sock, {"cmd": "snapshot", "path": snap}, check=True)
             snaps.append(r)
             time.sleep(0.05)
-        api(sock, {"cmd": "stop"})
+        api(sock, {"cmd": "stop"}, check=True)
         p.communicate(timeout=30)
         rows.append((what, "minivm snapshot total_ms", [r["total_ms"] for r in snaps]))
         rows.append((what, "minivm   of which memory_ms", [r["memory_ms"] for r in snaps]))
