@@ -858,16 +858,9 @@ static int density(struct run *r, const char *workdir, mc_err *err)
 		r->vms |= x->o->backend[bi] == MB_VM || x->o->backend[bi] == MB_QEMU;
 	if (r->vms) {
 		/* the same commands in a VM: own data disk, script on stdin (vmguest.h) */
-		if (mb_vm_images(&r->vm, err) < 0 ||
-		    mb_vm_script(r->vmscript, sizeof(r->vmscript), r->setup, r->cmd, r->down, err) <
-			0)
+		if (mb_vm_prepare(&r->vm, r->vmscript, sizeof(r->vmscript), r->setup, r->cmd,
+				  r->down, r->guests, "root/data/sysbench.out", r->mbdir, err) < 0)
 			return mc_wrap(err, "density");
-		r->vm.dir = r->guests;
-		r->vm.out = "root/data/sysbench.out";
-		r->vm.mbdir = r->mbdir;
-		r->vm.script = r->vmscript;
-		r->vm.cpus = MB_GUEST_CPUS;
-		r->vm.mem_mib = MB_GUEST_MEM_MIB;
 		x->spec.vm = &r->vm;
 		snprintf(r->vmstage, sizeof(r->vmstage), "%s/vm-data", x->work);
 	}

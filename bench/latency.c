@@ -355,15 +355,9 @@ static int latency(struct run *r, const char *workdir, mc_err *err)
 			len += (size_t)n;
 		}
 		snprintf(r->vmdir, sizeof(r->vmdir), "%s/vm", x->work);
-		if (mb_vm_images(&r->vm, err) < 0 ||
-		    mb_vm_script(r->vmscript, sizeof(r->vmscript), "", cmd, "", err) < 0)
+		if (mb_vm_prepare(&r->vm, r->vmscript, sizeof(r->vmscript), "", cmd, "", r->vmdir,
+				  "out.log", r->mbdir, err) < 0)
 			return mc_wrap(err, "latency");
-		r->vm.dir = r->vmdir;
-		r->vm.out = "out.log";
-		r->vm.mbdir = r->mbdir;
-		r->vm.script = r->vmscript;
-		r->vm.cpus = MB_GUEST_CPUS;
-		r->vm.mem_mib = MB_GUEST_MEM_MIB;
 		r->vm.timings = true;
 		x->spec.vm = &r->vm;
 	}

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "density.h"
 #include "engine.h"
 #include "paths.h"
 #include "util.h"
@@ -120,6 +121,22 @@ int mb_vm_script(char *buf, size_t size, const char *setup, const char *cmd, con
 			 setup, cmd, down);
 	if (n < 0 || (size_t)n >= size || strchr(buf, '\n'))
 		return mc_errorf(err, 0, "the VM guests' script does not fit in one line");
+	return 0;
+}
+
+int mb_vm_prepare(struct mb_vm_spec *v, char *script, size_t size, const char *setup,
+		  const char *cmd, const char *down, const char *dir, const char *out,
+		  const char *mbdir, mc_err *err)
+{
+	if (mb_vm_images(v, err) < 0 || mb_vm_script(script, size, setup, cmd, down, err) < 0)
+		return -1;
+	v->dir = dir;
+	v->out = out;
+	v->mbdir = mbdir;
+	v->script = script;
+	v->cpus = MB_GUEST_CPUS;
+	v->mem_mib = MB_GUEST_MEM_MIB;
+	v->timings = false;
 	return 0;
 }
 

@@ -53,6 +53,12 @@ int mb_vm_images(struct mb_vm_spec *v, mc_err *err);
  * exit says it). Fails if it does not fit. */
 int mb_vm_script(char *buf, size_t size, const char *setup, const char *cmd, const char *down,
 		 mc_err *err);
+/* The spec of an experiment's guests: the images (mb_vm_images), the script into
+ * script/size (mb_vm_script), dir, out and mbdir as above, MB_GUEST_CPUS and
+ * MB_GUEST_MEM_MIB; timings off. v keeps pointers to script, dir, out and mbdir. */
+int mb_vm_prepare(struct mb_vm_spec *v, char *script, size_t size, const char *setup,
+		  const char *cmd, const char *down, const char *dir, const char *out,
+		  const char *mbdir, mc_err *err);
 /* Before a batch, guest k's data disk (outside the timed part): with data_stage, a fresh
  * sparse ext4 holding that directory's files (mkfs.ext4 -d: OLTP's table); else the one it
  * has (made empty the first time, then kept like a container's upper layer: fileio's files);
