@@ -803,11 +803,8 @@ static int summarize(struct run *r, mc_err *err)
 		if ((int)strlen(mb_backend_name(r->x.o->backend[bi])) > width)
 			width = (int)strlen(mb_backend_name(r->x.o->backend[bi]));
 	snprintf(heading, sizeof(heading), "minibench density: %s", wnames[r->w]);
-	/* the lab's figures (the VMs, and the containers beside them) don't replace this host's */
-	bool lab = strcmp(mb_where(), "in the lab") == 0;
-	snprintf(id, sizeof(id), "minibench-density-%s%s", wnames[r->w], lab ? "-lab" : "");
-	snprintf(title, sizeof(title), "minibench density, %s%s (issue 11)", wnames[r->w],
-		 lab ? ", in the lab" : "");
+	mb_record_section(id, sizeof(id), title, sizeof(title), "density", wnames[r->w],
+			  wnames[r->w]);
 	const struct mb_exp_summary s = {
 	    .bases = ratio_bases,
 	    .figs = figs,

@@ -286,11 +286,8 @@ static const struct mb_exp_col cols[] = {
 
 static int summarize(struct run *r, mc_err *err)
 {
-	/* the lab's figures (the VMs, and the containers beside them) don't replace this host's */
-	bool lab = strcmp(mb_where(), "in the lab") == 0;
-	snprintf(r->record_id, sizeof(r->record_id), "minibench-latency%s", lab ? "-lab" : "");
-	snprintf(r->record_title, sizeof(r->record_title), "minibench latency (issue 11)%s",
-		 lab ? ", in the lab" : "");
+	mb_record_section(r->record_id, sizeof(r->record_id), r->record_title,
+			  sizeof(r->record_title), "latency", NULL, NULL);
 	struct mb_exp_fig figs[NFIG];
 	for (int f = 0; f < NFIG; f++)
 		figs[f] = (struct mb_exp_fig){figdefs[f].name,	figdefs[f].metric, "ms",

@@ -510,12 +510,9 @@ int mb_migrate(const struct mb_opts *o, const char *workdir, struct mb_results *
 		}
 		snprintf(r->what, sizeof(r->what), "migrate %s", r->workload);
 		/* docs/results.md: a section per workload and place, as density's */
-		bool lab = strcmp(mb_where(), "in the lab") == 0;
-		snprintf(r->record_id, sizeof(r->record_id), "minibench-migrate-%s%s",
-			 r->rate ? "dirty" : "idle", lab ? "-lab" : "");
-		snprintf(r->record_title, sizeof(r->record_title),
-			 "minibench migrate, %s%s (issue 11)", r->workload,
-			 lab ? ", in the lab" : "");
+		mb_record_section(r->record_id, sizeof(r->record_id), r->record_title,
+				  sizeof(r->record_title), "migrate", r->rate ? "dirty" : "idle",
+				  r->workload);
 		r->x.workload = r->workload;
 		r->x.what = r->what;
 		rc = migrate(r, workdir, err);

@@ -32,6 +32,16 @@ const char *mb_where(void)
 	return "on this host";
 }
 
+void mb_record_section(char *id, size_t idsz, char *title, size_t titlesz, const char *exp,
+		       const char *part, const char *what)
+{
+	bool lab = strcmp(mb_where(), "in the lab") == 0;
+	snprintf(id, idsz, "minibench-%s%s%s%s", exp, part ? "-" : "", part ? part : "",
+		 lab ? "-lab" : "");
+	snprintf(title, titlesz, "minibench %s%s%s%s (issue 11)", exp, what ? ", " : "",
+		 what ? what : "", lab ? ", in the lab" : "");
+}
+
 static const char *jstr(json_object *o, const char *a, const char *b)
 {
 	json_object *v;

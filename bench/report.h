@@ -20,6 +20,12 @@ struct mb_report_fig {
 
 /* "on this host" or "in the lab" (MINI_IN_LAB, set by minilab run). */
 const char *mb_where(void);
+/* --record's section of an experiment (docs/results.md): id "minibench-EXP[-PART][-lab]",
+ * title "minibench EXP[, WHAT][, in the lab] (issue 11)"; part and what NULL for none. The
+ * lab's figures (its VMs, and the containers beside them) get their own section, so that they
+ * don't replace this host's. */
+void mb_record_section(char *id, size_t idsz, char *title, size_t titlesz, const char *exp,
+		       const char *part, const char *what);
 /* DIR/report.md and DIR/<fig>.svg. The environment comes from DIR/env.json; table is the
  * summary printed on stdout, shown first. Every row gets its ratio to each baseline present
  * (crun, runc, docker, podman) at the same guest count. vm_note: where the experiment's VMs ran
