@@ -10,11 +10,12 @@ usage: bench_density_check.py DIR WORKLOAD RUNS "BACKEND..." [GUESTS]
 GUESTS: the --guests list, comma-separated (default 1,2)
 """
 import csv
-import json
 import math
 import os
 import sys
 import xml.etree.ElementTree as ET
+
+from bench_results import records
 
 if len(sys.argv) not in (5, 6):
     sys.exit(__doc__)
@@ -23,7 +24,6 @@ guests = [int(g) for g in (sys.argv[5] if len(sys.argv) == 6 else "1,2").split("
 # --quick's sizes (bench/density.c quick_sizes)
 events, fileio_secs, oltp_secs = 300, 3, 5
 
-want = {"experiment", "backend", "workload", "guests", "run", "metric", "value", "unit"}
 units = {"total_time": "s", "events_per_s": "1/s", "lat_min": "ms", "lat_avg": "ms",
          "lat_max": "ms", "lat_p95": "ms", "start_ready": "ms", "ready_exit": "ms",
          "mem_rss": "MiB", "mem_pss": "MiB"}
@@ -49,12 +49,8 @@ def check(cond, what):
 
 
 count, g = {}, {}
-lines = open(os.path.join(d, "results.jsonl")).read().splitlines()
-check(lines, "results.jsonl is empty")
-for n, line in enumerate(lines, 1):
-    r = json.loads(line)
-    keys = set(r)
-    check(want <= keys and keys - want <= {"guest"}, f"line {n}: keys {keys}")
+lines = records(d, extra={"guest"})
+for n, r in lines:
     check(r["experiment"] == "density" and r["workload"] == workload, f"line {n}: {r}")
     check(r["backend"] in backends and r["guests"] in guests, f"line {n}: {r}")
     check(0 <= r["run"] < runs, f"line {n}: run {r['run']}")

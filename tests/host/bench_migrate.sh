@@ -33,18 +33,13 @@ netns_before=$(ip netns list | grep -c '^cmb')
 check() {
 	python3 - "$@" <<'PY'
 import csv, json, os, sys
+sys.path.insert(0, os.path.join(os.environ["ROOT"], "tests/host"))
+from bench_results import records
 d, workload, backends = sys.argv[1], sys.argv[2], sys.argv[3:]
-want = {"experiment", "backend", "workload", "guests", "run", "metric", "value", "unit"}
 metrics = {"downtime_ms": "ms", "total_ms": "ms", "own_downtime_ms": "ms", "own_total_ms": "ms",
            "sent_mib": "MiB"}
 v, rounds = {}, {}
-with open(os.path.join(d, "results.jsonl")) as f:
-    lines = f.read().splitlines()
-assert lines, "results.jsonl is empty"
-for n, line in enumerate(lines, 1):
-    r = json.loads(line)
-    keys = set(r)
-    assert want <= keys and keys - want <= {"round"}, f"line {n}: keys {sorted(keys)}"
+for n, r in records(d, extra={"round"}):
     assert r["experiment"] == "migrate" and r["workload"] == workload, f"line {n}: {r}"
     assert r["backend"] in backends and r["guests"] == 1 and r["run"] == 0, f"line {n}: {r}"
     x = r["value"]

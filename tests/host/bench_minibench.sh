@@ -24,20 +24,14 @@ grep -q '^ct  *1 ' "$TMP/results.md" || fail "--record: the section lacks the ta
 check_results() {
 	python3 - "$@" <<'PY'
 import csv, json, os, sys, xml.etree.ElementTree as ET
+sys.path.insert(0, os.path.join(os.environ["ROOT"], "tests/host"))
+from bench_results import records
 d, backends = sys.argv[1], sys.argv[2:]
 runs, guests = int(os.environ.get("RUNS", 3)), [int(g) for g in os.environ.get("GUESTS", "1,2").split(",")]
-want = {"experiment", "backend", "workload", "guests", "run", "metric", "value", "unit"}
 intervals = {"start_init", "start_ready", "ready_exit", "exit_gone", "start_gone"}
 timeline = {"t_start", "t_init", "t_ready", "t_exit", "t_gone"}
 count, t = {}, {}
-with open(os.path.join(d, "results.jsonl")) as f:
-    lines = f.read().splitlines()
-assert lines, "results.jsonl is empty"
-for n, line in enumerate(lines, 1):
-    r = json.loads(line)
-    keys = set(r)
-    assert want <= keys, f"line {n}: missing {want - keys}"
-    assert keys - want <= {"guest"}, f"line {n}: unexpected keys {keys - want}"
+for n, r in records(d, extra={"guest"}):
     assert r["experiment"] == "latency" and r["workload"] == "true", f"line {n}: {r}"
     assert r["backend"] in backends, f"line {n}: backend {r['backend']}"
     assert r["guests"] in guests and 0 <= r["run"] < runs, f"line {n}: {r}"
