@@ -93,6 +93,28 @@ const char *mb_checkout_dir(void)
 	return NULL;
 }
 
+void mb_images_env(const char *name, char *out, size_t size)
+{
+	const char *env = getenv(name);
+	const char *co = mb_checkout_dir();
+	out[0] = 0;
+	if (env && *env) {
+		snprintf(out, size, "%s", env);
+		return;
+	}
+	if (!co)
+		return;
+	char path[PATH_MAX + 32], line[PATH_MAX + 64];
+	size_t len = strlen(name);
+	snprintf(path, sizeof(path), "%s/build/images.env", co);
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (strncmp(line, name, len) == 0 && line[len] == '=') {
+			line[strcspn(line, "\n")] = 0;
+			snprintf(out, size, "%s", line + len + 1);
+		}
+}
+
 /* A hybrid cgroup host: /sys/fs/cgroup is a tmpfs of v1 hierarchies with cgroup2 mounted at
  * /sys/fs/cgroup/unified. crun 1.8 refuses that layout. */
 static bool hybrid_cgroups(void)

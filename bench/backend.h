@@ -51,5 +51,8 @@ const char *mb_self_dir(void);
 /* The checkout minibench was built in: the nearest directory above mb_self_dir() holding
  * bench/record.py (build/bin, build/san/bin), or NULL. */
 const char *mb_checkout_dir(void);
+/* An image setting (MINIVM_KERNEL, MINIVM_ROOTFS_DIR, ...) into out: $NAME, else its NAME= line
+ * in the checkout's build/images.env (`make images`); "" if neither has it. */
+void mb_images_env(const char *name, char *out, size_t size);
 
 #endif

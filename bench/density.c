@@ -270,33 +270,21 @@ struct run {
 
 int mb_rootfs_find(char *dir, size_t size, mc_err *err)
 {
-	const char *env = getenv("MINIVM_ROOTFS_DIR");
 	const char *co = mb_checkout_dir();
-	dir[0] = 0;
-	if (env && *env) {
-		snprintf(dir, size, "%s", env);
-	} else if (co) {
-		char path[PATH_MAX + 32], line[PATH_MAX + 64];
-		snprintf(path, sizeof(path), "%s/build/images.env", co);
-		_cleanup_fclose_ FILE *f = fopen(path, "re");
-		while (f && fgets(line, sizeof(line), f))
-			if (strncmp(line, "MINIVM_ROOTFS_DIR=", 18) == 0 && line[18] != '\n') {
+	mb_images_env("MINIVM_ROOTFS_DIR", dir, size);
+	/* else where scripts/rootfs.sh builds it */
+	if (!dir[0] && co && !strchr(co, '\'')) {
+		char cmd[PATH_MAX + 64], line[PATH_MAX + 64];
+		snprintf(cmd, sizeof(cmd), "'%s/scripts/rootfs.sh' path 2>/dev/null", co);
+		FILE *p = popen(cmd, "r");
+		if (p) {
+			if (fgets(line, sizeof(line), p) && line[0] == '/') {
 				line[strcspn(line, "\n")] = 0;
-				snprintf(dir, size, "%s", line + 18);
+				snprintf(dir, size, "%s/root", line);
 			}
-		if (!dir[0] && !strchr(co, '\'')) {
-			char cmd[PATH_MAX + 64];
-			snprintf(cmd, sizeof(cmd), "'%s/scripts/rootfs.sh' path 2>/dev/null", co);
-			FILE *p = popen(cmd, "r");
-			if (p) {
-				if (fgets(line, sizeof(line), p) && line[0] == '/') {
-					line[strcspn(line, "\n")] = 0;
-					snprintf(dir, size, "%s/root", line);
-				}
-				while (fgets(line, sizeof(line), p))
-					;
-				pclose(p);
-			}
+			while (fgets(line, sizeof(line), p))
+				;
+			pclose(p);
 		}
 	}
 	if (!dir[0])

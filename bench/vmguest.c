@@ -64,29 +64,6 @@ int mb_vm_tool(enum mb_backend b, struct mb_launcher *l, mc_err *err)
 	return 0;
 }
 
-/* NAME's value: the environment, else NAME= in the checkout's build/images.env. */
-static void images_env(const char *name, char *out, size_t size)
-{
-	const char *env = getenv(name);
-	const char *co = mb_checkout_dir();
-	out[0] = 0;
-	if (env && *env) {
-		snprintf(out, size, "%s", env);
-		return;
-	}
-	if (!co)
-		return;
-	char path[PATH_MAX + 32], line[PATH_MAX + 64];
-	size_t len = strlen(name);
-	snprintf(path, sizeof(path), "%s/build/images.env", co);
-	_cleanup_fclose_ FILE *f = fopen(path, "re");
-	while (f && fgets(line, sizeof(line), f))
-		if (strncmp(line, name, len) == 0 && line[len] == '=') {
-			line[strcspn(line, "\n")] = 0;
-			snprintf(out, size, "%s", line + len + 1);
-		}
-}
-
 int mb_vm_images(struct mb_vm_spec *v, mc_err *err)
 {
 	static const struct {
@@ -99,7 +76,7 @@ int mb_vm_images(struct mb_vm_spec *v, mc_err *err)
 	};
 	for (size_t i = 0; i < MC_ARRAY_SIZE(want); i++) {
 		char *p = (char *)v + want[i].off;
-		images_env(want[i].var, p, PATH_MAX);
+		mb_images_env(want[i].var, p, PATH_MAX);
 		if (!p[0])
 			return mc_errorf(err, 0, "the %s is not built (make images, or set %s)",
 					 want[i].what, want[i].var);
