@@ -27,13 +27,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
 TMP=$(mktemp -d)
 trap 'rm -rf --one-file-system "$TMP"' EXIT
 
-no_vm_left() { # WHAT
-	local p
-	p=$(pids_matching "$TMP/")
-	[ -z "$p" ] || fail "$1: processes left: $(for x in $p; do tr '\0' ' ' <"/proc/$x/cmdline"; echo; done)"
-	grep -q " $TMP/" /proc/self/mountinfo && fail "$1: mounts left under $TMP"
-	return 0
-}
+. "$ROOT/tests/lab/bench_vm.bash" # vm_bench_ran, no_vm_left
 
 # A rootfs image with no sysbench (nor shell): the guest never runs the workload; one line, a
 # non-zero status, nothing left.
@@ -59,18 +53,7 @@ for w in $WORKLOADS; do
 	# backend that checks nothing the timed run does not (the run above fails in its warm-up)
 	run_capture out rc "$MB" density --quick --workload "$w" --backend vm,qemu \
 		--guests "$guests" --repeat 1 --no-warmup --out "$TMP/$w"
-	if [ "$rc" -ne 0 ]; then # the guests' consoles say why a VM ended
-		for c in "$TMP/$w"/work/guests/g*/console.log; do
-			[ -f "$c" ] && echo "== $c" && tail -n 40 "$c"
-		done
-	fi
-	expect_eq "minibench density $w ($out)" "$rc" 0
-	echo "$out"
-	for b in vm qemu; do
-		for g in ${guests//,/ }; do
-			grep -Eq "^$b +$g +[0-9]" <<<"$out" || fail "no table row for $b, $g guests: $out"
-		done
-	done
+	vm_bench_ran "minibench density $w" "$rc" "$out" "$TMP/$w/work/guests" "$guests"
 	no_vm_left "density $w"
 	"$PY" "$ROOT/tests/host/bench_density_check.py" "$TMP/$w" "$w" 1 "vm qemu" "$guests" ||
 		fail "density $w: results do not hold (above)"

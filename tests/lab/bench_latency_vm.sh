@@ -21,23 +21,12 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
 GUESTS=${GUESTS:-1}
 TMP=$(mktemp -d)
 trap 'rm -rf --one-file-system "$TMP"' EXIT
+. "$ROOT/tests/lab/bench_vm.bash" # vm_bench_ran, no_vm_left
 
 run_capture out rc "$MB" latency --quick --backend vm,qemu --guests "$GUESTS" --repeat 1 \
 	--no-warmup --out "$TMP/out"
-if [ "$rc" -ne 0 ]; then # the guests' consoles say why a VM ended
-	for c in "$TMP"/out/work/vm/g*/console.log; do
-		[ -f "$c" ] && echo "== $c" && tail -n 40 "$c"
-	done
-fi
-expect_eq "minibench latency vm,qemu ($out)" "$rc" 0
-echo "$out"
-for b in vm qemu; do
-	for g in ${GUESTS//,/ }; do
-		grep -Eq "^ *$b +$g +[0-9]" <<<"$out" || fail "no table row for $b, $g guests: $out"
-	done
-done
-p=$(pids_matching "$TMP/")
-[ -z "$p" ] || fail "VMs left: $p"
+vm_bench_ran "minibench latency vm,qemu" "$rc" "$out" "$TMP/out/work/vm" "$GUESTS"
+no_vm_left "latency vm,qemu"
 
 J=$TMP/out/results.jsonl
 [ -s "$J" ] || fail "no $J"
