@@ -319,14 +319,8 @@ int mb_density_check(const struct mb_opts *o, mc_err *err)
 		return -1;
 	for (size_t bi = 0; bi < o->nbackends; bi++) {
 		enum mb_backend b = o->backend[bi];
-		struct mb_vm_spec *vm = NULL;
-		if ((b == MB_VM || b == MB_QEMU) &&
-		    ((vm = calloc(1, sizeof(*vm))) == NULL || mb_vm_images(vm, err) < 0)) {
-			free(vm);
-			return vm ? mc_wrap(err, "backend %s", mb_backend_name(b))
-				  : mc_errorf(err, ENOMEM, "density");
-		}
-		free(vm);
+		if ((b == MB_VM || b == MB_QEMU) && mb_vm_images_check(err) < 0)
+			return mc_wrap(err, "backend %s", mb_backend_name(b));
 		struct mb_launcher l;
 		if (mb_backend_prepare(b, NULL, &l, err) < 0)
 			return -1;

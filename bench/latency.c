@@ -388,12 +388,7 @@ int mb_latency_check(const struct mb_opts *o, mc_err *err)
 						 "backend %s: latency boots a stock kernel, which "
 						 "needs hardware virtualization: %s",
 						 mb_backend_name(b), why);
-			struct mb_vm_spec *vm = calloc(1, sizeof(*vm));
-			if (!vm)
-				return mc_errorf(err, ENOMEM, "latency");
-			int rc = mb_vm_images(vm, err);
-			free(vm);
-			if (rc < 0)
+			if (mb_vm_images_check(err) < 0)
 				return mc_wrap(err, "backend %s", mb_backend_name(b));
 		}
 		if (mb_backend_prepare(b, NULL, &l, err) < 0)

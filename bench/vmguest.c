@@ -88,6 +88,17 @@ int mb_vm_images(struct mb_vm_spec *v, mc_err *err)
 	return 0;
 }
 
+int mb_vm_images_check(mc_err *err)
+{
+	/* three PATH_MAX paths: not on the stack */
+	struct mb_vm_spec *v = calloc(1, sizeof(*v));
+	if (!v)
+		return mc_errorf(err, ENOMEM, "the VM images");
+	int rc = mb_vm_images(v, err);
+	free(v);
+	return rc;
+}
+
 int mb_vm_script(char *buf, size_t size, const char *setup, const char *cmd, const char *down,
 		 mc_err *err)
 {

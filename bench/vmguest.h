@@ -48,6 +48,8 @@ int mb_vm_tool(enum mb_backend b, struct mb_launcher *l, mc_err *err);
 /* The kernel, initramfs and rootfs image into v: $MINIVM_KERNEL, $MINIVM_INITRD,
  * $MINIVM_ROOTFS_IMG, else the checkout's build/images.env; fails naming `make images`. */
 int mb_vm_images(struct mb_vm_spec *v, mc_err *err);
+/* The same check, for an experiment's check before it runs: the images are there. */
+int mb_vm_images_check(mc_err *err);
 /* The workload's script, one line: cd /data, setup, "@mb a", the barrier, cmd
  * >/data/sysbench.out, "@mb e", down, the output, "@mb x STATUS" (an EXIT trap, so that every
  * exit says it). Fails if it does not fit. */
