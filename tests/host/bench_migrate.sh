@@ -57,7 +57,9 @@ for b in backends:
     g = {m: v.get((b, m)) for m in metrics}
     assert None not in g.values(), f"{b}: missing {[m for m in g if g[m] is None]}"
     assert 0 < g["downtime_ms"] < g["total_ms"], f"{b}: observer downtime {g['downtime_ms']} vs total {g['total_ms']}"
-    assert 0 < g["own_downtime_ms"] < g["own_total_ms"], f"{b}: own downtime {g['own_downtime_ms']} vs total {g['own_total_ms']}"
+    # QEMU's query-migrate gives its downtime in whole ms: 0 is a sub-ms downtime, not a gap
+    low = 0 if b == "qemu" else 1e-9
+    assert low <= g["own_downtime_ms"] < g["own_total_ms"], f"{b}: own downtime {g['own_downtime_ms']} vs total {g['own_total_ms']}"
     # 32 MiB of non-zero pages (--quick) must all go
     assert 32 <= g["sent_mib"] < 1024, f"{b}: {g['sent_mib']} MiB sent"
     if b in ("vm", "qemu"):
@@ -65,7 +67,9 @@ for b in backends:
 for name in ("migrate-downtime", "migrate-total", "migrate-own-downtime", "migrate-own-total", "migrate-sent"):
     rows = list(csv.DictReader(open(os.path.join(d, name + ".csv"))))
     assert sorted(r["backend"] for r in rows) == sorted(backends), f"{name}.csv: {rows}"
-    assert all(r["n"] == "1" and float(r["median"]) > 0 for r in rows), f"{name}.csv: {rows}"
+    assert all(r["n"] == "1" and (float(r["median"]) > 0 or
+               (name == "migrate-own-downtime" and r["backend"] == "qemu" and float(r["median"]) == 0))
+               for r in rows), f"{name}.csv: {rows}"
     assert os.path.getsize(os.path.join(d, name + ".svg")) > 0, f"no {name}.svg"
 rr = list(csv.DictReader(open(os.path.join(d, "migrate-rounds.csv"))))
 assert {r["backend"] for r in rr} == {b for b in backends if b != "ct"}, f"migrate-rounds.csv: {rr}"
