@@ -109,7 +109,7 @@ static int check_criu(const struct run *r, mc_err *err)
 	char log[] = "/tmp/minibench-criu.XXXXXX", cmd[PATH_MAX + 32], line[256];
 	int fd = mkstemp(log);
 	if (fd < 0)
-		return mc_errorf(err, errno, "mkstemp");
+		return mc_errorf(err, errno, "the CRIU probe's log: mkstemp %s", log);
 	close(fd);
 	snprintf(cmd, sizeof(cmd), "%s/scripts/criu.sh", r->checkout);
 	char *argv[] = {cmd, "path", NULL};
