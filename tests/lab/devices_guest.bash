@@ -44,6 +44,16 @@ echo "GSHA:$(dd if=/dev/vda bs=512 skip='$DATA' count=$i iflag=direct 2>/dev/nul
 }
 # devices_stop FILE: tell the guest to stop writing
 devices_stop() { printf 'STOP' | dd of="$1" bs=512 seek=$CTL conv=notrunc,sync status=none; }
+# devices_end IMG OUT ERR PID WHAT: STOP the guest writing IMG, wait for its GSHA line in OUT,
+# then for minivm PID, whose exit (the guest command's status) must be 0; WHAT names the VM
+devices_end() {
+	local rc
+	devices_stop "$1"
+	wait_for "the guest's end ($(tail -n 3 "$2"))" 120 has_field GSHA "$2"
+	wait "$4"
+	rc=$?
+	expect_eq "$5's exit (the guest command's status; $(tail -n 3 "$3"))" "$rc" 0
+}
 # field NAME FILE: the value the guest printed as NAME:<value>:END
 field() { tr -d '\r' <"$2" | grep -ao "$1:[^:]*:END" | head -n 1 | sed "s/^$1:\(.*\):END$/\1/"; }
 # lastw FILE: the last W:N's N

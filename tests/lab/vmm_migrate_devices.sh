@@ -106,11 +106,7 @@ fdb=$(ip netns exec "$W" bridge fdb show br br0 | grep -i "$MAC")
 expect_contains "W's bridge learnt the guest's MAC on D's side" "$fdb" "dev vdw"
 after=$(devices_probe "$W" obs2 3)
 [ "${after:-0}" -gt 0 ] || fail "no UDP replies from the destination ($(cat "$TMP/obs2"))"
-devices_stop "$IMG"
-wait_for "the guest's end ($(tail -n 3 "$TMP/d2.out"))" 120 has_field GSHA "$TMP/d2.out"
-wait "$dst"
-rc=$?
-expect_eq "the destination's exit (the guest command's status; $(tail -n 3 "$TMP/d2.err"))" "$rc" 0
+devices_end "$IMG" "$TMP/d2.out" "$TMP/d2.err" "$dst" "the destination"
 
 # ---- the checks ----
 devices_check "$IMG" "$TMP/s.out" "$TMP/d2.out"

@@ -59,11 +59,7 @@ src_last=$(lastw "$TMP/s.out")
 [ "$src_last" -gt "$n0" ] || fail "the guest wrote nothing during the migration (W:$n0 -> W:$src_last)"
 wait_for "the guest writes on at the destination ($(tail -n 3 "$TMP/d.err"))" 120 \
 	grew "$TMP/d.out" $((src_last + 10))
-devices_stop "$DST"
-wait_for "the guest's end ($(tail -n 3 "$TMP/d.out"))" 120 has_field GSHA "$TMP/d.out"
-wait "$dst"
-rc=$?
-expect_eq "the destination's exit (the guest command's status; $(tail -n 3 "$TMP/d.err"))" "$rc" 0
+devices_end "$DST" "$TMP/d.out" "$TMP/d.err" "$dst" "the destination"
 
 # ---- the checks ----
 devices_check "$DST" "$TMP/s.out" "$TMP/d.out"

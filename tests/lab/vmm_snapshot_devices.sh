@@ -46,11 +46,7 @@ devices_observe "$NS" p1
 kill -TERM "$obs"
 wait "$obs"
 r=$(devices_probe "$NS" p2 3)
-devices_stop "$IMG"
-wait_for "the guest's end" 120 has_field GSHA "$TMP/b.out"
-wait "$pid"
-rc=$?
-expect_eq "the restored VM's exit ($(tail -n 3 "$TMP/b.err"))" "$rc" 0
+devices_end "$IMG" "$TMP/b.out" "$TMP/b.err" "$pid" "the restored VM"
 pids=()
 devices_check "$IMG" "$TMP/a.out" "$TMP/b.out"
 echo "snapshot with a disk and a card: stopped at W:$n, restore without --disk refused, restored from W:$((n + 1)) to W:$((done_n - 1)) (3 blocks $(((t1 - t0) / 1000000)) ms after the restore began), UDP answered before ($(grep -o "\"replies\":[0-9]*" "$TMP/p0")) and after ($(grep -o "\"replies\":[0-9]*" "$TMP/p1"), then $r in 3 s), $done_n blocks match"
