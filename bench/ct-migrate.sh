@@ -20,7 +20,10 @@
 #        its checksum holds)
 #        JSONL=FILE: one JSON object per run appended to FILE (minibench migrate reads them):
 #        {"backend":"ct","case","mode","run","observed_total_ms","observed_downtime_ms" (the
-#        observer's total and downtime),"report": minict migrate's own JSON line}
+#        observer's total and downtime),"report": minict migrate's own JSON line}; mode runc:
+#        "backend":"runc" and the report runc_migrate makes (below)
+# Mode runc, the baseline (in the default MODES where runc is installed): the same bundle, the
+# same observer and hosts, runc (with the same CRIU) instead of minict: runc_migrate below.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RUNS=${1:-5}
@@ -40,18 +43,99 @@ elif [ -z "${MODES:-}" ]; then
 	MODES="stop-and-copy direct"
 	"$CRIU" check --feature mem_dirty_track >/dev/null 2>&1 && MODES="$MODES pre-copy"
 	"$CRIU" check --feature uffd-noncoop >/dev/null 2>&1 && MODES="$MODES post-copy"
+	command -v runc >/dev/null && MODES="$MODES runc"
 fi
+for mode in $MODES; do
+	case $mode in
+	stop-and-copy | direct | pre-copy | post-copy) ;;
+	runc) command -v runc >/dev/null || die "mode runc: runc is not installed (apt-get install runc)" ;;
+	*) die "unknown mode '$mode' (stop-and-copy, direct, pre-copy, post-copy, runc)" ;;
+	esac
+done
 JUMP=${JUMP:-150} # the echo's time-jump threshold (the lab's emulated CPU oversleeps: 60000)
 [ -n "${MINI_IN_LAB:-}" ] && JUMP=60000
 mig_setup cmb 10.247 10.248
 PIPE_MAX=$(cat /proc/sys/fs/pipe-max-size)
 # post-copy: CRIU's lazy page server wants a 4 MiB pipe (docs/checkpoint.md "Post-copy")
 case $MODES in *post-copy*) [ "$PIPE_MAX" -ge 4194304 ] || echo 4194304 >/proc/sys/fs/pipe-max-size ;; esac
-trap '[ "$(cat /proc/sys/fs/pipe-max-size)" != "$PIPE_MAX" ] && echo "$PIPE_MAX" >/proc/sys/fs/pipe-max-size; mig_cleanup' EXIT
+trap '[ "$(cat /proc/sys/fs/pipe-max-size)" != "$PIPE_MAX" ] && echo "$PIPE_MAX" >/proc/sys/fs/pipe-max-size; runc_cleanup; mig_cleanup' EXIT
 mkdir -p "$T/b"
 mk_rootfs "$T/b/rootfs" sh usleep echo cat kill >/dev/null
 cp "$TOOLS/ct_memhold" "$T/b/rootfs/bin/ct_memhold" || die "copy ct_memhold"
 REC=$T/records # case mode total frozen dump restore post_copy downtime
+
+# The runc baseline. runc makes no network (a CNI plugin would): the container's namespace and
+# veth are made here, src's on src's bridge as $N.2 with minict's MAC for that address (02:4d: +
+# its bytes), dst's on dst's bridge with its host end down; config.json names the namespace
+# (`linux.namespaces` path: runc dumps it as external and hands the one config.json names to the
+# restore). dst's bundle is $T/rb: the same config but for that path, root.path $T/b/rootfs, the
+# same rootfs (one machine: no rootfs to copy, which minict's stream does). stdio are pipes
+# (runc can't checkpoint a host file as stdio), their reader appending to $T/rout.
+RNS=${SRC}c RND=${DST}c # the container's namespaces: cmb... as the hosts', for the leak checks
+runc_src() { runc --criu "$CRIU" --root "$T/rsrc" "$@"; }
+runc_dst() { runc --criu "$CRIU" --root "$T/rdst" "$@"; }
+runc_cleanup() {
+	[ -n "${RUNC_ID:-}" ] || return 0
+	runc_src delete -f "$RUNC_ID" >/dev/null 2>&1
+	runc_dst delete -f "$RUNC_ID" >/dev/null 2>&1
+	ip netns del $RNS 2>/dev/null
+	ip netns del $RND 2>/dev/null
+	rm -rf --one-file-system "${T:?}/rimg" "${T:?}/rimgd"
+	RUNC_ID=
+}
+# runc_netns NS HOST UP|DOWN: the namespace NS with eth0, its peer rv on HOST's br0
+runc_netns() {
+	local mac
+	mac=$(printf '02:4d:%02x:%02x:%02x:%02x' ${N//./ } 2)
+	ip netns add $1 && ip link add rv netns $2 type veth peer name eth0 netns $1 &&
+		ip -n $2 link set rv master br0 && ip -n $1 link set eth0 address $mac &&
+		ip -n $1 addr add $N.2/24 dev eth0 && ip -n $1 link set lo up && ip -n $1 link set eth0 up &&
+		ip -n $1 route add default via $N.1 && { [ $3 = DOWN ] || ip -n $2 link set rv up; } ||
+		die "runc: the container's network namespace $1"
+}
+ms_since() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) * 1000 }'; }
+# runc_migrate ID WORK: one migration by runc, the report in $T/mig.json:
+#   total_ms    the echo's quiescing to `runc restore -d`'s return
+#   frozen_ms   `runc checkpoint`'s start to `runc restore -d`'s return (the container stopped)
+#   dump_ms     `runc checkpoint`; restore_ms: `runc restore -d`
+#   bytes_sent  the image directory (what the copy carried)
+# Between the two: src's veth down, the images copied (cp -a, a local copy: the cheapest
+# transfer there is, so runc's downtime is a lower bound for a migration by runc), dst's veth up
+# (what minict does at its freeze and its restore, docs/checkpoint.md).
+runc_migrate() {
+	local id=$1 init t0 t1 t2 t3 t4 bytes
+	RUNC_ID=$id
+	runc_netns $RNS $SRC UP
+	runc_netns $RND $DST DOWN
+	mig_bundle $JUMP "$2"
+	sed -i -e '/"minict":{"netBridge"/d' -e "s|\"type\":\"network\"|&,\"path\":\"/run/netns/$RNS\"|" "$T/b/config.json"
+	mkdir -p "$T/rb"
+	sed -e "s|\"path\":\"rootfs\"|\"path\":\"$T/b/rootfs\"|" -e "s|/run/netns/$RNS|/run/netns/$RND|" \
+		"$T/b/config.json" >"$T/rb/config.json"
+	grep -q "/run/netns/$RND" "$T/rb/config.json" || die "runc: config.json: $(head -30 "$T/b/config.json")"
+	: >"$T/rout"
+	runc_src run -d --bundle "$T/b" $id < <(:) > >(exec cat >>"$T/rout") 2>&1 ||
+		die "runc run: $(cat "$T/rout")"
+	mig_serving
+	mig_observe 600
+	init=$(runc_src state $id | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
+	mig_quiesce $id "$init"
+	t0=$EPOCHREALTIME
+	sh -c "$QUIESCE" || die "runc: the echo does not close its socket"
+	t1=$EPOCHREALTIME
+	runc_src checkpoint --image-path "$T/rimg" $id >>"$T/rout" 2>&1 || die "runc checkpoint: $(tail -n 5 "$T/rout")"
+	t2=$EPOCHREALTIME
+	ip -n $SRC link set rv down && cp -a "$T/rimg" "$T/rimgd" && ip -n $DST link set rv up ||
+		die "runc: the copy between the checkpoint and the restore"
+	t3=$EPOCHREALTIME
+	runc_dst restore -d --image-path "$T/rimgd" --bundle "$T/rb" $id < <(:) > >(exec cat >>"$T/rout") 2>&1 ||
+		die "runc restore: $(tail -n 5 "$T/rout")"
+	t4=$EPOCHREALTIME
+	bytes=$(du -sb "$T/rimg" | cut -f1)
+	printf '{"status":"ok","total_ms":%s,"frozen_ms":%s,"dump_ms":%s,"restore_ms":%s,"post_copy_ms":0,"bytes_sent":%s}\n' \
+		"$(ms_since $t0 $t4)" "$(ms_since $t1 $t4)" "$(ms_since $t1 $t2)" "$(ms_since $t3 $t4)" "$bytes" >"$T/mig.json"
+}
+
 : >"$REC"
 if [ -z "${CASES:-}" ]; then
 	CASES=idle
@@ -67,32 +151,43 @@ for c in $CASES; do
 			n=$((n + 1))
 			ID=${P}m$n
 			case $c in
-			idle) mig_container $ID $JUMP ;;
-			mem*) mig_container $ID $JUMP "exec ct_memhold ${c#mem} /tmp" ;;
+			idle) work=$MIG_COUNTER ;;
+			mem*) work="exec ct_memhold ${c#mem} /tmp" ;;
 			dirty*)
 				w=${c#dirty}
-				mig_container $ID $JUMP "exec ct_memhold ${w%-*} /tmp ${w#*-}"
+				work="exec ct_memhold ${w%-*} /tmp ${w#*-}"
 				;;
 			esac
-			mig_receiver $ID 60
-			mig_observe 600
-			mig_quiesce $ID
-			args="--mode $mode"
-			[ "$mode" = direct ] && args="--mode stop-and-copy --direct-pages"
-			MINICT_CRIU_TIMEOUT=600 src migrate $args --pre-freeze "$QUIESCE" $ID tcp:$M.2:$PORT \
-				>"$T/mig.json" 2>"$T/err" || die "$c $mode run $i: migrate: $(cat "$T/err"); receiver: $(cat "$T/rcv.err")"
-			wait $RPID || die "$c $mode run $i: receive: $(cat "$T/rcv.err")"
-			mig_check_dst $ID 120
+			if [ $mode = runc ]; then
+				runc_migrate $ID "$work"
+				mig_check_dst $ID 120 "$T/b/rootfs" runc_dst
+			else
+				mig_container $ID $JUMP "$work"
+				mig_receiver $ID 60
+				mig_observe 600
+				mig_quiesce $ID
+				args="--mode $mode"
+				[ "$mode" = direct ] && args="--mode stop-and-copy --direct-pages"
+				MINICT_CRIU_TIMEOUT=600 src migrate $args --pre-freeze "$QUIESCE" $ID tcp:$M.2:$PORT \
+					>"$T/mig.json" 2>"$T/err" || die "$c $mode run $i: migrate: $(cat "$T/err"); receiver: $(cat "$T/rcv.err")"
+				wait $RPID || die "$c $mode run $i: receive: $(cat "$T/rcv.err")"
+				mig_check_dst $ID 120
+			fi
 			echo "$c $mode $(field total_ms "$T/mig.json") $(field frozen_ms "$T/mig.json") $(field dump_ms "$T/mig.json")" \
 				"$(field restore_ms "$T/mig.json") $(field post_copy_ms "$T/mig.json") $(field downtime_ms "$T/obs.json")" >>"$REC"
 			echo "$c $mode run $i: $(tail -n 1 "$REC")" >&2
 			if [ -n "${JSONL:-}" ]; then
-				printf '{"backend":"ct","case":"%s","mode":"%s","run":%d,"observed_total_ms":%s,"observed_downtime_ms":%s,"report":%s}\n' \
-					"$c" "$mode" $((i - 1)) "$(field total_ms "$T/obs.json")" "$(field downtime_ms "$T/obs.json")" \
+				printf '{"backend":"%s","case":"%s","mode":"%s","run":%d,"observed_total_ms":%s,"observed_downtime_ms":%s,"report":%s}\n' \
+					"$([ $mode = runc ] && echo runc || echo ct)" "$c" "$mode" $((i - 1)) "$(field total_ms "$T/obs.json")" "$(field downtime_ms "$T/obs.json")" \
 					"$(head -n 1 "$T/mig.json")" >>"$JSONL"
 			fi
-			dst delete -f $ID >/dev/null || die "delete in dst"
-			rm -rf --one-file-system "${T:?}/dstwork/$ID"
+			if [ $mode = runc ]; then
+				runc_dst delete -f $ID >/dev/null || die "runc delete in dst"
+				runc_cleanup
+			else
+				dst delete -f $ID >/dev/null || die "delete in dst"
+				rm -rf --one-file-system "${T:?}/dstwork/$ID"
+			fi
 		done
 	done
 done
@@ -118,6 +213,18 @@ sum=$T/summary.txt
 				"$(stat $c $mode 5)" "$(stat $c $mode 6)" "$(stat $c $mode 7)" "$dt" "$ratio"
 		done
 	done
+	case " $MODES " in *" runc "*)
+		echo "minict vs runc (the same container and CRIU; runc: checkpoint, a local copy, restore), downtime medians:"
+		for c in $CASES; do
+			rb=$(stat $c runc 8 | cut -d/ -f2)
+			for mode in $MODES; do
+				[ $mode = runc ] && continue
+				awk -v c=$c -v m=$mode -v a="$(stat $c $mode 8 | cut -d/ -f2)" -v b="$rb" \
+					'BEGIN { if (a != "" && b > 0) printf "  %s %s: %.0f vs %.0f ms, %.2fx\n", c, m, a, b, a / b }'
+			done
+		done
+		;;
+	esac
 } >"$sum"
 cat "$sum"
 where="on this host"

@@ -29,26 +29,29 @@ static const struct mb_exp_fig figs[NFIG] = {
     {"migrate-downtime", "downtime_ms", "ms", "Downtime, by the observer",
      "vm, qemu: the heartbeat gap, from the last `count` line the source VM printed to the "
      "first the destination printed, both consoles read by the script (the test guest prints "
-     "one every 2^22 TSC cycles, ~2 ms here). ct: the largest gap between two replies of the "
-     "container's UDP echo, probed every 1 ms from a third network namespace "
+     "one every 2^22 TSC cycles, ~2 ms here). ct, runc: the largest gap between two replies "
+     "of the container's UDP echo, probed every 1 ms from a third network namespace "
      "(tests/tools/udp_observer): the echo's quiescing, the frozen window and its rebinding "
      "at the destination.",
      FIG_DOWN},
     {"migrate-total", "total_ms", "ms", "Total time, by the observer",
-     "From the migrate command (ct: the observer's start signal, just before the echo is "
-     "quiesced) to the first heartbeat (ct: the first reply) from the destination.",
+     "From the migrate command (ct, runc: the observer's start signal, just before the echo "
+     "is quiesced) to the first heartbeat (ct, runc: the first reply) from the destination.",
      FIG_TOTAL},
     {"migrate-own-downtime", "own_downtime_ms", "ms", "Downtime, as the tool reports it",
      "minivm: pause to the destination's ack; QEMU: query-migrate's downtime; minict: "
-     "frozen_ms, the freeze to the destination's `restored`.",
+     "frozen_ms, the freeze to the destination's `restored`; runc: `runc checkpoint`'s start "
+     "to `runc restore -d`'s return.",
      FIG_OWN_DOWN},
     {"migrate-own-total", "own_total_ms", "ms", "Total time, as the tool reports it",
      "minivm: the migrate command to the destination's ack; QEMU: query-migrate's total-time; "
-     "minict: migrate's total_ms (its set-up, CRIU's dump, the stream, the restore).",
+     "minict: migrate's total_ms (its set-up, CRIU's dump, the stream, the restore); runc: "
+     "the echo's quiescing to `runc restore -d`'s return.",
      FIG_OWN_TOTAL},
     {"migrate-sent", "sent_mib", "MiB", "Bytes sent",
      "What the migration stream carried: minivm's bytes_sent, QEMU's ram transferred, "
-     "minict's bytes_sent (CRIU's images, the rootfs' changes and the state).",
+     "minict's bytes_sent (CRIU's images, the rootfs' changes and the state), runc's image "
+     "directory (copied locally).",
      FIG_SENT},
 };
 
@@ -60,7 +63,16 @@ struct run {
 	char vm_case[64], ct_case[64];
 	char checkout[PATH_MAX], tools[PATH_MAX + 32], guest[PATH_MAX + 48];
 	FILE *rounds; /* --out: migrate-rounds.csv */
+	/* the observer's downtimes of ct and runc, for their ratio */
+	double down[MB_NBACKENDS][MB_MAX_REPEAT];
+	size_t ndown[MB_NBACKENDS];
 };
+
+/* ct and runc: a container migrated by bench/ct-migrate.sh (runc: its mode runc) */
+static bool is_ct(enum mb_backend b)
+{
+	return b == MB_CT || b == MB_RUNC;
+}
 
 /* ---- checks ------------------------------------------------------------------------------- */
 
@@ -104,7 +116,7 @@ static int need_file(const char *path, int mode, const char *what, mc_err *err)
 }
 
 /* Where CRIU is not there or fails `criu check`: its one line. */
-static int check_criu(const struct run *r, mc_err *err)
+static int check_criu(const struct run *r, enum mb_backend b, mc_err *err)
 {
 	char log[] = "/tmp/minibench-criu.XXXXXX", cmd[PATH_MAX + 32], line[256];
 	int fd = mkstemp(log);
@@ -120,8 +132,9 @@ static int check_criu(const struct run *r, mc_err *err)
 	mc_error_free(&e);
 	if (rc < 0)
 		return mc_errorf(err, 0,
-				 "backend ct: no CRIU that works here (%s; make deps builds "
+				 "backend %s: no CRIU that works here (%s; make deps builds "
 				 "CRIU 4.1.1, docs/checkpoint.md)",
+				 mb_backend_name(b),
 				 line[0] ? line : "scripts/criu.sh path failed");
 	return 0;
 }
@@ -147,26 +160,36 @@ static int check_backend(const struct run *r, enum mb_backend b, mc_err *err)
 					 mb_backend_name(b));
 		return need_file(r->guest, R_OK, "backend vm: the test guest", err);
 	case MB_CT:
+	case MB_RUNC: {
+		/* runc: bench/ct-migrate.sh's mode runc, its hosts, observer and bundle are
+		 * minict's (minict spec makes the bundle) */
+		char what[32];
+		snprintf(what, sizeof(what), "backend %s", mb_backend_name(b));
 		if (geteuid() != 0)
-			return mc_errorf(
-			    err, 0, "backend ct: migrate needs root (network namespaces, CRIU)");
+			return mc_errorf(err, 0,
+					 "%s: migrate needs root (network namespaces, CRIU)", what);
+		if (b == MB_RUNC && !mb_which("runc", path, sizeof(path)))
+			return mc_errorf(err, 0,
+					 "backend runc: runc is not installed (apt-get "
+					 "install runc)");
 		snprintf(path, sizeof(path), "%s/minict", mb_self_dir());
-		if (need_file(path, X_OK, "backend ct", err) < 0)
+		if (need_file(path, X_OK, what, err) < 0)
 			return -1;
 		for (const char *const *t =
 			 (const char *const[]){"udp_echo", "udp_observer", "ct_memhold", NULL};
 		     *t; t++) {
 			snprintf(path, sizeof(path), "%s/%s", r->tools, *t);
-			if (need_file(path, X_OK, "backend ct", err) < 0)
+			if (need_file(path, X_OK, what, err) < 0)
 				return -1;
 		}
-		return check_criu(r, err);
+		return check_criu(r, b, err);
+	}
 	default:
 		return mc_errorf(
 		    err, 0,
 		    "backend %s: not for migrate (vm, qemu, ct: minict migrate through "
-		    "CRIU; runc and crun have no migration of their own, docker and "
-		    "podman no live one)",
+		    "CRIU; runc: its checkpoint, a copy, its restore, with the same CRIU; "
+		    "crun has no checkpoint here, docker and podman no live migration)",
 		    mb_backend_name(b));
 	}
 }
@@ -245,11 +268,11 @@ static int take_row(struct run *r, size_t bi, unsigned run, json_object *row, mc
 {
 	enum mb_backend b = r->one.backend[bi];
 	json_object *status = NULL, *report = row, *mode;
-	if (b == MB_CT) {
+	if (is_ct(b)) {
 		if (!json_object_object_get_ex(row, "report", &report) ||
 		    !json_object_is_type(report, json_type_object))
 			return mc_errorf(err, 0, "no object `report` in its JSON line");
-		if (json_object_object_get_ex(row, "mode", &mode))
+		if (b == MB_CT && json_object_object_get_ex(row, "mode", &mode))
 			snprintf(r->ct_mode, sizeof(r->ct_mode), "%s",
 				 json_object_get_string(mode));
 	}
@@ -260,7 +283,7 @@ static int take_row(struct run *r, size_t bi, unsigned run, json_object *row, mc
 	double v[NFIG];
 	if (num(row, "observed_downtime_ms", &v[FIG_DOWN], err) < 0 ||
 	    num(row, "observed_total_ms", &v[FIG_TOTAL], err) < 0 ||
-	    num(report, b == MB_CT ? "frozen_ms" : "downtime_ms", &v[FIG_OWN_DOWN], err) < 0 ||
+	    num(report, is_ct(b) ? "frozen_ms" : "downtime_ms", &v[FIG_OWN_DOWN], err) < 0 ||
 	    num(report, "total_ms", &v[FIG_OWN_TOTAL], err) < 0 ||
 	    num(report, "bytes_sent", &v[FIG_SENT], err) < 0)
 		return -1;
@@ -278,7 +301,9 @@ static int take_row(struct run *r, size_t bi, unsigned run, json_object *row, mc
 		if (mb_exp_sample(&r->x, 0, bi, (size_t)f, &rec, figs[f].metric, figs[f].unit, -1,
 				  v[f], err) < 0)
 			return -1;
-	return b == MB_CT ? 0 : rounds(r, row, &rec, err);
+	if (is_ct(b) && r->ndown[bi] < MB_MAX_REPEAT)
+		r->down[bi][r->ndown[bi]++] = v[FIG_DOWN];
+	return is_ct(b) ? 0 : rounds(r, row, &rec, err);
 }
 
 /* One migration of backend bi by its script (one run per call), read back. */
@@ -294,14 +319,14 @@ static int one_run(struct run *r, size_t bi, unsigned run, mc_err *err)
 		return -1;
 	unlink(jsonl);
 	snprintf(script, sizeof(script), "%s/bench/%s", r->checkout,
-		 b == MB_CT ? "ct-migrate.sh" : "vm-migrate.sh");
-	snprintf(e_case, sizeof(e_case), "CASES=%s", b == MB_CT ? r->ct_case : r->vm_case);
+		 is_ct(b) ? "ct-migrate.sh" : "vm-migrate.sh");
+	snprintf(e_case, sizeof(e_case), "CASES=%s", is_ct(b) ? r->ct_case : r->vm_case);
 	snprintf(e_jsonl, sizeof(e_jsonl), "JSONL=%s", jsonl);
 	snprintf(e_bin, sizeof(e_bin), "BIN=%s", mb_self_dir());
-	if (b == MB_CT) {
+	if (is_ct(b)) {
 		snprintf(e_x, sizeof(e_x), "TOOLS=%s", r->tools);
-		/* pre-copy where the kernel tracks dirty pages, else stop-and-copy */
-		snprintf(e_y, sizeof(e_y), "MODES=live");
+		/* ct: pre-copy where the kernel tracks dirty pages, else stop-and-copy */
+		snprintf(e_y, sizeof(e_y), "MODES=%s", b == MB_CT ? "live" : "runc");
 	} else {
 		snprintf(e_x, sizeof(e_x), "GUEST=%s", r->guest);
 		snprintf(e_y, sizeof(e_y), "VMMS=%s", b == MB_VM ? "minivm" : "qemu");
@@ -317,7 +342,7 @@ static int one_run(struct run *r, size_t bi, unsigned run, mc_err *err)
 			e_y,
 			"bash",
 			script,
-			b == MB_CT ? "1" : NULL,
+			is_ct(b) ? "1" : NULL,
 			NULL};
 	mc_err e = NULL;
 	if (mb_run_cmd(argv, log, &e) < 0) {
@@ -356,9 +381,9 @@ static void intro(void *ctx, FILE *t)
 		r->workload, r->mib,
 		r->rate ? "rewritten at the given MiB/s, one word per page" : "written once",
 		o->repeat, o->repeat == 1 ? "" : "s");
-	bool vms = false, ct = false;
+	bool vms = false, ct = false, runc = false;
 	for (size_t bi = 0; bi < o->nbackends; bi++)
-		*(o->backend[bi] == MB_CT ? &ct : &vms) = true;
+		*(o->backend[bi] == MB_CT ? &ct : o->backend[bi] == MB_RUNC ? &runc : &vms) = true;
 	if (vms)
 		fprintf(t,
 			"vm, qemu: the PVH test guest, 1 vCPU, %u MiB RAM, over loopback, downtime "
@@ -369,8 +394,11 @@ static void intro(void *ctx, FILE *t)
 			"ct: minict migrate through CRIU, mode %s, between two network namespaces "
 			"(bench/ct-migrate.sh)\n",
 			r->ct_mode[0] ? r->ct_mode : "?");
-	fprintf(t, "ms; down = the observer's downtime (vm, qemu: heartbeat gap; ct: UDP echo "
-		   "probed every 1 ms), total = the observer's total,\nown = the tool's own "
+	if (runc)
+		fprintf(t, "runc: the same container, hosts and CRIU: runc checkpoint, the images "
+			   "copied (locally), runc restore -d (bench/ct-migrate.sh mode runc)\n");
+	fprintf(t, "ms; down = the observer's downtime (vm, qemu: heartbeat gap; ct, runc: UDP "
+		   "echo probed every 1 ms), total = the observer's total,\nown = the tool's own "
 		   "figures, sent = MiB the stream carried\n");
 }
 
@@ -391,14 +419,15 @@ static bool study_text(void *ctx, size_t fig, const struct mb_summary_row *rows,
 		"|---|--:|--:|--:|\n",
 		down ? "service downtime" : "total migration time", vm, ct);
 	for (size_t bi = 0; bi < r->one.nbackends; bi++) {
-		double s = r->one.backend[bi] == MB_CT ? ct : vm;
+		double s = is_ct(r->one.backend[bi]) ? ct : vm;
 		fprintf(f, "| %s | %.1f ms | %.0f ms | %.4f |\n", rows[bi].backend,
 			rows[bi].st.median, s * 1000, rows[bi].st.median / (s * 1000));
 	}
 	return true;
 }
 
-static const char *const ratio_bases[] = {"qemu", "vm", NULL};
+/* ct and runc alone: the ratio to runc (ct_vs_runc gives it whatever ran) */
+static const char *const ratio_bases[] = {"qemu", "vm", "runc", NULL};
 
 static const struct mb_exp_col cols[] = {
     {"down min", 9, FIG_DOWN, MB_STAT_MIN},
@@ -409,6 +438,28 @@ static const struct mb_exp_col cols[] = {
     {"own total", 9, FIG_OWN_TOTAL, MB_STAT_MEDIAN},
     {"sent MiB", 9, FIG_SENT, MB_STAT_MEDIAN},
 };
+
+/* Where both ran: minict's downtime against runc's (the same container, hosts and CRIU), a line
+ * under the table, whatever the table's baseline. */
+static int ct_vs_runc(const struct run *r, mc_err *err)
+{
+	struct mb_stats st[2];
+	int have = 0;
+	for (size_t bi = 0; bi < r->one.nbackends; bi++) {
+		enum mb_backend b = r->one.backend[bi];
+		if (!is_ct(b) || r->ndown[bi] == 0)
+			continue;
+		if (mb_stats_compute(r->down[bi], r->ndown[bi], &st[b == MB_RUNC], err) < 0)
+			return mc_wrap(err, "ct vs runc");
+		have |= 1 << (b == MB_RUNC);
+	}
+	if (have == 3)
+		printf("ct vs runc, the observer's downtime min/median/max: %.1f/%.1f/%.1f vs "
+		       "%.1f/%.1f/%.1f ms, medians %.2fx\n",
+		       st[0].min, st[0].median, st[0].max, st[1].min, st[1].median, st[1].max,
+		       st[0].median / st[1].median);
+	return 0;
+}
 
 static int summarize(struct run *r, mc_err *err)
 {
@@ -431,7 +482,9 @@ static int summarize(struct run *r, mc_err *err)
 	    .record_id = r->record_id,
 	    .record_title = r->record_title,
 	};
-	return mb_exp_summarize(&r->x, &s, err);
+	if (mb_exp_summarize(&r->x, &s, err) < 0)
+		return -1;
+	return ct_vs_runc(r, err);
 }
 
 /* ---- the experiment ----------------------------------------------------------------------- */

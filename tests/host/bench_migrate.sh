@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # minibench migrate end to end: --quick --repeat 1 --no-warmup with every backend this host has
-# (vm and qemu with the PVH test guest where /dev/kvm and QEMU are, ct where CRIU works), idle
+# (vm and qemu with the PVH test guest where /dev/kvm and QEMU are, ct where CRIU works, runc,
+# the baseline, where CRIU works and runc is installed: its figures must be there, and the line
+# of ct's downtime against runc's), idle
 # and then dirty:32 for minivm: the table (a row per backend, the ratio to the baseline),
 # results.jsonl of the documented schema (docs/bench.md) with sane values (the observer's
 # downtime below its total, the tool's own downtime below its own total, more MiB sent than the
@@ -15,12 +17,19 @@ one_line_error "unknown workload" "unknown workload \`busy\` for migrate (known:
 	"$MB" migrate --workload busy --backend vm
 one_line_error "dirty rate 0" "--workload dirty:MIBPS" "$MB" migrate --workload dirty:0 --backend vm
 one_line_error "dirty rate not a number" "--workload dirty:MIBPS" "$MB" migrate --workload dirty:x
-one_line_error "runc" "backend runc: not for migrate" "$MB" migrate --backend runc
+one_line_error "crun" "backend crun: not for migrate" "$MB" migrate --backend crun
 
 backends=()
 [ -c /dev/kvm ] && [ -f "$(dirname "$MB")/../tests/guests/pvh-guest.elf" ] && backends+=(vm)
 [ -c /dev/kvm ] && command -v qemu-system-x86_64 >/dev/null && backends+=(qemu)
-"$ROOT/scripts/criu.sh" path >/dev/null 2>&1 && backends+=(ct)
+if "$ROOT/scripts/criu.sh" path >/dev/null 2>&1; then
+	backends+=(ct)
+	if command -v runc >/dev/null; then
+		backends+=(runc)
+	else
+		echo "note: no runc here: the runc baseline is not measured" >&2
+	fi
+fi
 [ ${#backends[@]} -gt 0 ] || skip "no backend migrate can run here (no /dev/kvm, no CRIU)"
 list=$(
 	IFS=,
@@ -72,7 +81,7 @@ for name in ("migrate-downtime", "migrate-total", "migrate-own-downtime", "migra
                for r in rows), f"{name}.csv: {rows}"
     assert os.path.getsize(os.path.join(d, name + ".svg")) > 0, f"no {name}.svg"
 rr = list(csv.DictReader(open(os.path.join(d, "migrate-rounds.csv"))))
-assert {r["backend"] for r in rr} == {b for b in backends if b != "ct"}, f"migrate-rounds.csv: {rr}"
+assert {r["backend"] for r in rr} == {b for b in backends if b not in ("ct", "runc")}, f"migrate-rounds.csv: {rr}"
 report = open(os.path.join(d, "report.md")).read()
 for s in ("# minibench migrate", "## Downtime, by the observer", "service downtime (chapter 6)"):
     assert s in report, f"report.md lacks {s!r}"
@@ -85,6 +94,10 @@ expect_contains "table" "$out" "backend  guests    n  down min    median"
 for b in "${backends[@]}"; do
 	grep -Eq "^$b +1 +1 +[0-9]" <<<"$out" || fail "no table row for $b: $out"
 done
+if [[ " ${backends[*]} " == *" runc "* ]]; then
+	grep -Eq '^ct vs runc, the observer.s downtime min/median/max: [0-9.]+/[0-9.]+/[0-9.]+ vs [0-9.]+/[0-9.]+/[0-9.]+ ms, medians [0-9.]+x$' <<<"$out" ||
+		fail "no line of ct against runc: $out"
+fi
 check "$TMP/idle" idle "${backends[@]}" || fail "idle: the results above"
 
 # dirty: minivm only (its per-round dirty rate; QEMU's series is checked above), to keep it short

@@ -20,16 +20,20 @@
 #                             the bundle $T/b (rootfs $R) with the echo (udp_echo 7; JUMP_MS its
 #                             time-jump threshold) and WORK (a shell command, default $MIG_COUNTER:
 #                             1, 2, 3... into /tmp/log every 20 ms), on src's br0 as $N.2; run in
-#                             src until /tmp/log has 5 lines and the echo serves. config.json is
-#                             edited with sed (no python in the lab): no |, & or " in WORK.
+#                             src until /tmp/log has 5 lines and the echo serves (mig_serving).
+#                             config.json is edited with sed (no python in the lab): no |, & or "
+#                             in WORK. mig_bundle JUMP_MS [WORK [APPLETS]] makes the bundle only.
 #   mig_observe SECONDS       the observer in obs, until its first reply; sets OPID, signals it
 #                             "migrate now" (SIGUSR1)
-#   mig_quiesce ID            sets QUIESCE: the --pre-freeze command that closes the echo's socket
-#   mig_check_dst ID SECONDS  after a migration: in dst's copy of the rootfs ($DR) the count goes
-#                             on without a restart or a gap, ct_memhold's checksum (if it ran) is
-#                             the same, the echo serves again and the observer got a reply after
-#                             its gap (then it is stopped, its JSON in $T/obs.json), and a new
-#                             observer gets replies; waits at most SECONDS for each
+#   mig_quiesce ID [INIT_PID] sets QUIESCE: the --pre-freeze command that closes the echo's socket
+#                             (the echo is a child of the init, src's state's pid by default)
+#   mig_check_dst ID SECONDS [ROOTFS [RUNTIME]]
+#                             after a migration: in dst's copy of the rootfs ($DR, or ROOTFS) the
+#                             count goes on without a restart or a gap, ct_memhold's checksum (if
+#                             it ran; SIGUSR1 by `RUNTIME kill ID USR1`, default dst) is the same,
+#                             the echo serves again and the observer got a reply after its gap
+#                             (then it is stopped, its JSON in $T/obs.json), and a new observer
+#                             gets replies; waits at most SECONDS for each
 
 mig_setup() {
 	local tag=$1
@@ -94,9 +98,10 @@ mig_receiver() {
 }
 
 MIG_COUNTER='i=0; while :; do i=$((i+1)); echo $i >> /tmp/log; usleep 20000; done'
-mig_container() {
-	local id=$1 jump=$2 work=${3:-$MIG_COUNTER}
-	shift 2
+# mig_bundle JUMP_MS [WORK [APPLETS]]: the bundle $T/b as mig_container runs it, not started
+mig_bundle() {
+	local jump=$1 work=${2:-$MIG_COUNTER}
+	shift
 	shift || true
 	mkdir -p "$T/b"
 	R=$T/b/rootfs
@@ -110,9 +115,20 @@ mig_container() {
 		"$T/b/config.json"
 	grep -q '"netBridge":"br0"' "$T/b/config.json" && grep -q 'udp_echo 7' "$T/b/config.json" ||
 		die "config.json: $(head -20 "$T/b/config.json")"
-	(cd "$T/b" && src run -d "$id" </dev/null >/dev/null 2>"$T/err") || die "run in src: $(cat "$T/err")"
+}
+
+# mig_serving: the container of $T/b counts and its echo serves
+mig_serving() {
 	wait_secs 60 lines "$R/tmp/log" 5 || die "the container does not count"
 	wait_secs 60 is_state "$R/tmp/echo.state" open || die "the echo does not serve"
+}
+
+mig_container() {
+	local id=$1
+	shift
+	mig_bundle "$@"
+	(cd "$T/b" && src run -d "$id" </dev/null >/dev/null 2>"$T/err") || die "run in src: $(cat "$T/err")"
+	mig_serving
 }
 
 mig_observe() {
@@ -125,21 +141,21 @@ mig_observe() {
 }
 
 mig_quiesce() {
-	local init epid
-	init=$(sed -n 's/.*"pid":\([0-9]*\).*/\1/p' <<<"$(src state "$1")")
+	local init=${2:-} epid
+	[ -n "$init" ] || init=$(sed -n 's/.*"pid":\([0-9]*\).*/\1/p' <<<"$(src state "$1")")
 	epid=$(pgrep -P "$init" -x udp_echo | head -n 1)
 	[ -n "$epid" ] || die "no udp_echo process on the host"
 	QUIESCE="kill -USR1 $epid && i=0 && while [ \"\$(cat $R/tmp/echo.state)\" != closed ]; do sleep 0.001; i=\$((i+1)); [ \$i -lt 60000 ] || exit 1; done"
 }
 
 mig_check_dst() {
-	local id=$1 secs=$2 n0
-	DR=$T/dstwork/$id/bundle/rootfs
+	local id=$1 secs=$2 kill=${4:-dst} n0
+	DR=${3:-$T/dstwork/$id/bundle/rootfs}
 	n0=$(wc -l <"$DR/tmp/log")
 	wait_secs "$secs" lines "$DR/tmp/log" $((n0 + 10)) || die "the migrated container does not count"
 	continuous "$DR/tmp/log" || die "the count restarted or jumped: $(tr '\n' ' ' <"$DR/tmp/log" | cut -c1-400)"
 	if [ -s "$DR/tmp/sum1" ]; then
-		dst kill "$id" USR1 || die "kill USR1 in dst"
+		$kill kill "$id" USR1 || die "kill USR1 in dst"
 		wait_secs "$secs" test -s "$DR/tmp/sum2" || die "no checksum after the migration"
 		[ "$(cat "$DR/tmp/sum1")" = "$(cat "$DR/tmp/sum2")" ] ||
 			die "checksum $(cat "$DR/tmp/sum1") before, $(cat "$DR/tmp/sum2") after"
