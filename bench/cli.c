@@ -25,6 +25,10 @@ const char *mb_usage(void)
 	       "  --repeat N          timed runs per backend and guest count (default 10)\n"
 	       "  --quick             --guests 1,2 --repeat 3 unless given\n"
 	       "  --no-warmup         no untimed warm-up batch/run (for tests)\n"
+	       "  --from-snapshot     latency: restore to running of a VM from a saved state,\n"
+	       "                      beside its cold boot (backends vm, qemu: the PVH test\n"
+	       "                      guest, 256 MiB, small and 200 MiB footprints; default\n"
+	       "                      vm,qemu)\n"
 	       "  --workload W        latency: true (default: /bin/true in the guest);\n"
 	       "                      density: cpu (default), fileio, oltp;\n"
 	       "                      migrate: idle (default), dirty:MIBPS (backends vm,\n"
@@ -90,7 +94,8 @@ int mb_parse_args(int argc, char **argv, struct mb_opts *o, mc_err *err)
 		OPT_OUT,
 		OPT_WORKLOAD,
 		OPT_RECORD,
-		OPT_NO_WARMUP
+		OPT_NO_WARMUP,
+		OPT_FROM_SNAPSHOT
 	};
 	static const struct option longopts[] = {
 	    {"backend", required_argument, NULL, OPT_BACKEND},
@@ -101,6 +106,7 @@ int mb_parse_args(int argc, char **argv, struct mb_opts *o, mc_err *err)
 	    {"workload", required_argument, NULL, OPT_WORKLOAD},
 	    {"record", no_argument, NULL, OPT_RECORD},
 	    {"no-warmup", no_argument, NULL, OPT_NO_WARMUP},
+	    {"from-snapshot", no_argument, NULL, OPT_FROM_SNAPSHOT},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -163,6 +169,9 @@ int mb_parse_args(int argc, char **argv, struct mb_opts *o, mc_err *err)
 		case OPT_NO_WARMUP:
 			o->no_warmup = true;
 			break;
+		case OPT_FROM_SNAPSHOT:
+			o->from_snapshot = true;
+			break;
 		case 'h':
 			o->help = true;
 			return 0;
@@ -180,9 +189,15 @@ int mb_parse_args(int argc, char **argv, struct mb_opts *o, mc_err *err)
 		return 0;
 	if (!have_exp)
 		return mc_errorf(err, 0, "no experiment given (latency, density, migrate, all)");
-	if (o->nbackends == 0 &&
-	    add_backends(o, o->experiment == MB_EXP_MIGRATE ? "vm,qemu,ct" : "ct,crun,runc,native",
-			 err) < 0)
+	if (o->from_snapshot && o->experiment != MB_EXP_LATENCY)
+		return mc_errorf(err, 0,
+				 "--from-snapshot is latency's (minibench latency "
+				 "--from-snapshot)");
+	if (o->nbackends == 0 && add_backends(o,
+					      o->experiment == MB_EXP_MIGRATE ? "vm,qemu,ct"
+					      : o->from_snapshot	      ? "vm,qemu"
+								 : "ct,crun,runc,native",
+					      err) < 0)
 		return -1;
 	if (!have_guests) {
 		o->nguests = 0;

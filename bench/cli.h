@@ -25,6 +25,7 @@ struct mb_opts {
 	bool repeat_given; /* --repeat was given (all --quick: else its own counts) */
 	bool quick;
 	bool no_warmup;	      /* no untimed warm-up batch (migrate: run) before the timed runs */
+	bool from_snapshot;   /* latency: the VMs' restore from a saved state (restore.h) */
 	const char *workload; /* NULL: the experiment's default */
 	const char *out;      /* NULL: print only, write no files */
 	bool record;	      /* write the summary into docs/results.md (bench/record.py) */

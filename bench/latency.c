@@ -15,6 +15,7 @@
 #include "engine.h"
 #include "experiment.h"
 #include "report.h"
+#include "restore.h"
 #include "spawn.h"
 #include "util.h"
 #include "vmguest.h"
@@ -376,6 +377,8 @@ static int latency(struct run *r, const char *workdir, mc_err *err)
 
 int mb_latency_check(const struct mb_opts *o, mc_err *err)
 {
+	if (o->from_snapshot)
+		return mb_restore_check(o, err);
 	if (!find_workload(o->workload, err))
 		return -1;
 	for (size_t bi = 0; bi < o->nbackends; bi++) {
@@ -399,6 +402,8 @@ int mb_latency_check(const struct mb_opts *o, mc_err *err)
 
 int mb_latency(const struct mb_opts *o, const char *workdir, struct mb_results *res, mc_err *err)
 {
+	if (o->from_snapshot)
+		return mb_restore(o, workdir, res, err);
 	struct run *r = calloc(1, sizeof(*r));
 	if (!r)
 		return mc_errorf(err, ENOMEM, "latency");
