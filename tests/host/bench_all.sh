@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# minibench all end to end, small: `all --quick --guests 1 --repeat 1 --backend ct,native,vm
-# --out DIR`: latency and density cpu, fileio and oltp each into DIR/EXPERIMENT with its own
-# report, ct and native in every one; vm skipped where a stock kernel can't boot (kvm_kind in
-# tests/lib.sh: no /dev/kvm, PVM, or neither vmx nor svm) with the reason on stderr and
-# in DIR/report.md; DIR/report.md's experiments table, skip table and each experiment's table;
-# nothing left behind (cgroups, mounts). A failing experiment fails the run naming it (an
-# unusable rootfs: the density experiments are skipped, not failed). Skipped (77) where the
-# rootfs is not built. No timing is asserted.
+# minibench all end to end, small: `all --quick --guests 1 --repeat 1 --no-warmup --backend
+# ct,native,vm --out DIR` (--no-warmup: the pipeline is checked, not the figures; the warm-up
+# batches were half the run): latency and density cpu, fileio and oltp each into
+# DIR/EXPERIMENT with its own report, ct and native in every one; vm skipped where a stock
+# kernel can't boot (kvm_kind in tests/lib.sh: no /dev/kvm, PVM, or neither vmx nor svm) with
+# the reason on stderr and in DIR/report.md; DIR/report.md's experiments table, skip table and
+# each experiment's table; nothing left behind (cgroups, mounts). A failing experiment fails
+# the run naming it (an unusable rootfs: the density experiments are skipped, not failed).
+# Skipped (77) where the rootfs is not built. No timing is asserted.
 . "$ROOT/tests/host/bench_lib.bash"
 out='' rc=''
 
@@ -21,7 +22,7 @@ stock=0
 before_cg=$(find /sys/fs/cgroup -maxdepth 2 -name 'minibench-*' 2>/dev/null | sort)
 backends=ct,native
 [ $stock = 0 ] && backends=ct,native,vm
-run_capture out rc "$MB" all --quick --guests 1 --repeat 1 --backend "$backends" --out "$TMP/all"
+run_capture out rc "$MB" all --quick --guests 1 --repeat 1 --no-warmup --backend "$backends" --out "$TMP/all"
 expect_eq "minibench all ($out)" "$rc" 0
 for e in latency density-cpu density-fileio density-oltp; do
 	expect_contains "stderr" "$out" "minibench: all: $e (ct, native)"
@@ -46,7 +47,7 @@ grep -q " $TMP/all/" /proc/self/mountinfo && fail "mounts left under $TMP/all"
 
 # an unbuilt rootfs: latency runs, every density experiment is skipped with the reason
 run_capture out rc env MINIVM_ROOTFS_DIR="$TMP/nothing" "$MB" all --quick --guests 1 --repeat 1 \
-	--backend ct --out "$TMP/norootfs"
+	--no-warmup --backend ct --out "$TMP/norootfs"
 expect_eq "minibench all without the rootfs ($out)" "$rc" 0
 expect_contains "stderr" "$out" "minibench: all: density-oltp: skipping ct: density: no sysbench"
 expect_contains "report" "$(cat "$TMP/norootfs/report.md")" "| density-cpu | - | not run: "
