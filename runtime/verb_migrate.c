@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -433,7 +434,9 @@ static void plug_wait(struct fin *f);
 static int end_and_answer(struct fin *f, mc_err *err)
 {
 	/* the veth here is down before the destination announces the container */
+	uint64_t t = mc_now_ns();
 	plug_wait(f);
+	mc_log_debug("migrate: the veth down waited for %.1f ms", (mc_now_ns() - t) / 1e6);
 	int ret = 0;
 	char lazy[64];
 	int n = snprintf(lazy, sizeof(lazy), "{\"port\":%d}", f->lazy_port);
@@ -458,6 +461,8 @@ static int end_and_answer(struct fin *f, mc_err *err)
 static void finish(struct fin *f)
 {
 	f->ret = send_rest(f, &f->err);
+	uint64_t t = mc_now_ns();
+	mc_log_debug("migrate: the delta and the images sent in %.1f ms", (t - f->t_dumped) / 1e6);
 	if (f->ret == 0)
 		f->ret = end_and_answer(f, &f->err);
 }
@@ -595,6 +600,21 @@ static int notified_cb(void *arg, const char *script, mc_err *err)
 	return 0;
 }
 
+/* The default work directory is a tmpfs of migrate's own, in a mount namespace of its own (a
+ * slave of the host's; criu is forked into it): CRIU's dump writes the images there and the
+ * stream reads them back in memory, not through /tmp's file system (on this host's disk,
+ * shared with other work); they vanish with migrate. Its size is the kernel's default, half the
+ * RAM. */
+static int work_tmpfs(const char *work, mc_err *err)
+{
+	if (ct_ckpt_tmpfs_ns(err) < 0)
+		return mc_wrap(err, "migrate");
+	if (mount("minict-migrate", work, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") <
+	    0)
+		return mc_errorf(err, errno, "migrate: mount a tmpfs on `%s`", work);
+	return 0;
+}
+
 int ct_verb_migrate(struct ct_global *g, int argc, char **argv, mc_err *err)
 {
 	struct mig_opts o = {0};
@@ -643,6 +663,8 @@ int ct_verb_migrate(struct ct_global *g, int argc, char **argv, mc_err *err)
 			 !mkdtemp(work))
 			ret = mc_errorf(err, errno, "migrate: work directory `%s`", work);
 		made_work = ret == 0 && !o.work;
+		if (made_work)
+			ret = work_tmpfs(work, err);
 		if (ret == 0 && (!work || asprintf(&images, "%s/images", work) < 0))
 			ret = mc_errorf(err, ENOMEM, "migrate");
 	}
@@ -793,6 +815,8 @@ int ct_verb_migrate(struct ct_global *g, int argc, char **argv, mc_err *err)
 	mc_log_debug("migrate: %.1f ms", ms_since(t0));
 	if (made_work) {
 		mc_err e2 = NULL;
+		if (umount2(work, MNT_DETACH) < 0 && errno != EINVAL)
+			mc_log_warn("migrate: unmount `%s`: %s", work, strerror(errno));
 		if (ct_mig_rm_tree(work, &e2) < 0)
 			mc_log_warn("migrate: %s", mc_error_text(e2));
 		mc_error_free(&e2);

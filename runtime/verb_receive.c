@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -94,6 +95,7 @@ struct rcv {
 	bool lazy;
 	int lazy_port;
 	pid_t lazyd;
+	bool img_tmpfs; /* WORK/ID/images is our tmpfs (images_tmpfs) */
 };
 
 /* config.json for the new bundle: root.path is "rootfs" here; --cgroups-path. */
@@ -182,6 +184,29 @@ static int recv_config(struct ct_global *g, struct rcv *r, struct mc_ms *s, mc_e
 		ret = write_config(r, cfg, err);
 	json_object_put(o);
 	return ret;
+}
+
+/* The images into a tmpfs of receive's own, on WORK/ID/images in its mount namespace (made by
+ * ct_restore_begin; criu, the page servers and the lazy-pages daemon are forked into it): the
+ * frozen window's images are written and read back by CRIU in memory, not through the work
+ * dir's file system (on this host's disk, busy with other work, receiving an idle container's
+ * ~230 KB of images took 1-42 ms), and they vanish with receive whatever happens to it. The
+ * images are memory at the destination anyway, about the container's size: the tmpfs has the
+ * kernel's default limit, half the RAM. */
+static int images_tmpfs(struct rcv *r, mc_err *err)
+{
+	_cleanup_free_ char *p = NULL;
+	if (asprintf(&p, "%s/images", r->dir) < 0)
+		return mc_errorf(err, ENOMEM, "receive");
+	if (mount("minict-images", p, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") < 0)
+		return mc_errorf(err, errno, "receive: mount a tmpfs on `%s`", p);
+	r->img_tmpfs = true;
+	int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return mc_errorf(err, errno, "receive: `%s`", p);
+	close(r->imgfd);
+	r->imgfd = r->curfd = fd;
+	return 0;
 }
 
 static int recv_image(struct rcv *r, struct mc_ms *s, const char *name, uint32_t len,
@@ -370,6 +395,7 @@ static int recv_sections(struct rcv *r, struct mc_ms *s, mc_err *err)
 		int ret;
 		switch (f.type) {
 		case MC_MS_END:
+			mc_log_debug("receive: the end marker");
 			return 0;
 		case CT_MIG_FILE:
 			ret = ct_mig_recv_entry(s, r->rootfd, meta, f.meta_len, f.data_len, delta,
@@ -384,6 +410,7 @@ static int recv_sections(struct rcv *r, struct mc_ms *s, mc_err *err)
 				  ? mc_errorf(err, 0, "a second or non-empty delta marker")
 				  : 0;
 			delta = true;
+			mc_log_debug("receive: the delta marker");
 			break;
 		case CT_MIG_DELETE:
 			ret = !delta || f.data_len
@@ -505,6 +532,8 @@ static int receive(struct ct_global *g, struct rcv *r, int sk, mc_err *err)
 	ro.com.lazy = r->lazy;
 	if (ret == 0)
 		ret = ct_restore_begin(g, &ro, &rs, err);
+	if (ret == 0)
+		ret = images_tmpfs(r, err);
 	uint64_t tb = mc_now_ns();
 	if (ret == 0)
 		ret = recv_sections(r, s, err);
@@ -583,13 +612,17 @@ int ct_verb_receive(struct ct_global *g, int argc, char **argv, mc_err *err)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	mc_err e2 = NULL;
+	_cleanup_free_ char *img = NULL;
+	if (r.dir && asprintf(&img, "%s/images", r.dir) < 0)
+		img = NULL;
+	if (r.img_tmpfs && img && umount2(img, MNT_DETACH) < 0)
+		mc_log_warn("receive: unmount `%s`: %s", img, strerror(errno));
 	if (r.dir && ret < 0 && ct_mig_rm_tree(r.dir, &e2) < 0)
 		mc_log_warn("receive: %s", mc_error_text(e2));
 	if (r.dir && ret == 0) {
 		/* the bundle stays: it is the container's now; the images go (post-copy: the
 		 * lazy-pages daemon, which read them, is done) */
-		_cleanup_free_ char *img = NULL;
-		if (asprintf(&img, "%s/images", r.dir) >= 0 && ct_mig_rm_tree(img, &e2) < 0)
+		if (img && ct_mig_rm_tree(img, &e2) < 0)
 			mc_log_warn("receive: %s", mc_error_text(e2));
 	}
 	mc_error_free(&e2);

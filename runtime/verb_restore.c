@@ -418,9 +418,12 @@ static int restore(struct ct_restoring *r, mc_err *err)
 	uint64_t t0 = mc_now_ns();
 	pid_t pid = -1;
 	int ret = ct_criu_run(&r->c, &q, &pid, err);
+	uint64_t t_run = mc_now_ns();
 	ct_criu_stop(&r->c);
 	ct_ckpt_tmpfs_release();
 	uint64_t t1 = mc_now_ns();
+	mc_log_debug("restore: criu answered in %.1f ms, its exit %.1f ms more", (t_run - t0) / 1e6,
+		     (t1 - t_run) / 1e6);
 	if (lpid > 0) {
 		mc_err e2 = NULL;
 		if (link_wait(lpid, lfd, ret < 0 ? &e2 : err) < 0)

@@ -23,8 +23,8 @@
 #                             src until /tmp/log has 5 lines and the echo serves (mig_serving).
 #                             config.json is edited with sed (no python in the lab): no |, & or "
 #                             in WORK. mig_bundle JUMP_MS [WORK [APPLETS]] makes the bundle only.
-#   mig_observe SECONDS       the observer in obs, until its first reply; sets OPID, signals it
-#                             "migrate now" (SIGUSR1)
+#   mig_observe SECONDS       the observer in obs (SCHED_FIFO where chrt can), until its first
+#                             reply; sets OPID, signals it "migrate now" (SIGUSR1)
 #   mig_quiesce ID [INIT_PID] sets QUIESCE: the --pre-freeze command that closes the echo's socket
 #                             (the echo is a child of the init, src's state's pid by default)
 #   mig_check_dst ID SECONDS [ROOTFS [RUNTIME]]
@@ -133,7 +133,12 @@ mig_container() {
 
 mig_observe() {
 	rm -f "$T/obs.json" "$T/obs.err"
-	nsenter $(NS $OBS) "$TOOLS/udp_observer" $N.2 7 "$1" >"$T/obs.json" 2>"$T/obs.err" &
+	# SCHED_FIFO where chrt can (it sleeps in poll between its probes): an observer left
+	# waiting for a CPU sends no probes, and its own delay would count as the container's
+	# downtime (send_gap_ms in its JSON says how late it was)
+	local rt=()
+	command -v chrt >/dev/null && chrt -f 1 true 2>/dev/null && rt=(chrt -f 1)
+	nsenter $(NS $OBS) "${rt[@]}" "$TOOLS/udp_observer" $N.2 7 "$1" >"$T/obs.json" 2>"$T/obs.err" &
 	OPID=$!
 	PIDS+=($OPID)
 	wait_secs 60 has "$T/obs.err" "first reply" || die "the observer gets no reply from the container"

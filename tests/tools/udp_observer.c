@@ -9,6 +9,13 @@
  *                                one after the start signal (without one: over the whole run)
  *   total_ms                     from the start signal to the first reply after that gap
  *   gap_start_ms, gap_end_ms     the gap's replies, from the observer's start
+ *   gap_start_epoch, gap_end_epoch  the same as CLOCK_REALTIME seconds (to line them up with
+ *                                other programs' logs)
+ *   send_gap_ms                  the largest interval between two probes sent after the start
+ *                                signal: over ~1 ms the observer itself was late (not scheduled),
+ *                                and a gap in the replies may be its own
+ * A reply's arrival is the kernel's receive timestamp (SO_TIMESTAMPNS), not when the observer
+ * read it: a late observer does not squeeze the replies it reads late together.
  * On stderr, for a test waiting on it: "first reply", then "reply after a gap of X ms" for
  * each gap over 10 ms after the start signal.
  * Probes: 8 bytes, the sequence number (little-endian); a reply is any datagram from ADDR:PORT
@@ -24,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,6 +61,41 @@ static int64_t now_ns(void)
 	return ns_of(&ts);
 }
 
+static int64_t real_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ns_of(&ts);
+}
+
+/* One datagram into buf; *at its kernel receive time on the monotonic clock (real_off: realtime
+ * minus monotonic), or now when the kernel gave none. */
+static ssize_t recv_stamped(int fd, void *buf, size_t len, struct sockaddr_in *from,
+			    int64_t real_off, int64_t *at)
+{
+	char ctl[CMSG_SPACE(sizeof(struct timespec))];
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
+	struct msghdr m = {.msg_name = from,
+			   .msg_namelen = sizeof(*from),
+			   .msg_iov = &iov,
+			   .msg_iovlen = 1,
+			   .msg_control = ctl,
+			   .msg_controllen = sizeof(ctl)};
+	ssize_t n = recvmsg(fd, &m, 0);
+	*at = now_ns();
+	if (n < 0)
+		return n;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+			struct timespec ts;
+			memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+			int64_t k = ns_of(&ts) - real_off;
+			if (k <= *at) /* a stamp from the future: the clock stepped, keep now */
+				*at = k;
+		}
+	return n;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 4) {
@@ -69,8 +112,9 @@ int main(int argc, char **argv)
 	size_t max = (size_t)secs * 1000 + 16;
 	int64_t *arrival = calloc(max, sizeof(*arrival)); /* per reply, in arrival order */
 	uint8_t *got = calloc(max, 1);			  /* per sequence number */
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (!arrival || !got || fd < 0) {
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), one = 1;
+	if (!arrival || !got || fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)) < 0) {
 		perror("udp_observer");
 		return 1;
 	}
@@ -78,7 +122,7 @@ int main(int argc, char **argv)
 	sigaction(SIGUSR1, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	int64_t t0 = now_ns(), next = t0;
+	int64_t t0 = now_ns(), next = t0, real_off = real_ns() - t0, last_send = 0, send_gap = 0;
 	uint64_t sent = 0, replies = 0;
 	while (!stop && sent < max - 16 && now_ns() - t0 < (int64_t)secs * 1000000000) {
 		int64_t t = now_ns();
@@ -90,6 +134,9 @@ int main(int argc, char **argv)
 			    errno != ECONNREFUSED && errno != EINTR)
 				perror("udp_observer: send");
 			sent++;
+			if (started && last_send && t - last_send > send_gap)
+				send_gap = t - last_send;
+			last_send = t;
 			next += 1000000;
 			if (next < t)
 				next = t + 1000000; /* late: no burst to catch up */
@@ -102,9 +149,8 @@ int main(int argc, char **argv)
 		for (;;) {
 			uint8_t buf[64];
 			struct sockaddr_in from;
-			socklen_t fl = sizeof(from);
-			ssize_t n =
-			    recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+			int64_t at;
+			ssize_t n = recv_stamped(fd, buf, sizeof(buf), &from, real_off, &at);
 			if (n < 0)
 				break;
 			uint64_t seq;
@@ -116,7 +162,6 @@ int main(int argc, char **argv)
 			if (seq >= sent || got[seq])
 				continue;
 			got[seq] = 1;
-			int64_t at = now_ns();
 			/* progress for a waiting test: the first reply, a reply after a gap */
 			if (!replies)
 				fprintf(stderr, "udp_observer: first reply\n");
@@ -143,13 +188,15 @@ int main(int argc, char **argv)
 		printf("\"start_ms\":%.3f,", (start - t0) / 1e6);
 	else
 		printf("\"start_ms\":null,");
+	printf("\"send_gap_ms\":%.3f,", send_gap / 1e6);
 	if (gap >= 0)
 		printf("\"downtime_ms\":%.3f,\"total_ms\":%.3f,\"gap_start_ms\":%.3f,"
-		       "\"gap_end_ms\":%.3f}\n",
+		       "\"gap_end_ms\":%.3f,\"gap_start_epoch\":%.6f,\"gap_end_epoch\":%.6f}\n",
 		       gap / 1e6, started ? (gap_b - start) / 1e6 : (gap_b - t0) / 1e6,
-		       (gap_a - t0) / 1e6, (gap_b - t0) / 1e6);
+		       (gap_a - t0) / 1e6, (gap_b - t0) / 1e6, (gap_a + real_off) / 1e9,
+		       (gap_b + real_off) / 1e9);
 	else
 		printf("\"downtime_ms\":null,\"total_ms\":null,\"gap_start_ms\":null,"
-		       "\"gap_end_ms\":null}\n");
+		       "\"gap_end_ms\":null,\"gap_start_epoch\":null,\"gap_end_epoch\":null}\n");
 	return 0;
 }
