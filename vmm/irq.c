@@ -157,6 +157,7 @@ static int commit_locked(struct irq_chip *c, mc_err *err)
 	if (rc < 0)
 		return mc_errorf(err, e, "KVM_SET_GSI_ROUTING (%zu routes)", n);
 	c->dirty = false;
+	c->commits++;
 	return 0;
 }
 
@@ -168,7 +169,8 @@ int irq_commit(struct irq_chip *c, mc_err *err)
 	return r;
 }
 
-int irq_msi_alloc(struct irq_chip *c, uint64_t addr, uint32_t data, uint32_t *gsi, mc_err *err)
+int irq_msi_alloc(struct irq_chip *c, uint64_t addr, uint32_t data, bool defer, uint32_t *gsi,
+		  mc_err *err)
 {
 	pthread_mutex_lock(&c->lock);
 	int r = -1;
@@ -177,7 +179,7 @@ int irq_msi_alloc(struct irq_chip *c, uint64_t addr, uint32_t data, uint32_t *gs
 		mc_errorf(err, 0, "MSI: no free GSI (%d in use)", IRQ_MAX_GSI);
 	} else if (irq_routes_set_msi(&c->routes, (uint32_t)g, addr, data, err) == 0) {
 		c->dirty = true;
-		r = commit_locked(c, err);
+		r = defer ? 0 : commit_locked(c, err);
 		if (r < 0)
 			irq_routes_free_gsi(&c->routes, (uint32_t)g);
 		else
@@ -187,13 +189,15 @@ int irq_msi_alloc(struct irq_chip *c, uint64_t addr, uint32_t data, uint32_t *gs
 	return r;
 }
 
-int irq_msi_update(struct irq_chip *c, uint32_t gsi, uint64_t addr, uint32_t data, mc_err *err)
+int irq_msi_update(struct irq_chip *c, uint32_t gsi, uint64_t addr, uint32_t data, bool defer,
+		   mc_err *err)
 {
 	pthread_mutex_lock(&c->lock);
 	int r = irq_routes_set_msi(&c->routes, gsi, addr, data, err);
 	if (r == 0) {
 		c->dirty = true;
-		r = commit_locked(c, err);
+		if (!defer)
+			r = commit_locked(c, err);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return r;

@@ -49,7 +49,8 @@ struct irq_chip {
 	bool has_routing, has_irqfd, has_ioeventfd, has_msi;
 	pthread_mutex_t lock; /* the routes; commits */
 	struct irq_routes routes;
-	bool dirty; /* routes changed since the last commit */
+	bool dirty;	  /* routes changed since the last commit */
+	unsigned commits; /* KVM_SET_GSI_ROUTING calls made (tests, debugging) */
 };
 
 /* After KVM_CREATE_IRQCHIP: probe what this KVM offers (kvm_fd: /dev/kvm). */
@@ -68,9 +69,15 @@ void irq_line_init(struct irq_line *l, struct irq_chip *c, uint32_t gsi, bool le
  * Errors are returned (never fatal: the guest only loses that interrupt). */
 int irq_line_set(struct irq_line *l, int level, mc_err *err);
 
-/* MSIs: allocate a GSI and route it (commits); free it again. */
-int irq_msi_alloc(struct irq_chip *c, uint64_t addr, uint32_t data, uint32_t *gsi, mc_err *err);
-int irq_msi_update(struct irq_chip *c, uint32_t gsi, uint64_t addr, uint32_t data, mc_err *err);
+/* MSIs: allocate a GSI and route it, move its route, free it again. Each writes the table to
+ * KVM unless defer is true: then the change waits for the next irq_commit(), so a device
+ * setting up several vectors pays one KVM_SET_GSI_ROUTING (the host kernel waits for an SRCU
+ * grace period in each: milliseconds when nested) instead of one per vector. A deferred route
+ * is not in KVM yet: an irqfd bound to its GSI injects nothing until the commit. */
+int irq_msi_alloc(struct irq_chip *c, uint64_t addr, uint32_t data, bool defer, uint32_t *gsi,
+		  mc_err *err);
+int irq_msi_update(struct irq_chip *c, uint32_t gsi, uint64_t addr, uint32_t data, bool defer,
+		   mc_err *err);
 int irq_msi_free(struct irq_chip *c, uint32_t gsi, mc_err *err);
 /* Inject one MSI directly (KVM_SIGNAL_MSI); returns KVM's answer (> 0 delivered, 0 blocked). */
 int irq_msi_signal(struct irq_chip *c, uint64_t addr, uint32_t data, mc_err *err);

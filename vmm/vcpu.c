@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "coalesced.h"
 #include "dirty.h"
 #include "layout.h"
 #include "log.h"
@@ -148,6 +149,8 @@ int vcpu_create(struct vm *vm, unsigned id, mc_err *err)
 	if (run == MAP_FAILED)
 		return mc_errorf(err, errno, "vcpu%u: mmap kvm_run", id);
 	v->run = run;
+	if (id == 0 && coalesced_map(vm, v, err) < 0)
+		return -1;
 	if (vm->ring_entries) {
 		long pg = sysconf(_SC_PAGESIZE);
 		void *ring = mmap(NULL, (size_t)vm->ring_entries * sizeof(struct kvm_dirty_gfn),
@@ -315,6 +318,9 @@ void *vcpu_thread(void *arg)
 		if (v->id == 0)
 			timings_mark(MS_ENTRY);
 		int r = ioctl(v->fd, KVM_RUN, 0);
+		/* writes KVM queued without an exit come first: this exit, a pause, a save may
+		 * depend on them (conf1's address before its data) */
+		coalesced_drain(vm, v->id);
 		if (r < 0) {
 			if (errno == EINTR) {
 				v->quiet = true;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "coalesced.h"
 #include "gm_dirty.h"
 #include "layout.h"
 #include "log.h"
@@ -116,6 +117,7 @@ int vm_create_from(struct vm *vm, unsigned ncpus, uint64_t mem, bool pit, int me
 	vm->state = VM_STATE_CREATED;
 	pthread_mutex_init(&vm->end_lock, NULL);
 	pthread_mutex_init(&vm->state_lock, NULL);
+	pthread_mutex_init(&vm->coal_lock, NULL);
 	pthread_cond_init(&vm->state_cond, NULL);
 	for (unsigned i = 0; i < VM_MAX_CPUS; i++)
 		vm->vcpus[i].fd = -1;
@@ -187,6 +189,7 @@ int vm_create_from(struct vm *vm, unsigned ncpus, uint64_t mem, bool pit, int me
 		return mc_errorf(err, errno, "KVM_CREATE_IRQCHIP");
 	if (irq_chip_init(&vm->irq, vm->kvm_fd, vm->vm_fd, err) < 0)
 		return -1;
+	coalesced_init(vm);
 	if (pit) {
 		struct kvm_pit_config pc = {.flags = KVM_PIT_SPEAKER_DUMMY};
 		if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pc) < 0)
@@ -447,4 +450,5 @@ void vm_destroy(struct vm *vm)
 	pthread_mutex_destroy(&vm->end_lock);
 	pthread_cond_destroy(&vm->state_cond);
 	pthread_mutex_destroy(&vm->state_lock);
+	pthread_mutex_destroy(&vm->coal_lock);
 }

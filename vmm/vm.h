@@ -81,6 +81,14 @@ struct vm {
 	uint64_t ring_harvested; /* entries taken from the rings so far (ring_lock) */
 	/* Auto-converge (throttle.h): the share of each time slice vCPUs sleep, 0-99 (%). */
 	uint32_t throttle_pct;
+	/* Coalesced writes (coalesced.h): KVM's ring page in vCPU 0's mapping (coal_page: its
+	 * page offset, 0 without), replayed under coal_lock. */
+	int coal_page;
+	bool coal_pio;
+	struct kvm_coalesced_mmio_ring *coal_ring;
+	uint32_t coal_max;
+	pthread_mutex_t coal_lock;
+	uint64_t coal_count;
 
 	/* The state machine (state_lock, state_cond). */
 	pthread_mutex_t state_lock;

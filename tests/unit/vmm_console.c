@@ -133,8 +133,11 @@ static void make(bool tty)
 	assert_int_equal(vd->msix_vectors, 2);
 	static const uint16_t sizes[NQ] = {128, 4, 16, 16, 4, 128, 4, 128};
 	static const uint16_t tty_sizes[4] = {128, 128, 16, 16};
-	for (unsigned q = 0; q < vd->nqueues; q++)
+	for (unsigned q = 0; q < vd->nqueues; q++) {
 		assert_int_equal(vd->q[q].max_size, tty ? tty_sizes[q] : sizes[q]);
+		/* an ioeventfd (a KVM call at enable) only where a stream flows */
+		assert_int_equal(vd->q[q].no_ioeventfd, vd->q[q].max_size != 128);
+	}
 	for (unsigned q = 0; q < vd->nqueues; q++)
 		vqd_init(&qs[q], ram, QBASE + q * 0x4000u,
 			 vd->q[q].max_size < QSIZE ? vd->q[q].max_size : QSIZE);

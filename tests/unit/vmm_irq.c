@@ -2,7 +2,8 @@
  * table (KVM's defaults, GSI allocation, MSI routes) and the slot table's checks. With
  * MINIVM_TEST_KVM=1 (tests/host/vmm_irq.sh) the same code against /dev/kvm: the routing table
  * committed, irqfd into an I/O APIC/PIC pin and into an MSI route, KVM_SIGNAL_MSI, a level
- * line, ioeventfd written by a real-mode guest, dirty logging turned on and off on a slot.
+ * line, ioeventfd written by a real-mode guest, dirty logging turned on and off on a slot,
+ * conf1's address write coalesced by KVM and replayed before the data access (coalesced.h).
  * Exits 77 when /dev/kvm or one of those capabilities is missing. */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,8 +23,10 @@
 #include <cmocka.h>
 
 #include "lib/error.h"
+#include "vmm/coalesced.h"
 #include "vmm/irq.h"
 #include "vmm/memslots.h"
+#include "vmm/vm.h"
 
 static void default_routes(void **state)
 {
@@ -142,6 +145,7 @@ static void slot_table(void **state)
 
 static int kvm_fd = -1, vm_fd = -1, vcpu_fd = -1;
 static struct kvm_run *run;
+static size_t run_size;
 static uint8_t *ram;
 static struct irq_chip chip;
 static struct memslots slots;
@@ -194,6 +198,7 @@ static int kvm_setup(void **state)
 	vcpu_fd = ioctl(vm_fd, KVM_CREATE_VCPU, 0);
 	assert_true(vcpu_fd >= 0);
 	int sz = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	run_size = (size_t)sz;
 	run = mmap(NULL, (size_t)sz, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu_fd, 0);
 	assert_true(run != MAP_FAILED);
 	/* software-enable the local APIC, or it takes no fixed interrupts */
@@ -210,7 +215,9 @@ static void kvm_msi_irqfd(void **state)
 	(void)state;
 	mc_err err = NULL;
 	uint32_t gsi;
-	assert_int_equal(irq_msi_alloc(&chip, 0xfee00000, 0x45, &gsi, &err), 0); /* commits */
+	unsigned commits = chip.commits;
+	assert_int_equal(irq_msi_alloc(&chip, 0xfee00000, 0x45, false, &gsi, &err), 0);
+	assert_int_equal(chip.commits, commits + 1);
 	assert_int_equal(gsi, IRQ_FIRST_DYNAMIC_GSI);
 	int fd = eventfd(0, EFD_CLOEXEC);
 	assert_int_equal(irq_irqfd_assign(&chip, fd, gsi, -1, &err), 0);
@@ -219,7 +226,7 @@ static void kvm_msi_irqfd(void **state)
 	assert_int_equal(write(fd, &one, 8), 8);
 	assert_true(wait_for(lapic_irr, 0x45));
 	/* the route moves to another vector: the same eventfd now raises that one */
-	assert_int_equal(irq_msi_update(&chip, gsi, 0xfee00000, 0x47, &err), 0);
+	assert_int_equal(irq_msi_update(&chip, gsi, 0xfee00000, 0x47, false, &err), 0);
 	assert_int_equal(write(fd, &one, 8), 8);
 	assert_true(wait_for(lapic_irr, 0x47));
 	assert_int_equal(irq_irqfd_deassign(&chip, fd, gsi, &err), 0);
@@ -228,6 +235,34 @@ static void kvm_msi_irqfd(void **state)
 	/* KVM_SIGNAL_MSI: straight in */
 	assert_true(irq_msi_signal(&chip, 0xfee00000, 0x46, &err) > 0);
 	assert_true(lapic_irr(0x46));
+}
+
+/* Two vectors set up deferred: no KVM_SET_GSI_ROUTING until the commit, one for both, and an
+ * irqfd bound before the commit injects through the committed route. */
+static void kvm_msi_deferred(void **state)
+{
+	(void)state;
+	mc_err err = NULL;
+	uint32_t g1, g2;
+	unsigned commits = chip.commits;
+	assert_int_equal(irq_msi_alloc(&chip, 0xfee00000, 0x0, true, &g1, &err), 0);
+	assert_int_equal(irq_msi_alloc(&chip, 0xfee00000, 0x0, true, &g2, &err), 0);
+	int fd = eventfd(0, EFD_CLOEXEC);
+	assert_int_equal(irq_irqfd_assign(&chip, fd, g1, -1, &err), 0);
+	assert_int_equal(irq_msi_update(&chip, g1, 0xfee00000, 0x52, true, &err), 0);
+	assert_int_equal(irq_msi_update(&chip, g2, 0xfee00000, 0x53, true, &err), 0);
+	assert_int_equal(chip.commits, commits);
+	assert_int_equal(irq_commit(&chip, &err), 0);
+	assert_int_equal(chip.commits, commits + 1);
+	assert_int_equal(irq_commit(&chip, &err), 0); /* nothing changed: no call */
+	assert_int_equal(chip.commits, commits + 1);
+	uint64_t one = 1;
+	assert_int_equal(write(fd, &one, 8), 8);
+	assert_true(wait_for(lapic_irr, 0x52));
+	assert_int_equal(irq_irqfd_deassign(&chip, fd, g1, &err), 0);
+	assert_int_equal(irq_msi_free(&chip, g1, &err), 0);
+	assert_int_equal(irq_msi_free(&chip, g2, &err), 0);
+	close(fd);
 }
 
 static void kvm_pin_irqfd_and_lines(void **state)
@@ -302,6 +337,70 @@ static void kvm_ioeventfd(void **state)
 	close(fd);
 }
 
+static uint32_t conf1_seen[4];
+static unsigned conf1_writes;
+static void conf1_port(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	(void)opaque;
+	if (is_write && len == 4 && off == 0 && conf1_writes < 4)
+		memcpy(&conf1_seen[conf1_writes++], data, 4);
+	else if (!is_write)
+		memset(data, 0, len);
+}
+
+/* A real-mode guest writes 0xcf8 twice (KVM queues both: no exit), then reads 0xcfc (an
+ * exit): replayed in order before that exit is handled. */
+static void kvm_coalesced_conf1(void **state)
+{
+	(void)state;
+	mc_err err = NULL;
+	static struct vm vm; /* the parts coalesced.c uses */
+	vm.kvm_fd = kvm_fd;
+	vm.vm_fd = vm_fd;
+	pthread_mutex_init(&vm.coal_lock, NULL);
+	assert_int_equal(bus_init(&vm.pio, "port", &err), 0);
+	assert_int_equal(bus_add(&vm.pio, 0xcf8, 8, conf1_port, NULL, "conf1", &err), 0);
+	coalesced_init(&vm);
+	if (!vm.coal_pio) {
+		printf("this KVM has no coalesced port writes: skipped\n");
+		skip();
+	}
+	struct vcpu v = {.vm = &vm, .id = 0, .fd = vcpu_fd, .run = run, .run_size = run_size};
+	assert_int_equal(coalesced_map(&vm, &v, &err), 0);
+	assert_int_equal(coalesced_add(&vm, 0xcf8, 4, true, &err), 1);
+	static const uint8_t code[] = {
+	    0x66, 0xb8, 0x10, 0x00, 0x00, 0x80, /* mov eax,0x80000010 */
+	    0xba, 0xf8, 0x0c,			/* mov dx,0xcf8 */
+	    0x66, 0xef,				/* out dx,eax */
+	    0x66, 0x40,				/* inc eax */
+	    0x66, 0xef,				/* out dx,eax */
+	    0xb2, 0xfc,				/* mov dl,0xfc */
+	    0x66, 0xed,				/* in eax,dx */
+	    0xeb, 0xfe,				/* jmp $ */
+	};
+	memcpy(ram + 0x2000, code, sizeof(code));
+	struct kvm_sregs sr;
+	assert_int_equal(ioctl(vcpu_fd, KVM_GET_SREGS, &sr), 0);
+	sr.cs.base = 0;
+	sr.cs.selector = 0;
+	assert_int_equal(ioctl(vcpu_fd, KVM_SET_SREGS, &sr), 0);
+	struct kvm_regs r = {.rip = 0x2000, .rflags = 2};
+	assert_int_equal(ioctl(vcpu_fd, KVM_SET_REGS, &r), 0);
+	assert_int_equal(ioctl(vcpu_fd, KVM_RUN, 0), 0);
+	assert_int_equal(run->exit_reason, KVM_EXIT_IO);
+	assert_int_equal(run->io.port, 0xcfc); /* the two writes did not exit */
+	assert_int_equal(conf1_writes, 0);
+	coalesced_drain(&vm, 0);
+	assert_int_equal(conf1_writes, 2);
+	assert_int_equal(conf1_seen[0], 0x80000010u);
+	assert_int_equal(conf1_seen[1], 0x80000011u);
+	assert_int_equal(coalesced_count(&vm), 2);
+	coalesced_drain(&vm, 0); /* nothing left */
+	assert_int_equal(conf1_writes, 2);
+	bus_destroy(&vm.pio);
+	pthread_mutex_destroy(&vm.coal_lock);
+}
+
 static void kvm_dirty_flag(void **state)
 {
 	(void)state;
@@ -331,10 +430,9 @@ static int kvm_group(void)
 			return 77;
 		}
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(kvm_msi_irqfd),
-	    cmocka_unit_test(kvm_pin_irqfd_and_lines),
-	    cmocka_unit_test(kvm_ioeventfd),
-	    cmocka_unit_test(kvm_dirty_flag),
+	    cmocka_unit_test(kvm_msi_irqfd),	       cmocka_unit_test(kvm_msi_deferred),
+	    cmocka_unit_test(kvm_pin_irqfd_and_lines), cmocka_unit_test(kvm_ioeventfd),
+	    cmocka_unit_test(kvm_dirty_flag),	       cmocka_unit_test(kvm_coalesced_conf1),
 	};
 	return cmocka_run_group_tests(tests, kvm_setup, NULL);
 }

@@ -424,6 +424,26 @@ static void msix(void **state)
 	assert_int_equal(msix_bind(&m, &src, 1), 1);
 	assert_true(src.bound);
 	assert_true(m.vec[1].has_gsi);
+	/* set-up: the new route waits for the commit; an interrupt before it commits first
+	 * (vector 1 is masked, MSI-X being off: it goes pending, nothing is written) */
+	assert_true(m.defer);
+	assert_true(atomic_load(&m.stale));
+	msix_notify(&m, &src, 1);
+	assert_false(atomic_load(&m.stale));
+	assert_false(m.defer);
+	/* live: a new route is committed at once */
+	struct msix_src src2 = {.fd = 98};
+	assert_int_equal(msix_bind(&m, &src2, 2), 2);
+	assert_false(atomic_load(&m.stale));
+	/* reset: set-up again, until msix_commit (DRIVER_OK) */
+	assert_int_equal(msix_bind(&m, &src2, MSIX_NO_VECTOR), MSIX_NO_VECTOR);
+	msix_defer(&m);
+	assert_int_equal(msix_bind(&m, &src2, 0), 0);
+	assert_true(atomic_load(&m.stale));
+	msix_commit(&m);
+	assert_false(atomic_load(&m.stale));
+	assert_false(m.defer);
+	assert_int_equal(msix_bind(&m, &src2, MSIX_NO_VECTOR), MSIX_NO_VECTOR);
 	assert_int_equal(msix_bind(&m, &src, MSIX_NO_VECTOR), MSIX_NO_VECTOR);
 	assert_false(src.bound);
 

@@ -36,10 +36,12 @@ static void route(struct msix *m, struct msix_vec *v)
 	if (!v->has_gsi || (v->route_addr == a && v->route_data == d))
 		return;
 	mc_err err = NULL;
-	if (m->chip && irq_msi_update(m->chip, v->gsi, a, d, &err) < 0) {
+	if (m->chip && irq_msi_update(m->chip, v->gsi, a, d, m->defer, &err) < 0) {
 		warn(m, &err);
 		return;
 	}
+	if (m->defer)
+		atomic_store(&m->stale, true);
 	v->route_addr = a;
 	v->route_data = d;
 }
@@ -51,8 +53,10 @@ static int ensure_gsi(struct msix *m, struct msix_vec *v, mc_err *err)
 	uint64_t a = entry_addr(v);
 	uint32_t d = entry_data(v);
 	uint32_t gsi = IRQ_FIRST_DYNAMIC_GSI + (uint32_t)(v - m->vec); /* tests: any number */
-	if (m->chip && irq_msi_alloc(m->chip, a, d, &gsi, err) < 0)
+	if (m->chip && irq_msi_alloc(m->chip, a, d, m->defer, &gsi, err) < 0)
 		return -1;
+	if (m->defer)
+		atomic_store(&m->stale, true);
 	v->gsi = gsi;
 	v->has_gsi = true;
 	v->route_addr = a;
@@ -100,6 +104,7 @@ int msix_init(struct msix *m, struct pci_function *f, unsigned nvec, unsigned ba
 	m->f = f;
 	m->chip = chip;
 	m->nvec = nvec;
+	m->defer = true; /* until the device goes live: msix_commit */
 	pthread_mutex_init(&m->lock, NULL);
 	for (unsigned i = 0; i < nvec; i++) {
 		put32(m->vec[i].entry + 12, MSIX_ENTRY_MASKED);
@@ -211,10 +216,40 @@ uint16_t msix_bind(struct msix *m, struct msix_src *s, uint16_t vec)
 	return v ? vec : MSIX_NO_VECTOR;
 }
 
+/* Lock held. */
+static void commit_locked(struct msix *m)
+{
+	mc_err err = NULL;
+	m->defer = false;
+	if (m->chip && irq_commit(m->chip, &err) < 0) {
+		warn(m, &err); /* stale stays set: the next interrupt tries again */
+		return;
+	}
+	atomic_store(&m->stale, false);
+}
+
+void msix_commit(struct msix *m)
+{
+	pthread_mutex_lock(&m->lock);
+	commit_locked(m);
+	pthread_mutex_unlock(&m->lock);
+}
+
+void msix_defer(struct msix *m)
+{
+	pthread_mutex_lock(&m->lock);
+	m->defer = true;
+	pthread_mutex_unlock(&m->lock);
+}
+
 void msix_notify(struct msix *m, struct msix_src *s, uint16_t vec)
 {
 	if (vec >= m->nvec)
 		return;
+	/* an interrupt before the transport committed the routes (it does at DRIVER_OK): an
+	 * irqfd whose route KVM does not have yet would inject nothing */
+	if (atomic_load(&m->stale))
+		msix_commit(m);
 	struct msix_vec *v = &m->vec[vec];
 	if (atomic_load(&v->masked)) {
 		atomic_store(&v->pending, true);

@@ -9,8 +9,11 @@
  * table entry: when the guest unmasks the vector, or writes the entry while it is unmasked.
  * Writes to a source's eventfd by someone else (vhost) do not see the mask.
  *
+ * Route changes made while the device is set up are written to KVM together (msix_commit).
+ *
  * Locks: msix.lock, innermost (taken under the PCI host's lock and a device's own).
- * msix_notify() takes no lock. Without a chip (tests) nothing reaches KVM: fires are counted.
+ * msix_notify() takes no lock (but once, for routes not committed yet). Without a chip (tests)
+ * nothing reaches KVM: fires are counted.
  */
 #ifndef MINIVM_MSIX_H
 #define MINIVM_MSIX_H
@@ -57,6 +60,12 @@ struct msix {
 	unsigned nvec;
 	pthread_mutex_t lock;
 	bool enabled, fmask; /* as last seen in the control register */
+	/* Route changes (a vector's first binding, an entry the guest unmasked or rewrote) wait
+	 * for msix_commit() while the device is being set up (from msix_init and msix_defer on):
+	 * one KVM_SET_GSI_ROUTING for all of a probe's vectors instead of one per vector. stale:
+	 * some are not in KVM yet (msix_notify commits them first). */
+	bool defer;
+	_Atomic bool stale;
 	struct msix_vec vec[MSIX_MAX_VECTORS];
 	_Atomic unsigned long fired; /* interrupts sent on unmask (KVM_SIGNAL_MSI), for tests */
 };
@@ -76,7 +85,13 @@ void msix_pba_io(struct msix *m, uint64_t off, uint8_t *data, uint32_t len, bool
 /* Bind s to vector v (allocating v's GSI), or unbind it for MSIX_NO_VECTOR or a vector out of
  * range. Returns the vector s is now on (MSIX_NO_VECTOR when unbound or it failed). */
 uint16_t msix_bind(struct msix *m, struct msix_src *s, uint16_t v);
-/* Interrupt through s on vector v: any thread, never blocks. */
+/* Write the route changes made since msix_defer (or init) to KVM and commit each change at
+ * once from then on: before the device may interrupt through an irqfd (DRIVER_OK, a load). */
+void msix_commit(struct msix *m);
+/* Route changes wait for msix_commit() again (the device was reset: its driver sets it up). */
+void msix_defer(struct msix *m);
+/* Interrupt through s on vector v: any thread, never blocks (but for the one commit of routes
+ * still deferred, should an interrupt come before msix_commit). */
 void msix_notify(struct msix *m, struct msix_src *s, uint16_t v);
 /* The table and pending bits (after the function's config space is loaded: the control
  * register tells enabled and masked). load re-routes the vectors that have a GSI. */

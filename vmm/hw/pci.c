@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bytes.h"
+#include "coalesced.h"
 #include "hw.h"
 #include "layout.h"
 #include "log.h"
@@ -468,6 +469,15 @@ static int pci_host_realize(struct device *d, struct vm *vm, mc_err *err)
 	if (bus_add(&vm->pio, PCI_CONF1_PORT, 8, pci_conf1_io, h, "pci-conf1", err) < 0)
 		return -1;
 	h->conf1_on = true;
+	/* the address register's writes exit with the next data access, not each on its own
+	 * (a config access through conf1: one exit to us instead of two) */
+	mc_err cerr = NULL;
+	int c = coalesced_add(vm, PCI_CONF1_PORT, 4, true, &cerr);
+	if (c < 0) { /* they exit one by one, as without the capability */
+		mc_log_warn("pci-host: %s", mc_error_text(cerr));
+		mc_error_free(&cerr);
+	}
+	h->conf1_coalesced = c > 0;
 	return 0;
 }
 

@@ -111,6 +111,7 @@ struct pci_host {
 	struct pci_function *slots[PCI_MAX_SLOTS];
 	uint64_t next_bar; /* the next free address in the window, for BAR placement */
 	bool ecam_on, conf1_on;
+	bool conf1_coalesced; /* 0xcf8's writes queued by KVM (coalesced.h) until the VM goes */
 };
 
 /* ---- Functions ----------------------------------------------------------------------- */

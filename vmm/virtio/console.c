@@ -11,7 +11,8 @@
  * con_queue_notify): Linux busy-waits after each control message until the device took it,
  * and waking an I/O thread for it cost the spinning vCPU a scheduler round trip per message
  * (tens of ms each in a loaded nested lab). Its replies go into the control receive queue
- * right away when the guest has posted buffers there.
+ * right away when the guest has posted buffers there. Only the stream queues get an
+ * ioeventfd; the others' few notifies trap (no_ioeventfd): fewer KVM calls at probe time.
  *
  * Threads (each an I/O thread, iothread.h):
  *   "con-ctl"  the control receive queue and the input port: the host's stdin is read into
@@ -906,6 +907,10 @@ struct device *virtio_console_create(const struct virtio_console_conf *conf,
 		c->vd.q[c->out[i].q].max_size = VIRTIO_CONSOLE_QUEUE_SIZE;
 	c->vd.q[2].max_size = c->vd.q[3].max_size = VIRTIO_CONSOLE_CTL_SIZE;
 	c->vd.q[3].trap_notify = true; /* answered in the exit: con_queue_notify */
+	/* an ioeventfd only where a stream flows: the other directions are notified once, when
+	 * Linux fills them at probe time (or never), the control receive queue a few times */
+	for (unsigned q = 0; q < nq; q++)
+		c->vd.q[q].no_ioeventfd = c->vd.q[q].max_size != VIRTIO_CONSOLE_QUEUE_SIZE;
 	c->vd.msix_vectors = MSIX_VECTORS;
 	return &c->vd.dev;
 }

@@ -130,6 +130,11 @@ struct virtio_queue {
 	/* The driver's notify traps (no ioeventfd) and runs ops->queue_notify in the exit
 	 * instead of waking kick_fd (set by the model after virtio_dev_init) */
 	bool trap_notify;
+	/* The driver rarely notifies this queue (a direction nobody uses, a control queue):
+	 * its notify traps and wakes kick_fd as an ioeventfd would, and its enable costs no
+	 * KVM_IOEVENTFD (a grace period in the host kernel; milliseconds when nested). Set by
+	 * the model after virtio_dev_init. */
+	bool no_ioeventfd;
 };
 
 struct virtio_dev {

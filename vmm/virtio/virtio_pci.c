@@ -99,7 +99,8 @@ static struct vpci *to_vp(struct virtio_dev *vd)
 }
 
 /* Each enabled queue has an ioeventfd on its notify address while the BAR is mapped, unless
- * the model handles its notifies in the exit (trap_notify); the rest trap (vd->lock held). */
+ * the model handles its notifies in the exit (trap_notify) or expects few (no_ioeventfd); the
+ * rest trap (vd->lock held). */
 static void sync_ioeventfds(struct vpci *vp)
 {
 	struct virtio_dev *vd = vp->vd;
@@ -107,7 +108,7 @@ static void sync_ioeventfds(struct vpci *vp)
 	for (unsigned q = 0; q < vd->nqueues; q++) {
 		uint64_t addr = vp->bar_addr + VP_NOTIFY + VP_NOTIFY_MULT * q;
 		bool want = chip->has_ioeventfd && vp->bar_mapped && vd->q[q].vq.enabled &&
-			    !vd->q[q].trap_notify;
+			    !vd->q[q].trap_notify && !vd->q[q].no_ioeventfd;
 		mc_err err = NULL;
 		if (vp->ioev_on[q] && (!want || vp->ioev_addr[q] != addr)) {
 			struct ioeventfd io = {
@@ -192,6 +193,10 @@ static void common_write(struct vpci *vp, uint32_t off, const uint8_t *data, uin
 		atomic_store(&vp->config_vector,
 			     msix_bind(&vp->msix, &vp->src[VP_CFG_SRC], get16(data)));
 	} else if (len == 1 && off == CC_STATUS) {
+		/* the routes the driver's set-up made (vectors bound, entries unmasked), in one
+		 * KVM update, before the model starts: vhost writes its irqfds without us */
+		if (data[0] & VIRTIO_STATUS_DRIVER_OK)
+			msix_commit(&vp->msix);
 		virtio_set_status(vd, data[0]);
 	} else if (len == 2 && off == CC_Q_SELECT) {
 		vp->queue_select = get16(data);
@@ -436,6 +441,7 @@ static void vp_reset(struct virtio_dev *vd)
 	for (unsigned i = 0; i <= VIRTIO_MAX_QUEUES; i++)
 		if (vp->src[i].fd >= 0)
 			msix_bind(&vp->msix, &vp->src[i], MSIX_NO_VECTOR);
+	msix_defer(&vp->msix); /* until the driver's next DRIVER_OK */
 	sync_ioeventfds(vp);
 }
 
@@ -479,6 +485,7 @@ static int vp_load(struct virtio_dev *vd, struct state_r *r, mc_err *err)
 	atomic_store(&vp->config_vector, msix_bind(&vp->msix, &vp->src[VP_CFG_SRC], cv));
 	for (unsigned q = 0; q < vd->nqueues; q++)
 		vd->q[q].vector = msix_bind(&vp->msix, &vp->src[q], vd->q[q].vector);
+	msix_commit(&vp->msix); /* the loaded routes, in one update */
 	sync_ioeventfds(vp);
 	return 0;
 }
