@@ -18,6 +18,11 @@
 # per SNAPS directory (default: a temporary one) and reused: minibench latency --from-snapshot
 # calls this once per backend and run with SNAPS in its work directory. The memory files stay in
 # the page cache (the previous run read them).
+# STOCK=1: Debian's stock kernel and our initramfs instead (make images-env: MINIVM_KERNEL,
+# MINIVM_INITRD), where a stock kernel boots (the lab: run it through `minilab run`), the guest
+# command a shell loop printing "@hb N" every 20 ms (QEMU: -M microvm, the command on the kernel
+# command line, its output on the serial console); cases idle and boot only; the table goes to
+# section vm-restore-lab with --record in the lab.
 # Not a timed test. env: RUNS (default 10), CASES ("idle full boot"), VMMS ("minivm qemu", or
 # minivm alone without QEMU), MEM, FULL, BIN (build/bin), GUEST, SNAPS, WARMUP (1: one untimed
 # run of each VMM and case first; 0: none, minibench makes its own), JSONL=FILE (one JSON
@@ -29,11 +34,24 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 [ "${1:-}" = --record ] && RECORD=1
 BIN=${BIN:-$ROOT/build/bin}
-export RUNS=${RUNS:-10} CASES=${CASES:-idle full boot} MEM=${MEM:-256} FULL=${FULL:-200}
+export STOCK=${STOCK:-0}
+DEFAULT_CASES="idle full boot"
+[ "$STOCK" = 1 ] && DEFAULT_CASES="idle boot"
+export RUNS=${RUNS:-10} CASES=${CASES:-$DEFAULT_CASES} MEM=${MEM:-256} FULL=${FULL:-200}
 export WARMUP=${WARMUP:-1}
 export MINIVM=$BIN/minivm RECORD=${RECORD:-0} ROOT JSONL=${JSONL:-}
 export GUEST=${GUEST:-$ROOT/build/tests/guests/pvh-guest.elf}
 [ -x "$MINIVM" ] && [ -f "$GUEST" ] || { echo "build first: make all" >&2; exit 1; }
+if [ "$STOCK" = 1 ]; then
+	eval "$(make -s images-env)"
+	export MINIVM_KERNEL MINIVM_INITRD
+	[ -f "${MINIVM_KERNEL:-}" ] && [ -f "${MINIVM_INITRD:-}" ] || {
+		echo "STOCK=1: no stock kernel or initramfs (make images)" >&2
+		exit 1
+	}
+fi
+PY=python3
+[ -x /usr/bin/python3 ] && PY=/usr/bin/python3 # the lab's python3 on PATH is a slow shim
 if [ -z "${VMMS:-}" ]; then
 	VMMS=minivm
 	command -v qemu-system-x86_64 >/dev/null && VMMS="minivm qemu"
@@ -43,7 +61,7 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 export SNAPS=${SNAPS:-$WORK/snaps}
 mkdir -p "$SNAPS"
-python3 - <<'PY'
+$PY - <<'PY'
 import json, os, select, shutil, signal, statistics, subprocess, sys, time
 
 sys.path.insert(0, os.path.join(os.environ["ROOT"], "bench"))
@@ -53,7 +71,14 @@ RUNS, WORK, SNAPS = int(os.environ["RUNS"]), os.environ["WORK"], os.environ["SNA
 MINIVM, GUEST, JSONL = os.environ["MINIVM"], os.environ["GUEST"], os.environ["JSONL"]
 MEM, FULL = int(os.environ["MEM"]), int(os.environ["FULL"])
 WARMUP = os.environ["WARMUP"] != "0"
+STOCK = os.environ["STOCK"] == "1"
+# the line that says the guest runs: the test guest's heartbeat, or the stock guest's loop
+BEAT = b"@hb" if STOCK else b"count"
+LOOP = "i=0; while :; do i=$((i+1)); echo @hb $i; sleep 0.02; done"
+TIMEOUT = 600.0 if STOCK else 30.0
 CASES, VMMS = os.environ["CASES"].split(), os.environ["VMMS"].split()
+if STOCK and "full" in CASES:
+    sys.exit("CASES: full is the test guest's (STOCK=1: idle, boot)")
 for c in CASES:
     if c not in ("idle", "full", "boot"):
         sys.exit(f"CASES: unknown case '{c}' (idle, full, boot)")
@@ -67,6 +92,15 @@ if not 1 <= FULL <= MEM - 40:
 QEMU_BASE = ["qemu-system-x86_64", "-M", "microvm", "-accel", "kvm", "-cpu", "host",
              "-m", f"{MEM}", "-kernel", GUEST, "-append", "count", "-nodefaults",
              "-no-user-config", "-display", "none", "-serial", "stdio"]
+MINIVM_BOOT = [MINIVM, "run", "--kernel", GUEST, "--cmdline", "count", "--mem", f"{MEM}M"]
+if STOCK:
+    K, I = os.environ["MINIVM_KERNEL"], os.environ["MINIVM_INITRD"]
+    QEMU_BASE = ["qemu-system-x86_64", "-M", "microvm", "-accel", "kvm", "-cpu", "host",
+                 "-m", f"{MEM}", "-kernel", K, "-initrd", I, "-append",
+                 f"console=ttyS0 quiet panic=-1 -- /bin/sh -c \"{LOOP}\"", "-nodefaults",
+                 "-no-user-config", "-display", "none", "-serial", "stdio"]
+    MINIVM_BOOT = [MINIVM, "run", "--kernel", K, "--initrd", I, "--mem", f"{MEM}M", "--",
+                   "/bin/sh", "-c", LOOP]
 
 
 def random_fill(path, offset_mib, mib):
@@ -84,9 +118,8 @@ def make_minivm(case):
         return d
     shutil.rmtree(d, ignore_errors=True)
     sock = f"{WORK}/make.sock"
-    p = spawn([MINIVM, "run", "--kernel", GUEST, "--cmdline", "count", "--mem", f"{MEM}M",
-               "--api", sock])
-    Console(p).wait(b"count 3", 120)
+    p = spawn(MINIVM_BOOT[:2] + ["--api", sock] + MINIVM_BOOT[2:])
+    Console(p).wait(BEAT + b" 3", TIMEOUT)
     api(sock, {"cmd": "snapshot", "path": d, "stop": True}, check=True)
     if p.wait(timeout=30) != 0:
         sys.exit(f"minivm: the VM saved into {d} exited {p.returncode}")
@@ -112,14 +145,14 @@ def make_qemu(case):
     qmp = f"{WORK}/make.qmp"
     p = spawn(QEMU_BASE + mem + ["-machine", "memory-backend=mem0",
                                  "-qmp", f"unix:{qmp},server=on,wait=off"])
-    Console(p).wait(b"count 3", 120)
+    Console(p).wait(BEAT + b" 3", TIMEOUT)
     q = QMP(qmp, check=True)
     q.cmd("migrate-set-parameters", **{"max-bandwidth": 1 << 40})
     q.cmd("migrate", uri=f"exec:cat > {path}.tmp")
-    end = time.monotonic() + 120
+    end = time.monotonic() + TIMEOUT
     while (s := q.cmd("query-migrate")["return"].get("status")) not in ("completed", "failed"):
         if time.monotonic() > end:
-            sys.exit("QEMU: its save did not end within 120 s")
+            sys.exit(f"QEMU: its save did not end within {TIMEOUT} s")
         time.sleep(0.005)
     q.cmd("quit")
     p.wait(timeout=30)
@@ -131,8 +164,8 @@ def make_qemu(case):
     return path
 
 
-def to_running(argv, timings=False, timeout=30.0):
-    """Start argv (stdout a pipe, stderr a file), ms until the first "count" line on stdout;
+def to_running(argv, timings=False, timeout=TIMEOUT):
+    """Start argv (stdout a pipe, stderr a file), ms until the first BEAT line on stdout;
     then stop it (SIGTERM: minivm prints its --timings line; SIGKILL for QEMU) and return
     (ms, minivm's "entry" ms or None)."""
     r, w = os.pipe()
@@ -154,7 +187,7 @@ def to_running(argv, timings=False, timeout=30.0):
                 break
             buf += b
             for line in buf.split(b"\n")[:-1]:
-                if line.startswith(b"count"):
+                if line.startswith(BEAT):
                     t1 = time.monotonic()
                     break
             buf = buf[buf.rfind(b"\n") + 1:]
@@ -164,7 +197,7 @@ def to_running(argv, timings=False, timeout=30.0):
         os.close(r)
     if t1 is None:
         tail = open(f"{WORK}/vmm.err", errors="replace").read().strip().splitlines()[-1:]
-        sys.exit(f"{' '.join(argv)}: no 'count' line within {timeout} s"
+        sys.exit(f"{' '.join(argv)}: no '{BEAT.decode()}' line within {timeout} s"
                  + (f" ({tail[0]})" if tail else ""))
     entry = None
     if timings:
@@ -186,10 +219,10 @@ def saved_mib(vmm, case):
 def one(vmm, case):
     if vmm == "minivm":
         if case == "boot":
-            argv = [MINIVM, "run", "--kernel", GUEST, "--cmdline", "count", "--mem", f"{MEM}M"]
+            argv = MINIVM_BOOT[:2] + MINIVM_BOOT[2:]
         else:
             argv = [MINIVM, "run", "--restore", make_minivm(case)]
-        return to_running(argv + ["--timings", "json"], timings=True)
+        return to_running(argv[:2] + ["--timings", "json"] + argv[2:], timings=True)
     if case == "boot":
         return to_running(QEMU_BASE)
     state = make_qemu(case)
@@ -230,10 +263,12 @@ finally:
 
 names = {"idle": f"restore, {MEM} MiB idle", "full": f"restore, {MEM} MiB, {FULL} filled",
          "boot": f"cold boot, {MEM} MiB"}
-out = [f"restore-to-running of the tiny PVH guest (`count`), 1 vCPU, {RUNS} runs, VMMs and "
-       f"cases interleaved, {os.cpu_count()} host CPUs, load {os.getloadavg()[0]:.1f} at the end",
+what = ("Debian's stock kernel + initramfs, a shell loop printing a line every 20 ms (QEMU "
+        "-M microvm)" if STOCK else "the tiny PVH guest (`count`)")
+out = [f"restore-to-running of {what}, 1 vCPU, {RUNS} runs, VMMs and "
+       f"cases interleaved, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f} at the end",
        "to running = the VMM's spawn to the guest's first heartbeat line on its console "
-       "(0-2 ms of it the guest's own wait)",
+       f"({'0-20' if STOCK else '0-2'} ms of it the guest's own wait)",
        f"{'case':28s} {'what':30s} {'min':>8s} {'median':>8s} {'max':>8s}  saved MiB  "
        f"ratio minivm/QEMU (medians)"]
 for c in CASES:
@@ -255,8 +290,12 @@ if "minivm" in VMMS and "boot" in CASES:
 text = "\n".join(out)
 print(text)
 if os.environ["RECORD"] == "1":
-    subprocess.run([os.path.join(os.environ["ROOT"], "bench/record.py"), "vm-restore",
-                    "Restore-to-running: minivm vs QEMU vs cold boot (issue 14, 10)",
-                    "bench/vm-restore.sh --record", "on this host"],
+    lab = bool(os.environ.get("MINI_IN_LAB"))
+    subprocess.run([os.path.join(os.environ["ROOT"], "bench/record.py"),
+                    "vm-restore-lab" if STOCK else "vm-restore",
+                    "Restore-to-running: minivm vs QEMU vs cold boot (issue 14, 10"
+                    + (", stock kernel)" if STOCK else ")"),
+                    ("STOCK=1 " if STOCK else "") + "bench/vm-restore.sh --record",
+                    "in the lab" if lab else "on this host"],
                    input=text, text=True, check=True)
 PY
