@@ -169,6 +169,15 @@ int ct_net_set_up(const char *host_if, bool up, mc_err *err)
 	return 0;
 }
 
+int ct_net_attach(const char *host_if, const char *bridge, mc_err *err)
+{
+	_cleanup_rtnl_ struct mc_rtnl *nl = NULL;
+	if (mc_rtnl_open(&nl, err) < 0 || mc_netdev_set_master(nl, host_if, bridge, err) < 0 ||
+	    (bridge && mc_netdev_set_up(nl, host_if, true, err) < 0))
+		return mc_wrap(err, "network");
+	return 0;
+}
+
 int ct_net_remove(const char *host_if, mc_err *err)
 {
 	if (mc_netdev_delete(NULL, host_if, true, err) < 0)

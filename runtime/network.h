@@ -22,6 +22,10 @@ int ct_net_loopback_up(mc_err *err);
  * reaches the bridge, and the bridge forgets the addresses it learned on that port (migration:
  * the destination's end until its restore, the source's from the switch-over). */
 int ct_net_set_up(const char *host_if, bool up, mc_err *err);
+/* Attach the host end to bridge, up (NULL: detach it from its bridge, as it is). A port
+ * attached up with its carrier on forwards at once; one set up on its bridge waits for the
+ * kernel's link watch to see its carrier (under the rtnl lock: 0-300 ms here under load). */
+int ct_net_attach(const char *host_if, const char *bridge, mc_err *err);
 /* Delete the host end (the peer goes with it). ENODEV is fine. */
 int ct_net_remove(const char *host_if, mc_err *err);
 /* A veth name unique to the container id: "mct" + 8 hex digits. */
