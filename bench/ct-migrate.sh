@@ -66,7 +66,7 @@ REC=$T/records # case mode total frozen dump restore post_copy downtime
 
 # The runc baseline. runc makes no network (a CNI plugin would): the container's namespace and
 # veth are made here, src's on src's bridge as $N.2 with minict's MAC for that address (02:4d: +
-# its bytes), dst's on dst's bridge with its host end down; config.json names the namespace
+# its bytes), dst's with its host end up but off dst's bridge; config.json names the namespace
 # (`linux.namespaces` path: runc dumps it as external and hands the one config.json names to the
 # restore). dst's bundle is $T/rb: the same config but for that path, root.path $T/b/rootfs, the
 # same rootfs (one machine: no rootfs to copy, which minict's stream does). stdio are pipes
@@ -83,14 +83,15 @@ runc_cleanup() {
 	rm -rf --one-file-system "${T:?}/rimg" "${T:?}/rimgd"
 	RUNC_ID=
 }
-# runc_netns NS HOST UP|DOWN: the namespace NS with eth0, its peer rv on HOST's br0
+# runc_netns NS HOST ON|OFF: the namespace NS with eth0, its peer rv up in HOST, on HOST's br0 or
+# not yet
 runc_netns() {
 	local mac
 	mac=$(printf '02:4d:%02x:%02x:%02x:%02x' ${N//./ } 2)
 	ip netns add $1 && ip link add rv netns $2 type veth peer name eth0 netns $1 &&
-		ip -n $2 link set rv master br0 && ip -n $1 link set eth0 address $mac &&
-		ip -n $1 addr add $N.2/24 dev eth0 && ip -n $1 link set lo up && ip -n $1 link set eth0 up &&
-		ip -n $1 route add default via $N.1 && { [ $3 = DOWN ] || ip -n $2 link set rv up; } ||
+		{ [ $3 = OFF ] || ip -n $2 link set rv master br0; } && ip -n $2 link set rv up &&
+		ip -n $1 link set eth0 address $mac && ip -n $1 addr add $N.2/24 dev eth0 &&
+		ip -n $1 link set lo up && ip -n $1 link set eth0 up && ip -n $1 route add default via $N.1 ||
 		die "runc: the container's network namespace $1"
 }
 ms_since() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) * 1000 }'; }
@@ -100,13 +101,14 @@ ms_since() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) * 1000 }'; 
 #   dump_ms     `runc checkpoint`; restore_ms: `runc restore -d`
 #   bytes_sent  the image directory (what the copy carried)
 # Between the two: src's veth down, the images copied (cp -a, a local copy: the cheapest
-# transfer there is, so runc's downtime is a lower bound for a migration by runc), dst's veth up
-# (what minict does at its freeze and its restore, docs/checkpoint.md).
+# transfer there is, so runc's downtime is a lower bound for a migration by runc), dst's veth
+# onto dst's bridge and the MAC's stale entry there removed (what minict does at its freeze and
+# its restore with its gratuitous ARP, docs/checkpoint.md).
 runc_migrate() {
 	local id=$1 init t0 t1 t2 t3 t4 bytes
 	RUNC_ID=$id
-	runc_netns $RNS $SRC UP
-	runc_netns $RND $DST DOWN
+	runc_netns $RNS $SRC ON
+	runc_netns $RND $DST OFF
 	mig_bundle $JUMP "$2"
 	sed -i -e '/"minict":{"netBridge"/d' -e "s|\"type\":\"network\"|&,\"path\":\"/run/netns/$RNS\"|" "$T/b/config.json"
 	mkdir -p "$T/rb"
@@ -125,8 +127,12 @@ runc_migrate() {
 	t1=$EPOCHREALTIME
 	runc_src checkpoint --image-path "$T/rimg" $id >>"$T/rout" 2>&1 || die "runc checkpoint: $(tail -n 5 "$T/rout")"
 	t2=$EPOCHREALTIME
-	ip -n $SRC link set rv down && cp -a "$T/rimg" "$T/rimgd" && ip -n $DST link set rv up ||
+	ip -n $SRC link set rv down && cp -a "$T/rimg" "$T/rimgd" && ip -n $DST link set rv master br0 ||
 		die "runc: the copy between the checkpoint and the restore"
+	# what minict's gratuitous ARP does: dst's bridge forgets the MAC it learned on the link
+	# from the source's broadcasts (else it drops the probes for it that come in over the
+	# link until the restored container sends something of its own)
+	bridge -n $DST fdb del "$(printf '02:4d:%02x:%02x:%02x:%02x' ${N//./ } 2)" dev lk master 2>/dev/null
 	t3=$EPOCHREALTIME
 	runc_dst restore -d --image-path "$T/rimgd" --bundle "$T/rb" $id < <(:) > >(exec cat >>"$T/rout") 2>&1 ||
 		die "runc restore: $(tail -n 5 "$T/rout")"
