@@ -12,7 +12,7 @@ MINICT=$BIN/minict
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
 skip() { echo "$*"; exit 77; }
 die() { echo "FAIL: $*" >&2; exit 1; }
-[ "$(id -u)" -eq 0 ] || skip "needs root"
+[ "$EUID" -eq 0 ] || skip "needs root"
 [ -x "$MINICT" ] || skip "no minict binary (run make)"
 [ -x /bin/busybox ] || skip "busybox-static is not installed"
 command -v jq >/dev/null 2>&1 || JQ_MISSING=1
