@@ -11,7 +11,8 @@
 #
 #   mig_setup TAG NET1 NET2   T (a temporary directory), SRC DST OBS (namespaces TAGs$$...),
 #                             N=NET1.x, M=NET2.x (x from $$), PORT, PIDS (killed at exit),
-#                             the hosts and links; an EXIT trap (mig_cleanup) undoes all of it
+#                             the hosts and links, their bridge ports forwarding; an EXIT trap
+#                             (mig_cleanup) undoes all of it
 #   NS ns                     "--net=/run/netns/ns", for `nsenter $(NS ns) prog &` ($! is prog)
 #   src ARGS / dst ARGS       minict with the state root $T/src / $T/dst in that namespace
 #   has FILE RE, is_state FILE WORD, field NAME FILE (a number or word from one-line JSON)
@@ -61,7 +62,18 @@ mig_setup() {
 	ip link add mg netns $SRC type veth peer name mg netns $DST &&
 		ip -n $SRC addr add $M.1/30 dev mg && ip -n $DST addr add $M.2/30 dev mg &&
 		ip -n $SRC link set mg up && ip -n $DST link set mg up || die "migration link"
+	# a bridge forwards over a new port only once the kernel's link watch has seen its carrier
+	# (a work item under the rtnl lock: seconds on a busy host); the first migration after the
+	# set-up found dst's end of lk still "disabled", and the probes reached the restored
+	# container only when it was enabled, up to ~0.5 s after the restore
+	local port
+	for port in "$SRC lk" "$DST lk" "$SRC ob"; do
+		wait_secs 60 port_forwards $port || die "bridge port $port does not forward: $(bridge -n ${port% *} link show)"
+	done
 }
+
+# port_forwards NS PORT: PORT of NS's bridge is forwarding
+port_forwards() { bridge -n "$1" link show dev "$2" 2>/dev/null | grep -q 'state forwarding'; }
 
 mig_cleanup() {
 	local p d ns
