@@ -97,6 +97,16 @@ void ct_criu_stop(struct ct_criu *c)
 	c->pid = -1;
 }
 
+pid_t ct_criu_hangup(struct ct_criu *c)
+{
+	if (c->sk >= 0)
+		close(c->sk);
+	c->sk = -1;
+	pid_t pid = c->pid;
+	c->pid = -1;
+	return pid;
+}
+
 static int send_req(struct ct_criu *c, const CriuReq *req, mc_err *err)
 {
 	size_t len = criu_req__get_packed_size(req);

@@ -85,6 +85,8 @@ int ct_criu_page_server(struct ct_criu *c, const struct ct_criu_req *r, pid_t *p
 			mc_err *err);
 /* Close the socket and reap criu. */
 void ct_criu_stop(struct ct_criu *c);
+/* Hang up on criu without waiting for it to exit: its pid (-1: none) for the caller to reap. */
+pid_t ct_criu_hangup(struct ct_criu *c);
 
 /* CRIU's first real error in log (skipping what this host always logs), "" when none. */
 void ct_criu_log_error(int dirfd, const char *log, char *buf, size_t n);

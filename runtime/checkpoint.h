@@ -113,12 +113,17 @@ struct ct_ckpt_opts {
 	/* migrate (post-copy): once *stay_frozen is true (the destination runs the container),
 	 * a dump that fails from then on leaves the tasks frozen instead of thawing them */
 	const bool *stay_frozen;
+	/* migrate: after a dump that worked criu is hung up on, not waited for: its pid goes
+	 * here, for the caller to reap once the stream is out (criu's exit after its answer took
+	 * 0.6-7 ms, inside the frozen window; the images are complete at the answer) */
+	pid_t *criu_left;
 };
 int ct_checkpoint(struct ct_global *g, const struct ct_ckpt_opts *o, mc_err *err);
 
 /* restore's options (runc's flags); mac_from_ip is always on (network.c). link_later
- * (receive): the veth's host end stays down from its creation until CRIU's request, so the
- * container's MAC (the same as the source's, still running there) sends nothing before. */
+ * (receive): the veth's host end stays off its bridge (up) from its creation until CRIU's
+ * request, so nothing the container's MAC (the same as the source's, still running there)
+ * sends before reaches a bridge. */
 struct ct_restore_opts {
 	const char *id;
 	struct ct_criu_opts com;

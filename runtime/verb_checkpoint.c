@@ -244,9 +244,13 @@ int ct_checkpoint(struct ct_global *g, const struct ct_ckpt_opts *o, mc_err *err
 		ret = prepare(g, &k, err);
 	if (ret == 0)
 		ret = dump(&k, paused, err);
-	uint64_t t0 = mc_now_ns();
-	ct_criu_stop(&k.c);
-	mc_log_debug("checkpoint: criu's exit %.1f ms", (mc_now_ns() - t0) / 1e6);
+	if (ret == 0 && k.o.criu_left) {
+		*k.o.criu_left = ct_criu_hangup(&k.c);
+	} else {
+		uint64_t t0 = mc_now_ns();
+		ct_criu_stop(&k.c);
+		mc_log_debug("checkpoint: criu's exit %.1f ms", (mc_now_ns() - t0) / 1e6);
+	}
 	if (ret == 0 && !k.o.leave_running && !k.o.pre_dump && !k.o.keep_frozen) {
 		/* CRIU killed the tasks: the container is gone, as with runc */
 		ret = ct_container_destroy(g->root, &k.st, err);

@@ -458,6 +458,15 @@ static int end_and_answer(struct fin *f, mc_err *err)
 	return ret;
 }
 
+/* criu, hung up on after its dump's answer, once the stream is out */
+static void reap(pid_t *pid)
+{
+	if (*pid > 0)
+		while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	*pid = -1;
+}
+
 static void finish(struct fin *f)
 {
 	f->ret = send_rest(f, &f->err);
@@ -719,6 +728,7 @@ int ct_verb_migrate(struct ct_global *g, int argc, char **argv, mc_err *err)
 			.ret = -1};
 	uint64_t t_freeze = 0;
 	uint64_t final_pages = 0;
+	pid_t criu_pid = -1; /* the dump's criu, hung up on (ct_ckpt_opts.criu_left) */
 	bool lost = false;
 	if (ret == 0) {
 		struct ct_ckpt_opts ko = {.id = o.id,
@@ -730,12 +740,14 @@ int ct_verb_migrate(struct ct_global *g, int argc, char **argv, mc_err *err)
 					  .pre_freeze = pre_freeze_cb,
 					  .cb_arg = &f,
 					  .frozen_at = &t_freeze,
-					  .stay_frozen = &f.switched};
+					  .stay_frozen = &f.switched,
+					  .criu_left = &criu_pid};
 		ret = ct_checkpoint(g, &ko, err);
 		frozen = ret == 0;
-		final_pages = pages_written(work);
 		if (ret == 0 && !postcopy)
 			finish(&f);
+		reap(&criu_pid);
+		final_pages = pages_written(work);
 		/* post-copy: the stream went inside the dump (notified_cb); after the switch-over
 		 * its failure says more than CRIU's (a page server whose client went away) */
 		if (ret < 0 && f.switched && f.ret < 0 && f.err) {
