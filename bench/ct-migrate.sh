@@ -72,6 +72,7 @@ REC=$T/records # case mode total frozen dump restore post_copy downtime
 # same rootfs (one machine: no rootfs to copy, which minict's stream does). stdio are pipes
 # (runc can't checkpoint a host file as stdio), their reader appending to $T/rout.
 RNS=${SRC}c RND=${DST}c # the container's namespaces: cmb... as the hosts', for the leak checks
+RMAC=$(printf '02:4d:%02x:%02x:%02x:%02x' ${N//./ } 2) # minict's MAC for $N.2 (network.c)
 runc_src() { runc --criu "$CRIU" --root "$T/rsrc" "$@"; }
 runc_dst() { runc --criu "$CRIU" --root "$T/rdst" "$@"; }
 runc_cleanup() {
@@ -86,11 +87,9 @@ runc_cleanup() {
 # runc_netns NS HOST ON|OFF: the namespace NS with eth0, its peer rv up in HOST, on HOST's br0 or
 # not yet
 runc_netns() {
-	local mac
-	mac=$(printf '02:4d:%02x:%02x:%02x:%02x' ${N//./ } 2)
 	ip netns add $1 && ip link add rv netns $2 type veth peer name eth0 netns $1 &&
 		{ [ $3 = OFF ] || ip -n $2 link set rv master br0; } && ip -n $2 link set rv up &&
-		ip -n $1 link set eth0 address $mac && ip -n $1 addr add $N.2/24 dev eth0 &&
+		ip -n $1 link set eth0 address $RMAC && ip -n $1 addr add $N.2/24 dev eth0 &&
 		ip -n $1 link set lo up && ip -n $1 link set eth0 up && ip -n $1 route add default via $N.1 ||
 		die "runc: the container's network namespace $1"
 }
@@ -132,7 +131,7 @@ runc_migrate() {
 	# what minict's gratuitous ARP does: dst's bridge forgets the MAC it learned on the link
 	# from the source's broadcasts (else it drops the probes for it that come in over the
 	# link until the restored container sends something of its own)
-	bridge -n $DST fdb del "$(printf '02:4d:%02x:%02x:%02x:%02x' ${N//./ } 2)" dev lk master 2>/dev/null
+	bridge -n $DST fdb del $RMAC dev lk master 2>/dev/null
 	t3=$EPOCHREALTIME
 	runc_dst restore -d --image-path "$T/rimgd" --bundle "$T/rb" $id < <(:) > >(exec cat >>"$T/rout") 2>&1 ||
 		die "runc restore: $(tail -n 5 "$T/rout")"

@@ -162,7 +162,9 @@ mig_quiesce() {
 	[ -n "$init" ] || init=$(sed -n 's/.*"pid":\([0-9]*\).*/\1/p' <<<"$(src state "$1")")
 	epid=$(pgrep -P "$init" -x udp_echo | head -n 1)
 	[ -n "$epid" ] || die "no udp_echo process on the host"
-	QUIESCE="kill -USR1 $epid && i=0 && while [ \"\$(cat $R/tmp/echo.state)\" != closed ]; do sleep 0.001; i=\$((i+1)); [ \$i -lt 60000 ] || exit 1; done"
+	# read, a builtin, not $(cat ...): a fork fewer per round, 1-2 ms each under load, in the
+	# observer's gap
+	QUIESCE="kill -USR1 $epid && i=0 && while read -r s <$R/tmp/echo.state; [ \"\$s\" != closed ]; do sleep 0.001; i=\$((i+1)); [ \$i -lt 60000 ] || exit 1; done"
 }
 
 mig_check_dst() {
