@@ -428,6 +428,14 @@ static void vp_notify_config(struct virtio_dev *vd)
 	msix_notify(&vp->msix, &vp->src[VP_CFG_SRC], atomic_load(&vp->config_vector));
 }
 
+/* Every interrupt source (the queues' and the config's) off its vector. */
+static void unbind_all(struct vpci *vp)
+{
+	for (unsigned i = 0; i <= VIRTIO_MAX_QUEUES; i++)
+		if (vp->src[i].fd >= 0)
+			msix_bind(&vp->msix, &vp->src[i], MSIX_NO_VECTOR);
+}
+
 /* The driver reset the device (vd->lock held; the core has reset the queues and vectors). */
 static void vp_reset(struct virtio_dev *vd)
 {
@@ -438,9 +446,7 @@ static void vp_reset(struct virtio_dev *vd)
 	vp->queue_select = 0;
 	atomic_store(&vp->isr, 0);
 	atomic_store(&vp->config_vector, VIRTIO_NO_VECTOR);
-	for (unsigned i = 0; i <= VIRTIO_MAX_QUEUES; i++)
-		if (vp->src[i].fd >= 0)
-			msix_bind(&vp->msix, &vp->src[i], MSIX_NO_VECTOR);
+	unbind_all(vp);
 	msix_defer(&vp->msix); /* until the driver's next DRIVER_OK */
 	sync_ioeventfds(vp);
 }
@@ -504,9 +510,7 @@ static void vp_detach(struct virtio_dev *vd)
 	if (!vp)
 		return;
 	virtio_lock(vd);
-	for (unsigned i = 0; i <= VIRTIO_MAX_QUEUES; i++)
-		if (vp->src[i].fd >= 0)
-			msix_bind(&vp->msix, &vp->src[i], MSIX_NO_VECTOR);
+	unbind_all(vp);
 	vp->bar_mapped = false; /* so every ioeventfd goes */
 	sync_ioeventfds(vp);
 	virtio_unlock(vd);
