@@ -770,7 +770,7 @@ static int summarize(struct run *r, mc_err *err)
 	struct mb_exp_fig figs[MAXFIGS];
 	struct mb_exp_col cols[2 + MAXFIGS] = {{"min", 10, 0, MB_STAT_MIN},
 					       {"max", 10, 0, MB_STAT_MAX}};
-	char names[MAXFIGS][64], heading[64], id[64], title[96];
+	char names[MAXFIGS][64], heading[64];
 	for (size_t fi = 0; fi < nf; fi++) {
 		enum metric m = wfigs[r->w][fi];
 		snprintf(names[fi], sizeof(names[fi]), "density-%s-%s", wnames[r->w],
@@ -779,19 +779,12 @@ static int summarize(struct run *r, mc_err *err)
 					       metric_title(m), metric_what(m), m};
 		cols[2 + fi] = (struct mb_exp_col){mdefs[m].label, 10, fi, MB_STAT_MEDIAN};
 	}
-	/* 8 wide unless a longer name ran (docker-minict) */
-	int width = 8;
-	for (size_t bi = 0; bi < r->x.o->nbackends; bi++)
-		if ((int)strlen(mb_backend_name(r->x.o->backend[bi])) > width)
-			width = (int)strlen(mb_backend_name(r->x.o->backend[bi]));
 	snprintf(heading, sizeof(heading), "minibench density: %s", wnames[r->w]);
-	mb_record_section(id, sizeof(id), title, sizeof(title), "density", wnames[r->w],
-			  wnames[r->w]);
 	const struct mb_exp_summary s = {
 	    .bases = ratio_bases,
 	    .figs = figs,
 	    .nfigs = nf,
-	    .backend_width = width,
+	    /* backend_width 0: 8 unless a longer name ran (docker-minict) */
 	    .cols = cols,
 	    .ncols = 2 + nf,
 	    .ratio_indent = 2,
@@ -799,8 +792,8 @@ static int summarize(struct run *r, mc_err *err)
 	    .intro = intro,
 	    .study = study_text,
 	    .heading = heading,
-	    .record_id = id,
-	    .record_title = title,
+	    .record_part = wnames[r->w],
+	    .record_what = wnames[r->w],
 	};
 	return mb_exp_summarize(&r->x, &s, err);
 }

@@ -22,6 +22,27 @@ int mb_exp_prepare(struct mb_exp *x, const char *workdir, mc_err *err)
 	return 0;
 }
 
+void mb_exp_one_guest(struct mb_exp *x, struct mb_opts *one, const struct mb_opts *o,
+		      struct mb_results *res, void *ctx)
+{
+	*one = *o;
+	one->nguests = 1;
+	one->guests[0] = 1;
+	x->o = one;
+	x->res = res;
+	x->ctx = ctx;
+}
+
+int mb_exp_check_backends(const struct mb_opts *o,
+			  int (*check)(const void *ctx, enum mb_backend b, mc_err *err),
+			  const void *ctx, mc_err *err)
+{
+	for (size_t bi = 0; bi < o->nbackends; bi++)
+		if (check(ctx, o->backend[bi], err) < 0)
+			return -1;
+	return 0;
+}
+
 unsigned mb_exp_most_guests(const struct mb_opts *o)
 {
 	unsigned most = 0;
@@ -139,6 +160,36 @@ int mb_exp_run(struct mb_exp *x, mc_err *err)
 				if (batch(x, gi, (j + run - 1) % o->nbackends, run, err) < 0)
 					return -1;
 	mb_progress_clear(&x->progress);
+	return 0;
+}
+
+int mb_exp_run_calls(struct mb_exp *x, size_t nslots,
+		     int (*one)(void *ctx, size_t bi, unsigned run, mc_err *err), mc_err *err)
+{
+	const struct mb_opts *o = x->o;
+	struct mb_progress *p = &x->progress;
+	if (mb_exp_cells(x, nslots, err) < 0)
+		return -1;
+	unsigned first = o->no_warmup ? 1 : 0;
+	mb_progress_init(p, o->nbackends * (1 - first + (size_t)o->repeat), -1);
+	for (unsigned run = first; run <= o->repeat; run++)
+		for (size_t j = 0; j < o->nbackends; j++) {
+			size_t bi = run ? (j + run - 1) % o->nbackends : j;
+			const char *name = mb_backend_name(o->backend[bi]);
+			mb_progress_show(p, x->what, name, 1, run, o->repeat);
+			if (one(x->ctx, bi, run, err) < 0) {
+				mb_progress_clear(p);
+				return mc_wrap(err, "%s, %s, %s %u", x->what, name,
+					       run ? "timed run" : "warm-up", run);
+			}
+			mb_progress_step(p);
+			if (mb_stop_signal) {
+				mb_progress_clear(p);
+				return mc_errorf(err, 0, "interrupted by signal %d",
+						 (int)mb_stop_signal);
+			}
+		}
+	mb_progress_clear(p);
 	return 0;
 }
 
@@ -263,24 +314,33 @@ static char *table_text(struct mb_exp *x, const struct mb_exp_summary *s,
 {
 	char *table = NULL;
 	size_t len = 0;
+	int width = s->backend_width ? s->backend_width : 8;
+	int indent = s->ratio_indent, rwidth = s->ratio_width;
+	for (size_t bi = 0; !s->backend_width && bi < x->o->nbackends; bi++)
+		if ((int)strlen(mb_backend_name(x->o->backend[bi])) > width)
+			width = (int)strlen(mb_backend_name(x->o->backend[bi]));
+	if (!indent && !rwidth) {
+		indent = 1;
+		rwidth = 3;
+	}
 	FILE *t = open_memstream(&table, &len);
 	if (!t)
 		return NULL;
 	s->intro(x->ctx, t);
-	fprintf(t, "%-*s %6s %4s", s->backend_width, "backend", "guests", "n");
+	fprintf(t, "%-*s %6s %4s", width, "backend", "guests", "n");
 	for (size_t c = 0; c < s->ncols; c++)
 		fprintf(t, " %*s", s->cols[c].width, s->cols[c].head);
 	if (basename)
-		fprintf(t, "%*svs %s", s->ratio_indent, "", basename);
+		fprintf(t, "%*svs %s", indent, "", basename);
 	fputc('\n', t);
 	for (size_t i = 0; i < nrows; i++) {
 		const struct mb_summary_row *r = &rows[0][i];
-		fprintf(t, "%-*s %6u %4zu", s->backend_width, r->backend, r->guests, r->st.n);
+		fprintf(t, "%-*s %6u %4zu", width, r->backend, r->guests, r->st.n);
 		for (size_t c = 0; c < s->ncols; c++)
 			fprintf(t, " %*.2f", s->cols[c].width,
 				stat_of(&rows[s->cols[c].fig][i].st, s->cols[c].stat));
 		if (basename && isfinite(r->ratio))
-			fprintf(t, " %*.2f", (int)strlen(basename) + s->ratio_width, r->ratio);
+			fprintf(t, " %*.2f", (int)strlen(basename) + rwidth, r->ratio);
 		fputc('\n', t);
 	}
 	if (fclose(t) != 0) {
@@ -334,8 +394,13 @@ int mb_exp_summarize(struct mb_exp *x, const struct mb_exp_summary *s, mc_err *e
 	}
 	if (o->out && mb_report_write(o->out, s->heading, table, figs, nf, s->vm_note, err) < 0)
 		goto out;
-	if (o->record && mb_record(s->record_id, s->record_title, o->argc, o->argv, table, err) < 0)
-		goto out;
+	if (o->record) {
+		char id[64], title[96];
+		mb_record_section(id, sizeof(id), title, sizeof(title), x->experiment,
+				  s->record_part, s->record_what);
+		if (mb_record(id, title, o->argc, o->argv, table, err) < 0)
+			goto out;
+	}
 	rc = 0;
 out:
 	for (size_t fi = 0; study && fi < nf; fi++)

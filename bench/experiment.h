@@ -26,6 +26,7 @@
 #include <stdio.h>
 
 #include "backend.h"
+#include "cleanup.h"
 #include "cli.h"
 #include "error.h"
 #include "progress.h"
@@ -64,6 +65,14 @@ struct mb_exp {
 /* The work directory's absolute path into x->work (bundles name their rootfs by it) and every
  * backend's launcher with its state under it. */
 int mb_exp_prepare(struct mb_exp *x, const char *workdir, mc_err *err);
+/* An experiment of one guest (migrate, latency --from-snapshot): *one = *o with one guest
+ * count, 1, whatever --guests says; x's options (one), results and ctx set. */
+void mb_exp_one_guest(struct mb_exp *x, struct mb_opts *one, const struct mb_opts *o,
+		      struct mb_results *res, void *ctx);
+/* check(ctx, b, err) for every backend b of o, up to the first that fails. */
+int mb_exp_check_backends(const struct mb_opts *o,
+			  int (*check)(const void *ctx, enum mb_backend b, mc_err *err),
+			  const void *ctx, mc_err *err);
 /* The largest of the guest counts. */
 unsigned mb_exp_most_guests(const struct mb_opts *o);
 /* Room for repeat x guests samples in every slot of every cell. */
@@ -79,6 +88,12 @@ int mb_exp_sample(struct mb_exp *x, size_t gi, size_t bi, size_t slot, struct mb
 		  const char *metric, const char *unit, int guest, double v, mc_err *err);
 /* The warm-ups and the timed runs, interleaved (above). */
 int mb_exp_run(struct mb_exp *x, mc_err *err);
+/* The runs of an experiment of one guest whose batch is one call (a script's, script.h), its
+ * cells (nslots) made first: run 0 untimed per backend (--no-warmup: none), then runs
+ * 1..repeat, the backend order rotating; the progress line, the one-line error ("WHAT,
+ * BACKEND, timed run N: ..."), the stop signal around each call one(x->ctx, bi, run, err). */
+int mb_exp_run_calls(struct mb_exp *x, size_t nslots,
+		     int (*one)(void *ctx, size_t bi, unsigned run, mc_err *err), mc_err *err);
 void mb_exp_free(struct mb_exp *x);
 
 /* The engines the backends run through, started before the run (outside the timed part): one
@@ -112,13 +127,13 @@ struct mb_exp_col {
 
 struct mb_exp_summary {
 	const char *const *bases; /* the ratio's baselines, the first that ran wins; NULL ends */
-	const struct mb_exp_fig *figs;
+	const struct mb_exp_fig *figs; /* MB_EXP_FIGS_COLS where both are arrays */
 	size_t nfigs;
-	int backend_width;
+	int backend_width; /* 0: 8, or the longest backend name that ran */
 	const struct mb_exp_col *cols;
 	size_t ncols;
 	/* the ratio's column: its header is ratio_indent spaces, "vs NAME"; its values are the
-	 * baseline name's length + ratio_width wide */
+	 * baseline name's length + ratio_width wide (0 and 0: 1 and 3) */
 	int ratio_indent, ratio_width;
 	/* the table's first lines, the method (each ending in a newline) */
 	void (*intro)(void *ctx, FILE *t);
@@ -127,8 +142,13 @@ struct mb_exp_summary {
 	bool (*study)(void *ctx, size_t fig, const struct mb_summary_row *rows, FILE *f);
 	const char *heading; /* report.md's */
 	const char *vm_note; /* report.md: where its VMs ran, on this host (NULL: the default) */
-	const char *record_id, *record_title; /* --record's section */
+	/* --record's section: mb_record_section's part and what (NULL: none) of x->experiment */
+	const char *record_part, *record_what;
 };
+
+/* A summary's figures and columns from two arrays, with their counts. */
+#define MB_EXP_FIGS_COLS(f, c)                                                                     \
+	.figs = (f), .nfigs = MC_ARRAY_SIZE(f), .cols = (c), .ncols = MC_ARRAY_SIZE(c)
 
 /* The summary (above): the table on stdout, the CSVs (--out), report.md and the SVGs (--out),
  * the section of docs/results.md (--record). */

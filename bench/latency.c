@@ -89,7 +89,7 @@ struct run {
 	/* vm, qemu (vmguest.h): the images, WORK/vm/gK's data disks, the guests' script */
 	bool vms;
 	struct mb_vm_spec vm;
-	char vmdir[PATH_MAX + 16], vmscript[1024], record_id[64], record_title[96];
+	char vmdir[PATH_MAX + 16], vmscript[1024];
 };
 
 static bool is_vm(enum mb_backend b)
@@ -287,26 +287,17 @@ static const struct mb_exp_col cols[] = {
 
 static int summarize(struct run *r, mc_err *err)
 {
-	mb_record_section(r->record_id, sizeof(r->record_id), r->record_title,
-			  sizeof(r->record_title), "latency", NULL, NULL);
 	struct mb_exp_fig figs[NFIG];
 	for (int f = 0; f < NFIG; f++)
 		figs[f] = (struct mb_exp_fig){figdefs[f].name,	figdefs[f].metric, "ms",
 					      figdefs[f].title, figdefs[f].what,   (size_t)f};
 	const struct mb_exp_summary s = {
 	    .bases = ratio_bases,
-	    .figs = figs,
-	    .nfigs = NFIG,
+	    MB_EXP_FIGS_COLS(figs, cols),
 	    .backend_width = 13,
-	    .cols = cols,
-	    .ncols = MC_ARRAY_SIZE(cols),
-	    .ratio_indent = 1,
-	    .ratio_width = 3,
 	    .intro = intro,
 	    .study = study_text,
 	    .heading = "minibench latency",
-	    .record_id = r->record_id,
-	    .record_title = r->record_title,
 	};
 	return mb_exp_summarize(&r->x, &s, err);
 }

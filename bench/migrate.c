@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -16,6 +15,7 @@
 #include "experiment.h"
 #include "paths.h"
 #include "report.h"
+#include "script.h"
 #include "util.h"
 
 #define VM_EXTRA_MIB  64u    /* the test guest's RAM: its footprint + this (it fills from 32 MiB) */
@@ -59,13 +59,16 @@ struct run {
 	struct mb_exp x;
 	struct mb_opts one; /* o with one guest count, 1 */
 	unsigned rate, mib; /* the workload: MiB/s rewritten (0: idle), MiB held */
-	char workload[32], what[48], ct_mode[32], record_id[64], record_title[96];
+	char workload[32], what[48], ct_mode[32];
 	char vm_case[64], ct_case[64];
 	char checkout[PATH_MAX], tools[PATH_MAX + 32], guest[PATH_MAX + 48];
 	FILE *rounds; /* --out: migrate-rounds.csv */
 	/* the observer's downtimes of ct and runc, for their ratio */
 	double down[MB_NBACKENDS][MB_MAX_REPEAT];
 	size_t ndown[MB_NBACKENDS];
+	/* the call that runs: its backend and run */
+	size_t bi;
+	unsigned run;
 };
 
 /* ct and runc: a container migrated by bench/ct-migrate.sh (runc: its mode runc) */
@@ -139,26 +142,14 @@ static int check_criu(const struct run *r, enum mb_backend b, mc_err *err)
 	return 0;
 }
 
-static int check_backend(const struct run *r, enum mb_backend b, mc_err *err)
+static int check_backend(const void *ctx, enum mb_backend b, mc_err *err)
 {
+	const struct run *r = ctx;
 	char path[PATH_MAX + 64];
-	struct stat st;
 	switch (b) {
 	case MB_VM:
 	case MB_QEMU:
-		if (stat("/dev/kvm", &st) < 0 || !S_ISCHR(st.st_mode))
-			return mc_errorf(err, 0, "backend %s: this host has no /dev/kvm",
-					 mb_backend_name(b));
-		if (b == MB_QEMU && !mb_which("qemu-system-x86_64", path, sizeof(path)))
-			return mc_errorf(err, 0, "backend qemu: QEMU is not installed (make deps)");
-		snprintf(path, sizeof(path), "%s/minivm", mb_self_dir());
-		if (b == MB_VM && need_file(path, X_OK, "backend vm", err) < 0)
-			return -1;
-		if (!mb_which("python3", path, sizeof(path)))
-			return mc_errorf(err, 0,
-					 "backend %s: no python3 (bench/vm-migrate.sh is Python)",
-					 mb_backend_name(b));
-		return need_file(r->guest, R_OK, "backend vm: the test guest", err);
+		return mb_script_vm_check(b, "vm-migrate.sh", r->guest, err);
 	case MB_CT:
 	case MB_RUNC: {
 		/* runc: bench/ct-migrate.sh's mode runc, its hosts, observer and bundle are
@@ -203,10 +194,7 @@ int mb_migrate_check(const struct mb_opts *o, mc_err *err)
 	memset(&r, 0, sizeof(r));
 	if (find_paths(&r, err) < 0)
 		return -1;
-	for (size_t bi = 0; bi < o->nbackends; bi++)
-		if (check_backend(&r, o->backend[bi], err) < 0)
-			return -1;
-	return 0;
+	return mb_exp_check_backends(o, check_backend, &r, err);
 }
 
 /* ---- one run ------------------------------------------------------------------------------ */
@@ -214,14 +202,7 @@ int mb_migrate_check(const struct mb_opts *o, mc_err *err)
 /* A number in a script's JSON line: present, finite and >= 0. */
 static int num(json_object *o, const char *key, double *v, mc_err *err)
 {
-	json_object *f;
-	if (!json_object_object_get_ex(o, key, &f) ||
-	    !(json_object_is_type(f, json_type_double) || json_object_is_type(f, json_type_int)))
-		return mc_errorf(err, 0, "no number `%s` in its JSON line", key);
-	*v = json_object_get_double(f);
-	if (!isfinite(*v) || *v < 0)
-		return mc_errorf(err, 0, "`%s` is %g", key, *v);
-	return 0;
+	return mb_script_num(o, key, false, INFINITY, v, err);
 }
 
 /* A VM's per-round series: round_pages[k] and round_dirty_mibps[k], k + 1 the round. */
@@ -264,8 +245,11 @@ static int rounds(struct run *r, json_object *row, struct mb_record *rec, mc_err
 }
 
 /* The run's one JSON line into the cells and results.jsonl. */
-static int take_row(struct run *r, size_t bi, unsigned run, json_object *row, mc_err *err)
+static int take_row(void *ctx, json_object *row, mc_err *err)
 {
+	struct run *r = ctx;
+	size_t bi = r->bi;
+	unsigned run = r->run;
 	enum mb_backend b = r->one.backend[bi];
 	json_object *status = NULL, *report = row, *mode;
 	if (is_ct(b)) {
@@ -307,22 +291,12 @@ static int take_row(struct run *r, size_t bi, unsigned run, json_object *row, mc
 }
 
 /* One migration of backend bi by its script (one run per call), read back. */
-static int one_run(struct run *r, size_t bi, unsigned run, mc_err *err)
+static int one_run(void *ctx, size_t bi, unsigned run, mc_err *err)
 {
+	struct run *r = ctx;
 	enum mb_backend b = r->one.backend[bi];
-	const char *name = mb_backend_name(b);
-	char jsonl[PATH_MAX + 64], log[PATH_MAX + 64], script[PATH_MAX + 32];
-	char e_runs[] = "RUNS=1", e_record[] = "RECORD=0", e_case[96], e_jsonl[PATH_MAX + 80],
-	     e_bin[PATH_MAX + 8], e_x[PATH_MAX + 56], e_y[64];
-	if (mb_pathf(jsonl, sizeof(jsonl), err, "%s/%s-%u.jsonl", r->x.work, name, run) < 0 ||
-	    mb_pathf(log, sizeof(log), err, "%s/%s.log", r->x.work, name) < 0)
-		return -1;
-	unlink(jsonl);
-	snprintf(script, sizeof(script), "%s/bench/%s", r->checkout,
-		 is_ct(b) ? "ct-migrate.sh" : "vm-migrate.sh");
+	char e_case[96], e_x[PATH_MAX + 56], e_y[64];
 	snprintf(e_case, sizeof(e_case), "CASES=%s", is_ct(b) ? r->ct_case : r->vm_case);
-	snprintf(e_jsonl, sizeof(e_jsonl), "JSONL=%s", jsonl);
-	snprintf(e_bin, sizeof(e_bin), "BIN=%s", mb_self_dir());
 	if (is_ct(b)) {
 		snprintf(e_x, sizeof(e_x), "TOOLS=%s", r->tools);
 		/* ct: pre-copy where the kernel tracks dirty pages, else stop-and-copy */
@@ -331,42 +305,25 @@ static int one_run(struct run *r, size_t bi, unsigned run, mc_err *err)
 		snprintf(e_x, sizeof(e_x), "GUEST=%s", r->guest);
 		snprintf(e_y, sizeof(e_y), "VMMS=%s", b == MB_VM ? "minivm" : "qemu");
 	}
+	const char *env[] = {e_case, e_x, e_y, NULL};
 	/* ct-migrate.sh takes its run count as its first argument, vm-migrate.sh from RUNS */
-	char *argv[] = {"/usr/bin/env",
-			e_runs,
-			e_record,
-			e_case,
-			e_jsonl,
-			e_bin,
-			e_x,
-			e_y,
-			"bash",
-			script,
-			is_ct(b) ? "1" : NULL,
-			NULL};
-	mc_err e = NULL;
-	if (mb_run_cmd(argv, log, &e) < 0) {
-		char line[512];
-		mc_error_free(&e);
-		mb_last_line(log, line, sizeof(line));
-		return mc_errorf(err, 0, "bench/%s failed: %s (log: %s)", strrchr(script, '/') + 1,
-				 line[0] ? line : "no output", log);
-	}
-	_cleanup_free_ char *text = NULL;
-	size_t len = 0;
-	if (mc_read_file(jsonl, MAX_ROW_BYTES, &text, &len, err) < 0)
-		return mc_wrap(err, "bench/%s wrote no JSON line", strrchr(script, '/') + 1);
-	char *nl = memchr(text, '\n', len);
-	if (nl)
-		*nl = 0;
-	json_object *row = json_tokener_parse(text);
-	if (!row || !json_object_is_type(row, json_type_object)) {
-		json_object_put(row);
-		return mc_errorf(err, 0, "%s: not a JSON object: %.80s", jsonl, text);
-	}
-	int rc = take_row(r, bi, run, row, err);
-	json_object_put(row);
-	return rc < 0 ? mc_wrap(err, "%s", jsonl) : 0;
+	const char *args[] = {is_ct(b) ? "1" : NULL, NULL};
+	r->bi = bi;
+	r->run = run;
+	struct mb_script_call c = {
+	    .checkout = r->checkout,
+	    .script = is_ct(b) ? "ct-migrate.sh" : "vm-migrate.sh",
+	    .work = r->x.work,
+	    .tag = mb_backend_name(b),
+	    .run = run,
+	    .env = env,
+	    .args = args,
+	    .max_bytes = MAX_ROW_BYTES,
+	    .first_only = true,
+	    .take = take_row,
+	    .ctx = r,
+	};
+	return mb_script_call(&c, err);
 }
 
 /* ---- the summary -------------------------------------------------------------------------- */
@@ -465,13 +422,7 @@ static int summarize(struct run *r, mc_err *err)
 {
 	const struct mb_exp_summary s = {
 	    .bases = ratio_bases,
-	    .figs = figs,
-	    .nfigs = NFIG,
-	    .backend_width = 8,
-	    .cols = cols,
-	    .ncols = MC_ARRAY_SIZE(cols),
-	    .ratio_indent = 1,
-	    .ratio_width = 3,
+	    MB_EXP_FIGS_COLS(figs, cols),
 	    .intro = intro,
 	    .study = study_text,
 	    .heading = "minibench migrate",
@@ -479,8 +430,9 @@ static int summarize(struct run *r, mc_err *err)
 		"The VMs (vm, qemu) are the tiny PVH test guest, no stock kernel: they ran "
 		"on this host's /dev/kvm (PVM or hardware KVM alike), in the same run as the "
 		"containers.",
-	    .record_id = r->record_id,
-	    .record_title = r->record_title,
+	    /* docs/results.md: a section per workload and place, as density's */
+	    .record_part = r->rate ? "dirty" : "idle",
+	    .record_what = r->workload,
 	};
 	if (mb_exp_summarize(&r->x, &s, err) < 0)
 		return -1;
@@ -504,31 +456,10 @@ static int migrate(struct run *r, const char *workdir, mc_err *err)
 			return mc_errorf(err, errno, "create `%s`", path);
 		fprintf(r->rounds, "backend,run,round,pages,dirty_mibps\n");
 	}
-	if (mb_exp_cells(x, NFIG, err) < 0)
-		return -1;
-	struct mb_progress *p = &x->progress;
-	unsigned first = o->no_warmup ? 1 : 0;
-	mb_progress_init(p, o->nbackends * (1 - first + (size_t)o->repeat), -1);
 	/* run 0, untimed, per backend: the page cache, the tools' first start (--no-warmup:
 	 * none, for tests) */
-	for (unsigned run = first; run <= o->repeat; run++)
-		for (size_t j = 0; j < o->nbackends; j++) {
-			size_t bi = run ? (j + run - 1) % o->nbackends : j;
-			const char *name = mb_backend_name(o->backend[bi]);
-			mb_progress_show(p, x->what, name, 1, run, o->repeat);
-			if (one_run(r, bi, run, err) < 0) {
-				mb_progress_clear(p);
-				return mc_wrap(err, "%s, %s, %s %u", x->what, name,
-					       run ? "timed run" : "warm-up", run);
-			}
-			mb_progress_step(p);
-			if (mb_stop_signal) {
-				mb_progress_clear(p);
-				return mc_errorf(err, 0, "interrupted by signal %d",
-						 (int)mb_stop_signal);
-			}
-		}
-	mb_progress_clear(p);
+	if (mb_exp_run_calls(x, NFIG, one_run, err) < 0)
+		return -1;
 	if (r->rounds && (fflush(r->rounds) != 0 || ferror(r->rounds)))
 		return mc_errorf(err, errno, "write %s/migrate-rounds.csv", o->out);
 	return summarize(r, err);
@@ -540,13 +471,8 @@ int mb_migrate(const struct mb_opts *o, const char *workdir, struct mb_results *
 	if (!r)
 		return mc_errorf(err, ENOMEM, "migrate");
 	/* one guest: migration is per guest, whatever --guests says */
-	r->one = *o;
-	r->one.nguests = 1;
-	r->one.guests[0] = 1;
-	r->x.o = &r->one;
-	r->x.res = res;
+	mb_exp_one_guest(&r->x, &r->one, o, res, r);
 	r->x.experiment = "migrate";
-	r->x.ctx = r;
 	int rc = parse_workload(o->workload, &r->rate, err);
 	if (rc == 0)
 		rc = find_paths(r, err);
@@ -562,10 +488,6 @@ int mb_migrate(const struct mb_opts *o, const char *workdir, struct mb_results *
 			snprintf(r->ct_case, sizeof(r->ct_case), "mem%u", r->mib);
 		}
 		snprintf(r->what, sizeof(r->what), "migrate %s", r->workload);
-		/* docs/results.md: a section per workload and place, as density's */
-		mb_record_section(r->record_id, sizeof(r->record_id), r->record_title,
-				  sizeof(r->record_title), "migrate", r->rate ? "dirty" : "idle",
-				  r->workload);
 		r->x.workload = r->workload;
 		r->x.what = r->what;
 		rc = migrate(r, workdir, err);

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -15,6 +14,7 @@
 #include "experiment.h"
 #include "paths.h"
 #include "report.h"
+#include "script.h"
 #include "stats.h"
 #include "util.h"
 
@@ -56,7 +56,10 @@ struct run {
 	struct mb_exp x;
 	struct mb_opts one; /* o with one guest count, 1 */
 	char checkout[PATH_MAX], guest[PATH_MAX + 48], snaps[PATH_MAX + 16];
-	char record_id[64], record_title[96];
+	/* the call that runs: its backend, run, the cases seen in its JSON lines */
+	size_t bi;
+	unsigned run;
+	bool seen[MC_ARRAY_SIZE(cases)];
 };
 
 /* ---- checks ------------------------------------------------------------------------------- */
@@ -75,31 +78,18 @@ static int find_paths(struct run *r, mc_err *err)
 	return 0;
 }
 
-static int check_backend(const struct run *r, enum mb_backend b, mc_err *err)
+static int check_backend(const void *ctx, enum mb_backend b, mc_err *err)
 {
+	const struct run *r = ctx;
 	char path[PATH_MAX + 64];
-	struct stat st;
 	if (b != MB_VM && b != MB_QEMU)
 		return mc_errorf(err, 0,
 				 "backend %s: not for latency --from-snapshot (vm, qemu: the PVH "
 				 "test guest restored from a saved state; minict's checkpoint and "
 				 "restore is bench/ct-checkpoint.sh)",
 				 mb_backend_name(b));
-	if (stat("/dev/kvm", &st) < 0 || !S_ISCHR(st.st_mode))
-		return mc_errorf(err, 0, "backend %s: this host has no /dev/kvm",
-				 mb_backend_name(b));
-	if (b == MB_QEMU && !mb_which("qemu-system-x86_64", path, sizeof(path)))
-		return mc_errorf(err, 0, "backend qemu: QEMU is not installed (make deps)");
-	/* both run minivm's image of the test guest's build; vm runs minivm itself */
-	snprintf(path, sizeof(path), "%s/minivm", mb_self_dir());
-	if (b == MB_VM && access(path, X_OK) < 0)
-		return mc_errorf(err, 0, "backend vm: no %s (make all)", path);
-	if (!mb_which("python3", path, sizeof(path)))
-		return mc_errorf(err, 0, "backend %s: no python3 (bench/vm-restore.sh is Python)",
-				 mb_backend_name(b));
-	if (access(r->guest, R_OK) < 0)
-		return mc_errorf(err, 0, "backend %s: no test guest %s (make all)",
-				 mb_backend_name(b), r->guest);
+	if (mb_script_vm_check(b, "vm-restore.sh", r->guest, err) < 0)
+		return -1;
 	snprintf(path, sizeof(path), "%s/bench/vm-restore.sh", r->checkout);
 	if (access(path, R_OK) < 0)
 		return mc_errorf(err, errno, "backend %s: %s", mb_backend_name(b), path);
@@ -116,35 +106,18 @@ int mb_restore_check(const struct mb_opts *o, mc_err *err)
 	memset(&r, 0, sizeof(r));
 	if (find_paths(&r, err) < 0)
 		return -1;
-	for (size_t bi = 0; bi < o->nbackends; bi++)
-		if (check_backend(&r, o->backend[bi], err) < 0)
-			return -1;
-	return 0;
+	return mb_exp_check_backends(o, check_backend, &r, err);
 }
 
 /* ---- one run ------------------------------------------------------------------------------ */
 
-/* A number in a JSON line: present, finite, in [0, MAX_MS]; null gives NAN where allowed. */
-static int num(json_object *o, const char *key, bool null_ok, double *v, mc_err *err)
-{
-	json_object *f;
-	if (!json_object_object_get_ex(o, key, &f) ||
-	    (null_ok && json_object_is_type(f, json_type_null))) {
-		*v = NAN;
-		return null_ok ? 0 : mc_errorf(err, 0, "no number `%s`", key);
-	}
-	if (!json_object_is_type(f, json_type_double) && !json_object_is_type(f, json_type_int))
-		return mc_errorf(err, 0, "`%s` is not a number", key);
-	*v = json_object_get_double(f);
-	if (!isfinite(*v) || *v < 0 || *v > MAX_MS)
-		return mc_errorf(err, 0, "`%s` is %g", key, *v);
-	return 0;
-}
-
 /* One JSON line of the script: its case's figures into the cells and results.jsonl. */
-static int take_row(struct run *r, size_t bi, unsigned run, json_object *row, bool *seen,
-		    mc_err *err)
+static int take_row(void *ctx, json_object *row, mc_err *err)
 {
+	struct run *r = ctx;
+	size_t bi = r->bi;
+	unsigned run = r->run;
+	bool *seen = r->seen;
 	enum mb_backend b = r->one.backend[bi];
 	json_object *f;
 	const char *status = json_object_object_get_ex(row, "status", &f)
@@ -169,9 +142,9 @@ static int take_row(struct run *r, size_t bi, unsigned run, json_object *row, bo
 		return mc_errorf(err, 0, "case `%s` twice", c);
 	seen[k] = true;
 	double ms, entry, saved;
-	if (num(row, "to_running_ms", false, &ms, err) < 0 ||
-	    num(row, "entry_ms", b != MB_VM, &entry, err) < 0 ||
-	    num(row, "saved_mib", false, &saved, err) < 0)
+	if (mb_script_num(row, "to_running_ms", false, MAX_MS, &ms, err) < 0 ||
+	    mb_script_num(row, "entry_ms", b != MB_VM, MAX_MS, &entry, err) < 0 ||
+	    mb_script_num(row, "saved_mib", false, MAX_MS, &saved, err) < 0)
 		return mc_wrap(err, "case %s", c);
 	if (!(ms > 0))
 		return mc_errorf(err, 0, "case %s: to_running_ms is 0", c);
@@ -205,57 +178,40 @@ static int take_row(struct run *r, size_t bi, unsigned run, json_object *row, bo
 }
 
 /* One run of backend bi by the script (RUNS=1, no warm-up of its own), read back. */
-static int one_run(struct run *r, size_t bi, unsigned run, mc_err *err)
+static int one_run(void *ctx, size_t bi, unsigned run, mc_err *err)
 {
+	struct run *r = ctx;
 	enum mb_backend b = r->one.backend[bi];
 	const char *name = mb_backend_name(b);
-	char jsonl[PATH_MAX + 64], log[PATH_MAX + 64], script[PATH_MAX + 32];
-	char e_jsonl[PATH_MAX + 80], e_bin[PATH_MAX + 8], e_guest[PATH_MAX + 56],
-	    e_snaps[PATH_MAX + 24], e_vmms[32], e_mem[32], e_full[32];
-	if (mb_pathf(jsonl, sizeof(jsonl), err, "%s/restore-%s-%u.jsonl", r->x.work, name, run) <
-		0 ||
-	    mb_pathf(log, sizeof(log), err, "%s/restore-%s.log", r->x.work, name) < 0)
-		return -1;
-	unlink(jsonl);
-	snprintf(script, sizeof(script), "%s/bench/vm-restore.sh", r->checkout);
-	snprintf(e_jsonl, sizeof(e_jsonl), "JSONL=%s", jsonl);
-	snprintf(e_bin, sizeof(e_bin), "BIN=%s", mb_self_dir());
+	char tag[48], e_guest[PATH_MAX + 56], e_snaps[PATH_MAX + 24], e_vmms[32], e_mem[32],
+	    e_full[32];
+	snprintf(tag, sizeof(tag), "restore-%s", name);
 	snprintf(e_guest, sizeof(e_guest), "GUEST=%s", r->guest);
 	snprintf(e_snaps, sizeof(e_snaps), "SNAPS=%s", r->snaps);
 	snprintf(e_vmms, sizeof(e_vmms), "VMMS=%s", b == MB_VM ? "minivm" : "qemu");
 	snprintf(e_mem, sizeof(e_mem), "MEM=%u", MB_RESTORE_MEM_MIB);
 	snprintf(e_full, sizeof(e_full), "FULL=%u", MB_RESTORE_FULL_MIB);
-	char *argv[] = {"/usr/bin/env", "RUNS=1", "WARMUP=0", "RECORD=0", "CASES=idle full boot",
-			e_jsonl,	e_bin,	  e_guest,    e_snaps,	  e_vmms,
-			e_mem,		e_full,	  "bash",     script,	  NULL};
-	mc_err e = NULL;
-	if (mb_run_cmd(argv, log, &e) < 0) {
-		char line[512];
-		mc_error_free(&e);
-		mb_last_line(log, line, sizeof(line));
-		return mc_errorf(err, 0, "bench/vm-restore.sh failed: %s (log: %s)",
-				 line[0] ? line : "no output", log);
-	}
-	_cleanup_free_ char *text = NULL;
-	size_t len = 0;
-	if (mc_read_file(jsonl, MAX_OUT_BYTES, &text, &len, err) < 0)
-		return mc_wrap(err, "bench/vm-restore.sh wrote no JSON lines");
-	bool seen[MC_ARRAY_SIZE(cases)] = {false};
-	char *save = NULL;
-	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		json_object *row = json_tokener_parse(line);
-		if (!row || !json_object_is_type(row, json_type_object)) {
-			json_object_put(row);
-			return mc_errorf(err, 0, "%s: not a JSON object: %.80s", jsonl, line);
-		}
-		int rc = take_row(r, bi, run, row, seen, err);
-		json_object_put(row);
-		if (rc < 0)
-			return mc_wrap(err, "%s", jsonl);
-	}
+	const char *env[] = {
+	    "WARMUP=0", "CASES=idle full boot", e_guest, e_snaps, e_vmms, e_mem, e_full, NULL};
+	r->bi = bi;
+	r->run = run;
+	memset(r->seen, 0, sizeof(r->seen));
+	struct mb_script_call c = {
+	    .checkout = r->checkout,
+	    .script = "vm-restore.sh",
+	    .work = r->x.work,
+	    .tag = tag,
+	    .run = run,
+	    .env = env,
+	    .max_bytes = MAX_OUT_BYTES,
+	    .take = take_row,
+	    .ctx = r,
+	};
+	if (mb_script_call(&c, err) < 0)
+		return -1;
 	for (size_t k = 0; k < MC_ARRAY_SIZE(cases); k++)
-		if (!seen[k])
-			return mc_errorf(err, 0, "%s: no line for case %s", jsonl, cases[k]);
+		if (!r->seen[k])
+			return mc_errorf(err, 0, "%s: no line for case %s", c.jsonl, cases[k]);
 	return 0;
 }
 
@@ -317,24 +273,16 @@ static const struct mb_exp_col cols[] = {
 
 static int summarize(struct run *r, mc_err *err)
 {
-	mb_record_section(r->record_id, sizeof(r->record_id), r->record_title,
-			  sizeof(r->record_title), "latency", "restore", "restore from a snapshot");
 	const struct mb_exp_summary s = {
 	    .bases = ratio_bases,
-	    .figs = figs,
-	    .nfigs = NFIG,
-	    .backend_width = 8,
-	    .cols = cols,
-	    .ncols = MC_ARRAY_SIZE(cols),
-	    .ratio_indent = 1,
-	    .ratio_width = 3,
+	    MB_EXP_FIGS_COLS(figs, cols),
 	    .intro = intro,
 	    .study = study_text,
 	    .heading = "minibench latency --from-snapshot",
 	    .vm_note = "The VMs (vm, qemu) are the tiny PVH test guest, no stock kernel: they ran "
 		       "on this host's /dev/kvm (PVM or hardware KVM alike).",
-	    .record_id = r->record_id,
-	    .record_title = r->record_title,
+	    .record_part = "restore",
+	    .record_what = "restore from a snapshot",
 	};
 	return mb_exp_summarize(&r->x, &s, err);
 }
@@ -344,37 +292,15 @@ static int summarize(struct run *r, mc_err *err)
 static int restore(struct run *r, const char *workdir, mc_err *err)
 {
 	struct mb_exp *x = &r->x;
-	const struct mb_opts *o = &r->one;
 	if (realpath(workdir, x->work) == NULL)
 		return mc_errorf(err, errno, "work directory `%s`", workdir);
 	if (mb_pathf(r->snaps, sizeof(r->snaps), err, "%s/snaps", x->work) < 0 ||
 	    mc_mkdir_p(r->snaps, 0755, err) < 0)
 		return -1;
-	if (mb_exp_cells(x, NFIG, err) < 0)
-		return -1;
-	struct mb_progress *p = &x->progress;
-	unsigned first = o->no_warmup ? 1 : 0;
-	mb_progress_init(p, o->nbackends * (1 - first + (size_t)o->repeat), -1);
 	/* run 0, untimed, per backend: the saved states made, the page cache, the tools' first
 	 * start (--no-warmup: none, for tests; the states are then made in run 1, untimed) */
-	for (unsigned run = first; run <= o->repeat; run++)
-		for (size_t j = 0; j < o->nbackends; j++) {
-			size_t bi = run ? (j + run - 1) % o->nbackends : j;
-			const char *name = mb_backend_name(o->backend[bi]);
-			mb_progress_show(p, x->what, name, 1, run, o->repeat);
-			if (one_run(r, bi, run, err) < 0) {
-				mb_progress_clear(p);
-				return mc_wrap(err, "%s, %s, %s %u", x->what, name,
-					       run ? "timed run" : "warm-up", run);
-			}
-			mb_progress_step(p);
-			if (mb_stop_signal) {
-				mb_progress_clear(p);
-				return mc_errorf(err, 0, "interrupted by signal %d",
-						 (int)mb_stop_signal);
-			}
-		}
-	mb_progress_clear(p);
+	if (mb_exp_run_calls(x, NFIG, one_run, err) < 0)
+		return -1;
 	return summarize(r, err);
 }
 
@@ -384,15 +310,10 @@ int mb_restore(const struct mb_opts *o, const char *workdir, struct mb_results *
 	if (!r)
 		return mc_errorf(err, ENOMEM, "latency --from-snapshot");
 	/* one guest: a restore is timed per guest, whatever --guests says */
-	r->one = *o;
-	r->one.nguests = 1;
-	r->one.guests[0] = 1;
-	r->x.o = &r->one;
-	r->x.res = res;
+	mb_exp_one_guest(&r->x, &r->one, o, res, r);
 	r->x.experiment = "latency";
 	r->x.workload = "restore";
 	r->x.what = "latency restore";
-	r->x.ctx = r;
 	int rc = find_paths(r, err);
 	if (rc == 0)
 		rc = restore(r, workdir, err);

@@ -161,11 +161,50 @@ static void no_baseline(void **state)
 	    strstr(report, "intro x\nbackend guests    n   med\nct        1    1  3.00\n```"));
 }
 
+/* The table's defaults: backend_width 0 is 8 or the longest backend name that ran, ratio_indent
+ * and ratio_width 0 are 1 and 3; MB_EXP_FIGS_COLS counts both arrays. */
+static void defaults(void **state)
+{
+	(void)state;
+	const struct mb_exp_fig figs[] = {{"f", "m", "ms", "F", "what", 0}};
+	const struct mb_exp_col cols[] = {{"med", 5, 0, MB_STAT_MEDIAN}};
+	const struct mb_exp_summary s = {
+	    .bases = bases, MB_EXP_FIGS_COLS(figs, cols), .intro = intro, .heading = "h"};
+	assert_int_equal(s.nfigs, 1);
+	assert_int_equal(s.ncols, 1);
+	/* crun and docker-minict: 13 wide; crun alone: 8 */
+	static const char *const want[] = {"intro d\n"
+					   "backend  guests    n   med vs crun\n"
+					   "crun          1    1 10.00    1.00\n```",
+					   "intro d\n"
+					   "backend       guests    n   med vs crun\n"
+					   "crun               1    1 10.00    1.00\n"
+					   "docker-minict      1    1  5.00    0.50\n```"};
+	struct mb_opts o = {.backend = {MB_CRUN, MB_DOCKER_MINICT}, .guests = {1}, .nguests = 1};
+	o.repeat = 1;
+	for (size_t n = 1; n <= 2; n++) {
+		char dir[] = "/tmp/bench_experiment.XXXXXX";
+		assert_non_null(mkdtemp(dir));
+		o.nbackends = n;
+		o.out = dir;
+		struct mb_exp *x = new_exp(&o, 1, "d");
+		mb_exp_keep(x, 0, 0, 0, 10);
+		if (n == 2)
+			mb_exp_keep(x, 0, 1, 0, 5);
+		_cleanup_free_ char *report = summarize(x, &s);
+		if (!strstr(report, want[n - 1])) {
+			print_error("report.md:\n%.600s\nwant:\n%s", report, want[n - 1]);
+			fail();
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(summary),
 	    cmocka_unit_test(no_baseline),
+	    cmocka_unit_test(defaults),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
