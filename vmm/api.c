@@ -172,7 +172,7 @@ static json_object *do_snapshot(struct api *a, json_object *req)
 	int r = snap_save(vm, path, &st, &err);
 	uint64_t save_ns = mc_now_ns() - t1;
 	if (stop && r == 0)
-		vm_end(vm, VM_POWEROFF, "stopped after a snapshot through the control API");
+		vm_end(vm, VM_STOPPED, "stopped after a snapshot through the control API");
 	else if (!was_paused) {
 		mc_err rerr = NULL;
 		if (vm_resume(vm, &resume_ns, &rerr) < 0) {
@@ -308,7 +308,7 @@ static void on_mig_done(void *opaque)
 
 static json_object *do_stop(struct api *a)
 {
-	vm_end(a->vm, VM_POWEROFF, "stopped through the control API");
+	vm_end(a->vm, VM_STOPPED, "stopped through the control API");
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "state", json_object_new_string("stopping"));
 	return o;

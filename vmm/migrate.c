@@ -948,7 +948,7 @@ static void on_event(void *opaque, uint32_t events)
 	if (m->done)
 		m->done(m->opaque);
 	if (s == MIG_MIGRATED)
-		vm_end(m->vm, VM_POWEROFF, "migrated to %s", m->p.uri);
+		vm_end(m->vm, VM_STOPPED, "migrated to %s", m->p.uri);
 }
 
 /* -- sending -- */

@@ -1,6 +1,7 @@
 /* Snapshots (snapshot.h, docs/snapshot.md). */
 #include "snapshot.h"
 
+#include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
@@ -671,6 +672,47 @@ static int put_struct(int fd, unsigned long req, const struct snap_section *sec,
 	return 0;
 }
 
+/* KVM on AMD reports TR as a busy TSS (type 11) whatever the VMCB holds (svm_get_segment sets
+ * the bit: SVM does not expose it), and writes back what it is given. SVM ignores the type, but
+ * QEMU's TCG, which emulates SVM in the lab (docs/lab.md), refuses user-mode port I/O under
+ * ioperm() unless TR's type is 9: a restored guest's init then took a #GP at its exit-status
+ * write. On AMD hosts TR goes back as the VMCB had it; Intel's VM entry needs 11, kept there. */
+static bool host_is_amd(void)
+{
+	unsigned a, b, c, d;
+	if (!__get_cpuid(0, &a, &b, &c, &d))
+		return false;
+	return (b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163) || /* AuthenticAMD */
+	       (b == 0x6f677948 && d == 0x6e65476e && c == 0x656e6975);	  /* HygonGenuine */
+}
+
+static void tr_as_svm_holds(struct kvm_segment *tr)
+{
+	if (tr->type == 11 && host_is_amd())
+		tr->type = 9;
+}
+
+/* sregs or sregs2 (whichever the snapshot holds), TR's type as the host's VMCB had it */
+static int put_sregs(int fd, const struct snap_section *sr, const struct snap_section *sr2,
+		     unsigned id, mc_err *err)
+{
+	union {
+		struct kvm_sregs sregs;
+		struct kvm_sregs2 sregs2;
+	} u;
+	const struct snap_section *sec = sr2->p ? sr2 : sr;
+	size_t size = sr2->p ? sizeof(u.sregs2) : sizeof(u.sregs);
+	if (!sec->p)
+		return 0;
+	memset(&u, 0, sizeof(u));
+	memcpy(&u, sec->p, sec->len < size ? sec->len : size);
+	tr_as_svm_holds(sr2->p ? &u.sregs2.tr : &u.sregs.tr);
+	if (ioctl(fd, sr2->p ? KVM_SET_SREGS2 : KVM_SET_SREGS, &u) < 0)
+		return mc_errorf(err, errno, "vCPU %u: %s", id,
+				 sr2->p ? "KVM_SET_SREGS2" : "KVM_SET_SREGS");
+	return 0;
+}
+
 static int apply_msrs(int fd, unsigned id, const struct snap_section *sec, mc_err *err)
 {
 	uint32_t n = get32(sec->p);
@@ -731,10 +773,7 @@ static int apply_vcpu(const struct snap *s, struct vm *vm, struct vcpu *v, mc_er
 		       "KVM_SET_MP_STATE", id, err) < 0 ||
 	    put_struct(fd, KVM_SET_REGS, SEC(s, SNAP_REGS, id), &u, sizeof(u.regs), "KVM_SET_REGS",
 		       id, err) < 0 ||
-	    put_struct(fd, KVM_SET_SREGS, SEC(s, SNAP_SREGS, id), &u, sizeof(u.sregs),
-		       "KVM_SET_SREGS", id, err) < 0 ||
-	    put_struct(fd, KVM_SET_SREGS2, SEC(s, SNAP_SREGS2, id), &u, sizeof(u.sregs2),
-		       "KVM_SET_SREGS2", id, err) < 0 ||
+	    put_sregs(fd, SEC(s, SNAP_SREGS, id), SEC(s, SNAP_SREGS2, id), id, err) < 0 ||
 	    put_struct(fd, KVM_SET_FPU, SEC(s, SNAP_FPU, id), &u, sizeof(u.fpu), "KVM_SET_FPU", id,
 		       err) < 0)
 		return -1;

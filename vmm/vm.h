@@ -39,7 +39,8 @@ enum vm_state { VM_STATE_CREATED, VM_STATE_RUNNING, VM_STATE_PAUSED, VM_STATE_ST
 
 enum vm_end {
 	VM_RUNNING,
-	VM_POWEROFF,
+	VM_POWEROFF, /* the guest powered off (ACPI S5, KVM's shutdown event) */
+	VM_STOPPED,  /* minivm stopped it: the control API's stop, snapshot --stop, migrated */
 	VM_REBOOT,
 	VM_FAILED,   /* a vCPU hit something fatal: end_msg says what */
 	VM_SIGNALED, /* minivm got SIGINT/SIGTERM */

@@ -2,11 +2,13 @@
 # run-tests.sh runs tests/lab/*.sh only): a guest that reads tests/tools/udp_echo from its disk
 # and serves UDP on GUEST:9000, and writes one numbered 512-byte block ("blk N", zero-padded)
 # with O_DIRECT every 0.2 s from sector DATA, printing W:N, until the host writes STOP into
-# sector CTL of the image; then DONE:N:END and GSHA (the sha256 of its blocks) on stdout
-# (devices_writer: that part alone). Shared by tests/lab/vmm_migrate_storage.sh too.
+# sector CTL of the image; then DONE:N:END and GSHA (the sha256 of its blocks) on stdout, and
+# exits 7 (devices_writer: that part alone). Shared by tests/lab/vmm_migrate_storage.sh too.
 # Below them, the two tests' common set-up (devices_setup, devices_run, devices_boot,
 # devices_observe, devices_probe) and what a failed one prints (devices_diag).
 # Needs TMP, TOOLS, PY, GUEST set (devices_setup sets TMP); wait_for is tests/lib.sh's.
+# Debugging: DEVICES_CMDLINE replaces the guest kernel's command line (e.g. loglevel=8),
+# DEVICES_KEEP=DIR keeps the VMs' stdout, stderr and console logs there.
 
 CTL=8192 DATA=16384
 # devices_image FILE: the 64 MiB image with udp_echo at its start
@@ -40,19 +42,21 @@ while :; do
 	sleep '"$1"'
 done
 echo "DONE:$i:END"
-echo "GSHA:$(dd if=/dev/vda bs=512 skip='$DATA' count=$i iflag=direct 2>/dev/null | sha256sum | cut -d" " -f1):END"'
+echo "GSHA:$(dd if=/dev/vda bs=512 skip='$DATA' count=$i iflag=direct 2>/dev/null | sha256sum | cut -d" " -f1):END"
+exit 7'
 }
 # devices_stop FILE: tell the guest to stop writing
 devices_stop() { printf 'STOP' | dd of="$1" bs=512 seek=$CTL conv=notrunc,sync status=none; }
 # devices_end IMG OUT ERR PID WHAT: STOP the guest writing IMG, wait for its GSHA line in OUT,
-# then for minivm PID, whose exit (the guest command's status) must be 0; WHAT names the VM
+# then for minivm PID, whose exit must be the guest command's status, 7 (reported by the restored
+# or migrated guest's init: docs/snapshot.md); WHAT names the VM
 devices_end() {
 	local rc
 	devices_stop "$1"
 	wait_for "the guest's end ($(tail -n 3 "$2"))" 120 has_field GSHA "$2"
 	wait "$4"
 	rc=$?
-	expect_eq "$5's exit (the guest command's status; $(tail -n 3 "$3"))" "$rc" 0
+	expect_eq "$5's exit (the guest command's status; $(tail -n 3 "$3"))" "$rc" 7
 }
 # field NAME FILE: the value the guest printed as NAME:<value>:END
 field() { tr -d '\r' <"$2" | grep -ao "$1:[^:]*:END" | head -n 1 | sed "s/^$1:\(.*\):END$/\1/"; }
@@ -115,6 +119,9 @@ devices_setup() {
 devices_cleanup() {
 	local rc=$? p n
 	[ "$rc" = 0 ] || [ "$rc" = 77 ] || devices_diag >&2
+	# DEVICES_KEEP=DIR: the VMs' stdout, stderr and console logs are kept there
+	[ -z "${DEVICES_KEEP:-}" ] || { mkdir -p "$DEVICES_KEEP" &&
+		cp "$TMP"/*.out "$TMP"/*.err "$TMP"/*.con "$DEVICES_KEEP"/ 2>/dev/null; }
 	for p in "${pids[@]}"; do
 		kill -KILL "$p" 2>/dev/null
 	done
@@ -142,7 +149,8 @@ devices_boot() {
 	local mac
 	mac=$(echo "$3" | grep -o 'mac=[0-9a-f:]*' | cut -d= -f2 | tr : -)
 	devices_run "$1" "$2" --kernel "$MINIVM_KERNEL" --initrd "$MINIVM_INITRD" --mem 256M \
-		--disk "$IMG" --net "$3" -- /bin/sh -c "$script"
+		${DEVICES_CMDLINE:+--cmdline "$DEVICES_CMDLINE"} --disk "$IMG" --net "$3" \
+		-- /bin/sh -c "$script"
 	wait_for "the guest's eth0 ($(tail -n 5 "$TMP/$2.err"))" 300 has_field UP "$TMP/$2.out"
 	expect_eq "the guest's MAC" "$(field UP "$TMP/$2.out")" "$mac"
 	wait_for "the guest writes its disk" 60 grew "$TMP/$2.out" 3
