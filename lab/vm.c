@@ -321,6 +321,8 @@ static int ping(const struct lab_state *st)
 	return ok ? 0 : -1;
 }
 
+static void stop_pid(pid_t pid, const char *marker);
+
 static int start_locked(const struct lab_paths *p, unsigned flags, mc_err *err)
 {
 	uint64_t t0 = mc_now_ns();
@@ -335,6 +337,12 @@ static int start_locked(const struct lab_paths *p, unsigned flags, mc_err *err)
 				st.port);
 		return 0;
 	}
+
+	/* A lab that died (its kernel panicked, QEMU exited) leaves its virtiofsd processes
+	 * behind for a moment, holding their pid files: a start right after it failed with
+	 * "Cannot lock pid file". Stop them first (only if they are still the lab's). */
+	stop_pid(st.vfs_root, p->sockdir);
+	stop_pid(st.vfs_checkout, p->sockdir);
 
 	struct lab_image img;
 	if (load_image(p, &img, err) < 0)

@@ -127,7 +127,8 @@ if [ ${#lab_tests[@]} -gt 0 ]; then
 					"${log%.log}.try$try.lab-console.log)"
 				fail=$((fail - 1))
 				unset 'failed[-1]'
-				if ! build/bin/minilab start >>"$logdir/lab-start.log" 2>&1; then
+				if ! build/bin/minilab start >>"$logdir/lab-start.log" 2>&1 &&
+					! { sleep 5 && build/bin/minilab start >>"$logdir/lab-start.log" 2>&1; }; then
 					lab_broken=1
 					fail=$((fail + 1))
 					failed+=("$name")
